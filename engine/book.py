@@ -1,0 +1,298 @@
+"""A price-time priority limit order book for one market.
+
+Plain slotted classes and integers only: this is the hot path.
+
+* Bids are kept in ``bid_keys`` ascending (best bid is the last element);
+  asks are kept in ``ask_keys`` as negated prices ascending (best ask is
+  ``-ask_keys[-1]``), so both sides pop their best level from the end.
+* Each price level holds a FIFO ``deque`` of orders. A cancel is O(1): the
+  order's ``remaining`` drops to 0 and the level's totals are adjusted; dead
+  entries are skipped (and dropped) when matching reaches them, and a level
+  whose deque is mostly dead is compacted.
+* Trades print at the resting (maker) order's price. Self-trade prevention
+  cancels the resting order of the taker's own account and matching goes on.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections import deque
+
+BUY = 1
+SELL = -1
+
+
+class Order:
+    """A resting or incoming order. ``side`` is +1 (buy) or -1 (sell)."""
+
+    __slots__ = (
+        "id",
+        "account",
+        "market",
+        "side",
+        "price",
+        "size",
+        "remaining",
+        "order_type",
+        "tif",
+        "post_only",
+        "reduce_only",
+        "client_order_id",
+        "trigger_price",
+        "ts",
+    )
+
+    def __init__(
+        self,
+        id: int,
+        account: str | None,
+        side: int,
+        price: int,
+        size: int,
+        market: str = "",
+        order_type: str = "limit",
+        tif: str = "gtc",
+        post_only: bool = False,
+        reduce_only: bool = False,
+        client_order_id: str | None = None,
+        trigger_price: int = 0,
+        ts: int = 0,
+    ) -> None:
+        self.id = id
+        self.account = account
+        self.market = market
+        self.side = side
+        self.price = price
+        self.size = size
+        self.remaining = size
+        self.order_type = order_type
+        self.tif = tif
+        self.post_only = post_only
+        self.reduce_only = reduce_only
+        self.client_order_id = client_order_id
+        self.trigger_price = trigger_price
+        self.ts = ts
+
+
+class Level:
+    __slots__ = ("price", "orders", "qty", "count")
+
+    def __init__(self, price: int) -> None:
+        self.price = price
+        self.orders: deque[Order] = deque()
+        self.qty = 0
+        self.count = 0
+
+
+class Book:
+    __slots__ = ("bid_keys", "ask_keys", "bids", "asks")
+
+    def __init__(self) -> None:
+        self.bid_keys: list[int] = []
+        self.ask_keys: list[int] = []  # negated prices
+        self.bids: dict[int, Level] = {}
+        self.asks: dict[int, Level] = {}
+
+    # ---- queries -------------------------------------------------------
+    def best_bid(self) -> int:
+        """Best bid price, or 0 when there is none."""
+        k = self.bid_keys
+        return k[-1] if k else 0
+
+    def best_ask(self) -> int:
+        """Best ask price, or 0 when there is none."""
+        k = self.ask_keys
+        return -k[-1] if k else 0
+
+    def crosses(self, side: int, price: int) -> bool:
+        """Would a limit order at ``price`` on ``side`` take liquidity?"""
+        if side > 0:
+            k = self.ask_keys
+            return bool(k) and -k[-1] <= price
+        k = self.bid_keys
+        return bool(k) and k[-1] >= price
+
+    def available(self, side: int, limit: int, account: str | None) -> int:
+        """Quantity a taker on ``side`` could fill up to ``limit`` (own orders excluded)."""
+        total = 0
+        if side > 0:
+            for nk in reversed(self.ask_keys):
+                if -nk > limit:
+                    break
+                for o in self.asks[-nk].orders:
+                    if o.remaining and o.account != account:
+                        total += o.remaining
+        else:
+            for p in reversed(self.bid_keys):
+                if p < limit:
+                    break
+                for o in self.bids[p].orders:
+                    if o.remaining and o.account != account:
+                        total += o.remaining
+        return total
+
+    def depth(self, side: int, levels: int = 10) -> list[tuple[int, int, int]]:
+        """Top ``levels`` of one side as (price, qty, order count), best first."""
+        out = []
+        if side > 0:
+            for p in reversed(self.bid_keys[-levels:]):
+                lv = self.bids[p]
+                out.append((p, lv.qty, lv.count))
+        else:
+            for nk in reversed(self.ask_keys[-levels:]):
+                lv = self.asks[-nk]
+                out.append((-nk, lv.qty, lv.count))
+        return out
+
+    def iter_orders(self):
+        """Every live resting order, in priority order per side (bids then asks)."""
+        for p in reversed(self.bid_keys):
+            for o in self.bids[p].orders:
+                if o.remaining:
+                    yield o
+        for nk in reversed(self.ask_keys):
+            for o in self.asks[-nk].orders:
+                if o.remaining:
+                    yield o
+
+    # ---- changes -------------------------------------------------------
+    def add(self, o: Order) -> None:
+        """Rest ``o`` (its ``remaining`` > 0) at the back of its price level."""
+        p = o.price
+        if o.side > 0:
+            lv = self.bids.get(p)
+            if lv is None:
+                lv = self.bids[p] = Level(p)
+                insort(self.bid_keys, p)
+        else:
+            lv = self.asks.get(p)
+            if lv is None:
+                lv = self.asks[p] = Level(p)
+                insort(self.ask_keys, -p)
+        lv.orders.append(o)
+        lv.qty += o.remaining
+        lv.count += 1
+
+    def cancel(self, o: Order) -> int:
+        """Remove a resting order; returns the quantity canceled (0 if it was not live)."""
+        r = o.remaining
+        if not r:
+            return 0
+        o.remaining = 0
+        p = o.price
+        if o.side > 0:
+            levels = self.bids
+            lv = levels[p]
+            lv.qty -= r
+            lv.count -= 1
+            if not lv.count:
+                del levels[p]
+                keys = self.bid_keys
+                del keys[bisect_left(keys, p)]
+            elif len(lv.orders) > 2 * lv.count + 16:
+                lv.orders = deque(x for x in lv.orders if x.remaining)
+        else:
+            levels = self.asks
+            lv = levels[p]
+            lv.qty -= r
+            lv.count -= 1
+            if not lv.count:
+                del levels[p]
+                keys = self.ask_keys
+                del keys[bisect_left(keys, -p)]
+            elif len(lv.orders) > 2 * lv.count + 16:
+                lv.orders = deque(x for x in lv.orders if x.remaining)
+        return r
+
+    def match(
+        self,
+        side: int,
+        limit: int,
+        qty: int,
+        account: str | None,
+        fills: list,
+        stp: list | None = None,
+    ) -> int:
+        """Take liquidity for a taker on ``side`` up to price ``limit``.
+
+        Appends ``(maker_order, qty)`` to ``fills`` (price = maker's price) and
+        self-trade-canceled resting orders to ``stp``. Returns the quantity left.
+        Filled-out makers have ``remaining == 0`` and are gone from the book.
+        """
+        if side > 0:
+            keys = self.ask_keys
+            levels = self.asks
+            while qty and keys:
+                p = -keys[-1]
+                if p > limit:
+                    break
+                lv = levels[p]
+                dq = lv.orders
+                while qty and dq:
+                    o = dq[0]
+                    r = o.remaining
+                    if not r:
+                        dq.popleft()
+                        continue
+                    if account is not None and o.account == account:
+                        o.remaining = 0
+                        dq.popleft()
+                        lv.qty -= r
+                        lv.count -= 1
+                        if stp is not None:
+                            stp.append((o, r))
+                        continue
+                    if r <= qty:
+                        qty -= r
+                        o.remaining = 0
+                        dq.popleft()
+                        lv.qty -= r
+                        lv.count -= 1
+                        fills.append((o, r))
+                    else:
+                        o.remaining = r - qty
+                        lv.qty -= qty
+                        fills.append((o, qty))
+                        qty = 0
+                if not lv.count:
+                    del levels[p]
+                    keys.pop()
+        else:
+            keys = self.bid_keys
+            levels = self.bids
+            while qty and keys:
+                p = keys[-1]
+                if p < limit:
+                    break
+                lv = levels[p]
+                dq = lv.orders
+                while qty and dq:
+                    o = dq[0]
+                    r = o.remaining
+                    if not r:
+                        dq.popleft()
+                        continue
+                    if account is not None and o.account == account:
+                        o.remaining = 0
+                        dq.popleft()
+                        lv.qty -= r
+                        lv.count -= 1
+                        if stp is not None:
+                            stp.append((o, r))
+                        continue
+                    if r <= qty:
+                        qty -= r
+                        o.remaining = 0
+                        dq.popleft()
+                        lv.qty -= r
+                        lv.count -= 1
+                        fills.append((o, r))
+                    else:
+                        o.remaining = r - qty
+                        lv.qty -= qty
+                        fills.append((o, qty))
+                        qty = 0
+                if not lv.count:
+                    del levels[p]
+                    keys.pop()
+        return qty

@@ -1,0 +1,289 @@
+"""Commands: the journal vocabulary (see shared/CONTRACT.md), parsed at the boundary.
+
+``parse_command(obj)`` turns a JSON object into a :class:`Command` whose ``args``
+hold ints for every money, price, size and fraction field. It never raises for
+a command of a known type: a bad field becomes a :class:`CommandError` that the
+engine turns into a ``rejected`` event (journaled, no state change). Only an
+object that is not a command at all (no ``type``, unknown ``type``) raises
+:class:`NotACommand`, which stops a replay.
+"""
+
+from __future__ import annotations
+
+from .fixedpoint import (
+    AMOUNT_DECIMALS,
+    FRAC_DECIMALS,
+    FUNDING_DECIMALS,
+    PRICE_DECIMALS,
+    SIZE_DECIMALS,
+    DecimalError,
+    parse_decimal,
+)
+
+USER_COMMANDS = frozenset({"deposit", "withdraw", "place_order", "cancel_order", "cancel_all"})
+MARKET_DATA_COMMANDS = frozenset({"oracle_price", "load_market_state", "tick"})
+OPERATOR_COMMANDS = frozenset(
+    {
+        "create_market",
+        "set_market_mode",
+        "set_platform_access",
+        "emergency_brake",
+        "release_brake",
+        "pause_liquidations",
+        "resume_liquidations",
+        "pause_triggers",
+        "resume_triggers",
+        "take_snapshot",
+        "rollback",
+        "schedule_maintenance",
+        "credit",
+        "fund_insurance",
+    }
+)
+ALL_COMMANDS = USER_COMMANDS | MARKET_DATA_COMMANDS | OPERATOR_COMMANDS
+
+MODES = ("open", "post_only", "reduce_only", "cancel_only", "halted")
+ORDER_TYPES = ("limit", "market", "stop_loss", "take_profit")
+SIDES = ("buy", "sell")
+TIFS = ("gtc", "ioc", "fok")
+FUNDS = ("insurance", "treasury")
+MAINTENANCE_KINDS = ("database_upgrade", "oracle_restart", "scale_up")
+
+MAX_ID_LEN = 64
+
+
+class CommandError(Exception):
+    """A well-formed command the engine refuses; becomes a ``rejected`` event."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class NotACommand(Exception):
+    """Not a command at all (not an object, no type, unknown type)."""
+
+
+class Command:
+    __slots__ = ("type", "ts", "args", "raw")
+
+    def __init__(self, type: str, ts: int | None, args: dict, raw: dict | None = None) -> None:
+        self.type = type
+        self.ts = ts
+        self.args = args
+        self.raw = raw
+
+    def __repr__(self) -> str:
+        return f"Command({self.type!r}, ts={self.ts}, {self.args!r})"
+
+
+# field kinds -------------------------------------------------------------
+def _ident(v, field):
+    if type(v) is not str:
+        raise CommandError("bad_type", f"{field} must be a string, got {_jtype(v)}")
+    if not v or len(v) > MAX_ID_LEN or not v.isprintable() or v.strip() != v:
+        raise CommandError("bad_value", f"{field} must be 1-{MAX_ID_LEN} printable characters")
+    return v
+
+
+def _text(v, field):
+    if type(v) is not str:
+        raise CommandError("bad_type", f"{field} must be a string, got {_jtype(v)}")
+    if len(v) > 1000:
+        raise CommandError("bad_value", f"{field} is longer than 1000 characters")
+    return v
+
+
+def _bool(v, field):
+    if type(v) is not bool:
+        raise CommandError("bad_flag", f"{field} must be true or false, got {v!r}")
+    return v
+
+
+def _int_ms(v, field):
+    if type(v) is not int:
+        raise CommandError("bad_type", f"{field} must be an integer number of milliseconds, got {v!r}")
+    if v < 0:
+        raise CommandError("bad_value", f"{field} must not be negative")
+    return v
+
+
+def _dec(decimals, *, positive=False, signed=False):
+    def parse(v, field):
+        try:
+            n = parse_decimal(v, decimals, field, allow_negative=signed)
+        except DecimalError as e:
+            raise CommandError(e.code, e.message) from None
+        if positive and n <= 0:
+            raise CommandError("non_positive", f"{field} must be greater than zero, got {v!r}")
+        return n
+
+    return parse
+
+
+def _enum(choices):
+    def parse(v, field):
+        if v not in choices or type(v) is not str:
+            raise CommandError(
+                "bad_value", f"{field} must be one of {', '.join(choices)}; got {v!r}"
+            )
+        return v
+
+    return parse
+
+
+def _ident_list(v, field):
+    if type(v) is not list or not v:
+        raise CommandError("bad_type", f"{field} must be a non-empty list of names")
+    out = [_ident(x, field) for x in v]
+    if len(set(out)) != len(out):
+        raise CommandError("bad_value", f"{field} lists a name twice")
+    return out
+
+
+def _order_id(v, field):
+    if type(v) is not int or v <= 0:
+        raise CommandError("bad_value", f"{field} must be a positive integer order id, got {v!r}")
+    return v
+
+
+def _jtype(v) -> str:
+    return {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "a list", dict: "an object"}.get(
+        type(v), type(v).__name__
+    ) if v is not None else "null"
+
+
+AMOUNT = _dec(AMOUNT_DECIMALS, positive=True)
+PRICE = _dec(PRICE_DECIMALS, positive=True)
+PRICE_ANY = _dec(PRICE_DECIMALS)
+SIZE = _dec(SIZE_DECIMALS, positive=True)
+FRAC = _dec(FRAC_DECIMALS)
+FUNDING = _dec(FUNDING_DECIMALS, signed=True)
+
+# type -> {field: (parser, required, default)}
+R = True
+O = False
+_OP = {"operator": (_ident, O, None), "reason": (_text, O, "")}
+
+SPECS: dict[str, dict] = {
+    "deposit": {"account": (_ident, R, None), "amount": (AMOUNT, R, None)},
+    "withdraw": {"account": (_ident, R, None), "amount": (AMOUNT, R, None)},
+    "place_order": {
+        "account": (_ident, R, None),
+        "market": (_ident, R, None),
+        "side": (_enum(SIDES), R, None),
+        "order_type": (_enum(ORDER_TYPES), O, "limit"),
+        "size": (SIZE, R, None),
+        "price": (PRICE, O, None),
+        "trigger_price": (PRICE, O, None),
+        "time_in_force": (_enum(TIFS), O, "gtc"),
+        "post_only": (_bool, O, False),
+        "reduce_only": (_bool, O, False),
+        "client_order_id": (_ident, O, None),
+    },
+    "cancel_order": {
+        "account": (_ident, R, None),
+        "order_id": (_order_id, O, None),
+        "client_order_id": (_ident, O, None),
+    },
+    "cancel_all": {"account": (_ident, R, None), "market": (_ident, O, None)},
+    "oracle_price": {"market": (_ident, R, None), "price": (PRICE_ANY, R, None), "source": (_ident, O, None)},
+    "load_market_state": {
+        "market": (_ident, R, None),
+        "mark_price": (PRICE_ANY, R, None),
+        "funding_index": (FUNDING, R, None),
+        "source": (_ident, O, None),
+    },
+    "tick": {},
+    "create_market": {
+        "market": (_ident, R, None),
+        "tick_size": (PRICE, R, None),
+        "lot_size": (SIZE, R, None),
+        "initial_margin": (FRAC, R, None),
+        "maintenance_margin": (FRAC, R, None),
+        "maker_fee": (_dec(FRAC_DECIMALS, signed=True), R, None),
+        "taker_fee": (FRAC, R, None),
+        "liquidation_fee": (FRAC, R, None),
+        "price_band": (FRAC, R, None),
+        "post_only_band": (FRAC, O, None),
+        "index_price": (PRICE, O, None),
+        **_OP,
+    },
+    "set_market_mode": {"market": (_ident, R, None), "mode": (_enum(MODES), R, None), **_OP},
+    "set_platform_access": {"enabled": (_bool, R, None), **_OP},
+    "emergency_brake": {**_OP},
+    "release_brake": {**_OP},
+    "pause_liquidations": {"market": (_ident, O, None), **_OP},
+    "resume_liquidations": {"market": (_ident, O, None), **_OP},
+    "pause_triggers": {"market": (_ident, O, None), **_OP},
+    "resume_triggers": {"market": (_ident, O, None), **_OP},
+    "take_snapshot": {"label": (_text, O, ""), "trigger": (_enum(("auto", "manual", "maintenance")), O, "manual"), **_OP},
+    "rollback": {"snapshot_id": (_ident, R, None), **_OP},
+    "schedule_maintenance": {
+        "window_id": (_ident, R, None),
+        "markets": (_ident_list, R, None),
+        "start_ts": (_int_ms, R, None),
+        "duration_ms": (_int_ms, R, None),
+        "kind": (_enum(MAINTENANCE_KINDS), R, None),
+        **_OP,
+    },
+    "credit": {
+        "account": (_ident, R, None),
+        "amount": (AMOUNT, R, None),
+        "refund_id": (_ident, R, None),
+        "fund": (_enum(FUNDS), R, None),
+        **_OP,
+    },
+    "fund_insurance": {"amount": (AMOUNT, R, None), **_OP},
+}
+assert set(SPECS) == ALL_COMMANDS
+
+_COMMON = frozenset({"type", "ts", "seq"})
+
+
+def command_type(obj: object) -> str:
+    """The command's type, or raise :class:`NotACommand` with a readable reason."""
+    if not isinstance(obj, dict):
+        raise NotACommand(f"expected a JSON object, got {_jtype(obj)}")
+    t = obj.get("type")
+    if t is None:
+        raise NotACommand('the object has no "type"')
+    if type(t) is not str or t not in SPECS:
+        raise NotACommand(f"unknown command type {t!r}")
+    return t
+
+
+def parse_command(obj: dict) -> Command:
+    """Parse one JSON object. Raises NotACommand, or CommandError (with the type known)."""
+    t = command_type(obj)
+    spec = SPECS[t]
+    ts = obj.get("ts")
+    if ts is not None and (type(ts) is not int or ts < 0):
+        raise CommandError("bad_ts", f"ts must be a non-negative integer of milliseconds, got {ts!r}")
+    if t == "tick" and ts is None:
+        raise CommandError("missing_field", "tick needs ts")
+    args = {}
+    for key, value in obj.items():
+        if key in _COMMON:
+            continue
+        f = spec.get(key)
+        if f is None:
+            raise CommandError("unknown_field", f"{t} has no field {key!r}")
+        if value is None and not f[1]:
+            continue
+        args[key] = f[0](value, key)
+    for key, (_p, required, default) in spec.items():
+        if key not in args:
+            if required:
+                raise CommandError("missing_field", f"{t} needs {key}")
+            args[key] = default
+    return Command(t, ts, args, obj)
+
+
+def make(type: str, ts: int | None = None, **fields) -> Command:
+    """Build a command from wire-form fields (decimal strings), for code and tests."""
+    obj = {"type": type, **fields}
+    if ts is not None:
+        obj["ts"] = ts
+    return parse_command(obj)

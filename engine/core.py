@@ -1,0 +1,832 @@
+"""The engine core: a pure, deterministic state machine, ``apply(command) -> events``.
+
+No wall clock, no randomness, no I/O: time comes from commands (``ts``), money
+is integer fixed point (see ``fixedpoint``), and every handler validates fully
+before it changes anything, so a refused command changes nothing.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+from . import liquidation, snapshot
+from .book import BUY, SELL, Order
+from .commands import Command, CommandError, NotACommand, parse_command
+from .fixedpoint import (
+    FRAC_SCALE,
+    SIZE_SCALE,
+    fmt_amount,
+    fmt_frac,
+    fmt_price,
+    fmt_size,
+)
+from .liqindex import LiquidationIndex
+from .margin import FUNDING_DIV, account_margins, fee_amount, requirement
+from .model import OPEN, Account, Market, Position
+
+FUNDING_PERIOD_MS = 8 * 3600 * 1000
+FUNDING_BASE_RATE = 10_000  # 0.01% per period, in FRAC units (1e-8)
+FUNDING_CLAMP = 50_000  # 0.05%
+TRIGGER_TYPES = ("stop_loss", "take_profit")
+USER_ACCESS_CMDS = frozenset({"deposit", "withdraw", "place_order", "cancel_order", "cancel_all"})
+
+
+class Engine:
+    """One venue. ``apply`` is the only way in; everything else is a read."""
+
+    def __init__(self) -> None:
+        # ---- canonical state (hashed) ----
+        self.markets: dict[str, Market] = {}
+        self.accounts: dict[str, Account] = {}
+        self.orders: dict[int, Order] = {}
+        self.next_order_id = 1
+        self.insurance_fund = 0
+        self.fee_pool = 0
+        self.funding_pool = 0
+        self.deposits = 0
+        self.withdrawals = 0
+        self.treasury_in = 0
+        self.platform_access = True
+        self.brake_engaged = False
+        self.liquidations_paused = False
+        self.triggers_paused = False
+        self.credits: dict[str, dict] = {}
+        self.maintenance: dict[str, dict] = {}
+        # ---- journal position and library (not hashed) ----
+        self.seq = 0
+        self.now = 0
+        self.snapshots: dict[str, snapshot.Snapshot] = {}
+        # ---- derived indexes (rebuilt on restore) ----
+        self.coids: dict[tuple[str, str], int] = {}
+        self.liq_index = LiquidationIndex()
+        self._events: list[dict] = []
+        self._seq_ev = 0
+        self._handlers = {
+            "deposit": self._deposit,
+            "withdraw": self._withdraw,
+            "place_order": self._place_order,
+            "cancel_order": self._cancel_order,
+            "cancel_all": self._cancel_all,
+            "oracle_price": self._oracle_price,
+            "load_market_state": self._load_market_state,
+            "tick": self._tick,
+            "create_market": self._create_market,
+            "set_market_mode": self._set_market_mode,
+            "set_platform_access": self._set_platform_access,
+            "emergency_brake": self._emergency_brake,
+            "release_brake": self._release_brake,
+            "pause_liquidations": self._pause_liquidations,
+            "resume_liquidations": self._resume_liquidations,
+            "pause_triggers": self._pause_triggers,
+            "resume_triggers": self._resume_triggers,
+            "take_snapshot": self._take_snapshot,
+            "rollback": self._rollback,
+            "schedule_maintenance": self._schedule_maintenance,
+            "credit": self._credit,
+            "fund_insurance": self._fund_insurance,
+        }
+
+    # ==================================================================
+    # entry points
+    # ==================================================================
+    def apply(self, cmd: Command) -> list[dict]:
+        """Apply one parsed command; returns its events (a ``rejected`` event if refused)."""
+        self.seq += 1
+        seq = self.seq
+        self._events = events = []
+        self._seq_ev = seq
+        ts = cmd.ts
+        if ts is not None:
+            if ts < self.now:
+                return [self._rejected(cmd.type, "ts_backwards",
+                                       f"ts {ts} is before the engine's time {self.now}; time never goes backwards")]
+            self.now = ts
+        try:
+            self._handlers[cmd.type](cmd.args)
+        except CommandError as e:
+            if events:  # a handler must validate before it changes anything
+                raise AssertionError(f"{cmd.type} refused after emitting events: {e.message}") from e
+            return [self._rejected(cmd.type, e.code, e.message)]
+        return events
+
+    def apply_obj(self, obj: dict) -> list[dict]:
+        """Parse and apply a wire-form command. Raises NotACommand for a non-command."""
+        try:
+            cmd = parse_command(obj)
+        except CommandError as e:
+            ctype = obj["type"]
+            ts = obj.get("ts")
+            self.seq += 1
+            if type(ts) is int and ts >= self.now:
+                self.now = ts
+            return [self._rejected(ctype, e.code, e.message)]
+        return self.apply(cmd)
+
+    def _rejected(self, ctype: str, code: str, message: str) -> dict:
+        return {"type": "rejected", "seq": self.seq, "command_type": ctype, "code": code, "message": message}
+
+    def _emit(self, ev: dict) -> None:
+        ev["seq"] = self._seq_ev
+        self._events.append(ev)
+
+    # ==================================================================
+    # lookups that refuse
+    # ==================================================================
+    def _market(self, name: str) -> Market:
+        mk = self.markets.get(name)
+        if mk is None:
+            raise CommandError("unknown_market", f"there is no market {name!r}")
+        return mk
+
+    def _account(self, name: str) -> Account:
+        a = self.accounts.get(name)
+        if a is None:
+            raise CommandError("unknown_account", f"there is no account {name!r}")
+        return a
+
+    def _require_access(self) -> None:
+        if not self.platform_access:
+            raise CommandError("access_disabled", "platform access is disabled by the operators")
+
+    # ==================================================================
+    # user commands
+    # ==================================================================
+    def _deposit(self, a: dict) -> None:
+        self._require_access()
+        name = a["account"]
+        acct = self.accounts.get(name)
+        if acct is None:
+            acct = self.accounts[name] = Account(name)
+        amt = a["amount"]
+        acct.cash += amt
+        self.deposits += amt
+        self._emit({"type": "deposited", "account": name, "amount": amt})
+        self.liq_index.reindex(acct, self.markets)
+
+    def _withdraw(self, a: dict) -> None:
+        self._require_access()
+        acct = self._account(a["account"])
+        amt = a["amount"]
+        value, im, _mm = account_margins(acct, self.markets)
+        free = value - im
+        if amt > free:
+            raise CommandError(
+                "insufficient_margin",
+                f"withdrawing {fmt_amount(amt)} USDC would breach initial margin; "
+                f"free collateral is {fmt_amount(max(free, 0))} USDC",
+            )
+        acct.cash -= amt
+        self.withdrawals += amt
+        self._emit({"type": "withdrawn", "account": acct.name, "amount": amt})
+        self.liq_index.reindex(acct, self.markets)
+
+    def _place_order(self, a: dict) -> None:
+        self._require_access()
+        acct = self._account(a["account"])
+        mk = self._market(a["market"])
+        side = BUY if a["side"] == "buy" else SELL
+        otype = a["order_type"]
+        size = a["size"]
+        price = a["price"]
+        tif = a["time_in_force"]
+        post_only = a["post_only"]
+        reduce_only = a["reduce_only"]
+        coid = a["client_order_id"]
+        trigger = a["trigger_price"]
+        mode = mk.mode
+        if mode == "halted":
+            raise CommandError("market_halted", f"{mk.name} is halted; it accepts no orders")
+        if mode == "cancel_only":
+            raise CommandError("cancel_only", f"{mk.name} is in cancel_only; it accepts only cancels")
+        if size % mk.lot:
+            raise CommandError("off_lot", f"size {fmt_size(size)} is not a multiple of the lot size {fmt_size(mk.lot)}")
+        if coid is not None and (acct.name, coid) in self.coids:
+            raise CommandError("duplicate_client_order_id", f"client_order_id {coid!r} is already in use by a live order")
+        is_trigger = otype in TRIGGER_TYPES
+        if otype == "limit":
+            if price is None:
+                raise CommandError("missing_field", "a limit order needs a price")
+            if trigger is not None:
+                raise CommandError("unexpected_field", "trigger_price is only for stop_loss and take_profit orders")
+            if price % mk.tick:
+                raise CommandError("off_tick", f"price {fmt_price(price)} is not on the tick grid of {fmt_price(mk.tick)}")
+        else:
+            if price is not None:
+                raise CommandError("unexpected_field", f"a {otype} order takes no price; it executes within the price band")
+            if post_only:
+                raise CommandError("bad_flag", "post_only needs a limit order")
+            if is_trigger:
+                if trigger is None:
+                    raise CommandError("missing_field", f"a {otype} order needs a trigger_price")
+                if trigger % mk.tick:
+                    raise CommandError("off_tick", f"trigger_price {fmt_price(trigger)} is not on the tick grid of {fmt_price(mk.tick)}")
+                if tif != "gtc":
+                    raise CommandError("bad_value", f"a {otype} order executes as a market order; time_in_force must be gtc")
+            elif trigger is not None:
+                raise CommandError("unexpected_field", "trigger_price is only for stop_loss and take_profit orders")
+        mark = mk.mark_price
+        if mark <= 0:
+            raise CommandError("no_mark_price", f"{mk.name} has no mark price yet")
+        pos = acct.positions.get(mk.name)
+        pos_size = pos.size if pos is not None else 0
+        if mode == "post_only":
+            if otype != "limit":
+                raise CommandError("post_only_mode", f"{mk.name} is in post_only; only non-crossing limit orders are accepted")
+            if tif != "gtc":
+                raise CommandError("post_only_mode", f"{mk.name} is in post_only; ioc and fok orders cannot rest")
+            post_only = True
+        if is_trigger or reduce_only or mode == "reduce_only":
+            if not pos_size or (pos_size > 0) == (side > 0):
+                if mode == "reduce_only" and not (is_trigger or reduce_only):
+                    raise CommandError("reduce_only_mode", f"{mk.name} is in reduce_only; only orders that shrink a position are accepted")
+                raise CommandError("no_position", f"{acct.name} has no {'short' if side > 0 else 'long'} position in {mk.name} to reduce")
+            if size > abs(pos_size):
+                size = abs(pos_size)
+            reduce_only = True
+        # price band around mark
+        band = mk.post_only_band if (mode == "post_only" and mk.post_only_band) else mk.band
+        hi = mark + mark * band // FRAC_SCALE
+        lo = mark - mark * band // FRAC_SCALE
+        if otype == "limit":
+            if side > 0 and price > hi:
+                raise CommandError("price_band", f"buy at {fmt_price(price)} is beyond the price band (max {fmt_price(hi)} around mark {fmt_price(mark)})")
+            if side < 0 and price < lo:
+                raise CommandError("price_band", f"sell at {fmt_price(price)} is beyond the price band (min {fmt_price(lo)} around mark {fmt_price(mark)})")
+            limit = price
+        elif otype == "market":
+            limit = hi - hi % mk.tick if side > 0 else lo + (-lo) % mk.tick
+            if tif == "gtc":
+                tif = "ioc"
+        else:
+            limit = 0
+        book = mk.book
+        crossing = (not is_trigger) and book.crosses(side, limit)
+        if post_only and crossing:
+            raise CommandError("post_only_would_cross", f"post-only {a['side']} at {fmt_price(limit)} would cross the book")
+        # initial margin gate (risk-increasing orders only)
+        if not reduce_only:
+            ob = pos.open_buy if pos is not None else 0
+            os_ = pos.open_sell if pos is not None else 0
+            before = max(abs(pos_size + ob), abs(pos_size - os_))
+            after = max(abs(pos_size + ob + size), abs(pos_size - os_)) if side > 0 else max(abs(pos_size + ob), abs(pos_size - os_ - size))
+            if after > before:
+                value, im, _mm = account_margins(acct, self.markets)
+                need = im + requirement(after - before, max(mark, limit), mk.imf)
+                if value < need:
+                    raise CommandError(
+                        "insufficient_margin",
+                        f"order needs {fmt_amount(need)} USDC of initial margin; account value is {fmt_amount(value)}",
+                    )
+        if tif == "fok" and book.available(side, limit, acct.name) < size:
+            raise CommandError("fok_not_filled", f"fill-or-kill for {fmt_size(size)} cannot be filled completely at {fmt_price(limit)} or better")
+        # ---- accepted: from here on, state changes ----
+        oid = self.next_order_id
+        self.next_order_id = oid + 1
+        o = Order(oid, acct.name, side, limit, size, mk.name, otype, tif, post_only, reduce_only, coid, trigger or 0, self.now)
+        self._emit({"type": "order_accepted", "order_id": oid, "account": acct.name, "market": mk.name,
+                    "side": a["side"], "order_type": otype, "size": size, "price": price,
+                    "trigger_price": trigger, "time_in_force": tif, "post_only": post_only,
+                    "reduce_only": reduce_only, "client_order_id": coid})
+        if is_trigger:
+            self._rest_trigger(acct, mk, o)
+            return
+        rem = self._take(mk, acct, o, limit, size, mk.taker_fee) if crossing else size
+        if rem:
+            if otype == "limit" and tif == "gtc":
+                o.remaining = rem
+                self._rest(acct, mk, o)
+            else:
+                self._emit({"type": "order_canceled", "order_id": oid, "account": acct.name, "market": mk.name,
+                            "reason": "ioc_remainder", "size": rem})
+
+    def _cancel_order(self, a: dict) -> None:
+        self._require_access()
+        acct = self._account(a["account"])
+        oid = a["order_id"]
+        coid = a["client_order_id"]
+        if (oid is None) == (coid is None):
+            raise CommandError("bad_value", "give exactly one of order_id and client_order_id")
+        if oid is None:
+            oid = self.coids.get((acct.name, coid))
+            if oid is None:
+                raise CommandError("unknown_order", f"{acct.name} has no live order with client_order_id {coid!r}")
+        o = acct.orders.get(oid)
+        if o is None:
+            raise CommandError("unknown_order", f"{acct.name} has no live order {oid}")
+        if self.markets[o.market].mode == "halted":
+            raise CommandError("market_halted", f"{o.market} is halted; it accepts nothing from users")
+        self._remove_order(o, "user")
+
+    def _cancel_all(self, a: dict) -> None:
+        self._require_access()
+        acct = self._account(a["account"])
+        m = a["market"]
+        if m is not None:
+            self._market(m)
+        todo = [o for o in acct.orders.values() if (m is None or o.market == m) and self.markets[o.market].mode != "halted"]
+        for o in sorted(todo, key=lambda o: o.id):
+            self._remove_order(o, "user")
+
+    # ==================================================================
+    # order plumbing
+    # ==================================================================
+    def _pos(self, acct: Account, mk: Market) -> Position:
+        pos = acct.positions.get(mk.name)
+        if pos is None:
+            pos = acct.positions[mk.name] = Position(mk.funding_index)
+        return pos
+
+    def _rest(self, acct: Account, mk: Market, o: Order) -> None:
+        mk.book.add(o)
+        pos = self._pos(acct, mk)
+        if o.side > 0:
+            pos.open_buy += o.remaining
+        else:
+            pos.open_sell += o.remaining
+        self.orders[o.id] = o
+        acct.orders[o.id] = o
+        if o.client_order_id is not None:
+            self.coids[(acct.name, o.client_order_id)] = o.id
+
+    def _rest_trigger(self, acct: Account, mk: Market, o: Order) -> None:
+        self.orders[o.id] = o
+        acct.orders[o.id] = o
+        if o.client_order_id is not None:
+            self.coids[(acct.name, o.client_order_id)] = o.id
+        self._push_trigger(mk, o)
+
+    @staticmethod
+    def _push_trigger(mk: Market, o: Order) -> None:
+        # a sell stop (long's stop-loss) and a buy take-profit fire on a falling mark
+        down = (o.order_type == "stop_loss") == (o.side < 0)
+        if down:
+            heapq.heappush(mk.trig_down, (-o.trigger_price, o.id))
+        else:
+            heapq.heappush(mk.trig_up, (o.trigger_price, o.id))
+
+    def _forget(self, o: Order) -> None:
+        del self.orders[o.id]
+        acct = self.accounts[o.account]
+        del acct.orders[o.id]
+        if o.client_order_id is not None:
+            self.coids.pop((o.account, o.client_order_id), None)
+
+    def _remove_order(self, o: Order, reason: str) -> None:
+        """Cancel a live order (resting or trigger) and emit ``order_canceled``."""
+        mk = self.markets[o.market]
+        acct = self.accounts[o.account]
+        if o.order_type in TRIGGER_TYPES:
+            qty = o.remaining
+            o.remaining = 0
+        else:
+            qty = mk.book.cancel(o)
+            pos = acct.positions[mk.name]
+            if o.side > 0:
+                pos.open_buy -= qty
+            else:
+                pos.open_sell -= qty
+            self._drop_if_empty(acct, mk.name, pos)
+        self._forget(o)
+        self._emit({"type": "order_canceled", "order_id": o.id, "account": o.account, "market": o.market,
+                    "reason": reason, "size": qty})
+
+    @staticmethod
+    def _drop_if_empty(acct: Account, mname: str, pos: Position) -> None:
+        if not pos.size and not pos.open_buy and not pos.open_sell and acct.positions.get(mname) is pos:
+            del acct.positions[mname]
+
+    def _take(self, mk: Market, acct: Account, taker: Order, limit: int, qty: int, taker_fee_rate: int) -> int:
+        """Match ``qty`` of ``taker`` against the book; settle every fill. Returns what is left."""
+        fills: list = []
+        stp: list = []
+        rem = mk.book.match(taker.side, limit, qty, acct.name, fills, stp)
+        for o, q in stp:
+            pos = acct.positions[mk.name]
+            if o.side > 0:
+                pos.open_buy -= q
+            else:
+                pos.open_sell -= q
+            self._forget(o)
+            self._emit({"type": "order_canceled", "order_id": o.id, "account": o.account, "market": mk.name,
+                        "reason": "self_trade", "size": q})
+        touched = {acct.name: acct}
+        for maker, q in fills:
+            self._settle_fill(mk, acct, taker, maker, q, taker_fee_rate)
+            touched[maker.account] = self.accounts[maker.account]
+        if fills:
+            for name in sorted(touched):
+                a = touched[name]
+                pos = a.positions.get(mk.name)
+                if pos is not None:
+                    self._enforce_reduce_only(a, mk, pos)
+                self.liq_index.reindex(a, self.markets)
+        elif stp:
+            self._drop_if_empty(acct, mk.name, acct.positions[mk.name])
+        return rem
+
+    def _settle_fill(self, mk: Market, taker_acct: Account, taker: Order, maker: Order, q: int, taker_fee_rate: int) -> None:
+        price = maker.price
+        notional = price * q // SIZE_SCALE
+        maker_acct = self.accounts[maker.account]
+        mfee = fee_amount(notional, mk.maker_fee)
+        tfee = fee_amount(notional, taker_fee_rate)
+        mpos = maker_acct.positions[mk.name]
+        if maker.side > 0:
+            mpos.open_buy -= q
+        else:
+            mpos.open_sell -= q
+        self._apply_fill(maker_acct, mk, mpos, q if maker.side > 0 else -q, notional, mfee)
+        tpos = self._pos(taker_acct, mk)
+        self._apply_fill(taker_acct, mk, tpos, q if taker.side > 0 else -q, notional, tfee)
+        if not maker.remaining:
+            self._forget(maker)
+        self._drop_if_empty(maker_acct, mk.name, mpos)
+        self._drop_if_empty(taker_acct, mk.name, tpos)
+        self._emit({"type": "trade", "market": mk.name, "price": price, "size": q,
+                    "side": "buy" if taker.side > 0 else "sell",
+                    "maker_order_id": maker.id, "taker_order_id": taker.id,
+                    "maker_account": maker.account, "taker_account": taker_acct.name,
+                    "maker_fee": mfee, "taker_fee": tfee})
+
+    def _apply_fill(self, acct: Account, mk: Market, pos: Position, dq: int, notional: int, fee: int) -> None:
+        """Move a fill of signed size ``dq`` for ``notional`` micro-USDC into ``acct``."""
+        s = pos.size
+        if s:
+            earned = (-s * (mk.funding_index - pos.funding_entry)) // FUNDING_DIV
+            acct.cash += earned
+            self.funding_pool -= earned
+        pos.funding_entry = mk.funding_index
+        n = s + dq
+        signed = notional if dq > 0 else -notional
+        acct.cash -= signed + fee
+        self.fee_pool += fee
+        if not s or (s > 0) == (dq > 0):
+            pos.cost += signed
+        elif abs(dq) <= abs(s):
+            if n:
+                released = abs(pos.cost) * abs(dq) // abs(s)
+                pos.cost -= released if pos.cost > 0 else -released
+            else:
+                pos.cost = 0
+        else:  # flips side: the rest opens at this fill's price
+            r = abs(n)
+            part = notional * r // abs(dq)
+            pos.cost = part if n > 0 else -part
+        pos.size = n
+        mk.long_oi += (n if n > 0 else 0) - (s if s > 0 else 0)
+        mk.short_oi += (-n if n < 0 else 0) - (-s if s < 0 else 0)
+        if n:
+            mk.holders.add(acct.name)
+        else:
+            mk.holders.discard(acct.name)
+
+    def _enforce_reduce_only(self, acct: Account, mk: Market, pos: Position) -> None:
+        """Cancel reduce-only and TP/SL orders that would no longer shrink the position."""
+        s = pos.size
+        bad = [o for o in acct.orders.values()
+               if o.market == mk.name and o.reduce_only and (not s or (s > 0) == (o.side > 0))]
+        for o in sorted(bad, key=lambda o: o.id):
+            self._remove_order(o, "reduce_only")
+
+    # ==================================================================
+    # market data
+    # ==================================================================
+    def _oracle_price(self, a: dict) -> None:
+        mk = self._market(a["market"])
+        p = a["price"]
+        if p <= 0:
+            raise CommandError("non_positive", f"oracle price for {mk.name} must be greater than zero, got {fmt_price(p)}")
+        mk.index_price = p
+        mk.oracle_ts = self.now
+        if not mk.last_funding_ts:
+            mk.last_funding_ts = self.now
+        self._emit({"type": "oracle_updated", "market": mk.name, "price": p, "source": a["source"]})
+        self._update_mark(mk)
+        self._after_market_data(mk)
+
+    def _load_market_state(self, a: dict) -> None:
+        mk = self._market(a["market"])
+        mark = a["mark_price"]
+        if mark < 0:
+            raise CommandError("negative", "mark_price must not be negative")
+        mk.mark_price = mark
+        mk.funding_index = a["funding_index"]
+        self._emit({"type": "market_state_loaded", "market": mk.name, "mark_price": mark,
+                    "funding_index": mk.funding_index, "source": a["source"]})
+        self._after_market_data(mk)
+
+    def _tick(self, a: dict) -> None:
+        now = self.now
+        for mk in self.markets.values():
+            if mk.index_price and mk.last_funding_ts and now > mk.last_funding_ts:
+                if mk.mode == OPEN:
+                    self._accrue_funding(mk, now - mk.last_funding_ts)
+                mk.last_funding_ts = now
+            if mk.index_price:
+                self._update_mark(mk)
+        for mk in self.markets.values():
+            self._after_market_data(mk)
+
+    def _accrue_funding(self, mk: Market, dt: int) -> None:
+        index = mk.index_price
+        premium = (mk.mark_price - index) * FRAC_SCALE // index
+        rate = premium + max(-FUNDING_CLAMP, min(FUNDING_CLAMP, FUNDING_BASE_RATE - premium))
+        delta = index * 10**6 * rate * dt // (FRAC_SCALE * FUNDING_PERIOD_MS)
+        mk.funding_rate = rate
+        if delta:
+            mk.funding_index += delta
+            self._emit({"type": "funding", "market": mk.name, "rate": rate, "funding_index": mk.funding_index})
+
+    def _update_mark(self, mk: Market) -> None:
+        index = mk.index_price
+        bid = mk.book.best_bid() or index
+        ask = mk.book.best_ask() or index
+        mark = sorted((index, bid, ask))[1]
+        cap = index * mk.band // FRAC_SCALE
+        mark = max(index - cap, min(index + cap, mark))
+        if mark != mk.mark_price:
+            mk.mark_price = mark
+            self._emit({"type": "mark_price", "market": mk.name, "mark_price": mark, "index_price": index})
+
+    def _after_market_data(self, mk: Market) -> None:
+        if mk.mode != OPEN:
+            return
+        if not (self.triggers_paused or mk.triggers_paused):
+            self._fire_triggers(mk)
+        if not (self.liquidations_paused or mk.liquidations_paused):
+            liquidation.evaluate(self, mk)
+
+    def _fire_triggers(self, mk: Market) -> None:
+        mark = mk.mark_price
+        fired = []
+        heap = mk.trig_down
+        while heap and -heap[0][0] >= mark:
+            _t, oid = heapq.heappop(heap)
+            o = self.orders.get(oid)
+            if o is not None and o.remaining:
+                fired.append(o)
+        heap = mk.trig_up
+        while heap and heap[0][0] <= mark:
+            _t, oid = heapq.heappop(heap)
+            o = self.orders.get(oid)
+            if o is not None and o.remaining:
+                fired.append(o)
+        for o in sorted(fired, key=lambda o: o.id):
+            if self.orders.get(o.id) is not o:  # canceled by an earlier trigger's fill
+                continue
+            self._execute_trigger(mk, o)
+
+    def _execute_trigger(self, mk: Market, o: Order) -> None:
+        acct = self.accounts[o.account]
+        self._forget(o)
+        self._emit({"type": "order_triggered", "order_id": o.id, "account": o.account, "market": mk.name,
+                    "order_type": o.order_type, "trigger_price": o.trigger_price, "mark_price": mk.mark_price})
+        pos = acct.positions.get(mk.name)
+        s = pos.size if pos is not None else 0
+        if not s or (s > 0) == (o.side > 0):
+            o.remaining = 0
+            self._emit({"type": "order_canceled", "order_id": o.id, "account": o.account, "market": mk.name,
+                        "reason": "reduce_only", "size": o.size})
+            return
+        qty = min(o.remaining, abs(s))
+        o.remaining = 0
+        mark = mk.mark_price
+        if o.side > 0:
+            hi = mark + mark * mk.band // FRAC_SCALE
+            limit = hi - hi % mk.tick
+        else:
+            lo = mark - mark * mk.band // FRAC_SCALE
+            limit = lo + (-lo) % mk.tick
+        rem = self._take(mk, acct, o, limit, qty, mk.taker_fee)
+        if rem:
+            self._emit({"type": "order_canceled", "order_id": o.id, "account": o.account, "market": mk.name,
+                        "reason": "ioc_remainder", "size": rem})
+
+    # ==================================================================
+    # operator commands
+    # ==================================================================
+    def _create_market(self, a: dict) -> None:
+        name = a["market"]
+        if name in self.markets:
+            raise CommandError("market_exists", f"market {name!r} already exists")
+        tick, lot = a["tick_size"], a["lot_size"]
+        if (tick * lot) % SIZE_SCALE:
+            raise CommandError("grid_not_exact", "tick_size x lot_size must be a whole number of micro-USDC (1e-6) so every fill's notional is exact")
+        imf, mmf = a["initial_margin"], a["maintenance_margin"]
+        if not (0 < mmf < imf <= FRAC_SCALE):
+            raise CommandError("bad_margin", "need 0 < maintenance_margin < initial_margin <= 1")
+        maker, taker, liq = a["maker_fee"], a["taker_fee"], a["liquidation_fee"]
+        if taker > FRAC_SCALE // 10 or abs(maker) > taker and maker < 0 or maker > FRAC_SCALE // 10:
+            raise CommandError("bad_fee", "fees must be below 10%, and a maker rebate no larger than the taker fee")
+        if liq >= mmf:
+            raise CommandError("bad_fee", "liquidation_fee must be smaller than maintenance_margin")
+        band = a["price_band"]
+        if not (0 < band < FRAC_SCALE // 2):
+            raise CommandError("bad_band", "price_band must be between 0 and 0.5")
+        pob = a["post_only_band"] or 0
+        if pob and not (0 < pob <= band):
+            raise CommandError("bad_band", "post_only_band must be between 0 and price_band")
+        idx = a["index_price"]
+        if idx is not None and idx % tick:
+            raise CommandError("off_tick", "index_price must be on the tick grid")
+        mk = Market(name, tick, lot, imf, mmf, maker, taker, liq, band, pob)
+        self.markets[name] = mk
+        self._emit({"type": "market_created", "market": name, "tick_size": fmt_price(tick), "lot_size": fmt_size(lot),
+                    "initial_margin": fmt_frac(imf), "maintenance_margin": fmt_frac(mmf),
+                    "maker_fee_rate": fmt_frac(maker), "taker_fee_rate": fmt_frac(taker),
+                    "liquidation_fee_rate": fmt_frac(liq), "price_band": fmt_frac(band)})
+        if idx is not None:
+            mk.index_price = mk.mark_price = idx
+            mk.oracle_ts = mk.last_funding_ts = self.now
+            self._emit({"type": "mark_price", "market": name, "mark_price": idx, "index_price": idx})
+
+    def _set_mode(self, mk: Market, mode: str) -> None:
+        if mk.mode != mode:
+            mk.mode = mode
+            self._emit({"type": "market_mode", "market": mk.name, "mode": mode})
+
+    def _set_market_mode(self, a: dict) -> None:
+        mk = self._market(a["market"])
+        mode = a["mode"]
+        if mode == mk.mode:
+            raise CommandError("no_change", f"{mk.name} is already {mode}")
+        if self.brake_engaged and mode != "halted":
+            raise CommandError("brake_engaged", "the emergency brake is engaged; release it first")
+        self._set_mode(mk, mode)
+        if mode == OPEN:
+            self._after_market_data(mk)
+
+    def _set_platform_access(self, a: dict) -> None:
+        en = a["enabled"]
+        if en == self.platform_access:
+            raise CommandError("no_change", f"platform access is already {'enabled' if en else 'disabled'}")
+        if en and self.brake_engaged:
+            raise CommandError("brake_engaged", "the emergency brake is engaged; release it to restore access")
+        self.platform_access = en
+        self._emit({"type": "platform_access", "enabled": en})
+
+    def brake_preview(self) -> dict:
+        """What ``emergency_brake`` would do now, without doing it."""
+        per_market: dict[str, int] = {m: 0 for m in self.markets}
+        kept = 0
+        accounts = set()
+        for o in self.orders.values():
+            if o.order_type in TRIGGER_TYPES:
+                kept += 1
+            else:
+                per_market[o.market] += 1
+                accounts.add(o.account)
+        return {
+            "canceled_orders": sum(per_market.values()),
+            "canceled_by_market": per_market,
+            "kept_tpsl": kept,
+            "accounts_affected": len(accounts),
+            "markets_to_halt": [m for m, mk in self.markets.items() if mk.mode != "halted"],
+            "already_engaged": self.brake_engaged,
+        }
+
+    def _emergency_brake(self, a: dict) -> None:
+        if self.brake_engaged:
+            raise CommandError("brake_engaged", "the emergency brake is already engaged")
+        preview = self.brake_preview()
+        self.brake_engaged = True
+        if self.platform_access:
+            self.platform_access = False
+            self._emit({"type": "platform_access", "enabled": False})
+        for mk in self.markets.values():
+            self._set_mode(mk, "halted")
+        self.liquidations_paused = True
+        self.triggers_paused = True
+        self._emit({"type": "liquidations_paused", "market": None})
+        for o in sorted((o for o in self.orders.values() if o.order_type not in TRIGGER_TYPES), key=lambda o: o.id):
+            self._remove_order(o, "brake")
+        self._emit({"type": "brake_engaged", "canceled_orders": preview["canceled_orders"],
+                    "canceled_by_market": preview["canceled_by_market"], "kept_tpsl": preview["kept_tpsl"],
+                    "accounts_affected": preview["accounts_affected"], "operator": a["operator"], "reason": a["reason"]})
+
+    def _release_brake(self, a: dict) -> None:
+        if not self.brake_engaged:
+            raise CommandError("brake_not_engaged", "the emergency brake is not engaged")
+        from .checks import run_checks
+
+        failures = run_checks(self)
+        if failures:
+            detail = "; ".join(f"{f.check}: {f.detail}" for f in failures[:5])
+            raise CommandError("validation_failed", f"{len(failures)} validation check(s) fail: {detail}")
+        self.brake_engaged = False
+        self.platform_access = True
+        self._emit({"type": "platform_access", "enabled": True})
+        self.liquidations_paused = False
+        self.triggers_paused = False
+        self._emit({"type": "liquidations_resumed", "market": None})
+        for mk in self.markets.values():
+            if mk.mode in ("halted", "cancel_only", OPEN):
+                self._set_mode(mk, "post_only")
+        self._emit({"type": "brake_released", "operator": a["operator"], "reason": a["reason"]})
+
+    def _pause_flag(self, a: dict, attr: str, value: bool, event: str) -> None:
+        m = a["market"]
+        target = self._market(m) if m is not None else self
+        if getattr(target, attr) == value:
+            raise CommandError("no_change", f"{attr.replace('_', ' ')} already {'on' if value else 'off'}" + (f" for {m}" if m else ""))
+        setattr(target, attr, value)
+        self._emit({"type": event, "market": m})
+        if not value:
+            for mk in ([target] if m is not None else list(self.markets.values())):
+                self._after_market_data(mk)
+
+    def _pause_liquidations(self, a: dict) -> None:
+        self._pause_flag(a, "liquidations_paused", True, "liquidations_paused")
+
+    def _resume_liquidations(self, a: dict) -> None:
+        self._pause_flag(a, "liquidations_paused", False, "liquidations_resumed")
+
+    def _pause_triggers(self, a: dict) -> None:
+        self._pause_flag(a, "triggers_paused", True, "triggers_paused")
+
+    def _resume_triggers(self, a: dict) -> None:
+        self._pause_flag(a, "triggers_paused", False, "triggers_resumed")
+
+    def _take_snapshot(self, a: dict) -> None:
+        snap = snapshot.take(self, a["label"], a["trigger"])
+        self.snapshots[snap.snapshot_id] = snap
+        self._emit({"type": "snapshot_taken", "snapshot_id": snap.snapshot_id, "seq": snap.seq,
+                    "state_hash": snap.state_hash, "label": snap.label, "trigger": snap.trigger})
+
+    def _rollback(self, a: dict) -> None:
+        sid = a["snapshot_id"]
+        snap = self.snapshots.get(sid)
+        if snap is None:
+            raise CommandError("unknown_snapshot", f"there is no snapshot {sid!r}")
+        try:
+            state = snapshot.decode(snap.data, expect_hash=snap.state_hash)
+        except snapshot.SnapshotError as e:
+            raise CommandError("bad_snapshot", str(e)) from None
+        # the operator's current posture (access, brake, modes, pauses) carries over:
+        # rolling back must never reopen a venue by itself
+        controls = snapshot.controls(self)
+        snapshot.restore(self, state)
+        restored_hash = snapshot.state_hash(self)
+        self._emit({"type": "rolled_back", "snapshot_id": sid, "to_seq": snap.seq,
+                    "discarded_commands": self.seq - snap.seq - 1, "state_hash": restored_hash,
+                    "operator": a["operator"], "reason": a["reason"]})
+        for ev in snapshot.apply_controls(self, controls):
+            self._emit(ev)
+
+    def _schedule_maintenance(self, a: dict) -> None:
+        wid = a["window_id"]
+        if wid in self.maintenance:
+            raise CommandError("window_exists", f"maintenance window {wid!r} already exists")
+        for m in a["markets"]:
+            self._market(m)
+        if a["start_ts"] < self.now:
+            raise CommandError("in_the_past", "start_ts is before the engine's current time")
+        if a["duration_ms"] <= 0:
+            raise CommandError("bad_value", "duration_ms must be positive")
+        w = {"window_id": wid, "markets": list(a["markets"]), "start_ts": a["start_ts"],
+             "duration_ms": a["duration_ms"], "kind": a["kind"], "phase": "scheduled"}
+        self.maintenance[wid] = w
+        self._emit({"type": "maintenance_scheduled", **w})
+
+    def _credit(self, a: dict) -> None:
+        acct = self._account(a["account"])
+        rid = a["refund_id"]
+        if rid in self.credits:
+            raise CommandError("already_paid", f"refund {rid!r} was already paid at seq {self.credits[rid]['seq']}")
+        amt = a["amount"]
+        fund = a["fund"]
+        if fund == "insurance":
+            if self.insurance_fund < amt:
+                raise CommandError("insufficient_fund", f"the insurance fund holds {fmt_amount(self.insurance_fund)} USDC, less than {fmt_amount(amt)}")
+            self.insurance_fund -= amt
+        else:
+            self.treasury_in += amt
+        acct.cash += amt
+        self.credits[rid] = {"account": acct.name, "amount": amt, "fund": fund, "seq": self.seq}
+        self._emit({"type": "credited", "account": acct.name, "amount": amt, "refund_id": rid, "fund": fund,
+                    "operator": a["operator"], "reason": a["reason"]})
+        if fund == "insurance":
+            self._emit({"type": "insurance_fund", "change": -amt, "balance": self.insurance_fund, "reason": "refund"})
+        self.liq_index.reindex(acct, self.markets)
+
+    def _fund_insurance(self, a: dict) -> None:
+        amt = a["amount"]
+        self.insurance_fund += amt
+        self.treasury_in += amt
+        self._emit({"type": "insurance_fund", "change": amt, "balance": self.insurance_fund, "reason": "funded"})
+
+    # ==================================================================
+    # reads
+    # ==================================================================
+    def state_hash(self) -> str:
+        return snapshot.state_hash(self)
+
+    def margins(self, account: str) -> dict:
+        acct = self.accounts[account]
+        value, im, mm = account_margins(acct, self.markets)
+        return {"account": account, "value": value, "initial_margin": im, "maintenance_margin": mm,
+                "free_collateral": value - im, "cash": acct.cash,
+                "collateral": acct.cash + sum(p.cost for p in acct.positions.values())}
+
+
+__all__ = ["Engine", "NotACommand", "CommandError"]

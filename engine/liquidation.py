@@ -1,0 +1,194 @@
+"""Liquidations: find accounts below maintenance margin and close them down.
+
+* Candidates come from the liquidation index (``liqindex``): only accounts whose
+  threshold a price or funding move crossed are looked at, in name order.
+* An account below maintenance has every order canceled, then each position is
+  cut by the smallest multiple of 20% that brings maintenance / value under
+  90% (all of it when the account is bankrupt), against the book as an IOC
+  bounded by the price band around mark. The liquidation fee (capped at what
+  the account has left) goes to the insurance fund.
+* What the book cannot take is auto-deleveraged against the most profitable
+  opposite positions at mark. If the account is bankrupt and the insurance
+  fund cannot cover the deficit, the positions are deleveraged at the
+  bankruptcy price, so the opposite side absorbs the loss instead of the fund.
+* A remaining negative balance with no positions left is bad debt: the
+  insurance fund covers what it can.
+"""
+
+from __future__ import annotations
+
+from .fixedpoint import FRAC_SCALE, SIZE_SCALE
+from .margin import fee_amount, value_and_mm
+from .model import OPEN
+
+STEP_PARTS = 5  # 20% steps
+
+
+def liquidation_active(engine, mk) -> bool:
+    return mk.mode == OPEN and not (engine.liquidations_paused or mk.liquidations_paused)
+
+
+def evaluate(engine, mk) -> int:
+    """Check the accounts whose thresholds ``mk``'s move crossed; returns how many were liquidated."""
+    cands = engine.liq_index.candidates(mk, engine.accounts)
+    if not cands:
+        return 0
+    markets = engine.markets
+    n = 0
+    for acct in cands:
+        value, mm, npos = value_and_mm(acct, markets)
+        if npos and value < mm:
+            liquidate(engine, acct, value, mm)
+            n += 1
+        engine.liq_index.reindex(acct, markets)
+    return n
+
+
+def _step_parts(value: int, mm: int) -> int:
+    if value <= 0:
+        return STEP_PARTS
+    for k in range(1, STEP_PARTS):
+        # maintenance after cutting k/5 of every position, over value, below 90%
+        if 10 * mm * (STEP_PARTS - k) < 9 * STEP_PARTS * value:
+            return k
+    return STEP_PARTS
+
+
+def liquidate(engine, acct, value: int, mm: int) -> None:
+    markets = engine.markets
+    # every order goes, except TP/SL in markets where liquidation is paused (those positions stay)
+    for o in sorted(acct.orders.values(), key=lambda o: o.id):
+        if o.order_type not in ("stop_loss", "take_profit") or liquidation_active(engine, markets[o.market]):
+            engine._remove_order(o, "liquidation")
+    k = _step_parts(value, mm)
+    adl_at_bankruptcy = value < 0 and engine.insurance_fund < -value
+    events = []
+    for mname in sorted(acct.positions):
+        pos = acct.positions.get(mname)
+        if pos is None or not pos.size:
+            continue
+        mk = markets[mname]
+        if not liquidation_active(engine, mk):
+            continue
+        s = pos.size
+        q = abs(s) if k == STEP_PARTS else -((-abs(s) * k) // STEP_PARTS)
+        q = min(abs(s), -((-q) // mk.lot) * mk.lot)
+        side = -1 if s > 0 else 1
+        filled = 0
+        total_notional = 0
+        fee = 0
+        if not adl_at_bankruptcy:
+            filled, total_notional, fee = _close_against_book(engine, acct, mk, side, q)
+        rem = q - filled
+        if rem:
+            deficit = 0
+            if adl_at_bankruptcy:
+                v_now, _mm, _n = value_and_mm(acct, markets)
+                deficit = max(0, -v_now)
+            adl_qty, adl_notional = _deleverage(engine, acct, mk, side, rem, deficit)
+            filled += adl_qty
+            total_notional += adl_notional
+        ev = {"type": "liquidation", "account": acct.name, "market": mname,
+              "side": "sell" if side < 0 else "buy", "size": filled,
+              "price": (total_notional * SIZE_SCALE // filled) if filled else mk.mark_price,
+              "mark_price": mk.mark_price, "fee": fee, "bad_debt": 0}
+        engine._emit(ev)
+        events.append(ev)
+    if not any(p.size for p in acct.positions.values()) and acct.cash < 0:
+        bad = -acct.cash
+        paid = min(bad, engine.insurance_fund)
+        if paid:
+            engine.insurance_fund -= paid
+            acct.cash += paid
+            engine._emit({"type": "insurance_fund", "change": -paid, "balance": engine.insurance_fund,
+                          "reason": "bad_debt", "account": acct.name})
+        if events:
+            events[-1]["bad_debt"] = bad
+        if bad > paid:
+            engine._emit({"type": "bad_debt_uncovered", "account": acct.name, "amount": bad - paid})
+
+
+def _close_against_book(engine, acct, mk, side: int, q: int) -> tuple[int, int, int]:
+    """IOC against the book within the band; returns (filled, notional, liquidation fee)."""
+    from .book import Order
+
+    mark = mk.mark_price
+    if side > 0:
+        hi = mark + mark * mk.band // FRAC_SCALE
+        limit = hi - hi % mk.tick
+    else:
+        lo = mark - mark * mk.band // FRAC_SCALE
+        limit = lo + (-lo) % mk.tick
+    oid = engine.next_order_id
+    engine.next_order_id = oid + 1
+    taker = Order(oid, acct.name, side, limit, q, mk.name, "market", "ioc", False, True, None, 0, engine.now)
+    n_before = len(engine._events)
+    rem = engine._take(mk, acct, taker, limit, q, 0)
+    filled = q - rem
+    notional = 0
+    for ev in engine._events[n_before:]:
+        if ev["type"] == "trade" and ev["taker_order_id"] == oid:
+            notional += ev["price"] * ev["size"] // SIZE_SCALE
+    fee = 0
+    if filled:
+        fee = fee_amount(notional, mk.liq_fee)
+        value, _mm, _n = value_and_mm(acct, engine.markets)
+        fee = max(0, min(fee, value))
+        if fee:
+            acct.cash -= fee
+            engine.insurance_fund += fee
+            engine._emit({"type": "insurance_fund", "change": fee, "balance": engine.insurance_fund,
+                          "reason": "liquidation_fee", "account": acct.name})
+    return filled, notional, fee
+
+
+def _deleverage(engine, acct, mk, side: int, qty: int, deficit: int) -> tuple[int, int]:
+    """Close ``qty`` of ``acct``'s position against the most profitable opposite positions.
+
+    ``side`` is the liquidated account's closing side. At mark, unless
+    ``deficit`` > 0: then the price moves against the counterparties so that
+    they absorb the deficit (bankruptcy price). Returns (qty closed, notional).
+    """
+    mark = mk.mark_price
+    # the liquidated account sells (side < 0) to shorts, who buy back; buys (side > 0) from longs
+    want_long = side > 0
+    ranked = []
+    for name in mk.holders:
+        if name == acct.name:
+            continue
+        other = engine.accounts[name]
+        p = other.positions[mk.name]
+        if (p.size > 0) != want_long:
+            continue
+        upnl = p.size * mark // SIZE_SCALE - p.cost
+        ranked.append((-upnl, name))
+    ranked.sort()
+    done = 0
+    total = 0
+    remaining_deficit = deficit
+    for _neg, name in ranked:
+        if done >= qty:
+            break
+        other = engine.accounts[name]
+        op = other.positions[mk.name]
+        x = min(qty - done, abs(op.size))
+        base = x * mark // SIZE_SCALE
+        share = remaining_deficit if done + x >= qty else deficit * x // qty
+        share = min(share, remaining_deficit)
+        remaining_deficit -= share
+        # bankrupt long sells higher / bankrupt short buys lower: counterparty pays the deficit
+        notional = base + share if side < 0 else max(0, base - share)
+        pos = acct.positions[mk.name]
+        engine._apply_fill(acct, mk, pos, x * side, notional, 0)
+        engine._apply_fill(other, mk, op, -x * side, notional, 0)
+        engine._enforce_reduce_only(other, mk, op)
+        engine._drop_if_empty(other, mk.name, op)
+        engine._emit({"type": "deleverage", "market": mk.name, "account": acct.name, "counterparty": name,
+                      "size": x, "price": notional * SIZE_SCALE // x, "side": "sell" if side < 0 else "buy"})
+        engine.liq_index.reindex(other, engine.markets)
+        done += x
+        total += notional
+    pos = acct.positions.get(mk.name)
+    if pos is not None:
+        engine._drop_if_empty(acct, mk.name, pos)
+    return done, total

@@ -1,0 +1,102 @@
+"""The engine's state records: markets, accounts, positions. Plain slotted classes."""
+
+from __future__ import annotations
+
+from .book import Book
+
+OPEN = "open"
+
+
+class Market:
+    __slots__ = (
+        "name",
+        "tick",
+        "lot",
+        "imf",
+        "mmf",
+        "maker_fee",
+        "taker_fee",
+        "liq_fee",
+        "band",
+        "post_only_band",
+        "mode",
+        "index_price",
+        "mark_price",
+        "funding_index",
+        "funding_rate",
+        "last_funding_ts",
+        "oracle_ts",
+        "long_oi",
+        "short_oi",
+        "liquidations_paused",
+        "triggers_paused",
+        "book",
+        "holders",
+        # derived, rebuilt on restore (not part of the canonical state)
+        "trig_down",
+        "trig_up",
+        "liq_long",
+        "liq_short",
+    )
+
+    def __init__(self, name: str, tick: int, lot: int, imf: int, mmf: int, maker_fee: int,
+                 taker_fee: int, liq_fee: int, band: int, post_only_band: int) -> None:
+        self.name = name
+        self.tick = tick
+        self.lot = lot
+        self.imf = imf
+        self.mmf = mmf
+        self.maker_fee = maker_fee
+        self.taker_fee = taker_fee
+        self.liq_fee = liq_fee
+        self.band = band
+        self.post_only_band = post_only_band
+        self.mode = OPEN
+        self.index_price = 0
+        self.mark_price = 0
+        self.funding_index = 0
+        self.funding_rate = 0
+        self.last_funding_ts = 0
+        self.oracle_ts = 0
+        self.long_oi = 0
+        self.short_oi = 0
+        self.liquidations_paused = False
+        self.triggers_paused = False
+        self.book = Book()
+        self.holders: set[str] = set()  # accounts with a non-zero position
+        self.trig_down: list = []  # heap of (-trigger, order_id): fire when mark <= trigger
+        self.trig_up: list = []  # heap of (trigger, order_id): fire when mark >= trigger
+        self.liq_long: list = []  # heap of (-threshold, n, account, version)
+        self.liq_short: list = []  # heap of (threshold, n, account, version)
+
+
+class Position:
+    """Exposure of one account in one market: a position and/or resting orders.
+
+    ``cost`` is the signed average-cost basis of the open size (display only:
+    entry price = cost / size); money itself lives in the account's ``cash``.
+    """
+
+    __slots__ = ("size", "cost", "funding_entry", "open_buy", "open_sell")
+
+    def __init__(self, funding_entry: int = 0) -> None:
+        self.size = 0
+        self.cost = 0
+        self.funding_entry = funding_entry
+        self.open_buy = 0
+        self.open_sell = 0
+
+
+class Account:
+    """``cash`` is the exact cash ledger: deposits - withdrawals - buys + sells - fees
+    +/- settled funding. Account value = cash + sum(size * mark) + unsettled funding.
+    The collateral shown to people is ``cash + sum(cost)`` (realized view)."""
+
+    __slots__ = ("name", "cash", "positions", "orders", "liq_version")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.cash = 0
+        self.positions: dict[str, Position] = {}
+        self.orders: dict[int, object] = {}  # live order id -> Order (resting and triggers)
+        self.liq_version = 0

@@ -1,0 +1,201 @@
+"""Canonical state, its hash, snapshots and restore.
+
+The canonical encoding is JSON (sorted keys, no whitespace, integers only for
+money, prices and sizes) with a ``format`` and ``version``; it is never
+pickled. ``state_hash`` is SHA-256 of exactly those bytes. The journal's
+position (``seq``) and the engine clock are not part of it, so a rollback
+restores a snapshot's hash exactly.
+
+Derived indexes (books, trigger heaps, liquidation index, client order ids,
+open quantities) are rebuilt on restore from the canonical records: resting
+orders are re-added in id order, which is their time priority.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import orjson
+
+from .book import Order
+from .model import Account, Market, Position
+
+FORMAT = "perpdesk-state"
+VERSION = 1
+
+
+class SnapshotError(Exception):
+    """A snapshot that cannot be trusted: corrupt, truncated, wrong hash or version."""
+
+
+class Snapshot:
+    __slots__ = ("snapshot_id", "seq", "ts", "label", "trigger", "state_hash", "data")
+
+    def __init__(self, snapshot_id, seq, ts, label, trigger, state_hash, data) -> None:
+        self.snapshot_id = snapshot_id
+        self.seq = seq
+        self.ts = ts
+        self.label = label
+        self.trigger = trigger
+        self.state_hash = state_hash
+        self.data = data
+
+
+def canonical(engine) -> dict:
+    markets = [
+        [mk.name, mk.tick, mk.lot, mk.imf, mk.mmf, mk.maker_fee, mk.taker_fee, mk.liq_fee, mk.band,
+         mk.post_only_band, mk.mode, mk.index_price, mk.mark_price, mk.funding_index, mk.funding_rate,
+         mk.last_funding_ts, mk.oracle_ts, mk.long_oi, mk.short_oi, mk.liquidations_paused, mk.triggers_paused]
+        for mk in engine.markets.values()
+    ]
+    accounts = {}
+    for name, a in engine.accounts.items():
+        accounts[name] = [a.cash, {m: [p.size, p.cost, p.funding_entry] for m, p in a.positions.items() if p.size}]
+    orders = [
+        [o.id, o.account, o.market, o.side, o.order_type, o.price, o.size, o.remaining, o.tif, o.post_only,
+         o.reduce_only, o.client_order_id, o.trigger_price, o.ts]
+        for o in sorted(engine.orders.values(), key=_order_id)
+    ]
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "markets": markets,
+        "accounts": accounts,
+        "orders": orders,
+        "next_order_id": engine.next_order_id,
+        "insurance_fund": engine.insurance_fund,
+        "fee_pool": engine.fee_pool,
+        "funding_pool": engine.funding_pool,
+        "deposits": engine.deposits,
+        "withdrawals": engine.withdrawals,
+        "treasury_in": engine.treasury_in,
+        "platform_access": engine.platform_access,
+        "brake_engaged": engine.brake_engaged,
+        "liquidations_paused": engine.liquidations_paused,
+        "triggers_paused": engine.triggers_paused,
+        "credits": engine.credits,
+        "maintenance": engine.maintenance,
+    }
+
+
+def _order_id(o) -> int:
+    return o.id
+
+
+def encode(engine) -> bytes:
+    return orjson.dumps(canonical(engine), option=orjson.OPT_SORT_KEYS)
+
+
+def hash_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def state_hash(engine) -> str:
+    return hash_bytes(encode(engine))
+
+
+def take(engine, label: str, trigger: str) -> Snapshot:
+    data = encode(engine)
+    return Snapshot(f"snap-{engine.seq}", engine.seq, engine.now, label, trigger, hash_bytes(data), data)
+
+
+def decode(data: bytes, expect_hash: str | None = None) -> dict:
+    if expect_hash is not None and hash_bytes(data) != expect_hash:
+        raise SnapshotError("snapshot bytes do not match their recorded SHA-256: it is corrupt or truncated")
+    try:
+        state = orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise SnapshotError(f"snapshot is not valid JSON (corrupt or truncated): {e}") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise SnapshotError("not a perpdesk state snapshot")
+    if state.get("version") != VERSION:
+        raise SnapshotError(f"snapshot version {state.get('version')!r} is not supported (this build reads {VERSION})")
+    return state
+
+
+def restore(engine, state: dict) -> None:
+    """Replace ``engine``'s state with ``state`` (from :func:`decode`) and rebuild indexes."""
+    from .liqindex import LiquidationIndex
+
+    try:
+        markets: dict[str, Market] = {}
+        for row in state["markets"]:
+            (name, tick, lot, imf, mmf, maker, taker, liq, band, pob, mode, index, mark, fidx, rate,
+             lfts, ots, loi, soi, lpaused, tpaused) = row
+            mk = Market(name, tick, lot, imf, mmf, maker, taker, liq, band, pob)
+            mk.mode = mode
+            mk.index_price, mk.mark_price, mk.funding_index, mk.funding_rate = index, mark, fidx, rate
+            mk.last_funding_ts, mk.oracle_ts, mk.long_oi, mk.short_oi = lfts, ots, loi, soi
+            mk.liquidations_paused, mk.triggers_paused = lpaused, tpaused
+            markets[name] = mk
+        accounts: dict[str, Account] = {}
+        for name, (cash, positions) in state["accounts"].items():
+            a = Account(name)
+            a.cash = cash
+            for m, (size, cost, fentry) in positions.items():
+                p = Position(fentry)
+                p.size, p.cost = size, cost
+                a.positions[m] = p
+                markets[m].holders.add(name)
+            accounts[name] = a
+        orders_rows = state["orders"]
+        scalars = {k: state[k] for k in (
+            "next_order_id", "insurance_fund", "fee_pool", "funding_pool", "deposits", "withdrawals",
+            "treasury_in", "platform_access", "brake_engaged", "liquidations_paused", "triggers_paused",
+            "credits", "maintenance")}
+    except (KeyError, TypeError, ValueError) as e:
+        raise SnapshotError(f"snapshot is missing or has malformed records: {e!r}") from None
+    engine.markets = markets
+    engine.accounts = accounts
+    engine.orders = {}
+    engine.coids = {}
+    for k, v in scalars.items():
+        setattr(engine, k, v)
+    for (oid, acct, market, side, otype, price, size, remaining, tif, po, ro, coid, trig, ts) in orders_rows:
+        o = Order(oid, acct, side, price, size, market, otype, tif, po, ro, coid, trig, ts)
+        o.remaining = remaining
+        a = accounts[acct]
+        mk = markets[market]
+        if otype in ("stop_loss", "take_profit"):
+            engine._rest_trigger(a, mk, o)
+        else:
+            engine._rest(a, mk, o)
+    engine.liq_index = LiquidationIndex()
+    for name in sorted(accounts):
+        a = accounts[name]
+        if a.positions:
+            engine.liq_index.reindex(a, markets)
+
+
+def controls(engine) -> dict:
+    return {
+        "platform_access": engine.platform_access,
+        "brake_engaged": engine.brake_engaged,
+        "liquidations_paused": engine.liquidations_paused,
+        "triggers_paused": engine.triggers_paused,
+        "markets": {m: (mk.mode, mk.liquidations_paused, mk.triggers_paused) for m, mk in engine.markets.items()},
+    }
+
+
+def apply_controls(engine, c: dict) -> list[dict]:
+    """Put back an operator posture after a restore; returns the events for what changed."""
+    events = []
+    if engine.platform_access != c["platform_access"]:
+        engine.platform_access = c["platform_access"]
+        events.append({"type": "platform_access", "enabled": engine.platform_access})
+    engine.brake_engaged = c["brake_engaged"]
+    for flag, on_ev, off_ev in (("liquidations_paused", "liquidations_paused", "liquidations_resumed"),
+                                ("triggers_paused", "triggers_paused", "triggers_resumed")):
+        if getattr(engine, flag) != c[flag]:
+            setattr(engine, flag, c[flag])
+            events.append({"type": on_ev if c[flag] else off_ev, "market": None})
+    for m, (mode, lp, tp) in c["markets"].items():
+        mk = engine.markets.get(m)
+        if mk is None:
+            continue
+        if mk.mode != mode:
+            mk.mode = mode
+            events.append({"type": "market_mode", "market": m, "mode": mode})
+        mk.liquidations_paused = lp
+        mk.triggers_paused = tp
+    return events

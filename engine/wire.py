@@ -1,0 +1,93 @@
+"""Wire form: events and state as JSON with decimal strings (CONTRACT.md, Encoding)."""
+
+from __future__ import annotations
+
+from .checks import run_checks
+from .fixedpoint import (
+    fmt_amount,
+    fmt_frac,
+    fmt_funding,
+    fmt_price,
+    fmt_size,
+)
+from .margin import account_margins, funding_pnl
+from .snapshot import state_hash
+
+_FORMATTERS = {}
+for _k in ("price", "mark_price", "index_price", "trigger_price", "avg_price"):
+    _FORMATTERS[_k] = fmt_price
+for _k in ("size", "remaining", "filled", "long_oi", "short_oi", "open_interest"):
+    _FORMATTERS[_k] = fmt_size
+for _k in ("amount", "fee", "maker_fee", "taker_fee", "bad_debt", "balance", "change"):
+    _FORMATTERS[_k] = fmt_amount
+_FORMATTERS["funding_index"] = fmt_funding
+_FORMATTERS["rate"] = fmt_frac
+
+
+def event_to_wire(ev: dict) -> dict:
+    """Money, prices and sizes as decimal strings; everything else as is."""
+    out = {}
+    for k, v in ev.items():
+        f = _FORMATTERS.get(k)
+        out[k] = f(v) if (f is not None and type(v) is int) else v
+    return out
+
+
+def render_state(engine) -> dict:
+    """The canonical state for people and files (STATE.json), with ``state_hash``."""
+    markets = {}
+    for m, mk in engine.markets.items():
+        markets[m] = {
+            "mode": mk.mode,
+            "index_price": fmt_price(mk.index_price),
+            "mark_price": fmt_price(mk.mark_price),
+            "funding_index": fmt_funding(mk.funding_index),
+            "funding_rate": fmt_frac(mk.funding_rate),
+            "open_interest": fmt_size(mk.long_oi),
+            "liquidations_paused": mk.liquidations_paused,
+            "open_orders": sum(lv.count for lv in mk.book.bids.values()) + sum(lv.count for lv in mk.book.asks.values()),
+        }
+    accounts = {}
+    for name in sorted(engine.accounts):
+        a = engine.accounts[name]
+        value, im, mm = account_margins(a, engine.markets)
+        positions = {}
+        for m in sorted(a.positions):
+            p = a.positions[m]
+            if not p.size:
+                continue
+            mk = engine.markets[m]
+            positions[m] = {
+                "size": fmt_size(p.size),
+                "entry_price": fmt_price(abs(p.cost) * 10**8 // abs(p.size)),
+                "funding_pnl": fmt_amount(funding_pnl(p.size, mk.funding_index, p.funding_entry)),
+            }
+        accounts[name] = {
+            "collateral": fmt_amount(a.cash + sum(p.cost for p in a.positions.values())),
+            "cash": fmt_amount(a.cash),
+            "account_value": fmt_amount(value),
+            "initial_margin": fmt_amount(im),
+            "maintenance_margin": fmt_amount(mm),
+            "positions": positions,
+        }
+    orders = [
+        {"order_id": o.id, "account": o.account, "market": o.market, "side": "buy" if o.side > 0 else "sell",
+         "order_type": o.order_type, "price": fmt_price(o.price) if o.order_type == "limit" else None,
+         "trigger_price": fmt_price(o.trigger_price) if o.trigger_price else None,
+         "size": fmt_size(o.size), "remaining": fmt_size(o.remaining), "client_order_id": o.client_order_id}
+        for o in sorted(engine.orders.values(), key=lambda o: o.id)
+    ]
+    return {
+        "seq": engine.seq,
+        "ts": engine.now,
+        "markets": markets,
+        "accounts": accounts,
+        "open_orders": orders,
+        "insurance_fund": fmt_amount(engine.insurance_fund),
+        "fee_pool": fmt_amount(engine.fee_pool),
+        "funding_pool": fmt_amount(engine.funding_pool),
+        "platform_access": engine.platform_access,
+        "brake_engaged": engine.brake_engaged,
+        "validation": [{"check": f.check, "detail": f.detail} for f in run_checks(engine)],
+        "state_hash": state_hash(engine),
+    }
