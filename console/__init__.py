@@ -1,0 +1,1 @@
+"""perpdesk's operator console (Textual). Talks to the node through its gateway only."""
