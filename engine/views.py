@@ -1,0 +1,119 @@
+"""Read-only views of the engine as plain data, for the console and scripts.
+
+Everything here returns fresh dicts and lists of ints, strings and bools, never
+engine objects, so a screen can keep what it gets without holding engine state.
+Money and prices are integers at the engine's fixed-point scales
+(``engine.fixedpoint``); format them with its ``fmt_*`` helpers.
+"""
+
+from __future__ import annotations
+
+from .checks import run_checks
+from .margin import account_margins, funding_pnl
+
+
+def status(engine) -> dict:
+    return {
+        "seq": engine.seq,
+        "now": engine.now,
+        "platform_access": engine.platform_access,
+        "brake_engaged": engine.brake_engaged,
+        "liquidations_paused": engine.liquidations_paused,
+        "triggers_paused": engine.triggers_paused,
+        "insurance_fund": engine.insurance_fund,
+        "fee_pool": engine.fee_pool,
+        "accounts": len(engine.accounts),
+        "open_orders": len(engine.orders),
+        "markets": len(engine.markets),
+        "maintenance": [dict(w) for w in engine.maintenance.values()],
+    }
+
+
+def markets(engine) -> list[dict]:
+    out = []
+    for mk in engine.markets.values():
+        b = mk.book
+        out.append({
+            "market": mk.name,
+            "mode": mk.mode,
+            "index_price": mk.index_price,
+            "mark_price": mk.mark_price,
+            "funding_rate": mk.funding_rate,
+            "funding_index": mk.funding_index,
+            "open_interest": mk.long_oi,
+            "open_orders": sum(lv.count for lv in b.bids.values()) + sum(lv.count for lv in b.asks.values()),
+            "best_bid": b.best_bid(),
+            "best_ask": b.best_ask(),
+            "oracle_ts": mk.oracle_ts,
+            "liquidations_paused": mk.liquidations_paused or engine.liquidations_paused,
+            "triggers_paused": mk.triggers_paused or engine.triggers_paused,
+            "tick_size": mk.tick,
+            "lot_size": mk.lot,
+            "price_band": mk.band,
+            "holders": len(mk.holders),
+        })
+    return out
+
+
+def book(engine, market: str, levels: int = 10) -> dict:
+    mk = engine.markets[market]
+    return {"market": market, "bids": mk.book.depth(1, levels), "asks": mk.book.depth(-1, levels)}
+
+
+def account(engine, name: str) -> dict | None:
+    a = engine.accounts.get(name)
+    if a is None:
+        return None
+    value, im, mm = account_margins(a, engine.markets)
+    positions = []
+    for m in sorted(a.positions):
+        p = a.positions[m]
+        mk = engine.markets[m]
+        positions.append({
+            "market": m, "size": p.size,
+            "entry_price": abs(p.cost) * 10**8 // abs(p.size) if p.size else 0,
+            "mark_price": mk.mark_price,
+            "unrealized_pnl": p.size * mk.mark_price // 10**8 - p.cost,
+            "funding_pnl": funding_pnl(p.size, mk.funding_index, p.funding_entry) if p.size else 0,
+            "open_buy": p.open_buy, "open_sell": p.open_sell,
+        })
+    orders = [order(o) for o in sorted(a.orders.values(), key=lambda o: o.id)]
+    return {
+        "account": name,
+        "cash": a.cash,
+        "collateral": a.cash + sum(p.cost for p in a.positions.values()),
+        "value": value,
+        "initial_margin": im,
+        "maintenance_margin": mm,
+        "free_collateral": value - im,
+        "margin_ratio_bps": (mm * 10_000 // value) if value > 0 else None,
+        "positions": positions,
+        "orders": orders,
+    }
+
+
+def order(o) -> dict:
+    return {"order_id": o.id, "account": o.account, "market": o.market, "side": "buy" if o.side > 0 else "sell",
+            "order_type": o.order_type, "price": o.price, "trigger_price": o.trigger_price, "size": o.size,
+            "remaining": o.remaining, "client_order_id": o.client_order_id, "reduce_only": o.reduce_only}
+
+
+def accounts(engine, limit: int = 500, offset: int = 0, query: str = "") -> list[dict]:
+    """Account summaries sorted by name (bounded: ``limit`` rows from ``offset``)."""
+    names = sorted(n for n in engine.accounts if query in n) if query else sorted(engine.accounts)
+    out = []
+    for n in names[offset:offset + limit]:
+        a = engine.accounts[n]
+        value, im, mm = account_margins(a, engine.markets)
+        out.append({"account": n, "value": value, "initial_margin": im, "maintenance_margin": mm,
+                    "positions": sum(1 for p in a.positions.values() if p.size), "orders": len(a.orders)})
+    return out
+
+
+def checks(engine) -> list[dict]:
+    return [{"check": f.check, "detail": f.detail} for f in run_checks(engine)]
+
+
+def snapshots(engine) -> list[dict]:
+    return [{"snapshot_id": s.snapshot_id, "seq": s.seq, "ts": s.ts, "label": s.label, "trigger": s.trigger,
+             "state_hash": s.state_hash, "size_bytes": len(s.data)} for s in engine.snapshots.values()]
