@@ -59,6 +59,8 @@ class Engine:
         # ---- derived indexes (rebuilt on restore) ----
         self.coids: dict[tuple[str, str], int] = {}
         self.liq_index = LiquidationIndex()
+        self.liq_dirty: set[str] = set()  # accounts changed since they were last indexed
+        self.mark_epoch = 0  # bumps whenever any mark or funding index changes (margin cache key)
         self._events: list[dict] = []
         self._seq_ev = 0
         self._handlers = {
@@ -160,14 +162,15 @@ class Engine:
         amt = a["amount"]
         acct.cash += amt
         self.deposits += amt
+        acct.mcache = None
         self._emit({"type": "deposited", "account": name, "amount": amt})
-        self.liq_index.reindex(acct, self.markets)
+        self.liq_dirty.add(name)
 
     def _withdraw(self, a: dict) -> None:
         self._require_access()
         acct = self._account(a["account"])
         amt = a["amount"]
-        value, im, _mm = account_margins(acct, self.markets)
+        value, im = self._value_im(acct)
         free = value - im
         if amt > free:
             raise CommandError(
@@ -177,8 +180,9 @@ class Engine:
             )
         acct.cash -= amt
         self.withdrawals += amt
+        acct.mcache = None
         self._emit({"type": "withdrawn", "account": acct.name, "amount": amt})
-        self.liq_index.reindex(acct, self.markets)
+        self.liq_dirty.add(acct.name)
 
     def _place_order(self, a: dict) -> None:
         self._require_access()
@@ -270,7 +274,7 @@ class Engine:
             before = max(abs(pos_size + ob), abs(pos_size - os_))
             after = max(abs(pos_size + ob + size), abs(pos_size - os_)) if side > 0 else max(abs(pos_size + ob), abs(pos_size - os_ - size))
             if after > before:
-                value, im, _mm = account_margins(acct, self.markets)
+                value, im = self._value_im(acct)
                 need = im + requirement(after - before, max(mark, limit), mk.imf)
                 if value < need:
                     raise CommandError(
@@ -294,7 +298,13 @@ class Engine:
         if rem:
             if otype == "limit" and tif == "gtc":
                 o.remaining = rem
+                pos = self._pos(acct, mk)
+                w0 = max(abs(pos.size + pos.open_buy), abs(pos.size - pos.open_sell))
                 self._rest(acct, mk, o)
+                c = acct.mcache
+                if c is not None and c[0] == self.mark_epoch:  # resting changes only this market's IM term
+                    w1 = max(abs(pos.size + pos.open_buy), abs(pos.size - pos.open_sell))
+                    c[2] += requirement(w1, mark, mk.imf) - requirement(w0, mark, mk.imf)
             else:
                 self._emit({"type": "order_canceled", "order_id": oid, "account": acct.name, "market": mk.name,
                             "reason": "ioc_remainder", "size": rem})
@@ -343,12 +353,15 @@ class Engine:
             pos.open_buy += o.remaining
         else:
             pos.open_sell += o.remaining
+        if o.reduce_only:
+            pos.reduce_orders += 1
         self.orders[o.id] = o
         acct.orders[o.id] = o
         if o.client_order_id is not None:
             self.coids[(acct.name, o.client_order_id)] = o.id
 
     def _rest_trigger(self, acct: Account, mk: Market, o: Order) -> None:
+        self._pos(acct, mk).reduce_orders += 1
         self.orders[o.id] = o
         acct.orders[o.id] = o
         if o.client_order_id is not None:
@@ -365,34 +378,39 @@ class Engine:
             heapq.heappush(mk.trig_up, (o.trigger_price, o.id))
 
     def _forget(self, o: Order) -> None:
+        """Drop a no-longer-live order from the registries (the caller settles book and quantities)."""
         del self.orders[o.id]
         acct = self.accounts[o.account]
         del acct.orders[o.id]
         if o.client_order_id is not None:
             self.coids.pop((o.account, o.client_order_id), None)
+        if o.reduce_only:
+            acct.positions[o.market].reduce_orders -= 1
 
     def _remove_order(self, o: Order, reason: str) -> None:
         """Cancel a live order (resting or trigger) and emit ``order_canceled``."""
         mk = self.markets[o.market]
         acct = self.accounts[o.account]
+        pos = acct.positions[mk.name]
+        acct.mcache = None
         if o.order_type in TRIGGER_TYPES:
             qty = o.remaining
             o.remaining = 0
         else:
             qty = mk.book.cancel(o)
-            pos = acct.positions[mk.name]
             if o.side > 0:
                 pos.open_buy -= qty
             else:
                 pos.open_sell -= qty
-            self._drop_if_empty(acct, mk.name, pos)
         self._forget(o)
+        self._drop_if_empty(acct, mk.name, pos)
         self._emit({"type": "order_canceled", "order_id": o.id, "account": o.account, "market": o.market,
                     "reason": reason, "size": qty})
 
     @staticmethod
     def _drop_if_empty(acct: Account, mname: str, pos: Position) -> None:
-        if not pos.size and not pos.open_buy and not pos.open_sell and acct.positions.get(mname) is pos:
+        if (not pos.size and not pos.open_buy and not pos.open_sell and not pos.reduce_orders
+                and acct.positions.get(mname) is pos):
             del acct.positions[mname]
 
     def _take(self, mk: Market, acct: Account, taker: Order, limit: int, qty: int, taker_fee_rate: int) -> int:
@@ -400,6 +418,8 @@ class Engine:
         fills: list = []
         stp: list = []
         rem = mk.book.match(taker.side, limit, qty, acct.name, fills, stp)
+        if stp:
+            acct.mcache = None
         for o, q in stp:
             pos = acct.positions[mk.name]
             if o.side > 0:
@@ -417,9 +437,9 @@ class Engine:
             for name in sorted(touched):
                 a = touched[name]
                 pos = a.positions.get(mk.name)
-                if pos is not None:
+                if pos is not None and pos.reduce_orders:
                     self._enforce_reduce_only(a, mk, pos)
-                self.liq_index.reindex(a, self.markets)
+                self.liq_dirty.add(name)
         elif stp:
             self._drop_if_empty(acct, mk.name, acct.positions[mk.name])
         return rem
@@ -459,6 +479,7 @@ class Engine:
         n = s + dq
         signed = notional if dq > 0 else -notional
         acct.cash -= signed + fee
+        acct.mcache = None
         self.fee_pool += fee
         if not s or (s > 0) == (dq > 0):
             pos.cost += signed
@@ -482,11 +503,14 @@ class Engine:
 
     def _enforce_reduce_only(self, acct: Account, mk: Market, pos: Position) -> None:
         """Cancel reduce-only and TP/SL orders that would no longer shrink the position."""
+        if not pos.reduce_orders:
+            return
         s = pos.size
         bad = [o for o in acct.orders.values()
                if o.market == mk.name and o.reduce_only and (not s or (s > 0) == (o.side > 0))]
         for o in sorted(bad, key=lambda o: o.id):
             self._remove_order(o, "reduce_only")
+        self._drop_if_empty(acct, mk.name, pos)
 
     # ==================================================================
     # market data
@@ -502,7 +526,7 @@ class Engine:
             mk.last_funding_ts = self.now
         self._emit({"type": "oracle_updated", "market": mk.name, "price": p, "source": a["source"]})
         self._update_mark(mk)
-        self._after_market_data(mk)
+        self._after_market_data((mk,))
 
     def _load_market_state(self, a: dict) -> None:
         mk = self._market(a["market"])
@@ -511,9 +535,10 @@ class Engine:
             raise CommandError("negative", "mark_price must not be negative")
         mk.mark_price = mark
         mk.funding_index = a["funding_index"]
+        self.mark_epoch += 1
         self._emit({"type": "market_state_loaded", "market": mk.name, "mark_price": mark,
                     "funding_index": mk.funding_index, "source": a["source"]})
-        self._after_market_data(mk)
+        self._after_market_data((mk,))
 
     def _tick(self, a: dict) -> None:
         now = self.now
@@ -524,8 +549,7 @@ class Engine:
                 mk.last_funding_ts = now
             if mk.index_price:
                 self._update_mark(mk)
-        for mk in self.markets.values():
-            self._after_market_data(mk)
+        self._after_market_data(self.markets.values())
 
     def _accrue_funding(self, mk: Market, dt: int) -> None:
         index = mk.index_price
@@ -535,6 +559,7 @@ class Engine:
         mk.funding_rate = rate
         if delta:
             mk.funding_index += delta
+            self.mark_epoch += 1
             self._emit({"type": "funding", "market": mk.name, "rate": rate, "funding_index": mk.funding_index})
 
     def _update_mark(self, mk: Market) -> None:
@@ -546,15 +571,25 @@ class Engine:
         mark = max(index - cap, min(index + cap, mark))
         if mark != mk.mark_price:
             mk.mark_price = mark
+            self.mark_epoch += 1
             self._emit({"type": "mark_price", "market": mk.name, "mark_price": mark, "index_price": index})
 
-    def _after_market_data(self, mk: Market) -> None:
-        if mk.mode != OPEN:
-            return
-        if not (self.triggers_paused or mk.triggers_paused):
-            self._fire_triggers(mk)
-        if not (self.liquidations_paused or mk.liquidations_paused):
-            liquidation.evaluate(self, mk)
+    def _after_market_data(self, markets) -> None:
+        """Fire due TP/SL triggers market by market, then liquidate whoever is below maintenance."""
+        for mk in markets:
+            if mk.mode == OPEN and not (self.triggers_paused or mk.triggers_paused):
+                self._fire_triggers(mk)
+        if not self.liquidations_paused:
+            liquidation.evaluate(self)
+
+    def _value_im(self, acct: Account) -> tuple[int, int]:
+        """(account value, initial margin incl. open orders), cached until the account or a mark changes."""
+        c = acct.mcache
+        if c is not None and c[0] == self.mark_epoch:
+            return c[1], c[2]
+        value, im, _mm = account_margins(acct, self.markets)
+        acct.mcache = [self.mark_epoch, value, im]
+        return value, im
 
     def _fire_triggers(self, mk: Market) -> None:
         mark = mk.mark_price
@@ -584,6 +619,8 @@ class Engine:
         pos = acct.positions.get(mk.name)
         s = pos.size if pos is not None else 0
         if not s or (s > 0) == (o.side > 0):
+            if pos is not None:
+                self._drop_if_empty(acct, mk.name, pos)
             o.remaining = 0
             self._emit({"type": "order_canceled", "order_id": o.id, "account": o.account, "market": mk.name,
                         "reason": "reduce_only", "size": o.size})
@@ -654,7 +691,7 @@ class Engine:
             raise CommandError("brake_engaged", "the emergency brake is engaged; release it first")
         self._set_mode(mk, mode)
         if mode == OPEN:
-            self._after_market_data(mk)
+            self._after_market_data((mk,))
 
     def _set_platform_access(self, a: dict) -> None:
         en = a["enabled"]
@@ -732,8 +769,7 @@ class Engine:
         setattr(target, attr, value)
         self._emit({"type": event, "market": m})
         if not value:
-            for mk in ([target] if m is not None else list(self.markets.values())):
-                self._after_market_data(mk)
+            self._after_market_data([target] if m is not None else list(self.markets.values()))
 
     def _pause_liquidations(self, a: dict) -> None:
         self._pause_flag(a, "liquidations_paused", True, "liquidations_paused")
@@ -802,12 +838,13 @@ class Engine:
         else:
             self.treasury_in += amt
         acct.cash += amt
+        acct.mcache = None
         self.credits[rid] = {"account": acct.name, "amount": amt, "fund": fund, "seq": self.seq}
         self._emit({"type": "credited", "account": acct.name, "amount": amt, "refund_id": rid, "fund": fund,
                     "operator": a["operator"], "reason": a["reason"]})
         if fund == "insurance":
             self._emit({"type": "insurance_fund", "change": -amt, "balance": self.insurance_fund, "reason": "refund"})
-        self.liq_index.reindex(acct, self.markets)
+        self.liq_dirty.add(acct.name)
 
     def _fund_insurance(self, a: dict) -> None:
         amt = a["amount"]

@@ -89,7 +89,7 @@ class LiquidationIndex:
 
     @staticmethod
     def candidates(mk, accounts) -> list:
-        """Accounts whose threshold in ``mk`` has been crossed (popped), sorted by name."""
+        """Accounts whose threshold in ``mk`` has been crossed (popped from the heaps)."""
         found = {}
         yl = y_long(mk)
         heap = mk.liq_long
@@ -105,4 +105,4 @@ class LiquidationIndex:
             a = accounts.get(name)
             if a is not None and a.liq_version == ver:
                 found[name] = a
-        return [found[k] for k in sorted(found)]
+        return list(found.values())

@@ -28,19 +28,41 @@ def liquidation_active(engine, mk) -> bool:
     return mk.mode == OPEN and not (engine.liquidations_paused or mk.liquidations_paused)
 
 
-def evaluate(engine, mk) -> int:
-    """Check the accounts whose thresholds ``mk``'s move crossed; returns how many were liquidated."""
-    cands = engine.liq_index.candidates(mk, engine.accounts)
-    if not cands:
-        return 0
+def evaluate(engine) -> int:
+    """Liquidate every account now below maintenance; returns how many were liquidated.
+
+    Runs once per market-data command, over all markets together: the index
+    guarantees every account below maintenance is among the candidates of
+    *some* market, so the set examined is exact and independent of the
+    index's history (a restored engine decides exactly as the original).
+    Accounts are processed in name order.
+    """
+    idx = engine.liq_index
     markets = engine.markets
+    accounts = engine.accounts
+    dirty = engine.liq_dirty
+    if dirty:
+        for name in sorted(dirty):
+            a = accounts.get(name)
+            if a is not None:
+                idx.reindex(a, markets)
+        dirty.clear()
+    found: dict[str, object] = {}
+    for mk in markets.values():
+        for a in idx.candidates(mk, accounts):
+            found[a.name] = a
+    if not found:
+        return 0
     n = 0
-    for acct in cands:
+    for name in sorted(found):
+        acct = found[name]
         value, mm, npos = value_and_mm(acct, markets)
-        if npos and value < mm:
+        if npos and value < mm and any(
+            p.size and liquidation_active(engine, markets[m]) for m, p in acct.positions.items()
+        ):
             liquidate(engine, acct, value, mm)
             n += 1
-        engine.liq_index.reindex(acct, markets)
+        idx.reindex(acct, markets)
     return n
 
 
@@ -185,7 +207,7 @@ def _deleverage(engine, acct, mk, side: int, qty: int, deficit: int) -> tuple[in
         engine._drop_if_empty(other, mk.name, op)
         engine._emit({"type": "deleverage", "market": mk.name, "account": acct.name, "counterparty": name,
                       "size": x, "price": notional * SIZE_SCALE // x, "side": "sell" if side < 0 else "buy"})
-        engine.liq_index.reindex(other, engine.markets)
+        engine.liq_dirty.add(other.name)
         done += x
         total += notional
     pos = acct.positions.get(mk.name)

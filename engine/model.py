@@ -77,7 +77,7 @@ class Position:
     entry price = cost / size); money itself lives in the account's ``cash``.
     """
 
-    __slots__ = ("size", "cost", "funding_entry", "open_buy", "open_sell")
+    __slots__ = ("size", "cost", "funding_entry", "open_buy", "open_sell", "reduce_orders")
 
     def __init__(self, funding_entry: int = 0) -> None:
         self.size = 0
@@ -85,6 +85,7 @@ class Position:
         self.funding_entry = funding_entry
         self.open_buy = 0
         self.open_sell = 0
+        self.reduce_orders = 0  # live reduce-only and TP/SL orders in this market
 
 
 class Account:
@@ -92,7 +93,7 @@ class Account:
     +/- settled funding. Account value = cash + sum(size * mark) + unsettled funding.
     The collateral shown to people is ``cash + sum(cost)`` (realized view)."""
 
-    __slots__ = ("name", "cash", "positions", "orders", "liq_version")
+    __slots__ = ("name", "cash", "positions", "orders", "liq_version", "mcache")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -100,3 +101,4 @@ class Account:
         self.positions: dict[str, Position] = {}
         self.orders: dict[int, object] = {}  # live order id -> Order (resting and triggers)
         self.liq_version = 0
+        self.mcache: list | None = None  # [mark_epoch, value, initial margin] while valid

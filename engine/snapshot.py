@@ -161,6 +161,8 @@ def restore(engine, state: dict) -> None:
         else:
             engine._rest(a, mk, o)
     engine.liq_index = LiquidationIndex()
+    engine.liq_dirty = set()
+    engine.mark_epoch += 1
     for name in sorted(accounts):
         a = accounts[name]
         if a.positions:

@@ -1,0 +1,210 @@
+"""Engine benchmarks: full engine path, `perpdesk replay`, liquidations, snapshot/restore.
+
+    python bench/bench_engine.py [--ops 200000] [--accounts 100000] [--orders 200000]
+
+Prints figures (and ratios where there is a baseline); no pass/fail. Targets
+(issue 2): engine path >= 200,000 commands/s; replay >= 100,000 JSONL
+commands/s; a mark move that liquidates nobody costs far less than a full
+scan; snapshot and restore of 100k accounts + 200k orders each under 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import resource
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import orjson  # noqa: E402
+
+from bench.streams import ADD, make_stream  # noqa: E402
+from engine import Engine, parse_command  # noqa: E402
+from engine import snapshot as snap_mod  # noqa: E402
+from engine.fixedpoint import fmt_price, fmt_size  # noqa: E402
+from engine.margin import value_and_mm  # noqa: E402
+from engine.replay import run as replay_run  # noqa: E402
+
+MARKET = {
+    "type": "create_market", "market": "BTC-USD-PERP", "tick_size": "0.1", "lot_size": "0.001",
+    "initial_margin": "0.02", "maintenance_margin": "0.01", "maker_fee": "0", "taker_fee": "0.0002",
+    "liquidation_fee": "0.007", "price_band": "0.05", "index_price": "10000", "operator": "bench", "ts": 1,
+}
+TICK = 100_000  # 0.1 in micro-USDC
+LOT = 100_000  # 0.001 in 1e-8
+
+
+def maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def order_flow_commands(n: int, seed: int, accounts: int = 50) -> list[dict]:
+    """The book benchmark's stream as engine commands (mid 10,000.0 USDC, 0.1 ticks, 0.001 lots)."""
+    ops, _st = make_stream(n, seed)
+    cmds: list[dict] = [MARKET]
+    for i in range(accounts):
+        cmds.append({"type": "deposit", "account": f"a{i}", "amount": "100000000", "ts": 2})
+    base = 10_000 * 10**6 - 100_000 * TICK  # stream mid0 = 100_000 ticks -> 10,000 USDC
+    for op in ops:
+        if op[0] is ADD:
+            _, oid, side, px, qty = op
+            cmds.append({"type": "place_order", "account": f"a{oid % accounts}", "market": "BTC-USD-PERP",
+                         "side": "buy" if side > 0 else "sell", "size": fmt_size(qty * LOT),
+                         "price": fmt_price(base + px * TICK), "client_order_id": f"o{oid}"})
+        else:
+            oid = op[1]
+            cmds.append({"type": "cancel_order", "account": f"a{oid % accounts}", "client_order_id": f"o{oid}"})
+    return cmds
+
+
+def bench_engine_path(n: int, seed: int) -> None:
+    cmds = order_flow_commands(n, seed)
+    parsed = [parse_command(c) for c in cmds]
+    best = 0.0
+    for _ in range(3):
+        e = Engine()
+        gc.collect()
+        gc.disable()
+        t0 = time.perf_counter()
+        apply = e.apply
+        nev = 0
+        for c in parsed:
+            nev += len(apply(c))
+        dt = time.perf_counter() - t0
+        gc.enable()
+        best = max(best, len(parsed) / dt)
+    trades = sum(1 for c in parsed if c.type == "place_order")
+    print(f"engine path    {len(parsed):>9,} typed commands  {best:>12,.0f} cmd/s  (best of 3; {nev:,} events; "
+          f"{trades:,} orders)  target >= 200,000  ratio {best / 200_000:.2f}x")
+    rejected = sum(1 for c in parsed for _ in ())
+    del rejected
+
+
+def bench_replay(n: int, seed: int) -> None:
+    cmds = order_flow_commands(n, seed)
+    with tempfile.TemporaryDirectory() as d:
+        src = os.path.join(d, "commands.jsonl")
+        with open(src, "wb") as f:
+            for c in cmds:
+                f.write(orjson.dumps(c) + b"\n")
+        best = 0.0
+        for _ in range(2):
+            t0 = time.perf_counter()
+            rc = replay_run(src, os.path.join(d, "events.jsonl"), os.path.join(d, "state.json"), out=open(os.devnull, "w"))
+            dt = time.perf_counter() - t0
+            assert rc == 0
+            best = max(best, len(cmds) / dt)
+        size = os.path.getsize(os.path.join(d, "events.jsonl"))
+    print(f"replay         {len(cmds):>9,} JSONL commands  {best:>12,.0f} cmd/s  (parse, apply, write events "
+          f"{size / 1e6:.0f} MB + state)  target >= 100,000  ratio {best / 100_000:.2f}x")
+
+
+def build_positions(n_accounts: int, orders_per_account: int = 0) -> Engine:
+    """n accounts, each long 0.01 BTC at 10,000 with collateral spread so liquidation prices
+    are spread between ~9,100 and ~9,900 (account i: 1 + i%1000 basis...). A whale is short."""
+    e = Engine()
+    ap = e.apply_obj
+    ap(MARKET)
+    ap({"type": "fund_insurance", "amount": "100000000", "operator": "bench"})
+    ap({"type": "deposit", "account": "whale", "amount": "1000000000000"})
+    ap({"type": "deposit", "account": "bidder", "amount": "1000000000000"})
+    # collateral per 0.01 BTC long at 10,000 (notional 100): liquidates when value < 1% of notional,
+    # i.e. at mark ~ 10,000 - (collateral - 1) * 100. Spread collateral over 2..100 USDC.
+    for i in range(n_accounts):
+        coll = 2 + (i * 7919) % 9800 / 100
+        ap({"type": "deposit", "account": f"u{i:06d}", "amount": f"{coll:.2f}"})
+    ap({"type": "place_order", "account": "whale", "market": "BTC-USD-PERP", "side": "sell",
+        "size": fmt_size(n_accounts * 1_000_000), "price": "10000"})
+    for i in range(n_accounts):
+        ap({"type": "place_order", "account": f"u{i:06d}", "market": "BTC-USD-PERP", "side": "buy",
+            "size": "0.01", "price": "10000"})
+    # deep bids for liquidations to hit
+    for k in range(1, 200):
+        ap({"type": "place_order", "account": "bidder", "market": "BTC-USD-PERP", "side": "buy",
+            "size": "50", "price": fmt_price((10000 - k) * 10**6)})
+    for j in range(orders_per_account):
+        for i in range(n_accounts):
+            ap({"type": "place_order", "account": f"u{i:06d}", "market": "BTC-USD-PERP", "side": "sell",
+                "size": "0.001", "price": fmt_price((10100 + (i + j * 13) % 400) * 10**6)})
+    return e
+
+
+def bench_liquidation(n_accounts: int) -> None:
+    t0 = time.perf_counter()
+    e = build_positions(n_accounts)
+    setup = time.perf_counter() - t0
+    holders = len(e.markets["BTC-USD-PERP"].holders)
+    # full scan baseline: what an engine without the index does on every move
+    t0 = time.perf_counter()
+    for a in e.accounts.values():
+        value_and_mm(a, e.markets)
+    scan = time.perf_counter() - t0
+    # a move that liquidates nobody
+    t0 = time.perf_counter()
+    evs = e.apply_obj({"type": "oracle_price", "market": "BTC-USD-PERP", "price": "9995"})
+    quiet = time.perf_counter() - t0
+    quiet_liq = sum(1 for x in evs if x["type"] == "liquidation")
+    # find the price that liquidates ~1%: collateral 2..100 maps linearly onto the threshold
+    target_price = 10000 - int((2 + 0.01 * 98) * 100) + 100  # lowest ~1% of collateral
+    t0 = time.perf_counter()
+    evs = e.apply_obj({"type": "oracle_price", "market": "BTC-USD-PERP", "price": str(target_price)})
+    hit = time.perf_counter() - t0
+    liq_accounts = len({x["account"] for x in evs if x["type"] == "liquidation"})
+    from engine.checks import run_checks
+
+    fails = run_checks(e)
+    print(f"liquidation    {holders:,} accounts with positions (setup {setup:.1f}s)")
+    print(f"  full scan of all accounts (no index)      {scan * 1e3:9.1f} ms")
+    print(f"  move that liquidates nobody ({quiet_liq})          {quiet * 1e3:9.3f} ms   ratio to full scan 1:{scan / quiet:,.0f}")
+    print(f"  move that liquidates {liq_accounts:,} ({liq_accounts / holders:.1%})      {hit * 1e3:9.1f} ms   "
+          f"({hit / max(liq_accounts, 1) * 1e6:.0f} us per liquidated account); invariants {'hold' if not fails else fails[:2]}")
+
+
+def bench_snapshot(n_accounts: int, n_orders: int) -> None:
+    per = max(1, n_orders // n_accounts)
+    t0 = time.perf_counter()
+    e = build_positions(n_accounts, orders_per_account=per)
+    setup = time.perf_counter() - t0
+    live = len(e.orders)
+    t0 = time.perf_counter()
+    s = snap_mod.take(e, "bench", "manual")
+    take = time.perf_counter() - t0
+    fresh = Engine()
+    t0 = time.perf_counter()
+    snap_mod.restore(fresh, snap_mod.decode(s.data, expect_hash=s.state_hash))
+    restore = time.perf_counter() - t0
+    same = snap_mod.state_hash(fresh) == s.state_hash
+    print(f"snapshot       {len(e.accounts):,} accounts, {live:,} resting orders (setup {setup:.1f}s)")
+    print(f"  take (encode + SHA-256)   {take * 1e3:8.0f} ms   size {len(s.data) / 1e6:.1f} MB   target < 1000 ms")
+    print(f"  restore (verify + decode + rebuild books and indexes) {restore * 1e3:8.0f} ms   target < 1000 ms; "
+          f"hash after restore {'matches' if same else 'DIFFERS'}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ops", type=int, nargs="+", default=[200_000])
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--accounts", type=int, default=100_000)
+    ap.add_argument("--orders", type=int, default=200_000)
+    ap.add_argument("--only", choices=["path", "replay", "liquidation", "snapshot"], nargs="*")
+    a = ap.parse_args()
+    only = set(a.only or ["path", "replay", "liquidation", "snapshot"])
+    print(f"python {sys.version.split()[0]}, one core")
+    for n in a.ops:
+        if "path" in only:
+            bench_engine_path(n, a.seed)
+        if "replay" in only:
+            bench_replay(n, a.seed)
+    if "liquidation" in only:
+        bench_liquidation(a.accounts)
+    if "snapshot" in only:
+        bench_snapshot(a.accounts, a.orders)
+    print(f"peak RSS {maxrss_mb():,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
