@@ -338,6 +338,8 @@ class Node:
                 rows.append(JournalEntry(seq, cmd["ts"], cmd["type"], cmd, _outcome(evs), self.epoch))
                 results.append((fut, Result.from_events(seq, evs)))
                 published.extend(evs)
+            if new_snaps:
+                self._last_snap_seq = max(s.seq for s in new_snaps)
             if self.snapshot_every and eng.seq - self._last_snap_seq >= self.snapshot_every:
                 cmd = {"type": "take_snapshot", "ts": eng.now, "label": f"auto at seq {eng.seq + 1}",
                        "trigger": "auto", "operator": "system", "reason": "periodic"}
