@@ -163,14 +163,16 @@ class Node:
 
     def _preload_snapshot(self, eng: Engine, snapshot_id) -> None:
         """Make a stored snapshot available to a ``rollback`` command (the engine itself does no I/O)."""
-        if self.store is None or not isinstance(snapshot_id, str) or snapshot_id in eng.snapshots:
+        if self.store is None or not isinstance(snapshot_id, str):
             return
         from .store import StoreError
 
+        # the store is the library of record: a snapshot pruned from it is gone, even if a replayed
+        # take_snapshot re-created it in memory (so a replay decides exactly as the original did)
         try:
             eng.snapshots[snapshot_id] = self.store.load_snapshot(snapshot_id)
         except StoreError:
-            pass  # the engine refuses the rollback as unknown_snapshot
+            eng.snapshots.pop(snapshot_id, None)  # the engine refuses the rollback as unknown_snapshot
 
     def close(self) -> None:
         self.stop()
@@ -359,12 +361,19 @@ class Node:
             else:
                 for r in rows:
                     self.journal.append({**r.payload, "seq": r.seq})
+                if any(s.trigger == "auto" for s in new_snaps):  # same retention as the store's
+                    autos = [k for k, v in eng.snapshots.items() if v.trigger == "auto"]
+                    for sid in autos[:-self.keep_auto or None] if self.keep_auto else autos:
+                        eng.snapshots.pop(sid, None)
         if self.store is not None and new_snaps:
             try:
                 for s in new_snaps:
                     self.store.save_snapshot(s)
                 if any(s.trigger == "auto" for s in new_snaps):
-                    self.store.prune_auto_snapshots(self.keep_auto)
+                    pruned = self.store.prune_auto_snapshots(self.keep_auto)
+                    with self._lock:
+                        for sid in pruned:
+                            self.engine.snapshots.pop(sid, None)
             except StoreError as e:  # the journal holds the command: recovery re-creates the snapshot
                 self._alert("error", f"snapshot not saved: {e}")
         for fut, res in results:

@@ -63,12 +63,14 @@ def verify_store(store) -> Report:
                 break
             if cmd.get("type") == "rollback":
                 sid = cmd.get("snapshot_id")
-                if isinstance(sid, str) and sid not in eng.snapshots and sid in stored:
+                if isinstance(sid, str) and sid in stored:
                     try:
                         eng.snapshots[sid] = store.load_snapshot(sid)
                     except StoreError as e:
                         rep.bad(f"journal seq {rec.seq}: rollback needs snapshot {sid}: {e}")
                         break
+                elif isinstance(sid, str):
+                    eng.snapshots.pop(sid, None)  # pruned from the library of record
             try:
                 evs = eng.apply_obj(cmd)
             except Exception as e:  # noqa: BLE001
