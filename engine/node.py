@@ -2,7 +2,7 @@
 
 Callers (console, simulator, feeds, scripts) submit commands through the
 thread-safe :class:`Gateway` methods of :class:`Node` and get a
-:class:`concurrent.futures.Future` of a :class:`Result`. One thread applies
+:class:`Ack` (a light future) of a :class:`Result`. One thread applies
 commands in arrival order; with a store attached, each batch is journaled in
 one transaction (group commit) before any result is acknowledged or any event
 is published. Subscribers receive event batches on the sequencer thread and
@@ -15,7 +15,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from . import rollback as rollback_mod
@@ -49,6 +48,78 @@ class Result:
             ev = events[0]
             return cls(seq, events, False, ev["code"], ev["message"])
         return cls(seq, events)
+
+
+class Ack:
+    """The acknowledgement of one submitted command: a lightweight future.
+
+    ``result(timeout)`` blocks until the command is durable (or failed);
+    ``add_done_callback(fn)`` calls ``fn(ack)`` then (on the sequencer thread).
+    Far cheaper than :class:`concurrent.futures.Future` (no lock per command):
+    waiters share one condition per node.
+    """
+
+    __slots__ = ("_cv", "_result", "_exc", "_done", "_callbacks")
+
+    def __init__(self, cv: threading.Condition) -> None:
+        self._cv = cv
+        self._result = None
+        self._exc: BaseException | None = None
+        self._done = False
+        self._callbacks: list | None = None
+
+    def done(self) -> bool:
+        return self._done
+
+    def result(self, timeout: float | None = None):
+        if not self._done:
+            with self._cv:
+                if not self._cv.wait_for(lambda: self._done, timeout):
+                    raise TimeoutError("the node did not acknowledge the command in time")
+        if self._exc is not None:
+            raise self._exc
+        return self._result
+
+    def exception(self, timeout: float | None = None):
+        try:
+            self.result(timeout)
+        except TimeoutError:
+            raise
+        except BaseException as e:  # noqa: BLE001
+            return e
+        return None
+
+    def add_done_callback(self, fn) -> None:
+        if self._done:
+            fn(self)
+        elif self._callbacks is None:
+            self._callbacks = [fn]
+        else:
+            self._callbacks.append(fn)
+
+    def _finish(self) -> None:  # caller notifies the condition
+        self._done = True
+        if self._callbacks:
+            for fn in self._callbacks:
+                try:
+                    fn(self)
+                except Exception:  # a callback's bug must not stop the sequencer
+                    pass
+
+    def set_result(self, value) -> None:
+        self._result = value
+        self._finish()
+        with self._cv:
+            self._cv.notify_all()
+
+    def set_exception(self, exc: BaseException) -> None:
+        self._exc = exc
+        self._finish()
+        with self._cv:
+            self._cv.notify_all()
+
+
+Future = Ack  # what submit() returns
 
 
 class RecoveryError(Exception):
@@ -92,6 +163,7 @@ class Node:
         self._lock = threading.RLock()  # held while applying a batch and while reading views
         self._cv = threading.Condition(threading.Lock())
         self._queue: deque = deque()
+        self._acked = threading.Condition(threading.Lock())  # waiters on Acks
         self._subscribers: list[Callable[[list[dict]], None]] = []
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -208,7 +280,7 @@ class Node:
         its role (``actor`` defaults to the node's operator); a refusal resolves
         to a Result with ``code == "forbidden"`` and is audited.
         """
-        fut: Future = Future()
+        fut = Ack(self._acked)
         try:
             ctype = command_type(cmd)
         except NotACommand as e:
@@ -377,8 +449,11 @@ class Node:
             except StoreError as e:  # the journal holds the command: recovery re-creates the snapshot
                 self._alert("error", f"snapshot not saved: {e}")
         for fut, res in results:
-            if not fut.done():
-                fut.set_result(res)
+            if not fut._done:
+                fut._result = res
+                fut._finish()
+        with self._acked:
+            self._acked.notify_all()
         if published:
             for fn in list(self._subscribers):
                 try:

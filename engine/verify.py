@@ -94,7 +94,7 @@ def verify_store(store) -> Report:
     if not rep.problems:
         rep.ok(f"replay: {n:,} commands from an empty engine, state hash {full_hash}")
         rep.ok(f"snapshots: {checked} of {len(stored)} stored snapshots match the replayed state")
-        for sid, info in stored.items():
+        for sid in stored:
             try:
                 store.load_snapshot(sid)
             except StoreError as e:
