@@ -135,6 +135,45 @@ class Book:
                     total += q
         return total
 
+    def sweep(self, side: int, limit: int, qty: int, account: str | None) -> tuple[int, int]:
+        """(quantity, sum of price x quantity) a taker would fill now, without changing anything.
+
+        Own resting orders are skipped (self-trade prevention cancels them instead).
+        """
+        filled = 0
+        cost = 0
+        if side > 0:
+            keys = self.ask_keys
+            levels = self.asks
+            for i in range(len(keys) - 1, -1, -1):
+                p = -keys[i]
+                if p > limit or filled >= qty:
+                    break
+                for o in levels[p].orders:
+                    r = o.remaining
+                    if r and o.account != account:
+                        take = min(r, qty - filled)
+                        filled += take
+                        cost += take * p
+                        if filled >= qty:
+                            break
+        else:
+            keys = self.bid_keys
+            levels = self.bids
+            for i in range(len(keys) - 1, -1, -1):
+                p = keys[i]
+                if p < limit or filled >= qty:
+                    break
+                for o in levels[p].orders:
+                    r = o.remaining
+                    if r and o.account != account:
+                        take = min(r, qty - filled)
+                        filled += take
+                        cost += take * p
+                        if filled >= qty:
+                            break
+        return filled, cost
+
     def depth(self, side: int, levels: int = 10) -> list[tuple[int, int, int]]:
         """Top ``levels`` of one side as (price, qty, order count), best first."""
         out = []

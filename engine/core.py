@@ -276,6 +276,12 @@ class Engine:
             if after > before:
                 value, im = self._value_im(acct)
                 need = im + requirement(after - before, max(mark, limit), mk.imf)
+                if crossing:  # what executing away from mark would cost at once, and its fee
+                    filled, cost = book.sweep(side, limit, size, acct.name)
+                    notional_ = cost // SIZE_SCALE
+                    at_mark = filled * mark // SIZE_SCALE
+                    need += max(0, notional_ - at_mark if side > 0 else at_mark - notional_)
+                    need += fee_amount(notional_, mk.taker_fee)
                 if value < need:
                     raise CommandError(
                         "insufficient_margin",

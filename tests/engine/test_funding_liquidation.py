@@ -179,7 +179,7 @@ def test_adl_when_book_is_empty():
 
 def test_adl_picks_most_profitable_opposite_position_first():
     v = Venue.default(accounts=("bob", "carol", "dave"))
-    v.deposit("alice", "2000")
+    v.deposit("alice", "2600")  # covers 2% initial margin plus the 500 paid above mark and the fee
     v.limit("bob", "sell", "0.5", "97000")
     v.limit("carol", "sell", "0.5", "98000")  # carol sold higher: more profit when price falls
     v.limit("alice", "buy", "1", "98000")

@@ -508,8 +508,6 @@ def test_withdraw_up_to_free_collateral():
     assert v.checks() == []
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: the initial-margin gate ignores the loss of executing "
-                   "away from mark, so an accepted order can leave its account bankrupt (see report)")
 def test_an_accepted_order_never_leaves_its_account_below_maintenance():
     v = Venue.default(accounts=("bob",))
     v.deposit("alice", "2000")
