@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import deque
+from collections.abc import Iterator
 
 BUY = 1
 SELL = -1
@@ -144,7 +145,7 @@ class Book:
                 out.append((-nk, lv.qty, lv.count))
         return out
 
-    def iter_orders(self):
+    def iter_orders(self) -> Iterator[Order]:
         """Every live resting order, in priority order per side (bids then asks)."""
         for p in reversed(self.bid_keys):
             for o in self.bids[p].orders:
@@ -172,6 +173,42 @@ class Book:
         lv.orders.append(o)
         lv.qty += o.remaining
         lv.count += 1
+
+    def place(self, o: Order, fills: list[tuple[Order, int]], stp: list[tuple[Order, int]] | None = None) -> int:
+        """Match ``o`` (its ``remaining`` > 0) if it crosses, then rest what is left.
+
+        One call for a gtc limit order: the same as ``match`` followed by ``add``
+        for the remainder. Appends to ``fills`` / ``stp`` as ``match`` does and
+        returns the quantity rested (0 when ``o`` filled completely).
+        """
+        side = o.side
+        price = o.price
+        if side > 0:
+            k = self.ask_keys
+            crossing = bool(k) and -k[-1] <= price
+        else:
+            k = self.bid_keys
+            crossing = bool(k) and k[-1] >= price
+        rem = o.remaining
+        if crossing:
+            rem = self.match(side, price, rem, o.account, fills, stp)
+            o.remaining = rem
+            if not rem:
+                return 0
+        if side > 0:
+            lv = self.bids.get(price)
+            if lv is None:
+                lv = self.bids[price] = Level(price)
+                insort(self.bid_keys, price)
+        else:
+            lv = self.asks.get(price)
+            if lv is None:
+                lv = self.asks[price] = Level(price)
+                insort(self.ask_keys, -price)
+        lv.orders.append(o)
+        lv.qty += rem
+        lv.count += 1
+        return rem
 
     def cancel(self, o: Order) -> int:
         """Remove a resting order; returns the quantity canceled (0 if it was not live)."""
@@ -210,8 +247,8 @@ class Book:
         limit: int,
         qty: int,
         account: str | None,
-        fills: list,
-        stp: list | None = None,
+        fills: list[tuple[Order, int]],
+        stp: list[tuple[Order, int]] | None = None,
     ) -> int:
         """Take liquidity for a taker on ``side`` up to price ``limit``.
 

@@ -79,11 +79,24 @@ class Command:
 
 
 # field kinds -------------------------------------------------------------
+# Identifiers (account and market names) and decimal strings repeat a lot in a
+# journal: valid ones are remembered so the checks run once per distinct value.
+# Pure functions of their input, so caching changes no result; the caches are
+# simply dropped when they grow large.
+_CACHE_MAX = 200_000
+_valid_idents: set[str] = set()
+
+
 def _ident(v, field):
+    if type(v) is str and v in _valid_idents:
+        return v
     if type(v) is not str:
         raise CommandError("bad_type", f"{field} must be a string, got {_jtype(v)}")
     if not v or len(v) > MAX_ID_LEN or not v.isprintable() or v.strip() != v:
         raise CommandError("bad_value", f"{field} must be 1-{MAX_ID_LEN} printable characters")
+    if len(_valid_idents) >= _CACHE_MAX:
+        _valid_idents.clear()
+    _valid_idents.add(v)
     return v
 
 
@@ -110,13 +123,22 @@ def _int_ms(v, field):
 
 
 def _dec(decimals, *, positive=False, signed=False):
+    cache: dict[str, int] = {}  # decimal string -> value, for strings that parsed and passed
+
     def parse(v, field):
+        n = cache.get(v) if type(v) is str else None
+        if n is not None:
+            return n
         try:
             n = parse_decimal(v, decimals, field, allow_negative=signed)
         except DecimalError as e:
             raise CommandError(e.code, e.message) from None
         if positive and n <= 0:
             raise CommandError("non_positive", f"{field} must be greater than zero, got {v!r}")
+        if type(v) is str:
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()
+            cache[v] = n
         return n
 
     return parse
@@ -239,6 +261,12 @@ SPECS: dict[str, dict] = {
 }
 assert set(SPECS) == ALL_COMMANDS
 
+# per type: (fields, optional defaults in spec order, required fields in spec order)
+_PLANS: dict[str, tuple[dict, dict, tuple]] = {
+    t: (spec, {k: f[2] for k, f in spec.items() if not f[1]}, tuple(k for k, f in spec.items() if f[1]))
+    for t, spec in SPECS.items()
+}
+
 _COMMON = frozenset({"type", "ts", "seq"})
 
 
@@ -257,27 +285,25 @@ def command_type(obj: object) -> str:
 def parse_command(obj: dict) -> Command:
     """Parse one JSON object. Raises NotACommand, or CommandError (with the type known)."""
     t = command_type(obj)
-    spec = SPECS[t]
+    spec, defaults, required = _PLANS[t]
     ts = obj.get("ts")
     if ts is not None and (type(ts) is not int or ts < 0):
         raise CommandError("bad_ts", f"ts must be a non-negative integer of milliseconds, got {ts!r}")
     if t == "tick" and ts is None:
         raise CommandError("missing_field", "tick needs ts")
-    args = {}
+    args = defaults.copy()  # optional fields start at their defaults; a null keeps the default
     for key, value in obj.items():
-        if key in _COMMON:
-            continue
         f = spec.get(key)
         if f is None:
+            if key in _COMMON:
+                continue
             raise CommandError("unknown_field", f"{t} has no field {key!r}")
         if value is None and not f[1]:
             continue
         args[key] = f[0](value, key)
-    for key, (_p, required, default) in spec.items():
+    for key in required:
         if key not in args:
-            if required:
-                raise CommandError("missing_field", f"{t} needs {key}")
-            args[key] = default
+            raise CommandError("missing_field", f"{t} needs {key}")
     return Command(t, ts, args, obj)
 
 
