@@ -22,7 +22,7 @@ import tracemalloc
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from engine.book import Book, Order  # noqa: E402
+from engine.book import Book, Order, limit_order  # noqa: E402
 from streams import ADD, make_stream  # noqa: E402
 
 TARGET_OPS = 800_000
@@ -70,7 +70,7 @@ class OursAdapter:
 
     def add(self, oid, side, price, qty):
         acct = self.accts[oid % N_ACCOUNTS]
-        o = Order(oid, acct, side, price, qty)
+        o = limit_order(oid, acct, side, price, qty)
         fills = self.fills
         if self._place(o, fills):  # matched if crossing; the remainder rests
             self.orders[oid] = o

@@ -10,6 +10,8 @@ object that is not a command at all (no ``type``, unknown ``type``) raises
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .fixedpoint import (
     AMOUNT_DECIMALS,
     FRAC_DECIMALS,
@@ -87,7 +89,7 @@ _CACHE_MAX = 200_000
 _valid_idents: set[str] = set()
 
 
-def _ident(v, field):
+def _ident(v: object, field: str) -> str:
     if type(v) is str and v in _valid_idents:
         return v
     if type(v) is not str:
@@ -100,7 +102,7 @@ def _ident(v, field):
     return v
 
 
-def _text(v, field):
+def _text(v: object, field: str) -> str:
     if type(v) is not str:
         raise CommandError("bad_type", f"{field} must be a string, got {_jtype(v)}")
     if len(v) > 1000:
@@ -108,13 +110,13 @@ def _text(v, field):
     return v
 
 
-def _bool(v, field):
+def _bool(v: object, field: str) -> bool:
     if type(v) is not bool:
         raise CommandError("bad_flag", f"{field} must be true or false, got {v!r}")
     return v
 
 
-def _int_ms(v, field):
+def _int_ms(v: object, field: str) -> int:
     if type(v) is not int:
         raise CommandError("bad_type", f"{field} must be an integer number of milliseconds, got {v!r}")
     if v < 0:
@@ -122,10 +124,10 @@ def _int_ms(v, field):
     return v
 
 
-def _dec(decimals, *, positive=False, signed=False):
+def _dec(decimals: int, *, positive: bool = False, signed: bool = False) -> Callable[[object, str], int]:
     cache: dict[str, int] = {}  # decimal string -> value, for strings that parsed and passed
 
-    def parse(v, field):
+    def parse(v: object, field: str) -> int:
         n = cache.get(v) if type(v) is str else None
         if n is not None:
             return n
@@ -144,8 +146,8 @@ def _dec(decimals, *, positive=False, signed=False):
     return parse
 
 
-def _enum(choices):
-    def parse(v, field):
+def _enum(choices: tuple[str, ...]) -> Callable[[object, str], str]:
+    def parse(v: object, field: str) -> str:
         if v not in choices or type(v) is not str:
             raise CommandError(
                 "bad_value", f"{field} must be one of {', '.join(choices)}; got {v!r}"
@@ -155,7 +157,7 @@ def _enum(choices):
     return parse
 
 
-def _ident_list(v, field):
+def _ident_list(v: object, field: str) -> list[str]:
     if type(v) is not list or not v:
         raise CommandError("bad_type", f"{field} must be a non-empty list of names")
     out = [_ident(x, field) for x in v]
@@ -164,13 +166,13 @@ def _ident_list(v, field):
     return out
 
 
-def _order_id(v, field):
+def _order_id(v: object, field: str) -> int:
     if type(v) is not int or v <= 0:
         raise CommandError("bad_value", f"{field} must be a positive integer order id, got {v!r}")
     return v
 
 
-def _jtype(v) -> str:
+def _jtype(v: object) -> str:
     return {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "a list", dict: "an object"}.get(
         type(v), type(v).__name__
     ) if v is not None else "null"
