@@ -8,11 +8,16 @@ import sys
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="perpdesk", description="Operator console for a perpetual-futures venue.")
+    p.add_argument("--seed", type=int, default=7, help="simulated market seed (default 7)")
+    p.add_argument("--accounts", type=int, default=200, help="simulated accounts (default 200)")
+    p.add_argument("--db", default=None, help="database URL or path (default: the platformdirs data directory)")
     sub = p.add_subparsers(dest="command")
     r = sub.add_parser("replay", help="apply a JSONL command file to a fresh engine")
     r.add_argument("commands", help="JSONL file of commands")
     r.add_argument("--events-out", help="write the events as JSONL here")
     r.add_argument("--state-out", help="write the canonical state as JSON here")
+    v = sub.add_parser("verify", help="check a database: hash chains, full replay, snapshots, invariants")
+    v.add_argument("--db", dest="verify_db", default=None, help="database URL or path (default: PERPDESK_DB or the data directory)")
     return p
 
 
@@ -22,8 +27,13 @@ def main(argv: list[str] | None = None) -> int:
         from engine.replay import run
 
         return run(args.commands, args.events_out, args.state_out)
-    print("perpdesk: the console is not built yet; try `perpdesk replay --help`", file=sys.stderr)
-    return 2
+    if args.command == "verify":
+        from engine.verify import run as verify_run
+
+        return verify_run(args.verify_db or args.db)
+    from console.app_main import run_console
+
+    return run_console(args)
 
 
 if __name__ == "__main__":

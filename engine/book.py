@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from itertools import takewhile
 
 BUY = 1
 SELL = -1
@@ -85,6 +86,10 @@ def limit_order(id: int, account: str | None, side: int, price: int, size: int) 
     return Order(id, account, side, price, size)
 
 
+#: ``room(maker, fills_so_far)``: how much a reduce-only maker may still fill (see ``Book.match``)
+RoRoom = Callable[[Order, list[tuple[Order, int]]], int]
+
+
 class Level:
     __slots__ = ("price", "orders", "qty", "count")
 
@@ -123,23 +128,26 @@ class Book:
         k = self.bid_keys
         return bool(k) and k[-1] >= price
 
-    def available(self, side: int, limit: int, account: str | None) -> int:
-        """Quantity a taker on ``side`` could fill up to ``limit`` (own orders excluded)."""
+    def available(self, side: int, limit: int, account: str | None, ro_room: RoRoom | None = None) -> int:
+        """Quantity a taker on ``side`` could fill up to ``limit`` (own orders excluded).
+
+        With ``ro_room`` (see :meth:`match`), reduce-only makers count only their room.
+        """
         total = 0
+        seen: list[tuple[Order, int]] = []
         if side > 0:
-            for nk in reversed(self.ask_keys):
-                if -nk > limit:
-                    break
-                for o in self.asks[-nk].orders:
-                    if o.remaining and o.account != account:
-                        total += o.remaining
+            levels = [self.asks[-nk] for nk in takewhile(lambda nk: -nk <= limit, reversed(self.ask_keys))]
         else:
-            for p in reversed(self.bid_keys):
-                if p < limit:
-                    break
-                for o in self.bids[p].orders:
-                    if o.remaining and o.account != account:
-                        total += o.remaining
+            levels = [self.bids[p] for p in takewhile(lambda p: p >= limit, reversed(self.bid_keys))]
+        for lv in levels:
+            for o in lv.orders:
+                if o.remaining and o.account != account:
+                    q = o.remaining
+                    if ro_room is not None:
+                        if o.reduce_only:
+                            q = min(q, ro_room(o, seen))
+                        seen.append((o, q))
+                    total += q
         return total
 
     def depth(self, side: int, levels: int = 10) -> list[tuple[int, int, int]]:
@@ -259,12 +267,19 @@ class Book:
         account: str | None,
         fills: list[tuple[Order, int]],
         stp: list[tuple[Order, int]] | None = None,
+        ro_room: RoRoom | None = None,
+        ro_cut: list[tuple[Order, int]] | None = None,
     ) -> int:
         """Take liquidity for a taker on ``side`` up to price ``limit``.
 
         Appends ``(maker_order, qty)`` to ``fills`` (price = maker's price) and
         self-trade-canceled resting orders to ``stp``. Returns the quantity left.
         Filled-out makers have ``remaining == 0`` and are gone from the book.
+
+        ``ro_room(maker, fills)``, when given, is asked for every reduce-only
+        maker: how much of it may still fill (its position, less what the same
+        account already filled in this sweep). A maker with less room is cut
+        down to it first; ``(maker, cut)`` is appended to ``ro_cut``.
         """
         if side > 0:
             keys = self.ask_keys
@@ -289,6 +304,17 @@ class Book:
                         if stp is not None:
                             stp.append((o, r))
                         continue
+                    if ro_room is not None and o.reduce_only:
+                        room = ro_room(o, fills)
+                        if room < r:
+                            if ro_cut is not None:
+                                ro_cut.append((o, r - room))
+                            lv.qty -= r - room
+                            o.remaining = r = room
+                            if not r:
+                                dq.popleft()
+                                lv.count -= 1
+                                continue
                     if r <= qty:
                         qty -= r
                         o.remaining = 0
@@ -327,6 +353,17 @@ class Book:
                         if stp is not None:
                             stp.append((o, r))
                         continue
+                    if ro_room is not None and o.reduce_only:
+                        room = ro_room(o, fills)
+                        if room < r:
+                            if ro_cut is not None:
+                                ro_cut.append((o, r - room))
+                            lv.qty -= r - room
+                            o.remaining = r = room
+                            if not r:
+                                dq.popleft()
+                                lv.count -= 1
+                                continue
                     if r <= qty:
                         qty -= r
                         o.remaining = 0

@@ -186,9 +186,9 @@ FRAC = _dec(FRAC_DECIMALS)
 FUNDING = _dec(FUNDING_DECIMALS, signed=True)
 
 # type -> {field: (parser, required, default)}
-R = True
-O = False
-_OP = {"operator": (_ident, O, None), "reason": (_text, O, "")}
+R = True  # required
+OPT = False  # optional
+_OP = {"operator": (_ident, OPT, None), "reason": (_text, OPT, "")}
 
 SPECS: dict[str, dict] = {
     "deposit": {"account": (_ident, R, None), "amount": (AMOUNT, R, None)},
@@ -197,27 +197,27 @@ SPECS: dict[str, dict] = {
         "account": (_ident, R, None),
         "market": (_ident, R, None),
         "side": (_enum(SIDES), R, None),
-        "order_type": (_enum(ORDER_TYPES), O, "limit"),
+        "order_type": (_enum(ORDER_TYPES), OPT, "limit"),
         "size": (SIZE, R, None),
-        "price": (PRICE, O, None),
-        "trigger_price": (PRICE, O, None),
-        "time_in_force": (_enum(TIFS), O, "gtc"),
-        "post_only": (_bool, O, False),
-        "reduce_only": (_bool, O, False),
-        "client_order_id": (_ident, O, None),
+        "price": (PRICE, OPT, None),
+        "trigger_price": (PRICE, OPT, None),
+        "time_in_force": (_enum(TIFS), OPT, "gtc"),
+        "post_only": (_bool, OPT, False),
+        "reduce_only": (_bool, OPT, False),
+        "client_order_id": (_ident, OPT, None),
     },
     "cancel_order": {
         "account": (_ident, R, None),
-        "order_id": (_order_id, O, None),
-        "client_order_id": (_ident, O, None),
+        "order_id": (_order_id, OPT, None),
+        "client_order_id": (_ident, OPT, None),
     },
-    "cancel_all": {"account": (_ident, R, None), "market": (_ident, O, None)},
-    "oracle_price": {"market": (_ident, R, None), "price": (PRICE_ANY, R, None), "source": (_ident, O, None)},
+    "cancel_all": {"account": (_ident, R, None), "market": (_ident, OPT, None)},
+    "oracle_price": {"market": (_ident, R, None), "price": (PRICE_ANY, R, None), "source": (_ident, OPT, None)},
     "load_market_state": {
         "market": (_ident, R, None),
         "mark_price": (PRICE_ANY, R, None),
         "funding_index": (FUNDING, R, None),
-        "source": (_ident, O, None),
+        "source": (_ident, OPT, None),
     },
     "tick": {},
     "create_market": {
@@ -230,19 +230,19 @@ SPECS: dict[str, dict] = {
         "taker_fee": (FRAC, R, None),
         "liquidation_fee": (FRAC, R, None),
         "price_band": (FRAC, R, None),
-        "post_only_band": (FRAC, O, None),
-        "index_price": (PRICE, O, None),
+        "post_only_band": (FRAC, OPT, None),
+        "index_price": (PRICE, OPT, None),
         **_OP,
     },
     "set_market_mode": {"market": (_ident, R, None), "mode": (_enum(MODES), R, None), **_OP},
     "set_platform_access": {"enabled": (_bool, R, None), **_OP},
     "emergency_brake": {**_OP},
     "release_brake": {**_OP},
-    "pause_liquidations": {"market": (_ident, O, None), **_OP},
-    "resume_liquidations": {"market": (_ident, O, None), **_OP},
-    "pause_triggers": {"market": (_ident, O, None), **_OP},
-    "resume_triggers": {"market": (_ident, O, None), **_OP},
-    "take_snapshot": {"label": (_text, O, ""), "trigger": (_enum(("auto", "manual", "maintenance")), O, "manual"), **_OP},
+    "pause_liquidations": {"market": (_ident, OPT, None), **_OP},
+    "resume_liquidations": {"market": (_ident, OPT, None), **_OP},
+    "pause_triggers": {"market": (_ident, OPT, None), **_OP},
+    "resume_triggers": {"market": (_ident, OPT, None), **_OP},
+    "take_snapshot": {"label": (_text, OPT, ""), "trigger": (_enum(("auto", "manual", "maintenance")), OPT, "manual"), **_OP},
     "rollback": {"snapshot_id": (_ident, R, None), **_OP},
     "schedule_maintenance": {
         "window_id": (_ident, R, None),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 
 from . import liquidation, snapshot
-from .book import BUY, SELL, Order
+from .book import BUY, SELL, Order, RoRoom
 from .commands import Command, CommandError, NotACommand, parse_command
 from .fixedpoint import (
     FRAC_SCALE,
@@ -284,7 +284,7 @@ class Engine:
                         "insufficient_margin",
                         f"order needs {fmt_amount(need)} USDC of initial margin; account value is {fmt_amount(value)}",
                     )
-        if tif == "fok" and book.available(side, limit, acct.name) < size:
+        if tif == "fok" and book.available(side, limit, acct.name, self._ro_room(mk)) < size:
             raise CommandError("fok_not_filled", f"fill-or-kill for {fmt_size(size)} cannot be filled completely at {fmt_price(limit)} or better")
         # ---- accepted: from here on, state changes ----
         oid = self.next_order_id
@@ -439,7 +439,8 @@ class Engine:
         """Match ``qty`` of ``taker`` against the book; settle every fill. Returns what is left."""
         fills: list[tuple[Order, int]] = []
         stp: list[tuple[Order, int]] = []
-        rem = mk.book.match(taker.side, limit, qty, acct.name, fills, stp)
+        cut: list[tuple[Order, int]] = []
+        rem = mk.book.match(taker.side, limit, qty, acct.name, fills, stp, self._ro_room(mk), cut)
         if stp:
             acct.mcache = None
         for o, q in stp:
@@ -455,7 +456,22 @@ class Engine:
         for maker, q in fills:
             maker_acct = self._settle_fill(mk, acct, taker, maker, q, taker_fee_rate)
             touched[maker_acct.name] = maker_acct
-        if fills:
+        for o, q in cut:  # reduce-only makers clipped to what their position had left
+            owner = o.account
+            assert owner is not None
+            a = touched[owner] = self.accounts[owner]
+            pos = a.positions[mk.name]
+            if o.side > 0:
+                pos.open_buy -= q
+            else:
+                pos.open_sell -= q
+            a.mcache = None
+            if not o.remaining and self.orders.get(o.id) is o:
+                self._forget(o, a)
+            self._drop_if_empty(a, mk.name, pos)
+            self._emit({"type": "order_canceled", "order_id": o.id, "account": o.account, "market": mk.name,
+                        "reason": "reduce_only", "size": q, "remaining": o.remaining})
+        if fills or cut:
             for name in sorted(touched):
                 a = touched[name]
                 tpos = a.positions.get(mk.name)
@@ -465,6 +481,26 @@ class Engine:
         elif stp:
             self._drop_if_empty(acct, mk.name, acct.positions[mk.name])
         return rem
+
+    def _ro_room(self, mk: Market) -> RoRoom:
+        """For the book: how much a reduce-only maker may still fill in this sweep."""
+        accounts = self.accounts
+        mname = mk.name
+
+        def room(o: Order, fills: list[tuple[Order, int]]) -> int:
+            owner = o.account
+            assert owner is not None
+            pos = accounts[owner].positions.get(mname)
+            s = pos.size if pos is not None else 0
+            if not s or (s > 0) == (o.side > 0):
+                return 0
+            done = 0
+            for m, q in fills:
+                if m.account == o.account:
+                    done += q
+            return max(0, abs(s) - done)
+
+        return room
 
     def _settle_fill(self, mk: Market, taker_acct: Account, taker: Order, maker: Order, q: int, taker_fee_rate: int) -> Account:
         """Settle one fill of ``q`` between ``taker`` and the resting ``maker``; returns the maker's account."""

@@ -28,6 +28,8 @@ FRAC_SCALE = 10**FRAC_DECIMALS
 FUNDING_SCALE = 10**FUNDING_DECIMALS
 
 _DIGITS = frozenset("0123456789")
+#: no money, price or size needs more; also keeps int() far below Python's 4300-digit limit
+MAX_WHOLE_DIGITS = 30
 
 
 class DecimalError(ValueError):
@@ -80,6 +82,9 @@ def parse_decimal(value: object, decimals: int, field: str, *, allow_negative: b
                 "too_precise", f"{field} {value!r} has more than {decimals} decimal places"
             )
         frac = frac[:decimals]
+    whole = whole.lstrip("0") or "0"
+    if len(whole) > MAX_WHOLE_DIGITS:
+        raise DecimalError("too_large", f"{field} has more than {MAX_WHOLE_DIGITS} digits before the point")
     n = int(whole) * 10**decimals + (int(frac) * 10 ** (decimals - len(frac)) if frac else 0)
     if neg:
         if not allow_negative and n:

@@ -2,7 +2,7 @@
 
 Callers (console, simulator, feeds, scripts) submit commands through the
 thread-safe :class:`Gateway` methods of :class:`Node` and get a
-:class:`concurrent.futures.Future` of a :class:`Result`. One thread applies
+:class:`Ack` (a light future) of a :class:`Result`. One thread applies
 commands in arrival order; with a store attached, each batch is journaled in
 one transaction (group commit) before any result is acknowledged or any event
 is published. Subscribers receive event batches on the sequencer thread and
@@ -15,17 +15,19 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from . import rollback as rollback_mod
+from . import snapshot as snapshot_mod
 from . import views
 from .commands import OPERATOR_COMMANDS, NotACommand, command_type
 from .core import Engine
-from .fixedpoint import DecimalError, parse_decimal
-from .roles import SYSTEM, Actor, default_actor
+from .fixedpoint import DecimalError, fmt_amount, parse_decimal
+from .roles import Actor, default_actor
 
 MAX_BATCH = 4096
+DEFAULT_SNAPSHOT_EVERY = 100_000
+DEFAULT_KEEP_AUTO = 3
 
 
 def wall_clock_ms() -> int:
@@ -48,6 +50,82 @@ class Result:
         return cls(seq, events)
 
 
+class Ack:
+    """The acknowledgement of one submitted command: a lightweight future.
+
+    ``result(timeout)`` blocks until the command is durable (or failed);
+    ``add_done_callback(fn)`` calls ``fn(ack)`` then (on the sequencer thread).
+    Far cheaper than :class:`concurrent.futures.Future` (no lock per command):
+    waiters share one condition per node.
+    """
+
+    __slots__ = ("_cv", "_result", "_exc", "_done", "_callbacks")
+
+    def __init__(self, cv: threading.Condition) -> None:
+        self._cv = cv
+        self._result = None
+        self._exc: BaseException | None = None
+        self._done = False
+        self._callbacks: list | None = None
+
+    def done(self) -> bool:
+        return self._done
+
+    def result(self, timeout: float | None = None):
+        if not self._done:
+            with self._cv:
+                if not self._cv.wait_for(lambda: self._done, timeout):
+                    raise TimeoutError("the node did not acknowledge the command in time")
+        if self._exc is not None:
+            raise self._exc
+        return self._result
+
+    def exception(self, timeout: float | None = None):
+        try:
+            self.result(timeout)
+        except TimeoutError:
+            raise
+        except BaseException as e:  # noqa: BLE001
+            return e
+        return None
+
+    def add_done_callback(self, fn) -> None:
+        if self._done:
+            fn(self)
+        elif self._callbacks is None:
+            self._callbacks = [fn]
+        else:
+            self._callbacks.append(fn)
+
+    def _finish(self) -> None:  # caller notifies the condition
+        self._done = True
+        if self._callbacks:
+            for fn in self._callbacks:
+                try:
+                    fn(self)
+                except Exception:  # a callback's bug must not stop the sequencer
+                    pass
+
+    def set_result(self, value) -> None:
+        self._result = value
+        self._finish()
+        with self._cv:
+            self._cv.notify_all()
+
+    def set_exception(self, exc: BaseException) -> None:
+        self._exc = exc
+        self._finish()
+        with self._cv:
+            self._cv.notify_all()
+
+
+Future = Ack  # what submit() returns
+
+
+class RecoveryError(Exception):
+    """The journal cannot be replayed into a trustworthy state (gap, divergence, corrupt data)."""
+
+
 class NodeError(Exception):
     """The node refused or could not take a command (not an engine rejection)."""
 
@@ -58,24 +136,120 @@ class NodeError(Exception):
 
 
 class Node:
-    """Owns one :class:`Engine`; the only writer."""
+    """Owns one :class:`Engine`; the only writer.
+
+    Without a store (``Node()``) the journal, audit log and refunds live in
+    memory (tests, frozen demos). With one (``Node.open(url)``) every command is
+    journaled before it is acknowledged, snapshots are persisted, and a node
+    restarted on the same database recovers exactly.
+    """
 
     def __init__(self, engine: Engine | None = None, clock: Callable[[], int] = wall_clock_ms,
-                 actor: Actor | None = None, db: str = "memory") -> None:
+                 actor: Actor | None = None, db: str = "memory", store=None,
+                 snapshot_every: int = DEFAULT_SNAPSHOT_EVERY, keep_auto: int = DEFAULT_KEEP_AUTO) -> None:
         self.engine = engine if engine is not None else Engine()
         self.clock = clock
         self.actor = actor if actor is not None else default_actor()
-        self.db = db
-        self.audit_log: list[dict] = []
-        self.refund_book: dict[str, dict] = {}
+        self.store = store
+        self.db = store.where if store is not None else db
+        self.snapshot_every = snapshot_every
+        self.keep_auto = keep_auto
+        self.epoch = store.current_epoch() if store is not None else 1
+        self._last_snap_seq = self.engine.seq
+        self.audit_log: list[dict] = []  # without a store
+        self.refund_book: dict[str, dict] = {}  # without a store
+        self.journal: list[dict] = []  # without a store: command dicts as applied (with "seq")
+        self.alerts: deque = deque(maxlen=200)
         self._lock = threading.RLock()  # held while applying a batch and while reading views
         self._cv = threading.Condition(threading.Lock())
         self._queue: deque = deque()
+        self._acked = threading.Condition(threading.Lock())  # waiters on Acks
         self._subscribers: list[Callable[[list[dict]], None]] = []
         self._thread: threading.Thread | None = None
         self._stopping = False
-        self._inline = False
-        self.journal: list[dict] = []  # in-memory journal (command dicts as applied) when no store
+
+    # ---- opening a durable node ---------------------------------------------
+    @classmethod
+    def open(cls, url: str | None = None, *, actor: Actor | None = None, clock: Callable[[], int] = wall_clock_ms,
+             create: bool = True, snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
+             keep_auto: int = DEFAULT_KEEP_AUTO) -> Node:
+        """Open the database at ``url`` (default: ``PERPDESK_DB`` or the data directory) and recover."""
+        from .store import Store
+
+        store = Store.open(url, create=create)
+        try:
+            node = cls(clock=clock, actor=actor, store=store, snapshot_every=snapshot_every, keep_auto=keep_auto)
+            node.recover()
+        except BaseException:
+            store.close()
+            raise
+        return node
+
+    def recover(self) -> dict:
+        """Load the newest sound snapshot and replay the journal after it.
+
+        Every replayed command must land on its journaled seq with its journaled
+        outcome; otherwise :class:`RecoveryError` names the first row that differs.
+        Returns figures (snapshot used, commands replayed).
+        """
+        from .store import StoreError
+
+        store = self.store
+        if store is None:
+            return {"snapshot_id": None, "replayed": 0}
+        eng = Engine()
+        try:
+            snap = store.latest_snapshot(skip_corrupt=True)
+        except StoreError as e:
+            raise RecoveryError(str(e)) from None
+        if snap is not None:
+            try:
+                snapshot_mod.restore(eng, snapshot_mod.decode(snap.data, expect_hash=snap.state_hash))
+            except snapshot_mod.SnapshotError as e:
+                raise RecoveryError(f"snapshot {snap.snapshot_id}: {e}") from None
+            eng.seq = snap.seq
+            eng.now = snap.ts
+            eng.snapshots[snap.snapshot_id] = snap
+        stored = {i.snapshot_id for i in store.list_snapshots()}
+        n = 0
+        for rec in store.iter_journal(after_seq=eng.seq):
+            cmd = rec.command
+            if rec.seq != eng.seq + 1:
+                raise RecoveryError(f"journal gap: expected seq {eng.seq + 1}, found {rec.seq}")
+            if cmd.get("type") == "rollback":
+                self._preload_snapshot(eng, cmd.get("snapshot_id"))
+            evs = eng.apply_obj(cmd)
+            outcome = _outcome(evs)
+            if outcome != rec.outcome:
+                raise RecoveryError(f"journal seq {rec.seq} ({rec.type}) replays as {outcome!r} but was journaled "
+                                    f"as {rec.outcome!r}: the journal was edited or the engine changed behaviour")
+            for ev in evs:
+                if ev["type"] == "snapshot_taken" and ev["snapshot_id"] not in stored:
+                    store.save_snapshot(eng.snapshots[ev["snapshot_id"]])  # taken but not saved before a crash
+            n += 1
+        with self._lock:
+            self.engine = eng
+            self.epoch = store.current_epoch()
+            self._last_snap_seq = snap.seq if snap is not None else 0
+        return {"snapshot_id": snap.snapshot_id if snap is not None else None, "replayed": n, "seq": eng.seq}
+
+    def _preload_snapshot(self, eng: Engine, snapshot_id) -> None:
+        """Make a stored snapshot available to a ``rollback`` command (the engine itself does no I/O)."""
+        if self.store is None or not isinstance(snapshot_id, str):
+            return
+        from .store import StoreError
+
+        # the store is the library of record: a snapshot pruned from it is gone, even if a replayed
+        # take_snapshot re-created it in memory (so a replay decides exactly as the original did)
+        try:
+            eng.snapshots[snapshot_id] = self.store.load_snapshot(snapshot_id)
+        except StoreError:
+            eng.snapshots.pop(snapshot_id, None)  # the engine refuses the rollback as unknown_snapshot
+
+    def close(self) -> None:
+        self.stop()
+        if self.store is not None:
+            self.store.close()
 
     # ---- lifecycle -----------------------------------------------------
     def start(self) -> Node:
@@ -90,8 +264,9 @@ class Node:
             self._stopping = True
             self._cv.notify_all()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=30)
             self._thread = None
+        self._stopping = False
 
     # ---- gateway: writes ----------------------------------------------
     @property
@@ -105,7 +280,7 @@ class Node:
         its role (``actor`` defaults to the node's operator); a refusal resolves
         to a Result with ``code == "forbidden"`` and is audited.
         """
-        fut: Future = Future()
+        fut = Ack(self._acked)
         try:
             ctype = command_type(cmd)
         except NotACommand as e:
@@ -117,8 +292,7 @@ class Node:
             cmd["operator"] = who.name
             cmd.setdefault("reason", "")
             if not who.may(ctype):
-                res = Result(0, [], False, "forbidden",
-                             f"{who.name} ({who.role}) may not issue {ctype}")
+                res = Result(0, [], False, "forbidden", f"{who.name} ({who.role}) may not issue {ctype}")
                 self._audit(who, ctype, cmd, cmd.get("reason", ""), f"refused: {res.message}")
                 fut.set_result(res)
                 return fut
@@ -131,124 +305,16 @@ class Node:
             self._cv.notify()
         return fut
 
-    def call(self, cmd: dict, actor: Actor | None = None, timeout: float = 30.0) -> Result:
+    def call(self, cmd: dict, actor: Actor | None = None, timeout: float = 60.0) -> Result:
         """Submit and wait. Runs inline when the sequencer thread is not started."""
+        fut = self.submit(cmd, actor)
         if self._thread is None:
-            with self._cv:
-                self._inline = True
-            fut = self.submit(cmd, actor)
             with self._cv:
                 batch = list(self._queue)
                 self._queue.clear()
             if batch:
                 self._process(batch)
-            return fut.result()
-        return self.submit(cmd, actor).result(timeout)
-
-    # ---- audit -----------------------------------------------------------
-    def _audit(self, who: Actor, action: str, cmd: dict | None, reason: str, outcome: str) -> None:
-        self.audit_log.append({"ts": self.clock(), "operator": who.name, "role": who.role, "action": action,
-                               "command": cmd, "reason": reason, "outcome": outcome})
-
-    def _audit_result(self, who: Actor, cmd: dict, fut: Future) -> None:
-        try:
-            res = fut.result()
-            outcome = "ok" if res.ok else f"rejected: {res.code}: {res.message}"
-        except Exception as e:  # pragma: no cover - the sequencer resolves every future
-            outcome = f"error: {e}"
-        self._audit(who, cmd["type"], cmd, cmd.get("reason", ""), outcome)
-
-    def audit(self, limit: int = 500, query: str = "") -> list[dict]:
-        q = query.lower()
-        rows = [r for r in self.audit_log if not q or q in str(r).lower()]
-        return rows[-limit:]
-
-    # ---- rollback preview ---------------------------------------------------
-    def rollback_preview(self, snapshot_id: str) -> dict:
-        with self._lock:
-            snap = self.engine.snapshots.get(snapshot_id)
-            if snap is None:
-                raise NodeError("unknown_snapshot", f"there is no snapshot {snapshot_id!r}")
-            tail = [c for c in self.journal if c["seq"] > snap.seq]
-            return rollback_mod.preview(self.engine, snapshot_id, tail)
-
-    def maintenance_windows(self) -> list[dict]:
-        return self.read(lambda e: [dict(w) for w in e.maintenance.values()])
-
-    # ---- refunds (maker-checker) ------------------------------------------------
-    def refunds(self) -> list[dict]:
-        with self._lock:
-            return [dict(r) for r in self.refund_book.values()]
-
-    def propose_refund(self, account: str, amount: str, reason: str, evidence: dict | None = None,
-                       actor: Actor | None = None) -> dict:
-        who = actor or self.actor
-        self._require(who, "propose_refund")
-        try:
-            amt = parse_decimal(amount, 6, "amount")
-        except DecimalError as e:
-            raise NodeError(e.code, e.message) from None
-        if amt <= 0:
-            raise NodeError("non_positive", "a refund amount must be greater than zero")
-        if not reason.strip():
-            raise NodeError("missing_reason", "a refund needs a reason")
-        with self._lock:
-            if account not in self.engine.accounts:
-                raise NodeError("unknown_account", f"there is no account {account!r}")
-            rid = f"r{len(self.refund_book) + 1:04d}"
-            rec = {"refund_id": rid, "account": account, "amount": amt, "reason": reason,
-                   "evidence": evidence or {}, "proposer": who.name, "status": "proposed",
-                   "approver": None, "decision_reason": None, "paid_seq": None, "fund": None,
-                   "created_ts": self.clock()}
-            self.refund_book[rid] = rec
-        self._audit(who, "propose_refund", {"refund_id": rid, "account": account, "amount": amount}, reason, "ok")
-        return dict(rec)
-
-    def decide_refund(self, refund_id: str, approve: bool, reason: str, actor: Actor | None = None) -> dict:
-        who = actor or self.actor
-        self._require(who, "decide_refund")
-        with self._lock:
-            rec = self.refund_book.get(refund_id)
-            if rec is None:
-                raise NodeError("unknown_refund", f"there is no refund {refund_id!r}")
-            if rec["status"] != "proposed":
-                raise NodeError("already_decided", f"refund {refund_id} is already {rec['status']}")
-            if rec["proposer"] == who.name:
-                self._audit(who, "decide_refund", {"refund_id": refund_id}, reason, "refused: proposer may not decide")
-                raise NodeError("self_approval", f"{who.name} proposed {refund_id} and may not approve or reject it")
-            if not reason.strip():
-                raise NodeError("missing_reason", "an approval or rejection needs a reason")
-            rec["status"] = "approved" if approve else "rejected"
-            rec["approver"] = who.name
-            rec["decision_reason"] = reason
-        self._audit(who, "decide_refund", {"refund_id": refund_id, "approve": approve}, reason, rec["status"])
-        return dict(rec)
-
-    def pay_refund(self, refund_id: str, fund: str = "insurance", actor: Actor | None = None) -> Result:
-        who = actor or self.actor
-        self._require(who, "pay_refund")
-        with self._lock:
-            rec = self.refund_book.get(refund_id)
-            if rec is None:
-                raise NodeError("unknown_refund", f"there is no refund {refund_id!r}")
-            if rec["status"] != "approved":
-                raise NodeError("not_approved", f"refund {refund_id} is {rec['status']}, not approved")
-            amount = rec["amount"]
-        from .fixedpoint import fmt_amount
-
-        res = self.call({"type": "credit", "account": rec["account"], "amount": fmt_amount(amount),
-                         "refund_id": refund_id, "fund": fund, "reason": rec["reason"]}, actor=who)
-        if res.ok:
-            with self._lock:
-                rec["status"] = "paid"
-                rec["paid_seq"] = res.seq
-                rec["fund"] = fund
-        return res
-
-    def _require(self, who: Actor, action: str) -> None:
-        if not who.may(action):
-            self._audit(who, action, None, "", "refused: role")
-            raise NodeError("forbidden", f"{who.name} ({who.role}) may not {action.replace('_', ' ')}")
+        return fut.result(timeout)
 
     def subscribe(self, fn: Callable[[list[dict]], None]) -> Callable[[], None]:
         self._subscribers.append(fn)
@@ -261,7 +327,10 @@ class Node:
             return fn(self.engine, *args, **kwargs)
 
     def status(self) -> dict:
-        return self.read(views.status)
+        st = self.read(views.status)
+        st["epoch"] = self.epoch
+        st["alerts"] = list(self.alerts)
+        return st
 
     def markets(self) -> list[dict]:
         return self.read(views.markets)
@@ -279,11 +348,21 @@ class Node:
         return self.read(views.checks)
 
     def snapshots(self) -> list[dict]:
-        return self.read(views.snapshots)
+        """Snapshots known to the engine and, with a store, every stored one (newest last)."""
+        mem = {s["snapshot_id"]: s for s in self.read(views.snapshots)}
+        if self.store is not None:
+            for i in self.store.list_snapshots():
+                mem.setdefault(i.snapshot_id, {"snapshot_id": i.snapshot_id, "seq": i.seq, "ts": i.ts,
+                                               "label": i.label, "trigger": i.trigger,
+                                               "state_hash": i.state_hash, "size_bytes": i.size})
+        return sorted(mem.values(), key=lambda s: s["seq"])
 
     def brake_preview(self) -> dict:
         with self._lock:
             return self.engine.brake_preview()
+
+    def maintenance_windows(self) -> list[dict]:
+        return self.read(lambda e: [dict(w) for w in e.maintenance.values()])
 
     # ---- the sequencer --------------------------------------------------
     def _run(self) -> None:
@@ -297,27 +376,256 @@ class Node:
                 q = self._queue
                 while q and len(batch) < MAX_BATCH:
                     batch.append(q.popleft())
-            self._process(batch)
+            try:
+                self._process(batch)
+            except Exception as e:  # never let the sequencer die silently
+                for _cmd, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(NodeError("internal", f"the node failed on this batch: {e!r}"))
+                self._alert("critical", f"sequencer error: {e!r}")
 
     def _process(self, batch: list) -> None:
+        from .store import JournalEntry, RollbackMark, StoreError
+
         results = []
         published: list[dict] = []
+        rows = []
+        marks = []
+        new_snaps = []
         with self._lock:
             eng = self.engine
+            base_seq = eng.seq
             for cmd, fut in batch:
                 if "ts" not in cmd:
                     cmd["ts"] = max(self.clock(), eng.now)
+                if cmd["type"] == "rollback":
+                    self._preload_snapshot(eng, cmd.get("snapshot_id"))
                 evs = eng.apply_obj(cmd)
-                cmd["seq"] = eng.seq
-                self.journal.append(cmd)
-                results.append((fut, Result.from_events(eng.seq, evs)))
+                seq = eng.seq
+                for ev in evs:
+                    t = ev["type"]
+                    if t == "snapshot_taken":
+                        new_snaps.append(eng.snapshots[ev["snapshot_id"]])
+                    elif t == "rolled_back":
+                        self.epoch += 1
+                        marks.append(RollbackMark(ev["to_seq"], seq - 1, self.epoch, ev["snapshot_id"], seq))
+                rows.append(JournalEntry(seq, cmd["ts"], cmd["type"], cmd, _outcome(evs), self.epoch))
+                results.append((fut, Result.from_events(seq, evs)))
                 published.extend(evs)
+            if new_snaps:
+                self._last_snap_seq = max(s.seq for s in new_snaps)
+            if self.snapshot_every and eng.seq - self._last_snap_seq >= self.snapshot_every:
+                cmd = {"type": "take_snapshot", "ts": eng.now, "label": f"auto at seq {eng.seq + 1}",
+                       "trigger": "auto", "operator": "system", "reason": "periodic"}
+                evs = eng.apply_obj(cmd)
+                new_snaps.append(eng.snapshots[evs[0]["snapshot_id"]])
+                rows.append(JournalEntry(eng.seq, cmd["ts"], cmd["type"], cmd, _outcome(evs), self.epoch))
+                published.extend(evs)
+            if new_snaps:
+                self._last_snap_seq = max(s.seq for s in new_snaps)
+            if self.store is not None:
+                try:
+                    self.store.append_journal(rows, marks)
+                except StoreError as e:
+                    # the batch is not durable: put the engine back to what the store holds
+                    self._fail_batch(batch, e, base_seq)
+                    return
+            else:
+                for r in rows:
+                    self.journal.append({**r.payload, "seq": r.seq})
+                if any(s.trigger == "auto" for s in new_snaps):  # same retention as the store's
+                    autos = [k for k, v in eng.snapshots.items() if v.trigger == "auto"]
+                    for sid in autos[:-self.keep_auto or None] if self.keep_auto else autos:
+                        eng.snapshots.pop(sid, None)
+        if self.store is not None and new_snaps:
+            try:
+                for s in new_snaps:
+                    self.store.save_snapshot(s)
+                if any(s.trigger == "auto" for s in new_snaps):
+                    pruned = self.store.prune_auto_snapshots(self.keep_auto)
+                    with self._lock:
+                        for sid in pruned:
+                            self.engine.snapshots.pop(sid, None)
+            except StoreError as e:  # the journal holds the command: recovery re-creates the snapshot
+                self._alert("error", f"snapshot not saved: {e}")
         for fut, res in results:
-            if not fut.done():
-                fut.set_result(res)
+            if not fut._done:
+                fut._result = res
+                fut._finish()
+        with self._acked:
+            self._acked.notify_all()
         if published:
             for fn in list(self._subscribers):
                 try:
                     fn(published)
                 except Exception:  # a subscriber's bug must not stop the sequencer
                     pass
+
+    def _fail_batch(self, batch: list, err: Exception, base_seq: int) -> None:
+        msg = f"not durable, nothing applied: {err}"
+        self._alert("critical", f"journal write failed at seq {base_seq + 1}: {err}")
+        try:
+            self.recover()
+        except Exception as e:  # the store is unusable: keep refusing, never pretend
+            self._alert("critical", f"recovery after a failed write failed too: {e}")
+        for _cmd, fut in batch:
+            if not fut.done():
+                fut.set_exception(NodeError("not_durable", msg))
+
+    def _alert(self, severity: str, message: str) -> None:
+        ev = {"type": "node_alert", "severity": severity, "message": message, "ts": self.clock()}
+        self.alerts.append(ev)
+        for fn in list(self._subscribers):
+            try:
+                fn([ev])
+            except Exception:
+                pass
+
+    # ---- audit -----------------------------------------------------------
+    def _audit(self, who: Actor, action: str, cmd: dict | None, reason: str, outcome: str) -> None:
+        if self.store is not None:
+            from .store import StoreError
+
+            try:
+                self.store.append_audit(operator=who.name, role=who.role, action=action, command=cmd,
+                                        reason=reason or "", outcome=outcome, ts=self.clock())
+                return
+            except StoreError as e:
+                self._alert("critical", f"audit record not written ({action} by {who.name}): {e}")
+                return
+        self.audit_log.append({"id": len(self.audit_log) + 1, "ts": self.clock(), "operator": who.name,
+                               "role": who.role, "action": action, "command": cmd, "reason": reason or "",
+                               "outcome": outcome})
+
+    def _audit_result(self, who: Actor, cmd: dict, fut: Future) -> None:
+        try:
+            res = fut.result()
+            outcome = "ok" if res.ok else f"rejected: {res.code}: {res.message}"
+        except Exception as e:
+            outcome = f"error: {e}"
+        self._audit(who, cmd["type"], cmd, cmd.get("reason", ""), outcome)
+
+    def audit(self, limit: int = 500, query: str = "") -> list[dict]:
+        """The newest ``limit`` audit records matching ``query`` (oldest first)."""
+        if self.store is not None:
+            rows = [r.as_dict() for r in self.store.iter_audit(query=query or None, limit=limit, newest_first=True)]
+            return rows[::-1]
+        q = query.lower()
+        rows = [r for r in self.audit_log if not q or q in str(r).lower()]
+        return rows[-limit:]
+
+    # ---- rollback ----------------------------------------------------------
+    def rollback_preview(self, snapshot_id: str) -> dict:
+        """What rolling back to ``snapshot_id`` would change, account by account (changes nothing)."""
+        with self._lock:
+            eng = self.engine
+            self._preload_snapshot(eng, snapshot_id)
+            snap = eng.snapshots.get(snapshot_id)
+            if snap is None:
+                raise NodeError("unknown_snapshot", f"there is no snapshot {snapshot_id!r}")
+            if self.store is not None:
+                tail = [r.command for r in self.store.iter_journal(after_seq=snap.seq)]
+            else:
+                tail = [c for c in self.journal if c["seq"] > snap.seq]
+            for c in tail:
+                if c.get("type") == "rollback":
+                    self._preload_snapshot(eng, c.get("snapshot_id"))
+            return rollback_mod.preview(eng, snapshot_id, tail)
+
+    # ---- refunds (maker-checker) ------------------------------------------------
+    def refunds(self) -> list[dict]:
+        if self.store is not None:
+            return self.store.list_refunds()
+        with self._lock:
+            return [dict(r) for r in self.refund_book.values()]
+
+    def _get_refund(self, refund_id: str) -> dict:
+        rec = self.store.get_refund(refund_id) if self.store is not None else self.refund_book.get(refund_id)
+        if rec is None:
+            raise NodeError("unknown_refund", f"there is no refund {refund_id!r}")
+        return dict(rec)
+
+    def _update_refund(self, refund_id: str, expect: str, **changes) -> dict:
+        if self.store is not None:
+            from .store import StoreError
+
+            try:
+                return self.store.update_refund(refund_id, expect_status=expect, **changes)
+            except StoreError as e:
+                raise NodeError("refund_conflict", str(e)) from None
+        with self._lock:
+            rec = self.refund_book[refund_id]
+            if rec["status"] != expect:
+                raise NodeError("refund_conflict", f"refund {refund_id} is {rec['status']}, not {expect}")
+            rec.update(changes)
+            return dict(rec)
+
+    def propose_refund(self, account: str, amount: str, reason: str, evidence: dict | None = None,
+                       actor: Actor | None = None) -> dict:
+        who = actor or self.actor
+        self._require(who, "propose_refund")
+        try:
+            amt = parse_decimal(amount, 6, "amount")
+        except DecimalError as e:
+            raise NodeError(e.code, e.message) from None
+        if amt <= 0:
+            raise NodeError("non_positive", "a refund amount must be greater than zero")
+        if not reason.strip():
+            raise NodeError("missing_reason", "a refund needs a reason")
+        with self._lock:
+            if account not in self.engine.accounts:
+                raise NodeError("unknown_account", f"there is no account {account!r}")
+            existing = self.refunds()
+            rid = f"r{len(existing) + 1:04d}"
+            rec = {"refund_id": rid, "account": account, "amount": amt, "reason": reason,
+                   "evidence": evidence or {}, "proposer": who.name, "status": "proposed",
+                   "approver": None, "decision_reason": None, "paid_seq": None, "fund": None,
+                   "created_ts": self.clock()}
+            if self.store is not None:
+                rec = self.store.create_refund(rec)
+            else:
+                self.refund_book[rid] = rec
+        self._audit(who, "propose_refund", {"refund_id": rid, "account": account, "amount": amount}, reason, "ok")
+        return dict(rec)
+
+    def decide_refund(self, refund_id: str, approve: bool, reason: str, actor: Actor | None = None) -> dict:
+        who = actor or self.actor
+        self._require(who, "decide_refund")
+        rec = self._get_refund(refund_id)
+        if rec["status"] != "proposed":
+            raise NodeError("already_decided", f"refund {refund_id} is already {rec['status']}")
+        if rec["proposer"] == who.name:
+            self._audit(who, "decide_refund", {"refund_id": refund_id, "approve": approve}, reason,
+                        "refused: the proposer may not decide")
+            raise NodeError("self_approval", f"{who.name} proposed {refund_id} and may not approve or reject it")
+        if not reason.strip():
+            raise NodeError("missing_reason", "an approval or rejection needs a reason")
+        out = self._update_refund(refund_id, "proposed", status="approved" if approve else "rejected",
+                                  approver=who.name, decision_reason=reason, decided_ts=self.clock())
+        self._audit(who, "decide_refund", {"refund_id": refund_id, "approve": approve}, reason, out["status"])
+        return out
+
+    def pay_refund(self, refund_id: str, fund: str = "insurance", actor: Actor | None = None) -> Result:
+        """Pay an approved refund with one journaled ``credit`` (at most once per refund)."""
+        who = actor or self.actor
+        self._require(who, "pay_refund")
+        rec = self._get_refund(refund_id)
+        if rec["status"] != "approved":
+            raise NodeError("not_approved", f"refund {refund_id} is {rec['status']}, not approved")
+        res = self.call({"type": "credit", "account": rec["account"], "amount": fmt_amount(rec["amount"]),
+                         "refund_id": refund_id, "fund": fund, "reason": rec["reason"]}, actor=who)
+        if res.ok:
+            self._update_refund(refund_id, "approved", status="paid", paid_seq=res.seq, fund=fund,
+                                paid_ts=self.clock())
+        return res
+
+    def _require(self, who: Actor, action: str) -> None:
+        if not who.may(action):
+            self._audit(who, action, None, "", "refused: role")
+            raise NodeError("forbidden", f"{who.name} ({who.role}) may not {action.replace('_', ' ')}")
+
+
+def _outcome(events: list[dict]) -> str:
+    if len(events) == 1 and events[0]["type"] == "rejected":
+        return f"rejected:{events[0]['code']}"
+    return "ok"

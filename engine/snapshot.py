@@ -138,7 +138,11 @@ def restore(engine, state: dict) -> None:
                 a.positions[m] = p
                 markets[m].holders.add(name)
             accounts[name] = a
-        orders_rows = state["orders"]
+        orders = []
+        for (oid, acct, market, side, otype, price, size, remaining, tif, po, ro, coid, trig, ts) in state["orders"]:
+            o = Order(oid, acct, side, price, size, market, otype, tif, po, ro, coid, trig, ts)
+            o.remaining = remaining
+            orders.append((o, accounts[acct], markets[market]))
         scalars = {k: state[k] for k in (
             "next_order_id", "insurance_fund", "fee_pool", "funding_pool", "deposits", "withdrawals",
             "treasury_in", "platform_access", "brake_engaged", "liquidations_paused", "triggers_paused",
@@ -151,12 +155,8 @@ def restore(engine, state: dict) -> None:
     engine.coids = {}
     for k, v in scalars.items():
         setattr(engine, k, v)
-    for (oid, acct, market, side, otype, price, size, remaining, tif, po, ro, coid, trig, ts) in orders_rows:
-        o = Order(oid, acct, side, price, size, market, otype, tif, po, ro, coid, trig, ts)
-        o.remaining = remaining
-        a = accounts[acct]
-        mk = markets[market]
-        if otype in ("stop_loss", "take_profit"):
+    for o, a, mk in orders:
+        if o.order_type in ("stop_loss", "take_profit"):
             engine._rest_trigger(a, mk, o)
         else:
             engine._rest(a, mk, o)

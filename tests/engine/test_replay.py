@@ -1,0 +1,145 @@
+"""``perpdesk replay``: byte-identical outputs, stops on non-commands, goes on after refusals."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from engine.markets import default_market_commands
+from engine.replay import ReplayError, replay_lines, run
+
+ROOT = Path(__file__).resolve().parents[2]
+BTC = "BTC-USD-PERP"
+
+
+def script() -> list[dict]:
+    cmds = list(default_market_commands(ts=1000))
+    t = 2000
+    for a in ("alice", "bob", "carol"):
+        cmds.append({"type": "deposit", "ts": t, "account": a, "amount": "50000"})
+    cmds += [
+        {"type": "place_order", "ts": t + 1, "account": "bob", "market": BTC, "side": "sell", "size": "0.5",
+         "price": "97000", "client_order_id": "b1"},
+        {"type": "place_order", "ts": t + 2, "account": "alice", "market": BTC, "side": "buy", "size": "0.5",
+         "price": "97000"},
+        {"type": "place_order", "ts": t + 3, "account": "alice", "market": BTC, "side": "buy", "size": 0.1,
+         "price": "97000"},  # refused: a float
+        {"type": "place_order", "ts": t + 4, "account": "carol", "market": BTC, "side": "buy", "size": "1",
+         "price": "95000"},
+        {"type": "take_snapshot", "ts": t + 5, "label": "s", "operator": "op", "reason": "r"},
+        {"type": "oracle_price", "ts": t + 6, "market": BTC, "price": "96500"},
+        {"type": "tick", "ts": t + 3_600_000},
+        {"type": "emergency_brake", "ts": t + 3_600_001, "operator": "op", "reason": "drill"},
+        {"type": "release_brake", "ts": t + 3_600_002, "operator": "op", "reason": "drill"},
+        {"type": "rollback", "ts": t + 3_600_003, "snapshot_id": "snap-11", "operator": "op", "reason": "r"},
+    ]
+    return cmds
+
+
+def write(path: Path, cmds) -> Path:
+    path.write_bytes(b"\n".join(orjson.dumps(c) for c in cmds) + b"\n")
+    return path
+
+
+def replay_in_process(tmp: Path, src: Path, tag: str):
+    ev, st = tmp / f"events-{tag}.jsonl", tmp / f"state-{tag}.json"
+    out, err = io.StringIO(), io.StringIO()
+    rc = run(str(src), str(ev), str(st), out=out, err=err)
+    return rc, ev, st, out.getvalue(), err.getvalue()
+
+
+def test_replay_twice_is_byte_identical(tmp_path):
+    src = write(tmp_path / "cmds.jsonl", script())
+    rc1, ev1, st1, out1, _ = replay_in_process(tmp_path, src, "1")
+    rc2, ev2, st2, _, _ = replay_in_process(tmp_path, src, "2")
+    assert rc1 == rc2 == 0
+    assert ev1.read_bytes() == ev2.read_bytes()
+    assert st1.read_bytes() == st2.read_bytes()
+    state = orjson.loads(st1.read_bytes())
+    assert state["state_hash"] in out1
+    assert state["validation"] == []
+    events = [orjson.loads(line) for line in ev1.read_bytes().splitlines()]
+    # a refused command became a rejected event and replay went on
+    rej = [e for e in events if e["type"] == "rejected"]
+    assert [r["code"] for r in rej] == ["float_not_allowed"]
+    assert any(e["type"] == "rolled_back" for e in events)
+    # the wire form carries decimal strings, never floats
+    trade = next(e for e in events if e["type"] == "trade")
+    assert trade["price"] == "97000" and trade["size"] == "0.5" and trade["taker_fee"] == "9.7"
+    for e in events:
+        assert not any(isinstance(x, float) for x in e.values())
+    # the canonical state has what the contract lists
+    assert set(state["markets"][BTC]) >= {"mode", "mark_price", "funding_index", "open_interest"}
+    assert state["accounts"]["alice"]["positions"][BTC]["size"] == "0.5"
+    assert "insurance_fund" in state and "platform_access" in state
+
+
+def test_replay_in_fresh_processes_is_byte_identical(tmp_path):
+    src = write(tmp_path / "cmds.jsonl", script())
+    _rc, ev0, st0, _, _ = replay_in_process(tmp_path, src, "inproc")
+    outs = []
+    for tag, seed in (("a", "0"), ("b", "12345")):
+        ev, st = tmp_path / f"ev-{tag}.jsonl", tmp_path / f"st-{tag}.json"
+        # a different hash seed per process: set iteration order must not leak into the output
+        env = {"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"}
+        p = subprocess.run([sys.executable, "-m", "console.cli", "replay", str(src), "--events-out", str(ev),
+                            "--state-out", str(st)], cwd=ROOT, env=env, capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode == 0, p.stderr
+        outs.append((ev.read_bytes(), st.read_bytes()))
+    assert outs[0] == outs[1] == (ev0.read_bytes(), st0.read_bytes())
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "why"),
+    [
+        (b"{not json", "not JSON"),
+        (b'{"type": "launch_rockets", "ts": 5}', "unknown command"),
+        (b'{"ts": 5}', "no \\\"type\\\""),
+        (b"[1, 2]", "expected a JSON object"),
+    ],
+)
+def test_replay_stops_on_a_non_command_with_line_number_and_writes_nothing(tmp_path, bad_line, why):
+    cmds = script()
+    lines = [orjson.dumps(c) for c in cmds[:6]] + [bad_line] + [orjson.dumps(c) for c in cmds[6:]]
+    src = tmp_path / "cmds.jsonl"
+    src.write_bytes(b"\n".join(lines) + b"\n")
+    ev, st = tmp_path / "ev.jsonl", tmp_path / "st.json"
+    err = io.StringIO()
+    rc = run(str(src), str(ev), str(st), out=io.StringIO(), err=err)
+    assert rc != 0
+    assert "line 7" in err.getvalue()
+    assert not ev.exists() and not st.exists()
+    with pytest.raises(ReplayError) as ei:
+        replay_lines(src.read_bytes().splitlines())
+    assert ei.value.line_no == 7
+
+
+def test_replay_cli_exit_code_in_a_fresh_process(tmp_path):
+    src = tmp_path / "bad.jsonl"
+    src.write_bytes(b'{"type":"tick","ts":1}\n\n{"type":"nope"}\n')
+    ev, st = tmp_path / "ev.jsonl", tmp_path / "st.json"
+    p = subprocess.run([sys.executable, "-m", "console.cli", "replay", str(src), "--events-out", str(ev),
+                        "--state-out", str(st)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0
+    assert "line 3" in p.stderr
+    assert not ev.exists() and not st.exists()
+
+
+def test_replay_missing_file(tmp_path):
+    err = io.StringIO()
+    assert run(str(tmp_path / "missing.jsonl"), None, None, out=io.StringIO(), err=err) != 0
+    assert "cannot read" in err.getvalue()
+
+
+def test_blank_lines_are_skipped_and_seq_counts_commands(tmp_path):
+    cmds = script()
+    src = tmp_path / "c.jsonl"
+    src.write_bytes(b"\n\n".join(orjson.dumps(c) for c in cmds) + b"\n\n")
+    eng = replay_lines(src.read_bytes().splitlines())
+    assert eng.seq == len(cmds)

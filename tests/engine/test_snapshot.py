@@ -1,0 +1,162 @@
+"""Snapshots, rollback, restore into a fresh engine, and refusal of corrupt snapshots."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from engine_helpers import BTC, ETH, Venue, of_type, one, rejected_code, types
+
+from engine import Engine
+from engine.snapshot import FORMAT, SnapshotError, decode, encode, restore, state_hash
+
+
+def activity(v: Venue) -> None:
+    v.open_position("alice", "bob", "1")
+    v.limit("carol", "buy", "2", "96000", client_order_id="c1")
+    v.limit("dave", "sell", "3", "3450", market=ETH)
+    v.trigger("alice", "stop_loss", "sell", "1", "90000")
+    v.oracle("97100")
+    v.tick(60_000)
+
+
+def test_snapshot_then_rollback_restores_the_hash(venue):
+    activity(venue)
+    evs = venue.op("take_snapshot", label="before")
+    snap = one(evs, "snapshot_taken")
+    assert snap["state_hash"] == venue.hash()
+    sid, snap_seq = snap["snapshot_id"], snap["seq"]
+    # more commands
+    venue.limit("bob", "sell", "2", "96000")
+    venue.withdraw("dave", "10")
+    venue.cancel("carol", client_order_id="c1")
+    venue.oracle("96000")
+    venue.tick(3_600_000)
+    assert venue.hash() != snap["state_hash"]
+    seq_before = venue.e.seq
+    evs = venue.op("rollback", snapshot_id=sid)
+    rb = one(evs, "rolled_back")
+    assert rb["to_seq"] == snap_seq and rb["discarded_commands"] == seq_before - snap_seq
+    assert rb["state_hash"] == snap["state_hash"] == venue.hash()
+    assert types(evs) == ["rolled_back"]  # controls did not change: no posture events
+    assert venue.checks() == []
+    # the restored engine works: the client order id is live again, books and triggers are back
+    assert rejected_code(venue.limit("carol", "buy", "1", "95000", client_order_id="c1")) == "duplicate_client_order_id"
+    assert one(venue.cancel("carol", client_order_id="c1"), "order_canceled")
+    assert of_type(venue.oracle("89000"), "order_triggered")
+    assert venue.checks() == []
+
+
+def test_rollback_keeps_the_operator_posture_while_braked(venue):
+    activity(venue)
+    sid = one(venue.op("take_snapshot", label="open"), "snapshot_taken")["snapshot_id"]
+    venue.op("emergency_brake")
+    evs = venue.op("rollback", snapshot_id=sid)
+    # access, brake, modes and pauses of *now* carry over: a rollback never reopens the venue
+    e = venue.e
+    assert e.brake_engaged and not e.platform_access and e.liquidations_paused and e.triggers_paused
+    assert all(mk.mode == "halted" for mk in e.markets.values())
+    evs_types = types(evs)
+    assert evs_types[0] == "rolled_back"
+    assert "platform_access" in evs_types and "market_mode" in evs_types
+    assert rejected_code(venue.limit("alice", "buy", "1", "96000")) == "access_disabled"
+    assert not of_type(venue.oracle("85000"), "order_triggered")
+    assert venue.checks() == []
+
+
+def test_rollback_with_unchanged_controls_equals_snapshot_after_mode_round_trip(venue):
+    sid = one(venue.op("take_snapshot", label="x"), "snapshot_taken")["snapshot_id"]
+    h = venue.hash()
+    venue.op("set_market_mode", market=BTC, mode="post_only")
+    venue.op("set_market_mode", market=BTC, mode="open")
+    venue.op("rollback", snapshot_id=sid)
+    assert venue.hash() == h
+
+
+def test_rollback_unknown_or_tampered_snapshot_is_refused(venue):
+    activity(venue)
+    sid = one(venue.op("take_snapshot", label="x"), "snapshot_taken")["snapshot_id"]
+    venue.limit("bob", "sell", "1", "96000")
+    h = venue.hash()
+    assert rejected_code(venue.op("rollback", snapshot_id="snap-999999")) == "unknown_snapshot"
+    snap = venue.e.snapshots[sid]
+    snap.data = snap.data[:-10]
+    assert rejected_code(venue.op("rollback", snapshot_id=sid)) == "bad_snapshot"
+    assert venue.hash() == h
+
+
+def test_restore_into_fresh_engine_and_continue_identically(venue):
+    activity(venue)
+    data = encode(venue.e)
+    other = Engine()
+    restore(other, decode(data, expect_hash=venue.hash()))
+    assert state_hash(other) == venue.hash()
+    other.seq, other.now = venue.e.seq, venue.e.now
+    cont = [
+        {"type": "place_order", "ts": venue.ts + 1, "account": "bob", "market": BTC, "side": "sell",
+         "size": "3", "price": "96000"},
+        {"type": "oracle_price", "ts": venue.ts + 2, "market": BTC, "price": "89500"},
+        {"type": "tick", "ts": venue.ts + 3_600_000},
+        {"type": "cancel_all", "ts": venue.ts + 3_600_001, "account": "dave"},
+    ]
+    for c in cont:
+        assert venue.e.apply_obj(c) == other.apply_obj(c)
+        assert venue.hash() == state_hash(other)
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda b: b[: len(b) // 2],  # truncated
+        lambda b: b[:-1],
+        lambda b: b"",
+        lambda b: b"\x00\xff garbage",
+        lambda b: b.replace(b'"format"', b'"f0rmat"'),
+        lambda b: b.replace(FORMAT.encode(), b"other-format"),
+        lambda b: b.replace(b'"version":1', b'"version":99'),
+        lambda b: b"[1,2,3]",
+    ],
+)
+def test_decode_refuses_corrupt_snapshots(venue, mangle):
+    activity(venue)
+    data = mangle(encode(venue.e))
+    with pytest.raises(SnapshotError):
+        decode(data)
+
+
+def test_decode_refuses_bytes_that_do_not_match_their_hash(venue):
+    activity(venue)
+    data = encode(venue.e)
+    h = venue.hash()
+    flipped = data.replace(b'"insurance_fund":0', b'"insurance_fund":1')
+    assert flipped != data
+    decode(flipped)  # well-formed ...
+    with pytest.raises(SnapshotError):
+        decode(flipped, expect_hash=h)  # ... but not what was recorded
+
+
+@pytest.mark.parametrize("field", ["markets", "accounts", "orders", "next_order_id"])
+def test_restore_refuses_malformed_records(venue, field):
+    activity(venue)
+    state = orjson.loads(encode(venue.e))
+    del state[field]
+    with pytest.raises(SnapshotError):
+        restore(Engine(), state)
+
+
+def test_restore_refuses_malformed_order_rows_without_touching_the_engine(venue):
+    activity(venue)
+    state = orjson.loads(encode(venue.e))
+    state["orders"][0] = state["orders"][0][:5]
+    target = Venue.default()
+    h = target.hash()
+    with pytest.raises(SnapshotError):
+        restore(target.e, state)
+    assert target.hash() == h
+
+
+def test_snapshot_encoding_is_json_not_pickle(venue):
+    activity(venue)
+    data = encode(venue.e)
+    obj = orjson.loads(data)
+    assert obj["format"] == FORMAT and obj["version"] == 1
+    assert data == orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)  # canonical: sorted, compact
