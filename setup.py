@@ -55,8 +55,8 @@ def _write_build_info(compiled: bool) -> None:
     lines = [
         '"""Written by setup.py at build time (not in git): what was compiled, from which sources."""',
         "",
-        f"COMPILED = {compiled!r}",
-        "SOURCE_SHA256 = {",
+        f"COMPILED: bool = {compiled!r}",
+        "SOURCE_SHA256: dict[str, str] = {",
         *(f"    {k!r}: {v!r}," for k, v in sorted(sources.items())),
         "}",
         "",
