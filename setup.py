@@ -101,6 +101,7 @@ def ext_modules() -> list:
         _write_build_info(False)
         _remove_inplace_extensions()
         return []
+    _write_build_info(True)  # before mypycify: mypy follows engine/__init__.py's import of it
     try:
         from mypyc.build import mypycify
 
@@ -110,7 +111,6 @@ def ext_modules() -> list:
         _write_build_info(False)
         _remove_inplace_extensions()
         return []
-    _write_build_info(True)
     return exts
 
 
