@@ -284,9 +284,10 @@ def command_type(obj: object) -> str:
     return t
 
 
-def parse_command(obj: dict) -> Command:
+def parse_command(obj: object) -> Command:
     """Parse one JSON object. Raises NotACommand, or CommandError (with the type known)."""
     t = command_type(obj)
+    assert isinstance(obj, dict)  # command_type refuses anything else
     spec, defaults, required = _PLANS[t]
     ts = obj.get("ts")
     if ts is not None and (type(ts) is not int or ts < 0):

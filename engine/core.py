@@ -112,11 +112,12 @@ class Engine:
             return [self._rejected(cmd.type, e.code, e.message)]
         return events
 
-    def apply_obj(self, obj: dict) -> list[dict]:
+    def apply_obj(self, obj: object) -> list[dict]:
         """Parse and apply a wire-form command. Raises NotACommand for a non-command."""
         try:
             cmd = parse_command(obj)
         except CommandError as e:
+            assert isinstance(obj, dict)  # only a command object gets as far as a CommandError
             ctype = obj["type"]
             ts = obj.get("ts")
             self.seq += 1
