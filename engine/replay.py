@@ -51,7 +51,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def run(commands: str, events_out: str | None, state_out: str | None, out=sys.stdout, err=sys.stderr) -> int:
+def run(commands: str, events_out: str | None, state_out: str | None, out=None, err=None) -> int:
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
     src = Path(commands)
     try:
         raw = src.read_bytes()

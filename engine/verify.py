@@ -117,7 +117,9 @@ def verify_store(store) -> Report:
     return rep
 
 
-def run(db: str | None, out=sys.stdout, err=sys.stderr) -> int:
+def run(db: str | None, out=None, err=None) -> int:
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
     from .store import Store, StoreError
 
     try:

@@ -1,0 +1,399 @@
+"""The perpdesk operator console.
+
+Threads: the node's sequencer applies commands and hands event batches to the
+:class:`~console.gateway.Feed` (buffering only). In live mode a thread worker
+runs the simulated market. Refreshes are a chain: a thread worker reads the
+gateway and posts :class:`Refreshed`; its handler renders, then schedules the
+next refresh with a one-shot timer, so refreshes never overlap and are skipped
+while a modal is open. Operator commands run in thread workers and come back
+as :class:`CommandDone`. In frozen mode (tests, screenshots) the same reads
+and commands run inline, so every run renders the same bytes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import ModalScreen
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from .gateway import Feed, Gateway, GatewayError, Outcome
+from .messages import CommandDone, MarketProgress, Refreshed
+from .palette import DeskCommands
+
+GO = Binding.Group("Go", compact=True)
+INCIDENT = Binding.Group("Incident")
+
+#: app action -> the node action (role check) it needs
+ACTION_NEEDS = {
+    "brake": "emergency_brake",
+    "release": "release_brake",
+    "snapshot": "take_snapshot",
+    "toggle_liquidations": "pause_liquidations",
+    "rollback": "rollback",
+    "take_snapshot": "take_snapshot",
+    "propose": "propose_refund",
+    "approve": "decide_refund",
+    "reject": "decide_refund",
+    "pay": "pay_refund",
+    "schedule": "schedule_maintenance",
+}
+
+
+class PerpdeskApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "perpdesk"
+    COMMANDS = App.COMMANDS | {DeskCommands}
+    MODES = {}  # filled below (imports are circular-free there)
+    DEFAULT_MODE = "dashboard"
+
+    BINDINGS = [
+        Binding("ctrl+b", "brake", "Brake", id="brake", group=INCIDENT, priority=True,
+                key_display="^b", tooltip="Emergency brake: preview, then confirm"),
+        Binding("exclamation_mark", "brake", "Brake", id="brake_bang", show=False),
+        Binding("ctrl+r", "release", "Release", id="release", group=INCIDENT, priority=True,
+                key_display="^r", tooltip="Release the brake through the validation gate"),
+        Binding("ctrl+l", "toggle_liquidations", "Liq pause", id="toggle_liquidations", group=INCIDENT,
+                key_display="^l", tooltip="Pause or resume liquidations on every market"),
+        Binding("f6", "snapshot", "Snapshot", id="take_snapshot", show=False,
+                tooltip="Take a manual snapshot now"),
+        Binding("d", "go('dashboard')", "Dashboard", id="go_dashboard", group=GO),
+        Binding("l", "go('liquidations')", "Liquidations", id="go_liquidations", group=GO),
+        Binding("m", "go('maintenance')", "Maintenance", id="go_maintenance", group=GO),
+        Binding("s", "go('snapshots')", "Snapshots", id="go_snapshots", group=GO),
+        Binding("r", "go('refunds')", "Refunds", id="go_refunds", group=GO),
+        Binding("a", "go('audit')", "Audit", id="go_audit", group=GO),
+        Binding("c", "go('accounts')", "Accounts", id="go_accounts", group=GO),
+        Binding("question_mark,f1", "help", "Help", id="help", key_display="?"),
+    ]
+
+    def __init__(self, node, *, gateway: Gateway | None = None, feed: Feed | None = None, desk=None,
+                 live: bool = False, refresh_s: float = 0.25, sim_speed: float = 1.0,
+                 sim_steps_per_batch: int = 1) -> None:
+        super().__init__()
+        self.node = node
+        self.gateway = gateway or Gateway(node)
+        if feed is None:
+            feed = Feed(self.gateway.clock)
+            self.gateway.subscribe(feed)
+        self.feed = feed
+        self.desk = desk
+        self.live = live
+        self.refresh_s = refresh_s
+        self.sim_speed = sim_speed
+        self.sim_steps_per_batch = sim_steps_per_batch
+        self.vm: dict = {}
+        self.sim_rate: float | None = None
+        self.renders = 0
+        self._started_node = False
+        self._brake_state: tuple | None = None
+        self.last_outcome: Outcome | None = None
+
+    # ---- lifecycle ----------------------------------------------------------
+    def on_mount(self) -> None:
+        self.theme = "textual-dark"
+        if self.live:
+            if getattr(self.node, "_thread", None) is None:
+                self.node.start()
+                self._started_node = True
+            if self.desk is not None:
+                self.run_market()
+            self.refresh_now()
+            self._schedule_refresh()
+        else:
+            self.refresh_now()
+
+    def on_unmount(self) -> None:
+        self.workers.cancel_all()
+        if self._started_node:
+            self.node.stop()
+
+    # ---- the simulated market (live) -------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="market", name="market")
+    def run_market(self) -> None:
+        from engine.roles import SYSTEM  # the venue's own services, not the operator
+
+        worker = get_current_worker()
+        sim, node = self.desk.sim, self.node
+        steps = cmds = 0
+        t0 = time.perf_counter()
+        last_post = t0
+        step_s = 0.1 / max(self.sim_speed, 1e-6)
+        while not worker.is_cancelled:
+            started = time.perf_counter()
+            fut = None
+            for _ in range(self.sim_steps_per_batch):
+                for cmd in sim.step():
+                    fut = node.submit(cmd, actor=SYSTEM)
+                    cmds += 1
+                steps += 1
+                if steps % 10 == 0:
+                    fut = node.submit({"type": "tick"}, actor=SYSTEM)
+                    cmds += 1
+            if fut is not None:
+                try:
+                    fut.result(timeout=10)  # back-pressure: never run ahead of the sequencer
+                except Exception:
+                    return
+            now = time.perf_counter()
+            if now - last_post > 0.5:
+                self.post_message(MarketProgress(steps, cmds, cmds / (now - t0)))
+                last_post = now
+            pause = step_s * self.sim_steps_per_batch - (now - started)
+            if pause > 0:
+                time.sleep(pause)
+
+    @on(MarketProgress)
+    def _market_progress(self, msg: MarketProgress) -> None:
+        self.sim_rate = msg.rate
+
+    # ---- refresh chain ----------------------------------------------------------
+    def collect(self, screen=None) -> dict:
+        """Read everything the active screen shows. Safe off the UI thread (gateway reads only)."""
+        gw = self.gateway
+        screen = screen or self.screen
+        status = gw.status()
+        now = status.get("now") or gw.clock()
+        vm = {
+            "status": status,
+            "identity": gw.identity,
+            "markets": gw.markets(),
+            "now": now,
+            "clock": gw.clock(),
+            "counters": self.feed.counters(),
+            "last_minute": self.feed.last_minute(gw.clock()),
+            "rate": self.sim_rate,
+        }
+        collect = getattr(screen, "collect", None)
+        if collect is not None:
+            vm.update(collect(gw))
+        return vm
+
+    def refresh_now(self) -> None:
+        """Fetch and render inline (frozen mode, after a command, on a screen switch)."""
+        try:
+            vm = self.collect()
+        except GatewayError as e:
+            self.notify(e.message, title="Read failed", severity="error")
+            return
+        self._render_vm(vm)
+
+    def _schedule_refresh(self) -> None:
+        self.set_timer(self.refresh_s, self._tick_refresh, name="refresh")
+
+    def _tick_refresh(self) -> None:
+        if not self.is_running or not self.screen_stack:
+            return  # shutting down
+        if isinstance(self.screen, ModalScreen) or not hasattr(self.screen, "render_vm"):
+            self._schedule_refresh()  # skip while a modal is open
+            return
+        self._fetch(self.screen)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="refresh", name="refresh")
+    def _fetch(self, screen) -> None:
+        self.post_message(Refreshed(self.collect(screen)))
+
+    @on(Refreshed)
+    def _refreshed(self, msg: Refreshed) -> None:
+        try:
+            self._render_vm(msg.vm)
+        finally:
+            if self.live:
+                self._schedule_refresh()
+
+    def _render_vm(self, vm: dict) -> None:
+        self.vm = vm
+        if not self.screen_stack:
+            return
+        screen = self.screen
+        if hasattr(screen, "render_vm"):
+            with self.batch_update():
+                screen.render_vm(vm)
+        self.renders += 1
+        st = vm["status"]
+        state = (st.get("brake_engaged"), st.get("liquidations_paused"), vm["identity"].get("role"))
+        if state != self._brake_state:
+            self._brake_state = state
+            self.refresh_bindings()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            err = event.worker.error
+            self.notify(f"{type(err).__name__}: {err}", title=f"{event.worker.name or 'worker'} failed",
+                        severity="error")
+            if event.worker.group == "refresh" and self.live:
+                self._schedule_refresh()
+
+    # ---- permissions: dim, never silently ignore --------------------------------
+    def why_not(self, action: str) -> str | None:
+        """Why ``action`` is unavailable now (None: it is available)."""
+        need = ACTION_NEEDS.get(action)
+        gw = self.gateway
+        if need and not gw.may(need):
+            ident = gw.identity
+            return (f"{ident.get('operator')} is {ident.get('role')}; "
+                    f"{need.replace('_', ' ')} needs {gw.required_role(need)}")
+        st = self.vm.get("status", {})
+        if action == "brake" and st.get("brake_engaged"):
+            return "the emergency brake is already engaged"
+        if action == "release" and not st.get("brake_engaged"):
+            return "the emergency brake is not engaged"
+        return None
+
+    def action_allowed(self, action: str) -> bool | None:
+        return None if self.why_not(action) else True
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        return self.action_allowed(action)
+
+    async def run_action(self, action, default_namespace=None, namespaces=None) -> bool:
+        try:
+            target, name, params = self._parse_action(
+                action, self if default_namespace is None else default_namespace, namespaces)
+            if target.check_action(name, params) is None:
+                why = self.why_not(name) or getattr(target, "why_not", lambda _n: None)(name)
+                if why:
+                    self.notify(why, title="Not available", severity="warning")
+                    return True
+        except Exception:
+            pass
+        return await super().run_action(action, default_namespace, namespaces)
+
+    # ---- commands ----------------------------------------------------------------
+    def run_command(self, label: str, fn: Callable[[], Outcome], success: str = "",
+                    then: Callable[[Outcome], None] | None = None) -> None:
+        """Run a gateway write; inline when frozen, in a thread worker when live."""
+        if self.live:
+            self._command_worker(label, fn, success, then)
+        else:
+            self._command_done(CommandDone(label, self._safe(fn), success), then)
+
+    @staticmethod
+    def _safe(fn: Callable[[], Outcome]) -> Outcome:
+        try:
+            return fn()
+        except GatewayError as e:
+            return Outcome(False, e.code, e.message)
+        except Exception as e:  # never a traceback on screen
+            return Outcome(False, "error", f"{type(e).__name__}: {e}")
+
+    @work(thread=True, exit_on_error=False, group="commands")
+    def _command_worker(self, label: str, fn, success: str, then) -> None:
+        out = self._safe(fn)
+        self.call_from_thread(self._command_done, CommandDone(label, out, success), then)
+
+    def _command_done(self, msg: CommandDone, then=None) -> None:
+        out = msg.outcome
+        self.last_outcome = out
+        if out.ok:
+            self.notify(msg.success or out.message or f"{msg.label}: done", title=msg.label)
+        else:
+            self.notify(f"{out.message} ({out.code})", title=f"{msg.label} refused", severity="error",
+                        timeout=8)
+        if then is not None:
+            then(out)
+        self.refresh_now()
+
+    # ---- actions -------------------------------------------------------------------
+    def action_go(self, mode: str) -> None:
+        if self.current_mode != mode:
+            self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        self.push_screen(HelpScreen(self.screen))
+
+    def action_brake(self) -> None:
+        from .screens.brake import BrakeModal
+
+        if isinstance(self.screen, BrakeModal):
+            return
+        try:
+            preview = self.gateway.brake_preview()
+        except GatewayError as e:
+            self.notify(e.message, title="Brake preview failed", severity="error")
+            return
+        modal = BrakeModal(preview)
+
+        def done(trip: bool | None) -> None:
+            if not trip:
+                self.notify("Brake not tripped; nothing changed.", title="Brake canceled")
+                return
+
+            def summary(out: Outcome) -> None:
+                ev = next((e for e in out.events if e["type"] == "brake_engaged"), None)
+                if out.ok and ev:
+                    out.message = (f"BRAKE ENGAGED: {ev['canceled_orders']} orders canceled, "
+                                   f"{ev['kept_tpsl']} TP/SL kept, {ev['accounts_affected']} accounts affected; "
+                                   f"all markets halted")
+            self.run_command("Emergency brake", lambda: _with(self.gateway.emergency_brake(modal.reason), summary),
+                             success="")
+
+        self.push_screen(modal, done)
+
+    def action_release(self) -> None:
+        from .screens.brake import ReleaseModal
+
+        try:
+            checks = self.gateway.checks()
+        except GatewayError as e:
+            self.notify(e.message, title="Validation checks failed to run", severity="error")
+            return
+        modal = ReleaseModal(checks)
+
+        def done(release: bool | None) -> None:
+            if release:
+                self.run_command("Release brake", lambda: self.gateway.release_brake(modal.reason),
+                                 success="Brake released: platform access restored, markets reopen in post_only")
+
+        self.push_screen(modal, done)
+
+    def action_toggle_liquidations(self) -> None:
+        paused = self.vm.get("status", {}).get("liquidations_paused")
+        if paused:
+            self.run_command("Resume liquidations",
+                             lambda: self.gateway.resume_liquidations(None, "resumed from console"),
+                             success="Liquidations resumed on every market")
+        else:
+            self.run_command("Pause liquidations",
+                             lambda: self.gateway.pause_liquidations(None, "paused from console"),
+                             success="Liquidations paused on every market")
+
+    def action_snapshot(self) -> None:
+        self.run_command("Snapshot", lambda: self.gateway.take_snapshot("manual from console"),
+                         success="Snapshot taken")
+
+
+def _with(out: Outcome, fn: Callable[[Outcome], None]) -> Outcome:
+    fn(out)
+    if out.ok and not out.message:
+        out.message = "done"
+    return out
+
+
+def _install_modes() -> None:
+    from .screens.accounts import AccountsScreen
+    from .screens.audit import AuditScreen
+    from .screens.dashboard import DashboardScreen
+    from .screens.liquidations import LiquidationsScreen
+    from .screens.maintenance import MaintenanceScreen
+    from .screens.refunds import RefundsScreen
+    from .screens.snapshots import SnapshotsScreen
+
+    PerpdeskApp.MODES = {
+        "dashboard": DashboardScreen,
+        "liquidations": LiquidationsScreen,
+        "maintenance": MaintenanceScreen,
+        "snapshots": SnapshotsScreen,
+        "refunds": RefundsScreen,
+        "audit": AuditScreen,
+        "accounts": AccountsScreen,
+    }
+
+
+_install_modes()

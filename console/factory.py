@@ -1,0 +1,133 @@
+"""Composition root: a node, a seeded simulated market, a gateway and the app.
+
+``frozen=True`` builds a node on a fake clock and drives a fixed number of
+simulator steps synchronously, so two builds with the same seed have the same
+state byte for byte (for snapshot tests and screenshots). ``frozen=False``
+starts the node's sequencer and lets the app run the simulator live.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from engine.node import Node
+from engine.roles import SYSTEM, default_actor
+from engine.sim import Simulator
+
+from .gateway import Feed, Gateway
+
+#: 2026-01-19 04:58:00 UTC, the morning of the Paradex incident
+FROZEN_START_MS = 1_768_798_680_000
+STEP_MS = 100
+
+
+class SimClock:
+    """A settable clock in engine milliseconds (for frozen builds and benches)."""
+
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@dataclass
+class Desk:
+    node: Node
+    gateway: Gateway
+    feed: Feed
+    sim: Simulator
+    clock: object
+    live: bool
+
+    def drive(self, steps: int, *, tick_every: int = 10) -> int:
+        """Run ``steps`` simulator steps synchronously on a frozen desk; returns commands sent."""
+        clock = self.clock
+        n = 0
+        for i in range(steps):
+            clock.now += STEP_MS
+            for cmd in self.sim.step(clock.now):
+                self.node.call(cmd, actor=SYSTEM)
+                n += 1
+            if i % tick_every == tick_every - 1:
+                self.node.call({"type": "tick", "ts": clock.now}, actor=SYSTEM)
+                n += 1
+        return n
+
+    def system(self, cmd: dict) -> None:
+        """Send a command as the venue's own services (market data, setup)."""
+        if self.live:
+            cmd = {k: v for k, v in cmd.items() if k != "ts"}
+        else:
+            cmd.setdefault("ts", self.clock.now)
+        self.node.call(cmd, actor=SYSTEM)
+
+
+def leveraged_pairs(desk: Desk, pairs: int, market: str = "BTC-USD-PERP", price: str = "97000",
+                    size: str = "0.5", collateral: str = "1500") -> None:
+    """Open ``pairs`` long/short pairs of highly leveraged accounts against each other."""
+    for i in range(pairs):
+        lo, sh = f"lev{i:04d}L", f"lev{i:04d}S"
+        desk.system({"type": "deposit", "account": lo, "amount": collateral})
+        desk.system({"type": "deposit", "account": sh, "amount": collateral})
+        desk.system({"type": "place_order", "account": sh, "market": market, "side": "sell", "size": size,
+                     "price": price, "post_only": False})
+        desk.system({"type": "place_order", "account": lo, "market": market, "side": "buy", "size": size,
+                     "price": price})
+
+
+def oracle_shock(desk: Desk, market: str, bps: int) -> None:
+    """Move the simulator's oracle for ``market`` by ``bps`` (negative: down) and publish it."""
+    for mk in desk.sim.markets:
+        if mk.name == market:
+            mk.price = (mk.price * (10_000 + bps) // 10_000) // mk.tick * mk.tick
+            from engine.fixedpoint import fmt_price
+
+            desk.system({"type": "oracle_price", "market": market, "price": fmt_price(mk.price), "source": "sim"})
+
+
+def build_desk(seed: int = 7, accounts: int = 200, *, frozen: bool = True, warmup_steps: int = 600,
+               operator: str | None = None, role: str | None = None, db: str = "memory",
+               incident: bool = True) -> Desk:
+    actor = default_actor(operator or ("alice" if frozen else None), role or ("admin" if frozen else None))
+    clock = SimClock(FROZEN_START_MS) if frozen else (lambda: time.time_ns() // 1_000_000)
+    node = Node(clock=clock, actor=actor, db=db)
+    feed = Feed(clock)
+    node.subscribe(feed)
+    sim = Simulator(seed=seed, accounts=accounts)
+    desk = Desk(node, Gateway(node), feed, sim, clock, live=not frozen)
+    t0 = clock()
+    for cmd in sim.setup_commands(t0):
+        if not frozen:
+            cmd.pop("ts", None)
+        node.call(cmd, actor=SYSTEM)
+    node.call({"type": "take_snapshot", "label": "venue opened", "trigger": "auto",
+               "reason": "startup", **({"ts": t0} if frozen else {})}, actor=SYSTEM)
+    if not frozen and incident:
+        leveraged_pairs(desk, 40)  # thin-margin accounts: a live newcomer sees liquidations within minutes
+    if frozen:
+        desk.drive(warmup_steps // 2)
+        if incident:
+            desk.system({"type": "take_snapshot", "label": "pre-maintenance 04:59", "trigger": "maintenance",
+                         "reason": "scheduled"})
+            leveraged_pairs(desk, 40)
+        desk.drive(warmup_steps - warmup_steps // 2 - 20)
+        if incident:
+            oracle_shock(desk, "BTC-USD-PERP", -250)
+        desk.drive(20)
+    return desk
+
+
+def make_app(seed: int = 7, frozen: bool = True, accounts: int = 200, *, db: str | None = None,
+             operator: str | None = None, role: str | None = None, warmup_steps: int = 600,
+             incident: bool = True, **app_kwargs):
+    """The console on an embedded node with a seeded simulated market."""
+    from .app import PerpdeskApp
+
+    db = db or os.environ.get("PERPDESK_DB") or "memory"
+    desk = build_desk(seed, accounts, frozen=frozen, warmup_steps=warmup_steps, operator=operator,
+                      role=role, db=db, incident=incident)
+    return PerpdeskApp(desk.node, gateway=desk.gateway, feed=desk.feed, desk=desk, live=not frozen,
+                       **app_kwargs)

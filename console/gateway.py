@@ -1,0 +1,328 @@
+"""The one adapter between the screens and a node.
+
+Screens call :class:`Gateway` methods only; they never import ``engine``.
+Everything returned is plain data (dicts of ints and strings). Writes return
+an :class:`Outcome`; a refused command, a role refusal and a node error all
+become ``Outcome(ok=False, code, message)`` so a screen can show a
+notification instead of a traceback. Reads raise :class:`GatewayError`.
+
+:class:`Feed` is the event buffer: the node calls it on its sequencer thread,
+where it only appends to bounded buffers under a lock; the UI drains it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.node import NodeError
+from engine.roles import REQUIRED_ROLE
+
+#: actions the console can ask for that are node actions rather than commands
+NODE_ACTIONS = ("propose_refund", "decide_refund", "pay_refund")
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    code: str = ""
+    message: str = ""
+    seq: int = 0
+    events: list[dict] = field(default_factory=list)
+    data: Any = None
+
+    @property
+    def summary(self) -> str:
+        return self.message if not self.ok else (self.message or "done")
+
+
+class GatewayError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _call(fn: Callable, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except GatewayError:
+        raise
+    except NodeError as e:
+        raise GatewayError(e.code, e.message) from None
+    except KeyError as e:
+        raise GatewayError("not_found", f"not found: {e.args[0] if e.args else e}") from None
+    except Exception as e:  # a node bug must not close the console
+        raise GatewayError("error", f"{type(e).__name__}: {e}") from None
+
+
+class Gateway:
+    """Talks to an in-process :class:`engine.node.Node` (a remote node would offer the same methods)."""
+
+    def __init__(self, node, *, timeout: float = 10.0) -> None:
+        self.node = node
+        self.timeout = timeout
+
+    # ---- who and when ---------------------------------------------------
+    @property
+    def identity(self) -> dict:
+        ident = getattr(self.node, "identity", None)
+        return dict(ident) if ident else {"operator": "?", "role": "?", "db": "?"}
+
+    @property
+    def role(self) -> str:
+        return self.identity.get("role", "viewer")
+
+    def may(self, action: str) -> bool:
+        actor = getattr(self.node, "actor", None)
+        if actor is None:
+            return True
+        return actor.may(action)
+
+    @staticmethod
+    def required_role(action: str) -> str | None:
+        return REQUIRED_ROLE.get(action)
+
+    def clock(self) -> int:
+        return int(self.node.clock())
+
+    def subscribe(self, fn: Callable[[list[dict]], None]) -> Callable[[], None]:
+        return self.node.subscribe(fn)
+
+    # ---- reads ------------------------------------------------------------
+    def status(self) -> dict:
+        return _call(self.node.status)
+
+    def markets(self) -> list[dict]:
+        return _call(self.node.markets)
+
+    def account(self, name: str) -> dict | None:
+        return _call(self.node.account, name)
+
+    def accounts(self, limit: int = 500, offset: int = 0, query: str = "") -> list[dict]:
+        return _call(self.node.accounts, limit, offset, query)
+
+    def book(self, market: str, levels: int = 10) -> dict:
+        return _call(self.node.book, market, levels)
+
+    def checks(self) -> list[dict]:
+        return _call(self.node.checks)
+
+    def snapshots(self) -> list[dict]:
+        return _call(self.node.snapshots)
+
+    def brake_preview(self) -> dict:
+        return _call(self.node.brake_preview)
+
+    def rollback_preview(self, snapshot_id: str) -> dict:
+        return _call(self._need("rollback_preview"), snapshot_id)
+
+    def audit(self, limit: int = 500, query: str = "") -> list[dict]:
+        return _call(self._need("audit"), limit, query)
+
+    def refunds(self) -> list[dict]:
+        return _call(self._need("refunds"))
+
+    def maintenance_windows(self) -> list[dict]:
+        fn = getattr(self.node, "maintenance_windows", None)
+        if fn is None:
+            return list(self.status().get("maintenance", []))
+        return _call(fn)
+
+    def _need(self, name: str) -> Callable:
+        fn = getattr(self.node, name, None)
+        if fn is None:
+            raise GatewayError("unavailable", f"this node does not offer {name.replace('_', ' ')} yet")
+        return fn
+
+    # ---- writes -----------------------------------------------------------
+    def send(self, cmd: dict) -> Outcome:
+        """Submit one wire-form command and wait for its result."""
+        try:
+            res = self.node.call(cmd, timeout=self.timeout)
+        except NodeError as e:
+            return Outcome(False, e.code, e.message)
+        except Exception as e:  # timeouts, a stopped node, a node bug
+            return Outcome(False, "error", f"{type(e).__name__}: {e}")
+        return Outcome(res.ok, res.code, res.message, res.seq, list(res.events))
+
+    def emergency_brake(self, reason: str) -> Outcome:
+        return self.send({"type": "emergency_brake", "reason": reason})
+
+    def release_brake(self, reason: str) -> Outcome:
+        return self.send({"type": "release_brake", "reason": reason})
+
+    def take_snapshot(self, label: str, reason: str = "") -> Outcome:
+        return self.send({"type": "take_snapshot", "label": label, "reason": reason or label})
+
+    def rollback(self, snapshot_id: str, reason: str) -> Outcome:
+        return self.send({"type": "rollback", "snapshot_id": snapshot_id, "reason": reason})
+
+    def schedule_maintenance(self, window_id: str, markets: list[str], start_ts: int, duration_ms: int,
+                             kind: str, reason: str = "") -> Outcome:
+        return self.send({"type": "schedule_maintenance", "window_id": window_id, "markets": markets,
+                          "start_ts": start_ts, "duration_ms": duration_ms, "kind": kind,
+                          "reason": reason or f"{kind} window"})
+
+    def pause_liquidations(self, market: str | None, reason: str) -> Outcome:
+        cmd = {"type": "pause_liquidations", "reason": reason}
+        if market:
+            cmd["market"] = market
+        return self.send(cmd)
+
+    def resume_liquidations(self, market: str | None, reason: str) -> Outcome:
+        cmd = {"type": "resume_liquidations", "reason": reason}
+        if market:
+            cmd["market"] = market
+        return self.send(cmd)
+
+    def set_market_mode(self, market: str, mode: str, reason: str) -> Outcome:
+        return self.send({"type": "set_market_mode", "market": market, "mode": mode, "reason": reason})
+
+    # ---- refunds (node actions, maker-checker) ---------------------------------
+    def _node_action(self, name: str, *args, **kwargs) -> Outcome:
+        try:
+            out = self._need(name)(*args, **kwargs)
+        except GatewayError as e:
+            return Outcome(False, e.code, e.message)
+        except NodeError as e:
+            return Outcome(False, e.code, e.message)
+        except Exception as e:
+            return Outcome(False, "error", f"{type(e).__name__}: {e}")
+        if hasattr(out, "ok"):  # a Result
+            return Outcome(out.ok, out.code, out.message, out.seq, list(out.events))
+        return Outcome(True, data=out)
+
+    def propose_refund(self, account: str, amount: str, reason: str, evidence: dict | None = None) -> Outcome:
+        return self._node_action("propose_refund", account, amount, reason, evidence)
+
+    def decide_refund(self, refund_id: str, approve: bool, reason: str) -> Outcome:
+        return self._node_action("decide_refund", refund_id, approve, reason)
+
+    def pay_refund(self, refund_id: str, fund: str = "insurance") -> Outcome:
+        return self._node_action("pay_refund", refund_id, fund)
+
+
+# ---------------------------------------------------------------------------
+# the event buffer
+# ---------------------------------------------------------------------------
+
+ALERT_EVENTS = {
+    "brake_engaged": ("error", lambda e: f"BRAKE ENGAGED by {e.get('operator', '?')}: "
+                                         f"{e.get('canceled_orders', 0)} orders canceled, {e.get('kept_tpsl', 0)} TP/SL kept"),
+    "brake_released": ("warning", lambda e: f"brake released by {e.get('operator', '?')}"),
+    "rolled_back": ("error", lambda e: f"ROLLED BACK to {e.get('snapshot_id')} (seq {e.get('to_seq')}); "
+                                      f"{e.get('discarded_commands')} commands marked rolled back"),
+    "validation_failed": ("error", lambda e: f"validation failed: {e.get('check')}: {e.get('detail')}"),
+    "liquidations_paused": ("warning", lambda e: f"liquidations paused ({e.get('market') or 'all markets'})"),
+    "liquidations_resumed": ("information", lambda e: f"liquidations resumed ({e.get('market') or 'all markets'})"),
+    "bad_debt_uncovered": ("error", lambda e: f"bad debt not covered for {e.get('account')}"),
+    "deleverage": ("warning", lambda e: f"auto-deleverage {e.get('market')}: {e.get('account')} vs {e.get('counterparty')}"),
+    "market_state_loaded": ("warning", lambda e: f"market state loaded for {e.get('market')} from {e.get('source') or 'infrastructure'}"),
+    "maintenance_scheduled": ("information", lambda e: f"maintenance {e.get('window_id')} scheduled ({e.get('kind')})"),
+    "credited": ("information", lambda e: f"refund {e.get('refund_id')} paid to {e.get('account')}"),
+    "snapshot_taken": ("information", lambda e: f"snapshot {e.get('snapshot_id')} taken ({e.get('label') or e.get('trigger')})"),
+}
+
+SPARK_POINTS = 90  # seconds of price history per market
+LIQ_ROWS = 2000  # liquidations kept for the live table
+LIQ_MINUTES = 60  # minutes of per-minute counts
+
+
+class Feed:
+    """Bounded buffers of what the node published; filled on the sequencer thread."""
+
+    def __init__(self, clock: Callable[[], int]) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self.liqs: deque[dict] = deque(maxlen=LIQ_ROWS)
+        self.liq_count = 0  # liquidations ever seen (row numbers)
+        self.liq_minutes: dict[int, int] = {}
+        self.liq_recent: dict[str, deque[int]] = {}
+        self.alerts: deque[tuple[int, str, str]] = deque(maxlen=100)
+        self.alert_count = 0
+        self.marks: dict[str, deque[tuple[int, int]]] = {}
+        self.events = 0
+        self.trades = 0
+        self.last_seq = 0
+
+    def __call__(self, events: list[dict]) -> None:
+        now = self.clock()
+        with self._lock:
+            self.events += len(events)
+            for ev in events:
+                t = ev["type"]
+                if t == "trade":
+                    self.trades += 1
+                elif t == "mark_price" or t == "market_state_loaded":
+                    d = self.marks.get(ev["market"])
+                    if d is None:
+                        d = self.marks[ev["market"]] = deque(maxlen=SPARK_POINTS)
+                    sec = now // 1000
+                    if d and d[-1][0] == sec:
+                        d[-1] = (sec, ev["mark_price"])
+                    else:
+                        d.append((sec, ev["mark_price"]))
+                elif t == "liquidation":
+                    self.liq_count += 1
+                    row = dict(ev)
+                    row["ts"] = now
+                    row["n"] = self.liq_count
+                    self.liqs.append(row)
+                    minute = now // 60_000
+                    self.liq_minutes[minute] = self.liq_minutes.get(minute, 0) + 1
+                    if len(self.liq_minutes) > LIQ_MINUTES * 2:
+                        for k in sorted(self.liq_minutes)[:-LIQ_MINUTES]:
+                            del self.liq_minutes[k]
+                    r = self.liq_recent.get(ev["market"])
+                    if r is None:
+                        r = self.liq_recent[ev["market"]] = deque(maxlen=10_000)
+                    r.append(now)
+                if t in ALERT_EVENTS:
+                    level, text = ALERT_EVENTS[t]
+                    self.alert_count += 1
+                    self.alerts.append((now, level, text(ev)))
+            if events:
+                self.last_seq = max(self.last_seq, events[-1].get("seq", 0))
+
+    # ---- UI side (copies under the lock) -----------------------------------------
+    def liquidations_since(self, n: int) -> list[dict]:
+        with self._lock:
+            if n >= self.liq_count:
+                return []
+            return [r for r in self.liqs if r["n"] > n]
+
+    def liquidations(self) -> list[dict]:
+        with self._lock:
+            return list(self.liqs)
+
+    def per_minute(self, now: int, minutes: int = 30) -> list[int]:
+        cur = now // 60_000
+        with self._lock:
+            return [self.liq_minutes.get(m, 0) for m in range(cur - minutes + 1, cur + 1)]
+
+    def last_minute(self, now: int) -> dict[str, int]:
+        cut = now - 60_000
+        with self._lock:
+            out = {}
+            for m, d in self.liq_recent.items():
+                while d and d[0] < cut:
+                    d.popleft()
+                out[m] = len(d)
+            return out
+
+    def mark_history(self, market: str) -> list[int]:
+        with self._lock:
+            return [p for _s, p in self.marks.get(market, ())]
+
+    def recent_alerts(self, k: int = 8) -> list[tuple[int, str, str]]:
+        with self._lock:
+            return list(self.alerts)[-k:]
+
+    def counters(self) -> dict:
+        with self._lock:
+            return {"events": self.events, "trades": self.trades, "liquidations": self.liq_count,
+                    "last_seq": self.last_seq, "alerts": self.alert_count}

@@ -1,0 +1,45 @@
+"""A command-palette provider that offers every action bound where the palette was opened."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+SKIP = {"command_palette", "quit", "app.quit", "screenshot", "focus_next", "focus_previous", "copy_text",
+        "app.copy_text", "help_quit", "maximize", "minimize", "app.focus_next", "app.focus_previous"}
+
+
+class DeskCommands(Provider):
+    """Every binding of the screen the palette was opened from (app, screen and focused widget)."""
+
+    def _entries(self):
+        app = self.app
+        seen = set()
+        for _key, active in self.screen.active_bindings.items():
+            b = active.binding
+            if b.system or b.action in SKIP or not b.description:
+                continue
+            ident = (b.action, id(active.node))
+            if ident in seen:
+                continue
+            seen.add(ident)
+            why = app.why_not(b.action.split("(")[0]) if hasattr(app, "why_not") else None
+            keys = b.key_display or app.get_key_display(b)
+            help_text = (b.tooltip or b.description) + f"  [{keys}]"
+            if why:
+                help_text += f"  (unavailable: {why})"
+            group = b.group.description if b.group else ""
+            name = f"{group}: {b.description}" if group else b.description
+            yield name, help_text, partial(app.run_action, b.action, active.node)
+
+    async def discover(self) -> Hits:
+        for name, help_text, cb in sorted(self._entries(), key=lambda e: e[0]):
+            yield DiscoveryHit(name, cb, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, help_text, cb in self._entries():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), cb, help=help_text)

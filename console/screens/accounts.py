@@ -1,0 +1,124 @@
+"""Accounts explorer: find an account; see its margin, positions, orders and history."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Input, Static
+
+from .. import format as fmt
+from ..gateway import GatewayError
+from ..tables import setup_columns, sync_table
+from ..widgets import DeskScreen
+
+COLUMNS = [("account", "Account"), ("value", "Value"), ("im", "Initial margin"), ("mm", "Maint. margin"),
+           ("ratio", "MM / value"), ("positions", "Pos"), ("orders", "Ord")]
+LIMIT = 300
+
+
+class AccountsScreen(DeskScreen):
+    NAME = "accounts"
+    AUTO_FOCUS = "#acct-table"
+    BINDINGS = [Binding("slash", "filter", "Find account", id="acct_filter", key_display="/")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query_text = ""
+        self.current: str | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Input(placeholder="account name contains… (Enter)", id="acct-filter")
+        with Horizontal(id="acct-body"):
+            yield DataTable(id="acct-table", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="acct-detail", classes="panel")
+
+    def on_mount(self) -> None:
+        setup_columns(self.query_one(DataTable), COLUMNS)
+        self.query_one("#acct-detail").border_title = "Account"
+
+    def collect(self, gw) -> dict:
+        return {"accounts": gw.accounts(LIMIT, 0, self.query_text)}
+
+    def show(self, vm: dict) -> None:
+        rows = []
+        for a in vm.get("accounts", []):
+            ratio = a["maintenance_margin"] * 10_000 // a["value"] if a["value"] > 0 else None
+            style = "bold red" if ratio is None or ratio >= 10_000 else ("yellow" if ratio >= 7_000 else "")
+            rows.append((a["account"], (
+                a["account"], Text(fmt.money(a["value"]), justify="right"),
+                Text(fmt.money(a["initial_margin"]), justify="right"),
+                Text(fmt.money(a["maintenance_margin"]), justify="right"),
+                Text("bankrupt" if ratio is None else fmt.bps(ratio), justify="right", style=style),
+                Text(str(a["positions"]), justify="right"), Text(str(a["orders"]), justify="right"))))
+        table = self.query_one(DataTable)
+        sync_table(table, rows)
+        table.border_title = f"Accounts ({len(rows)} shown, first {LIMIT})"
+        if self.current is None and rows:
+            self.current = rows[0][0]
+        self._detail()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is not None and event.row_key.value:
+            self.current = event.row_key.value
+            self._detail()
+
+    def _detail(self) -> None:
+        box = self.query_one("#acct-detail", Static)
+        if not self.current:
+            box.update(Text("no account", style="dim"))
+            return
+        try:
+            a = self.app.gateway.account(self.current)
+        except GatewayError as e:
+            box.update(Text(e.message, style="red"))
+            return
+        if a is None:
+            box.update(Text(f"{self.current} no longer exists", style="dim"))
+            return
+        head = Text()
+        head.append(f"{a['account']}\n", style="bold")
+        head.append(f"collateral {fmt.money(a['collateral'])}   value {fmt.money(a['value'])}   "
+                    f"free {fmt.money(a['free_collateral'])}\n")
+        ratio = a.get("margin_ratio_bps")
+        head.append(f"initial margin {fmt.money(a['initial_margin'])}   maintenance {fmt.money(a['maintenance_margin'])}   "
+                    f"ratio {'bankrupt' if ratio is None else fmt.bps(ratio)}\n")
+        pos = Table(title="positions", box=None, expand=True, title_justify="left")
+        for c in ("market", "size", "entry", "mark", "uPnL", "funding"):
+            pos.add_column(c, justify="right" if c != "market" else "left")
+        for p in a["positions"]:
+            pos.add_row(p["market"], fmt.size(p["size"]), fmt.price(p["entry_price"]), fmt.price(p["mark_price"]),
+                        fmt.money(p["unrealized_pnl"]), fmt.money(p["funding_pnl"]))
+        orders = Table(title="open orders", box=None, expand=True, title_justify="left")
+        for c in ("id", "market", "side", "type", "price", "remaining"):
+            orders.add_column(c)
+        for o in a["orders"][:12]:
+            orders.add_row(str(o["order_id"]), o["market"], o["side"], o["order_type"],
+                           fmt.price(o["price"] or o["trigger_price"]), fmt.size(o["remaining"]))
+        hist = Text("\nhistory (this session)\n", style="bold")
+        liqs = [r for r in self.app.feed.liquidations() if r["account"] == a["account"]][-5:]
+        for r in liqs:
+            hist.append(f"{fmt.clock_time(r['ts'])} liquidated {fmt.size(r['size'])} {r['market']} at "
+                        f"{fmt.price(r['price'])}, bad debt {fmt.money(r['bad_debt'])}\n")
+        try:
+            refunds = [r for r in self.app.gateway.refunds() if r["account"] == a["account"]]
+        except GatewayError:
+            refunds = []
+        for r in refunds:
+            hist.append(f"refund {r['refund_id']} {fmt.money(r['amount'])} USDC {r['status']}\n")
+        if not liqs and not refunds:
+            hist.append("no liquidations or refunds\n", style="dim")
+        from rich.console import Group
+
+        box.update(Group(head, pos, Text(""), orders, hist))
+
+    def action_filter(self) -> None:
+        self.query_one("#acct-filter", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_text = event.value.strip()
+        self.current = None
+        self.app.refresh_now()
+        self.query_one(DataTable).focus()

@@ -1,0 +1,58 @@
+"""Audit log: who did what, why, and what came of it; filterable."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Input
+
+from .. import format as fmt
+from ..tables import setup_columns, sync_table
+from ..widgets import DeskScreen
+
+COLUMNS = [("time", "Time (UTC)"), ("operator", "Operator"), ("role", "Role"), ("action", "Action"),
+           ("reason", "Reason"), ("outcome", "Outcome")]
+LIMIT = 500
+
+
+class AuditScreen(DeskScreen):
+    NAME = "audit"
+    AUTO_FOCUS = "#audit-table"
+    BINDINGS = [Binding("slash", "filter", "Filter", id="audit_filter", key_display="/")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query_text = ""
+
+    def compose_body(self) -> ComposeResult:
+        yield Input(placeholder="filter: operator, action, reason or outcome (Enter)", id="audit-filter")
+        yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        setup_columns(self.query_one(DataTable), COLUMNS)
+
+    def collect(self, gw) -> dict:
+        return {"audit": gw.audit(LIMIT, self.query_text)}
+
+    def show(self, vm: dict) -> None:
+        rows = []
+        entries = vm.get("audit", [])
+        start = len(entries)
+        for i, r in enumerate(reversed(entries)):
+            outcome = r.get("outcome", "")
+            style = "green" if outcome in ("ok", "approved", "paid") else ("bold red" if outcome.startswith(("refused", "rejected", "error")) else "")
+            rows.append((f"{r.get('ts')}-{start - i}-{r.get('action')}", (
+                fmt.date_time(r.get("ts")), r.get("operator", ""), r.get("role", ""), r.get("action", ""),
+                (r.get("reason") or "")[:48], Text(outcome[:70], style=style))))
+        sync_table(self.query_one(DataTable), rows)
+        self.query_one(DataTable).border_title = (
+            f"Audit log — {len(entries)} entries" + (f" matching {self.query_text!r}" if self.query_text else ""))
+
+    def action_filter(self) -> None:
+        self.query_one("#audit-filter", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_text = event.value.strip()
+        self.app.refresh_now()
+        self.query_one(DataTable).focus()

@@ -1,0 +1,122 @@
+"""The emergency brake and its release: dangerous actions confirm, defaulting to Cancel."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+
+class BrakeModal(ModalScreen[bool]):
+    """Preview what the brake cancels; Cancel has the focus."""
+
+    BINDINGS = [
+        Binding("escape,n", "cancel", "Cancel", id="brake_cancel"),
+        Binding("y", "trip", "Trip the brake", id="brake_trip"),
+    ]
+
+    def __init__(self, preview: dict) -> None:
+        super().__init__(id="brake-modal")
+        self.preview = preview
+        self.reason = "emergency brake from console"
+
+    def compose(self) -> ComposeResult:
+        p = self.preview
+        with Vertical(id="dialog", classes="danger"):
+            yield Label("EMERGENCY BRAKE", id="dialog-title")
+            yield Static("Trip it and in one step: platform access is disabled, every market is halted, "
+                         "liquidations and TP/SL triggers pause, and every open order is canceled except "
+                         "stop-loss / take-profit orders.", classes="explain")
+            t = Table(box=None, expand=True, show_edge=False)
+            t.add_column("market")
+            t.add_column("orders to cancel", justify="right")
+            for m, n in sorted(p.get("canceled_by_market", {}).items()):
+                t.add_row(m, f"{n:,}")
+            t.add_row(Text("total", style="bold"), Text(f"{p.get('canceled_orders', 0):,}", style="bold"))
+            yield Static(t, id="brake-preview")
+            yield Static(Text.assemble(
+                ("TP/SL kept: ", "bold"), f"{p.get('kept_tpsl', 0):,}    ",
+                ("accounts affected: ", "bold"), f"{p.get('accounts_affected', 0):,}    ",
+                ("markets to halt: ", "bold"), ", ".join(p.get("markets_to_halt", [])) or "none"),
+                id="brake-summary")
+            if p.get("already_engaged"):
+                yield Static(Text("The brake is already engaged.", style="bold red"))
+            yield Input(self.reason, placeholder="reason (journaled)", id="brake-reason")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel [n]", id="cancel", variant="primary")
+                yield Button("Trip the brake [y]", id="trip", variant="error")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.reason = event.value.strip() or "emergency brake from console"
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "trip")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    def action_trip(self) -> None:
+        self.dismiss(True)
+
+
+class ReleaseModal(ModalScreen[bool]):
+    """The validation gate: every failing check is listed; release is offered only when none fail."""
+
+    BINDINGS = [
+        Binding("escape,n", "cancel", "Cancel", id="release_cancel"),
+        Binding("y", "release", "Release", id="release_confirm"),
+    ]
+
+    def __init__(self, failures: list[dict]) -> None:
+        super().__init__(id="release-modal")
+        self.failures = failures
+        self.reason = "validation passed; releasing"
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="warning" if not self.failures else "danger"):
+            yield Label("RELEASE THE BRAKE", id="dialog-title")
+            yield Static("Release goes through the validation gate. Markets reopen in post_only, "
+                         "never straight to open; access and liquidations resume.", classes="explain")
+            if self.failures:
+                t = Text()
+                t.append(f"{len(self.failures)} validation check(s) fail; release is refused:\n", style="bold red")
+                for f in self.failures:
+                    t.append(f"  ✗ {f['check']}", style="bold")
+                    t.append(f": {f['detail']}\n")
+                yield Static(t, id="checks")
+            else:
+                yield Static(Text("✓ every validation check passes", style="bold green"), id="checks")
+            yield Input(self.reason, placeholder="reason (journaled)", id="release-reason")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel [n]", id="cancel", variant="primary")
+                yield Button("Release [y]", id="release", variant="warning", disabled=bool(self.failures))
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.reason = event.value.strip() or "validation passed; releasing"
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "release":
+            self.action_release()
+        else:
+            self.dismiss(False)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    def action_release(self) -> None:
+        if self.failures:
+            names = ", ".join(sorted({f["check"] for f in self.failures}))
+            self.app.notify(f"Release refused: {len(self.failures)} validation check(s) fail ({names})",
+                            title="Validation gate", severity="error")
+            return
+        self.dismiss(True)

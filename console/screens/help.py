@@ -1,0 +1,47 @@
+"""Help: every key binding, grouped, with what it does."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help_close")]
+
+    def __init__(self, under=None) -> None:
+        super().__init__(id="help")
+        self.under = under
+
+    def compose(self) -> ComposeResult:
+        app = self.app
+        under = self.under
+        with VerticalScroll(id="dialog"):
+            yield Label("perpdesk — keys", id="dialog-title")
+            t = Table(box=None, expand=True)
+            t.add_column("key", style="bold cyan", no_wrap=True)
+            t.add_column("action", style="bold")
+            t.add_column("what it does")
+            t.add_column("group", style="dim")
+            seen = set()
+            sources = [("app", app.BINDINGS)] + ([("screen", under.BINDINGS)] if under is not None else [])
+            for _src, bindings in sources:
+                for b in bindings:
+                    if not isinstance(b, Binding) or b.id in seen:
+                        continue
+                    seen.add(b.id)
+                    why = app.why_not(b.action.split("(")[0])
+                    desc = b.tooltip or b.description
+                    if why:
+                        desc += f" (unavailable: {why})"
+                    t.add_row(b.key_display or b.key, b.description, desc, b.group.description if b.group else "")
+            t.add_row("^p", "Command palette", "every action above, searchable", "")
+            t.add_row("^q", "Quit", "leave the console (the node stops with it)", "")
+            yield Static(t)
+            yield Static("Dangerous actions open a confirmation that defaults to Cancel. Dimmed keys in the "
+                         "footer are not available to your role or in the venue's current state; pressing one "
+                         "tells you why.", classes="explain")

@@ -1,0 +1,152 @@
+"""Live liquidations: a bounded streaming table, a per-minute chart, pause and filter."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Input, Sparkline, Static
+
+from .. import format as fmt
+from ..tables import clear_table, setup_columns
+from ..widgets import DeskScreen
+
+COLUMNS = [("time", "Time"), ("account", "Account"), ("market", "Market"), ("side", "Side"),
+           ("size", "Size"), ("price", "Price"), ("fee", "Fee"), ("bad_debt", "Bad debt"), ("seq", "Seq")]
+MAX_ROWS = 500
+
+
+class LiquidationsScreen(DeskScreen):
+    NAME = "liquidations"
+    AUTO_FOCUS = "#liq-table"
+    BINDINGS = [
+        Binding("space", "pause", "Pause feed", id="liq_pause"),
+        Binding("space", "resume", "Resume feed", id="liq_resume"),
+        Binding("slash", "filter", "Filter", id="liq_filter", key_display="/"),
+        Binding("escape", "clear_filter", "Clear filter", id="liq_clear_filter"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paused = False
+        self.shown_upto = 0  # feed row number of the newest row in the table
+        self.query_text = ""
+        self.rows = 0
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="liq-head"):
+            yield Static("", id="liq-counters", classes="panel")
+            yield Sparkline([], id="liq-chart", summary_function=max)
+        box = Input(placeholder="filter by market or account, Enter to apply, Esc to clear", id="liq-filter")
+        box.display = False
+        yield box
+        yield DataTable(id="liq-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        setup_columns(self.query_one(DataTable), COLUMNS)
+        self.query_one("#liq-chart").border_title = "liquidations per minute, last 30 min"
+        self.query_one("#liq-counters").border_title = "Liquidations"
+
+    # ---- rendering -------------------------------------------------------------
+    def _match(self, row: dict) -> bool:
+        q = self.query_text.lower()
+        return not q or q in row["account"].lower() or q in row["market"].lower()
+
+    @staticmethod
+    def _cells(r: dict) -> tuple:
+        bad = r.get("bad_debt", 0)
+        return (fmt.clock_time(r["ts"]), r["account"], r["market"],
+                Text(r["side"], style="red" if r["side"] == "sell" else "green"),
+                Text(fmt.size(r["size"]), justify="right"), Text(fmt.price(r["price"]), justify="right"),
+                Text(fmt.money(r["fee"]), justify="right"),
+                Text(fmt.money(bad), justify="right", style="bold red" if bad else "dim"),
+                Text(str(r["seq"]), justify="right"))
+
+    def show(self, vm: dict) -> None:
+        feed = self.app.feed
+        counters = vm["counters"]
+        per_min = feed.per_minute(vm["clock"], 30)
+        self.query_one("#liq-chart", Sparkline).data = list(per_min)
+        last_minute = vm["last_minute"]
+        pending = counters["liquidations"] - self.shown_upto
+        t = Text()
+        t.append(f"{counters['liquidations']:,}", style="bold")
+        t.append(" seen   ")
+        t.append(f"{sum(last_minute.values()):,}", style="bold red" if sum(last_minute.values()) else "bold")
+        t.append(" in the last minute   ")
+        t.append(" · ".join(f"{m.split('-')[0]} {n}" for m, n in sorted(last_minute.items())) or "")
+        t.append(f"\nshowing {self.rows:,} rows (newest {MAX_ROWS} kept)")
+        if self.query_text:
+            t.append(f"   filter: {self.query_text!r}", style="bold")
+        if self.paused:
+            t.append(f"\nPAUSED — {pending:,} new since pause; counters and chart keep moving",
+                     style="bold yellow")
+        else:
+            t.append("\nlive", style="green")
+        self.query_one("#liq-counters", Static).update(t)
+        if not self.paused:
+            self._append(feed.liquidations_since(self.shown_upto))
+
+    def _append(self, rows: list[dict]) -> None:
+        if not rows:
+            return
+        table = self.query_one(DataTable)
+        self.shown_upto = rows[-1]["n"]
+        rows = [r for r in rows if self._match(r)][-MAX_ROWS:]
+        for r in rows:
+            table.add_row(*self._cells(r), key=str(r["n"]))
+        self.rows += len(rows)
+        while self.rows > MAX_ROWS:  # bounded: drop the oldest rows
+            table.remove_row(table.coordinate_to_cell_key((0, 0)).row_key)
+            self.rows -= 1
+        if rows:
+            table.move_cursor(row=table.row_count - 1, animate=False)
+
+    def _rebuild(self) -> None:
+        table = self.query_one(DataTable)
+        clear_table(table)
+        self.rows = 0
+        self.shown_upto = 0
+        self._append(self.app.feed.liquidations())
+
+    # ---- actions -------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "pause":
+            return not self.paused
+        if action == "resume":
+            return self.paused
+        return super().check_action(action, parameters)
+
+    def action_pause(self) -> None:
+        self.paused = True
+        self.refresh_bindings()
+        self.app.refresh_now()
+
+    def action_resume(self) -> None:
+        self.paused = False
+        self.refresh_bindings()
+        self.app.refresh_now()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#liq-filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#liq-filter", Input)
+        box.value = ""
+        box.display = False
+        if self.query_text:
+            self.query_text = ""
+            self._rebuild()
+            self.app.refresh_now()
+        self.query_one(DataTable).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_text = event.value.strip()
+        if not self.query_text:
+            event.input.display = False
+        self._rebuild()
+        self.query_one(DataTable).focus()
+        self.app.refresh_now()

@@ -1,0 +1,198 @@
+"""Maintenance: schedule a window in a validated form; list windows with phase and countdown."""
+
+from __future__ import annotations
+
+import re
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Input, Label, Select, Static
+
+from .. import format as fmt
+from ..tables import setup_columns, sync_table
+from ..widgets import DeskScreen
+
+KINDS = [("database upgrade", "database_upgrade"), ("oracle restart", "oracle_restart"), ("scale-up", "scale_up")]
+WINDOW_COLUMNS = [("id", "Window"), ("kind", "Kind"), ("markets", "Markets"), ("start", "Start (UTC)"),
+                  ("duration", "Duration"), ("status", "Status"), ("phase", "Phase")]
+_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
+_REL = re.compile(r"^\+(\d+)(m|h)$")
+
+
+def parse_start(text: str, now: int) -> int:
+    """``HH:MM`` (UTC, the next such time after engine time) or ``+15m`` / ``+2h``."""
+    t = text.strip()
+    m = _REL.match(t)
+    if m:
+        n = int(m.group(1))
+        if n <= 0:
+            raise ValueError("the offset must be positive")
+        return now + n * (60_000 if m.group(2) == "m" else 3_600_000)
+    m = _HHMM.match(t)
+    if m:
+        h, mi = int(m.group(1)), int(m.group(2))
+        if h > 23 or mi > 59:
+            raise ValueError("use a time of day from 00:00 to 23:59")
+        day = now - now % 86_400_000
+        ts = day + (h * 60 + mi) * 60_000
+        return ts if ts > now else ts + 86_400_000
+    raise ValueError("use HH:MM (UTC) or an offset such as +15m or +2h")
+
+
+def validate(form: dict, markets: list[str], existing: set[str], now: int) -> tuple[dict, dict]:
+    """(errors by field, the command fields) for the maintenance form."""
+    errors: dict[str, str] = {}
+    out: dict = {}
+    wid = form["window_id"].strip()
+    if not wid:
+        errors["window_id"] = "a window id is required"
+    elif not _ID.match(wid):
+        errors["window_id"] = "letters, digits and - _ . : only (at most 64)"
+    elif wid in existing:
+        errors["window_id"] = f"{wid} already exists"
+    out["window_id"] = wid
+    names = [m.strip().upper() for m in form["markets"].replace(" ", ",").split(",") if m.strip()]
+    if names == ["ALL"]:
+        names = list(markets)
+    unknown = [m for m in names if m not in markets]
+    if not names:
+        errors["markets"] = "name at least one market (or all)"
+    elif unknown:
+        errors["markets"] = f"unknown market {', '.join(unknown)}; choose from {', '.join(markets)}"
+    out["markets"] = names
+    try:
+        out["start_ts"] = parse_start(form["start"], now)
+    except ValueError as e:
+        errors["start"] = str(e)
+    dur = form["duration"].strip()
+    if not dur.isdigit() or not 1 <= int(dur) <= 720:
+        errors["duration"] = "minutes, a whole number from 1 to 720"
+    else:
+        out["duration_ms"] = int(dur) * 60_000
+    if form["kind"] is Select.NULL or form["kind"] not in {k for _l, k in KINDS}:
+        errors["kind"] = "choose what the window is for"
+    else:
+        out["kind"] = form["kind"]
+    return errors, out
+
+
+class MaintenanceScreen(DeskScreen):
+    NAME = "maintenance"
+    AUTO_FOCUS = "#mw-table"
+    BINDINGS = [Binding("ctrl+s", "schedule", "Schedule window", id="mw_schedule", key_display="^s")]
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="mw-top"):
+            with Vertical(id="mw-form", classes="panel"):
+                yield Label("Window id")
+                yield Input("mw-0430", id="f-window_id")
+                yield Static("", id="e-window_id", classes="field-error")
+                yield Label("Markets (comma separated, or all)")
+                yield Input("all", id="f-markets")
+                yield Static("", id="e-markets", classes="field-error")
+                with Horizontal(classes="row"):
+                    with Vertical():
+                        yield Label("Start (HH:MM UTC or +15m)")
+                        yield Input("04:30", id="f-start")
+                        yield Static("", id="e-start", classes="field-error")
+                    with Vertical():
+                        yield Label("Duration (minutes)")
+                        yield Input("15", id="f-duration")
+                        yield Static("", id="e-duration", classes="field-error")
+                yield Label("Kind")
+                yield Select(KINDS, prompt="choose a kind", id="f-kind")
+                yield Static("", id="e-kind", classes="field-error")
+                yield Button("Schedule window [^s]", id="schedule", variant="primary")
+            yield Static("", id="mw-current", classes="panel")
+        yield DataTable(id="mw-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        setup_columns(self.query_one("#mw-table", DataTable), WINDOW_COLUMNS)
+        self.query_one("#mw-form").border_title = "Schedule a maintenance window"
+        self.query_one("#mw-current").border_title = "Current window"
+        self.query_one("#mw-table").border_title = "Windows"
+
+    def collect(self, gw) -> dict:
+        return {"windows": gw.maintenance_windows()}
+
+    def show(self, vm: dict) -> None:
+        now = vm["now"]
+        windows = sorted(vm.get("windows", []), key=lambda w: (w["start_ts"], w["window_id"]))
+        self.windows = windows
+        rows = []
+        current = None
+        for w in windows:
+            start, end = w["start_ts"], w["start_ts"] + w["duration_ms"]
+            if now < start:
+                status = Text(f"starts in {fmt.age(start - now)}", style="cyan")
+                if current is None:
+                    current = ("next", w, start - now)
+            elif now < end:
+                status = Text(f"ACTIVE, ends in {fmt.age(end - now)}", style="bold yellow")
+                current = ("active", w, end - now)
+            else:
+                status = Text("past", style="dim")
+            rows.append((w["window_id"], (w["window_id"], w["kind"].replace("_", " "),
+                                          ", ".join(m.split("-")[0] for m in w["markets"]),
+                                          fmt.date_time(start), fmt.duration(w["duration_ms"]), status,
+                                          w.get("phase", ""))))
+        sync_table(self.query_one("#mw-table", DataTable), rows)
+        t = Text()
+        if current is None:
+            t.append("No window scheduled.\n", style="dim")
+        else:
+            kind, w, left = current
+            t.append(f"{w['window_id']} ", style="bold")
+            t.append(f"{w['kind'].replace('_', ' ')} on {', '.join(w['markets'])}\n")
+            if kind == "active":
+                t.append(f"ACTIVE — phase {w.get('phase')}, ends in {fmt.age(left)}\n", style="bold yellow")
+            else:
+                t.append(f"next: starts in {fmt.age(left)} at {fmt.clock_time(w['start_ts'])} UTC\n", style="cyan")
+        t.append("\nSequence: announce → cancel_only → snapshot → work → validation → post_only (tight bands) → open.\n"
+                 "Liquidations and TP/SL triggers pause while a market is restricted.", style="dim")
+        self.query_one("#mw-current", Static).update(t)
+
+    # ---- the form ---------------------------------------------------------------
+    def form(self) -> dict:
+        return {k: self.query_one(f"#f-{k}", Input).value for k in ("window_id", "markets", "start", "duration")} | {
+            "kind": self.query_one("#f-kind", Select).value}
+
+    def show_errors(self, errors: dict) -> None:
+        for k in ("window_id", "markets", "start", "duration", "kind"):
+            self.query_one(f"#e-{k}", Static).update(Text("✗ " + errors[k], style="bold red") if k in errors else "")
+            self.query_one(f"#f-{k}").set_class(k in errors, "-invalid")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "schedule":
+            self.action_schedule()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_schedule()
+
+    def action_schedule(self) -> None:
+        why = self.app.why_not("schedule")
+        if why:
+            self.app.notify(why, title="Not available", severity="warning")
+            return
+        vm = self.app.vm
+        markets = [m["market"] for m in vm.get("markets", [])]
+        existing = {w["window_id"] for w in vm.get("windows", [])}
+        errors, fields = validate(self.form(), markets, existing, vm.get("now", 0))
+        self.show_errors(errors)
+        if errors:
+            self.app.notify(f"{len(errors)} field(s) need attention", title="Maintenance form", severity="error")
+            return
+
+        def after(out) -> None:
+            if not out.ok:
+                self.show_errors({"window_id": out.message} if out.code == "window_exists"
+                                 else {"start": out.message} if out.code == "in_the_past"
+                                 else {"kind": out.message})
+
+        gw = self.app.gateway
+        self.app.run_command("Schedule maintenance", lambda: gw.schedule_maintenance(**fields),
+                             success=f"Window {fields['window_id']} scheduled for "
+                                     f"{fmt.date_time(fields['start_ts'])} UTC", then=after)

@@ -1,0 +1,213 @@
+"""Snapshots and rollback: list, preview account by account, typed confirmation with a reason."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Input, Label, Static
+
+from .. import format as fmt
+from ..gateway import GatewayError
+from ..tables import clear_table, setup_columns, sync_table
+from ..widgets import DeskScreen
+
+SNAP_COLUMNS = [("time", "Time (UTC)"), ("id", "Snapshot"), ("label", "Label"), ("trigger", "Trigger"),
+                ("seq", "Seq"), ("hash", "State hash"), ("size", "Size")]
+PREVIEW_COLUMNS = [("account", "Account"), ("coll_now", "Collateral now"), ("coll_after", "after"),
+                   ("value_now", "Value now"), ("value_after", "after"), ("pos_now", "Positions now"),
+                   ("pos_after", "after"), ("orders", "Orders now→after"), ("trades", "Trades undone"),
+                   ("liqs", "Liqs undone")]
+PREVIEW_ROWS = 300
+
+
+class SnapshotsScreen(DeskScreen):
+    NAME = "snapshots"
+    AUTO_FOCUS = "#snap-table"
+    BINDINGS = [
+        Binding("enter", "preview", "Preview rollback", id="snap_preview"),
+        Binding("n", "take_snapshot", "New snapshot", id="snap_new"),
+        Binding("ctrl+k", "rollback", "Roll back…", id="snap_rollback", key_display="^k"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.preview: dict | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield DataTable(id="snap-table", cursor_type="row")
+        yield Static("Select a snapshot and press Enter to preview what a rollback would change.",
+                     id="preview-totals", classes="panel")
+        yield DataTable(id="preview-table", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        setup_columns(self.query_one("#snap-table", DataTable), SNAP_COLUMNS)
+        setup_columns(self.query_one("#preview-table", DataTable), PREVIEW_COLUMNS)
+        self.query_one("#snap-table").border_title = "Snapshots"
+        self.query_one("#preview-totals").border_title = "Rollback preview"
+        self.query_one("#snap-table").focus()
+
+    def collect(self, gw) -> dict:
+        return {"snapshots": gw.snapshots()}
+
+    def show(self, vm: dict) -> None:
+        snaps = sorted(vm.get("snapshots", []), key=lambda s: s["seq"], reverse=True)
+        sync_table(self.query_one("#snap-table", DataTable), [
+            (s["snapshot_id"], (fmt.date_time(s["ts"]), s["snapshot_id"], s["label"], s["trigger"],
+                                Text(f"{s['seq']:,}", justify="right"), fmt.short_hash(s["state_hash"]),
+                                Text(f"{s['size_bytes'] / 1024:,.1f} KiB", justify="right")))
+            for s in snaps])
+
+    def selected(self) -> str | None:
+        t = self.query_one("#snap-table", DataTable)
+        if not t.row_count:
+            return None
+        return t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value
+
+    # ---- actions ----------------------------------------------------------------
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "snap-table":
+            self.action_preview()
+
+    def action_preview(self) -> None:
+        sid = self.selected()
+        if sid is None:
+            self.app.notify("There is no snapshot to preview.", severity="warning")
+            return
+        try:
+            self.preview = self.app.gateway.rollback_preview(sid)
+        except GatewayError as e:
+            self.app.notify(e.message, title="Rollback preview failed", severity="error")
+            return
+        self.show_preview(self.preview)
+
+    def show_preview(self, p: dict) -> None:
+        tot = p["totals"]
+        t = Text()
+        t.append(f"Roll back to {p['snapshot_id']} ", style="bold")
+        t.append(f"({p.get('label', '')}, seq {p['to_seq']:,}, hash {fmt.short_hash(p.get('state_hash'))})\n")
+        t.append(f"{p['discarded_commands']:,} commands after it are kept in the journal, marked rolled back.\n")
+        t.append(f"accounts affected {tot['accounts_affected']:,}   ", style="bold")
+        t.append(f"collateral {fmt.signed_money(tot['collateral_change'])}   value {fmt.signed_money(tot['value_change'])}   "
+                 f"trades undone {tot['trades_undone']:,}   liquidations undone {tot['liquidations_undone']:,}   "
+                 f"orders restored {tot['orders_restored']:,}\n")
+        t.append(f"insurance fund {fmt.money(tot['insurance_fund_now'])} → {fmt.money(tot['insurance_fund_after'])} USDC")
+        if not p.get("tail_reproduces_current", True):
+            t.append("\n⚠ replaying the journal tail does not reproduce the current state hash", style="bold red")
+        self.query_one("#preview-totals", Static).update(t)
+        table = self.query_one("#preview-table", DataTable)
+        clear_table(table)
+        rows = sorted(p["accounts"], key=lambda r: (-abs(r["value_after"] - r["value_now"]), -r["liquidations_undone"],
+                                                   r["account"]))
+        for r in rows[:PREVIEW_ROWS]:
+            dv = r["value_after"] - r["value_now"]
+            table.add_row(
+                r["account"],
+                Text(fmt.money(r["collateral_now"]), justify="right"),
+                Text(fmt.money(r["collateral_after"]), justify="right"),
+                Text(fmt.money(r["value_now"]), justify="right"),
+                Text(fmt.money(r["value_after"]), justify="right", style="green" if dv > 0 else ("red" if dv < 0 else "")),
+                fmt.positions(r["positions_now"]), fmt.positions(r["positions_after"]),
+                f"{r['orders_now']}→{r['orders_after']}",
+                Text(str(r["trades_undone"]), justify="right"),
+                Text(str(r["liquidations_undone"]), justify="right", style="bold" if r["liquidations_undone"] else ""),
+                key=r["account"])
+        if len(rows) > PREVIEW_ROWS:
+            table.add_row(f"… {len(rows) - PREVIEW_ROWS:,} more", *[""] * 9, key="_more")
+
+    def action_take_snapshot(self) -> None:
+        self.app.action_snapshot()
+
+    def action_rollback(self) -> None:
+        if self.preview is None or self.preview["snapshot_id"] != self.selected():
+            self.action_preview()
+        p = self.preview
+        if p is None:
+            return
+        modal = RollbackModal(p)
+
+        def done(reason: str | None) -> None:
+            if reason is None:
+                self.app.notify("Rollback canceled; nothing changed.", title="Rollback")
+                return
+
+            def after(out) -> None:
+                if out.ok:
+                    self.preview = None
+                    self.query_one("#preview-totals", Static).update(
+                        f"Rolled back to {p['snapshot_id']} (seq {p['to_seq']:,}).")
+                    clear_table(self.query_one("#preview-table", DataTable))
+
+            self.app.run_command("Rollback", lambda: self.app.gateway.rollback(p["snapshot_id"], reason),
+                                 success=f"Rolled back to {p['snapshot_id']}; {p['discarded_commands']:,} "
+                                         f"commands marked rolled back", then=after)
+
+        self.app.push_screen(modal, done)
+
+    def why_not(self, action: str) -> str | None:
+        return self.app.why_not(action)
+
+
+class RollbackModal(ModalScreen[str | None]):
+    """Type the snapshot id and a reason; Cancel is the default."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="rollback_cancel")]
+
+    def __init__(self, preview: dict) -> None:
+        super().__init__(id="rollback-modal")
+        self.p = preview
+
+    def compose(self) -> ComposeResult:
+        p, tot = self.p, self.p["totals"]
+        with Vertical(id="dialog", classes="danger"):
+            yield Label(f"ROLL BACK TO {p['snapshot_id']}", id="dialog-title")
+            yield Static(
+                f"State returns to seq {p['to_seq']:,} ({p.get('label', '')}). {p['discarded_commands']:,} commands "
+                f"are kept in the journal, marked rolled back. {tot['accounts_affected']:,} accounts change; "
+                f"{tot['trades_undone']:,} trades and {tot['liquidations_undone']:,} liquidations are undone. "
+                f"The brake, access and market modes stay as they are now.", classes="explain")
+            yield Label(f"Type {p['snapshot_id']} to confirm:")
+            yield Input(placeholder=p["snapshot_id"], id="confirm-id")
+            yield Label("Reason (journaled, required):")
+            yield Input(placeholder="e.g. corrupted market data after the 04:30 restart", id="confirm-reason")
+            yield Static("", id="confirm-error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel", variant="primary")
+                yield Button("Roll back", id="confirm", variant="error", disabled=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def _valid(self) -> str | None:
+        typed = self.query_one("#confirm-id", Input).value.strip()
+        reason = self.query_one("#confirm-reason", Input).value.strip()
+        if typed != self.p["snapshot_id"]:
+            return f"type {self.p['snapshot_id']} exactly to confirm"
+        if not reason:
+            return "a reason is required"
+        return None
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one("#confirm", Button).disabled = self._valid() is not None
+        self.query_one("#confirm-error", Static).update("")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._confirm()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "confirm":
+            self._confirm()
+        else:
+            self.dismiss(None)
+
+    def _confirm(self) -> None:
+        err = self._valid()
+        if err:
+            self.query_one("#confirm-error", Static).update(err)
+            return
+        self.dismiss(self.query_one("#confirm-reason", Input).value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,106 @@
+"""Shared widgets: the status banner and the base screen every desk screen builds on."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from . import format as fmt
+
+SCREEN_TITLES = {
+    "dashboard": "Dashboard",
+    "liquidations": "Liquidations",
+    "maintenance": "Maintenance",
+    "snapshots": "Snapshots",
+    "refunds": "Refunds",
+    "audit": "Audit log",
+    "accounts": "Accounts",
+}
+SCREEN_KEYS = {"dashboard": "d", "liquidations": "l", "maintenance": "m", "snapshots": "s",
+               "refunds": "r", "audit": "a", "accounts": "c"}
+
+
+def venue_state(status: dict) -> tuple[str, str]:
+    """(label, css class) for the banner."""
+    if status.get("brake_engaged"):
+        return "BRAKE ENGAGED", "-brake"
+    windows = status.get("maintenance") or []
+    now = status.get("now", 0)
+    active = [w for w in windows if w.get("phase") not in ("scheduled", "done", "completed")
+              or w["start_ts"] <= now < w["start_ts"] + w["duration_ms"]]
+    if active:
+        return "MAINTENANCE", "-maintenance"
+    if not status.get("platform_access", True):
+        return "ACCESS DISABLED", "-brake"
+    return "OPEN", "-open"
+
+
+class StatusBanner(Static):
+    """The unmistakable venue state, who is at the desk and where the data lives."""
+
+    DEFAULT_CLASSES = "-open"
+
+    def __init__(self, screen_name: str) -> None:
+        super().__init__("", id="banner")
+        self.screen_name = screen_name
+
+    def show(self, vm: dict) -> None:
+        st = vm["status"]
+        ident = vm["identity"]
+        label, cls = venue_state(st)
+        for c in ("-open", "-brake", "-maintenance"):
+            self.set_class(c == cls, c)
+        t = Text()
+        t.append(f" {label} ", style="bold reverse")
+        extra = []
+        if st.get("liquidations_paused"):
+            extra.append("liquidations paused")
+        if st.get("triggers_paused"):
+            extra.append("TP/SL paused")
+        if extra:
+            t.append("  " + " · ".join(extra), style="bold")
+        t.append(f"   operator {ident.get('operator')} ({ident.get('role')})   db {ident.get('db')}")
+        t.append(f"   seq {st.get('seq', 0):,}   engine time {fmt.clock_time(st.get('now'))} UTC")
+        if vm.get("rate") is not None:
+            t.append(f"   {vm['rate']:,.0f} cmd/s")
+        t.append("\n")
+        for name, title in SCREEN_TITLES.items():
+            key = SCREEN_KEYS[name]
+            if name == self.screen_name:
+                t.append(f" {key} {title} ", style="bold reverse")
+            else:
+                t.append(f" {key} {title} ")
+        self.update(t)
+
+
+class DeskScreen(Screen):
+    """A screen with the banner on top and the footer below; renders view models."""
+
+    NAME = "dashboard"
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def compose(self) -> ComposeResult:
+        yield StatusBanner(self.NAME)
+        yield from self.compose_body()
+        yield Footer()
+
+    def collect(self, gw) -> dict:
+        """Extra data this screen needs; runs off the UI thread (read the gateway only)."""
+        return {}
+
+    def show(self, vm: dict) -> None:
+        """Render a view model (UI thread)."""
+
+    def render_vm(self, vm: dict) -> None:
+        self.query_one(StatusBanner).show(vm)
+        self.show(vm)
+
+    def on_screen_resume(self) -> None:
+        self.app.refresh_now()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        return self.app.action_allowed(action)

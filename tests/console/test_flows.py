@@ -1,0 +1,326 @@
+"""Pilot tests for every console flow, happy and unhappy paths."""
+
+import pytest
+from textual.widgets import Button, DataTable, Input, Select, Static
+
+from console.palette import DeskCommands
+from console.screens.brake import BrakeModal, ReleaseModal
+from console.screens.refunds import ProposeModal, ReasonModal
+from console.screens.snapshots import RollbackModal
+from console.widgets import StatusBanner
+from engine.roles import Actor
+
+pytestmark = pytest.mark.asyncio
+SIZE = (140, 44)
+
+
+def messages(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+def text_of(widget) -> str:
+    """What a Static shows, as plain text."""
+    from rich.console import Console
+
+    console = Console(width=200, record=True, file=open("/dev/null", "w"))
+    console.print(widget.content)
+    return console.export_text()
+
+
+async def test_dashboard_renders_markets_banner_and_alerts(desk_app):
+    app = desk_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#markets", DataTable)
+        assert table.row_count == 3
+        banner = app.screen.query_one(StatusBanner)
+        assert "OPEN" in text_of(banner) and "alice (admin)" in text_of(banner)
+        assert banner.has_class("-open")
+        assert "liquidations" in text_of(app.screen.query_one("#fund"))
+        assert app.feed.counters()["liquidations"] > 0
+
+
+async def test_brake_preview_then_cancel_changes_nothing(desk_app):
+    app = desk_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        before = (app.node.engine.state_hash(), app.node.engine.seq)
+        await pilot.press("ctrl+b")
+        assert isinstance(app.screen, BrakeModal)
+        assert app.screen.focused is app.screen.query_one("#cancel", Button)  # defaults to Cancel
+        assert "orders to cancel" in text_of(app.screen.query_one("#brake-preview"))
+        await pilot.press("enter")  # Enter on the focused Cancel button
+        await pilot.pause()
+        assert not isinstance(app.screen, BrakeModal)
+        assert (app.node.engine.state_hash(), app.node.engine.seq) == before
+        assert not app.gateway.status()["brake_engaged"]
+        assert any("nothing changed" in m for m in messages(app))
+
+
+async def test_brake_trip_from_another_screen_shows_result(desk_app):
+    app = desk_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l", "ctrl+b", "y")
+        await pilot.pause()
+        st = app.gateway.status()
+        assert st["brake_engaged"] and not st["platform_access"]
+        assert all(m["mode"] == "halted" for m in app.gateway.markets())
+        assert all(o["order_type"] in ("stop_loss", "take_profit")
+                   for a in app.gateway.accounts(1000) for o in (app.gateway.account(a["account"]) or {}).get("orders", []))
+        assert any(m.startswith("BRAKE ENGAGED") for m in messages(app))
+        assert app.screen.query_one(StatusBanner).has_class("-brake")
+        # the footer tells the truth: brake dimmed, release available
+        assert app.check_action("brake", ()) is None and app.check_action("release", ()) is True
+
+
+async def test_release_refused_while_a_check_fails(desk_app):
+    app = desk_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+b", "y")
+        app.desk.system({"type": "load_market_state", "market": "BTC-USD-PERP", "mark_price": "0",
+                         "funding_index": "0", "source": "db-restart"})
+        await pilot.press("ctrl+r")
+        assert isinstance(app.screen, ReleaseModal)
+        assert "indices_bounded" in text_of(app.screen.query_one("#checks"))
+        assert app.screen.query_one("#release", Button).disabled
+        await pilot.press("y")
+        await pilot.pause()
+        assert isinstance(app.screen, ReleaseModal)  # refused, still open
+        assert any("Release refused" in m for m in messages(app))
+        await pilot.press("escape")
+        assert app.gateway.status()["brake_engaged"]
+        # and the node refuses it too, as a notification-ready outcome, never an exception
+        out = app.gateway.release_brake("try anyway")
+        assert not out.ok and out.code == "validation_failed"
+
+
+async def test_release_when_checks_pass_reopens_post_only(desk_app):
+    app = desk_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+b", "y", "ctrl+r")
+        assert isinstance(app.screen, ReleaseModal)
+        assert not app.screen.query_one("#release", Button).disabled
+        await pilot.press("y")
+        await pilot.pause()
+        assert not app.gateway.status()["brake_engaged"]
+        assert {m["mode"] for m in app.gateway.markets()} == {"post_only"}
+
+
+async def test_rollback_with_preview_and_typed_confirmation(desk_app):
+    app = desk_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s", "enter")
+        screen = app.screen
+        assert screen.preview is not None and screen.preview["snapshot_id"] != "snap-209"
+        sid = screen.preview["snapshot_id"]
+        assert screen.preview["totals"]["liquidations_undone"] > 0
+        assert screen.query_one("#preview-table", DataTable).row_count > 0
+        assert "liquidations undone" in text_of(screen.query_one("#preview-totals"))
+        await pilot.press("ctrl+k")
+        modal = app.screen
+        assert isinstance(modal, RollbackModal)
+        confirm = modal.query_one("#confirm", Button)
+        modal.query_one("#confirm-id", Input).value = "snap-wrong"
+        modal.query_one("#confirm-reason", Input).value = "corrupted mark"
+        await pilot.pause()
+        assert confirm.disabled
+        modal._confirm()
+        assert "type" in text_of(modal.query_one("#confirm-error"))
+        modal.query_one("#confirm-id", Input).value = sid
+        await pilot.pause()
+        assert not confirm.disabled
+        await pilot.click("#confirm")
+        await pilot.pause()
+        assert app.node.account("lev0000L") is None  # opened after the snapshot: undone
+        assert any(f"Rolled back to {sid}" in m for m in messages(app))
+
+
+async def test_rollback_cancel_changes_nothing(desk_app):
+    app = desk_app()
+    async with app.run_test(size=SIZE) as pilot:
+        before = app.node.engine.state_hash()
+        await pilot.press("s", "enter", "ctrl+k", "escape")
+        await pilot.pause()
+        assert app.node.engine.state_hash() == before
+
+
+async def test_refund_proposer_cannot_approve(desk_app):
+    app = desk_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r", "n")
+        assert isinstance(app.screen, ProposeModal)
+        m = app.screen
+        m.query_one("#p-account", Input).value = "lev0001L"
+        m.query_one("#p-amount", Input).value = "abc"
+        m.query_one("#p-reason", Input).value = "liquidated on a bad mark"
+        m._ok()
+        assert "positive decimal" in text_of(m.query_one("#p-error"))
+        m.query_one("#p-amount", Input).value = "125.5"
+        m._ok()
+        await pilot.pause()
+        assert app.gateway.refunds()[0]["proposer"] == "alice"
+        await pilot.press("y")
+        assert isinstance(app.screen, ReasonModal)
+        await pilot.press(*"looks right", "enter")
+        await pilot.pause()
+        assert app.gateway.refunds()[0]["status"] == "proposed"
+        assert app.last_outcome.code == "self_approval"
+        assert any("may not approve" in m for m in messages(app))
+        # a second person approves; then the desk pays and sees the credit
+        app.node.decide_refund("r0001", True, "counterfactual matches", actor=Actor("carol", "approver"))
+        app.refresh_now()
+        await pilot.press("p")
+        await pilot.pause()
+        rec = app.gateway.refunds()[0]
+        assert rec["status"] == "paid" and rec["paid_seq"]
+        table = app.screen.query_one(DataTable)
+        assert "from insurance" in str(table.get_row("r0001")[-1])
+
+
+async def test_maintenance_form_shows_errors_inline_then_schedules(desk_app):
+    app = desk_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("m")
+        s = app.screen
+        s.query_one("#f-markets", Input).value = "BTC-USD-PERP, NOPE"
+        s.query_one("#f-start", Input).value = "tomorrow"
+        s.query_one("#f-duration", Input).value = "-5"
+        s.action_schedule()
+        await pilot.pause()
+        assert "unknown market NOPE" in text_of(s.query_one("#e-markets"))
+        assert "HH:MM" in text_of(s.query_one("#e-start"))
+        assert "minutes" in text_of(s.query_one("#e-duration"))
+        assert "choose" in text_of(s.query_one("#e-kind"))
+        assert s.query_one("#f-start").has_class("-invalid")
+        assert app.gateway.maintenance_windows() == []
+        s.query_one("#f-markets", Input).value = "all"
+        s.query_one("#f-start", Input).value = "+20m"
+        s.query_one("#f-duration", Input).value = "15"
+        s.query_one("#f-kind", Select).value = "database_upgrade"
+        s.action_schedule()
+        await pilot.pause()
+        (w,) = app.gateway.maintenance_windows()
+        assert w["kind"] == "database_upgrade" and len(w["markets"]) == 3
+        assert s.query_one("#mw-table", DataTable).row_count == 1
+        assert "starts in 20m" in text_of(s.query_one("#mw-current"))
+        # the engine's own refusal is shown inline too
+        s.action_schedule()
+        await pilot.pause()
+        assert "already exists" in text_of(s.query_one("#e-window_id"))
+
+
+async def test_viewer_sees_dimmed_actions_and_is_told_why(desk_app):
+    app = desk_app(role="viewer", operator="victor")
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.check_action("brake", ()) is None
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert not isinstance(app.screen, BrakeModal)
+        assert any("needs operator" in m for m in messages(app))
+        assert not app.gateway.status()["brake_engaged"]
+        out = app.gateway.emergency_brake("sneaky")
+        assert not out.ok and out.code == "forbidden"
+
+
+async def test_liquidations_pause_freezes_table_while_counters_move(desk_app):
+    app = desk_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l")
+        screen = app.screen
+        table = screen.query_one(DataTable)
+        rows0 = table.row_count
+        assert rows0 > 0
+        await pilot.press("space")
+        assert screen.paused and screen.check_action("resume", ()) and not screen.check_action("pause", ())
+        desk = app.desk
+        from console.factory import leveraged_pairs, oracle_shock
+
+        leveraged_pairs(desk, 10, market="ETH-USD-PERP", price="3490", size="10", collateral="900")
+        oracle_shock(desk, "ETH-USD-PERP", -300)
+        app.refresh_now()
+        await pilot.pause()
+        assert app.feed.counters()["liquidations"] > rows0
+        assert table.row_count == rows0  # frozen
+        assert "new since pause" in text_of(screen.query_one("#liq-counters"))
+        await pilot.press("space")
+        await pilot.pause()
+        assert table.row_count == app.feed.counters()["liquidations"]
+        await pilot.press("slash", *"ETH", "enter")
+        await pilot.pause()
+        assert 0 < table.row_count < app.feed.counters()["liquidations"]
+        assert all(table.get_row_at(i)[2] == "ETH-USD-PERP" for i in range(table.row_count))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert table.row_count == app.feed.counters()["liquidations"]
+
+
+async def test_palette_offers_every_action(desk_app):
+    app = desk_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        provider = DeskCommands(app.screen)
+        names = [hit.display async for hit in provider.discover()]
+        for want in ("Incident: Brake", "Incident: Release", "Go: Liquidations", "Go: Refunds", "Help", "Snapshot"):
+            assert any(str(n) == want for n in names), (want, names)
+        await pilot.press("ctrl+p", *"brake")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, BrakeModal)
+
+
+async def test_help_audit_and_accounts(desk_app):
+    app = desk_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("escape", "ctrl+b", "y", "a")
+        await pilot.pause()
+        audit = app.screen.query_one(DataTable)
+        assert audit.row_count >= 1
+        await pilot.press("slash", *"nomatch", "enter")
+        await pilot.pause()
+        assert audit.row_count == 0
+        await pilot.press("c", "slash", *"lev0002", "enter")
+        await pilot.pause()
+        assert app.screen.query_one(DataTable).row_count == 2
+        assert "lev0002" in text_of(app.screen.query_one("#acct-detail", Static))
+
+
+async def test_node_errors_become_notifications_not_tracebacks(desk_app):
+    app = desk_app()
+    async with app.run_test(size=SIZE) as pilot:
+        def boom():
+            raise RuntimeError("node exploded")
+
+        app.run_command("Test", boom)
+        await pilot.pause()
+        assert app.is_running
+        assert any("node exploded" in m for m in messages(app))
+        app.node.rollback_preview = lambda sid: (_ for _ in ()).throw(KeyError(sid))
+        await pilot.press("s", "enter")
+        await pilot.pause()
+        assert app.is_running and any("not found" in m for m in messages(app))
+
+
+async def test_live_mode_runs_the_market_and_refreshes():
+    from console.factory import make_app
+
+    app = make_app(seed=3, frozen=False, accounts=50, refresh_s=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        seq0 = app.gateway.status()["seq"]
+        await pilot.pause(1.0)
+        assert app.gateway.status()["seq"] > seq0  # the market moves
+        assert app.renders > 3  # the refresh chain keeps going
+        await pilot.press("ctrl+b")
+        assert isinstance(app.screen, BrakeModal)
+        renders = app.renders
+        await pilot.pause(0.3)
+        assert app.renders == renders  # no rendering while a modal is open
+        await pilot.press("y")
+        for _ in range(100):  # the command runs in a worker; wait for its effect, not for time
+            if app.gateway.status()["brake_engaged"]:
+                break
+            await pilot.pause(0.02)
+        assert app.gateway.status()["brake_engaged"]
+    assert app.node._thread is None  # the node stopped with the app

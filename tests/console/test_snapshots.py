@@ -1,0 +1,13 @@
+"""SVG snapshots of every screen: fixed seed, frozen clock, 140x44 (the same scenes as ``console.screenshots``).
+
+Regenerate deliberately with ``pytest tests/console/test_snapshots.py --snapshot-update`` and look at them.
+"""
+
+import pytest
+
+from console.screenshots import SCENES, SIZE, scene_app, settled
+
+
+@pytest.mark.parametrize("scene", sorted(SCENES))
+def test_screen(snap_compare, scene):
+    assert snap_compare(scene_app(), run_before=settled(SCENES[scene]), terminal_size=SIZE)
