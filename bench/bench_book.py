@@ -22,7 +22,7 @@ import tracemalloc
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from engine.book import Book, Order  # noqa: E402
+from engine.book import Book, Order, limit_order  # noqa: E402
 from streams import ADD, make_stream  # noqa: E402
 
 TARGET_OPS = 800_000
@@ -46,7 +46,7 @@ class NullAdapter:
 
 
 class OursAdapter:
-    """``engine.book.Book``: match first, rest the remainder, cancel by Order.
+    """``engine.book.Book``: ``place`` (match if crossing, rest the remainder), cancel by Order.
 
     ``stp=True`` gives each order an account ``"a1".."a50"`` (``oid % 50``) so
     self-trade prevention runs as in production; ``stp=False`` passes account
@@ -65,25 +65,21 @@ class OursAdapter:
             self.accts = tuple(f"a{i + 1}" for i in range(N_ACCOUNTS))
         else:
             self.accts = (None,) * N_ACCOUNTS
-        self._match = book.match
-        self._add = book.add
+        self._place = book.place
         self._cancel = book.cancel
 
     def add(self, oid, side, price, qty):
         acct = self.accts[oid % N_ACCOUNTS]
+        o = limit_order(oid, acct, side, price, qty)
         fills = self.fills
-        rem = self._match(side, price, qty, acct, fills)
+        if self._place(o, fills):  # matched if crossing; the remainder rests
+            self.orders[oid] = o
         if fills:
             orders = self.orders
-            for o, _q in fills:
-                if not o.remaining:
-                    del orders[o.id]
+            for m, _q in fills:
+                if not m.remaining:
+                    del orders[m.id]
             fills.clear()
-        if rem:
-            o = Order(oid, acct, side, price, qty)
-            o.remaining = rem
-            self._add(o)
-            self.orders[oid] = o
 
     def cancel(self, oid):
         o = self.orders.pop(oid, None)

@@ -1,6 +1,81 @@
-"""perpdesk's exchange engine: a pure, deterministic perp venue (no Textual, no I/O in the core)."""
+"""perpdesk's exchange engine: a pure, deterministic perp venue (no Textual, no I/O in the core).
 
-from .commands import Command, CommandError, NotACommand, make, parse_command
-from .core import Engine
+The core modules may be installed compiled by mypyc (see setup.py). Two guards:
 
-__all__ = ["Engine", "Command", "CommandError", "NotACommand", "make", "parse_command"]
+* ``PERPDESK_PURE=1`` in the environment runs the ``.py`` sources even where
+  compiled modules are installed (same behaviour, slower; for comparisons and
+  debugging).
+* A compiled module whose ``.py`` source changed since the build (an edit, a
+  checkout, a merge) is refused with an ImportError instead of silently running
+  the old code: the build records each source's SHA-256 in ``_build_info.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import importlib.util
+import os
+import sys
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _compiled_modules() -> dict[str, str]:
+    """Submodules that have a compiled extension next to their source: name -> extension file."""
+    found = {}
+    suffixes = importlib.machinery.EXTENSION_SUFFIXES
+    for fn in os.listdir(_HERE):
+        for suf in suffixes:
+            if fn.endswith(suf):
+                mod = fn[: -len(suf)]
+                if os.path.exists(os.path.join(_HERE, mod + ".py")):
+                    found[mod] = fn
+                break
+    return found
+
+
+class _SourceFinder:
+    """Meta path finder for PERPDESK_PURE=1: load ``engine.<mod>`` from ``<mod>.py``."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        pkg, _, mod = name.rpartition(".")
+        if pkg != __name__:
+            return None
+        src = os.path.join(_HERE, mod + ".py")
+        if not os.path.exists(src):
+            return None
+        return importlib.util.spec_from_file_location(name, src)
+
+
+def _guard() -> bool:
+    """Returns True when the engine runs compiled."""
+    compiled = _compiled_modules()
+    if not compiled:
+        return False
+    if os.environ.get("PERPDESK_PURE") == "1":
+        if not any(isinstance(f, type) and f is _SourceFinder for f in sys.meta_path):
+            sys.meta_path.insert(0, _SourceFinder)
+        return False
+    try:
+        from ._build_info import SOURCE_SHA256
+    except ImportError:
+        SOURCE_SHA256 = {}
+    for mod in sorted(compiled):
+        with open(os.path.join(_HERE, mod + ".py"), "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        if SOURCE_SHA256.get(mod) != digest:
+            raise ImportError(
+                f"engine/{mod}.py changed since the compiled build ({compiled[mod]}); "
+                "run `pip install -e .` again to rebuild, or set PERPDESK_PURE=1 to run the sources"
+            )
+    return True
+
+
+COMPILED = _guard()
+
+from .commands import Command, CommandError, NotACommand, make, parse_command  # noqa: E402
+from .core import Engine  # noqa: E402
+
+__all__ = ["COMPILED", "Engine", "Command", "CommandError", "NotACommand", "make", "parse_command"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import deque
+from collections.abc import Callable, Iterator
 from itertools import takewhile
 
 BUY = 1
@@ -75,6 +76,20 @@ class Order:
         self.ts = ts
 
 
+def limit_order(id: int, account: str | None, side: int, price: int, size: int) -> Order:
+    """A gtc limit order with the defaults: the same as ``Order(id, account, side, price, size)``.
+
+    When the book is compiled (mypyc), calling this from interpreted code is much
+    cheaper than calling the class: a plain positional call instead of the
+    generic argument parsing of a class constructor with defaults.
+    """
+    return Order(id, account, side, price, size)
+
+
+#: ``room(maker, fills_so_far)``: how much a reduce-only maker may still fill (see ``Book.match``)
+RoRoom = Callable[[Order, list[tuple[Order, int]]], int]
+
+
 class Level:
     __slots__ = ("price", "orders", "qty", "count")
 
@@ -113,13 +128,13 @@ class Book:
         k = self.bid_keys
         return bool(k) and k[-1] >= price
 
-    def available(self, side: int, limit: int, account: str | None, ro_room=None) -> int:
+    def available(self, side: int, limit: int, account: str | None, ro_room: RoRoom | None = None) -> int:
         """Quantity a taker on ``side`` could fill up to ``limit`` (own orders excluded).
 
         With ``ro_room`` (see :meth:`match`), reduce-only makers count only their room.
         """
         total = 0
-        seen: list = []
+        seen: list[tuple[Order, int]] = []
         if side > 0:
             levels = [self.asks[-nk] for nk in takewhile(lambda nk: -nk <= limit, reversed(self.ask_keys))]
         else:
@@ -187,7 +202,7 @@ class Book:
                 out.append((-nk, lv.qty, lv.count))
         return out
 
-    def iter_orders(self):
+    def iter_orders(self) -> Iterator[Order]:
         """Every live resting order, in priority order per side (bids then asks)."""
         for p in reversed(self.bid_keys):
             for o in self.bids[p].orders:
@@ -215,6 +230,42 @@ class Book:
         lv.orders.append(o)
         lv.qty += o.remaining
         lv.count += 1
+
+    def place(self, o: Order, fills: list[tuple[Order, int]], stp: list[tuple[Order, int]] | None = None) -> int:
+        """Match ``o`` (its ``remaining`` > 0) if it crosses, then rest what is left.
+
+        One call for a gtc limit order: the same as ``match`` followed by ``add``
+        for the remainder. Appends to ``fills`` / ``stp`` as ``match`` does and
+        returns the quantity rested (0 when ``o`` filled completely).
+        """
+        side = o.side
+        price = o.price
+        if side > 0:
+            k = self.ask_keys
+            crossing = bool(k) and -k[-1] <= price
+        else:
+            k = self.bid_keys
+            crossing = bool(k) and k[-1] >= price
+        rem = o.remaining
+        if crossing:
+            rem = self.match(side, price, rem, o.account, fills, stp)
+            o.remaining = rem
+            if not rem:
+                return 0
+        if side > 0:
+            lv = self.bids.get(price)
+            if lv is None:
+                lv = self.bids[price] = Level(price)
+                insort(self.bid_keys, price)
+        else:
+            lv = self.asks.get(price)
+            if lv is None:
+                lv = self.asks[price] = Level(price)
+                insort(self.ask_keys, -price)
+        lv.orders.append(o)
+        lv.qty += rem
+        lv.count += 1
+        return rem
 
     def cancel(self, o: Order) -> int:
         """Remove a resting order; returns the quantity canceled (0 if it was not live)."""
@@ -253,10 +304,10 @@ class Book:
         limit: int,
         qty: int,
         account: str | None,
-        fills: list,
-        stp: list | None = None,
-        ro_room=None,
-        ro_cut: list | None = None,
+        fills: list[tuple[Order, int]],
+        stp: list[tuple[Order, int]] | None = None,
+        ro_room: RoRoom | None = None,
+        ro_cut: list[tuple[Order, int]] | None = None,
     ) -> int:
         """Take liquidity for a taker on ``side`` up to price ``limit``.
 
@@ -295,7 +346,8 @@ class Book:
                     if ro_room is not None and o.reduce_only:
                         room = ro_room(o, fills)
                         if room < r:
-                            ro_cut.append((o, r - room))
+                            if ro_cut is not None:
+                                ro_cut.append((o, r - room))
                             lv.qty -= r - room
                             o.remaining = r = room
                             if not r:
@@ -343,7 +395,8 @@ class Book:
                     if ro_room is not None and o.reduce_only:
                         room = ro_room(o, fills)
                         if room < r:
-                            ro_cut.append((o, r - room))
+                            if ro_cut is not None:
+                                ro_cut.append((o, r - room))
                             lv.qty -= r - room
                             o.remaining = r = room
                             if not r:

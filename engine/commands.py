@@ -10,6 +10,8 @@ object that is not a command at all (no ``type``, unknown ``type``) raises
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .fixedpoint import (
     AMOUNT_DECIMALS,
     FRAC_DECIMALS,
@@ -79,15 +81,28 @@ class Command:
 
 
 # field kinds -------------------------------------------------------------
-def _ident(v, field):
+# Identifiers (account and market names) and decimal strings repeat a lot in a
+# journal: valid ones are remembered so the checks run once per distinct value.
+# Pure functions of their input, so caching changes no result; the caches are
+# simply dropped when they grow large.
+_CACHE_MAX = 200_000
+_valid_idents: set[str] = set()
+
+
+def _ident(v: object, field: str) -> str:
+    if type(v) is str and v in _valid_idents:
+        return v
     if type(v) is not str:
         raise CommandError("bad_type", f"{field} must be a string, got {_jtype(v)}")
     if not v or len(v) > MAX_ID_LEN or not v.isprintable() or v.strip() != v:
         raise CommandError("bad_value", f"{field} must be 1-{MAX_ID_LEN} printable characters")
+    if len(_valid_idents) >= _CACHE_MAX:
+        _valid_idents.clear()
+    _valid_idents.add(v)
     return v
 
 
-def _text(v, field):
+def _text(v: object, field: str) -> str:
     if type(v) is not str:
         raise CommandError("bad_type", f"{field} must be a string, got {_jtype(v)}")
     if len(v) > 1000:
@@ -95,13 +110,13 @@ def _text(v, field):
     return v
 
 
-def _bool(v, field):
+def _bool(v: object, field: str) -> bool:
     if type(v) is not bool:
         raise CommandError("bad_flag", f"{field} must be true or false, got {v!r}")
     return v
 
 
-def _int_ms(v, field):
+def _int_ms(v: object, field: str) -> int:
     if type(v) is not int:
         raise CommandError("bad_type", f"{field} must be an integer number of milliseconds, got {v!r}")
     if v < 0:
@@ -109,21 +124,30 @@ def _int_ms(v, field):
     return v
 
 
-def _dec(decimals, *, positive=False, signed=False):
-    def parse(v, field):
+def _dec(decimals: int, *, positive: bool = False, signed: bool = False) -> Callable[[object, str], int]:
+    cache: dict[str, int] = {}  # decimal string -> value, for strings that parsed and passed
+
+    def parse(v: object, field: str) -> int:
+        n = cache.get(v) if type(v) is str else None
+        if n is not None:
+            return n
         try:
             n = parse_decimal(v, decimals, field, allow_negative=signed)
         except DecimalError as e:
             raise CommandError(e.code, e.message) from None
         if positive and n <= 0:
             raise CommandError("non_positive", f"{field} must be greater than zero, got {v!r}")
+        if type(v) is str:
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()
+            cache[v] = n
         return n
 
     return parse
 
 
-def _enum(choices):
-    def parse(v, field):
+def _enum(choices: tuple[str, ...]) -> Callable[[object, str], str]:
+    def parse(v: object, field: str) -> str:
         if v not in choices or type(v) is not str:
             raise CommandError(
                 "bad_value", f"{field} must be one of {', '.join(choices)}; got {v!r}"
@@ -133,7 +157,7 @@ def _enum(choices):
     return parse
 
 
-def _ident_list(v, field):
+def _ident_list(v: object, field: str) -> list[str]:
     if type(v) is not list or not v:
         raise CommandError("bad_type", f"{field} must be a non-empty list of names")
     out = [_ident(x, field) for x in v]
@@ -142,13 +166,13 @@ def _ident_list(v, field):
     return out
 
 
-def _order_id(v, field):
+def _order_id(v: object, field: str) -> int:
     if type(v) is not int or v <= 0:
         raise CommandError("bad_value", f"{field} must be a positive integer order id, got {v!r}")
     return v
 
 
-def _jtype(v) -> str:
+def _jtype(v: object) -> str:
     return {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "a list", dict: "an object"}.get(
         type(v), type(v).__name__
     ) if v is not None else "null"
@@ -239,6 +263,12 @@ SPECS: dict[str, dict] = {
 }
 assert set(SPECS) == ALL_COMMANDS
 
+# per type: (fields, optional defaults in spec order, required fields in spec order)
+_PLANS: dict[str, tuple[dict, dict, tuple]] = {
+    t: (spec, {k: f[2] for k, f in spec.items() if not f[1]}, tuple(k for k, f in spec.items() if f[1]))
+    for t, spec in SPECS.items()
+}
+
 _COMMON = frozenset({"type", "ts", "seq"})
 
 
@@ -254,30 +284,29 @@ def command_type(obj: object) -> str:
     return t
 
 
-def parse_command(obj: dict) -> Command:
+def parse_command(obj: object) -> Command:
     """Parse one JSON object. Raises NotACommand, or CommandError (with the type known)."""
     t = command_type(obj)
-    spec = SPECS[t]
+    assert isinstance(obj, dict)  # command_type refuses anything else
+    spec, defaults, required = _PLANS[t]
     ts = obj.get("ts")
     if ts is not None and (type(ts) is not int or ts < 0):
         raise CommandError("bad_ts", f"ts must be a non-negative integer of milliseconds, got {ts!r}")
     if t == "tick" and ts is None:
         raise CommandError("missing_field", "tick needs ts")
-    args = {}
+    args = defaults.copy()  # optional fields start at their defaults; a null keeps the default
     for key, value in obj.items():
-        if key in _COMMON:
-            continue
         f = spec.get(key)
         if f is None:
+            if key in _COMMON:
+                continue
             raise CommandError("unknown_field", f"{t} has no field {key!r}")
         if value is None and not f[1]:
             continue
         args[key] = f[0](value, key)
-    for key, (_p, required, default) in spec.items():
+    for key in required:
         if key not in args:
-            if required:
-                raise CommandError("missing_field", f"{t} needs {key}")
-            args[key] = default
+            raise CommandError("missing_field", f"{t} needs {key}")
     return Command(t, ts, args, obj)
 
 

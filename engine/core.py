@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 
 from . import liquidation, snapshot
-from .book import BUY, SELL, Order
+from .book import BUY, SELL, Order, RoRoom
 from .commands import Command, CommandError, NotACommand, parse_command
 from .fixedpoint import (
     FRAC_SCALE,
@@ -95,7 +95,8 @@ class Engine:
         """Apply one parsed command; returns its events (a ``rejected`` event if refused)."""
         self.seq += 1
         seq = self.seq
-        self._events = events = []
+        events: list[dict] = []
+        self._events = events
         self._seq_ev = seq
         ts = cmd.ts
         if ts is not None:
@@ -111,11 +112,12 @@ class Engine:
             return [self._rejected(cmd.type, e.code, e.message)]
         return events
 
-    def apply_obj(self, obj: dict) -> list[dict]:
+    def apply_obj(self, obj: object) -> list[dict]:
         """Parse and apply a wire-form command. Raises NotACommand for a non-command."""
         try:
             cmd = parse_command(obj)
         except CommandError as e:
+            assert isinstance(obj, dict)  # only a command object gets as far as a CommandError
             ctype = obj["type"]
             ts = obj.get("ts")
             self.seq += 1
@@ -185,9 +187,11 @@ class Engine:
         self.liq_dirty.add(acct.name)
 
     def _place_order(self, a: dict) -> None:
-        self._require_access()
-        acct = self._account(a["account"])
-        mk = self._market(a["market"])
+        if not self.platform_access:
+            self._require_access()
+        # hot path: plain dict lookups; the refusing helpers only when missing
+        acct = self.accounts.get(a["account"]) or self._account(a["account"])
+        mk = self.markets.get(a["market"]) or self._market(a["market"])
         side = BUY if a["side"] == "buy" else SELL
         otype = a["order_type"]
         size = a["size"]
@@ -292,11 +296,12 @@ class Engine:
         # ---- accepted: from here on, state changes ----
         oid = self.next_order_id
         self.next_order_id = oid + 1
-        o = Order(oid, acct.name, side, limit, size, mk.name, otype, tif, post_only, reduce_only, coid, trigger or 0, self.now)
-        self._emit({"type": "order_accepted", "order_id": oid, "account": acct.name, "market": mk.name,
-                    "side": a["side"], "order_type": otype, "size": size, "price": price,
-                    "trigger_price": trigger, "time_in_force": tif, "post_only": post_only,
-                    "reduce_only": reduce_only, "client_order_id": coid})
+        name = acct.name
+        o = Order(oid, name, side, limit, size, mk.name, otype, tif, post_only, reduce_only, coid, trigger or 0, self.now)
+        self._events.append({"type": "order_accepted", "order_id": oid, "account": name, "market": mk.name,
+                             "side": a["side"], "order_type": otype, "size": size, "price": price,
+                             "trigger_price": trigger, "time_in_force": tif, "post_only": post_only,
+                             "reduce_only": reduce_only, "client_order_id": coid, "seq": self._seq_ev})
         if is_trigger:
             self._rest_trigger(acct, mk, o)
             return
@@ -304,20 +309,24 @@ class Engine:
         if rem:
             if otype == "limit" and tif == "gtc":
                 o.remaining = rem
-                pos = self._pos(acct, mk)
-                w0 = max(abs(pos.size + pos.open_buy), abs(pos.size - pos.open_sell))
-                self._rest(acct, mk, o)
+                pos = acct.positions.get(mk.name)
+                if pos is None:
+                    pos = self._pos(acct, mk)
+                ps = pos.size
+                w0 = max(abs(ps + pos.open_buy), abs(ps - pos.open_sell))
+                self._rest(acct, mk, o, pos)
                 c = acct.mcache
                 if c is not None and c[0] == self.mark_epoch:  # resting changes only this market's IM term
-                    w1 = max(abs(pos.size + pos.open_buy), abs(pos.size - pos.open_sell))
+                    w1 = max(abs(ps + pos.open_buy), abs(ps - pos.open_sell))
                     c[2] += requirement(w1, mark, mk.imf) - requirement(w0, mark, mk.imf)
             else:
-                self._emit({"type": "order_canceled", "order_id": oid, "account": acct.name, "market": mk.name,
+                self._emit({"type": "order_canceled", "order_id": oid, "account": name, "market": mk.name,
                             "reason": "ioc_remainder", "size": rem})
 
     def _cancel_order(self, a: dict) -> None:
-        self._require_access()
-        acct = self._account(a["account"])
+        if not self.platform_access:
+            self._require_access()
+        acct = self.accounts.get(a["account"]) or self._account(a["account"])
         oid = a["order_id"]
         coid = a["client_order_id"]
         if (oid is None) == (coid is None):
@@ -352,19 +361,23 @@ class Engine:
             pos = acct.positions[mk.name] = Position(mk.funding_index)
         return pos
 
-    def _rest(self, acct: Account, mk: Market, o: Order) -> None:
+    def _rest(self, acct: Account, mk: Market, o: Order, pos: Position | None = None) -> None:
+        """Rest ``o`` in the book and the registries; ``pos`` is ``acct``'s position in ``mk`` if known."""
         mk.book.add(o)
-        pos = self._pos(acct, mk)
+        if pos is None:
+            pos = self._pos(acct, mk)
         if o.side > 0:
             pos.open_buy += o.remaining
         else:
             pos.open_sell += o.remaining
         if o.reduce_only:
             pos.reduce_orders += 1
-        self.orders[o.id] = o
-        acct.orders[o.id] = o
-        if o.client_order_id is not None:
-            self.coids[(acct.name, o.client_order_id)] = o.id
+        oid = o.id
+        self.orders[oid] = o
+        acct.orders[oid] = o
+        coid = o.client_order_id
+        if coid is not None:
+            self.coids[(acct.name, coid)] = oid
 
     def _rest_trigger(self, acct: Account, mk: Market, o: Order) -> None:
         self._pos(acct, mk).reduce_orders += 1
@@ -383,21 +396,30 @@ class Engine:
         else:
             heapq.heappush(mk.trig_up, (o.trigger_price, o.id))
 
-    def _forget(self, o: Order) -> None:
-        """Drop a no-longer-live order from the registries (the caller settles book and quantities)."""
-        del self.orders[o.id]
-        acct = self.accounts[o.account]
-        del acct.orders[o.id]
+    def _forget(self, o: Order, acct: Account | None = None) -> None:
+        """Drop a no-longer-live order from the registries (the caller settles book and quantities).
+
+        ``acct`` is the order's account if the caller has it at hand."""
+        oid = o.id
+        del self.orders[oid]
+        owner = o.account
+        assert owner is not None  # engine orders always have an account (only a bare Book allows None)
+        if acct is None:
+            acct = self.accounts[owner]
+        del acct.orders[oid]
         if o.client_order_id is not None:
-            self.coids.pop((o.account, o.client_order_id), None)
+            self.coids.pop((owner, o.client_order_id), None)
         if o.reduce_only:
             acct.positions[o.market].reduce_orders -= 1
 
     def _remove_order(self, o: Order, reason: str) -> None:
         """Cancel a live order (resting or trigger) and emit ``order_canceled``."""
-        mk = self.markets[o.market]
-        acct = self.accounts[o.account]
-        pos = acct.positions[mk.name]
+        mname = o.market
+        mk = self.markets[mname]
+        owner = o.account
+        assert owner is not None
+        acct = self.accounts[owner]
+        pos = acct.positions[mname]
         acct.mcache = None
         if o.order_type in TRIGGER_TYPES:
             qty = o.remaining
@@ -408,10 +430,11 @@ class Engine:
                 pos.open_buy -= qty
             else:
                 pos.open_sell -= qty
-        self._forget(o)
-        self._drop_if_empty(acct, mk.name, pos)
-        self._emit({"type": "order_canceled", "order_id": o.id, "account": o.account, "market": o.market,
-                    "reason": reason, "size": qty})
+        self._forget(o, acct)
+        if not pos.size and not pos.open_buy and not pos.open_sell and not pos.reduce_orders:
+            self._drop_if_empty(acct, mname, pos)
+        self._events.append({"type": "order_canceled", "order_id": o.id, "account": o.account, "market": mname,
+                             "reason": reason, "size": qty, "seq": self._seq_ev})
 
     @staticmethod
     def _drop_if_empty(acct: Account, mname: str, pos: Position) -> None:
@@ -421,9 +444,9 @@ class Engine:
 
     def _take(self, mk: Market, acct: Account, taker: Order, limit: int, qty: int, taker_fee_rate: int) -> int:
         """Match ``qty`` of ``taker`` against the book; settle every fill. Returns what is left."""
-        fills: list = []
-        stp: list = []
-        cut: list = []
+        fills: list[tuple[Order, int]] = []
+        stp: list[tuple[Order, int]] = []
+        cut: list[tuple[Order, int]] = []
         rem = mk.book.match(taker.side, limit, qty, acct.name, fills, stp, self._ro_room(mk), cut)
         if stp:
             acct.mcache = None
@@ -433,15 +456,17 @@ class Engine:
                 pos.open_buy -= q
             else:
                 pos.open_sell -= q
-            self._forget(o)
+            self._forget(o, acct)
             self._emit({"type": "order_canceled", "order_id": o.id, "account": o.account, "market": mk.name,
                         "reason": "self_trade", "size": q})
         touched = {acct.name: acct}
         for maker, q in fills:
-            self._settle_fill(mk, acct, taker, maker, q, taker_fee_rate)
-            touched[maker.account] = self.accounts[maker.account]
+            maker_acct = self._settle_fill(mk, acct, taker, maker, q, taker_fee_rate)
+            touched[maker_acct.name] = maker_acct
         for o, q in cut:  # reduce-only makers clipped to what their position had left
-            a = touched[o.account] = self.accounts[o.account]
+            owner = o.account
+            assert owner is not None
+            a = touched[owner] = self.accounts[owner]
             pos = a.positions[mk.name]
             if o.side > 0:
                 pos.open_buy -= q
@@ -449,28 +474,30 @@ class Engine:
                 pos.open_sell -= q
             a.mcache = None
             if not o.remaining and self.orders.get(o.id) is o:
-                self._forget(o)
+                self._forget(o, a)
             self._drop_if_empty(a, mk.name, pos)
             self._emit({"type": "order_canceled", "order_id": o.id, "account": o.account, "market": mk.name,
                         "reason": "reduce_only", "size": q, "remaining": o.remaining})
         if fills or cut:
             for name in sorted(touched):
                 a = touched[name]
-                pos = a.positions.get(mk.name)
-                if pos is not None and pos.reduce_orders:
-                    self._enforce_reduce_only(a, mk, pos)
+                tpos = a.positions.get(mk.name)
+                if tpos is not None and tpos.reduce_orders:
+                    self._enforce_reduce_only(a, mk, tpos)
                 self.liq_dirty.add(name)
         elif stp:
             self._drop_if_empty(acct, mk.name, acct.positions[mk.name])
         return rem
 
-    def _ro_room(self, mk: Market):
+    def _ro_room(self, mk: Market) -> RoRoom:
         """For the book: how much a reduce-only maker may still fill in this sweep."""
         accounts = self.accounts
         mname = mk.name
 
-        def room(o: Order, fills: list) -> int:
-            pos = accounts[o.account].positions.get(mname)
+        def room(o: Order, fills: list[tuple[Order, int]]) -> int:
+            owner = o.account
+            assert owner is not None
+            pos = accounts[owner].positions.get(mname)
             s = pos.size if pos is not None else 0
             if not s or (s > 0) == (o.side > 0):
                 return 0
@@ -482,29 +509,37 @@ class Engine:
 
         return room
 
-    def _settle_fill(self, mk: Market, taker_acct: Account, taker: Order, maker: Order, q: int, taker_fee_rate: int) -> None:
+    def _settle_fill(self, mk: Market, taker_acct: Account, taker: Order, maker: Order, q: int, taker_fee_rate: int) -> Account:
+        """Settle one fill of ``q`` between ``taker`` and the resting ``maker``; returns the maker's account."""
         price = maker.price
         notional = price * q // SIZE_SCALE
-        maker_acct = self.accounts[maker.account]
+        mname = mk.name
+        maker_name = maker.account
+        assert maker_name is not None
+        maker_acct = self.accounts[maker_name]
         mfee = fee_amount(notional, mk.maker_fee)
         tfee = fee_amount(notional, taker_fee_rate)
-        mpos = maker_acct.positions[mk.name]
+        mpos = maker_acct.positions[mname]
         if maker.side > 0:
             mpos.open_buy -= q
+            self._apply_fill(maker_acct, mk, mpos, q, notional, mfee)
         else:
             mpos.open_sell -= q
-        self._apply_fill(maker_acct, mk, mpos, q if maker.side > 0 else -q, notional, mfee)
-        tpos = self._pos(taker_acct, mk)
+            self._apply_fill(maker_acct, mk, mpos, -q, notional, mfee)
+        tpos = taker_acct.positions.get(mname)
+        if tpos is None:
+            tpos = self._pos(taker_acct, mk)
         self._apply_fill(taker_acct, mk, tpos, q if taker.side > 0 else -q, notional, tfee)
         if not maker.remaining:
-            self._forget(maker)
-        self._drop_if_empty(maker_acct, mk.name, mpos)
-        self._drop_if_empty(taker_acct, mk.name, tpos)
-        self._emit({"type": "trade", "market": mk.name, "price": price, "size": q,
-                    "side": "buy" if taker.side > 0 else "sell",
-                    "maker_order_id": maker.id, "taker_order_id": taker.id,
-                    "maker_account": maker.account, "taker_account": taker_acct.name,
-                    "maker_fee": mfee, "taker_fee": tfee})
+            self._forget(maker, maker_acct)
+        self._drop_if_empty(maker_acct, mname, mpos)
+        self._drop_if_empty(taker_acct, mname, tpos)
+        self._events.append({"type": "trade", "market": mname, "price": price, "size": q,
+                             "side": "buy" if taker.side > 0 else "sell",
+                             "maker_order_id": maker.id, "taker_order_id": taker.id,
+                             "maker_account": maker.account, "taker_account": taker_acct.name,
+                             "maker_fee": mfee, "taker_fee": tfee, "seq": self._seq_ev})
+        return maker_acct
 
     def _apply_fill(self, acct: Account, mk: Market, pos: Position, dq: int, notional: int, fee: int) -> None:
         """Move a fill of signed size ``dq`` for ``notional`` micro-USDC into ``acct``."""
@@ -650,8 +685,10 @@ class Engine:
             self._execute_trigger(mk, o)
 
     def _execute_trigger(self, mk: Market, o: Order) -> None:
-        acct = self.accounts[o.account]
-        self._forget(o)
+        owner = o.account
+        assert owner is not None
+        acct = self.accounts[owner]
+        self._forget(o, acct)
         self._emit({"type": "order_triggered", "order_id": o.id, "account": o.account, "market": mk.name,
                     "order_type": o.order_type, "trigger_price": o.trigger_price, "mark_price": mk.mark_price})
         pos = acct.positions.get(mk.name)

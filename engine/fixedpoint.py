@@ -121,24 +121,26 @@ def frac(s: str) -> int:
     return parse_decimal(s, FRAC_DECIMALS, "fraction")
 
 
-def fmt_amount(n: int) -> str:
-    return format_decimal(n, AMOUNT_DECIMALS)
+def _formatter(decimals: int):
+    """``format_decimal(n, decimals)`` specialised for one scale (the hot path of event output)."""
+    scale = 10**decimals
+
+    def fmt(n: int) -> str:
+        if n >= 0:
+            q, r = divmod(n, scale)
+            if not r:
+                return str(q)
+            return f"{q}.{r:0{decimals}d}".rstrip("0")
+        return format_decimal(n, decimals)
+
+    return fmt
 
 
-def fmt_price(n: int) -> str:
-    return format_decimal(n, PRICE_DECIMALS)
-
-
-def fmt_size(n: int) -> str:
-    return format_decimal(n, SIZE_DECIMALS)
-
-
-def fmt_frac(n: int) -> str:
-    return format_decimal(n, FRAC_DECIMALS)
-
-
-def fmt_funding(n: int) -> str:
-    return format_decimal(n, FUNDING_DECIMALS)
+fmt_amount = _formatter(AMOUNT_DECIMALS)
+fmt_price = _formatter(PRICE_DECIMALS)
+fmt_size = _formatter(SIZE_DECIMALS)
+fmt_frac = _formatter(FRAC_DECIMALS)
+fmt_funding = _formatter(FUNDING_DECIMALS)
 
 
 def mul_div_floor(a: int, b: int, d: int) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from .fixedpoint import FRAC_SCALE, SIZE_SCALE
 from .margin import fee_amount, value_and_mm
-from .model import OPEN
+from .model import OPEN, Account
 
 STEP_PARTS = 5  # 20% steps
 
@@ -47,7 +47,7 @@ def evaluate(engine) -> int:
             if a is not None:
                 idx.reindex(a, markets)
         dirty.clear()
-    found: dict[str, object] = {}
+    found: dict[str, Account] = {}
     for mk in markets.values():
         for a in idx.candidates(mk, accounts):
             found[a.name] = a

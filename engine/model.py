@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .book import Book
+from .book import Book, Order
 
 OPEN = "open"
 
@@ -64,10 +64,10 @@ class Market:
         self.triggers_paused = False
         self.book = Book()
         self.holders: set[str] = set()  # accounts with a non-zero position
-        self.trig_down: list = []  # heap of (-trigger, order_id): fire when mark <= trigger
-        self.trig_up: list = []  # heap of (trigger, order_id): fire when mark >= trigger
-        self.liq_long: list = []  # heap of (-threshold, n, account, version)
-        self.liq_short: list = []  # heap of (threshold, n, account, version)
+        self.trig_down: list[tuple[int, int]] = []  # heap of (-trigger, order_id): fire when mark <= trigger
+        self.trig_up: list[tuple[int, int]] = []  # heap of (trigger, order_id): fire when mark >= trigger
+        self.liq_long: list[tuple[int, int, str, int]] = []  # heap of (-threshold, n, account, version)
+        self.liq_short: list[tuple[int, int, str, int]] = []  # heap of (threshold, n, account, version)
 
 
 class Position:
@@ -99,6 +99,6 @@ class Account:
         self.name = name
         self.cash = 0
         self.positions: dict[str, Position] = {}
-        self.orders: dict[int, object] = {}  # live order id -> Order (resting and triggers)
+        self.orders: dict[int, Order] = {}  # live order id -> Order (resting and triggers)
         self.liq_version = 0
-        self.mcache: list | None = None  # [mark_epoch, value, initial margin] while valid
+        self.mcache: list[int] | None = None  # [mark_epoch, value, initial margin] while valid

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from .commands import NotACommand, command_type
+from .commands import NotACommand
 from .core import Engine
 from .wire import event_to_wire, render_state
 
@@ -37,10 +37,9 @@ def replay_lines(lines, engine: Engine | None = None, on_events=None) -> Engine:
         except orjson.JSONDecodeError as e:
             raise ReplayError(n, f"not JSON ({e})") from None
         try:
-            command_type(obj)
+            evs = apply_obj(obj)  # parsing raises NotACommand before anything changes
         except NotACommand as e:
             raise ReplayError(n, f"not a command: {e}") from None
-        evs = apply_obj(obj)
         if on_events is not None:
             on_events(evs)
     return eng
@@ -64,9 +63,11 @@ def run(commands: str, events_out: str | None, state_out: str | None, out=None, 
     chunks: list[bytes] = []
     dumps = orjson.dumps
 
+    append = chunks.append
+
     def collect(evs):
         for ev in evs:
-            chunks.append(dumps(event_to_wire(ev)))
+            append(dumps(event_to_wire(ev)))
 
     try:
         eng = replay_lines(raw.splitlines(), on_events=collect if events_out else None)

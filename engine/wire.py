@@ -24,12 +24,22 @@ _FORMATTERS["funding_index"] = fmt_funding
 _FORMATTERS["rate"] = fmt_frac
 
 
+# key signature of an event -> the keys (with their formatter) that may need formatting;
+# events of one type come in a handful of shapes, so this stays small
+_PLANS: dict[tuple, tuple] = {}
+
+
 def event_to_wire(ev: dict) -> dict:
-    """Money, prices and sizes as decimal strings; everything else as is."""
-    out = {}
-    for k, v in ev.items():
-        f = _FORMATTERS.get(k)
-        out[k] = f(v) if (f is not None and type(v) is int) else v
+    """Money, prices and sizes as decimal strings; everything else as is (key order kept)."""
+    sig = tuple(ev)
+    plan = _PLANS.get(sig)
+    if plan is None:
+        plan = _PLANS[sig] = tuple((k, _FORMATTERS[k]) for k in sig if k in _FORMATTERS)
+    out = ev.copy()
+    for k, f in plan:
+        v = out[k]
+        if type(v) is int:
+            out[k] = f(v)
     return out
 
 
