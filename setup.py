@@ -8,9 +8,9 @@ installed package is the same either way; the compiled one is several times fast
 * mypyc missing or the C build failing: a warning, then pure Python.
 
 Next to the extensions the build writes ``engine/_build_info.py`` with the SHA-256
-of every compiled source; ``engine/__init__.py`` refuses to import a compiled module
-whose ``.py`` has changed since (edit, checkout, merge) instead of silently running
-the old code. At run time ``PERPDESK_PURE=1`` runs the ``.py`` sources even where
+of every compiled source; ``engine/__init__.py`` runs the engine from its sources
+(with a warning) when any compiled ``.py`` has changed since (edit, checkout, merge)
+rather than run stale code. At run time ``PERPDESK_PURE=1`` runs the sources even where
 extensions are installed.
 """
 

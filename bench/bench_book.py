@@ -22,8 +22,9 @@ import tracemalloc
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from engine.book import Book, Order, limit_order  # noqa: E402
 from streams import ADD, make_stream  # noqa: E402
+
+from engine.book import Book, Order, limit_order  # noqa: E402
 
 TARGET_OPS = 800_000
 TARGET_RATIO = 8.0
@@ -328,7 +329,7 @@ def main(argv=None) -> int:
         rows = []  # (name, pure, ops/s, runs, peak bytes or None)
         null_s, _ = time_engine(NullAdapter, ops, args.ours_repeat, 1e9)
         rows.append((NullAdapter.name, None, n / null_s, args.ours_repeat, None))
-        for name, fac in zip(ours_names, ours):
+        for name, fac in zip(ours_names, ours, strict=False):
             s, runs = time_engine(fac, ops, args.ours_repeat, 1e9)
             mem = None if args.no_mem else peak_mem(fac, ops)
             rows.append((name, True, n / s, runs, mem))

@@ -6,8 +6,10 @@ The core modules may be installed compiled by mypyc (see setup.py). Two guards:
   compiled modules are installed (same behaviour, slower; for comparisons and
   debugging).
 * A compiled module whose ``.py`` source changed since the build (an edit, a
-  checkout, a merge) is refused with an ImportError instead of silently running
-  the old code: the build records each source's SHA-256 in ``_build_info.py``.
+  checkout, a merge) is never run: the build records each source's SHA-256 in
+  ``_build_info.py``, and on any mismatch the whole engine runs from its
+  sources instead (all or nothing: compiled and interpreted modules do not
+  mix), with a warning to rebuild (``pip install -e .``).
 """
 
 from __future__ import annotations
@@ -55,22 +57,35 @@ def _guard() -> bool:
     if not compiled:
         return False
     if os.environ.get("PERPDESK_PURE") == "1":
-        if not any(isinstance(f, type) and f is _SourceFinder for f in sys.meta_path):
-            sys.meta_path.insert(0, _SourceFinder)
+        _run_sources()
         return False
     try:
         from ._build_info import SOURCE_SHA256
     except ImportError:
         SOURCE_SHA256 = {}
+    stale = []
     for mod in sorted(compiled):
         with open(os.path.join(_HERE, mod + ".py"), "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()
         if SOURCE_SHA256.get(mod) != digest:
-            raise ImportError(
-                f"engine/{mod}.py changed since the compiled build ({compiled[mod]}); "
-                "run `pip install -e .` again to rebuild, or set PERPDESK_PURE=1 to run the sources"
-            )
+            stale.append(f"engine/{mod}.py")
+    if stale:
+        import warnings
+
+        warnings.warn(
+            f"{', '.join(stale)} changed since the compiled build: running the engine from its sources "
+            "(slower); run `pip install -e .` to rebuild",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        _run_sources()
+        return False
     return True
+
+
+def _run_sources() -> None:
+    if not any(isinstance(f, type) and f is _SourceFinder for f in sys.meta_path):
+        sys.meta_path.insert(0, _SourceFinder)
 
 
 COMPILED = _guard()
