@@ -24,6 +24,7 @@ from .commands import OPERATOR_COMMANDS, NotACommand, command_type
 from .core import Engine
 from .fixedpoint import DecimalError, fmt_amount, parse_decimal
 from .roles import Actor, default_actor
+from .runtime import tune_gc
 
 MAX_BATCH = 4096
 DEFAULT_SNAPSHOT_EVERY = 100_000
@@ -147,6 +148,7 @@ class Node:
     def __init__(self, engine: Engine | None = None, clock: Callable[[], int] = wall_clock_ms,
                  actor: Actor | None = None, db: str = "memory", store=None,
                  snapshot_every: int = DEFAULT_SNAPSHOT_EVERY, keep_auto: int = DEFAULT_KEEP_AUTO) -> None:
+        tune_gc()
         self.engine = engine if engine is not None else Engine()
         self.clock = clock
         self.actor = actor if actor is not None else default_actor()

@@ -15,6 +15,7 @@ import orjson
 
 from .commands import NotACommand
 from .core import Engine
+from .runtime import tune_gc
 from .wire import event_to_wire, render_state
 
 
@@ -54,6 +55,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 def run(commands: str, events_out: str | None, state_out: str | None, out=None, err=None) -> int:
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
+    tune_gc()
     src = Path(commands)
     try:
         raw = src.read_bytes()

@@ -19,6 +19,7 @@ import orjson
 
 from .book import Order
 from .model import Account, Market, Position
+from .runtime import gc_paused
 
 FORMAT = "perpdesk-state"
 VERSION = 1
@@ -83,7 +84,8 @@ def _order_id(o) -> int:
 
 
 def encode(engine) -> bytes:
-    return orjson.dumps(canonical(engine), option=orjson.OPT_SORT_KEYS)
+    with gc_paused():
+        return orjson.dumps(canonical(engine), option=orjson.OPT_SORT_KEYS)
 
 
 def hash_bytes(data: bytes) -> str:
@@ -103,7 +105,8 @@ def decode(data: bytes, expect_hash: str | None = None) -> dict:
     if expect_hash is not None and hash_bytes(data) != expect_hash:
         raise SnapshotError("snapshot bytes do not match their recorded SHA-256: it is corrupt or truncated")
     try:
-        state = orjson.loads(data)
+        with gc_paused():
+            state = orjson.loads(data)
     except orjson.JSONDecodeError as e:
         raise SnapshotError(f"snapshot is not valid JSON (corrupt or truncated): {e}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
@@ -115,6 +118,11 @@ def decode(data: bytes, expect_hash: str | None = None) -> dict:
 
 def restore(engine, state: dict) -> None:
     """Replace ``engine``'s state with ``state`` (from :func:`decode`) and rebuild indexes."""
+    with gc_paused():
+        _restore(engine, state)
+
+
+def _restore(engine, state: dict) -> None:
     from .liqindex import LiquidationIndex
 
     try:
