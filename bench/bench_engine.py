@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import orjson  # noqa: E402
 
+import engine as engine_pkg  # noqa: E402
 from bench.streams import ADD, make_stream  # noqa: E402
 from engine import Engine, parse_command  # noqa: E402
 from engine import snapshot as snap_mod  # noqa: E402
@@ -29,8 +30,6 @@ from engine.fixedpoint import fmt_price, fmt_size  # noqa: E402
 from engine.margin import value_and_mm  # noqa: E402
 from engine.replay import run as replay_run  # noqa: E402
 from engine.runtime import tune_gc  # noqa: E402
-
-import engine as engine_pkg  # noqa: E402
 
 MARKET = {
     "type": "create_market", "market": "BTC-USD-PERP", "tick_size": "0.1", "lot_size": "0.001",
