@@ -30,7 +30,7 @@ COMPILED = [
     "engine/model.py",
     "engine/fixedpoint.py",
     "engine/margin.py",
-    "engine/liqindex.py",
+    # engine/liqindex.py stays interpreted: its wide-integer threshold arithmetic runs faster in CPython than compiled
     "engine/commands.py",
     "engine/core.py",
     "engine/liquidation.py",
@@ -101,6 +101,12 @@ def ext_modules() -> list:
         _write_build_info(False)
         _remove_inplace_extensions()
         return []
+    # extensions of modules no longer compiled would shadow their sources: drop them
+    keep = {os.path.basename(p)[:-3] for p in COMPILED} | {GROUP.rpartition(".")[2] + "__mypyc"}
+    for path in glob.glob(os.path.join(HERE, "engine", "*.so")):
+        if os.path.basename(path).split(".")[0] not in keep:
+            os.remove(path)
+            _say(f"removed {os.path.relpath(path, HERE)} (no longer compiled)")
     _write_build_info(True)  # before mypycify: mypy follows engine/__init__.py's import of it
     try:
         from mypyc.build import mypycify
