@@ -877,12 +877,16 @@ class Engine:
         # rolling back must never reopen a venue by itself
         controls = snapshot.controls(self)
         snapshot.restore(self, state)
-        restored_hash = snapshot.state_hash(self)
+        restored_hash = snap.state_hash  # restored from bytes verified against this hash
         self._emit({"type": "rolled_back", "snapshot_id": sid, "to_seq": snap.seq,
                     "discarded_commands": self.seq - snap.seq - 1, "state_hash": restored_hash,
                     "operator": a["operator"], "reason": a["reason"]})
         for ev in snapshot.apply_controls(self, controls):
             self._emit(ev)
+        if self.brake_engaged:  # the brake's promise holds after a rollback too: no live non-TP/SL orders
+            for o in sorted((o for o in self.orders.values() if o.order_type not in TRIGGER_TYPES),
+                            key=lambda o: o.id):
+                self._remove_order(o, "brake")
 
     def _schedule_maintenance(self, a: dict) -> None:
         wid = a["window_id"]

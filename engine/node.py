@@ -169,6 +169,7 @@ class Node:
         self._subscribers: list[Callable[[list[dict]], None]] = []
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._idle = False
 
     # ---- opening a durable node ---------------------------------------------
     @classmethod
@@ -304,7 +305,8 @@ class Node:
                 fut.set_exception(NodeError("node_stopped", "the node is stopping and takes no commands"))
                 return fut
             self._queue.append((cmd, fut))
-            self._cv.notify()
+            if self._idle:  # wake the sequencer only when it sleeps (a busy one drains the queue anyway)
+                self._cv.notify()
         return fut
 
     def call(self, cmd: dict, actor: Actor | None = None, timeout: float = 60.0) -> Result:
@@ -371,7 +373,9 @@ class Node:
         while True:
             with self._cv:
                 while not self._queue and not self._stopping:
+                    self._idle = True
                     self._cv.wait()
+                    self._idle = False
                 if not self._queue and self._stopping:
                     return
                 batch = []

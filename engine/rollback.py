@@ -11,18 +11,25 @@ from __future__ import annotations
 from . import snapshot
 from .core import Engine
 from .margin import account_margins
+from .runtime import gc_paused
 
 
 def restore_scratch(engine: Engine, snap) -> Engine:
     scratch = Engine()
     scratch.snapshots = dict(engine.snapshots)
-    snapshot.restore(scratch, snapshot.decode(snap.data, expect_hash=snap.state_hash))
+    with gc_paused():
+        snapshot.restore(scratch, snapshot.decode(snap.data, expect_hash=snap.state_hash))
     scratch.seq = snap.seq
     scratch.now = snap.ts
     return scratch
 
 
 def _summary(eng: Engine) -> dict[str, tuple]:
+    with gc_paused():
+        return _summary_of(eng)
+
+
+def _summary_of(eng: Engine) -> dict[str, tuple]:
     out = {}
     for name, a in eng.accounts.items():
         value, _im, _mm = account_margins(a, eng.markets)
@@ -42,9 +49,10 @@ def preview(engine: Engine, snapshot_id: str, tail: list[dict]) -> dict:
         raise KeyError(f"there is no snapshot {snapshot_id!r}")
     after_eng = restore_scratch(engine, snap)
     after = _summary(after_eng)
+    insurance_after = after_eng.insurance_fund
     now = _summary(engine)
-    # replay the tail on a second scratch engine to learn what would be undone
-    undo_eng = restore_scratch(engine, snap)
+    # replay the tail on the same scratch engine to learn what would be undone
+    undo_eng = after_eng
     trades: dict[str, int] = {}
     liqs: dict[str, int] = {}
     for cmd in tail:
@@ -80,7 +88,7 @@ def preview(engine: Engine, snapshot_id: str, tail: list[dict]) -> dict:
         "liquidations_undone": sum(liqs.values()),
         "orders_restored": max(0, sum(r["orders_after"] for r in rows) - sum(r["orders_now"] for r in rows)),
         "insurance_fund_now": engine.insurance_fund,
-        "insurance_fund_after": after_eng.insurance_fund,
+        "insurance_fund_after": insurance_after,
     }
     return {
         "snapshot_id": snapshot_id,

@@ -58,6 +58,10 @@ def test_rollback_keeps_the_operator_posture_while_braked(venue):
     evs_types = types(evs)
     assert evs_types[0] == "rolled_back"
     assert "platform_access" in evs_types and "market_mode" in evs_types
+    # the brake's promise holds after the rollback too: the snapshot's resting orders come back canceled
+    assert "order_canceled" in evs_types
+    assert {ev["reason"] for ev in of_type(evs, "order_canceled")} == {"brake"}
+    assert all(o.order_type in ("stop_loss", "take_profit") for o in e.orders.values())
     assert rejected_code(venue.limit("alice", "buy", "1", "96000")) == "access_disabled"
     assert not of_type(venue.oracle("85000"), "order_triggered")
     assert venue.checks() == []
