@@ -174,7 +174,13 @@ class PerpdeskApp(App):
         return vm
 
     def refresh_now(self) -> None:
-        """Fetch and render inline (frozen mode, after a command, on a screen switch)."""
+        """Fetch and render now. Live: render the last view model at once and fetch a fresh one in a
+        worker (the UI thread never waits for the node's lock). Frozen: fetch and render inline."""
+        if self.live:
+            if self.vm and self.screen_stack and hasattr(self.screen, "render_vm"):
+                self._render_vm(self.vm)
+                self._fetch(self.screen)
+                return
         try:
             vm = self.collect()
         except GatewayError as e:
@@ -313,12 +319,8 @@ class PerpdeskApp(App):
 
         if isinstance(self.screen, BrakeModal):
             return
-        try:
-            preview = self.gateway.brake_preview()
-        except GatewayError as e:
-            self.notify(e.message, title="Brake preview failed", severity="error")
-            return
-        modal = BrakeModal(preview)
+        modal = BrakeModal(None)
+        self._load_into(modal, self.gateway.brake_preview, "Brake preview failed")
 
         def done(trip: bool | None) -> None:
             if not trip:
@@ -339,12 +341,8 @@ class PerpdeskApp(App):
     def action_release(self) -> None:
         from .screens.brake import ReleaseModal
 
-        try:
-            checks = self.gateway.checks()
-        except GatewayError as e:
-            self.notify(e.message, title="Validation checks failed to run", severity="error")
-            return
-        modal = ReleaseModal(checks)
+        modal = ReleaseModal(None)
+        self._load_into(modal, self.gateway.checks, "Validation checks failed to run")
 
         def done(release: bool | None) -> None:
             if release:
@@ -352,6 +350,26 @@ class PerpdeskApp(App):
                                  success="Brake released: platform access restored, markets reopen in post_only")
 
         self.push_screen(modal, done)
+
+    def _load_into(self, modal, read: Callable, failure: str) -> None:
+        """Fill ``modal`` (``modal.load(data)``) from a gateway read: inline when frozen, else in a worker
+        so the modal opens at once even while the sequencer holds its lock."""
+        if not self.live:
+            try:
+                modal.data = read()
+            except GatewayError as e:
+                self.notify(e.message, title=failure, severity="error")
+            return
+        self._load_worker(modal, read, failure)
+
+    @work(thread=True, exit_on_error=False, group="reads")
+    def _load_worker(self, modal, read: Callable, failure: str) -> None:
+        try:
+            data = read()
+        except GatewayError as e:
+            self.call_from_thread(self.notify, e.message, title=failure, severity="error")
+            return
+        self.call_from_thread(modal.load, data)
 
     def action_toggle_liquidations(self) -> None:
         paused = self.vm.get("status", {}).get("liquidations_paused")

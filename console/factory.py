@@ -65,11 +65,16 @@ class Desk:
         self.node.call(cmd, actor=SYSTEM)
 
 
-def leveraged_pairs(desk: Desk, pairs: int, market: str = "BTC-USD-PERP", price: str = "97000",
-                    size: str = "0.5", collateral: str = "1500") -> None:
-    """Open ``pairs`` long/short pairs of highly leveraged accounts against each other."""
+def leveraged_pairs(desk: Desk, pairs: int, market: str = "BTC-USD-PERP", price: str | None = None,
+                    size: str = "0.5", collateral: str = "1500", prefix: str = "lev") -> None:
+    """Open ``pairs`` long/short pairs of highly leveraged accounts against each other (at the mark)."""
+    if price is None:
+        from engine.fixedpoint import fmt_price
+
+        mark = next(m["mark_price"] for m in desk.gateway.markets() if m["market"] == market)
+        price = fmt_price(mark)
     for i in range(pairs):
-        lo, sh = f"lev{i:04d}L", f"lev{i:04d}S"
+        lo, sh = f"{prefix}{i:04d}L", f"{prefix}{i:04d}S"
         desk.system({"type": "deposit", "account": lo, "amount": collateral})
         desk.system({"type": "deposit", "account": sh, "amount": collateral})
         desk.system({"type": "place_order", "account": sh, "market": market, "side": "sell", "size": size,

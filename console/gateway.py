@@ -250,41 +250,57 @@ class Feed:
         self.last_seq = 0
 
     def __call__(self, events: list[dict]) -> None:
+        """Sequencer thread: sift the batch without the lock, then merge under it in a few appends,
+        so the UI thread never waits behind a large batch."""
         now = self.clock()
+        sec = now // 1000
+        trades = 0
+        marks: dict[str, int] = {}
+        liqs: list[dict] = []
+        alerts: list[tuple[int, str, str]] = []
+        for ev in events:
+            t = ev["type"]
+            if t == "trade":
+                trades += 1
+            elif t == "mark_price" or t == "market_state_loaded":
+                marks[ev["market"]] = ev["mark_price"]
+            elif t == "liquidation":
+                row = dict(ev)
+                row["ts"] = now
+                liqs.append(row)
+            if t in ALERT_EVENTS:
+                level, text = ALERT_EVENTS[t]
+                alerts.append((now, level, text(ev)))
+        total_liqs = len(liqs)
+        liqs = liqs[-LIQ_ROWS:] if total_liqs > LIQ_ROWS else liqs
         with self._lock:
             self.events += len(events)
-            for ev in events:
-                t = ev["type"]
-                if t == "trade":
-                    self.trades += 1
-                elif t == "mark_price" or t == "market_state_loaded":
-                    d = self.marks.get(ev["market"])
-                    if d is None:
-                        d = self.marks[ev["market"]] = deque(maxlen=SPARK_POINTS)
-                    sec = now // 1000
-                    if d and d[-1][0] == sec:
-                        d[-1] = (sec, ev["mark_price"])
-                    else:
-                        d.append((sec, ev["mark_price"]))
-                elif t == "liquidation":
+            self.trades += trades
+            for market, price in marks.items():
+                d = self.marks.get(market)
+                if d is None:
+                    d = self.marks[market] = deque(maxlen=SPARK_POINTS)
+                if d and d[-1][0] == sec:
+                    d[-1] = (sec, price)
+                else:
+                    d.append((sec, price))
+            if liqs:
+                minute = now // 60_000
+                self.liq_minutes[minute] = self.liq_minutes.get(minute, 0) + total_liqs
+                self.liq_count += total_liqs - len(liqs)  # seen, but older than the table keeps
+                if len(self.liq_minutes) > LIQ_MINUTES * 2:
+                    for k in sorted(self.liq_minutes)[:-LIQ_MINUTES]:
+                        del self.liq_minutes[k]
+                for row in liqs:
                     self.liq_count += 1
-                    row = dict(ev)
-                    row["ts"] = now
                     row["n"] = self.liq_count
                     self.liqs.append(row)
-                    minute = now // 60_000
-                    self.liq_minutes[minute] = self.liq_minutes.get(minute, 0) + 1
-                    if len(self.liq_minutes) > LIQ_MINUTES * 2:
-                        for k in sorted(self.liq_minutes)[:-LIQ_MINUTES]:
-                            del self.liq_minutes[k]
-                    r = self.liq_recent.get(ev["market"])
+                    r = self.liq_recent.get(row["market"])
                     if r is None:
-                        r = self.liq_recent[ev["market"]] = deque(maxlen=10_000)
+                        r = self.liq_recent[row["market"]] = deque(maxlen=10_000)
                     r.append(now)
-                if t in ALERT_EVENTS:
-                    level, text = ALERT_EVENTS[t]
-                    self.alert_count += 1
-                    self.alerts.append((now, level, text(ev)))
+            self.alert_count += len(alerts)
+            self.alerts.extend(alerts[-100:])
             if events:
                 self.last_seq = max(self.last_seq, events[-1].get("seq", 0))
 

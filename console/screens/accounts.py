@@ -51,7 +51,8 @@ class AccountsScreen(DeskScreen):
                 a["account"], Text(fmt.money(a["value"]), justify="right"),
                 Text(fmt.money(a["initial_margin"]), justify="right"),
                 Text(fmt.money(a["maintenance_margin"]), justify="right"),
-                Text("bankrupt" if ratio is None else fmt.bps(ratio), justify="right", style=style),
+                Text("—" if not a["positions"] else "bankrupt" if ratio is None else fmt.bps(ratio), justify="right",
+                     style=style if a["positions"] else "dim"),
                 Text(str(a["positions"]), justify="right"), Text(str(a["orders"]), justify="right"))))
         table = self.query_one(DataTable)
         sync_table(table, rows)

@@ -19,13 +19,20 @@ class BrakeModal(ModalScreen[bool]):
         Binding("y", "trip", "Trip the brake", id="brake_trip"),
     ]
 
-    def __init__(self, preview: dict) -> None:
+    def __init__(self, preview: dict | None) -> None:
         super().__init__(id="brake-modal")
-        self.preview = preview
+        self.data = preview
         self.reason = "emergency brake from console"
 
+    def load(self, preview: dict) -> None:
+        """The preview arrived (live mode reads it off the UI thread)."""
+        self.data = preview
+        if self.is_mounted:
+            self.recompose()
+            self.call_after_refresh(lambda: self.query_one("#cancel", Button).focus())
+
     def compose(self) -> ComposeResult:
-        p = self.preview
+        p = self.data or {}
         with Vertical(id="dialog", classes="danger"):
             yield Label("EMERGENCY BRAKE", id="dialog-title")
             yield Static("Trip it and in one step: platform access is disabled, every market is halted, "
@@ -37,7 +44,8 @@ class BrakeModal(ModalScreen[bool]):
             for m, n in sorted(p.get("canceled_by_market", {}).items()):
                 t.add_row(m, f"{n:,}")
             t.add_row(Text("total", style="bold"), Text(f"{p.get('canceled_orders', 0):,}", style="bold"))
-            yield Static(t, id="brake-preview")
+            yield Static(t if self.data is not None else Text("reading the preview…", style="dim"),
+                         id="brake-preview")
             yield Static(Text.assemble(
                 ("TP/SL kept: ", "bold"), f"{p.get('kept_tpsl', 0):,}    ",
                 ("accounts affected: ", "bold"), f"{p.get('accounts_affected', 0):,}    ",
@@ -57,12 +65,18 @@ class BrakeModal(ModalScreen[bool]):
         self.reason = event.value.strip() or "emergency brake from console"
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "trip")
+        if event.button.id == "trip":
+            self.action_trip()
+        else:
+            self.dismiss(False)
 
     def action_cancel(self) -> None:
         self.dismiss(False)
 
     def action_trip(self) -> None:
+        if self.data is None:
+            self.app.notify("Wait for the preview before tripping the brake.", severity="warning")
+            return
         self.dismiss(True)
 
 
@@ -74,17 +88,29 @@ class ReleaseModal(ModalScreen[bool]):
         Binding("y", "release", "Release", id="release_confirm"),
     ]
 
-    def __init__(self, failures: list[dict]) -> None:
+    def __init__(self, failures: list[dict] | None) -> None:
         super().__init__(id="release-modal")
-        self.failures = failures
+        self.data = failures
         self.reason = "validation passed; releasing"
+
+    @property
+    def failures(self) -> list[dict]:
+        return self.data or []
+
+    def load(self, failures: list[dict]) -> None:
+        self.data = failures
+        if self.is_mounted:
+            self.recompose()
+            self.call_after_refresh(lambda: self.query_one("#cancel", Button).focus())
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="warning" if not self.failures else "danger"):
             yield Label("RELEASE THE BRAKE", id="dialog-title")
             yield Static("Release goes through the validation gate. Markets reopen in post_only, "
                          "never straight to open; access and liquidations resume.", classes="explain")
-            if self.failures:
+            if self.data is None:
+                yield Static(Text("running the validation checks…", style="dim"), id="checks")
+            elif self.failures:
                 t = Text()
                 t.append(f"{len(self.failures)} validation check(s) fail; release is refused:\n", style="bold red")
                 for f in self.failures:
@@ -96,7 +122,8 @@ class ReleaseModal(ModalScreen[bool]):
             yield Input(self.reason, placeholder="reason (journaled)", id="release-reason")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel [n]", id="cancel", variant="primary")
-                yield Button("Release [y]", id="release", variant="warning", disabled=bool(self.failures))
+                yield Button("Release [y]", id="release", variant="warning",
+                             disabled=self.data is None or bool(self.failures))
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()
@@ -114,6 +141,9 @@ class ReleaseModal(ModalScreen[bool]):
         self.dismiss(False)
 
     def action_release(self) -> None:
+        if self.data is None:
+            self.app.notify("The validation checks are still running.", severity="warning")
+            return
         if self.failures:
             names = ", ".join(sorted({f["check"] for f in self.failures}))
             self.app.notify(f"Release refused: {len(self.failures)} validation check(s) fail ({names})",

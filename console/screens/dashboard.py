@@ -71,7 +71,7 @@ class DashboardScreen(DeskScreen):
             spark.data = hist[-60:]  # assign a new list: in-place mutation does not repaint
             lo, hi = (min(hist), max(hist)) if hist else (0, 0)
             self.query_one(f"#spark-label-{i}", Label).update(
-                f"{m['market']}  {fmt.price(m['mark_price'])}  [{fmt.price(lo)} – {fmt.price(hi)}]")
+                f"{m['market'].split('-')[0]} {fmt.price(m['mark_price'])}  range {fmt.price(lo)}–{fmt.price(hi)}")
         st = vm["status"]
         c = vm["counters"]
         fund = Text()

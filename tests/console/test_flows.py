@@ -233,10 +233,12 @@ async def test_liquidations_pause_freezes_table_while_counters_move(desk_app):
         await pilot.press("space")
         assert screen.paused and screen.check_action("resume", ()) and not screen.check_action("pause", ())
         desk = app.desk
-        from console.factory import leveraged_pairs, oracle_shock
+        from console.factory import leveraged_pairs
 
-        leveraged_pairs(desk, 10, market="ETH-USD-PERP", price="3490", size="10", collateral="900")
-        oracle_shock(desk, "ETH-USD-PERP", -300)
+        leveraged_pairs(desk, 10, market="ETH-USD-PERP", size="10", collateral="900", prefix="eth")
+        # bad market data from outside: every leveraged ETH long is now far under water
+        desk.system({"type": "load_market_state", "market": "ETH-USD-PERP", "mark_price": "1000",
+                     "funding_index": "0", "source": "db-restart"})
         app.refresh_now()
         await pilot.pause()
         assert app.feed.counters()["liquidations"] > rows0
