@@ -1,11 +1,23 @@
-"""``perpdesk`` with no subcommand: the console on the embedded node with a live simulated market."""
+"""Entry point of the live console (``perpdesk`` with no subcommand)."""
 
 from __future__ import annotations
 
+import sys
+
 
 def run_console(args) -> int:
+    from engine.node import RecoveryError
+    from engine.store import StoreError
+
     from .factory import make_app
 
-    app = make_app(seed=args.seed, frozen=False, accounts=args.accounts, db=args.db)
-    app.run()
+    try:
+        app = make_app(seed=args.seed, frozen=False, accounts=args.accounts, db=args.db)
+    except (StoreError, RecoveryError) as e:
+        print(f"perpdesk: cannot open the venue's database: {e}", file=sys.stderr)
+        return 2
+    try:
+        app.run()
+    finally:
+        app.node.close()  # drain the queue, stop the sequencer, close the database
     return app.return_code or 0

@@ -94,15 +94,25 @@ def oracle_shock(desk: Desk, market: str, bps: int) -> None:
 
 
 def build_desk(seed: int = 7, accounts: int = 200, *, frozen: bool = True, warmup_steps: int = 600,
-               operator: str | None = None, role: str | None = None, db: str = "memory",
+               operator: str | None = None, role: str | None = None, db: str | None = "memory",
                incident: bool = True) -> Desk:
     actor = default_actor(operator or ("alice" if frozen else None), role or ("admin" if frozen else None))
     clock = SimClock(FROZEN_START_MS) if frozen else (lambda: time.time_ns() // 1_000_000)
-    node = Node(clock=clock, actor=actor, db=db)
+    if db == "memory":
+        node = Node(clock=clock, actor=actor, db=db)
+    else:  # durable: journal, snapshots and audit in the database; a restart resumes where it stopped
+        node = Node.open(db, clock=clock, actor=actor)
     feed = Feed(clock)
     node.subscribe(feed)
     sim = Simulator(seed=seed, accounts=accounts)
     desk = Desk(node, Gateway(node), feed, sim, clock, live=not frozen)
+    if node.engine.seq:  # an existing venue: follow its prices instead of seeding a new one
+        by_name = {m["market"]: m for m in node.markets()}
+        for smk in sim.markets:
+            m = by_name.get(smk.name)
+            if m and m["index_price"]:
+                smk.price = m["index_price"] // smk.tick * smk.tick
+        return desk
     t0 = clock()
     for cmd in sim.setup_commands(t0):
         if not frozen:
@@ -131,7 +141,9 @@ def make_app(seed: int = 7, frozen: bool = True, accounts: int = 200, *, db: str
     """The console on an embedded node with a seeded simulated market."""
     from .app import PerpdeskApp
 
-    db = db or os.environ.get("PERPDESK_DB") or "memory"
+    # frozen desks (tests, screenshots) live in memory; the live console is durable by default
+    # (--db, PERPDESK_DB, or the platformdirs data directory)
+    db = db or os.environ.get("PERPDESK_DB") or ("memory" if frozen else None)
     desk = build_desk(seed, accounts, frozen=frozen, warmup_steps=warmup_steps, operator=operator,
                       role=role, db=db, incident=incident)
     return PerpdeskApp(desk.node, gateway=desk.gateway, feed=desk.feed, desk=desk, live=not frozen,

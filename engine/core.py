@@ -60,6 +60,7 @@ class Engine:
         self.coids: dict[tuple[str, str], int] = {}
         self.liq_index = LiquidationIndex()
         self.liq_dirty: set[str] = set()  # accounts changed since they were last indexed
+        self.adl_ranking: dict[tuple[str, bool], list[str]] = {}  # per liquidation pass
         self.mark_epoch = 0  # bumps whenever any mark or funding index changes (margin cache key)
         self._events: list[dict] = []
         self._seq_ev = 0

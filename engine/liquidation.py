@@ -41,6 +41,7 @@ def evaluate(engine) -> int:
     markets = engine.markets
     accounts = engine.accounts
     dirty = engine.liq_dirty
+    engine.adl_ranking = {}  # a fresh ADL ranking for this pass
     if dirty:
         for name in sorted(dirty):
             a = accounts.get(name)
@@ -164,6 +165,28 @@ def _close_against_book(engine, acct, mk, side: int, q: int) -> tuple[int, int, 
     return filled, notional, fee
 
 
+def _adl_ranking(engine, mk, want_long: bool) -> list[str]:
+    """Opposite positions by unrealized PnL at mark, most profitable first (ties by name).
+
+    Made once per liquidation pass and market side (marks do not move within a
+    pass), so a cascade costs one sort, not one per liquidated account.
+    """
+    key = (mk.name, want_long)
+    cached = engine.adl_ranking.get(key)
+    if cached is not None:
+        return cached
+    mark = mk.mark_price
+    ranked = []
+    for name in mk.holders:
+        p = engine.accounts[name].positions[mk.name]
+        if (p.size > 0) == want_long:
+            ranked.append((-(p.size * mark // SIZE_SCALE - p.cost), name))
+    ranked.sort()
+    names = [n for _neg, n in ranked]
+    engine.adl_ranking[key] = names
+    return names
+
+
 def _deleverage(engine, acct, mk, side: int, qty: int, deficit: int) -> tuple[int, int]:
     """Close ``qty`` of ``acct``'s position against the most profitable opposite positions.
 
@@ -174,25 +197,19 @@ def _deleverage(engine, acct, mk, side: int, qty: int, deficit: int) -> tuple[in
     mark = mk.mark_price
     # the liquidated account sells (side < 0) to shorts, who buy back; buys (side > 0) from longs
     want_long = side > 0
-    ranked = []
-    for name in mk.holders:
-        if name == acct.name:
-            continue
-        other = engine.accounts[name]
-        p = other.positions[mk.name]
-        if (p.size > 0) != want_long:
-            continue
-        upnl = p.size * mark // SIZE_SCALE - p.cost
-        ranked.append((-upnl, name))
-    ranked.sort()
+    ranked = _adl_ranking(engine, mk, want_long)
     done = 0
     total = 0
     remaining_deficit = deficit
-    for _neg, name in ranked:
+    for name in ranked:
         if done >= qty:
             break
+        if name == acct.name:
+            continue
         other = engine.accounts[name]
-        op = other.positions[mk.name]
+        op = other.positions.get(mk.name)
+        if op is None or not op.size or (op.size > 0) != want_long:
+            continue  # closed or flipped since the ranking was made
         x = min(qty - done, abs(op.size))
         base = x * mark // SIZE_SCALE
         share = remaining_deficit if done + x >= qty else deficit * x // qty
@@ -213,4 +230,13 @@ def _deleverage(engine, acct, mk, side: int, qty: int, deficit: int) -> tuple[in
     pos = acct.positions.get(mk.name)
     if pos is not None:
         engine._drop_if_empty(acct, mk.name, pos)
+    # drop the exhausted head of the ranking so a long cascade does not walk it again and again
+    k = 0
+    while k < len(ranked):
+        p = engine.accounts[ranked[k]].positions.get(mk.name)
+        if p is not None and p.size and (p.size > 0) == want_long:
+            break
+        k += 1
+    if k:
+        del ranked[:k]
     return done, total

@@ -11,6 +11,7 @@ must only buffer them (the engine never waits for a screen).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -26,7 +27,7 @@ from .fixedpoint import DecimalError, fmt_amount, parse_decimal
 from .roles import Actor, default_actor
 from .runtime import tune_gc
 
-MAX_BATCH = 4096
+MAX_BATCH = 1024  # commands per group commit (and per hold of the engine lock)
 DEFAULT_SNAPSHOT_EVERY = 100_000
 DEFAULT_KEEP_AUTO = 3
 
@@ -290,6 +291,10 @@ class Node:
             fut.set_exception(NodeError("not_a_command", str(e)))
             return fut
         cmd = dict(cmd)
+        for v in cmd.values():  # the journal is JSON: NaN/Infinity would come back as null on replay
+            if type(v) is float and not math.isfinite(v):
+                fut.set_exception(NodeError("not_finite", f"{ctype}: {v!r} cannot be journaled; send decimal strings"))
+                return fut
         if ctype in OPERATOR_COMMANDS:
             who = actor if actor is not None else self.actor
             cmd["operator"] = who.name

@@ -150,3 +150,13 @@ def test_opening_something_that_is_not_a_perpdesk_database(tmp_path):
         Node.open(f"sqlite:///{junk}")
     assert "not" in str(e.value).lower()
     assert junk.read_bytes() == b"this is not sqlite at all" * 100
+
+
+def test_nan_cannot_be_journaled(node):
+    before = node.engine.seq
+    with pytest.raises(NodeError) as e:
+        node.call({"type": "oracle_price", "market": "BTC-USD-PERP", "price": float("nan")})
+    assert e.value.code == "not_finite"
+    assert node.engine.seq == before and node.store.last_seq() == before
+    res = node.call({"type": "oracle_price", "market": "BTC-USD-PERP", "price": 97000.0})
+    assert (res.ok, res.code) == (False, "float_not_allowed")  # a finite float is journaled, then refused
