@@ -28,6 +28,11 @@ def pct(xs: list[float], p: float) -> float:
 
 
 async def run(accounts: int, pairs: int, minutes: float, samples: int) -> None:
+    import os
+    import tempfile
+
+    # the live console is durable: keep the bench's database out of the real home
+    os.environ.setdefault("PERPDESK_HOME", tempfile.mkdtemp(prefix="perpdesk-bench-"))
     from console.factory import leveraged_pairs, make_app, oracle_shock
     from console.screens.brake import BrakeModal
     from console.screens.dashboard import DashboardScreen

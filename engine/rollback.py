@@ -30,16 +30,22 @@ def _summary(eng: Engine) -> dict[str, tuple]:
 
 
 def _summary_of(eng: Engine) -> dict[str, tuple]:
+    """Each account's ledger: (collateral, positions {market: (size, cost)}, live orders)."""
     out = {}
     for name, a in eng.accounts.items():
-        value, _im, _mm = account_margins(a, eng.markets)
-        out[name] = (
-            a.cash + sum(p.cost for p in a.positions.values()),
-            value,
-            {m: p.size for m, p in a.positions.items() if p.size},
-            len(a.orders),
-        )
+        collateral = a.cash
+        positions = {}
+        for m, p in a.positions.items():
+            collateral += p.cost
+            if p.size:
+                positions[m] = (p.size, p.cost)
+        out[name] = (collateral, positions, len(a.orders), a.cash)
     return out
+
+
+def _value(eng: Engine, name: str) -> int:
+    a = eng.accounts.get(name)
+    return account_margins(a, eng.markets)[0] if a is not None else 0
 
 
 def preview(engine: Engine, snapshot_id: str, tail: list[dict]) -> dict:
@@ -51,6 +57,9 @@ def preview(engine: Engine, snapshot_id: str, tail: list[dict]) -> dict:
     after = _summary(after_eng)
     insurance_after = after_eng.insurance_fund
     now = _summary(engine)
+    empty = (0, {}, 0, 0)
+    changed = [name for name in sorted(set(now) | set(after)) if now.get(name, empty) != after.get(name, empty)]
+    value_after = {name: _value(after_eng, name) for name in changed}  # at the snapshot's marks
     # replay the tail on the same scratch engine to learn what would be undone
     undo_eng = after_eng
     trades: dict[str, int] = {}
@@ -65,18 +74,21 @@ def preview(engine: Engine, snapshot_id: str, tail: list[dict]) -> dict:
                 liqs[ev["account"]] = liqs.get(ev["account"], 0) + 1
     reproduces = snapshot.state_hash(undo_eng) == snapshot.state_hash(engine)
     rows = []
-    empty = (0, 0, {}, 0)
-    for name in sorted(set(now) | set(after)):
+    extra = sorted((set(trades) | set(liqs)) - set(changed))  # traded and ended where it started
+    if extra:
+        again = restore_scratch(engine, snap)
+        for name in extra:
+            value_after[name] = _value(again, name)
+    for name in sorted(set(changed) | set(extra)):  # other accounts: same ledger, only marks move
         n = now.get(name, empty)
         a = after.get(name, empty)
-        if n == a and name not in trades and name not in liqs:
-            continue
         rows.append({
             "account": name,
             "collateral_now": n[0], "collateral_after": a[0],
-            "value_now": n[1], "value_after": a[1],
-            "positions_now": n[2], "positions_after": a[2],
-            "orders_now": n[3], "orders_after": a[3],
+            "value_now": _value(engine, name), "value_after": value_after[name],
+            "positions_now": {m: v[0] for m, v in n[1].items()},
+            "positions_after": {m: v[0] for m, v in a[1].items()},
+            "orders_now": n[2], "orders_after": a[2],
             "trades_undone": trades.get(name, 0),
             "liquidations_undone": liqs.get(name, 0),
         })
