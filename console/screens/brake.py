@@ -28,37 +28,52 @@ class BrakeModal(ModalScreen[bool]):
         """The preview arrived (live mode reads it off the UI thread)."""
         self.data = preview
         if self.is_mounted:
-            self.recompose()
-            self.call_after_refresh(lambda: self.query_one("#cancel", Button).focus())
+            self._show()
+
+    def _show(self) -> None:
+        self.query_one("#brake-preview", Static).update(self._preview_table())
+        self.query_one("#brake-summary", Static).update(self._summary())
+        self.query_one("#brake-engaged-note", Static).update(self._engaged_note())
+
+    def _preview_table(self):
+        if self.data is None:
+            return Text("reading the preview…", style="dim")
+        p = self.data
+        t = Table(box=None, expand=True, show_edge=False)
+        t.add_column("market")
+        t.add_column("orders to cancel", justify="right")
+        for m, n in sorted(p.get("canceled_by_market", {}).items()):
+            t.add_row(m, f"{n:,}")
+        t.add_row(Text("total", style="bold"), Text(f"{p.get('canceled_orders', 0):,}", style="bold"))
+        return t
+
+    def _summary(self) -> Text:
+        p = self.data or {}
+        return Text.assemble(
+            ("TP/SL kept: ", "bold"), f"{p.get('kept_tpsl', 0):,}    ",
+            ("accounts affected: ", "bold"), f"{p.get('accounts_affected', 0):,}    ",
+            ("markets to halt: ", "bold"), ", ".join(p.get("markets_to_halt", [])) or "none")
+
+    def _engaged_note(self) -> Text:
+        engaged = (self.data or {}).get("already_engaged")
+        return Text("The brake is already engaged.", style="bold red") if engaged else Text("")
 
     def compose(self) -> ComposeResult:
-        p = self.data or {}
         with Vertical(id="dialog", classes="danger"):
             yield Label("EMERGENCY BRAKE", id="dialog-title")
             yield Static("Trip it and in one step: platform access is disabled, every market is halted, "
                          "liquidations and TP/SL triggers pause, and every open order is canceled except "
                          "stop-loss / take-profit orders.", classes="explain")
-            t = Table(box=None, expand=True, show_edge=False)
-            t.add_column("market")
-            t.add_column("orders to cancel", justify="right")
-            for m, n in sorted(p.get("canceled_by_market", {}).items()):
-                t.add_row(m, f"{n:,}")
-            t.add_row(Text("total", style="bold"), Text(f"{p.get('canceled_orders', 0):,}", style="bold"))
-            yield Static(t if self.data is not None else Text("reading the preview…", style="dim"),
-                         id="brake-preview")
-            yield Static(Text.assemble(
-                ("TP/SL kept: ", "bold"), f"{p.get('kept_tpsl', 0):,}    ",
-                ("accounts affected: ", "bold"), f"{p.get('accounts_affected', 0):,}    ",
-                ("markets to halt: ", "bold"), ", ".join(p.get("markets_to_halt", [])) or "none"),
-                id="brake-summary")
-            if p.get("already_engaged"):
-                yield Static(Text("The brake is already engaged.", style="bold red"))
+            yield Static(self._preview_table(), id="brake-preview")
+            yield Static(self._summary(), id="brake-summary")
+            yield Static(self._engaged_note(), id="brake-engaged-note")
             yield Input(self.reason, placeholder="reason (journaled)", id="brake-reason")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel [n]", id="cancel", variant="primary")
                 yield Button("Trip the brake [y]", id="trip", variant="error")
 
     def on_mount(self) -> None:
+        self._show()  # the preview may have arrived between compose and mount
         self.query_one("#cancel", Button).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -100,8 +115,11 @@ class ReleaseModal(ModalScreen[bool]):
     def load(self, failures: list[dict]) -> None:
         self.data = failures
         if self.is_mounted:
-            self.recompose()
-            self.call_after_refresh(lambda: self.query_one("#cancel", Button).focus())
+            self.call_later(self._rebuild)
+
+    async def _rebuild(self) -> None:
+        await self.recompose()
+        self.query_one("#cancel", Button).focus()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="warning" if not self.failures else "danger"):

@@ -326,3 +326,26 @@ async def test_live_mode_runs_the_market_and_refreshes():
             await pilot.pause(0.02)
         assert app.gateway.status()["brake_engaged"]
     assert app.node._thread is None  # the node stopped with the app
+
+
+async def test_live_brake_modal_shows_the_preview_that_arrives_later():
+    """In live mode the preview is read off the UI thread and then rendered into the open modal."""
+    from console.factory import make_app
+
+    app = make_app(seed=5, frozen=False, accounts=30, refresh_s=0.05, db="memory")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.5)
+        await pilot.press("ctrl+b")
+        assert isinstance(app.screen, BrakeModal)
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if app.screen.data is not None:
+                break
+        assert app.screen.data is not None
+        await pilot.pause(0.2)
+        summary = str(app.screen.query_one("#brake-summary").render())
+        markets = ", ".join(app.screen.data["markets_to_halt"])
+        assert markets and markets in summary  # the modal was rebuilt with the preview
+        assert app.screen.focused is not None and app.screen.focused.id == "cancel"
+        await pilot.press("n")
+        assert not app.gateway.status()["brake_engaged"]
