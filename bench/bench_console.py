@@ -27,7 +27,7 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
-async def run(accounts: int, pairs: int, minutes: float, samples: int) -> None:
+async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: float) -> None:
     import os
     import tempfile
 
@@ -40,7 +40,7 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int) -> None:
 
     t = time.perf_counter()
     app = make_app(seed=11, frozen=False, accounts=accounts, incident=False, refresh_s=0.25,
-                   sim_speed=1e6, sim_steps_per_batch=20)
+                   sim_speed=speed, sim_steps_per_batch=20)
     desk = app.desk
     leveraged_pairs(desk, pairs)  # 2 x pairs thin-margin accounts
     print(f"setup: {accounts} accounts + {2 * pairs} leveraged, {time.perf_counter() - t:.1f}s")
@@ -105,8 +105,10 @@ def main() -> None:
     p.add_argument("--pairs", type=int, default=2000, help="leveraged long/short pairs (longs liquidate)")
     p.add_argument("--minutes", type=float, default=10.0, help="simulated minutes for the memory run")
     p.add_argument("--samples", type=int, default=40)
+    p.add_argument("--speed", type=float, default=20.0,
+                   help="simulated market speed (x real time): 20 gives ~6,000 commands/s; 1e6 runs flat out")
     a = p.parse_args()
-    asyncio.run(run(a.accounts, a.pairs, a.minutes, a.samples))
+    asyncio.run(run(a.accounts, a.pairs, a.minutes, a.samples, a.speed))
 
 
 if __name__ == "__main__":
