@@ -50,6 +50,7 @@ class Engine:
         self.brake_engaged = False
         self.liquidations_paused = False
         self.triggers_paused = False
+        self.pre_brake_pauses: list[bool] | None = None  # global pauses as they were when the brake tripped
         self.credits: dict[str, dict] = {}
         self.maintenance: dict[str, dict] = {}
         # ---- journal position and library (not hashed) ----
@@ -808,6 +809,7 @@ class Engine:
             self._emit({"type": "platform_access", "enabled": False})
         for mk in self.markets.values():
             self._set_mode(mk, "halted")
+        self.pre_brake_pauses = [self.liquidations_paused, self.triggers_paused]
         self.liquidations_paused = True
         self.triggers_paused = True
         self._emit({"type": "liquidations_paused", "market": None})
@@ -829,9 +831,13 @@ class Engine:
         self.brake_engaged = False
         self.platform_access = True
         self._emit({"type": "platform_access", "enabled": True})
-        self.liquidations_paused = False
-        self.triggers_paused = False
-        self._emit({"type": "liquidations_resumed", "market": None})
+        # pauses an operator set before the brake stay set: releasing the brake only undoes the brake
+        liq, trig = self.pre_brake_pauses if self.pre_brake_pauses is not None else [False, False]
+        self.pre_brake_pauses = None
+        self.liquidations_paused = liq
+        self.triggers_paused = trig
+        if not liq:
+            self._emit({"type": "liquidations_resumed", "market": None})
         for mk in self.markets.values():
             if mk.mode in ("halted", "cancel_only", OPEN):
                 self._set_mode(mk, "post_only")

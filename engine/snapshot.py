@@ -74,6 +74,7 @@ def canonical(engine) -> dict:
         "brake_engaged": engine.brake_engaged,
         "liquidations_paused": engine.liquidations_paused,
         "triggers_paused": engine.triggers_paused,
+        "pre_brake_pauses": engine.pre_brake_pauses,
         "credits": engine.credits,
         "maintenance": engine.maintenance,
     }
@@ -155,6 +156,7 @@ def _restore(engine, state: dict) -> None:
             "next_order_id", "insurance_fund", "fee_pool", "funding_pool", "deposits", "withdrawals",
             "treasury_in", "platform_access", "brake_engaged", "liquidations_paused", "triggers_paused",
             "credits", "maintenance")}
+        scalars["pre_brake_pauses"] = state.get("pre_brake_pauses")
     except (KeyError, TypeError, ValueError) as e:
         raise SnapshotError(f"snapshot is missing or has malformed records: {e!r}") from None
     engine.markets = markets
@@ -183,6 +185,7 @@ def controls(engine) -> dict:
         "brake_engaged": engine.brake_engaged,
         "liquidations_paused": engine.liquidations_paused,
         "triggers_paused": engine.triggers_paused,
+        "pre_brake_pauses": engine.pre_brake_pauses,
         "markets": {m: (mk.mode, mk.liquidations_paused, mk.triggers_paused) for m, mk in engine.markets.items()},
     }
 
@@ -194,6 +197,7 @@ def apply_controls(engine, c: dict) -> list[dict]:
         engine.platform_access = c["platform_access"]
         events.append({"type": "platform_access", "enabled": engine.platform_access})
     engine.brake_engaged = c["brake_engaged"]
+    engine.pre_brake_pauses = c["pre_brake_pauses"]
     for flag, on_ev, off_ev in (("liquidations_paused", "liquidations_paused", "liquidations_resumed"),
                                 ("triggers_paused", "triggers_paused", "triggers_resumed")):
         if getattr(engine, flag) != c[flag]:

@@ -112,3 +112,14 @@ def test_platform_access_toggle(venue):
     assert rejected_code(venue.op("set_platform_access", enabled=False)) == "no_change"
     venue.op("set_platform_access", enabled=True)
     assert types(venue.deposit("alice", "1")) == ["deposited"]
+
+
+def test_release_keeps_a_global_pause_set_before_the_brake(venue):
+    """Releasing the brake undoes the brake only: an operator's own earlier pause stays."""
+    assert types(venue.op("pause_liquidations")) == ["liquidations_paused"]
+    venue.op("emergency_brake")
+    evs = venue.op("release_brake")
+    assert "brake_released" in types(evs)
+    assert "liquidations_resumed" not in types(evs)
+    assert venue.e.liquidations_paused and not venue.e.triggers_paused
+    assert venue.checks() == []

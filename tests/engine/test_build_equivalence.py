@@ -18,7 +18,7 @@ from engine.fixedpoint import fmt_price
 from engine.sim import Simulator
 
 # state hash of the command file below, produced by the pure-Python build
-EXPECTED_STATE_HASH = "dd33444a732d294d757722788c3fb9db2cf24e776eb606a2e7eb48c336cf6205"
+EXPECTED_STATE_HASH = "039812b2b0e3d08fc3696bacb38bcb991b46a9f2f524bb5c2021f3f9ba8f599f"  # state gained pre_brake_pauses
 
 
 def _commands() -> list[dict]:
