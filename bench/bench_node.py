@@ -76,9 +76,7 @@ def bench_recovery(n: int, seed: int, d: str) -> None:
     again = Node.open(url, actor=ADMIN)
     dt = time.perf_counter() - t0
     same = (again.engine.seq, again.engine.state_hash()) == (seq, h)
-    info = again.recover.__self__ is again
     again.close()
-    del info
     print(f"recovery       {seq:,} journaled commands (built in {build:.0f}s), snapshot 2,000 commands back")
     print(f"  open + recover {dt * 1e3:8.0f} ms   target < 5000 ms; state hash {'matches' if same else 'DIFFERS'}")
 

@@ -82,15 +82,6 @@ class Ack:
             raise self._exc
         return self._result
 
-    def exception(self, timeout: float | None = None):
-        try:
-            self.result(timeout)
-        except TimeoutError:
-            raise
-        except BaseException as e:  # noqa: BLE001
-            return e
-        return None
-
     def add_done_callback(self, fn) -> None:
         if self._done:
             fn(self)
@@ -119,9 +110,6 @@ class Ack:
         self._finish()
         with self._cv:
             self._cv.notify_all()
-
-
-Future = Ack  # what submit() returns
 
 
 class RecoveryError(Exception):
@@ -277,7 +265,7 @@ class Node:
     def identity(self) -> dict:
         return {"operator": self.actor.name, "role": self.actor.role, "db": self.db}
 
-    def submit(self, cmd: dict, actor: Actor | None = None) -> Future:
+    def submit(self, cmd: dict, actor: Actor | None = None) -> Ack:
         """Queue ``cmd`` (a wire-form dict); the future resolves to a Result once durable.
 
         Operator commands are stamped with the actor's name and checked against
@@ -508,7 +496,7 @@ class Node:
                                "role": who.role, "action": action, "command": cmd, "reason": reason or "",
                                "outcome": outcome})
 
-    def _audit_result(self, who: Actor, cmd: dict, fut: Future) -> None:
+    def _audit_result(self, who: Actor, cmd: dict, fut: Ack) -> None:
         try:
             res = fut.result()
             outcome = "ok" if res.ok else f"rejected: {res.code}: {res.message}"
