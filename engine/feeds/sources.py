@@ -114,7 +114,7 @@ def _get(obj: object, key: str | int, where: str) -> Any:
             raise SourceError("missing_field", f"{where}[{key}] is missing")
         return obj[key]
     if not isinstance(obj, dict):
-        raise SourceError("bad_type", f"{where} should be an object, got {_jtype(obj)}")
+        raise SourceError("bad_type", f"{where or 'the body'} should be an object, got {_jtype(obj)}")
     if key not in obj or obj[key] is None:
         raise SourceError("missing_field", f"{where}.{key} is missing" if where else f"{key} is missing")
     return obj[key]
