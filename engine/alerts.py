@@ -33,7 +33,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from .config import redact
+from .config import protect_logs, redact
 
 log = logging.getLogger("perpdesk.alerts")
 
@@ -333,6 +333,7 @@ class AlertDispatcher:
                                                                      follow_redirects=False)
         self.workers = [_SinkWorker(s, queue_max) for s in sinks]
         self._secrets = sorted({*secrets, *(x for w in self.workers for x in w.sink.secrets)}, key=len, reverse=True)
+        protect_logs(self._secrets)
         self._liqs: dict[str, deque[int]] = {}
         self._spiked: dict[str, int] = {}
         self._index_state: dict[str, str] = {}

@@ -77,6 +77,9 @@ class FeedRunner:
         self.sleep = sleep
         self.on_index = on_index
         self.publish_ts = engine_takes_publish_ts() if publish_ts is None else publish_ts
+        from ..config import protect_logs
+
+        protect_logs([k for k in (getattr(s, "_api_key", None) for s in sources.values()) if k])
         self._own_client = client is None
         self.client = client if client is not None else httpx.Client(timeout=httpx.Timeout(timeout_s),
                                                                      follow_redirects=False)
