@@ -68,6 +68,8 @@ class PerpdeskApp(App):
         Binding("r", "go('refunds')", "Refunds", id="go_refunds", group=GO),
         Binding("a", "go('audit')", "Audit", id="go_audit", group=GO),
         Binding("c", "go('accounts')", "Accounts", id="go_accounts", group=GO),
+        Binding("t", "go('alerts')", "Alerts", id="go_alerts", group=GO,
+                tooltip="Alert deliveries to Slack, PagerDuty, Discord and webhooks"),
         Binding("question_mark,f1", "help", "Help", id="help", key_display="?"),
     ]
 
@@ -101,6 +103,7 @@ class PerpdeskApp(App):
                 self.node.start()
                 self._started_node = True
             if self.desk is not None:
+                self.desk.start_services()  # price feeds and alert delivery, when configured
                 self.run_market()
             self.refresh_now()
             self._schedule_refresh()
@@ -109,6 +112,8 @@ class PerpdeskApp(App):
 
     def on_unmount(self) -> None:
         self.workers.cancel_all()
+        if self.live and self.desk is not None:
+            self.desk.stop_services()
         if self._started_node:
             self.node.stop()
 
@@ -118,7 +123,7 @@ class PerpdeskApp(App):
         from engine.roles import SYSTEM  # the venue's own services, not the operator
 
         worker = get_current_worker()
-        sim, node = self.desk.sim, self.node
+        sim, node, only = self.desk.sim, self.node, self.desk.sim_commands
         steps = cmds = 0
         t0 = time.perf_counter()
         last_post = t0
@@ -127,7 +132,7 @@ class PerpdeskApp(App):
             started = time.perf_counter()
             fut = None
             for _ in range(self.sim_steps_per_batch):
-                for cmd in sim.step():
+                for cmd in only(sim.step()):
                     fut = node.submit(cmd, actor=SYSTEM)
                     cmds += 1
                 steps += 1
@@ -396,6 +401,7 @@ def _with(out: Outcome, fn: Callable[[Outcome], None]) -> Outcome:
 
 def _install_modes() -> None:
     from .screens.accounts import AccountsScreen
+    from .screens.alerts import AlertsScreen
     from .screens.audit import AuditScreen
     from .screens.dashboard import DashboardScreen
     from .screens.liquidations import LiquidationsScreen
@@ -411,6 +417,7 @@ def _install_modes() -> None:
         "refunds": RefundsScreen,
         "audit": AuditScreen,
         "accounts": AccountsScreen,
+        "alerts": AlertsScreen,
     }
 
 

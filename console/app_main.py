@@ -6,13 +6,19 @@ import sys
 
 
 def run_console(args) -> int:
+    from engine.config import ConfigError, load_config
     from engine.node import RecoveryError
     from engine.store import StoreError
 
     from .factory import make_app
 
     try:
-        app = make_app(seed=args.seed, frozen=False, accounts=args.accounts, db=args.db)
+        config = load_config(getattr(args, "config", None))
+    except ConfigError as e:
+        print(f"perpdesk: bad config: {e}", file=sys.stderr)
+        return 2
+    try:
+        app = make_app(seed=args.seed, frozen=False, accounts=args.accounts, db=args.db, config=config)
     except (StoreError, RecoveryError) as e:
         print(f"perpdesk: cannot open the venue's database: {e}", file=sys.stderr)
         return 2

@@ -153,6 +153,7 @@ class Node:
         self.alerts: deque = deque(maxlen=200)
         self.deliveries: deque = deque(maxlen=1000)  # alert delivery attempts, without a store
         self.feed_health_source: Callable[[], dict] | None = None  # set by a FeedRunner's owner
+        self.alert_sinks: list[dict] = []  # configured sinks (name, kind, min_severity), for the console
         self._lock = threading.RLock()  # held while applying a batch and while reading views
         self._cv = threading.Condition(threading.Lock())
         self._queue: deque = deque()
