@@ -85,3 +85,12 @@ def test_resolution_order(tmp_path, monkeypatch):
         load_config()
     with pytest.raises(ConfigError, match="nope.toml: there is no such config file"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_the_readme_config_block_is_valid():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    cfg = parse_config(block, env=ENV)
+    assert cfg.feeds.enabled and [s.name for s in cfg.alerts.sinks] == ["ops-slack", "pager"]

@@ -131,3 +131,34 @@ async def test_dashboard_shows_each_price_sources_health(desk_app):
         assert "okx       BTC   error" in text and "http_502" in text
         assert "index BTC   stale" in text and "quorum 2" in text
     app.desk.feeds.stop()
+
+
+async def test_live_desk_takes_its_index_from_the_feeds():
+    """A live console with feeds: the FeedRunner's index is journaled, the simulator's own oracle is not."""
+    import asyncio
+
+    from console.factory import make_app
+
+    def prices(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "api.binance.com":
+            return httpx.Response(200, content=b'{"symbol":"BTCUSDT","price":"97100.00"}')
+        return httpx.Response(200, content=(b'{"code":"0","msg":"","data":[{"instId":"BTC-USDT","last":"97100",'
+                                            b'"askPx":"97100.1","bidPx":"97099.9","ts":"%d"}]}'
+                                            % (__import__("time").time_ns() // 1_000_000)))
+
+    cfg = parse_config(FEEDS.replace("enabled = true", "enabled = true\npoll_interval_s = 0.1"))
+    app = make_app(seed=7, frozen=False, accounts=20, db="memory", incident=False, config=cfg,
+                   outside={"feed_client": httpx.Client(transport=httpx.MockTransport(prices))})
+    async with app.run_test(size=SIZE):
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            journal = list(app.node.journal)
+            if any(c["type"] == "oracle_price" and c.get("source") == "index" for c in journal):
+                break
+        btc = [c for c in list(app.node.journal) if c["type"] == "oracle_price" and c["market"] == "BTC-USD-PERP"]
+        assert btc and all(c["source"] == "index" for c in btc)
+        assert btc[0]["price"] == "97100"
+        assert any(c["type"] == "oracle_price" and c["source"] == "sim" for c in list(app.node.journal))  # ETH, SOL
+        assert app.gateway.feed_health()["indexes"][0]["status"] == "ok"
+    assert app.desk.feeds._thread is None  # stopped with the app
+    app.node.close()
