@@ -11,6 +11,7 @@ must only buffer them (the engine never waits for a screen).
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -152,6 +153,7 @@ class Node:
         self.journal: list[dict] = []  # without a store: command dicts as applied (with "seq")
         self.alerts: deque = deque(maxlen=200)
         self.deliveries: deque = deque(maxlen=1000)  # alert delivery attempts, without a store
+        self._delivery_ids = itertools.count(1)  # next() is atomic: sink workers record concurrently
         self.feed_health_source: Callable[[], dict] | None = None  # set by a FeedRunner's owner
         self.alert_sinks: list[dict] = []  # configured sinks (name, kind, min_severity), for the console
         self._lock = threading.RLock()  # held while applying a batch and while reading views
@@ -640,7 +642,7 @@ class Node:
         if self.store is not None:
             self.store.record_alert_delivery(rec)
         else:
-            self.deliveries.append({"id": len(self.deliveries) + 1, **rec})
+            self.deliveries.append({"id": next(self._delivery_ids), **rec})
 
     def alert_deliveries(self, limit: int = 200) -> list[dict]:
         """The newest ``limit`` delivery attempts, newest first."""

@@ -29,6 +29,8 @@ from ..fixedpoint import PRICE_DECIMALS
 
 _DIGITS = frozenset("0123456789")
 MAX_BODY = 1_000_000  # bytes: a ticker is tiny; anything larger is not one
+MAX_RETRY_WAIT_S = 5.0  # a Retry-After up to this is waited out within the poll round
+MAX_COOLDOWN_S = 600.0  # a longer one skips the source until then (at most this long)
 
 
 class SourceError(Exception):
@@ -141,6 +143,7 @@ class PriceSource:
         self.base_url = base_url.rstrip("/")
         self.weight = weight
         self._api_key = api_key
+        self.cooldown_until = 0.0  # time.monotonic() before which the source is not asked
 
     def __repr__(self) -> str:  # never the key
         return f"{type(self).__name__}({self.name!r}, {self.base_url!r}, weight={self.weight})"
@@ -165,17 +168,24 @@ class PriceSource:
     def fetch(self, client: httpx.Client, symbol: str, *, now: Callable[[], int], retries: int = 2,
               backoff_s: float = 0.5, sleep: Callable[[float], None] = time.sleep) -> Quote:
         """GET and parse, retrying timeouts, network errors, 429 and 5xx with exponential backoff."""
+        left = self.cooldown_until - time.monotonic()
+        if left > 0:  # the API asked us to stay away (Retry-After): not even one request
+            raise SourceError("rate_limited", f"cooling down for {left:.0f} s more, as the API's Retry-After asked")
         url, params, headers = self.request(symbol)
         attempt = 0
         while True:
             try:
                 return self._fetch_once(client, url, params, headers, symbol, now)
             except SourceError as e:
+                if e.retry_after is not None and e.retry_after > MAX_RETRY_WAIT_S:
+                    # a long Retry-After: give up this round and skip the source until then
+                    self.cooldown_until = time.monotonic() + min(e.retry_after, MAX_COOLDOWN_S)
+                    raise
                 if not e.retry or attempt >= retries:
                     raise
                 delay = backoff_s * (2 ** attempt)
                 if e.retry_after is not None:
-                    delay = max(delay, min(e.retry_after, 60.0))
+                    delay = max(delay, e.retry_after)
                 attempt += 1
                 sleep(delay)
 

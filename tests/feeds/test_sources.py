@@ -170,3 +170,16 @@ def test_price_int_never_goes_through_float():
 
 def test_median_int():
     assert median_int([3, 1, 2]) == 2 and median_int([1, 4]) == 2 and median_int([7]) == 7
+
+
+def test_a_long_retry_after_skips_the_source_until_then():
+    seen: list = []
+    sleeps: list[float] = []
+    src = make_source("binance", "binance", "https://x.test")
+    with client_for((429, b'{"code":-1003,"msg":"Too many requests"}', {"Retry-After": "120"}), seen=seen) as c:
+        with pytest.raises(SourceError) as ei:
+            src.fetch(c, "BTCUSDT", now=lambda: NOW, retries=3, sleep=sleeps.append)
+        assert ei.value.code == "rate_limited" and len(seen) == 1 and sleeps == []  # no waiting in the round
+        with pytest.raises(SourceError, match="cooling down"):
+            src.fetch(c, "BTCUSDT", now=lambda: NOW, retries=3, sleep=sleeps.append)
+        assert len(seen) == 1  # not even one request while cooling down
