@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.feeds.sources import SourceError, make_source, median_int, price_int
+from engine.fixedpoint import parse_decimal
 
 from . import shapes
 
@@ -183,3 +186,20 @@ def test_a_long_retry_after_skips_the_source_until_then():
         with pytest.raises(SourceError, match="cooling down"):
             src.fetch(c, "BTCUSDT", now=lambda: NOW, retries=3, sleep=sleeps.append)
         assert len(seen) == 1  # not even one request while cooling down
+
+
+@given(st.integers(min_value=1, max_value=10**18), st.integers(min_value=0, max_value=6))
+def test_price_int_agrees_with_the_engines_parser(n, decimals):
+    """Up to 6 decimals the adapters' parser and the engine's boundary parser give the same integer."""
+    s = str(n) if decimals == 0 else f"{n // 10**decimals}.{n % 10**decimals:0{decimals}d}"
+    assert price_int(s, "p") == parse_decimal(s, 6, "p")
+
+
+@given(st.integers(min_value=1, max_value=10**18), st.integers(min_value=7, max_value=12))
+def test_price_int_rounds_extra_digits_half_even_within_half_a_micro(n, decimals):
+    s = f"{n // 10**decimals}.{n % 10**decimals:0{decimals}d}"
+    got = price_int(s, "p") if n * 10**6 >= 10**decimals // 2 + 1 else None
+    if got is None:
+        return  # rounds to zero: refused as non_positive
+    # |got - exact| <= 1/2 micro, exactly: compare scaled integers
+    assert abs(got * 10**decimals - n * 10**6) * 2 <= 10**decimals
