@@ -35,7 +35,7 @@ class IndexResult:
     price: int | None  # None: stale
     status: str  # "ok" or "stale"
     used: list[str] = field(default_factory=list)
-    dropped: dict[str, str] = field(default_factory=dict)  # source -> "stale" | "deviation" | "error"
+    dropped: dict[str, str] = field(default_factory=dict)  # source -> "stale" | "deviation"
     publish_ts: int | None = None  # the oldest publish time among the sources used
     reason: str = ""
 
@@ -62,8 +62,8 @@ def deviates(price: int, ref: int, max_deviation: int) -> bool:
 
 
 def compute_index(market: str, quotes: Iterable[SourcePrice], *, now: int, stale_after_ms: int,
-                  max_deviation: int, quorum: int, errors: Iterable[str] = ()) -> IndexResult:
-    dropped: dict[str, str] = {s: "error" for s in errors}
+                  max_deviation: int, quorum: int) -> IndexResult:
+    dropped: dict[str, str] = {}
     fresh = []
     for q in quotes:
         if now - q.ts > stale_after_ms:
