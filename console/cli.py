@@ -11,6 +11,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="simulated market seed (default 7)")
     p.add_argument("--accounts", type=int, default=200, help="simulated accounts (default 200)")
     p.add_argument("--db", default=None, help="database URL or path (default: the platformdirs data directory)")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="TOML config: price feeds and alert sinks (default: PERPDESK_CONFIG, else config.toml "
+                        "in the platformdirs config directory; none: simulated market, no alerts)")
     sub = p.add_subparsers(dest="command")
     r = sub.add_parser("replay", help="apply a JSONL command file to a fresh engine")
     r.add_argument("commands", help="JSONL file of commands")

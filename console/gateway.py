@@ -132,6 +132,20 @@ class Gateway:
             return list(self.status().get("maintenance", []))
         return _call(fn)
 
+    def alert_deliveries(self, limit: int = 200) -> list[dict]:
+        """Alert delivery attempts, newest first (no secrets: sink names only)."""
+        fn = getattr(self.node, "alert_deliveries", None)
+        return _call(fn, limit) if fn is not None else []
+
+    def alert_sinks(self) -> list[dict]:
+        """The configured alert sinks: name, kind, min_severity (never their URLs or keys)."""
+        return [dict(s) for s in getattr(self.node, "alert_sinks", None) or []]
+
+    def feed_health(self) -> dict:
+        """Price sources' health and each market's index ({"sources": [], "indexes": []} without feeds)."""
+        fn = getattr(self.node, "feed_health", None)
+        return _call(fn) if fn is not None else {"sources": [], "indexes": []}
+
     def _need(self, name: str) -> Callable:
         fn = getattr(self.node, name, None)
         if fn is None:

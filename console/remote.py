@@ -65,6 +65,7 @@ class Venue:
             except Exception as e:  # shown by the console's banner instead of a silent stop
                 self.market_error = f"{type(e).__name__}: {e}"
 
+        self.desk.start_services()  # price feeds and alert delivery, when configured
         self._market = threading.Thread(target=run, name="market", daemon=True)
         self._market.start()
 
@@ -92,6 +93,7 @@ class Venue:
         self.stop_event.set()
         if self._market is not None:
             self._market.join(timeout=10)
+            self.desk.stop_services()
         self.desk.node.close()
 
 

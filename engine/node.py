@@ -11,6 +11,7 @@ must only buffer them (the engine never waits for a screen).
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -151,6 +152,10 @@ class Node:
         self.refund_book: dict[str, dict] = {}  # without a store
         self.journal: list[dict] = []  # without a store: command dicts as applied (with "seq")
         self.alerts: deque = deque(maxlen=200)
+        self.deliveries: deque = deque(maxlen=1000)  # alert delivery attempts, without a store
+        self._delivery_ids = itertools.count(1)  # next() is atomic: sink workers record concurrently
+        self.feed_health_source: Callable[[], dict] | None = None  # set by a FeedRunner's owner
+        self.alert_sinks: list[dict] = []  # configured sinks (name, kind, min_severity), for the console
         self._lock = threading.RLock()  # held while applying a batch and while reading views
         self._cv = threading.Condition(threading.Lock())
         self._queue: deque = deque()
@@ -474,6 +479,10 @@ class Node:
     def _alert(self, severity: str, message: str) -> None:
         ev = {"type": "node_alert", "severity": severity, "message": message, "ts": self.clock()}
         self.alerts.append(ev)
+        self._publish_node_event(ev)
+
+    def _publish_node_event(self, ev: dict) -> None:
+        """Hand a node-level event (not journaled: node_alert, refund_decided) to the subscribers."""
         for fn in list(self._subscribers):
             try:
                 fn([ev])
@@ -602,6 +611,9 @@ class Node:
         out = self._update_refund(refund_id, "proposed", status="approved" if approve else "rejected",
                                   approver=who.name, decision_reason=reason, decided_ts=self.clock())
         self._audit(who, "decide_refund", {"refund_id": refund_id, "approve": approve}, reason, out["status"])
+        self._publish_node_event({"type": "refund_decided", "refund_id": refund_id, "status": out["status"],
+                                  "account": out.get("account"), "amount": fmt_amount(out.get("amount") or 0),
+                                  "proposer": out.get("proposer"), "approver": who.name, "reason": reason})
         return out
 
     def pay_refund(self, refund_id: str, fund: str = "insurance", actor: Actor | None = None) -> Result:
@@ -622,6 +634,28 @@ class Node:
         if not who.may(action):
             self._audit(who, action, None, "", "refused: role")
             raise NodeError("forbidden", f"{who.name} ({who.role}) may not {action.replace('_', ' ')}")
+
+
+    # ---- the outside world: alert deliveries and price-feed health ------------------
+    def record_alert_delivery(self, rec: dict) -> None:
+        """Keep one alert delivery attempt (the store's alert_deliveries table, or memory)."""
+        if self.store is not None:
+            self.store.record_alert_delivery(rec)
+        else:
+            self.deliveries.append({"id": next(self._delivery_ids), **rec})
+
+    def alert_deliveries(self, limit: int = 200) -> list[dict]:
+        """The newest ``limit`` delivery attempts, newest first."""
+        if self.store is not None:
+            return self.store.list_alert_deliveries(limit)
+        return list(self.deliveries)[::-1][:limit]
+
+    def feed_health(self) -> dict:
+        """Each price source's health and each market's index (empty without feeds)."""
+        fn = self.feed_health_source
+        if fn is None:
+            return {"sources": [], "indexes": []}
+        return fn()
 
 
 def _outcome(events: list[dict]) -> str:
