@@ -121,6 +121,11 @@ def window_hash(rows: Iterable[Row]) -> str:
     return h.hexdigest()
 
 
+def inputs_hash(method, inputs: Mapping) -> str:
+    """A digest naming one computation (method and inputs): the same incident is proposed once."""
+    return hashlib.sha256(orjson.dumps({"method": method, "inputs": inputs}, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
 # ---------------------------------------------------------------------------
 # replay
 # ---------------------------------------------------------------------------
