@@ -7,21 +7,11 @@ from console.screens.refunds import ComputeModal, RefundsScreen
 from engine.fixedpoint import fmt_price
 from engine.roles import Actor
 
+from .test_flows import messages, text_of
+
 pytestmark = pytest.mark.asyncio
 SIZE = (140, 44)
 BTC = "BTC-USD-PERP"
-
-
-def messages(app) -> list[str]:
-    return [n.message for n in app._notifications]
-
-
-def text_of(widget) -> str:
-    from rich.console import Console
-
-    console = Console(width=200, record=True, file=open("/dev/null", "w"))
-    console.print(widget.content)
-    return console.export_text()
 
 
 def bad_mark(app) -> int:
