@@ -687,6 +687,14 @@ class Node:
         reference_ts = _int_arg(reference_ts, "reference_ts")
         snap = self._base_snapshot(from_seq)
         rows = self._journal_rows(snap.seq, None, until=(to_seq, reference_ts))
+        with self._lock:
+            head = self.engine.seq
+        if rows and rows[-1][0]["seq"] >= head and to_seq <= head:
+            # nothing journaled after reference_ts yet: a later oracle price stamped before it could still
+            # change the reference, and a stored proposal must recompute to the same numbers
+            raise NodeError("reference_in_future", f"the journal has not passed reference_ts {reference_ts} yet "
+                                                   f"(its last row is stamped {rows[-1][0].get('ts')}); choose a "
+                                                   f"time the venue has already passed")
         try:
             return cf_mod.reference_price(snap, rows, from_seq, to_seq, reference_ts, market,
                                           resolve=self._snapshot_resolver())

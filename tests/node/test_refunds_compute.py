@@ -190,6 +190,10 @@ def test_refunds_never_exceed_the_insurance_fund(db_url):
 
 def test_reference_price_refunds_through_the_node(venue):
     node, s = venue
+    with pytest.raises(NodeError) as e:  # nothing journaled after the reference time yet: not settled
+        node.reference_refunds(s["snap_seq"], s["fix"], s["fix_ts"])
+    assert e.value.code == "reference_in_future"
+    assert node.call({"type": "tick", "ts": 60_000}).ok  # the venue moves on past the reference time
     report = node.reference_refunds(s["snap_seq"], s["fix"], s["fix_ts"])
     # both longs were sold at 89500; reference index 97000 at ts 6000:
     # alice (97000 - 89500) x 1 = 7500; carol (97000 - 89500) x 0.3 = 2250
