@@ -34,7 +34,11 @@ class RefundsScreen(DeskScreen):
         Binding("n", "propose", "Propose", id="refund_propose"),
         Binding("y", "approve", "Approve", id="refund_approve"),
         Binding("x", "reject", "Reject", id="refund_reject"),
+        Binding("t", "approve_treasury", "Approve (treasury)", id="refund_approve_treasury", show=False,
+                tooltip="Approve, paid from the treasury (external money) instead of the insurance fund"),
         Binding("p", "pay", "Pay", id="refund_pay"),
+        Binding("v", "recompute", "Recompute", id="refund_recompute",
+                tooltip="Recompute the selected refund from its stored inputs and compare"),
         Binding("i", "compute", "From incident", id="refund_compute",
                 tooltip="Compute refunds from an incident: counterfactual replay without the bad inputs"),
     ]
@@ -116,22 +120,65 @@ class RefundsScreen(DeskScreen):
 
         self.app.push_screen(ProposeModal(), done)
 
-    def _decide(self, approve: bool) -> None:
+    def _decide(self, approve: bool, fund: str | None = None) -> None:
         r = self.selected()
         if r is None:
             self.app.notify("Select a refund first.", severity="warning")
             return
         verb = "Approve" if approve else "Reject"
+        paid_from = f" from the {fund}" if fund else ""
 
         def done(reason: str | None) -> None:
             if reason is None:
                 return
             gw = self.app.gateway
-            self.app.run_command(f"{verb} refund", lambda: gw.decide_refund(r["refund_id"], approve, reason),
-                                 success=f"{r['refund_id']} {'approved' if approve else 'rejected'}")
+            self.app.run_command(f"{verb} refund", lambda: gw.decide_refund(r["refund_id"], approve, reason, fund),
+                                 success=f"{r['refund_id']} {'approved' if approve else 'rejected'}{paid_from}")
 
-        self.app.push_screen(ReasonModal(f"{verb} {r['refund_id']}: {fmt.money(r['amount'])} USDC to {r['account']}"),
-                             done)
+        self.app.push_screen(ReasonModal(f"{verb} {r['refund_id']}: {fmt.money(r['amount'])} USDC to {r['account']}"
+                                         f"{paid_from}"), done)
+
+    def action_approve_treasury(self) -> None:
+        self._decide(True, "treasury")
+
+    def action_recompute(self) -> None:
+        r = self.selected()
+        if r is None:
+            self.app.notify("Select a refund first.", severity="warning")
+            return
+        gw = self.app.gateway
+        rid = r["refund_id"]
+        if self.app.live:
+            self.run_worker(lambda: self._recompute_thread(gw, rid), thread=True, exit_on_error=False,
+                            group="refund-recompute")
+            return
+        try:
+            out = gw.recompute_refund(rid)
+        except GatewayError as e:
+            self.app.notify(e.message, title="Recompute refused", severity="error", timeout=8)
+            return
+        self._recomputed(out)
+
+    def _recompute_thread(self, gw, rid: str) -> None:
+        try:
+            out = gw.recompute_refund(rid)
+        except GatewayError as e:
+            self.app.call_from_thread(self.app.notify, e.message, title="Recompute refused", severity="error",
+                                      timeout=8)
+            return
+        self.app.call_from_thread(self._recomputed, out)
+
+    def _recomputed(self, out: dict) -> None:
+        if out["matches"]:
+            self.app.notify(f"{out['refund_id']}: recomputed {fmt.money(out['recomputed_amount'])} USDC from its "
+                            f"inputs; amount and evidence match", title="Recompute")
+        else:
+            what = [w for w, ok in (("amount", out["recomputed_amount"] == out["stored_amount"]),
+                                    ("evidence", out["evidence_matches"]), ("journal window", out["inputs_match"]))
+                    if not ok]
+            self.app.notify(f"{out['refund_id']}: recomputed {fmt.money(out['recomputed_amount'])} USDC, stored "
+                            f"{fmt.money(out['stored_amount'])}; differs in {', '.join(what)}",
+                            title="Recompute: MISMATCH", severity="error", timeout=12)
 
     def action_approve(self) -> None:
         self._decide(True)

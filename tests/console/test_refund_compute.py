@@ -86,9 +86,12 @@ async def test_compute_from_incident_shows_evidence_and_proposes(desk_app):
         assert any("refund(s) proposed" in m for m in messages(app))
         assert app.screen.query_one("#refund-table", DataTable).row_count == len(refunds)
         assert "counterfactual: replay" in text_of(app.screen.query_one("#refund-detail", Static))
-        # a second approver approves one; the recomputation from the stored inputs agrees
+        # the desk recomputes the selected refund from its stored inputs: it matches
+        await pilot.press("v")
+        await pilot.pause()
+        assert any("amount and evidence match" in m for m in messages(app))
+        # a second approver approves one
         rid = refunds[0]["refund_id"]
-        assert app.gateway.recompute_refund(rid)["matches"]
         app.node.decide_refund(rid, True, "recomputed, matches", actor=Actor("carol", "approver"))
         # proposing the same incident again is refused with a notification, not a traceback
         again = await open_compute(app, pilot)
@@ -131,3 +134,38 @@ async def test_compute_errors_are_shown_not_raised(desk_app):
         assert app.last_outcome.code == "forbidden"
         assert any("may not propose refund" in m for m in messages(app))
         assert app.gateway.refunds() == []
+
+
+async def test_approve_from_the_treasury_and_pay(desk_app):
+    app = desk_app(role="approver", operator="carol")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        bad = bad_mark(app)
+        snap = max(app.gateway.snapshots(), key=lambda s: s["seq"])["snapshot_id"]
+        report = app.gateway.compute_refunds(snap, app.gateway.status()["seq"], [bad])
+        proposed = app.node.propose_refunds(report, "restored mark 10% off", actor=Actor("bob", "operator"))
+        first = proposed[0]
+        fund_before = app.gateway.status()["insurance_fund"]
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press("t")
+        await pilot.press(*"recomputed; treasury pays", "enter")
+        await pilot.pause()
+        rec = next(r for r in app.gateway.refunds() if r["refund_id"] == first["refund_id"])
+        assert (rec["status"], rec["approver"], rec["fund"]) == ("approved", "carol", "treasury")
+        await pilot.press("p")
+        await pilot.pause()
+        rec = next(r for r in app.gateway.refunds() if r["refund_id"] == first["refund_id"])
+        assert rec["status"] == "paid" and rec["fund"] == "treasury"
+        assert any("from the treasury fund" in m for m in messages(app))
+        assert app.gateway.status()["insurance_fund"] == fund_before  # the treasury paid, not the fund
+        assert app.gateway.checks() == []  # conservation holds: treasury credits count as money in
+        # a hand-entered refund has no inputs: recomputing it is refused with a notification
+        app.node.propose_refund(first["account"], "1", "goodwill", actor=Actor("bob", "operator"))
+        app.refresh_now()
+        table = app.screen.query_one("#refund-table", DataTable)
+        table.move_cursor(row=table.row_count - 1)  # the newest: the hand-entered one
+        await pilot.pause()
+        await pilot.press("v")
+        await pilot.pause()
+        assert any("entered by hand" in m for m in messages(app))
