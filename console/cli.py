@@ -1,4 +1,4 @@
-"""The ``perpdesk`` command line: the console by default, plus replay/verify/demo."""
+"""The ``perpdesk`` command line: the console by default, plus replay/verify/refunds export."""
 
 from __future__ import annotations
 
@@ -21,6 +21,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--state-out", help="write the canonical state as JSON here")
     v = sub.add_parser("verify", help="check a database: hash chains, full replay, snapshots, invariants")
     v.add_argument("--db", dest="verify_db", default=None, help="database URL or path (default: PERPDESK_DB or the data directory)")
+    rf = sub.add_parser("refunds", help="refunds: export them as CSV")
+    rsub = rf.add_subparsers(dest="refunds_command", required=True)
+    ex = rsub.add_parser("export", help="write every refund (with its inputs) as CSV")
+    ex.add_argument("--db", dest="refunds_db", default=None,
+                    help="database URL or path (default: PERPDESK_DB or the data directory)")
+    ex.add_argument("--out", default=None, help="CSV file to write (default: standard output)")
     return p
 
 
@@ -34,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         from engine.verify import run as verify_run
 
         return verify_run(args.verify_db or args.db)
+    if args.command == "refunds":
+        from engine.refunds import run_export
+
+        return run_export(args.refunds_db or args.db, args.out)
     from console.app_main import run_console
 
     return run_console(args)
