@@ -704,7 +704,7 @@ class Engine:
             for mk in self.markets.values():
                 if mk.index_price and now - mk.oracle_ts > mk.oracle_stale_ms:
                     self._flag(mk, guards.FLAG_ORACLE_STALE,
-                               f"no accepted oracle price for {now - mk.oracle_ts} ms (limit {mk.oracle_stale_ms} ms)")
+                               f"no accepted oracle price within {mk.oracle_stale_ms} ms")
             last = self.audit[0]
             if last < 0 or now - last >= guards.AUDIT_INTERVAL_MS:
                 self._audit()
