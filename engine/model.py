@@ -10,7 +10,7 @@ OPEN = "open"
 DEFAULT_POST_ONLY_BAND = 50_000  # 5 bps around the fair (index) price in post_only (Paradex, Feb 2026)
 DEFAULT_ORACLE_STALE_MS = 30_000  # dYdX v4 takes only venues updated within 30 s into its index
 DEFAULT_BREAKER_ACCOUNTS = 500  # accounts one evaluation may liquidate in one market
-DEFAULT_BREAKER_OI_SHARE = 25_000_000  # share (FRAC, 0.25) of a side's open interest one evaluation may cut
+DEFAULT_BREAKER_OI_SHARE = 50_000_000  # share (FRAC, 0.5) of a side's open interest one evaluation may cut
 
 
 class Market:

@@ -47,8 +47,9 @@ def markets(engine) -> list[dict]:
             "best_bid": b.best_bid(),
             "best_ask": b.best_ask(),
             "oracle_ts": mk.oracle_ts,
-            "liquidations_paused": mk.liquidations_paused or engine.liquidations_paused,
-            "triggers_paused": mk.triggers_paused or engine.triggers_paused,
+            # a guard flag (stale or refused oracle, tripped circuit breaker) pauses both on the market
+            "liquidations_paused": mk.liquidations_paused or engine.liquidations_paused or bool(mk.flags),
+            "triggers_paused": mk.triggers_paused or engine.triggers_paused or bool(mk.flags),
             "tick_size": mk.tick,
             "lot_size": mk.lot,
             "price_band": mk.band,

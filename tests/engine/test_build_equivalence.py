@@ -18,7 +18,7 @@ from engine.fixedpoint import fmt_price
 from engine.sim import Simulator
 
 # state hash of the command file below, produced by the pure-Python build
-EXPECTED_STATE_HASH = "73bc7fed0f901e11444884474084df5f5b6aab1df8d1b12f8fb7cef55457b666"  # state v2: guard rails (safeguards, audit, per-market guard state); shocks confirmed by a 2nd source
+EXPECTED_STATE_HASH = "43883168b2b20a9a7b981dca0524ff546642b43feed5538f6a45b0c7d0db70b7"  # state v2: guard rails (safeguards, audit, per-market guard state); shocks confirmed by a 2nd source
 
 
 def _commands() -> list[dict]:

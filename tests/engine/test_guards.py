@@ -241,10 +241,10 @@ def test_breaker_trips_on_share_of_open_interest():
     v.deposit("alice", "2000")
     v.open_position("alice", "bob", "1")  # alice is the whole long open interest
     v.limit("carol", "buy", "5", "95000")
-    evs = v.oracle("95500")  # default limits: 500 accounts, 25% of open interest
+    evs = v.oracle("95500")  # default limits: 500 accounts, half of one side's open interest
     trip = one(evs, "circuit_breaker_tripped")
-    assert trip["accounts"] == 1 and trip["limit_oi_share"] == "0.25"
-    assert float(trip["oi_share"]) > 0.25
+    assert trip["accounts"] == 1 and trip["limit_oi_share"] == "0.5"
+    assert float(trip["oi_share"]) > 0.5
     assert not of_type(evs, "liquidation")
     # global resume works too (and only once)
     evs = v.op("resume_liquidations")
