@@ -43,6 +43,10 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
                    sim_speed=speed, sim_steps_per_batch=20)
     desk = app.desk
     leveraged_pairs(desk, pairs)  # 2 x pairs thin-margin accounts
+    # the cascade is the load under test: the BTC circuit breaker (500 accounts, half the open interest)
+    # would stop it at once, so its limits are off here (the guard rails themselves stay on)
+    desk.system({"type": "set_market_params", "market": "BTC-USD-PERP", "breaker_accounts": 0,
+                 "breaker_oi_share": "0", "reason": "bench: a 2,000-account cascade is the load"})
     print(f"setup: {accounts} accounts + {2 * pairs} leveraged, {time.perf_counter() - t:.1f}s")
     async with app.run_test(size=(140, 44)) as pilot:
         await pilot.pause(2.0)
