@@ -719,9 +719,10 @@ class Engine:
         if not failures:
             return
         affected: set[str] = set()
-        for f in failures:
-            self._emit({"type": "validation_failed", "check": f.check, "detail": f.detail, "market": f.market,
-                        "source": "audit"})
+        for i, f in enumerate(failures):
+            if i < 20:  # one event per failure, up to 20 (the audit record keeps the same 20)
+                self._emit({"type": "validation_failed", "check": f.check, "detail": f.detail, "market": f.market,
+                            "source": "audit"})
             if f.market is None:
                 affected.update(self.markets)
             elif f.market in self.markets:

@@ -22,6 +22,7 @@ from .checks import Failure, run_checks
 from .commands import CommandError
 from .fixedpoint import FRAC_SCALE, fmt_frac, fmt_funding, fmt_price
 from .model import DEFAULT_POST_ONLY_BAND
+from .snapshot import market_summary
 
 # flags a market can carry; any of them pauses liquidations and TP/SL triggers on it
 FLAG_ORACLE_REJECTED = "oracle_rejected"  # the last oracle price was refused; cleared by the next accepted one
@@ -100,10 +101,8 @@ def check_market_state(engine, market: str, mark_price: int, funding_index: int)
     index) and the latest snapshot (its funding index for the market, and when
     it was taken).
     """
-    from .snapshot import market_summary
-
     mk = engine.markets[market]
-    reasons = []
+    reasons: list[str] = []
     index = mk.index_price
     if mark_price <= 0:
         reasons.append(f"mark_price {fmt_price(mark_price)} is not positive")
