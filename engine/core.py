@@ -638,6 +638,7 @@ class Engine:
                 self._emit({"type": "oracle_rejected", "market": mk.name, "price": p, "source": source,
                             "code": code, "message": message})
                 self._flag(mk, guards.FLAG_ORACLE_REJECTED, f"{code}: {message}")
+                self._after_market_data((mk,))  # like any market data: whoever is due elsewhere is evaluated
                 return
             pend = mk.oracle_pending
             if pend is not None and guards.is_jump(mk, p):  # a jump check_oracle let through: confirmed
@@ -683,6 +684,7 @@ class Engine:
                 mk.quarantined += 1
                 self._emit({"type": "market_data_quarantined", "market": mk.name, "mark_price": mark,
                             "funding_index": a["funding_index"], "source": a["source"], "reasons": reasons})
+                self._after_market_data((mk,))  # nothing applied, but whoever is due is still evaluated
                 return
         mk.mark_price = mark
         mk.funding_index = a["funding_index"]
