@@ -84,6 +84,10 @@ class Venue:
 
         leveraged_pairs(self.desk, pairs, **kw)
 
+    def system(self, cmd: dict) -> None:
+        """Send a command as the venue's own services (benches, drills)."""
+        self.desk.system(cmd)
+
     def oracle_shock(self, market: str, bps: int) -> None:
         from .factory import oracle_shock
 

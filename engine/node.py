@@ -28,7 +28,7 @@ from . import views
 from .commands import FUNDS, OPERATOR_COMMANDS, NotACommand, command_type
 from .core import Engine
 from .fixedpoint import DecimalError, fmt_amount, parse_decimal
-from .roles import Actor, default_actor
+from .roles import Actor, actions_of, default_actor
 from .runtime import tune_gc
 
 MAX_BATCH = 1024  # commands per group commit (and per hold of the engine lock)
@@ -295,8 +295,10 @@ class Node:
             who = actor if actor is not None else self.actor
             cmd["operator"] = who.name
             cmd.setdefault("reason", "")
-            if not who.may(ctype):
-                res = Result(0, [], False, "forbidden", f"{who.name} ({who.role}) may not issue {ctype}")
+            denied = [act for act in actions_of(ctype, cmd) if not who.may(act)]
+            if denied:
+                what = ctype if denied[0] == ctype else f"{ctype} ({denied[0].replace('_', ' ')})"
+                res = Result(0, [], False, "forbidden", f"{who.name} ({who.role}) may not issue {what}")
                 self._audit(who, ctype, cmd, cmd.get("reason", ""), f"refused: {res.message}")
                 fut.set_result(res)
                 return fut
@@ -351,6 +353,10 @@ class Node:
 
     def checks(self) -> list[dict]:
         return self.read(views.checks)
+
+    def guard_status(self) -> dict:
+        """Guard rails: safeguards on/off, per-market flags, breaker, pending oracle, quarantined writes, last audit."""
+        return self.read(views.guard_status)
 
     def snapshots(self) -> list[dict]:
         """Snapshots known to the engine and, with a store, every stored one (newest last)."""
