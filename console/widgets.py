@@ -116,7 +116,10 @@ class DeskScreen(Screen):
         """Render a view model (UI thread)."""
 
     def render_vm(self, vm: dict) -> None:
-        self.query_one(StatusBanner).show(vm)
+        banners = self.query(StatusBanner)
+        if not banners:  # not composed yet (a refresh that raced a screen switch): the next one renders
+            return
+        banners.first().show(vm)
         self.show(vm)
 
     def on_screen_resume(self) -> None:
