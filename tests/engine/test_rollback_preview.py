@@ -4,7 +4,7 @@ scratch restore) gives exactly what the plain computation over two restored engi
 from __future__ import annotations
 
 import orjson
-from engine_helpers import BTC, ETH, Venue, one
+from engine_helpers import ETH, one
 
 from engine import Engine, snapshot
 from engine.margin import account_margins
@@ -95,12 +95,15 @@ def test_preview_covers_new_closed_and_round_trip_accounts(venue):
     venue.limit("carol", "buy", "2", "96000", client_order_id="c1")
     venue.limit("dave", "sell", "3", "3450", market=ETH)
     venue.trigger("alice", "stop_loss", "sell", "1", "90000")
+    venue.deposit("hank", "1000")
+    venue.limit("hank", "sell", "0.1", "3500", market=ETH, client_order_id="h1")
     sid = one(venue.op("take_snapshot", label="before"), "snapshot_taken")["snapshot_id"]
     start = len(venue.journal)
     venue.deposit("erin", "5000")  # an account the snapshot does not have
     venue.limit("erin", "buy", "0.01", "90000")
     venue.cancel("carol", client_order_id="c1")  # orders change, nothing else
     venue.withdraw("dave", "10")
+    venue.cancel("hank", client_order_id="h1")  # only hank's orders change
     venue.open_position("alice", "bob", "1", price="97000")  # alice doubles, bob too
     venue.deposit("frank", "2000")  # a thin long, liquidated by the next mark
     venue.open_position("frank", "bob", "1")
@@ -110,7 +113,7 @@ def test_preview_covers_new_closed_and_round_trip_accounts(venue):
     got = preview(venue.e, sid, tail)
     assert got == _reference_preview(venue.e, sid, tail)
     names = {r["account"] for r in got["accounts"]}
-    assert {"erin", "carol", "dave", "alice", "bob", "frank"} <= names
+    assert {"erin", "carol", "dave", "alice", "bob", "frank", "hank"} <= names
     assert got["totals"]["liquidations_undone"] >= 1
     erin = next(r for r in got["accounts"] if r["account"] == "erin")
     assert erin["collateral_after"] == 0 and erin["orders_after"] == 0 and erin["orders_now"] == 1
