@@ -42,6 +42,12 @@ def _summary_now(a) -> tuple:
     return (collateral, positions, len(a.orders), a.cash)
 
 
+def _summary(eng: Engine) -> dict[str, tuple]:
+    """Every account's ledger (see :func:`_summary_now`)."""
+    with gc_paused():
+        return {name: _summary_now(a) for name, a in eng.accounts.items()}
+
+
 def _summary_after(row, n_orders: int) -> tuple:
     """The same ledger from a snapshot's account record ``[cash, {market: [size, cost, entry]}]``
     (a snapshot keeps only non-zero positions; a restore adds only empty ones, at cost 0)."""
