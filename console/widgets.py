@@ -60,6 +60,8 @@ class StatusBanner(Static):
             extra.append("liquidations paused")
         if st.get("triggers_paused"):
             extra.append("TP/SL paused")
+        if st.get("safeguards") is False:
+            extra.append("SAFEGUARDS OFF")
         if extra:
             t.append("  " + " · ".join(extra), style="bold")
         t.append(f"   operator {ident.get('operator')} ({ident.get('role')})   db {ident.get('db')}")
