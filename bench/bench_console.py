@@ -39,7 +39,7 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
     from console.screens.liquidations import LiquidationsScreen
 
     t = time.perf_counter()
-    app = make_app(seed=11, frozen=False, accounts=accounts, incident=False, refresh_s=0.25,
+    app = make_app(seed=11, frozen=False, accounts=accounts, incident=False, refresh_s=float(os.environ.get("BENCH_REFRESH_S", "0.25")),
                    sim_speed=speed, sim_steps_per_batch=20, in_process=in_process)
     if app.venue is not None:  # the venue (node + market) in its own process: ask it over the socket
         v = app.venue.venue

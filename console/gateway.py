@@ -380,6 +380,10 @@ class Feed:
         with self._lock:
             return [p for _s, p in self.marks.get(market, ())]
 
+    def mark_histories(self) -> dict[str, list[int]]:
+        with self._lock:
+            return {m: [p for _s, p in d] for m, d in self.marks.items()}
+
     def recent_alerts(self, k: int = 8) -> list[tuple[int, str, str]]:
         with self._lock:
             return list(self.alerts)[-k:]

@@ -47,7 +47,9 @@ class DashboardScreen(DeskScreen):
         self.query_one("#sources").border_title = "Price sources"
 
     def collect(self, gw) -> dict:
-        return {"feeds": gw.feed_health()}
+        # off the UI thread: with the venue in its own process every feed read is a round trip
+        feed = self.app.feed
+        return {"feeds": gw.feed_health(), "mark_histories": feed.mark_histories(), "recent_alerts": feed.recent_alerts(9)}
 
     def show(self, vm: dict) -> None:
         now = vm["now"]
@@ -74,9 +76,9 @@ class DashboardScreen(DeskScreen):
                 Text(flags or "—", style="bold red" if guard else "yellow" if flags else "dim"),
             )))
         sync_table(self.query_one("#markets", DataTable), rows)
-        feed = self.app.feed
-        for i, m in enumerate(vm["markets"][:3]):
-            hist = feed.mark_history(m["market"])
+        histories = vm.get("mark_histories")  # absent from another screen's view model: keep what is shown
+        for i, m in enumerate(vm["markets"][:3] if histories is not None else ()):
+            hist = histories.get(m["market"], [])
             spark = self.query_one(f"#spark-{i}", Sparkline)
             spark.data = hist[-60:]  # assign a new list: in-place mutation does not repaint
             lo, hi = (min(hist), max(hist)) if hist else (0, 0)
@@ -94,15 +96,17 @@ class DashboardScreen(DeskScreen):
         fund.append(f"platform access {'enabled' if st['platform_access'] else 'DISABLED'}",
                     style="" if st["platform_access"] else "bold red")
         self.query_one("#fund", Static).update(fund)
-        alerts = Text()
-        recent = feed.recent_alerts(9)
-        if not recent:
-            alerts.append("no alerts", style="dim")
-        for ts, level, text in reversed(recent):
-            alerts.append(f"{fmt.clock_time(ts)} ", style="dim")
-            alerts.append(text + "\n", style=ALERT_STYLE.get(level, ""))
-        self.query_one("#alerts", Static).update(alerts)
-        self._show_sources(vm.get("feeds") or {})
+        recent = vm.get("recent_alerts")
+        if recent is not None:
+            alerts = Text()
+            if not recent:
+                alerts.append("no alerts", style="dim")
+            for ts, level, text in reversed(recent):
+                alerts.append(f"{fmt.clock_time(ts)} ", style="dim")
+                alerts.append(text + "\n", style=ALERT_STYLE.get(level, ""))
+            self.query_one("#alerts", Static).update(alerts)
+        if "feeds" in vm:
+            self._show_sources(vm["feeds"] or {})
 
     def _show_sources(self, feeds: dict) -> None:
         """Each price source's health (shown only when the config enables feeds)."""

@@ -63,11 +63,17 @@ class LiquidationsScreen(DeskScreen):
                 Text(fmt.money(bad), justify="right", style="bold red" if bad else "dim"),
                 Text(str(r["seq"]), justify="right"))
 
-    def show(self, vm: dict) -> None:
+    def collect(self, gw) -> dict:
+        # off the UI thread: with the venue in its own process every feed read is a round trip
         feed = self.app.feed
+        return {"per_minute": feed.per_minute(gw.clock(), 30),
+                "new_liquidations": [] if self.paused else feed.liquidations_since(self.shown_upto)}
+
+    def show(self, vm: dict) -> None:
         counters = vm["counters"]
-        per_min = feed.per_minute(vm["clock"], 30)
-        self.query_one("#liq-chart", Sparkline).data = list(per_min)
+        per_min = vm.get("per_minute")
+        if per_min is not None:
+            self.query_one("#liq-chart", Sparkline).data = list(per_min)
         last_minute = vm["last_minute"]
         pending = counters["liquidations"] - self.shown_upto
         t = Text()
@@ -85,10 +91,13 @@ class LiquidationsScreen(DeskScreen):
         else:
             t.append("\nlive", style="green")
         self.query_one("#liq-counters", Static).update(t)
-        if not self.paused:
-            self._append(feed.liquidations_since(self.shown_upto))
+        if not self.paused and vm.get("new_liquidations"):
+            self._append(vm["new_liquidations"])
 
     def _append(self, rows: list[dict]) -> None:
+        if not rows:
+            return
+        rows = [r for r in rows if r["n"] > self.shown_upto]  # a view model may overlap the last one
         if not rows:
             return
         table = self.query_one(DataTable)
