@@ -187,6 +187,8 @@ def controls(engine) -> dict:
         "triggers_paused": engine.triggers_paused,
         "pre_brake_pauses": engine.pre_brake_pauses,
         "markets": {m: (mk.mode, mk.liquidations_paused, mk.triggers_paused) for m, mk in engine.markets.items()},
+        # the maintenance schedule is the operators' too: a restored window must not run again and reopen
+        "maintenance": orjson.loads(orjson.dumps(engine.maintenance)),
     }
 
 
@@ -212,4 +214,6 @@ def apply_controls(engine, c: dict) -> list[dict]:
             events.append({"type": "market_mode", "market": m, "mode": mode})
         mk.liquidations_paused = lp
         mk.triggers_paused = tp
+    if "maintenance" in c:
+        engine.maintenance = c["maintenance"]
     return events

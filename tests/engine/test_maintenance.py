@@ -1,0 +1,111 @@
+"""The maintenance runbook: a window runs as a state machine driven by tick times."""
+
+from __future__ import annotations
+
+from engine_helpers import BTC, ETH, Venue, of_type, types
+
+from engine import Engine
+from engine.snapshot import decode, encode, restore, state_hash
+
+MIN = 60_000
+
+
+def _phases(events) -> list[str]:
+    return [e["phase"] for e in of_type(events, "maintenance_phase")]
+
+
+def _schedule(v: Venue, start_in: int = 15 * MIN, duration: int = 30 * MIN, markets=(BTC,)) -> int:
+    start = v.ts + start_in
+    evs = v.op("schedule_maintenance", window_id="w1", markets=list(markets), start_ts=start,
+               duration_ms=duration, kind="scale_up")
+    assert types(evs) == ["maintenance_scheduled"]
+    return start
+
+
+def _tick_to(v: Venue, ts: int) -> list[dict]:
+    v.ts = ts
+    return v.cmd("tick")
+
+
+def test_window_runs_every_phase_in_order_on_engine_time(venue: Venue) -> None:
+    v = venue
+    v.oracle("97000")
+    v.deposit("lo", "3000")
+    v.deposit("sh", "3000")
+    v.open_position("lo", "sh", "1")
+    start = _schedule(v)
+    evs = _tick_to(v, start - 11 * MIN)
+    assert _phases(evs) == []
+    evs = _tick_to(v, start - 10 * MIN)
+    assert _phases(evs) == ["announced"]
+    evs = _tick_to(v, start)
+    assert _phases(evs) == ["cancel_only"]
+    assert v.e.markets[BTC].mode == "cancel_only" and v.e.markets[ETH].mode == "open"
+    ev = of_type(evs, "maintenance_phase")[0]
+    assert ev["until_ts"] == start + 2 * MIN and ev["markets"] == [BTC] and ev["kind"] == "scale_up"
+    # cancel_only refuses new orders but accepts cancels
+    assert v.limit("carol", "buy", "0.1", "90000")[0]["code"] == "cancel_only"
+    evs = _tick_to(v, start + 2 * MIN)
+    assert _phases(evs) == ["snapshot", "work"]
+    snap = of_type(evs, "snapshot_taken")[0]
+    assert snap["trigger"] == "maintenance" and snap["snapshot_id"] in v.e.snapshots
+    assert v.e.maintenance["w1"]["snapshot_id"] == snap["snapshot_id"]
+    # liquidations are paused while restricted: a rally that ruins the short does nothing yet
+    v.oracle("101800")
+    assert not of_type(v.oracle("101800"), "liquidation")
+    evs = _tick_to(v, start + 28 * MIN)
+    assert _phases(evs) == ["validation", "post_only"]
+    assert v.e.markets[BTC].mode == "post_only"
+    assert v.e.markets[BTC].post_only_band == 50_000  # tight band: 5 bps
+    evs = _tick_to(v, start + 30 * MIN)
+    assert _phases(evs) == ["open", "done"]
+    assert v.e.markets[BTC].mode == "open"
+    assert {e["account"] for e in of_type(evs, "liquidation")} == {"sh"}, "reopening runs the held-back liquidation"
+    assert v.e.maintenance["w1"]["phase"] == "done"
+
+
+def test_validation_failure_holds_the_window_until_checks_pass(venue: Venue) -> None:
+    v = venue
+    v.oracle("97000")
+    start = _schedule(v, duration=10 * MIN)
+    _tick_to(v, start + 2 * MIN)
+    v.e.fee_pool += 1  # a bookkeeping fault: money no longer adds up
+    evs = _tick_to(v, start + 8 * MIN)
+    assert _phases(evs) == ["validation"]
+    assert [e["check"] for e in of_type(evs, "validation_failed")] == ["money_conserved"]
+    evs = _tick_to(v, start + 20 * MIN)
+    assert _phases(evs) == [] and not of_type(evs, "validation_failed")  # reported once, no reopen
+    assert v.e.markets[BTC].mode == "cancel_only"
+    v.e.fee_pool -= 1
+    evs = _tick_to(v, start + 21 * MIN)
+    assert _phases(evs) == ["post_only", "open", "done"]  # overdue: straight through once checks pass
+    assert v.e.markets[BTC].mode == "open"
+
+
+def test_brake_aborts_an_active_window_and_rollback_keeps_the_schedule(venue: Venue) -> None:
+    v = venue
+    v.oracle("97000")
+    start = _schedule(v, duration=10 * MIN)
+    _tick_to(v, start + 3 * MIN)
+    sid = v.e.maintenance["w1"]["snapshot_id"]
+    evs = v.op("emergency_brake")
+    assert _phases(evs) == ["aborted"]
+    evs = v.op("rollback", snapshot_id=sid)
+    assert v.e.maintenance["w1"]["phase"] == "aborted"  # the restored window does not run again
+    evs = _tick_to(v, start + 60 * MIN)
+    assert _phases(evs) == [] and all(mk.mode == "halted" for mk in v.e.markets.values())
+
+
+def test_window_state_is_canonical(venue: Venue) -> None:
+    v = venue
+    v.oracle("97000")
+    start = _schedule(v)
+    _tick_to(v, start + 5 * MIN)
+    e2 = Engine()
+    restore(e2, decode(encode(v.e)))
+    assert state_hash(e2) == v.hash()
+    e2.now = v.e.now
+    evs1 = _tick_to(v, start + 30 * MIN)
+    evs2 = e2.apply_obj({"type": "tick", "ts": start + 30 * MIN})
+    assert _phases(evs1) == _phases(evs2) == ["validation", "post_only", "open", "done"]
+    assert state_hash(e2) == v.hash()
