@@ -113,6 +113,7 @@ class ScenarioRun:
         self._windows: list[tuple[str, int, int]] = []
         self._crash: dict | None = None
         self._abandoned: list[Node] = []
+        self._subscribers: list = []
         self.liquidations: list[tuple[int, dict]] = []
         self.brake: dict | None = None
         self.rollback: dict | None = None
@@ -230,6 +231,12 @@ class ScenarioRun:
         if tag is not None:
             self._seqs.setdefault(tag, []).append(res.seq)
         return res
+
+    def subscribe(self, fn) -> None:
+        """Also deliver the node's events to ``fn`` (kept across a node's death and recovery)."""
+        self._subscribers.append(fn)
+        if self.node is not None:
+            self.node.subscribe(fn)
 
     def _on_events(self, evs: list[dict]) -> None:
         now = self.clock.now
@@ -637,6 +644,8 @@ class ScenarioRun:
             return ["not available: nothing to recover"]
         node = Node.open(self.db, clock=self.clock, actor=ONCALL)
         node.subscribe(self._on_events)
+        for fn in self._subscribers:
+            node.subscribe(fn)
         self.node = node
         eng = node.engine
         c = self._crash
@@ -698,7 +707,7 @@ class ScenarioRun:
         mode = ex.safeguards_on if self.safeguards else ex.safeguards_off
         checks = _check(ex.always, rep, "always")
         if self.safeguards and not self.safeguards_available:
-            skipped = [f"safeguards_on.{k}" for k, v in mode.model_dump(exclude_defaults=True).items() if v]
+            skipped = [f"safeguards_on.{k}" for k in mode.model_dump(exclude_defaults=True)]
             checks += [{"name": n, "ok": None, "expected": "guard rails", "actual": "not available in this build"}
                        for n in skipped]
         else:
