@@ -20,7 +20,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .fixedpoint import DecimalError, parse_decimal
 from .markets import DEFAULT_MARKETS
@@ -104,28 +112,28 @@ class MarketSpec(_Strict):
     funding_index: str | None = Field(None, description="the venue's cumulative funding index at genesis")
     vol_bps: int | None = Field(None, ge=0, le=500, description="the random walk's step (bps, 1 sigma)")
 
-    @field_validator("tick_size", "index_price")
+    @field_validator("tick_size", "index_price", mode="before")
     @classmethod
     def _price(cls, v):
         return None if v is None else _decimal(6, positive=True)(v)
 
-    @field_validator("lot_size")
+    @field_validator("lot_size", mode="before")
     @classmethod
     def _size(cls, v):
         return None if v is None else _decimal(8, positive=True)(v)
 
     @field_validator("initial_margin", "maintenance_margin", "taker_fee", "liquidation_fee", "price_band",
-                     "post_only_band")
+                     "post_only_band", mode="before")
     @classmethod
     def _frac(cls, v):
         return None if v is None else _decimal(8)(v)
 
-    @field_validator("maker_fee")
+    @field_validator("maker_fee", mode="before")
     @classmethod
     def _signed_frac(cls, v):
         return None if v is None else _decimal(8, signed=True)(v)
 
-    @field_validator("funding_index")
+    @field_validator("funding_index", mode="before")
     @classmethod
     def _funding(cls, v):
         return None if v is None else _decimal(12, signed=True)(v)
@@ -153,7 +161,7 @@ class ParticipantsSpec(_Strict):
     leverage_min: int = Field(5, ge=1, le=100)
     leverage_max: int = Field(25, ge=1, le=100)
 
-    @field_validator("maker_cash")
+    @field_validator("maker_cash", mode="before")
     @classmethod
     def _cash(cls, v):
         return _decimal(6, positive=True)(v)
@@ -340,12 +348,12 @@ class CorruptMarketState(_Fault):
     mark_price: str | None = Field(None, description="default: the market's current mark")
     source: str = "db-restore"
 
-    @field_validator("funding_index")
+    @field_validator("funding_index", mode="before")
     @classmethod
     def _f(cls, v):
         return _decimal(12, signed=True)(v)
 
-    @field_validator("mark_price")
+    @field_validator("mark_price", mode="before")
     @classmethod
     def _p(cls, v):
         return None if v is None else _decimal(6)(v)
@@ -545,7 +553,9 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
 
 
 def _problem(path: str, text: str, data: dict, err: dict) -> tuple[str, str, str]:
-    loc = [x for x in err["loc"] if not (isinstance(x, str) and x in _ACTION_TAGS)]
+    loc = list(err["loc"])
+    if len(loc) > 2 and loc[0] == "timeline" and loc[2] in _ACTION_TAGS:  # the union's tag, not a field
+        del loc[2]
     msg = err["msg"]
     m = re.search(r"@@(.+?)@@ (.*)", msg, re.S)
     if m:  # a cross-field check names its own field path
