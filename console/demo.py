@@ -99,8 +99,7 @@ def run_demo(args) -> int:
 def _console(run: ScenarioRun, args) -> int:
     """The console on the scenario's desk: the run is played first (timeline printed), then the
     operator screens show where it ended. (Scripted screen driving builds on ScenarioRun.step.)"""
-    from .factory import Desk
-    from .gateway import Feed, Gateway
+    from .gateway import Feed
 
     run.setup()
     feed = Feed(run.clock)
@@ -109,13 +108,24 @@ def _console(run: ScenarioRun, args) -> int:
     print(summary(rep))
     if args.report:
         write_report(rep, args.report)
-    from .app import PerpdeskApp
-
-    node = run.node
-    if node is None:
+    if run.node is None:
         print("perpdesk demo: the scenario ended with the node down; nothing to show", file=sys.stderr)
         return 1
-    desk = Desk(node, Gateway(node), feed, run.sim, run.clock, live=False)
-    app = PerpdeskApp(node, gateway=desk.gateway, feed=feed, desk=desk, live=False)
+    app = demo_app(run, feed)
     app.run()
     return app.return_code or 0
+
+
+def demo_app(run: ScenarioRun, feed=None):
+    """The console (not live: the scenario drives the venue) on the scenario's node."""
+    from .app import PerpdeskApp
+    from .factory import Desk
+    from .gateway import Feed, Gateway
+
+    node = run.node
+    assert node is not None
+    if feed is None:
+        feed = Feed(run.clock)
+        run.subscribe(feed)
+    desk = Desk(node, Gateway(node), feed, run.sim, run.clock, live=False)
+    return PerpdeskApp(node, gateway=desk.gateway, feed=feed, desk=desk, live=False)

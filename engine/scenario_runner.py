@@ -17,6 +17,7 @@ the venue's inputs were bad, not a counterfactual replay: honest, simple, and ch
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections import Counter
@@ -24,6 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+import orjson
 
 from .checks import run_checks
 from .commands import SPECS
@@ -277,6 +280,13 @@ class ScenarioRun:
         self.lines += lines
         return lines
 
+    def upcoming(self) -> tuple[int, object] | None:
+        """(engine ts, entry) of the next timeline entry, or None."""
+        if self._next_entry >= len(self.sc.timeline):
+            return None
+        e = self.sc.timeline[self._next_entry]
+        return self.start + self.sc.offset(e.at), e
+
     def run_until(self, ts: int) -> list[Line]:
         out: list[Line] = []
         while not self.done and self.clock.now < ts:
@@ -313,6 +323,11 @@ class ScenarioRun:
         for c, r in zip(cmds, results, strict=True):
             if c["type"] == "oracle_price" and c["market"] in self._oracle_tags:
                 self._seqs.setdefault(self._oracle_tags[c["market"]], []).append(r.seq)
+        # makers quote around the oracle the venue shows (a refused price moves nobody's quotes)
+        for mk in sim.markets:
+            m = eng.markets.get(mk.name)
+            if m is not None and m.index_price:
+                mk.published = m.index_price
         return []
 
     def _expire(self, t: int) -> None:
@@ -609,7 +624,9 @@ class ScenarioRun:
                 px = ref * (10_000 + bps) // 10_000 // mk.tick * mk.tick
                 cmds.append({"type": "place_order", "ts": self.clock.now, "account": acct, "market": mk.name,
                              "side": side, "size": qty, "price": fmt_price(px), "post_only": True})
-        res = self._system(cmds, tag=self._fid(e))[n_pull + 1:]
+        res = self._system(cmds)[n_pull + 1:]
+        # the fault's bad commands are the far-off orders (a counterfactual replays them away)
+        self._seqs.setdefault(self._fid(e), []).extend(r.seq for r in res)
         refused = Counter(r.code for r in res if not r.ok)
         out = [f"makers pulled their quotes; {sum(1 for r in res if r.ok)} of {len(res)} far-off post-only "
                "orders rest on the empty books"]
@@ -697,10 +714,25 @@ class ScenarioRun:
             "failed_checks": sorted({f.check for f in failures}),
             "final_modes": {m: mk.mode for m, mk in eng.markets.items()} if eng is not None else {},
             "state_hash": state_hash(eng) if eng is not None else None,
+            "journal_sha256": self.journal_digest(),
             "not_available": list(self.not_available),
         }
         rep["expectations"] = self.check_expectations(rep)
         return rep
+
+    def journal_digest(self) -> str | None:
+        """SHA-256 of the journal (every command as applied, in order): same seed, same digest."""
+        node = self.node
+        if node is None:
+            return None
+        h = hashlib.sha256()
+        if node.store is not None:
+            for rec in node.store.iter_journal(after_seq=0):
+                h.update(orjson.dumps({**rec.command, "seq": rec.seq}, option=orjson.OPT_SORT_KEYS) + b"\n")
+        else:
+            for c in node.journal:
+                h.update(orjson.dumps(c, option=orjson.OPT_SORT_KEYS) + b"\n")
+        return h.hexdigest()
 
     def check_expectations(self, rep: dict) -> dict:
         ex = self.sc.expect

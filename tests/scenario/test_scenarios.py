@@ -110,3 +110,27 @@ def test_run_can_be_stepped_and_iterated() -> None:
     rest = list(run)
     assert run.done and any(ln.text.endswith(": done") for ln in rest)
     run.close()
+
+
+def test_same_seed_same_journal_durable_too() -> None:
+    a = _run("cme-2025-11", safeguards=True, accounts=60)
+    b = _run("cme-2025-11", safeguards=True, accounts=60)
+    assert a["journal_sha256"] == b["journal_sha256"] and a["state_hash"] == b["state_hash"]
+
+
+@pytest.mark.asyncio
+async def test_console_opens_on_the_scenario_desk() -> None:
+    from console.demo import demo_app
+
+    run = ScenarioRun("paradex-2026-01", accounts=60, safeguards=False)
+    run.setup()
+    app = demo_app(run)
+    run.run_until(run.start + 64 * 60_000)  # just after the brake
+    try:
+        async with app.run_test(size=(160, 50)) as pilot:
+            await pilot.pause()
+            assert app.node is run.node
+            assert app.gateway.status()["brake_engaged"] is True
+            assert app.feed.liq_count == len(run.liquidations) > 0
+    finally:
+        run.close()
