@@ -475,14 +475,18 @@ class Scenario(_Strict):
                         raise _at(f"{loc}.until", f"{until!r} is neither a time nor the id of a timeline entry") from None
                 if u < self.offset(e.at):
                     raise _at(f"{loc}.until", f"{until!r} is before the fault starts")
-            for fld in ("bad",):
-                for ref in getattr(e, fld, None) or []:
-                    if ref not in ids:
-                        raise _at(f"{loc}.{fld}", f"{ref!r} is not the id of an earlier timeline entry")
-            for fld in ("since", "snapshot"):
-                ref = getattr(e, fld, None)
-                if ref is not None and fld == "since" and ref not in ids:
-                    raise _at(f"{loc}.{fld}", f"{ref!r} is not the id of an earlier timeline entry")
+            at = self.offset(e.at)
+            refs = [("bad", r) for r in getattr(e, "bad", None) or []]
+            if getattr(e, "since", None) is not None:
+                refs.append(("since", e.since))
+            snap = getattr(e, "snapshot", None)
+            if snap is not None and snap != "maintenance" and not snap.startswith(("label:", "snap-")):
+                refs.append(("snapshot", snap))
+            for fld, ref in refs:
+                if ref not in ids or ids[ref] > at:
+                    what = ("a snapshot (\"maintenance\", \"label:TEXT\", a snapshot id or the id of an "
+                            "earlier take_snapshot entry)" if fld == "snapshot" else "the id of an earlier timeline entry")
+                    raise _at(f"{loc}.{fld}", f"{ref!r} is not {what}")
         for k in self.expect.always.unintended_by_fault | self.expect.safeguards_on.unintended_by_fault | \
                 self.expect.safeguards_off.unintended_by_fault:
             if k not in ids:

@@ -129,3 +129,11 @@ def test_bad_price_paths_name_the_line(tmp_path) -> None:
 def test_parse_scenario_from_text_names_the_source() -> None:
     with pytest.raises(ScenarioError, match=r"inline:1: scenario.duration: missing field 'duration'"):
         parse_scenario('[scenario]\nname = "x"\n', "inline")
+
+
+def test_references_must_point_back_in_time(tmp_path) -> None:
+    text = GOOD + '\n[[timeline]]\nat = "5m"\naction = "rollback"\nsnapshot = "later"\n' \
+                  '\n[[timeline]]\nat = "6m"\nid = "later"\naction = "take_snapshot"\n'
+    e = _refused(tmp_path, text)
+    (loc, field, why), = e.problems
+    assert field == "timeline[2].snapshot" and "earlier take_snapshot" in why and loc.endswith(":25")
