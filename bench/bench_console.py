@@ -17,8 +17,8 @@ import statistics
 import time
 
 
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
+def rss_mb(pid: int | str = "self") -> float:
+    with open(f"/proc/{pid}/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
@@ -27,7 +27,7 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
-async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: float) -> None:
+async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: float, in_process: bool) -> None:
     import os
     import tempfile
 
@@ -40,9 +40,28 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
 
     t = time.perf_counter()
     app = make_app(seed=11, frozen=False, accounts=accounts, incident=False, refresh_s=0.25,
-                   sim_speed=speed, sim_steps_per_batch=20)
-    desk = app.desk
-    leveraged_pairs(desk, pairs)  # 2 x pairs thin-margin accounts
+                   sim_speed=speed, sim_steps_per_batch=20, in_process=in_process)
+    if app.venue is not None:  # the venue (node + market) in its own process: ask it over the socket
+        v = app.venue.venue
+        venue_pid = app.venue.proc.pid
+        add_pairs, shock, step_no, seq = v.leveraged_pairs, v.oracle_shock, v.sim_step_no, v.journal_len
+    else:
+        desk = app.desk
+        venue_pid = None
+
+        def add_pairs(n):
+            leveraged_pairs(desk, n)
+
+        def shock(market, bps):
+            oracle_shock(desk, market, bps)
+
+        def step_no():
+            return desk.sim.step_no
+
+        def seq():
+            return desk.node.engine.seq
+    print("venue: " + (f"its own process (pid {venue_pid})" if venue_pid else "in the console process"))
+    add_pairs(pairs)  # 2 x pairs thin-margin accounts
     print(f"setup: {accounts} accounts + {2 * pairs} leveraged, {time.perf_counter() - t:.1f}s")
     async with app.run_test(size=(140, 44)) as pilot:
         await pilot.pause(2.0)
@@ -54,26 +73,61 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
         # the cascade
         liq0 = app.feed.counters()["liquidations"]
         t = time.perf_counter()
-        oracle_shock(desk, "BTC-USD-PERP", -400)
+        shock("BTC-USD-PERP", -400)
         await pilot.pause(0.5)
         print(f"cascade: {app.feed.counters()['liquidations'] - liq0:,} liquidations "
               f"in {time.perf_counter() - t:.2f}s (shock -4% on BTC)")
 
+        # Key -> effect on screen, measured the way a terminal sees it: the key event goes into the
+        # driver's queue exactly as a real terminal's bytes would (pilot.press would add its own
+        # waits for a CPU-idle process, which a live venue never is), and the clock stops when the
+        # first frame composed for the changed screen is handed to the driver (App._display).
+        from textual import events
+
+        frames: list[tuple[float, object]] = []
+        orig_display = app._display
+
+        def display(screen, renderable):
+            if renderable is not None:
+                frames.append((time.perf_counter(), screen))
+            return orig_display(screen, renderable)
+
+        app._display = display
+
         async def measure(key: str, done) -> float:
+            frames.clear()
             t = time.perf_counter()
-            await pilot.press(key)
-            while not done():
-                await asyncio.sleep(0.001)
-            await pilot.pause(0)  # the frame after the change
-            return (time.perf_counter() - t) * 1000
+            char = {"ctrl+b": None}.get(key, key)
+            app._driver.send_message(events.Key(key, char))
+            while True:
+                await asyncio.sleep(0.0005)
+                if done():
+                    scr = app.screen
+                    hit = [ft for ft, s in frames if s is scr]
+                    if hit:
+                        return (hit[0] - t) * 1000
+                if time.perf_counter() - t > 10:
+                    raise RuntimeError(f"{key}: no effect on screen within 10 s")
 
         lat: dict[str, list[float]] = {"l (go to liquidations)": [], "d (go to dashboard)": [],
                                        "ctrl+b (brake preview modal)": [], "n (dismiss modal)": []}
+        if os.environ.get("BENCH_PROFILE"):  # profile the UI thread (the event loop) while keys are measured
+            import cProfile
+
+            prof = cProfile.Profile()
+            prof.enable()
         for _ in range(samples):
+            await asyncio.sleep(0.2)  # an operator does not press keys 1 ms apart
             lat["l (go to liquidations)"].append(await measure("l", lambda: isinstance(app.screen, LiquidationsScreen)))
+            await asyncio.sleep(0.2)
             lat["d (go to dashboard)"].append(await measure("d", lambda: isinstance(app.screen, DashboardScreen)))
+            await asyncio.sleep(0.2)
             lat["ctrl+b (brake preview modal)"].append(await measure("ctrl+b", lambda: isinstance(app.screen, BrakeModal)))
+            await asyncio.sleep(0.2)
             lat["n (dismiss modal)"].append(await measure("n", lambda: not isinstance(app.screen, BrakeModal)))
+        if os.environ.get("BENCH_PROFILE"):
+            prof.disable()
+            prof.dump_stats(os.environ["BENCH_PROFILE"])
         allv = [v for vs in lat.values() for v in vs]
         print(f"\nkey press -> effect on screen under load ({samples} samples per key):")
         for k, vs in lat.items():
@@ -84,18 +138,19 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
         # memory over simulated time (engine time advances 100 ms per simulator step)
         print("\nmemory over simulated time (RSS; the node's in-memory journal is the engine's, not the console's):")
         await pilot.press("l")
-        start_step = desk.sim.step_no
+        start_step = step_no()
         marks = [m / 10 * minutes for m in range(1, 11)] if minutes >= 1 else [minutes]
         wall = time.perf_counter()
         for m in marks:
-            while (desk.sim.step_no - start_step) * 0.1 / 60 < m:
+            while (step_no() - start_step) * 0.1 / 60 < m:
                 await pilot.pause(0.25)
             gc.collect()
-            feed = app.feed
+            fs = app.feed.sizes()
             screen_rows = app.screen.query_one("DataTable").row_count if isinstance(app.screen, LiquidationsScreen) else -1
-            print(f"  {m:5.1f} sim-min  RSS {rss_mb():7.1f} MB   journal {len(app.node.journal):>9,} cmds   "
-                  f"feed: {len(feed.liqs)} liq rows, {sum(len(d) for d in feed.marks.values())} marks, "
-                  f"{len(feed.alerts)} alerts   liq table {screen_rows} rows   renders {app.renders:,}"
+            venue_rss = f"   venue RSS {rss_mb(venue_pid):7.1f} MB" if venue_pid else ""
+            print(f"  {m:5.1f} sim-min  console RSS {rss_mb():7.1f} MB{venue_rss}   engine seq {seq():>9,}   "
+                  f"feed: {fs['liq_rows']} liq rows, {fs['marks']} marks, "
+                  f"{fs['alerts']} alerts   liq table {screen_rows} rows   renders {app.renders:,}"
                   f"   ({time.perf_counter() - wall:.0f}s wall)")
 
 
@@ -107,8 +162,10 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=40)
     p.add_argument("--speed", type=float, default=20.0,
                    help="simulated market speed (x real time): 20 gives ~6,000 commands/s; 1e6 runs flat out")
+    p.add_argument("--in-process", action="store_true",
+                   help="run the node and market in the console's process (the old layout), for comparison")
     a = p.parse_args()
-    asyncio.run(run(a.accounts, a.pairs, a.minutes, a.samples, a.speed))
+    asyncio.run(run(a.accounts, a.pairs, a.minutes, a.samples, a.speed, a.in_process))
 
 
 if __name__ == "__main__":

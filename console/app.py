@@ -73,9 +73,10 @@ class PerpdeskApp(App):
 
     def __init__(self, node, *, gateway: Gateway | None = None, feed: Feed | None = None, desk=None,
                  live: bool = False, refresh_s: float = 0.25, sim_speed: float = 1.0,
-                 sim_steps_per_batch: int = 1) -> None:
+                 sim_steps_per_batch: int = 1, venue=None) -> None:
         super().__init__()
-        self.node = node
+        self.node = node  # None when the venue runs in its own process (``venue``)
+        self.venue = venue  # console.remote.VenueProcess, or None for an in-process node
         self.gateway = gateway or Gateway(node)
         if feed is None:
             feed = Feed(self.gateway.clock)
@@ -97,10 +98,12 @@ class PerpdeskApp(App):
     def on_mount(self) -> None:
         self.theme = "textual-dark"
         if self.live:
-            if getattr(self.node, "_thread", None) is None:
+            if self.node is not None and getattr(self.node, "_thread", None) is None:
                 self.node.start()
                 self._started_node = True
-            if self.desk is not None:
+            if self.venue is not None:
+                self.venue.venue.start_market()
+            elif self.desk is not None:
                 self.run_market()
             self.refresh_now()
             self._schedule_refresh()
@@ -111,41 +114,26 @@ class PerpdeskApp(App):
         self.workers.cancel_all()
         if self._started_node:
             self.node.stop()
+        if self.venue is not None:
+            self.venue.stop()  # the market stops, the sequencer drains and closes the database
 
     # ---- the simulated market (live) -------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="market", name="market")
     def run_market(self) -> None:
-        from engine.roles import SYSTEM  # the venue's own services, not the operator
-
         worker = get_current_worker()
-        sim, node = self.desk.sim, self.node
-        steps = cmds = 0
-        t0 = time.perf_counter()
-        last_post = t0
-        step_s = 0.1 / max(self.sim_speed, 1e-6)
-        while not worker.is_cancelled:
-            started = time.perf_counter()
-            fut = None
-            for _ in range(self.sim_steps_per_batch):
-                for cmd in sim.step():
-                    fut = node.submit(cmd, actor=SYSTEM)
-                    cmds += 1
-                steps += 1
-                if steps % 10 == 0:
-                    fut = node.submit({"type": "tick"}, actor=SYSTEM)
-                    cmds += 1
-            if fut is not None:
-                try:
-                    fut.result(timeout=10)  # back-pressure: never run ahead of the sequencer
-                except Exception:
-                    return
-            now = time.perf_counter()
-            if now - last_post > 0.5:
-                self.post_message(MarketProgress(steps, cmds, cmds / (now - t0)))
-                last_post = now
-            pause = step_s * self.sim_steps_per_batch - (now - started)
-            if pause > 0:
-                time.sleep(pause)
+
+        class _Stop:  # the worker's cancellation as the market loop's stop signal
+            @staticmethod
+            def is_set() -> bool:
+                return worker.is_cancelled
+
+            @staticmethod
+            def wait(t: float) -> bool:
+                time.sleep(t)
+                return worker.is_cancelled
+
+        self.desk.run_market(_Stop, speed=self.sim_speed, steps_per_batch=self.sim_steps_per_batch,
+                             on_rate=lambda steps, cmds, rate: self.post_message(MarketProgress(steps, cmds, rate)))
 
     @on(MarketProgress)
     def _market_progress(self, msg: MarketProgress) -> None:
@@ -166,7 +154,7 @@ class PerpdeskApp(App):
             "clock": gw.clock(),
             "counters": self.feed.counters(),
             "last_minute": self.feed.last_minute(gw.clock()),
-            "rate": self.sim_rate,
+            "rate": self.sim_rate if self.venue is None else gw.sim_rate(),
         }
         collect = getattr(screen, "collect", None)
         if collect is not None:

@@ -10,14 +10,18 @@ def run_console(args) -> int:
     from engine.store import StoreError
 
     from .factory import make_app
+    from .remote import VenueError
 
     try:
         app = make_app(seed=args.seed, frozen=False, accounts=args.accounts, db=args.db)
-    except (StoreError, RecoveryError) as e:
+    except (StoreError, RecoveryError, VenueError) as e:
         print(f"perpdesk: cannot open the venue's database: {e}", file=sys.stderr)
         return 2
     try:
         app.run()
     finally:
-        app.node.close()  # drain the queue, stop the sequencer, close the database
+        if app.venue is not None:
+            app.venue.stop()  # the market stops, the sequencer drains, the database closes
+        else:
+            app.node.close()
     return app.return_code or 0

@@ -56,6 +56,41 @@ class Desk:
                 n += 1
         return n
 
+    def run_market(self, stop, *, speed: float = 1.0, steps_per_batch: int = 1, on_rate=None) -> None:
+        """Run the simulated market live until ``stop`` (a threading.Event-like) is set.
+
+        One step is 100 ms of market time; ``speed`` > 1 runs faster than real time. The market never
+        runs ahead of the sequencer: it waits for the last command of each batch to be acknowledged.
+        ``on_rate(steps, commands, rate)`` is called about twice a second."""
+        sim, node = self.sim, self.node
+        steps = cmds = 0
+        t0 = time.perf_counter()
+        last_post = t0
+        step_s = 0.1 / max(speed, 1e-6)
+        while not stop.is_set():
+            started = time.perf_counter()
+            fut = None
+            for _ in range(steps_per_batch):
+                for cmd in sim.step():
+                    fut = node.submit(cmd, actor=SYSTEM)
+                    cmds += 1
+                steps += 1
+                if steps % 10 == 0:
+                    fut = node.submit({"type": "tick"}, actor=SYSTEM)
+                    cmds += 1
+            if fut is not None:
+                try:
+                    fut.result(timeout=10)  # back-pressure: never run ahead of the sequencer
+                except Exception:
+                    return
+            now = time.perf_counter()
+            if on_rate is not None and now - last_post > 0.5:
+                on_rate(steps, cmds, cmds / (now - t0))
+                last_post = now
+            pause = step_s * steps_per_batch - (now - started)
+            if pause > 0:
+                stop.wait(pause)
+
     def system(self, cmd: dict) -> None:
         """Send a command as the venue's own services (market data, setup)."""
         if self.live:
@@ -137,13 +172,27 @@ def build_desk(seed: int = 7, accounts: int = 200, *, frozen: bool = True, warmu
 
 def make_app(seed: int = 7, frozen: bool = True, accounts: int = 200, *, db: str | None = None,
              operator: str | None = None, role: str | None = None, warmup_steps: int = 600,
-             incident: bool = True, **app_kwargs):
-    """The console on an embedded node with a seeded simulated market."""
+             incident: bool = True, in_process: bool | None = None, **app_kwargs):
+    """The console on a node with a seeded simulated market.
+
+    Frozen (tests, screenshots): everything in this process, in memory, on a fake clock. Live: the
+    node, its market and the event feed run in a child process (console.remote) unless
+    ``in_process`` (or ``PERPDESK_IN_PROCESS=1``): the UI thread then has an interpreter to itself."""
     from .app import PerpdeskApp
 
     # frozen desks (tests, screenshots) live in memory; the live console is durable by default
     # (--db, PERPDESK_DB, or the platformdirs data directory)
     db = db or os.environ.get("PERPDESK_DB") or ("memory" if frozen else None)
+    if in_process is None:
+        in_process = frozen or os.environ.get("PERPDESK_IN_PROCESS") == "1"
+    if not in_process:
+        from .remote import VenueProcess
+
+        venue = VenueProcess(speed=app_kwargs.pop("sim_speed", 1.0),
+                             steps_per_batch=app_kwargs.pop("sim_steps_per_batch", 1),
+                             seed=seed, accounts=accounts, db=db, operator=operator, role=role,
+                             incident=incident).start()
+        return PerpdeskApp(None, gateway=venue.gateway, feed=venue.feed, live=True, venue=venue, **app_kwargs)
     desk = build_desk(seed, accounts, frozen=frozen, warmup_steps=warmup_steps, operator=operator,
                       role=role, db=db, incident=incident)
     return PerpdeskApp(desk.node, gateway=desk.gateway, feed=desk.feed, desk=desk, live=not frozen,

@@ -339,6 +339,13 @@ class Feed:
         with self._lock:
             return list(self.alerts)[-k:]
 
+    def sizes(self) -> dict:
+        """How much the feed holds (bounded buffers; for the memory bench)."""
+        with self._lock:
+            return {"liq_rows": len(self.liqs), "marks": sum(len(d) for d in self.marks.values()),
+                    "alerts": len(self.alerts), "liq_minutes": len(self.liq_minutes),
+                    "liq_recent": sum(len(d) for d in self.liq_recent.values())}
+
     def counters(self) -> dict:
         with self._lock:
             return {"events": self.events, "trades": self.trades, "liquidations": self.liq_count,

@@ -100,7 +100,12 @@ class DeskScreen(Screen):
         self.show(vm)
 
     def on_screen_resume(self) -> None:
-        self.app.refresh_now()
+        # the screen appears at once with what it showed last; fresh data follows right after the
+        # frame (a key press never waits for a render of data)
+        if self.app.live:
+            self.call_after_refresh(self.app.refresh_now)
+        else:
+            self.app.refresh_now()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         return self.app.action_allowed(action)

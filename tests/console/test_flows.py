@@ -3,8 +3,10 @@
 import pytest
 from textual.widgets import Button, DataTable, Input, Select, Static
 
+from console.gateway import GatewayError
 from console.palette import DeskCommands
 from console.screens.brake import BrakeModal, ReleaseModal
+from console.screens.liquidations import LiquidationsScreen
 from console.screens.refunds import ProposeModal, ReasonModal
 from console.screens.snapshots import RollbackModal
 from console.widgets import StatusBanner
@@ -305,10 +307,11 @@ async def test_node_errors_become_notifications_not_tracebacks(desk_app):
         assert app.is_running and any("not found" in m for m in messages(app))
 
 
-async def test_live_mode_runs_the_market_and_refreshes():
+@pytest.mark.parametrize("in_process", [False, True], ids=["venue-process", "in-process"])
+async def test_live_mode_runs_the_market_and_refreshes(in_process):
     from console.factory import make_app
 
-    app = make_app(seed=3, frozen=False, accounts=50, refresh_s=0.05)
+    app = make_app(seed=3, frozen=False, accounts=50, refresh_s=0.05, in_process=in_process)
     async with app.run_test(size=SIZE) as pilot:
         seq0 = app.gateway.status()["seq"]
         await pilot.pause(1.0)
@@ -325,7 +328,14 @@ async def test_live_mode_runs_the_market_and_refreshes():
                 break
             await pilot.pause(0.02)
         assert app.gateway.status()["brake_engaged"]
-    assert app.node._thread is None  # the node stopped with the app
+        await pilot.press("l")  # screens work the same over the venue socket
+        assert isinstance(app.screen, LiquidationsScreen)
+    if in_process:
+        assert app.node._thread is None  # the node stopped with the app
+    else:
+        assert app.venue.proc.exitcode == 0  # the venue process drained and exited with the app
+        with pytest.raises(GatewayError):
+            app.gateway.status()
 
 
 async def test_live_brake_modal_shows_the_preview_that_arrives_later():
