@@ -109,3 +109,35 @@ def test_window_state_is_canonical(venue: Venue) -> None:
     evs2 = e2.apply_obj({"type": "tick", "ts": start + 30 * MIN})
     assert _phases(evs1) == _phases(evs2) == ["validation", "post_only", "open", "done"]
     assert state_hash(e2) == v.hash()
+
+
+def test_operator_reopen_during_a_held_validation_ends_the_window(venue: Venue) -> None:
+    v = venue
+    v.oracle("97000")
+    start = _schedule(v, duration=10 * MIN)
+    _tick_to(v, start + 2 * MIN)
+    v.e.fee_pool += 1
+    _tick_to(v, start + 8 * MIN)
+    assert v.e.maintenance["w1"]["phase"] == "validation"
+    v.e.fee_pool -= 1  # (the guard rails' reopen gate decides whether an operator may do this)
+    assert types(v.op("set_market_mode", market=BTC, mode="open")) == ["market_mode"]
+    evs = _tick_to(v, start + 9 * MIN)
+    assert _phases(evs) == ["done"] and v.e.markets[BTC].mode == "open"
+
+
+def test_a_window_that_starts_under_the_brake_is_aborted(venue: Venue) -> None:
+    v = venue
+    v.oracle("97000")
+    start = _schedule(v, duration=10 * MIN)
+    v.op("emergency_brake")
+    evs = _tick_to(v, start)
+    assert _phases(evs) == ["announced", "aborted"]
+    assert v.e.markets[BTC].mode == "halted"
+
+
+def test_short_windows_scale_their_phases(venue: Venue) -> None:
+    v = venue
+    v.oracle("97000")
+    start = _schedule(v, duration=4 * MIN)
+    w = v.e.maintenance["w1"]
+    assert (w["work_ts"], w["post_only_ts"], w["end_ts"]) == (start + MIN, start + 3 * MIN, start + 4 * MIN)
