@@ -30,7 +30,7 @@ import orjson
 
 from .checks import run_checks
 from .commands import SPECS
-from .fixedpoint import fmt_amount, fmt_price, fmt_size
+from .fixedpoint import fmt_amount, fmt_price, fmt_size, parse_decimal
 from .markets import DEFAULT_MARKETS
 from .node import Node, NodeError
 from .roles import SYSTEM, Actor
@@ -149,6 +149,8 @@ class ScenarioRun:
             for k, v in ms.model_dump(exclude_none=True).items():
                 if k not in ("funding_index", "vol_bps"):
                     spec[k] = v
+            if spec.get("post_only_band") is not None and parse_decimal(spec["post_only_band"], 8, "band") == 0:
+                del spec["post_only_band"]  # "0": the market has no post-only band of its own
             out.append(spec)
         return out
 
@@ -188,7 +190,11 @@ class ScenarioRun:
                 mk.vol_bps = ms.vol_bps
         cmds = self.sim.setup_commands(self.start)
         n_markets = len(sc.sim.markets)
-        self._system(cmds[:n_markets])
+        for c, r in zip(cmds[:n_markets], self._system(cmds[:n_markets]), strict=True):
+            if not r.ok:  # a venue without its markets is no scenario: say why, loudly
+                raise ScenarioError(sc.source or sc.scenario.name, [
+                    (sc.source or sc.scenario.name, f"sim.markets ({c['market']})",
+                     f"the engine refuses the market: {r.code}: {r.message}")])
         genesis = [m for m in sc.sim.markets if m.funding_index is not None]
         if genesis:  # the venue's history: its cumulative funding indices, imported before anyone trades
             imported = self.safeguards_available
@@ -200,7 +206,7 @@ class ScenarioRun:
                            "source": "genesis"} for m in genesis])
             if imported:
                 self._op({"type": "set_safeguards", "enabled": True, "reason": "genesis import done"})
-        self._system(cmds[n_markets:])
+        refused = Counter(r.code for r in self._system(cmds[n_markets:]) if not r.ok)
         if not self.safeguards:
             if self.safeguards_available:
                 self._op({"type": "set_safeguards", "enabled": False, "reason": "scenario run without safeguards"})
@@ -211,6 +217,9 @@ class ScenarioRun:
                                   f"seed {self.seed}, safeguards {'on' if self.safeguards else 'off'}"
                                   + ("" if self.safeguards_available else " (not available in this build)"),
                       "action", sc.scenario.title)]
+        if refused:
+            lines.append(Line(self.start, "setup commands refused: " + ", ".join(
+                f"{code} x{n}" for code, n in sorted(refused.items()))))
         lines += self._drain()
         self.lines += lines
         return lines
