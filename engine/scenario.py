@@ -310,6 +310,8 @@ class ComputeRefunds(_Entry):
     bad: list[str] = Field(default_factory=list)
     #: reference_price: liquidations from this entry's first command to now, against the price at ``reference``
     since: str | None = None
+    #: ...up to this entry's last command (default: now)
+    upto: str | None = None
     reference: str | int | None = None
     market: str | None = None
     reason: str = "refund the incident's victims"
@@ -477,8 +479,9 @@ class Scenario(_Strict):
                     raise _at(f"{loc}.until", f"{until!r} is before the fault starts")
             at = self.offset(e.at)
             refs = [("bad", r) for r in getattr(e, "bad", None) or []]
-            if getattr(e, "since", None) is not None:
-                refs.append(("since", e.since))
+            for fld in ("since", "upto"):
+                if getattr(e, fld, None) is not None:
+                    refs.append((fld, getattr(e, fld)))
             snap = getattr(e, "snapshot", None)
             if snap is not None and snap != "maintenance" and not snap.startswith(("label:", "snap-")):
                 refs.append(("snapshot", snap))

@@ -520,9 +520,11 @@ class ScenarioRun:
                 self.not_available.append("reference-price refunds (Node.reference_refunds is not in this build)")
                 return ["not available: Node.reference_refunds is not in this build"]
             seqs = self._seqs.get(e.since or "", [])
-            from_seq = min(seqs) if seqs else 1
+            from_seq = min(seqs) - 1 if seqs else 0
+            upto = self._seqs.get(e.upto or "", [])
+            to_seq = max(upto) if upto else node.engine.seq
             ref_ts = self.start + self.sc.offset(e.reference) if e.reference is not None else self.clock.now
-            report = node.reference_refunds(from_seq, node.engine.seq, ref_ts, e.market)
+            report = node.reference_refunds(from_seq, to_seq, ref_ts, e.market)
         proposals = node.propose_refunds(report, e.reason, actor=ONCALL) if report.get("proposals") else []
         self._proposals += [p["refund_id"] for p in proposals]
         self.refunds["proposed_count"] += len(proposals)
