@@ -97,9 +97,9 @@ def test_not_toml_at_all(tmp_path) -> None:
 
 def test_price_path_csv_and_jsonl_drive_the_oracle(tmp_path) -> None:
     csv = tmp_path / "path.csv"
-    csv.write_text("ts,market,price\n0,BTC-USD-PERP,97000\n60000,BTC-USD-PERP,95000\n120000,BTC-USD-PERP,90000.5\n")
+    csv.write_text("ts,market,price\n0,BTC-USD-PERP,97000\n60000,BTC-USD-PERP,96000\n120000,BTC-USD-PERP,95000.5\n")
     pts = load_price_path(str(csv), ["BTC-USD-PERP"])
-    assert pts["BTC-USD-PERP"][-1] == (120000, 90_000_500_000)
+    assert pts["BTC-USD-PERP"][-1] == (120000, 95_000_500_000)
     jl = tmp_path / "path.jsonl"
     jl.write_text('{"ts": 0, "price": "97000"}\n{"ts": 60000, "price": "95000"}\n')
     both = load_price_path(str(jl), ["BTC-USD-PERP", "ETH-USD-PERP"])
@@ -109,7 +109,7 @@ def test_price_path_csv_and_jsonl_drive_the_oracle(tmp_path) -> None:
                                      .replace("offset_bps = -300\n", ""))
     run = ScenarioRun(str(tmp_path / "s.toml"))
     run.run_until(run.start + 200_000)  # the oracle is frozen from 1m to 3m
-    assert run.node.engine.markets["BTC-USD-PERP"].index_price == 90_000_500_000
+    assert run.node.engine.markets["BTC-USD-PERP"].index_price == 95_000_500_000
     run.close()
 
 
