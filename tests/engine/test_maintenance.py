@@ -33,6 +33,7 @@ def test_window_runs_every_phase_in_order_on_engine_time(venue: Venue) -> None:
     v.deposit("lo", "3000")
     v.deposit("sh", "3000")
     v.open_position("lo", "sh", "1")
+    v.open_position("alice", "bob", "10")  # sh holds a small share of the open interest (no circuit breaker)
     start = _schedule(v)
     evs = _tick_to(v, start - 11 * MIN)
     assert _phases(evs) == []
