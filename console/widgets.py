@@ -75,6 +75,25 @@ class StatusBanner(Static):
         self.update(t)
 
 
+class DeskFooter(Footer):
+    """Textual's footer, recomposed only when what it shows changes.
+
+    The stock footer rebuilds all its keys on every bindings signal (focus moves, screen switches,
+    every ``refresh_bindings``), restyling a dozen widgets each time: on a busy desk that was a
+    sixth of the UI thread. Here the signal is compared with what is shown first."""
+
+    _shown: tuple | None = None
+
+    def bindings_changed(self, screen: Screen) -> None:
+        if self.is_attached and screen is self.screen and screen.app.app_focus:
+            sig = tuple((key, b.action, b.description, enabled, tip)
+                        for key, (_n, b, enabled, tip) in screen.active_bindings.items() if b.show)
+            if sig == self._shown and self._bindings_ready:
+                return
+            self._shown = sig
+        super().bindings_changed(screen)
+
+
 class DeskScreen(Screen):
     """A screen with the banner on top and the footer below; renders view models."""
 
@@ -86,7 +105,7 @@ class DeskScreen(Screen):
     def compose(self) -> ComposeResult:
         yield StatusBanner(self.NAME)
         yield from self.compose_body()
-        yield Footer()
+        yield DeskFooter()
 
     def collect(self, gw) -> dict:
         """Extra data this screen needs; runs off the UI thread (read the gateway only)."""
