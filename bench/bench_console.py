@@ -45,6 +45,7 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
         v = app.venue.venue
         venue_pid = app.venue.proc.pid
         add_pairs, shock, step_no, seq = v.leveraged_pairs, v.oracle_shock, v.sim_step_no, v.journal_len
+        system = v.system
     else:
         desk = app.desk
         venue_pid = None
@@ -60,8 +61,14 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
 
         def seq():
             return desk.node.engine.seq
+
+        system = desk.system
     print("venue: " + (f"its own process (pid {venue_pid})" if venue_pid else "in the console process"))
     add_pairs(pairs)  # 2 x pairs thin-margin accounts
+    # the cascade is the load under test: the BTC circuit breaker (500 accounts, half the open interest)
+    # would stop it at once, so its limits are off here (the guard rails themselves stay on)
+    system({"type": "set_market_params", "market": "BTC-USD-PERP", "breaker_accounts": 0,
+            "breaker_oi_share": "0", "reason": "bench: a 2,000-account cascade is the load"})
     print(f"setup: {accounts} accounts + {2 * pairs} leveraged, {time.perf_counter() - t:.1f}s")
     async with app.run_test(size=(140, 44)) as pilot:
         await pilot.pause(2.0)

@@ -109,6 +109,10 @@ def build_positions(n_accounts: int, orders_per_account: int = 0) -> Engine:
     e = Engine()
     ap = e.apply_obj
     ap(MARKET)
+    # the guard rails stay on; the circuit breaker is set above the 1% (1,000 accounts of 100k) that
+    # the liquidation bench liquidates in one move, so that the bench measures liquidations, not the breaker
+    ap({"type": "set_market_params", "market": "BTC-USD-PERP", "breaker_accounts": max(500, n_accounts // 20),
+        "operator": "bench", "reason": "the bench liquidates 1% of its accounts in one move"})
     ap({"type": "fund_insurance", "amount": "100000000", "operator": "bench"})
     ap({"type": "deposit", "account": "whale", "amount": "1000000000000"})
     ap({"type": "deposit", "account": "bidder", "amount": "1000000000000"})

@@ -68,6 +68,8 @@ class PerpdeskApp(App):
         Binding("r", "go('refunds')", "Refunds", id="go_refunds", group=GO),
         Binding("a", "go('audit')", "Audit", id="go_audit", group=GO),
         Binding("c", "go('accounts')", "Accounts", id="go_accounts", group=GO),
+        Binding("t", "go('alerts')", "Alerts", id="go_alerts", group=GO,
+                tooltip="Alert deliveries to Slack, PagerDuty, Discord and webhooks"),
         Binding("question_mark,f1", "help", "Help", id="help", key_display="?"),
     ]
 
@@ -102,8 +104,9 @@ class PerpdeskApp(App):
                 self.node.start()
                 self._started_node = True
             if self.venue is not None:
-                self.venue.venue.start_market()
+                self.venue.venue.start_market()  # with the venue's price feeds and alert delivery
             elif self.desk is not None:
+                self.desk.start_services()  # price feeds and alert delivery, when configured
                 self.run_market()
             self.refresh_now()
             self._schedule_refresh()
@@ -112,6 +115,8 @@ class PerpdeskApp(App):
 
     def on_unmount(self) -> None:
         self.workers.cancel_all()
+        if self.live and self.desk is not None:
+            self.desk.stop_services()
         if self._started_node:
             self.node.stop()
         if self.venue is not None:
@@ -384,6 +389,7 @@ def _with(out: Outcome, fn: Callable[[Outcome], None]) -> Outcome:
 
 def _install_modes() -> None:
     from .screens.accounts import AccountsScreen
+    from .screens.alerts import AlertsScreen
     from .screens.audit import AuditScreen
     from .screens.dashboard import DashboardScreen
     from .screens.liquidations import LiquidationsScreen
@@ -399,6 +405,7 @@ def _install_modes() -> None:
         "refunds": RefundsScreen,
         "audit": AuditScreen,
         "accounts": AccountsScreen,
+        "alerts": AlertsScreen,
     }
 
 

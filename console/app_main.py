@@ -6,6 +6,7 @@ import sys
 
 
 def run_console(args) -> int:
+    from engine.config import ConfigError, load_config
     from engine.node import RecoveryError
     from engine.store import StoreError
 
@@ -13,7 +14,12 @@ def run_console(args) -> int:
     from .remote import VenueError
 
     try:
-        app = make_app(seed=args.seed, frozen=False, accounts=args.accounts, db=args.db)
+        config = load_config(getattr(args, "config", None))
+    except ConfigError as e:
+        print(f"perpdesk: bad config: {e}", file=sys.stderr)
+        return 2
+    try:
+        app = make_app(seed=args.seed, frozen=False, accounts=args.accounts, db=args.db, config=config)
     except (StoreError, RecoveryError, VenueError) as e:
         print(f"perpdesk: cannot open the venue's database: {e}", file=sys.stderr)
         return 2

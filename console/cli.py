@@ -1,4 +1,4 @@
-"""The ``perpdesk`` command line: the console by default, plus replay/verify/demo."""
+"""The ``perpdesk`` command line: the console by default, plus replay/verify/refunds export."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="simulated market seed (default 7)")
     p.add_argument("--accounts", type=int, default=200, help="simulated accounts (default 200)")
     p.add_argument("--db", default=None, help="database URL or path (default: the platformdirs data directory)")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="TOML config: price feeds and alert sinks (default: PERPDESK_CONFIG, else config.toml "
+                        "in the platformdirs config directory; none: simulated market, no alerts)")
     sub = p.add_subparsers(dest="command")
     r = sub.add_parser("replay", help="apply a JSONL command file to a fresh engine")
     r.add_argument("commands", help="JSONL file of commands")
@@ -28,6 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--no-safeguards", action="store_true", help="run with the guard rails off (set_safeguards)")
     d.add_argument("--headless", action="store_true", help="no terminal UI: print the timeline and a summary")
     d.add_argument("--report", default=None, help="write the report as JSON to this file")
+    rf = sub.add_parser("refunds", help="refunds: export them as CSV")
+    rsub = rf.add_subparsers(dest="refunds_command", required=True)
+    ex = rsub.add_parser("export", help="write every refund (with its inputs) as CSV")
+    ex.add_argument("--db", dest="refunds_db", default=None,
+                    help="database URL or path (default: PERPDESK_DB or the data directory)")
+    ex.add_argument("--out", default=None, help="CSV file to write (default: standard output)")
     return p
 
 
@@ -45,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         from console.demo import run_demo
 
         return run_demo(args)
+    if args.command == "refunds":
+        from engine.refunds import run_export
+
+        return run_export(args.refunds_db or args.db, args.out)
     from console.app_main import run_console
 
     return run_console(args)

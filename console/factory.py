@@ -41,6 +41,29 @@ class Desk:
     sim: Simulator
     clock: object
     live: bool
+    feeds: object | None = None  # engine.feeds.FeedRunner when the config enables price feeds
+    alerts: object | None = None  # engine.alerts.AlertDispatcher when the config lists alert sinks
+    fed_markets: frozenset = frozenset()  # markets whose index comes from the feeds, not the simulator
+
+    def start_services(self) -> None:
+        """Start the alert workers and the feed poller (live desks)."""
+        if self.alerts is not None:
+            self.alerts.start()
+        if self.feeds is not None:
+            self.feeds.start()
+
+    def stop_services(self) -> None:
+        if self.feeds is not None:
+            self.feeds.stop()
+        if self.alerts is not None:
+            self.alerts.stop(timeout=3.0)
+
+    def sim_commands(self, cmds: list[dict]) -> list[dict]:
+        """The simulator's commands minus its oracle for markets the real feeds price."""
+        if not self.fed_markets:
+            return cmds
+        fed = self.fed_markets
+        return [c for c in cmds if not (c["type"] == "oracle_price" and c["market"] in fed)]
 
     def drive(self, steps: int, *, tick_every: int = 10) -> int:
         """Run ``steps`` simulator steps synchronously on a frozen desk; returns commands sent."""
@@ -48,7 +71,7 @@ class Desk:
         n = 0
         for i in range(steps):
             clock.now += STEP_MS
-            for cmd in self.sim.step(clock.now):
+            for cmd in self.sim_commands(self.sim.step(clock.now)):
                 self.node.call(cmd, actor=SYSTEM)
                 n += 1
             if i % tick_every == tick_every - 1:
@@ -71,7 +94,7 @@ class Desk:
             started = time.perf_counter()
             fut = None
             for _ in range(steps_per_batch):
-                for cmd in sim.step():
+                for cmd in self.sim_commands(sim.step()):
                     fut = node.submit(cmd, actor=SYSTEM)
                     cmds += 1
                 steps += 1
@@ -128,9 +151,48 @@ def oracle_shock(desk: Desk, market: str, bps: int) -> None:
             desk.system({"type": "oracle_price", "market": market, "price": fmt_price(mk.price), "source": "sim"})
 
 
+def attach_outside(desk: Desk, config, *, feed_client=None, alert_client=None, sleep=None) -> None:
+    """Wire the configured price feeds and alert sinks to ``desk`` (nothing is started here).
+
+    Feeds: a :class:`~engine.feeds.FeedRunner` submits the index as the ``system`` actor, the
+    simulator stops publishing its own oracle for those markets and follows the index instead.
+    Alerts: an :class:`~engine.alerts.AlertDispatcher` subscribes to the node, hears the index going
+    stale, and records every delivery attempt through the node.
+    """
+    if config is None:
+        return
+    node = desk.node
+    kw = {"sleep": sleep} if sleep is not None else {}
+    if config.alerts.sinks and any(s.enabled for s in config.alerts.sinks):
+        from engine.alerts import AlertDispatcher
+
+        desk.alerts = AlertDispatcher.from_config(config.alerts, clock=node.clock, record=node.record_alert_delivery,
+                                                  secrets=config.secrets(), client=alert_client, **kw)
+        node.subscribe(desk.alerts)
+        node.alert_sinks = [{"name": s.name, "kind": s.kind, "min_severity": s.min_severity}
+                            for s in config.alerts.sinks if s.enabled]
+    if config.feeds.enabled:
+        from engine.feeds import FeedRunner
+
+        sim_by_name = {m.name: m for m in desk.sim.markets}
+        alerts = desk.alerts
+
+        def on_index(res) -> None:
+            smk = sim_by_name.get(res.market)
+            if smk is not None and res.price is not None:  # the simulated book quotes around the real index
+                smk.price = max(smk.tick, res.price // smk.tick * smk.tick)
+            if alerts is not None:
+                alerts.on_index(res)
+
+        desk.feeds = FeedRunner.from_config(config.feeds, submit=lambda c: node.submit(c, actor=SYSTEM),
+                                            clock=node.clock, client=feed_client, on_index=on_index, **kw)
+        node.feed_health_source = desk.feeds.health
+        desk.fed_markets = frozenset(config.feeds.markets)
+
+
 def build_desk(seed: int = 7, accounts: int = 200, *, frozen: bool = True, warmup_steps: int = 600,
                operator: str | None = None, role: str | None = None, db: str | None = "memory",
-               incident: bool = True) -> Desk:
+               incident: bool = True, config=None, outside: dict | None = None) -> Desk:
     actor = default_actor(operator or ("alice" if frozen else None), role or ("admin" if frozen else None))
     clock = SimClock(FROZEN_START_MS) if frozen else (lambda: time.time_ns() // 1_000_000)
     if db == "memory":
@@ -141,6 +203,7 @@ def build_desk(seed: int = 7, accounts: int = 200, *, frozen: bool = True, warmu
     node.subscribe(feed)
     sim = Simulator(seed=seed, accounts=accounts)
     desk = Desk(node, Gateway(node), feed, sim, clock, live=not frozen)
+    attach_outside(desk, config, **(outside or {}))
     if node.engine.seq:  # an existing venue: follow its prices instead of seeding a new one
         by_name = {m["market"]: m for m in node.markets()}
         for smk in sim.markets:
@@ -172,28 +235,34 @@ def build_desk(seed: int = 7, accounts: int = 200, *, frozen: bool = True, warmu
 
 def make_app(seed: int = 7, frozen: bool = True, accounts: int = 200, *, db: str | None = None,
              operator: str | None = None, role: str | None = None, warmup_steps: int = 600,
-             incident: bool = True, in_process: bool | None = None, **app_kwargs):
+             incident: bool = True, config=None, outside: dict | None = None, in_process: bool | None = None,
+             **app_kwargs):
     """The console on a node with a seeded simulated market.
 
     Frozen (tests, screenshots): everything in this process, in memory, on a fake clock. Live: the
-    node, its market and the event feed run in a child process (console.remote) unless
-    ``in_process`` (or ``PERPDESK_IN_PROCESS=1``): the UI thread then has an interpreter to itself."""
+    node, its market, price feeds, alert delivery and the event feed run in a child process
+    (console.remote) unless ``in_process`` (or ``PERPDESK_IN_PROCESS=1``, or ``outside``): the UI
+    thread then has an interpreter to itself.
+
+    ``config``: an :class:`engine.config.Config` (price feeds, alert sinks); ``outside``: keyword
+    arguments for :func:`attach_outside` (tests inject HTTP clients and the sleep function, which
+    only works in process)."""
     from .app import PerpdeskApp
 
     # frozen desks (tests, screenshots) live in memory; the live console is durable by default
     # (--db, PERPDESK_DB, or the platformdirs data directory)
     db = db or os.environ.get("PERPDESK_DB") or ("memory" if frozen else None)
     if in_process is None:
-        in_process = frozen or os.environ.get("PERPDESK_IN_PROCESS") == "1"
+        in_process = frozen or outside is not None or os.environ.get("PERPDESK_IN_PROCESS") == "1"
     if not in_process:
         from .remote import VenueProcess
 
         venue = VenueProcess(speed=app_kwargs.pop("sim_speed", 1.0),
                              steps_per_batch=app_kwargs.pop("sim_steps_per_batch", 1),
                              seed=seed, accounts=accounts, db=db, operator=operator, role=role,
-                             incident=incident).start()
+                             incident=incident, config=config).start()
         return PerpdeskApp(None, gateway=venue.gateway, feed=venue.feed, live=True, venue=venue, **app_kwargs)
     desk = build_desk(seed, accounts, frozen=frozen, warmup_steps=warmup_steps, operator=operator,
-                      role=role, db=db, incident=incident)
+                      role=role, db=db, incident=incident, config=config, outside=outside)
     return PerpdeskApp(desk.node, gateway=desk.gateway, feed=desk.feed, desk=desk, live=not frozen,
                        **app_kwargs)

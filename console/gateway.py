@@ -22,7 +22,7 @@ from engine.node import NodeError
 from engine.roles import REQUIRED_ROLE
 
 #: actions the console can ask for that are node actions rather than commands
-NODE_ACTIONS = ("propose_refund", "decide_refund", "pay_refund")
+NODE_ACTIONS = ("propose_refund", "decide_refund", "pay_refund", "propose_refunds")
 
 
 @dataclass
@@ -132,6 +132,20 @@ class Gateway:
             return list(self.status().get("maintenance", []))
         return _call(fn)
 
+    def alert_deliveries(self, limit: int = 200) -> list[dict]:
+        """Alert delivery attempts, newest first (no secrets: sink names only)."""
+        fn = getattr(self.node, "alert_deliveries", None)
+        return _call(fn, limit) if fn is not None else []
+
+    def alert_sinks(self) -> list[dict]:
+        """The configured alert sinks: name, kind, min_severity (never their URLs or keys)."""
+        return [dict(s) for s in getattr(self.node, "alert_sinks", None) or []]
+
+    def feed_health(self) -> dict:
+        """Price sources' health and each market's index ({"sources": [], "indexes": []} without feeds)."""
+        fn = getattr(self.node, "feed_health", None)
+        return _call(fn) if fn is not None else {"sources": [], "indexes": []}
+
     def _need(self, name: str) -> Callable:
         fn = getattr(self.node, name, None)
         if fn is None:
@@ -199,11 +213,31 @@ class Gateway:
     def propose_refund(self, account: str, amount: str, reason: str, evidence: dict | None = None) -> Outcome:
         return self._node_action("propose_refund", account, amount, reason, evidence)
 
-    def decide_refund(self, refund_id: str, approve: bool, reason: str) -> Outcome:
-        return self._node_action("decide_refund", refund_id, approve, reason)
+    def decide_refund(self, refund_id: str, approve: bool, reason: str, fund: str | None = None) -> Outcome:
+        if fund is None:
+            return self._node_action("decide_refund", refund_id, approve, reason)
+        return self._node_action("decide_refund", refund_id, approve, reason, fund=fund)
 
-    def pay_refund(self, refund_id: str, fund: str = "insurance") -> Outcome:
+    def pay_refund(self, refund_id: str, fund: str | None = None) -> Outcome:
+        """``fund`` None: the fund named when the refund was approved."""
         return self._node_action("pay_refund", refund_id, fund)
+
+    # ---- refunds computed from the journal: reads for any role, proposing needs propose_refund ----
+    def compute_refunds(self, snapshot_id: str, to_seq: int, bad_seqs: list[int],
+                        corrections: dict | None = None) -> dict:
+        return _call(self._need("compute_refunds"), snapshot_id, to_seq, bad_seqs, corrections)
+
+    def reference_refunds(self, from_seq: int, to_seq: int, reference_ts: int, market: str | None = None) -> dict:
+        return _call(self._need("reference_refunds"), from_seq, to_seq, reference_ts, market)
+
+    def suspect_inputs(self, from_seq: int, to_seq: int) -> list[dict]:
+        return _call(self._need("suspect_inputs"), from_seq, to_seq)
+
+    def recompute_refund(self, refund_id: str) -> dict:
+        return _call(self._need("recompute_refund"), refund_id)
+
+    def propose_refunds(self, report: dict, reason: str) -> Outcome:
+        return self._node_action("propose_refunds", report, reason)
 
 
 # ---------------------------------------------------------------------------

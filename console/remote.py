@@ -65,6 +65,7 @@ class Venue:
             except Exception as e:  # shown by the console's banner instead of a silent stop
                 self.market_error = f"{type(e).__name__}: {e}"
 
+        self.desk.start_services()  # price feeds and alert delivery, when configured
         self._market = threading.Thread(target=run, name="market", daemon=True)
         self._market.start()
 
@@ -83,6 +84,10 @@ class Venue:
 
         leveraged_pairs(self.desk, pairs, **kw)
 
+    def system(self, cmd: dict) -> None:
+        """Send a command as the venue's own services (benches, drills)."""
+        self.desk.system(cmd)
+
     def oracle_shock(self, market: str, bps: int) -> None:
         from .factory import oracle_shock
 
@@ -92,6 +97,7 @@ class Venue:
         self.stop_event.set()
         if self._market is not None:
             self._market.join(timeout=10)
+            self.desk.stop_services()
         self.desk.node.close()
 
 

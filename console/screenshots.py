@@ -49,9 +49,14 @@ async def _brake_engaged(pilot) -> None:
     await pilot.pause()
 
 
+#: the guard rails quarantine the 2026-01-19 write; the release gate is shown on the venue without them
+NO_GUARDS = {"type": "set_safeguards", "enabled": False, "reason": "drill: the 04:30 write without guard rails"}
+
+
 async def _release_refused(pilot) -> None:
     app = pilot.app
     await pilot.press("ctrl+b", "y")
+    app.desk.system(dict(NO_GUARDS))
     app.desk.system({"type": "load_market_state", "market": "BTC-USD-PERP", "mark_price": "0",
                      "funding_index": "0", "source": "db-restart"})
     app.clear_notifications()
@@ -118,6 +123,7 @@ def _seed_refunds(app) -> None:
 async def _audit(pilot) -> None:
     app = pilot.app
     await pilot.press("ctrl+b", "y")
+    app.desk.system(dict(NO_GUARDS))
     app.desk.system({"type": "load_market_state", "market": "BTC-USD-PERP", "mark_price": "0",
                      "funding_index": "0", "source": "db-restart"})
     await pilot.press("ctrl+r", "y", "escape")

@@ -17,9 +17,10 @@ SCREEN_TITLES = {
     "refunds": "Refunds",
     "audit": "Audit log",
     "accounts": "Accounts",
+    "alerts": "Alerts",
 }
 SCREEN_KEYS = {"dashboard": "d", "liquidations": "l", "maintenance": "m", "snapshots": "s",
-               "refunds": "r", "audit": "a", "accounts": "c"}
+               "refunds": "r", "audit": "a", "accounts": "c", "alerts": "t"}
 
 
 def venue_state(status: dict) -> tuple[str, str]:

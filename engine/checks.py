@@ -20,6 +20,7 @@ FUNDING_BOUND_MULTIPLE = 10
 class Failure:
     check: str
     detail: str
+    market: str | None = None  # the market it concerns; None: the whole venue
 
 
 def money_conserved(engine) -> list[Failure]:
@@ -47,10 +48,10 @@ def open_interest_balanced(engine) -> list[Failure]:
                 shorts[m] -= p.size
     for m, mk in engine.markets.items():
         if longs[m] != shorts[m]:
-            out.append(Failure("open_interest_balanced", f"{m}: long OI {fmt_size(longs[m])} != short OI {fmt_size(shorts[m])}"))
+            out.append(Failure("open_interest_balanced", f"{m}: long OI {fmt_size(longs[m])} != short OI {fmt_size(shorts[m])}", m))
         if (mk.long_oi, mk.short_oi) != (longs[m], shorts[m]):
             out.append(Failure("open_interest_balanced", f"{m}: recorded OI {fmt_size(mk.long_oi)}/{fmt_size(mk.short_oi)} "
-                                                         f"differs from positions {fmt_size(longs[m])}/{fmt_size(shorts[m])}"))
+                                                         f"differs from positions {fmt_size(longs[m])}/{fmt_size(shorts[m])}", m))
     return out
 
 
@@ -59,7 +60,7 @@ def book_not_crossed(engine) -> list[Failure]:
     for m, mk in engine.markets.items():
         bid, ask = mk.book.best_bid(), mk.book.best_ask()
         if bid and ask and bid >= ask:
-            out.append(Failure("book_not_crossed", f"{m}: best bid {fmt_price(bid)} >= best ask {fmt_price(ask)}"))
+            out.append(Failure("book_not_crossed", f"{m}: best bid {fmt_price(bid)} >= best ask {fmt_price(ask)}", m))
     return out
 
 
@@ -74,9 +75,9 @@ def orders_consistent(engine) -> list[Failure]:
             out.append(Failure("orders_consistent", f"order {oid} is in unknown market {o.market}"))
             continue
         if engine.accounts[o.account].orders.get(oid) is not o:
-            out.append(Failure("orders_consistent", f"order {oid} is missing from {o.account}'s orders"))
+            out.append(Failure("orders_consistent", f"order {oid} is missing from {o.account}'s orders", o.market))
         if o.remaining <= 0:
-            out.append(Failure("orders_consistent", f"order {oid} is live with nothing remaining"))
+            out.append(Failure("orders_consistent", f"order {oid} is live with nothing remaining", o.market))
         if o.order_type not in TRIGGERS:
             q = open_qty.setdefault((o.account, o.market), [0, 0])
             q[0 if o.side > 0 else 1] += o.remaining
@@ -84,12 +85,13 @@ def orders_consistent(engine) -> list[Failure]:
         for m, p in a.positions.items():
             want = open_qty.get((a.name, m), [0, 0])
             if [p.open_buy, p.open_sell] != want:
-                out.append(Failure("orders_consistent", f"{a.name} {m}: open quantity {p.open_buy}/{p.open_sell} != orders {want}"))
+                out.append(Failure("orders_consistent", f"{a.name} {m}: open quantity {p.open_buy}/{p.open_sell} != orders {want}",
+                                   m if m in engine.markets else None))
     for m, mk in engine.markets.items():
         live = sum(1 for _ in mk.book.iter_orders())
         expect = sum(1 for o in engine.orders.values() if o.market == m and o.order_type not in TRIGGERS)
         if live != expect:
-            out.append(Failure("orders_consistent", f"{m}: book holds {live} orders, registry {expect}"))
+            out.append(Failure("orders_consistent", f"{m}: book holds {live} orders, registry {expect}", m))
     return out
 
 
@@ -99,13 +101,13 @@ def indices_bounded(engine) -> list[Failure]:
         if not mk.index_price:
             continue
         if mk.mark_price <= 0:
-            out.append(Failure("indices_bounded", f"{m}: mark price {fmt_price(mk.mark_price)} is not positive"))
+            out.append(Failure("indices_bounded", f"{m}: mark price {fmt_price(mk.mark_price)} is not positive", m))
             continue
         cap = mk.index_price * mk.band // FRAC_SCALE
         if abs(mk.mark_price - mk.index_price) > cap:
-            out.append(Failure("indices_bounded", f"{m}: mark {fmt_price(mk.mark_price)} is outside the band around index {fmt_price(mk.index_price)}"))
+            out.append(Failure("indices_bounded", f"{m}: mark {fmt_price(mk.mark_price)} is outside the band around index {fmt_price(mk.index_price)}", m))
         if abs(mk.funding_index) > FUNDING_BOUND_MULTIPLE * mk.index_price * 10**6:
-            out.append(Failure("indices_bounded", f"{m}: funding index is beyond {FUNDING_BOUND_MULTIPLE}x the index price"))
+            out.append(Failure("indices_bounded", f"{m}: funding index is beyond {FUNDING_BOUND_MULTIPLE}x the index price", m))
     return out
 
 

@@ -40,6 +40,8 @@ OPERATOR_COMMANDS = frozenset(
         "schedule_maintenance",
         "credit",
         "fund_insurance",
+        "set_safeguards",
+        "set_market_params",
     }
 )
 ALL_COMMANDS = USER_COMMANDS | MARKET_DATA_COMMANDS | OPERATOR_COMMANDS
@@ -166,6 +168,12 @@ def _ident_list(v: object, field: str) -> list[str]:
     return out
 
 
+def _count(v: object, field: str) -> int:
+    if type(v) is not int or v < 0:
+        raise CommandError("bad_value", f"{field} must be a non-negative integer, got {v!r}")
+    return v
+
+
 def _order_id(v: object, field: str) -> int:
     if type(v) is not int or v <= 0:
         raise CommandError("bad_value", f"{field} must be a positive integer order id, got {v!r}")
@@ -189,6 +197,15 @@ FUNDING = _dec(FUNDING_DECIMALS, signed=True)
 R = True  # required
 OPT = False  # optional
 _OP = {"operator": (_ident, OPT, None), "reason": (_text, OPT, "")}
+# guard-rail parameters of a market (create_market, set_market_params); None: keep / default
+_GUARD_PARAMS = {
+    "post_only_band": (FRAC, OPT, None),
+    "oracle_band": (FRAC, OPT, None),
+    "oracle_stale_ms": (_int_ms, OPT, None),
+    "breaker_accounts": (_count, OPT, None),
+    "breaker_oi_share": (FRAC, OPT, None),
+}
+GUARD_PARAMS = tuple(_GUARD_PARAMS)
 
 SPECS: dict[str, dict] = {
     "deposit": {"account": (_ident, R, None), "amount": (AMOUNT, R, None)},
@@ -212,7 +229,8 @@ SPECS: dict[str, dict] = {
         "client_order_id": (_ident, OPT, None),
     },
     "cancel_all": {"account": (_ident, R, None), "market": (_ident, OPT, None)},
-    "oracle_price": {"market": (_ident, R, None), "price": (PRICE_ANY, R, None), "source": (_ident, OPT, None)},
+    "oracle_price": {"market": (_ident, R, None), "price": (PRICE_ANY, R, None), "source": (_ident, OPT, None),
+                     "publish_ts": (_int_ms, OPT, None)},
     "load_market_state": {
         "market": (_ident, R, None),
         "mark_price": (PRICE_ANY, R, None),
@@ -230,14 +248,15 @@ SPECS: dict[str, dict] = {
         "taker_fee": (FRAC, R, None),
         "liquidation_fee": (FRAC, R, None),
         "price_band": (FRAC, R, None),
-        "post_only_band": (FRAC, OPT, None),
+        **_GUARD_PARAMS,
         "index_price": (PRICE, OPT, None),
         **_OP,
     },
-    "set_market_mode": {"market": (_ident, R, None), "mode": (_enum(MODES), R, None), **_OP},
+    "set_market_mode": {"market": (_ident, R, None), "mode": (_enum(MODES), R, None), "override": (_bool, OPT, False),
+                        **_OP},
     "set_platform_access": {"enabled": (_bool, R, None), **_OP},
     "emergency_brake": {**_OP},
-    "release_brake": {**_OP},
+    "release_brake": {"override": (_bool, OPT, False), **_OP},
     "pause_liquidations": {"market": (_ident, OPT, None), **_OP},
     "resume_liquidations": {"market": (_ident, OPT, None), **_OP},
     "pause_triggers": {"market": (_ident, OPT, None), **_OP},
@@ -260,6 +279,8 @@ SPECS: dict[str, dict] = {
         **_OP,
     },
     "fund_insurance": {"amount": (AMOUNT, R, None), **_OP},
+    "set_safeguards": {"enabled": (_bool, R, None), **_OP},
+    "set_market_params": {"market": (_ident, R, None), **_GUARD_PARAMS, **_OP},
 }
 assert set(SPECS) == ALL_COMMANDS
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 
-from . import liquidation, maintenance, snapshot
+from . import guards, liquidation, maintenance, snapshot
 from .book import BUY, SELL, Order, RoRoom
 from .commands import Command, CommandError, NotACommand, parse_command
 from .fixedpoint import (
@@ -22,7 +22,15 @@ from .fixedpoint import (
 )
 from .liqindex import LiquidationIndex
 from .margin import FUNDING_DIV, account_margins, fee_amount, requirement
-from .model import OPEN, Account, Market, Position
+from .model import (
+    DEFAULT_BREAKER_ACCOUNTS,
+    DEFAULT_BREAKER_OI_SHARE,
+    DEFAULT_ORACLE_STALE_MS,
+    OPEN,
+    Account,
+    Market,
+    Position,
+)
 
 FUNDING_PERIOD_MS = 8 * 3600 * 1000
 FUNDING_BASE_RATE = 10_000  # 0.01% per period, in FRAC units (1e-8)
@@ -53,6 +61,8 @@ class Engine:
         self.pre_brake_pauses: list[bool] | None = None  # global pauses as they were when the brake tripped
         self.credits: dict[str, dict] = {}
         self.maintenance: dict[str, dict] = {}
+        self.safeguards = True  # guard rails on (guards.py); off: the engine behaves as before they existed
+        self.audit: list = [-1, []]  # last continuous audit: [engine ts or -1, [[check, detail, market], ...]]
         # ---- journal position and library (not hashed) ----
         self.seq = 0
         self.now = 0
@@ -88,6 +98,8 @@ class Engine:
             "schedule_maintenance": self._schedule_maintenance,
             "credit": self._credit,
             "fund_insurance": self._fund_insurance,
+            "set_safeguards": self._set_safeguards,
+            "set_market_params": self._set_market_params,
         }
 
     # ==================================================================
@@ -254,7 +266,12 @@ class Engine:
                 size = abs(pos_size)
             reduce_only = True
         # price band around mark
-        band = mk.post_only_band if (mode == "post_only" and mk.post_only_band) else mk.band
+        band = mk.band
+        if mode == "post_only":
+            if self.safeguards:  # aggressive post-only orders beyond the band around the fair (index) price
+                self._check_post_only_band(mk, side, price)
+            elif mk.post_only_band:
+                band = mk.post_only_band
         hi = mark + mark * band // FRAC_SCALE
         lo = mark - mark * band // FRAC_SCALE
         if otype == "limit":
@@ -324,6 +341,19 @@ class Engine:
             else:
                 self._emit({"type": "order_canceled", "order_id": oid, "account": name, "market": mk.name,
                             "reason": "ioc_remainder", "size": rem})
+
+    @staticmethod
+    def _check_post_only_band(mk: Market, side: int, price: int) -> None:
+        fair = mk.index_price or mk.mark_price
+        pob = guards.post_only_band(mk)
+        hi = fair + fair * pob // FRAC_SCALE
+        lo = fair - fair * pob // FRAC_SCALE
+        if side > 0 and price > hi:
+            raise CommandError("post_only_band", f"{mk.name} is in post_only: buy at {fmt_price(price)} is beyond the "
+                                                 f"post-only band (max {fmt_price(hi)}, {fmt_frac(pob)} around fair price {fmt_price(fair)})")
+        if side < 0 and price < lo:
+            raise CommandError("post_only_band", f"{mk.name} is in post_only: sell at {fmt_price(price)} is beyond the "
+                                                 f"post-only band (min {fmt_price(lo)}, {fmt_frac(pob)} around fair price {fmt_price(fair)})")
 
     def _cancel_order(self, a: dict) -> None:
         if not self.platform_access:
@@ -593,21 +623,69 @@ class Engine:
     def _oracle_price(self, a: dict) -> None:
         mk = self._market(a["market"])
         p = a["price"]
-        if p <= 0:
-            raise CommandError("non_positive", f"oracle price for {mk.name} must be greater than zero, got {fmt_price(p)}")
+        source = a["source"]
+        confirmed = False
+        first_source = None
+        if not self.safeguards:
+            if p <= 0:
+                raise CommandError("non_positive", f"oracle price for {mk.name} must be greater than zero, got {fmt_price(p)}")
+        else:
+            bad = guards.check_oracle(self, mk.name, p, source, a["publish_ts"])
+            if bad is not None:  # refused: the market is flagged; a jump waits for a second source
+                code, message = bad
+                if code == "jump_unconfirmed":
+                    mk.oracle_pending = [p, source, self.now]
+                self._emit({"type": "oracle_rejected", "market": mk.name, "price": p, "source": source,
+                            "code": code, "message": message})
+                self._flag(mk, guards.FLAG_ORACLE_REJECTED, f"{code}: {message}")
+                self._after_market_data((mk,))  # like any market data: whoever is due elsewhere is evaluated
+                return
+            pend = mk.oracle_pending
+            if pend is not None and guards.is_jump(mk, p):  # a jump check_oracle let through: confirmed
+                confirmed = True
+                first_source = pend[1]
+            mk.oracle_pending = None
         mk.index_price = p
         mk.oracle_ts = self.now
         if not mk.last_funding_ts:
             mk.last_funding_ts = self.now
-        self._emit({"type": "oracle_updated", "market": mk.name, "price": p, "source": a["source"]})
+        ev = {"type": "oracle_updated", "market": mk.name, "price": p, "source": source}
+        if a["publish_ts"] is not None:
+            ev["publish_ts"] = a["publish_ts"]
+        if confirmed:
+            ev["confirmed_by"] = source
+            ev["first_source"] = first_source
+        self._emit(ev)
+        if mk.flags:
+            for f in guards.ORACLE_FLAGS:
+                self._unflag(mk, f)
         self._update_mark(mk)
         self._after_market_data((mk,))
+
+    def _flag(self, mk: Market, flag: str, detail: str) -> None:
+        """Flag ``mk`` (liquidations and triggers pause on it); an event when the flag is new."""
+        if flag not in mk.flags:
+            mk.flags[flag] = detail
+            self._emit({"type": "market_flagged", "market": mk.name, "flag": flag, "detail": detail})
+
+    def _unflag(self, mk: Market, flag: str) -> None:
+        if flag in mk.flags:
+            del mk.flags[flag]
+            self._emit({"type": "market_unflagged", "market": mk.name, "flag": flag})
 
     def _load_market_state(self, a: dict) -> None:
         mk = self._market(a["market"])
         mark = a["mark_price"]
         if mark < 0:
             raise CommandError("negative", "mark_price must not be negative")
+        if self.safeguards:
+            reasons = guards.check_market_state(self, mk.name, mark, a["funding_index"])
+            if reasons:  # quarantined: recorded, never applied
+                mk.quarantined += 1
+                self._emit({"type": "market_data_quarantined", "market": mk.name, "mark_price": mark,
+                            "funding_index": a["funding_index"], "source": a["source"], "reasons": reasons})
+                self._after_market_data((mk,))  # nothing applied, but whoever is due is still evaluated
+                return
         mk.mark_price = mark
         mk.funding_index = a["funding_index"]
         self.mark_epoch += 1
@@ -626,7 +704,37 @@ class Engine:
                 mk.last_funding_ts = now
             if mk.index_price:
                 self._update_mark(mk)
+        if self.safeguards:
+            for mk in self.markets.values():
+                if mk.index_price and now - mk.oracle_ts > mk.oracle_stale_ms:
+                    self._flag(mk, guards.FLAG_ORACLE_STALE,
+                               f"no accepted oracle price within {mk.oracle_stale_ms} ms")
+            last = self.audit[0]
+            if last < 0 or now - last >= guards.AUDIT_INTERVAL_MS:
+                self._audit()
         self._after_market_data(self.markets.values())
+
+    def _audit(self) -> None:
+        """The continuous audit: run the validation checks; halt what fails into cancel_only."""
+        from .checks import run_checks
+
+        failures = run_checks(self)
+        self.audit = [self.now, [[f.check, f.detail, f.market] for f in failures[:20]]]
+        if not failures:
+            return
+        affected: set[str] = set()
+        for i, f in enumerate(failures):
+            if i < 20:  # one event per failure, up to 20 (the audit record keeps the same 20)
+                self._emit({"type": "validation_failed", "check": f.check, "detail": f.detail, "market": f.market,
+                            "source": "audit"})
+            if f.market is None:
+                affected.update(self.markets)
+            elif f.market in self.markets:
+                affected.add(f.market)
+        for m in sorted(affected):
+            mk = self.markets[m]
+            if mk.mode not in ("cancel_only", "halted"):  # never loosen a stricter mode
+                self._set_mode(mk, "cancel_only")
 
     def _accrue_funding(self, mk: Market, dt: int) -> None:
         index = mk.index_price
@@ -651,13 +759,16 @@ class Engine:
             self.mark_epoch += 1
             self._emit({"type": "mark_price", "market": mk.name, "mark_price": mark, "index_price": index})
 
-    def _after_market_data(self, markets) -> None:
-        """Fire due TP/SL triggers market by market, then liquidate whoever is below maintenance."""
+    def _after_market_data(self, markets, breaker_exempt: set[str] | None = None) -> None:
+        """Fire due TP/SL triggers market by market, then liquidate whoever is below maintenance.
+
+        Nothing fires or liquidates on a market that is restricted, paused or flagged;
+        ``breaker_exempt``: markets an operator just resumed (their waiting liquidations run)."""
         for mk in markets:
-            if mk.mode == OPEN and not (self.triggers_paused or mk.triggers_paused):
+            if mk.mode == OPEN and not (self.triggers_paused or mk.triggers_paused or mk.flags):
                 self._fire_triggers(mk)
         if not self.liquidations_paused:
-            liquidation.evaluate(self)
+            liquidation.evaluate(self, breaker_exempt)
 
     def _value_im(self, acct: Account) -> tuple[int, int]:
         """(account value, initial margin incl. open orders), cached until the account or a mark changes."""
@@ -739,22 +850,94 @@ class Engine:
         band = a["price_band"]
         if not (0 < band < FRAC_SCALE // 2):
             raise CommandError("bad_band", "price_band must be between 0 and 0.5")
-        pob = a["post_only_band"] or 0
-        if pob and not (0 < pob <= band):
-            raise CommandError("bad_band", "post_only_band must be between 0 and price_band")
+        params = self._guard_params(a, band)
         idx = a["index_price"]
         if idx is not None and idx % tick:
             raise CommandError("off_tick", "index_price must be on the tick grid")
-        mk = Market(name, tick, lot, imf, mmf, maker, taker, liq, band, pob)
+        mk = Market(name, tick, lot, imf, mmf, maker, taker, liq, band, params.get("post_only_band", 0))
+        mk.oracle_band = params.get("oracle_band", band)
+        mk.oracle_stale_ms = params.get("oracle_stale_ms", DEFAULT_ORACLE_STALE_MS)
+        mk.breaker_accounts = params.get("breaker_accounts", DEFAULT_BREAKER_ACCOUNTS)
+        mk.breaker_oi_share = params.get("breaker_oi_share", DEFAULT_BREAKER_OI_SHARE)
         self.markets[name] = mk
         self._emit({"type": "market_created", "market": name, "tick_size": fmt_price(tick), "lot_size": fmt_size(lot),
                     "initial_margin": fmt_frac(imf), "maintenance_margin": fmt_frac(mmf),
                     "maker_fee_rate": fmt_frac(maker), "taker_fee_rate": fmt_frac(taker),
-                    "liquidation_fee_rate": fmt_frac(liq), "price_band": fmt_frac(band)})
+                    "liquidation_fee_rate": fmt_frac(liq), "price_band": fmt_frac(band),
+                    **self._params_wire(mk)})
         if idx is not None:
             mk.index_price = mk.mark_price = idx
             mk.oracle_ts = mk.last_funding_ts = self.now
             self._emit({"type": "mark_price", "market": name, "mark_price": idx, "index_price": idx})
+
+    @staticmethod
+    def _guard_params(a: dict, band: int) -> dict:
+        """The guard-rail parameters given in ``a`` (validated); absent ones are left out."""
+        out = {}
+        pob = a["post_only_band"]
+        if pob is not None:
+            if not (0 < pob <= band):
+                raise CommandError("bad_band", "post_only_band must be between 0 and price_band")
+            out["post_only_band"] = pob
+        ob = a["oracle_band"]
+        if ob is not None:
+            if not (0 < ob < FRAC_SCALE // 2):
+                raise CommandError("bad_band", "oracle_band must be between 0 and 0.5")
+            out["oracle_band"] = ob
+        st = a["oracle_stale_ms"]
+        if st is not None:
+            if st <= 0:
+                raise CommandError("bad_value", "oracle_stale_ms must be positive")
+            out["oracle_stale_ms"] = st
+        if a["breaker_accounts"] is not None:
+            out["breaker_accounts"] = a["breaker_accounts"]
+        share = a["breaker_oi_share"]
+        if share is not None:
+            if share > FRAC_SCALE:
+                raise CommandError("bad_value", "breaker_oi_share must be between 0 and 1 (0: no limit)")
+            out["breaker_oi_share"] = share
+        return out
+
+    @staticmethod
+    def _params_wire(mk: Market) -> dict:
+        return {"post_only_band": fmt_frac(guards.post_only_band(mk)), "oracle_band": fmt_frac(mk.oracle_band),
+                "oracle_stale_ms": mk.oracle_stale_ms, "breaker_accounts": mk.breaker_accounts,
+                "breaker_oi_share": fmt_frac(mk.breaker_oi_share)}
+
+    def _set_market_params(self, a: dict) -> None:
+        mk = self._market(a["market"])
+        params = self._guard_params(a, mk.band)
+        if not params:
+            raise CommandError("missing_field", "set_market_params needs at least one of post_only_band, oracle_band, "
+                                                "oracle_stale_ms, breaker_accounts, breaker_oi_share")
+        for k, v in params.items():
+            if k == "post_only_band":
+                mk.post_only_band = v
+            elif k == "oracle_band":
+                mk.oracle_band = v
+            elif k == "oracle_stale_ms":
+                mk.oracle_stale_ms = v
+            elif k == "breaker_accounts":
+                mk.breaker_accounts = v
+            else:
+                mk.breaker_oi_share = v
+        self._emit({"type": "market_params_set", "market": mk.name, "changed": sorted(params),
+                    **self._params_wire(mk), "operator": a["operator"], "reason": a["reason"]})
+
+    def _set_safeguards(self, a: dict) -> None:
+        en = a["enabled"]
+        if en == self.safeguards:
+            raise CommandError("no_change", f"safeguards are already {'on' if en else 'off'}")
+        if not en and not a["reason"].strip():
+            raise CommandError("missing_reason", "turning the safeguards off needs a reason")
+        self.safeguards = en
+        self._emit({"type": "safeguards_set", "enabled": en, "operator": a["operator"], "reason": a["reason"]})
+        if not en:  # as before the guard rails existed: no flags, nothing pending
+            for mk in self.markets.values():
+                for f in sorted(mk.flags):
+                    self._unflag(mk, f)
+                mk.oracle_pending = None
+            self._after_market_data(self.markets.values())
 
     def _set_mode(self, mk: Market, mode: str) -> None:
         if mk.mode != mode:
@@ -768,6 +951,9 @@ class Engine:
             raise CommandError("no_change", f"{mk.name} is already {mode}")
         if self.brake_engaged and mode != "halted":
             raise CommandError("brake_engaged", "the emergency brake is engaged; release it first")
+        overridden = guards.reopen_gate(self, a, f"opening {mk.name}") if (mode == OPEN and self.safeguards) else []
+        if overridden:
+            self._emit_override("set_market_mode", overridden, a)
         self._set_mode(mk, mode)
         if mode == OPEN:
             self._after_market_data((mk,))
@@ -826,12 +1012,9 @@ class Engine:
     def _release_brake(self, a: dict) -> None:
         if not self.brake_engaged:
             raise CommandError("brake_not_engaged", "the emergency brake is not engaged")
-        from .checks import run_checks
-
-        failures = run_checks(self)
-        if failures:
-            detail = "; ".join(f"{f.check}: {f.detail}" for f in failures[:5])
-            raise CommandError("validation_failed", f"{len(failures)} validation check(s) fail: {detail}")
+        overridden = guards.reopen_gate(self, a, "releasing the brake")
+        if overridden:
+            self._emit_override("release_brake", overridden, a)
         self.brake_engaged = False
         self.platform_access = True
         self._emit({"type": "platform_access", "enabled": True})
@@ -845,7 +1028,13 @@ class Engine:
         for mk in self.markets.values():
             if mk.mode in ("halted", "cancel_only", OPEN):
                 self._set_mode(mk, "post_only")
-        self._emit({"type": "brake_released", "operator": a["operator"], "reason": a["reason"]})
+        self._emit({"type": "brake_released", "operator": a["operator"], "reason": a["reason"],
+                    "override": bool(overridden)})
+
+    def _emit_override(self, command: str, failures: list, a: dict) -> None:
+        self._emit({"type": "validation_overridden", "command": command,
+                    "failures": [{"check": f.check, "detail": f.detail} for f in failures],
+                    "operator": a["operator"], "reason": a["reason"]})
 
     def _pause_flag(self, a: dict, attr: str, value: bool, event: str) -> None:
         m = a["market"]
@@ -861,7 +1050,19 @@ class Engine:
         self._pause_flag(a, "liquidations_paused", True, "liquidations_paused")
 
     def _resume_liquidations(self, a: dict) -> None:
-        self._pause_flag(a, "liquidations_paused", False, "liquidations_resumed")
+        """Resume liquidations (all markets, or one) and reset tripped circuit breakers there."""
+        m = a["market"]
+        targets = [self._market(m)] if m is not None else list(self.markets.values())
+        tripped = [mk for mk in targets if guards.FLAG_CIRCUIT_BREAKER in mk.flags]
+        paused = self._market(m).liquidations_paused if m is not None else self.liquidations_paused
+        if not tripped or paused:
+            self._pause_flag(a, "liquidations_paused", False, "liquidations_resumed")  # no_change when neither
+        else:
+            self._emit({"type": "liquidations_resumed", "market": m})
+        for mk in tripped:
+            self._unflag(mk, guards.FLAG_CIRCUIT_BREAKER)
+        if tripped:  # what waited for the operator runs now, without tripping the breaker again
+            self._after_market_data(tripped, {mk.name for mk in tripped})
 
     def _pause_triggers(self, a: dict) -> None:
         self._pause_flag(a, "triggers_paused", True, "triggers_paused")
@@ -948,6 +1149,10 @@ class Engine:
     # ==================================================================
     def state_hash(self) -> str:
         return snapshot.state_hash(self)
+
+    def guard_status(self) -> dict:
+        """Guard rails at a glance: per-market flags, breaker, pending oracle, quarantined writes; last audit."""
+        return guards.guard_status(self)
 
     def margins(self, account: str) -> dict:
         acct = self.accounts[account]

@@ -13,11 +13,17 @@
   bankruptcy price, so the opposite side absorbs the loss instead of the fund.
 * A remaining negative balance with no positions left is bad debt: the
   insurance fund covers what it can.
+* Nothing is liquidated in a market that is restricted (mode != open), paused
+  or flagged by the guard rails; its accounts wait and are evaluated again when
+  it clears. With the safeguards on, the circuit breaker counts, before anything
+  happens, the accounts and the share of open interest a pass would liquidate in
+  each market; a market over its limits is flagged ``circuit_breaker`` (its
+  liquidations wait for an operator's ``resume_liquidations``).
 """
 
 from __future__ import annotations
 
-from .fixedpoint import FRAC_SCALE, SIZE_SCALE
+from .fixedpoint import FRAC_SCALE, SIZE_SCALE, fmt_frac
 from .margin import fee_amount, value_and_mm
 from .model import OPEN, Account
 
@@ -25,10 +31,10 @@ STEP_PARTS = 5  # 20% steps
 
 
 def liquidation_active(engine, mk) -> bool:
-    return mk.mode == OPEN and not (engine.liquidations_paused or mk.liquidations_paused)
+    return mk.mode == OPEN and not (engine.liquidations_paused or mk.liquidations_paused or mk.flags)
 
 
-def evaluate(engine) -> int:
+def evaluate(engine, breaker_exempt=None) -> int:
     """Liquidate every account now below maintenance; returns how many were liquidated.
 
     Runs once per market-data command, over all markets together: the index
@@ -54,6 +60,8 @@ def evaluate(engine) -> int:
             found[a.name] = a
     if not found:
         return 0
+    if engine.safeguards:
+        circuit_breaker(engine, found, breaker_exempt)
     n = 0
     for name in sorted(found):
         acct = found[name]
@@ -65,6 +73,59 @@ def evaluate(engine) -> int:
             n += 1
         idx.reindex(acct, markets)
     return n
+
+
+def _cut(size: int, k: int, lot: int) -> int:
+    """What a liquidation step of k fifths cuts from a position of ``size`` (rounded up to the lot)."""
+    s = abs(size)
+    q = s if k == STEP_PARTS else -((-s * k) // STEP_PARTS)
+    return min(s, -((-q) // lot) * lot)
+
+
+def circuit_breaker(engine, found: dict, exempt=None) -> list[str]:
+    """Trip the breaker of every market this pass would liquidate too much of; returns those markets.
+
+    Counts, per market where liquidations are active, the accounts now below
+    maintenance holding a position there and what their first step would cut,
+    as a share of that side's open interest. Only the candidates are examined.
+    """
+    markets = engine.markets
+    per: dict[str, list[int]] = {}  # market -> [accounts, long cut, short cut]
+    for name in sorted(found):
+        acct = found[name]
+        value, mm, npos = value_and_mm(acct, markets)
+        if not npos or value >= mm:
+            continue
+        k = _step_parts(value, mm)
+        for m, p in acct.positions.items():
+            if not p.size:
+                continue
+            mk = markets[m]
+            if (exempt is not None and m in exempt) or not liquidation_active(engine, mk):
+                continue
+            c = per.get(m)
+            if c is None:
+                c = per[m] = [0, 0, 0]
+            c[0] += 1
+            c[1 if p.size > 0 else 2] += _cut(p.size, k, mk.lot)
+    tripped = []
+    for m in sorted(per):
+        mk = markets[m]
+        count, long_cut, short_cut = per[m]
+        share = max(long_cut * FRAC_SCALE // mk.long_oi if mk.long_oi else 0,
+                    short_cut * FRAC_SCALE // mk.short_oi if mk.short_oi else 0)
+        over_count = mk.breaker_accounts and count > mk.breaker_accounts
+        over_share = mk.breaker_oi_share and share > mk.breaker_oi_share
+        if not (over_count or over_share):
+            continue
+        tripped.append(m)
+        engine._emit({"type": "circuit_breaker_tripped", "market": m, "accounts": count, "oi_share": fmt_frac(share),
+                      "limit_accounts": mk.breaker_accounts, "limit_oi_share": fmt_frac(mk.breaker_oi_share)})
+        engine._flag(mk, "circuit_breaker",
+                     f"one evaluation would liquidate {count} account(s) and {fmt_frac(share)} of open interest "
+                     f"(limits {mk.breaker_accounts} and {fmt_frac(mk.breaker_oi_share)}); liquidations wait "
+                     "for resume_liquidations")
+    return tripped
 
 
 def _step_parts(value: int, mm: int) -> int:

@@ -6,6 +6,12 @@ from .book import Book, Order
 
 OPEN = "open"
 
+# guard-rail defaults (see guards.py; realistic figures from shared/VENUES.md)
+DEFAULT_POST_ONLY_BAND = 50_000  # 5 bps around the fair (index) price in post_only (Paradex, Feb 2026)
+DEFAULT_ORACLE_STALE_MS = 30_000  # dYdX v4 takes only venues updated within 30 s into its index
+DEFAULT_BREAKER_ACCOUNTS = 500  # accounts one evaluation may liquidate in one market
+DEFAULT_BREAKER_OI_SHARE = 50_000_000  # share (FRAC, 0.5) of a side's open interest one evaluation may cut
+
 
 class Market:
     __slots__ = (
@@ -30,6 +36,14 @@ class Market:
         "short_oi",
         "liquidations_paused",
         "triggers_paused",
+        # guard rails (see guards.py): parameters, flags, pending oracle jump, quarantined writes
+        "oracle_band",
+        "oracle_stale_ms",
+        "breaker_accounts",
+        "breaker_oi_share",
+        "flags",
+        "oracle_pending",
+        "quarantined",
         "book",
         "holders",
         # derived, rebuilt on restore (not part of the canonical state)
@@ -62,6 +76,13 @@ class Market:
         self.short_oi = 0
         self.liquidations_paused = False
         self.triggers_paused = False
+        self.oracle_band = band  # an oracle move beyond this fraction of the trusted index needs a 2nd source
+        self.oracle_stale_ms = DEFAULT_ORACLE_STALE_MS  # no accepted oracle price for longer than this: flagged oracle_stale
+        self.breaker_accounts = DEFAULT_BREAKER_ACCOUNTS  # one evaluation liquidating more accounts than this trips the breaker (0: no limit)
+        self.breaker_oi_share = DEFAULT_BREAKER_OI_SHARE  # ... or more than this share of open interest (FRAC; 0: no limit)
+        self.flags: dict[str, str] = {}  # flag -> detail; any flag pauses liquidations and triggers here
+        self.oracle_pending: list | None = None  # [price, source, ts] of a jump waiting for a second source
+        self.quarantined = 0  # load_market_state writes refused by validation
         self.book = Book()
         self.holders: set[str] = set()  # accounts with a non-zero position
         self.trig_down: list[tuple[int, int]] = []  # heap of (-trigger, order_id): fire when mark <= trigger

@@ -11,6 +11,7 @@ must only buffer them (the engine never waits for a screen).
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -18,13 +19,16 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import orjson
+
+from . import counterfactual as cf_mod
 from . import rollback as rollback_mod
 from . import snapshot as snapshot_mod
 from . import views
-from .commands import OPERATOR_COMMANDS, NotACommand, command_type
+from .commands import FUNDS, OPERATOR_COMMANDS, NotACommand, command_type
 from .core import Engine
 from .fixedpoint import DecimalError, fmt_amount, parse_decimal
-from .roles import Actor, default_actor
+from .roles import Actor, actions_of, default_actor
 from .runtime import tune_gc
 
 MAX_BATCH = 1024  # commands per group commit (and per hold of the engine lock)
@@ -151,6 +155,10 @@ class Node:
         self.refund_book: dict[str, dict] = {}  # without a store
         self.journal: list[dict] = []  # without a store: command dicts as applied (with "seq")
         self.alerts: deque = deque(maxlen=200)
+        self.deliveries: deque = deque(maxlen=1000)  # alert delivery attempts, without a store
+        self._delivery_ids = itertools.count(1)  # next() is atomic: sink workers record concurrently
+        self.feed_health_source: Callable[[], dict] | None = None  # set by a FeedRunner's owner
+        self.alert_sinks: list[dict] = []  # configured sinks (name, kind, min_severity), for the console
         self._lock = threading.RLock()  # held while applying a batch and while reading views
         self._cv = threading.Condition(threading.Lock())
         self._queue: deque = deque()
@@ -289,8 +297,10 @@ class Node:
             who = actor if actor is not None else self.actor
             cmd["operator"] = who.name
             cmd.setdefault("reason", "")
-            if not who.may(ctype):
-                res = Result(0, [], False, "forbidden", f"{who.name} ({who.role}) may not issue {ctype}")
+            denied = [act for act in actions_of(ctype, cmd) if not who.may(act)]
+            if denied:
+                what = ctype if denied[0] == ctype else f"{ctype} ({denied[0].replace('_', ' ')})"
+                res = Result(0, [], False, "forbidden", f"{who.name} ({who.role}) may not issue {what}")
                 self._audit(who, ctype, cmd, cmd.get("reason", ""), f"refused: {res.message}")
                 fut.set_result(res)
                 return fut
@@ -345,6 +355,10 @@ class Node:
 
     def checks(self) -> list[dict]:
         return self.read(views.checks)
+
+    def guard_status(self) -> dict:
+        """Guard rails: safeguards on/off, per-market flags, breaker, pending oracle, quarantined writes, last audit."""
+        return self.read(views.guard_status)
 
     def snapshots(self) -> list[dict]:
         """Snapshots known to the engine and, with a store, every stored one (newest last)."""
@@ -496,6 +510,10 @@ class Node:
     def _alert(self, severity: str, message: str) -> None:
         ev = {"type": "node_alert", "severity": severity, "message": message, "ts": self.clock()}
         self.alerts.append(ev)
+        self._publish_node_event(ev)
+
+    def _publish_node_event(self, ev: dict) -> None:
+        """Hand a node-level event (not journaled: node_alert, refund_decided) to the subscribers."""
         for fn in list(self._subscribers):
             try:
                 fn([ev])
@@ -609,7 +627,14 @@ class Node:
         self._audit(who, "propose_refund", {"refund_id": rid, "account": account, "amount": amount}, reason, "ok")
         return dict(rec)
 
-    def decide_refund(self, refund_id: str, approve: bool, reason: str, actor: Actor | None = None) -> dict:
+    def decide_refund(self, refund_id: str, approve: bool, reason: str, actor: Actor | None = None,
+                      fund: str | None = None) -> dict:
+        """Approve or reject a proposed refund (maker-checker: never its proposer; a reason is required).
+
+        Approval names the paying ``fund`` (default ``insurance``). The insurance fund must cover this
+        refund on top of every approved refund not yet paid from it; the treasury is money from outside
+        the venue and always covers (its credits count as money in for the conservation check).
+        """
         who = actor or self.actor
         self._require(who, "decide_refund")
         rec = self._get_refund(refund_id)
@@ -621,18 +646,50 @@ class Node:
             raise NodeError("self_approval", f"{who.name} proposed {refund_id} and may not approve or reject it")
         if not reason.strip():
             raise NodeError("missing_reason", "an approval or rejection needs a reason")
+        changes: dict = {}
+        if approve:
+            fund = fund or "insurance"
+            if fund not in FUNDS:
+                raise NodeError("bad_fund", f"fund must be one of {', '.join(FUNDS)}, not {fund!r}")
+            if fund == "insurance":
+                committed = sum(r["amount"] for r in self.refunds()
+                                if r["status"] == "approved" and (r.get("fund") or "insurance") == "insurance"
+                                and r["refund_id"] != refund_id)
+                with self._lock:
+                    balance = self.engine.insurance_fund
+                if balance < committed + rec["amount"]:
+                    msg = (f"the insurance fund holds {fmt_amount(balance)} USDC; approved refunds not yet paid "
+                           f"take {fmt_amount(committed)}, so it cannot also cover {fmt_amount(rec['amount'])} "
+                           f"(approve it from the treasury, or fund the insurance fund first)")
+                    self._audit(who, "decide_refund", {"refund_id": refund_id, "approve": approve, "fund": fund},
+                                reason, f"refused: {msg}")
+                    raise NodeError("insufficient_fund", msg)
+            changes["fund"] = fund
         out = self._update_refund(refund_id, "proposed", status="approved" if approve else "rejected",
-                                  approver=who.name, decision_reason=reason, decided_ts=self.clock())
-        self._audit(who, "decide_refund", {"refund_id": refund_id, "approve": approve}, reason, out["status"])
+                                  approver=who.name, decision_reason=reason, decided_ts=self.clock(), **changes)
+        self._audit(who, "decide_refund", {"refund_id": refund_id, "approve": approve, **changes}, reason,
+                    out["status"])
+        self._publish_node_event({"type": "refund_decided", "refund_id": refund_id, "status": out["status"],
+                                  "account": out.get("account"), "amount": fmt_amount(out.get("amount") or 0),
+                                  "proposer": out.get("proposer"), "approver": who.name, "reason": reason,
+                                  "fund": changes.get("fund")})
         return out
 
-    def pay_refund(self, refund_id: str, fund: str = "insurance", actor: Actor | None = None) -> Result:
-        """Pay an approved refund with one journaled ``credit`` (at most once per refund)."""
+    def pay_refund(self, refund_id: str, fund: str | None = None, actor: Actor | None = None) -> Result:
+        """Pay an approved refund with one journaled ``credit`` (at most once per refund).
+
+        ``fund`` defaults to the one named at approval; naming another is refused.
+        """
         who = actor or self.actor
         self._require(who, "pay_refund")
         rec = self._get_refund(refund_id)
         if rec["status"] != "approved":
             raise NodeError("not_approved", f"refund {refund_id} is {rec['status']}, not approved")
+        approved_fund = rec.get("fund")
+        fund = fund or approved_fund or "insurance"
+        if approved_fund and fund != approved_fund:
+            raise NodeError("fund_mismatch", f"refund {refund_id} was approved for payment from the {approved_fund} "
+                                             f"fund, not the {fund}")
         res = self.call({"type": "credit", "account": rec["account"], "amount": fmt_amount(rec["amount"]),
                          "refund_id": refund_id, "fund": fund, "reason": rec["reason"]}, actor=who)
         if res.ok:
@@ -640,10 +697,274 @@ class Node:
                                 paid_ts=self.clock())
         return res
 
+    # ---- refunds: computed from the journal ------------------------------------------
+    def compute_refunds(self, snapshot_id: str, to_seq: int, bad_seqs: list[int],
+                        corrections: dict[int, dict] | None = None) -> dict:
+        """Counterfactual refunds for the window (snapshot, ``to_seq``] without ``bad_seqs``
+        (or with ``corrections``: seq -> corrected fields). Changes nothing; any role may compute.
+
+        Returns ``{method, inputs, proposals: [{account, amount, evidence}], total, summary, ...}``
+        (see ``engine/counterfactual.py`` for the formula and the evidence).
+        """
+        to_seq = _int_arg(to_seq, "to_seq")
+        if not isinstance(bad_seqs, (list, tuple, set, frozenset)):
+            raise NodeError("bad_value", "bad_seqs must be a list of journal seqs")
+        bad = [_int_arg(b, "bad seq") for b in bad_seqs]
+        if corrections is not None and not isinstance(corrections, dict):
+            raise NodeError("bad_value", "corrections must map journal seqs to corrected fields")
+        snap = self._snapshot_for_refunds(snapshot_id)
+        rows = self._journal_rows(snap.seq, to_seq)
+        try:
+            return cf_mod.compute(snap, rows, to_seq, bad, corrections, resolve=self._snapshot_resolver(),
+                                  expect_hash=self._known_hash(to_seq))
+        except cf_mod.CounterfactualError as e:
+            raise NodeError(e.code, e.message) from None
+
+    def reference_refunds(self, from_seq: int, to_seq: int, reference_ts: int, market: str | None = None) -> dict:
+        """Reference-price refunds (Binance, October 2025): per liquidation in (``from_seq``, ``to_seq``],
+        (liquidation price - index price at ``reference_ts``) x size, in the account's favour only."""
+        from_seq = _int_arg(from_seq, "from_seq")
+        to_seq = _int_arg(to_seq, "to_seq")
+        reference_ts = _int_arg(reference_ts, "reference_ts")
+        snap = self._base_snapshot(from_seq)
+        rows = self._journal_rows(snap.seq, None, until=(to_seq, reference_ts))
+        with self._lock:
+            head = self.engine.seq
+        if rows and rows[-1][0]["seq"] >= head and to_seq <= head:
+            # nothing journaled after reference_ts yet: a later oracle price stamped before it could still
+            # change the reference, and a stored proposal must recompute to the same numbers
+            raise NodeError("reference_in_future", f"the journal has not passed reference_ts {reference_ts} yet "
+                                                   f"(its last row is stamped {rows[-1][0].get('ts')}); choose a "
+                                                   f"time the venue has already passed")
+        try:
+            return cf_mod.reference_price(snap, rows, from_seq, to_seq, reference_ts, market,
+                                          resolve=self._snapshot_resolver())
+        except cf_mod.CounterfactualError as e:
+            raise NodeError(e.code, e.message) from None
+
+    def suspect_inputs(self, from_seq: int, to_seq: int) -> list[dict]:
+        """Market-data rows in (``from_seq``, ``to_seq``] that look wrong: a zeroed or backwards funding
+        index, a mark off the band around the index, an oracle price that jumps beyond the band.
+        Each: ``{seq, ts, type, market, reasons, command}``. (Self-contained until engine/guards.py lands.)"""
+        from_seq = _int_arg(from_seq, "from_seq")
+        to_seq = _int_arg(to_seq, "to_seq")
+        if to_seq <= from_seq:
+            return []
+        snap = self._base_snapshot(from_seq)
+        rows = self._journal_rows(snap.seq, to_seq)
+        try:
+            return cf_mod.suspects(snap, rows, from_seq, to_seq, resolve=self._snapshot_resolver())
+        except cf_mod.CounterfactualError as e:
+            raise NodeError(e.code, e.message) from None
+
+    def propose_refunds(self, report: dict, reason: str, actor: Actor | None = None) -> list[dict]:
+        """Store one proposal per account of a computed ``report`` (status ``proposed``).
+
+        The report is recomputed from its inputs first and refused if its amounts differ, so what is
+        proposed is always what the journal says; the same inputs cannot be proposed twice while an
+        earlier proposal from them stands (reject it first).
+        """
+        who = actor or self.actor
+        self._require(who, "propose_refund")
+        if not isinstance(reason, str) or not reason.strip():
+            raise NodeError("missing_reason", "a refund needs a reason")
+        if not isinstance(report, dict) or not isinstance(report.get("inputs"), dict):
+            raise NodeError("bad_report", "that is not a computed refund report (it has no inputs)")
+        method, inputs = report.get("method"), report["inputs"]
+        fresh = self._recompute(method, inputs)
+        claimed = [(p.get("account"), p.get("amount")) for p in report.get("proposals", [])]
+        if claimed != [(p["account"], p["amount"]) for p in fresh["proposals"]]:
+            raise NodeError("report_mismatch", "the report's amounts differ from a recomputation from its inputs; "
+                                               "compute it again")
+        if not fresh["proposals"]:
+            raise NodeError("nothing_to_propose", "the report proposes no refunds")
+        digest = cf_mod.inputs_hash(method, inputs)
+        standing = sorted(r["refund_id"] for r in self.refunds()
+                          if r["status"] != "rejected" and (r.get("evidence") or {}).get("inputs_hash") == digest)
+        if standing:
+            raise NodeError("already_proposed", f"refunds from these inputs were already proposed "
+                                                f"({', '.join(standing)}); reject them first to propose again")
+        with self._lock:
+            missing = [p["account"] for p in fresh["proposals"] if p["account"] not in self.engine.accounts]
+        if missing:
+            raise NodeError("unknown_account", f"no account {', '.join(missing)} exists now (rolled back?); "
+                                               f"nothing proposed")
+        out = []
+        for p in fresh["proposals"]:
+            evidence = orjson.loads(orjson.dumps({**p["evidence"], "inputs_hash": digest}))
+            out.append(self.propose_refund(p["account"], fmt_amount(p["amount"]), reason, evidence, actor=who))
+        return out
+
+    def recompute_refund(self, refund_id: str) -> dict:
+        """Recompute a computed refund from its stored inputs: same amount and evidence?"""
+        rec = self._get_refund(refund_id)
+        ev = rec.get("evidence") or {}
+        method, inputs = ev.get("method"), ev.get("inputs")
+        if method not in (cf_mod.METHOD, cf_mod.REFERENCE_METHOD) or not isinstance(inputs, dict):
+            raise NodeError("not_computed", f"refund {refund_id} was entered by hand, not computed: "
+                                            f"it has no inputs to recompute from")
+        fresh = self._recompute(method, inputs)
+        p = next((p for p in fresh["proposals"] if p["account"] == rec["account"]), None)
+        amount = p["amount"] if p is not None else 0
+        stored = {k: v for k, v in ev.items() if k != "inputs_hash"}
+        same_evidence = p is not None and orjson.loads(orjson.dumps(p["evidence"])) == stored
+        return {"refund_id": refund_id, "account": rec["account"], "method": method, "inputs": inputs,
+                "stored_amount": rec["amount"], "recomputed_amount": amount,
+                "inputs_match": fresh["inputs"] == inputs, "evidence_matches": same_evidence,
+                "matches": amount == rec["amount"] and same_evidence and fresh["inputs"] == inputs}
+
+    def export_refunds_csv(self, out) -> int:
+        """Write every refund as CSV to ``out`` (a path or a text file); returns the rows written."""
+        from .refunds import write_csv
+
+        return write_csv(self.refunds(), out)
+
+    def _recompute(self, method, inputs: dict) -> dict:
+        try:
+            if method == cf_mod.METHOD:
+                return self.compute_refunds(inputs["snapshot_id"], inputs["to_seq"], inputs["bad_seqs"],
+                                            inputs.get("corrections") or None)
+            if method == cf_mod.REFERENCE_METHOD:
+                return self.reference_refunds(inputs["from_seq"], inputs["to_seq"], inputs["reference_ts"],
+                                              inputs.get("market"))
+        except KeyError as e:
+            raise NodeError("bad_report", f"the inputs lack {e.args[0]!r}") from None
+        raise NodeError("bad_report", f"unknown refund method {method!r}")
+
+    def _snapshot_for_refunds(self, snapshot_id) -> snapshot_mod.Snapshot:
+        if not isinstance(snapshot_id, str) or not snapshot_id:
+            raise NodeError("unknown_snapshot", "choose a snapshot")
+        if self.store is not None:
+            from .store import StoreError, StoreNotFoundError
+
+            try:
+                return self.store.load_snapshot(snapshot_id)
+            except StoreNotFoundError:
+                pass
+            except StoreError as e:
+                raise NodeError("bad_snapshot", str(e)) from None
+        with self._lock:
+            snap = self.engine.snapshots.get(snapshot_id)
+        if snap is None:
+            raise NodeError("unknown_snapshot", f"there is no snapshot {snapshot_id!r}")
+        return snap
+
+    def _base_snapshot(self, at_or_before: int) -> snapshot_mod.Snapshot:
+        """The newest snapshot at or before a seq (the empty venue if there is none)."""
+        best = None
+        if self.store is not None:
+            from .store import StoreError
+
+            try:
+                best = self.store.latest_snapshot(max_seq=at_or_before, skip_corrupt=True)
+            except StoreError as e:
+                raise NodeError("bad_snapshot", str(e)) from None
+        with self._lock:
+            for s in self.engine.snapshots.values():
+                if s.seq <= at_or_before and (best is None or s.seq > best.seq):
+                    best = s
+        if best is None:
+            best = snapshot_mod.take(Engine(), "empty venue", "auto")  # seq 0: replay the whole journal
+        return best
+
+    def _snapshot_resolver(self) -> Callable:
+        """What a replayed ``rollback`` row restores: the store's snapshot (the library of record), as on recovery."""
+        if self.store is not None:
+            from .store import StoreError
+
+            def stored(sid: str):
+                try:
+                    return self.store.load_snapshot(sid)
+                except StoreError:
+                    return None
+            return stored
+
+        def in_memory(sid: str):
+            with self._lock:
+                return self.engine.snapshots.get(sid)
+        return in_memory
+
+    def _known_hash(self, seq: int) -> str | None:
+        """The state hash the venue had right after ``seq``, when the node knows it."""
+        with self._lock:
+            if self.engine.seq == seq:
+                return self.engine.state_hash()
+            for s in self.engine.snapshots.values():
+                if s.seq == seq:
+                    return s.state_hash
+        if self.store is not None:
+            for i in self.store.list_snapshots():
+                if i.seq == seq:
+                    return i.state_hash
+        return None
+
+    def _journal_rows(self, after_seq: int, upto_seq: int | None,
+                      until: tuple[int, int] | None = None) -> list[tuple[dict, str | None]]:
+        """Journal rows after ``after_seq`` as executed (rolled-back rows included), with their outcomes.
+
+        ``until=(seq, ts)``: through ``seq`` and on while rows are stamped at or before ``ts``.
+        """
+        def done(seq: int, ts) -> bool:
+            return until is not None and seq > until[0] and ts is not None and ts > until[1]
+
+        out: list[tuple[dict, str | None]] = []
+        if self.store is not None:
+            from .store import StoreError
+
+            try:
+                for rec in self.store.iter_journal(after_seq=after_seq, upto_seq=upto_seq):
+                    if done(rec.seq, rec.ts):
+                        break
+                    out.append(({**rec.command, "seq": rec.seq}, rec.outcome))
+            except StoreError as e:
+                raise NodeError("store_error", str(e)) from None
+            return out
+        with self._lock:
+            for c in self.journal:
+                seq = c["seq"]
+                if seq <= after_seq:
+                    continue
+                if (upto_seq is not None and seq > upto_seq) or done(seq, c.get("ts")):
+                    break
+                out.append((dict(c), None))
+        return out
+
     def _require(self, who: Actor, action: str) -> None:
         if not who.may(action):
             self._audit(who, action, None, "", "refused: role")
             raise NodeError("forbidden", f"{who.name} ({who.role}) may not {action.replace('_', ' ')}")
+
+    # ---- the outside world: alert deliveries and price-feed health ------------------
+    def record_alert_delivery(self, rec: dict) -> None:
+        """Keep one alert delivery attempt (the store's alert_deliveries table, or memory)."""
+        if self.store is not None:
+            self.store.record_alert_delivery(rec)
+        else:
+            self.deliveries.append({"id": next(self._delivery_ids), **rec})
+
+    def alert_deliveries(self, limit: int = 200) -> list[dict]:
+        """The newest ``limit`` delivery attempts, newest first."""
+        if self.store is not None:
+            return self.store.list_alert_deliveries(limit)
+        return list(self.deliveries)[::-1][:limit]
+
+    def feed_health(self) -> dict:
+        """Each price source's health and each market's index (empty without feeds)."""
+        fn = self.feed_health_source
+        if fn is None:
+            return {"sources": [], "indexes": []}
+        return fn()
+
+
+def _int_arg(value, name: str) -> int:
+    if type(value) is not int:
+        try:
+            value = int(str(value).strip())
+        except ValueError:
+            raise NodeError("bad_value", f"{name} must be a whole number, got {value!r}") from None
+    if value < 0:
+        raise NodeError("bad_value", f"{name} must not be negative")
+    return value
 
 
 def _outcome(events: list[dict]) -> str:

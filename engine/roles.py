@@ -27,12 +27,16 @@ REQUIRED_ROLE = {
     "resume_triggers": "operator",
     "set_market_mode": "operator",
     "set_platform_access": "operator",
+    "set_safeguards": "operator",  # turning them back on; turning them off is disable_safeguards
+    "set_market_params": "operator",
     "propose_refund": "operator",
     "release_brake": "approver",
     "rollback": "approver",
     "credit": "approver",
     "decide_refund": "approver",
     "pay_refund": "approver",
+    "disable_safeguards": "approver",  # set_safeguards with enabled: false
+    "override_gate": "approver",  # release_brake / set_market_mode open with override: true
     "create_market": "admin",
     "fund_insurance": "admin",
 }
@@ -50,6 +54,16 @@ class Actor:
 
 
 SYSTEM = Actor("system", "admin")
+
+
+def actions_of(ctype: str, cmd: dict) -> tuple[str, ...]:
+    """Every action a command needs a role for: its type, plus a stronger one for some of its forms."""
+    out = [ctype]
+    if cmd.get("override") is True:
+        out.append("override_gate")
+    if ctype == "set_safeguards" and cmd.get("enabled") is not True:
+        out.append("disable_safeguards")
+    return tuple(out)
 
 
 def default_actor(name: str | None = None, role: str | None = None) -> Actor:

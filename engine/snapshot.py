@@ -22,7 +22,8 @@ from .model import Account, Market, Position
 from .runtime import gc_paused
 
 FORMAT = "perpdesk-state"
-VERSION = 1
+VERSION = 2  # 2: guard rails (safeguards, audit, per-market guard parameters, flags, pending oracle)
+READABLE = (1, 2)  # a version-1 state predates the guard rails: it restores with safeguards off
 
 
 class SnapshotError(Exception):
@@ -30,9 +31,9 @@ class SnapshotError(Exception):
 
 
 class Snapshot:
-    __slots__ = ("snapshot_id", "seq", "ts", "label", "trigger", "state_hash", "data")
+    __slots__ = ("snapshot_id", "seq", "ts", "label", "trigger", "state_hash", "data", "markets")
 
-    def __init__(self, snapshot_id, seq, ts, label, trigger, state_hash, data) -> None:
+    def __init__(self, snapshot_id, seq, ts, label, trigger, state_hash, data, markets=None) -> None:
         self.snapshot_id = snapshot_id
         self.seq = seq
         self.ts = ts
@@ -40,13 +41,28 @@ class Snapshot:
         self.trigger = trigger
         self.state_hash = state_hash
         self.data = data
+        # market -> (mark, index, funding index) at the snapshot; from ``data`` on first use if not given
+        self.markets = markets
+
+
+def market_summary(snap: Snapshot) -> dict:
+    """Each market's (mark price, index price, funding index) in the snapshot (decoded once, then kept)."""
+    if snap.markets is None:
+        try:
+            state = decode(snap.data, expect_hash=None)
+            snap.markets = {row[0]: (row[12], row[11], row[13]) for row in state["markets"]}
+        except (SnapshotError, KeyError, TypeError, IndexError):
+            snap.markets = {}
+    return snap.markets
 
 
 def canonical(engine) -> dict:
     markets = [
         [mk.name, mk.tick, mk.lot, mk.imf, mk.mmf, mk.maker_fee, mk.taker_fee, mk.liq_fee, mk.band,
          mk.post_only_band, mk.mode, mk.index_price, mk.mark_price, mk.funding_index, mk.funding_rate,
-         mk.last_funding_ts, mk.oracle_ts, mk.long_oi, mk.short_oi, mk.liquidations_paused, mk.triggers_paused]
+         mk.last_funding_ts, mk.oracle_ts, mk.long_oi, mk.short_oi, mk.liquidations_paused, mk.triggers_paused,
+         mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share, mk.flags, mk.oracle_pending,
+         mk.quarantined]
         for mk in engine.markets.values()
     ]
     accounts = {}
@@ -77,6 +93,8 @@ def canonical(engine) -> dict:
         "pre_brake_pauses": engine.pre_brake_pauses,
         "credits": engine.credits,
         "maintenance": engine.maintenance,
+        "safeguards": engine.safeguards,
+        "audit": engine.audit,
     }
 
 
@@ -99,7 +117,8 @@ def state_hash(engine) -> str:
 
 def take(engine, label: str, trigger: str) -> Snapshot:
     data = encode(engine)
-    return Snapshot(f"snap-{engine.seq}", engine.seq, engine.now, label, trigger, hash_bytes(data), data)
+    summary = {m: (mk.mark_price, mk.index_price, mk.funding_index) for m, mk in engine.markets.items()}
+    return Snapshot(f"snap-{engine.seq}", engine.seq, engine.now, label, trigger, hash_bytes(data), data, summary)
 
 
 def decode(data: bytes, expect_hash: str | None = None) -> dict:
@@ -112,8 +131,9 @@ def decode(data: bytes, expect_hash: str | None = None) -> dict:
         raise SnapshotError(f"snapshot is not valid JSON (corrupt or truncated): {e}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise SnapshotError("not a perpdesk state snapshot")
-    if state.get("version") != VERSION:
-        raise SnapshotError(f"snapshot version {state.get('version')!r} is not supported (this build reads {VERSION})")
+    if state.get("version") not in READABLE:
+        raise SnapshotError(f"snapshot version {state.get('version')!r} is not supported "
+                            f"(this build reads {', '.join(map(str, READABLE))})")
     return state
 
 
@@ -128,14 +148,20 @@ def _restore(engine, state: dict) -> None:
 
     try:
         markets: dict[str, Market] = {}
+        v1 = state["version"] == 1
         for row in state["markets"]:
             (name, tick, lot, imf, mmf, maker, taker, liq, band, pob, mode, index, mark, fidx, rate,
-             lfts, ots, loi, soi, lpaused, tpaused) = row
+             lfts, ots, loi, soi, lpaused, tpaused) = row[:21]
             mk = Market(name, tick, lot, imf, mmf, maker, taker, liq, band, pob)
             mk.mode = mode
             mk.index_price, mk.mark_price, mk.funding_index, mk.funding_rate = index, mark, fidx, rate
             mk.last_funding_ts, mk.oracle_ts, mk.long_oi, mk.short_oi = lfts, ots, loi, soi
             mk.liquidations_paused, mk.triggers_paused = lpaused, tpaused
+            if not v1:
+                (mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share, flags, pending,
+                 mk.quarantined) = row[21:]
+                mk.flags = dict(flags)
+                mk.oracle_pending = list(pending) if pending is not None else None
             markets[name] = mk
         accounts: dict[str, Account] = {}
         for name, (cash, positions) in state["accounts"].items():
@@ -157,6 +183,10 @@ def _restore(engine, state: dict) -> None:
             "treasury_in", "platform_access", "brake_engaged", "liquidations_paused", "triggers_paused",
             "credits", "maintenance")}
         scalars["pre_brake_pauses"] = state.get("pre_brake_pauses")
+        # a version-1 state predates the guard rails: it carries on as it was, without them
+        scalars["safeguards"] = False if v1 else bool(state["safeguards"])
+        audit = state.get("audit") or [-1, []]
+        scalars["audit"] = [audit[0], [list(f) for f in audit[1]]]
     except (KeyError, TypeError, ValueError) as e:
         raise SnapshotError(f"snapshot is missing or has malformed records: {e!r}") from None
     engine.markets = markets
@@ -186,9 +216,12 @@ def controls(engine) -> dict:
         "liquidations_paused": engine.liquidations_paused,
         "triggers_paused": engine.triggers_paused,
         "pre_brake_pauses": engine.pre_brake_pauses,
-        "markets": {m: (mk.mode, mk.liquidations_paused, mk.triggers_paused) for m, mk in engine.markets.items()},
         # the maintenance schedule is the operators' too: a restored window must not run again and reopen
         "maintenance": orjson.loads(orjson.dumps(engine.maintenance)),
+        "safeguards": engine.safeguards,
+        "markets": {m: (mk.mode, mk.liquidations_paused, mk.triggers_paused, dict(mk.flags),
+                        (mk.post_only_band, mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share))
+                    for m, mk in engine.markets.items()},
     }
 
 
@@ -205,7 +238,10 @@ def apply_controls(engine, c: dict) -> list[dict]:
         if getattr(engine, flag) != c[flag]:
             setattr(engine, flag, c[flag])
             events.append({"type": on_ev if c[flag] else off_ev, "market": None})
-    for m, (mode, lp, tp) in c["markets"].items():
+    if engine.safeguards != c["safeguards"]:
+        engine.safeguards = c["safeguards"]
+        events.append({"type": "safeguards_set", "enabled": engine.safeguards})
+    for m, (mode, lp, tp, flags, params) in c["markets"].items():
         mk = engine.markets.get(m)
         if mk is None:
             continue
@@ -214,6 +250,15 @@ def apply_controls(engine, c: dict) -> list[dict]:
             events.append({"type": "market_mode", "market": m, "mode": mode})
         mk.liquidations_paused = lp
         mk.triggers_paused = tp
+        # guard flags are posture too: a rollback never clears a flag (or a tripped breaker) by itself
+        for f in sorted(mk.flags):
+            if f not in flags:
+                events.append({"type": "market_unflagged", "market": m, "flag": f})
+        for f in sorted(flags):
+            if mk.flags.get(f) != flags[f]:
+                events.append({"type": "market_flagged", "market": m, "flag": f, "detail": flags[f]})
+        mk.flags = dict(flags)
+        (mk.post_only_band, mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share) = params
     if "maintenance" in c:
         engine.maintenance = c["maintenance"]
     return events

@@ -15,6 +15,9 @@ Opening
     database, a database of another application, or a newer/unknown schema
     version. A refused database is never altered: a SQLite file is inspected
     before any pragma (such as WAL) is applied to it.
+    An older schema version for which a migration exists is upgraded in the
+    opening transaction (all or nothing; ``MIGRATIONS``): version 1 -> 2 adds
+    the ``alert_deliveries`` table and records ``migrated_to_2_at``.
 
 SQLite settings
     Every connection gets ``busy_timeout``, ``journal_mode=WAL``,
@@ -69,7 +72,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +102,8 @@ from . import paths
 from .snapshot import Snapshot
 
 APPLICATION_ID = "perpdesk"
-SCHEMA_VERSION = 1
+#: 1: journal, epochs, snapshots, audit, maintenance windows, refunds; 2: + alert_deliveries
+SCHEMA_VERSION = 2
 GENESIS = "0" * 64
 SNAPSHOT_TRIGGERS = ("auto", "manual", "maintenance")
 REFUND_STATUSES = ("proposed", "approved", "rejected", "paid")
@@ -256,6 +260,24 @@ class RefundRow(SQLModel, table=True):
     paid_ts: int | None = Field(default=None, sa_type=BigInteger)
 
 
+class AlertDeliveryRow(SQLModel, table=True):
+    """One attempt to deliver one alert to one sink (schema version 2). Never holds a secret."""
+
+    __tablename__ = "alert_deliveries"
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInt)
+    ts: int = Field(sa_type=BigInteger, index=True)
+    kind: str = Field(sa_type=String(64))
+    action: str = Field(sa_type=String(16))
+    dedup_key: str = Field(sa_type=String(255))
+    severity: str = Field(sa_type=String(16))
+    sink: str = Field(sa_type=String(64))
+    sink_kind: str = Field(sa_type=String(16))
+    attempt: int = Field(sa_type=Integer)
+    status: str = Field(sa_type=String(16))
+    http_status: int | None = Field(default=None, sa_type=Integer)
+    error: str = Field(default="", sa_type=Text)
+
+
 meta_t = Meta.__table__
 journal_t = JournalRow.__table__
 epochs_t = EpochRow.__table__
@@ -263,7 +285,8 @@ snapshots_t = SnapshotRow.__table__
 audit_t = AuditRow.__table__
 maintenance_t = MaintenanceWindowRow.__table__
 refunds_t = RefundRow.__table__
-TABLES = (meta_t, journal_t, epochs_t, snapshots_t, audit_t, maintenance_t, refunds_t)
+alert_deliveries_t = AlertDeliveryRow.__table__
+TABLES = (meta_t, journal_t, epochs_t, snapshots_t, audit_t, maintenance_t, refunds_t, alert_deliveries_t)
 TABLE_NAMES = frozenset(t.name for t in TABLES)
 
 
@@ -593,6 +616,10 @@ class Store:
             meta = _read_meta(conn) if meta_t.name in tables else None
             state = _check_meta(tables, meta, self.where, sqlite=self.backend == "sqlite")
             if state == "ok":
+                return
+            if state == "migrate":
+                assert meta is not None
+                _migrate(conn, int(meta["schema_version"]))
                 return
             if not create:
                 raise StoreNotFoundError(f"{self.where} holds no perpdesk database yet (nothing to read)")
@@ -1133,6 +1160,33 @@ class Store:
             out = conn.execute(select(refunds_t).where(c.refund_id == refund_id)).one()
         return _refund_dict(out)
 
+    # ------------------------------------------------------- alert deliveries
+    def record_alert_delivery(self, rec: Mapping) -> dict:
+        """Store one delivery attempt (keys as :class:`AlertDeliveryRow`, ``id`` assigned); return it."""
+        cols = {c.name for c in alert_deliveries_t.columns} - {"id"}
+        row = {k: rec.get(k) for k in cols}
+        row["error"] = row.get("error") or ""
+        missing = [k for k in ("ts", "kind", "action", "dedup_key", "severity", "sink", "sink_kind", "attempt",
+                               "status") if row.get(k) is None]
+        if missing:
+            raise StoreError(f"an alert delivery record needs {', '.join(missing)}")
+        with self._write("recording an alert delivery") as conn:
+            rid = conn.execute(alert_deliveries_t.insert().values(**row)).inserted_primary_key[0]
+        return {"id": rid, **row}
+
+    def list_alert_deliveries(self, limit: int = 200, *, sink: str | None = None,
+                              dedup_key: str | None = None) -> list[dict]:
+        """The newest ``limit`` delivery attempts (newest first), optionally of one sink or dedup key."""
+        c = alert_deliveries_t.c
+        stmt = select(alert_deliveries_t)
+        if sink is not None:
+            stmt = stmt.where(c.sink == sink)
+        if dedup_key is not None:
+            stmt = stmt.where(c.dedup_key == dedup_key)
+        stmt = stmt.order_by(c.id.desc()).limit(limit)
+        with self._read("reading alert deliveries") as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
 
 # =====================================================================
 # helpers
@@ -1216,7 +1270,8 @@ def _write_meta(conn: Connection, key: str, value: str) -> None:
 
 
 def _check_meta(tables: set[str], meta: dict[str, str] | None, where: str, *, sqlite: bool) -> str:
-    """'new' (empty: create the schema) or 'ok'; raises for anything else."""
+    """'new' (empty: create the schema), 'ok', or 'migrate' (an older version with a migration); raises
+    for anything else."""
     if meta is None:
         ours = sorted(tables & TABLE_NAMES)
         if ours:
@@ -1248,11 +1303,29 @@ def _check_meta(tables: set[str], meta: dict[str, str] | None, where: str, *, sq
         raise SchemaVersionError(
             f"{where} has schema version {v}, newer than this perpdesk understands ({SCHEMA_VERSION}). "
             f"It was written by a newer perpdesk: upgrade perpdesk to open it. perpdesk did not change it.")
+    if v < SCHEMA_VERSION and all(n in MIGRATIONS for n in range(v, SCHEMA_VERSION)):
+        return "migrate"
     if v < SCHEMA_VERSION:
         raise SchemaVersionError(
             f"{where} has schema version {v}, older than this perpdesk's {SCHEMA_VERSION}, and no "
             f"migration exists for it. perpdesk did not change it.")
     return "ok"
+
+
+def _migrate_1_to_2(conn: Connection) -> None:
+    """Version 2 adds the alert delivery log (additive: nothing existing changes)."""
+    alert_deliveries_t.create(conn, checkfirst=True)
+
+
+#: from version N to N + 1, run in the opening transaction (all or nothing)
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1_to_2}
+
+
+def _migrate(conn: Connection, version: int) -> None:
+    for v in range(version, SCHEMA_VERSION):
+        MIGRATIONS[v](conn)
+        _write_meta(conn, "schema_version", str(v + 1))
+        conn.execute(meta_t.insert(), [{"key": f"migrated_to_{v + 1}_at", "value": str(now_ms())}])
 
 
 def _precheck_sqlite_file(path: Path, create: bool) -> None:

@@ -9,6 +9,7 @@ Money and prices are integers at the engine's fixed-point scales
 from __future__ import annotations
 
 from .checks import run_checks
+from .guards import guard_status as _guard_status
 from .margin import account_margins, funding_pnl
 
 
@@ -20,6 +21,7 @@ def status(engine) -> dict:
         "brake_engaged": engine.brake_engaged,
         "liquidations_paused": engine.liquidations_paused,
         "triggers_paused": engine.triggers_paused,
+        "safeguards": engine.safeguards,
         "insurance_fund": engine.insurance_fund,
         "fee_pool": engine.fee_pool,
         "accounts": len(engine.accounts),
@@ -45,12 +47,14 @@ def markets(engine) -> list[dict]:
             "best_bid": b.best_bid(),
             "best_ask": b.best_ask(),
             "oracle_ts": mk.oracle_ts,
-            "liquidations_paused": mk.liquidations_paused or engine.liquidations_paused,
-            "triggers_paused": mk.triggers_paused or engine.triggers_paused,
+            # a guard flag (stale or refused oracle, tripped circuit breaker) pauses both on the market
+            "liquidations_paused": mk.liquidations_paused or engine.liquidations_paused or bool(mk.flags),
+            "triggers_paused": mk.triggers_paused or engine.triggers_paused or bool(mk.flags),
             "tick_size": mk.tick,
             "lot_size": mk.lot,
             "price_band": mk.band,
             "holders": len(mk.holders),
+            "flags": sorted(mk.flags),
         })
     return out
 
@@ -111,7 +115,12 @@ def accounts(engine, limit: int = 500, offset: int = 0, query: str = "") -> list
 
 
 def checks(engine) -> list[dict]:
-    return [{"check": f.check, "detail": f.detail} for f in run_checks(engine)]
+    return [{"check": f.check, "detail": f.detail, "market": f.market} for f in run_checks(engine)]
+
+
+def guard_status(engine) -> dict:
+    """Per-market guard flags, breaker, pending oracle, quarantined writes, parameters; safeguards; last audit."""
+    return _guard_status(engine)
 
 
 def snapshots(engine) -> list[dict]:

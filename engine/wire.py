@@ -55,6 +55,7 @@ def render_state(engine) -> dict:
             "funding_rate": fmt_frac(mk.funding_rate),
             "open_interest": fmt_size(mk.long_oi),
             "liquidations_paused": mk.liquidations_paused,
+            "flags": sorted(mk.flags),
             "open_orders": sum(lv.count for lv in mk.book.bids.values()) + sum(lv.count for lv in mk.book.asks.values()),
         }
     accounts = {}
@@ -98,6 +99,7 @@ def render_state(engine) -> dict:
         "funding_pool": fmt_amount(engine.funding_pool),
         "platform_access": engine.platform_access,
         "brake_engaged": engine.brake_engaged,
+        "safeguards": engine.safeguards,
         "validation": [{"check": f.check, "detail": f.detail} for f in run_checks(engine)],
         "state_hash": state_hash(engine),
     }

@@ -18,6 +18,7 @@ MARKET_COLUMNS = [("market", "Market"), ("mode", "Mode"), ("index", "Index"), ("
 MODE_STYLE = {"open": "green", "post_only": "yellow", "reduce_only": "yellow", "cancel_only": "dark_orange",
               "halted": "bold red"}
 ALERT_STYLE = {"error": "bold red", "warning": "yellow", "information": ""}
+SOURCE_STYLE = {"ok": "green", "stale": "yellow", "outlier": "yellow", "error": "bold red"}
 
 
 class DashboardScreen(DeskScreen):
@@ -34,12 +35,17 @@ class DashboardScreen(DeskScreen):
         with Horizontal(id="lower"):
             yield Static("", id="fund", classes="panel")
             yield Static("", id="alerts", classes="panel")
+            yield Static("", id="sources", classes="panel")
 
     def on_mount(self) -> None:
         t = self.query_one("#markets", DataTable)
         setup_columns(t, MARKET_COLUMNS)
         self.query_one("#fund").border_title = "Insurance fund"
         self.query_one("#alerts").border_title = "Alerts"
+        self.query_one("#sources").border_title = "Price sources"
+
+    def collect(self, gw) -> dict:
+        return {"feeds": gw.feed_health()}
 
     def show(self, vm: dict) -> None:
         now = vm["now"]
@@ -92,3 +98,33 @@ class DashboardScreen(DeskScreen):
             alerts.append(f"{fmt.clock_time(ts)} ", style="dim")
             alerts.append(text + "\n", style=ALERT_STYLE.get(level, ""))
         self.query_one("#alerts", Static).update(alerts)
+        self._show_sources(vm.get("feeds") or {})
+
+    def _show_sources(self, feeds: dict) -> None:
+        """Each price source's health (shown only when the config enables feeds)."""
+        panel = self.query_one("#sources", Static)
+        sources, indexes = feeds.get("sources") or [], feeds.get("indexes") or []
+        panel.set_class(bool(sources), "-on")
+        if not sources:
+            return
+        t = Text()
+        for ix in indexes:
+            st = ix.get("status", "")
+            t.append(f"index {ix['market'].split('-')[0]:<5}", style="bold")
+            t.append(f" {st:<7}", style=SOURCE_STYLE.get(st, ""))
+            t.append(f" {fmt.price(ix.get('price') if ix.get('price') is not None else ix.get('submitted_price')):>12}")
+            t.append(f"  {len(ix.get('used', []))} used", style="dim")
+            if ix.get("outcome") and ix["outcome"] != "ok":
+                t.append(f"  {ix['outcome']}", style="yellow")
+            if ix.get("reason"):
+                t.append(f"  {ix['reason']}", style="yellow")
+            t.append("\n")
+        for r in sources:
+            st = r.get("status", "")
+            t.append(f"{r['source'][:9]:<9} {r['market'].split('-')[0]:<5}")
+            t.append(f" {st:<7}", style=SOURCE_STYLE.get(st, ""))
+            t.append(f" {fmt.price(r.get('price')):>12} {fmt.age(r.get('age_ms')):>6}")
+            if r.get("last_error"):
+                t.append(f"  {r['error_code']}: {r['last_error'][:40]}", style="red")
+            t.append("\n")
+        panel.update(t)

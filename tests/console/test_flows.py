@@ -79,6 +79,9 @@ async def test_release_refused_while_a_check_fails(desk_app):
     app = desk_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+b", "y")
+        # with the guard rails the corrupt write is quarantined (tests/engine/test_guards.py); without them
+        # it lands, a check fails, and the console's release gate must say so
+        app.desk.system({"type": "set_safeguards", "enabled": False, "reason": "drill without guard rails"})
         app.desk.system({"type": "load_market_state", "market": "BTC-USD-PERP", "mark_price": "0",
                          "funding_index": "0", "source": "db-restart"})
         await pilot.press("ctrl+r")
@@ -238,7 +241,9 @@ async def test_liquidations_pause_freezes_table_while_counters_move(desk_app):
         from console.factory import leveraged_pairs
 
         leveraged_pairs(desk, 10, market="ETH-USD-PERP", size="10", collateral="900", prefix="eth")
-        # bad market data from outside: every leveraged ETH long is now far under water
+        # bad market data from outside (the guard rails off, or it would be quarantined): every leveraged
+        # ETH long is now far under water
+        desk.system({"type": "set_safeguards", "enabled": False, "reason": "drill without guard rails"})
         desk.system({"type": "load_market_state", "market": "ETH-USD-PERP", "mark_price": "1000",
                      "funding_index": "0", "source": "db-restart"})
         app.refresh_now()

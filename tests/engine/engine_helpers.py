@@ -104,8 +104,21 @@ class Venue:
         return self.cmd("cancel_order", account=account, **kw)
 
     # ---- market data --------------------------------------------------
-    def oracle(self, price: str, market: str = BTC) -> list[dict]:
-        return self.cmd("oracle_price", market=market, price=price)
+    def oracle(self, price: str, market: str = BTC, **kw) -> list[dict]:
+        return self.cmd("oracle_price", market=market, price=price, **kw)
+
+    def shock(self, price: str, market: str = BTC) -> list[dict]:
+        """A price reported by two sources: a move beyond the oracle band is applied on the second."""
+        evs = self.cmd("oracle_price", market=market, price=price, source="feed-a")
+        return evs + self.cmd("oracle_price", market=market, price=price, source="feed-b")
+
+    def no_breaker(self, market: str = BTC) -> list[dict]:
+        """Circuit-breaker limits off in ``market`` (for tests about liquidation mechanics in tiny venues,
+        where one account is most of the open interest)."""
+        return self.op("set_market_params", market=market, breaker_accounts=0, breaker_oi_share="0")
+
+    def safeguards(self, enabled: bool) -> list[dict]:
+        return self.op("set_safeguards", enabled=enabled)
 
     def tick(self, dt_ms: int = 1_000) -> list[dict]:
         self.ts += dt_ms

@@ -18,7 +18,7 @@ from engine.fixedpoint import fmt_price
 from engine.sim import Simulator
 
 # state hash of the command file below, produced by the pure-Python build
-EXPECTED_STATE_HASH = "039812b2b0e3d08fc3696bacb38bcb991b46a9f2f524bb5c2021f3f9ba8f599f"  # state gained pre_brake_pauses
+EXPECTED_STATE_HASH = "43883168b2b20a9a7b981dca0524ff546642b43feed5538f6a45b0c7d0db70b7"  # state v2: guard rails (safeguards, audit, per-market guard state); shocks confirmed by a 2nd source
 
 
 def _commands() -> list[dict]:
@@ -31,7 +31,10 @@ def _commands() -> list[dict]:
         if step % 150 == 149:  # price shocks: triggers fire, some accounts liquidate
             for mk in sim.markets:
                 mk.price = mk.price * (93 if step % 300 == 149 else 107) // 100 // mk.tick * mk.tick
-                cmds.append({"type": "oracle_price", "ts": ts, "market": mk.name, "price": fmt_price(mk.price)})
+                # beyond the oracle band: the guard rails hold it until a second source confirms it
+                for source in ("sim", "pyth"):
+                    cmds.append({"type": "oracle_price", "ts": ts, "market": mk.name, "price": fmt_price(mk.price),
+                                 "source": source})
         if step % 40 == 0:
             cmds.append({"type": "tick", "ts": ts})
         if step == 300:

@@ -372,9 +372,9 @@ def test_post_only_mode(venue):
     assert rejected_code(venue.limit("alice", "buy", "1", "97000", time_in_force="ioc")) == "post_only_mode"
     assert rejected_code(venue.limit("alice", "buy", "1", "97040")) == "post_only_would_cross"
     # post-only band is 5 bps: 97000 * 1.0005 = 97048.5
-    assert rejected_code(venue.limit("alice", "sell", "1", "96951.4")) == "price_band"
+    assert rejected_code(venue.limit("alice", "sell", "1", "96951.4")) == "post_only_band"
     assert venue.hash() == h
-    assert rejected_code(venue.limit("alice", "buy", "1", "97048.6")) == "price_band"
+    assert rejected_code(venue.limit("alice", "buy", "1", "97048.6")) == "post_only_band"
     evs = venue.limit("alice", "buy", "1", "96900")
     acc = one(evs, "order_accepted")
     assert acc["post_only"] is True  # forced by the mode

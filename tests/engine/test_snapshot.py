@@ -7,7 +7,7 @@ import pytest
 from engine_helpers import BTC, ETH, Venue, of_type, one, rejected_code, types
 
 from engine import Engine
-from engine.snapshot import FORMAT, SnapshotError, decode, encode, restore, state_hash
+from engine.snapshot import FORMAT, VERSION, SnapshotError, decode, encode, restore, state_hash
 
 
 def activity(v: Venue) -> None:
@@ -42,7 +42,7 @@ def test_snapshot_then_rollback_restores_the_hash(venue):
     # the restored engine works: the client order id is live again, books and triggers are back
     assert rejected_code(venue.limit("carol", "buy", "1", "95000", client_order_id="c1")) == "duplicate_client_order_id"
     assert one(venue.cancel("carol", client_order_id="c1"), "order_canceled")
-    assert of_type(venue.oracle("89000"), "order_triggered")
+    assert of_type(venue.shock("89000"), "order_triggered")
     assert venue.checks() == []
 
 
@@ -116,7 +116,7 @@ def test_restore_into_fresh_engine_and_continue_identically(venue):
         lambda b: b"\x00\xff garbage",
         lambda b: b.replace(b'"format"', b'"f0rmat"'),
         lambda b: b.replace(FORMAT.encode(), b"other-format"),
-        lambda b: b.replace(b'"version":1', b'"version":99'),
+        lambda b: b.replace(b'"version":%d' % VERSION, b'"version":99'),
         lambda b: b"[1,2,3]",
     ],
 )
@@ -162,5 +162,5 @@ def test_snapshot_encoding_is_json_not_pickle(venue):
     activity(venue)
     data = encode(venue.e)
     obj = orjson.loads(data)
-    assert obj["format"] == FORMAT and obj["version"] == 1
+    assert obj["format"] == FORMAT and obj["version"] == VERSION
     assert data == orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)  # canonical: sorted, compact

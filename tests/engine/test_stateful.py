@@ -1,7 +1,11 @@
 """A hypothesis state machine: random command streams over several accounts and the three default
 markets. After every command all validation checks hold, a refused command is exactly one
 ``rejected`` event and changes nothing, nobody below maintenance escapes liquidation after market
-data, and the journal replays (or a restored copy continues) to the very same state hash."""
+data, and the journal replays (or a restored copy continues) to the very same state hash.
+
+It runs twice: with the guard rails on (oracle jumps held for a second source, bad market-state
+writes quarantined, circuit breakers tripping on small limits, stale oracles flagged) and with
+them off from the start; either run also switches them on and off now and then."""
 
 from __future__ import annotations
 
@@ -33,9 +37,13 @@ opt_market = st.one_of(st.none(), markets)
 
 
 class EngineMachine(RuleBasedStateMachine):
+    SAFEGUARDS = True
+
     def __init__(self) -> None:
         super().__init__()
         self.v = Venue.default(accounts=())
+        if not self.SAFEGUARDS:
+            self.v.safeguards(False)
         for a, amt in zip(ACCTS, DEPOSITS, strict=True):
             self.v.deposit(a, amt)
         self.shadow: Engine | None = None
@@ -212,18 +220,72 @@ class EngineMachine(RuleBasedStateMachine):
         self.v.ts += dt
         self.send("tick")
 
-    @rule(m=markets, move=st.one_of(st.integers(-100, 100), st.integers(-2500, 2500)))
-    def oracle(self, m, move):
+    @rule(m=markets, move=st.one_of(st.integers(-100, 100), st.integers(-2500, 2500)),
+          confirm=st.sampled_from((False, True, True)), late=st.sampled_from((None, None, None, 500, 60_000)))
+    def oracle(self, m, move, confirm=True, late=None):
+        """An oracle price; ``confirm``: a second source reports it too; ``late``: published that long ago."""
         mk = self.e.markets[m]
         p = mk.index_price * (10_000 + move) // 10_000
         p -= p % mk.tick
         self.v.ts += 1
-        self.send("oracle_price", market=m, price=fmt_price(max(p, mk.tick)))
+        kw = {} if late is None else {"publish_ts": max(0, self.v.ts - late)}
+        price = fmt_price(max(p, mk.tick))
+        evs = self.send("oracle_price", market=m, price=price, source="feed-a", **kw)
+        if any(ev["type"] == "oracle_rejected" for ev in evs):
+            assert self.e.safeguards and mk.flags
+            if confirm:
+                self.send("oracle_price", market=m, price=price, source="feed-b")
 
-    @rule(m=markets, down=st.booleans(), size=st.integers(400, 2500))
-    def shock(self, m, down, size):
+    @rule(m=markets, down=st.booleans(), size=st.integers(400, 2500), confirm=st.booleans())
+    def shock(self, m, down, size, confirm):
         """A price shock well beyond the margin of a leveraged account."""
-        self.oracle(m, -size if down else size)
+        self.oracle(m, -size if down else size, confirm)
+
+    @rule(m=markets, price=st.sampled_from(("0", "-1")))
+    def bad_oracle(self, m, price):
+        before = state_hash(self.e)
+        evs = self.send("oracle_price", market=m, price=price, source="feed-a")
+        if self.e.safeguards and price == "0":
+            assert evs[0]["type"] == "oracle_rejected" and evs[0]["code"] == "non_positive"
+            assert "oracle_rejected" in self.e.markets[m].flags
+        else:
+            assert [ev["type"] for ev in evs] == ["rejected"]
+            assert state_hash(self.e) == before
+
+    @rule(m=markets, kind=st.sampled_from(("zero_mark", "far_mark", "funding_jump")))
+    def bad_market_state(self, m, kind):
+        """Corrupt market data written back from outside: quarantined while the guard rails are on."""
+        if not self.e.safeguards:
+            return  # without them it would be applied, and the checks (rightly) fail
+        mk = self.e.markets[m]
+        mark, fidx = mk.mark_price, mk.funding_index
+        if kind == "zero_mark":
+            mark = 0
+        elif kind == "far_mark":
+            mark = mk.index_price * 2 - mk.index_price * 2 % mk.tick
+        else:
+            fidx = fidx - mk.index_price * 10**6 if fidx > 0 else fidx + mk.index_price * 10**6  # a whole price
+        before = (mk.mark_price, mk.funding_index, mk.quarantined)
+        evs = self.send("load_market_state", market=m, mark_price=fmt_price(mark), funding_index=fmt_funding(fidx))
+        assert evs[0]["type"] == "market_data_quarantined", evs  # (then whoever is due is evaluated, as always)
+        assert not any(ev["type"] == "market_state_loaded" for ev in evs)
+        assert (mk.mark_price, mk.funding_index, mk.quarantined) == (before[0], before[1], before[2] + 1)
+
+    @rule(go=rarely)
+    def toggle_safeguards(self, go):
+        if go:
+            return
+        self.send("set_safeguards", enabled=not self.e.safeguards, operator="op", reason="fuzz")
+        if not self.e.safeguards:
+            assert not any(mk.flags or mk.oracle_pending for mk in self.e.markets.values())
+
+    @rule(m=markets, accounts=st.sampled_from((0, 1, 3, 500)), share=st.sampled_from(("0", "0.1", "0.25", "1")),
+          stale=st.sampled_from((1_000, 30_000, 3_600_000)), go=st.integers(0, 3))
+    def market_params(self, m, accounts, share, stale, go):
+        if go:
+            return
+        self.send("set_market_params", market=m, breaker_accounts=accounts, breaker_oi_share=share,
+                  oracle_stale_ms=stale, operator="op", reason="fuzz")
 
     @rule(m=markets, off=st.integers(-300, 300), f=st.integers(-10**9, 10**9))
     def load_market_state(self, m, off, f):
@@ -262,9 +324,9 @@ class EngineMachine(RuleBasedStateMachine):
             assert sum(1 for ev in evs if ev["type"] == "order_canceled") == preview["canceled_orders"]
             assert all(o.order_type in ("stop_loss", "take_profit") for o in self.e.orders.values())
 
-    @rule()
-    def release(self):
-        evs = self.send("release_brake", operator="op", reason="fuzz")
+    @rule(override=st.booleans())
+    def release(self, override):
+        evs = self.send("release_brake", operator="op", reason="fuzz", override=override)
         if evs[0]["type"] != "rejected":
             assert all(mk.mode in ("post_only", "reduce_only") for mk in self.e.markets.values())
 
@@ -337,15 +399,23 @@ class EngineMachine(RuleBasedStateMachine):
 
 
 def _controls(e) -> tuple:
-    return (e.platform_access, e.brake_engaged, e.liquidations_paused, e.triggers_paused,
-            tuple((m, mk.mode, mk.liquidations_paused, mk.triggers_paused) for m, mk in e.markets.items()))
+    return (e.platform_access, e.brake_engaged, e.liquidations_paused, e.triggers_paused, e.safeguards,
+            tuple((m, mk.mode, mk.liquidations_paused, mk.triggers_paused, mk.flags, mk.post_only_band,
+                   mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share)
+                  for m, mk in e.markets.items()))
 
 
 def _controls_of_state(s: dict) -> tuple:
-    return (s["platform_access"], s["brake_engaged"], s["liquidations_paused"], s["triggers_paused"],
-            tuple((r[0], r[10], r[19], r[20]) for r in s["markets"]))
+    return (s["platform_access"], s["brake_engaged"], s["liquidations_paused"], s["triggers_paused"], s["safeguards"],
+            tuple((r[0], r[10], r[19], r[20], r[25], r[9], r[21], r[22], r[23], r[24]) for r in s["markets"]))
+
+
+class EngineMachineWithoutSafeguards(EngineMachine):
+    SAFEGUARDS = False
 
 
 EngineMachine.TestCase.settings = settings(max_examples=80, stateful_step_count=60, deadline=None)
+EngineMachineWithoutSafeguards.TestCase.settings = settings(max_examples=40, stateful_step_count=60, deadline=None)
 TestEngineMachine = EngineMachine.TestCase
+TestEngineMachineWithoutSafeguards = EngineMachineWithoutSafeguards.TestCase
 
