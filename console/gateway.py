@@ -260,6 +260,18 @@ ALERT_EVENTS = {
     "maintenance_phase": ("information", lambda e: f"maintenance {e.get('window_id')}: {e.get('phase')}"),
     "credited": ("information", lambda e: f"refund {e.get('refund_id')} paid to {e.get('account')}"),
     "snapshot_taken": ("information", lambda e: f"snapshot {e.get('snapshot_id')} taken ({e.get('label') or e.get('trigger')})"),
+    # guard rails
+    "oracle_rejected": ("error", lambda e: f"oracle price refused on {e.get('market')} ({e.get('code')}): {e.get('message')}"),
+    "market_data_quarantined": ("error", lambda e: f"market data for {e.get('market')} QUARANTINED: "
+                                               f"{'; '.join(e.get('reasons') or [])}"),
+    "circuit_breaker_tripped": ("error", lambda e: f"CIRCUIT BREAKER on {e.get('market')}: {e.get('accounts')} accounts "
+                                               f"at once; liquidations paused until an operator resumes them"),
+    "market_flagged": ("warning", lambda e: f"{e.get('market')} flagged {e.get('flag')}: liquidations and TP/SL paused"),
+    "market_unflagged": ("information", lambda e: f"{e.get('market')}: {e.get('flag')} cleared"),
+    "validation_overridden": ("warning", lambda e: f"validation gate OVERRIDDEN by {e.get('operator', '?')} "
+                                               f"for {e.get('command')}: {e.get('reason')}"),
+    "safeguards_set": ("warning", lambda e: f"safeguards {'ON' if e.get('enabled') else 'OFF'}"),
+    "maintenance_phase": ("information", lambda e: f"maintenance {e.get('window_id')}: {e.get('phase')}"),
 }
 
 SPARK_POINTS = 90  # seconds of price history per market

@@ -60,6 +60,8 @@ class StatusBanner(Static):
             extra.append("liquidations paused")
         if st.get("triggers_paused"):
             extra.append("TP/SL paused")
+        if st.get("safeguards") is False:
+            extra.append("SAFEGUARDS OFF")
         if extra:
             t.append("  " + " · ".join(extra), style="bold")
         t.append(f"   operator {ident.get('operator')} ({ident.get('role')})   db {ident.get('db')}")
@@ -116,7 +118,10 @@ class DeskScreen(Screen):
         """Render a view model (UI thread)."""
 
     def render_vm(self, vm: dict) -> None:
-        self.query_one(StatusBanner).show(vm)
+        banners = self.query(StatusBanner)
+        if not banners:  # not composed yet (a refresh that raced a screen switch): the next one renders
+            return
+        banners.first().show(vm)
         self.show(vm)
 
     def on_screen_resume(self) -> None:

@@ -258,6 +258,19 @@ def alerts_for_event(ev: dict, ts: int, venue: str) -> list[Alert]:
         check = _s(ev.get("check"))
         return [Alert("validation_failed", "critical", f"Validation check failed: {check}", _s(ev.get("detail")),
                       f"{k}:validation:{check}", {"check": check, "seq": _s(seq)}, ts)]
+    if t == "validation_overridden":
+        return [Alert("validation_overridden", "critical",
+                      f"Validation gate overridden by {_s(ev.get('operator'))} for {_s(ev.get('command'))}",
+                      f"Reason: {_s(ev.get('reason'))}. Failing: "
+                      + "; ".join(str(f) for f in (ev.get("failures") or [])),
+                      f"{k}:override:{_s(seq)}", {"command": _s(ev.get("command")), "seq": _s(seq)}, ts)]
+    if t == "safeguards_set":
+        on = bool(ev.get("enabled"))
+        return [Alert("safeguards", "info" if on else "critical",
+                      "Guard rails switched " + ("on" if on else "OFF"),
+                      "" if on else "Oracle checks, market-data quarantine, circuit breakers and post-only bands "
+                                    "no longer protect the venue.",
+                      f"{k}:safeguards_off", {"seq": _s(seq)}, ts, "resolve" if on else "trigger")]
     if t == "maintenance_phase":
         phase, wid = _s(ev.get("phase")), _s(ev.get("window_id"))
         sev = "info" if phase in ("scheduled", "announced", "done") else "warning"

@@ -231,6 +231,31 @@ class Book:
         lv.qty += o.remaining
         lv.count += 1
 
+    def load(self, orders: list[Order]) -> None:
+        """Rest ``orders`` (each with ``remaining`` > 0) in the given order, which is their time
+        priority: the same book as ``add`` for each in turn, with the price keys sorted once."""
+        if self.bid_keys or self.ask_keys:
+            for o in orders:
+                self.add(o)
+            return
+        bids = self.bids
+        asks = self.asks
+        for o in orders:
+            p = o.price
+            if o.side > 0:
+                lv = bids.get(p)
+                if lv is None:
+                    lv = bids[p] = Level(p)
+            else:
+                lv = asks.get(p)
+                if lv is None:
+                    lv = asks[p] = Level(p)
+            lv.orders.append(o)
+            lv.qty += o.remaining
+            lv.count += 1
+        self.bid_keys = sorted(bids)
+        self.ask_keys = sorted([-p for p in asks])
+
     def place(self, o: Order, fills: list[tuple[Order, int]], stp: list[tuple[Order, int]] | None = None) -> int:
         """Match ``o`` (its ``remaining`` > 0) if it crosses, then rest what is left.
 

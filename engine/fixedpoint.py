@@ -130,7 +130,7 @@ def _formatter(decimals: int):
             q, r = divmod(n, scale)
             if not r:
                 return str(q)
-            return f"{q}.{r:0{decimals}d}".rstrip("0")
+            return str(q) + "." + str(scale + r)[1:].rstrip("0")  # scale + r: r zero-padded to `decimals` digits
         return format_decimal(n, decimals)
 
     return fmt

@@ -16,7 +16,7 @@ import orjson
 from .commands import NotACommand
 from .core import Engine
 from .runtime import tune_gc
-from .wire import event_to_wire, render_state
+from .wire import render_state, write_events_jsonl
 
 
 class ReplayError(Exception):
@@ -46,7 +46,7 @@ def replay_lines(lines, engine: Engine | None = None, on_events=None) -> Engine:
     return eng
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, data: bytes | bytearray) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
@@ -62,14 +62,12 @@ def run(commands: str, events_out: str | None, state_out: str | None, out=None, 
     except OSError as e:
         print(f"perpdesk replay: cannot read {commands}: {e.strerror}", file=err)
         return 2
-    chunks: list[bytes] = []
-    dumps = orjson.dumps
-
-    append = chunks.append
+    # events go straight into one growing buffer: keeping one bytes object per event costs
+    # far more (allocator) than encoding it
+    buf = bytearray()
 
     def collect(evs):
-        for ev in evs:
-            append(dumps(event_to_wire(ev)))
+        write_events_jsonl(evs, buf)
 
     try:
         eng = replay_lines(raw.splitlines(), on_events=collect if events_out else None)
@@ -79,7 +77,7 @@ def run(commands: str, events_out: str | None, state_out: str | None, out=None, 
     state = render_state(eng)
     try:
         if events_out:
-            _atomic_write(Path(events_out), b"\n".join(chunks) + (b"\n" if chunks else b""))
+            _atomic_write(Path(events_out), buf)
         if state_out:
             _atomic_write(Path(state_out), orjson.dumps(state, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
     except OSError as e:

@@ -1,9 +1,11 @@
 """Rollback preview: what restoring a snapshot would change, account by account.
 
-The "after" state is the snapshot itself. What the rollback undoes (trades,
-liquidations) is found by replaying the journal tail after the snapshot on a
-scratch engine restored from it; as a self-check, that replay must land on the
-current state hash (``tail_reproduces_current``).
+The "after" state is the snapshot itself: its decoded records are compared with
+the live engine's accounts directly (no second engine is built for that). What
+the rollback undoes (trades, liquidations) is found by replaying the journal
+tail after the snapshot on a scratch engine restored from it; as a self-check,
+that replay must land on the current state hash (``tail_reproduces_current``).
+Values "after" are at the snapshot's marks, computed for the listed accounts only.
 """
 
 from __future__ import annotations
@@ -13,34 +15,92 @@ from .core import Engine
 from .margin import account_margins
 from .runtime import gc_paused
 
+_EMPTY = (0, {}, 0, 0)
 
-def restore_scratch(engine: Engine, snap) -> Engine:
+
+def restore_scratch(engine: Engine, snap, state: dict | None = None) -> Engine:
+    """A scratch engine restored from ``snap`` (``state``: its records, when already decoded)."""
     scratch = Engine()
     scratch.snapshots = dict(engine.snapshots)
     with gc_paused():
-        snapshot.restore(scratch, snapshot.decode(snap.data, expect_hash=snap.state_hash))
+        if state is None:
+            state = snapshot.decode(snap.data, expect_hash=snap.state_hash)
+        snapshot.restore(scratch, state)
     scratch.seq = snap.seq
     scratch.now = snap.ts
     return scratch
 
 
+def _summary_now(a) -> tuple:
+    """An account's ledger: (collateral, positions {market: (size, cost)}, live orders, cash)."""
+    collateral = a.cash
+    positions = {}
+    for m, p in a.positions.items():
+        collateral += p.cost
+        if p.size:
+            positions[m] = (p.size, p.cost)
+    return (collateral, positions, len(a.orders), a.cash)
+
+
 def _summary(eng: Engine) -> dict[str, tuple]:
+    """Every account's ledger (see :func:`_summary_now`)."""
     with gc_paused():
-        return _summary_of(eng)
+        return {name: _summary_now(a) for name, a in eng.accounts.items()}
 
 
-def _summary_of(eng: Engine) -> dict[str, tuple]:
-    """Each account's ledger: (collateral, positions {market: (size, cost)}, live orders)."""
+def _summary_after(row, n_orders: int) -> tuple:
+    """The same ledger from a snapshot's account record ``[cash, {market: [size, cost, entry]}]``
+    (a snapshot keeps only non-zero positions; a restore adds only empty ones, at cost 0)."""
+    cash, positions = row
+    collateral = cash
     out = {}
-    for name, a in eng.accounts.items():
-        collateral = a.cash
-        positions = {}
-        for m, p in a.positions.items():
-            collateral += p.cost
-            if p.size:
-                positions[m] = (p.size, p.cost)
-        out[name] = (collateral, positions, len(a.orders), a.cash)
-    return out
+    for m, (size, cost, _entry) in positions.items():
+        collateral += cost
+        out[m] = (size, cost)
+    return (collateral, out, n_orders, cash)
+
+
+def _changed(engine: Engine, rows: dict, n_orders: dict[str, int]) -> list[str]:
+    """Accounts whose ledger differs between the live engine and the snapshot's records."""
+    changed = []
+    get = rows.get
+    for name, a in engine.accounts.items():
+        row = get(name)
+        if row is not None and a.cash == row[0] and len(a.orders) == n_orders.get(name, 0):
+            # quick check of the common case (untouched since the snapshot); anything else
+            # is decided by comparing the full ledgers
+            prow = row[1]
+            same = True
+            n = 0
+            for m, p in a.positions.items():
+                if p.size:
+                    r = prow.get(m)
+                    if r is None or r[0] != p.size or r[1] != p.cost:
+                        same = False
+                        break
+                    n += 1
+                elif p.cost:
+                    same = False
+                    break
+            if same and n == len(prow):
+                continue
+        after = _summary_after(row, n_orders.get(name, 0)) if row is not None else _EMPTY
+        if _summary_now(a) != after:
+            changed.append(name)
+    accounts = engine.accounts
+    for name, row in rows.items():
+        if name not in accounts and _summary_after(row, n_orders.get(name, 0)) != _EMPTY:
+            changed.append(name)
+    changed.sort()
+    return changed
+
+
+def _values_at_snapshot(state: dict, names: list[str]) -> dict[str, int]:
+    """Account value of ``names`` in the snapshot (at its marks), from a restore of just them."""
+    rows = state["accounts"]
+    mini = Engine()
+    snapshot.restore(mini, {**state, "accounts": {n: rows[n] for n in names if n in rows}, "orders": []})
+    return {n: _value(mini, n) for n in names}
 
 
 def _value(eng: Engine, name: str) -> int:
@@ -53,15 +113,20 @@ def preview(engine: Engine, snapshot_id: str, tail: list[dict]) -> dict:
     snap = engine.snapshots.get(snapshot_id)
     if snap is None:
         raise KeyError(f"there is no snapshot {snapshot_id!r}")
-    after_eng = restore_scratch(engine, snap)
-    after = _summary(after_eng)
-    insurance_after = after_eng.insurance_fund
-    now = _summary(engine)
-    empty = (0, {}, 0, 0)
-    changed = [name for name in sorted(set(now) | set(after)) if now.get(name, empty) != after.get(name, empty)]
-    value_after = {name: _value(after_eng, name) for name in changed}  # at the snapshot's marks
-    # replay the tail on the same scratch engine to learn what would be undone
-    undo_eng = after_eng
+    with gc_paused():
+        return _preview(engine, snapshot_id, snap, tail)
+
+
+def _preview(engine: Engine, snapshot_id: str, snap, tail: list[dict]) -> dict:
+    state = snapshot.decode(snap.data, expect_hash=snap.state_hash)
+    rows = state["accounts"]
+    n_orders: dict[str, int] = {}
+    for o in state["orders"]:
+        n_orders[o[1]] = n_orders.get(o[1], 0) + 1
+    changed = _changed(engine, rows, n_orders)
+    insurance_after = state["insurance_fund"]
+    # replay the tail on a scratch engine restored from the snapshot to learn what would be undone
+    undo_eng = restore_scratch(engine, snap, state)
     trades: dict[str, int] = {}
     liqs: dict[str, int] = {}
     for cmd in tail:
@@ -73,16 +138,18 @@ def preview(engine: Engine, snapshot_id: str, tail: list[dict]) -> dict:
             elif t == "liquidation":
                 liqs[ev["account"]] = liqs.get(ev["account"], 0) + 1
     reproduces = snapshot.state_hash(undo_eng) == snapshot.state_hash(engine)
-    rows = []
-    extra = sorted((set(trades) | set(liqs)) - set(changed))  # traded and ended where it started
-    if extra:
-        again = restore_scratch(engine, snap)
-        for name in extra:
-            value_after[name] = _value(again, name)
-    for name in sorted(set(changed) | set(extra)):  # other accounts: same ledger, only marks move
-        n = now.get(name, empty)
-        a = after.get(name, empty)
-        rows.append({
+    del undo_eng
+    # other accounts: same ledger, only marks move; traded ones are listed even if they ended
+    # where they started
+    listed = sorted(set(changed) | set(trades) | set(liqs))
+    value_after = _values_at_snapshot(state, listed)
+    rows_out = []
+    for name in listed:
+        a_now = engine.accounts.get(name)
+        n = _summary_now(a_now) if a_now is not None else _EMPTY
+        row = rows.get(name)
+        a = _summary_after(row, n_orders.get(name, 0)) if row is not None else _EMPTY
+        rows_out.append({
             "account": name,
             "collateral_now": n[0], "collateral_after": a[0],
             "value_now": _value(engine, name), "value_after": value_after[name],
@@ -93,12 +160,12 @@ def preview(engine: Engine, snapshot_id: str, tail: list[dict]) -> dict:
             "liquidations_undone": liqs.get(name, 0),
         })
     totals = {
-        "accounts_affected": len(rows),
-        "collateral_change": sum(r["collateral_after"] - r["collateral_now"] for r in rows),
-        "value_change": sum(r["value_after"] - r["value_now"] for r in rows),
+        "accounts_affected": len(rows_out),
+        "collateral_change": sum(r["collateral_after"] - r["collateral_now"] for r in rows_out),
+        "value_change": sum(r["value_after"] - r["value_now"] for r in rows_out),
         "trades_undone": sum(trades.values()) // 2,
         "liquidations_undone": sum(liqs.values()),
-        "orders_restored": max(0, sum(r["orders_after"] for r in rows) - sum(r["orders_now"] for r in rows)),
+        "orders_restored": max(0, sum(r["orders_after"] for r in rows_out) - sum(r["orders_now"] for r in rows_out)),
         "insurance_fund_now": engine.insurance_fund,
         "insurance_fund_after": insurance_after,
     }
@@ -109,6 +176,6 @@ def preview(engine: Engine, snapshot_id: str, tail: list[dict]) -> dict:
         "state_hash": snap.state_hash,
         "discarded_commands": engine.seq - snap.seq,
         "tail_reproduces_current": reproduces,
-        "accounts": rows,
+        "accounts": rows_out,
         "totals": totals,
     }

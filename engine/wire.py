@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import orjson
+
 from .checks import run_checks
 from .fixedpoint import (
     fmt_amount,
@@ -13,34 +15,81 @@ from .fixedpoint import (
 from .margin import account_margins, funding_pnl
 from .snapshot import state_hash
 
-_FORMATTERS = {}
+# formatted values repeat a lot (prices on the tick grid, lot sizes, fees): each formatter
+# keeps a bounded cache int -> decimal string (a pure function, so caching changes nothing)
+_CACHE_MAX = 100_000
+_PRICE: dict[int, str] = {}
+_SIZE: dict[int, str] = {}
+_AMOUNT: dict[int, str] = {}
+_FUNDING: dict[int, str] = {}
+_FRAC: dict[int, str] = {}
+
+_FORMATTERS: dict[str, tuple] = {}
 for _k in ("price", "mark_price", "index_price", "trigger_price", "avg_price"):
-    _FORMATTERS[_k] = fmt_price
+    _FORMATTERS[_k] = (fmt_price, _PRICE)
 for _k in ("size", "remaining", "filled", "long_oi", "short_oi", "open_interest"):
-    _FORMATTERS[_k] = fmt_size
+    _FORMATTERS[_k] = (fmt_size, _SIZE)
 for _k in ("amount", "fee", "maker_fee", "taker_fee", "bad_debt", "balance", "change"):
-    _FORMATTERS[_k] = fmt_amount
-_FORMATTERS["funding_index"] = fmt_funding
-_FORMATTERS["rate"] = fmt_frac
+    _FORMATTERS[_k] = (fmt_amount, _AMOUNT)
+_FORMATTERS["funding_index"] = (fmt_funding, _FUNDING)
+_FORMATTERS["rate"] = (fmt_frac, _FRAC)
 
 
-# key signature of an event -> the keys (with their formatter) that may need formatting;
-# events of one type come in a handful of shapes, so this stays small
+# key signature of an event -> the keys (with their formatter and cache) that may need
+# formatting; events of one type come in a handful of shapes, so this stays small
 _PLANS: dict[tuple, tuple] = {}
+
+
+def _plan(ev: dict) -> tuple:
+    sig = tuple(ev)
+    plan = _PLANS.get(sig)
+    if plan is None:
+        plan = _PLANS[sig] = tuple((k,) + _FORMATTERS[k] for k in sig if k in _FORMATTERS)
+    return plan
+
+
+def _cached(f, cache: dict[int, str], v: int) -> str:
+    s = cache.get(v)
+    if s is None:
+        s = f(v)
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()
+        cache[v] = s
+    return s
+
+
+def _format_in_place(ev: dict, plan: tuple) -> None:
+    for k, f, cache in plan:
+        v = ev[k]
+        if type(v) is int:
+            s = cache.get(v)
+            if s is None:
+                s = _cached(f, cache, v)
+            ev[k] = s
 
 
 def event_to_wire(ev: dict) -> dict:
     """Money, prices and sizes as decimal strings; everything else as is (key order kept)."""
-    sig = tuple(ev)
-    plan = _PLANS.get(sig)
-    if plan is None:
-        plan = _PLANS[sig] = tuple((k, _FORMATTERS[k]) for k in sig if k in _FORMATTERS)
     out = ev.copy()
-    for k, f in plan:
-        v = out[k]
-        if type(v) is int:
-            out[k] = f(v)
+    _format_in_place(out, _plan(ev))
     return out
+
+
+def write_events_jsonl(evs: list[dict], buf: bytearray) -> None:
+    """Append each event's wire form to ``buf`` as one JSON line (what ``perpdesk replay`` writes).
+
+    The event dicts are formatted IN PLACE (no copy): only for a caller that owns them and
+    drops them afterwards. Same bytes as ``orjson.dumps(event_to_wire(ev)) + b"\n"``.
+    """
+    dumps = orjson.dumps
+    opt = orjson.OPT_APPEND_NEWLINE
+    for ev in evs:
+        _format_in_place(ev, _plan(ev))
+        buf += dumps(ev, option=opt)
+
+
+def _order_id(o) -> int:
+    return o.id
 
 
 def render_state(engine) -> dict:
@@ -83,10 +132,11 @@ def render_state(engine) -> dict:
         }
     orders = [
         {"order_id": o.id, "account": o.account, "market": o.market, "side": "buy" if o.side > 0 else "sell",
-         "order_type": o.order_type, "price": fmt_price(o.price) if o.order_type == "limit" else None,
-         "trigger_price": fmt_price(o.trigger_price) if o.trigger_price else None,
-         "size": fmt_size(o.size), "remaining": fmt_size(o.remaining), "client_order_id": o.client_order_id}
-        for o in sorted(engine.orders.values(), key=lambda o: o.id)
+         "order_type": o.order_type, "price": _cached(fmt_price, _PRICE, o.price) if o.order_type == "limit" else None,
+         "trigger_price": _cached(fmt_price, _PRICE, o.trigger_price) if o.trigger_price else None,
+         "size": _cached(fmt_size, _SIZE, o.size), "remaining": _cached(fmt_size, _SIZE, o.remaining),
+         "client_order_id": o.client_order_id}
+        for o in sorted(engine.orders.values(), key=_order_id)
     ]
     return {
         "seq": engine.seq,

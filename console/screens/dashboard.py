@@ -13,10 +13,12 @@ from ..widgets import DeskScreen
 
 MARKET_COLUMNS = [("market", "Market"), ("mode", "Mode"), ("index", "Index"), ("mark", "Mark"),
                   ("funding", "Funding /8h"), ("oi", "Open interest"), ("orders", "Open orders"),
-                  ("oracle", "Oracle age"), ("liq1m", "Liq 1m"), ("flags", "Paused")]
+                  ("oracle", "Oracle age"), ("liq1m", "Liq 1m"), ("flags", "Guards / paused")]
 
 MODE_STYLE = {"open": "green", "post_only": "yellow", "reduce_only": "yellow", "cancel_only": "dark_orange",
               "halted": "bold red"}
+#: guard-rail flags as the dashboard names them (a flag pauses liquidations and TP/SL on the market)
+GUARD_LABEL = {"oracle_rejected": "ORACLE REFUSED", "oracle_stale": "ORACLE STALE", "circuit_breaker": "BREAKER"}
 ALERT_STYLE = {"error": "bold red", "warning": "yellow", "information": ""}
 SOURCE_STYLE = {"ok": "green", "stale": "yellow", "outlier": "yellow", "error": "bold red"}
 
@@ -55,7 +57,9 @@ class DashboardScreen(DeskScreen):
             oracle_age = now - m["oracle_ts"] if m.get("oracle_ts") else None
             age = Text(fmt.age(oracle_age), style="bold red" if oracle_age and oracle_age > 10_000 else "")
             liq = last_minute.get(m["market"], 0)
-            flags = ", ".join(f for f, on in (("liq", m["liquidations_paused"]), ("TP/SL", m["triggers_paused"])) if on)
+            guard = [GUARD_LABEL.get(f, f) for f in m.get("flags", ())]
+            flags = ", ".join(guard + [f for f, on in (("liq", m["liquidations_paused"]),
+                                                       ("TP/SL", m["triggers_paused"])) if on])
             rows.append((m["market"], (
                 Text(m["market"], style="bold"),
                 Text(m["mode"], style=MODE_STYLE.get(m["mode"], "")),
@@ -67,7 +71,7 @@ class DashboardScreen(DeskScreen):
                 Text(str(m["open_orders"]), justify="right"),
                 age,
                 Text(str(liq), justify="right", style="bold red" if liq else ""),
-                Text(flags or "—", style="yellow" if flags else "dim"),
+                Text(flags or "—", style="bold red" if guard else "yellow" if flags else "dim"),
             )))
         sync_table(self.query_one("#markets", DataTable), rows)
         feed = self.app.feed

@@ -103,6 +103,10 @@ def test_alert_validation():
     ({"type": "refund_decided", "refund_id": "r0001", "status": "approved", "account": "u1", "amount": "10",
       "proposer": "ada", "approver": "bo", "reason": "ok"}, "refund_approved", "trigger", "v:refund:r0001"),
     ({"type": "node_alert", "severity": "critical", "message": "journal write failed"}, "node_alert", "trigger", None),
+    ({"type": "validation_overridden", "command": "release_brake", "failures": ["money: off"], "operator": "ap",
+      "reason": "known rounding", "seq": 12}, "validation_overridden", "trigger", "v:override:12"),
+    ({"type": "safeguards_set", "enabled": False, "seq": 3}, "safeguards", "trigger", "v:safeguards_off"),
+    ({"type": "safeguards_set", "enabled": True, "seq": 4}, "safeguards", "resolve", "v:safeguards_off"),
 ])
 def test_events_map_to_alerts(ev, kind, action, key):
     (a,) = alerts_for_event(ev, TS, "v")

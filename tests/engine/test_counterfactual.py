@@ -13,6 +13,7 @@ def _incident(v: Venue | None = None, bad_mark: str = "90000") -> tuple[Venue, o
     mm bids 2 BTC at 89500. Then a bad ``load_market_state`` puts the mark at ``bad_mark``; the oracle
     then says 97000 again. Returns the venue, the snapshot before the incident and the seqs."""
     v = v or Venue.default(accounts=())
+    v.op("set_safeguards", enabled=False)  # the incident as it happened: a venue without guard rails
     v.op("fund_insurance", amount="100000")
     for name, amt in (("alice", "3000"), ("carol", "3800"), ("bob", "100000"), ("mm", "1000000")):
         v.deposit(name, amt)
@@ -115,6 +116,7 @@ def test_the_reference_price_method_by_hand():
 
 def test_reference_price_for_a_short_uses_the_opposite_sign():
     v = Venue.default(accounts=())
+    v.op("set_safeguards", enabled=False)  # the incident as it happened: a venue without guard rails
     v.op("fund_insurance", amount="100000")
     for name, amt in (("sam", "3000"), ("bob", "100000"), ("mm", "1000000")):
         v.deposit(name, amt)

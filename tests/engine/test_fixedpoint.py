@@ -140,3 +140,24 @@ def test_mul_div_rounding(a, b, d):
     assert lo * d <= a * b <= hi * d
     assert hi - lo in (0, 1)
     assert (hi == lo) == ((a * b) % d == 0)
+
+
+def test_fast_formatters_equal_format_decimal():
+    import random
+
+    from engine.fixedpoint import (
+        fmt_amount,
+        fmt_frac,
+        fmt_funding,
+        fmt_price,
+        fmt_size,
+        format_decimal,
+    )
+
+    rng = random.Random(1)
+    values = [0, 1, -1, 9, 10, 99, 100, 10**6, 10**6 + 1, 10**8 - 1, 10**12 + 5, -(10**12) - 5]
+    values += [rng.randrange(-(10**20), 10**20) for _ in range(3000)]
+    values += [rng.randrange(10**6) * 10 ** rng.randrange(0, 8) for _ in range(3000)]
+    for f, d in ((fmt_amount, 6), (fmt_price, 6), (fmt_size, 8), (fmt_frac, 8), (fmt_funding, 12)):
+        for v in values:
+            assert f(v) == format_decimal(v, d), (d, v)

@@ -143,3 +143,73 @@ def test_blank_lines_are_skipped_and_seq_counts_commands(tmp_path):
     src.write_bytes(b"\n\n".join(orjson.dumps(c) for c in cmds) + b"\n\n")
     eng = replay_lines(src.read_bytes().splitlines())
     assert eng.seq == len(cmds)
+
+
+# ---- the fast event writer is byte-identical to the plain definition --------------------------
+
+_REF_FIELDS = {
+    **dict.fromkeys(("price", "mark_price", "index_price", "trigger_price", "avg_price"), 6),
+    **dict.fromkeys(("size", "remaining", "filled", "long_oi", "short_oi", "open_interest"), 8),
+    **dict.fromkeys(("amount", "fee", "maker_fee", "taker_fee", "bad_debt", "balance", "change"), 6),
+    "funding_index": 12,
+    "rate": 8,
+}
+
+
+def _reference_line(ev: dict) -> bytes:
+    """The contract's wire form spelled out with the slow, obviously right formatter."""
+    from engine.fixedpoint import format_decimal
+
+    out = {k: (format_decimal(v, _REF_FIELDS[k]) if k in _REF_FIELDS and type(v) is int else v)
+           for k, v in ev.items()}
+    return orjson.dumps(out) + b"\n"
+
+
+def _busy_script() -> list[dict]:
+    """The build-equivalence simulator run (fills, triggers, liquidations, funding, a snapshot)
+    plus awkward names and values: quotes, backslashes, non-ASCII, negative funding, many prices."""
+    from test_build_equivalence import _commands
+
+    # the guard rails' circuit breaker would stop this stream's liquidation cascade; this test is about
+    # encoding every kind of event, so the venue runs without them
+    cmds = [{"type": "set_safeguards", "enabled": False, "operator": "t", "reason": "encoding test"}, *_commands()]
+    ts = max(c.get("ts", 0) for c in cmds)
+    odd = "ünï\"cö\\dé"
+    cmds += [
+        {"type": "deposit", "ts": ts, "account": odd, "amount": "10.000001"},
+        {"type": "place_order", "ts": ts, "account": odd, "market": BTC, "side": "sell", "size": "0.00100000",
+         "order_type": "market", "client_order_id": "c\u00e9"},
+        {"type": "place_order", "ts": ts, "account": odd, "market": BTC, "side": "buy", "size": "0.001",
+         "price": "1", "client_order_id": "q\"1"},
+        {"type": "withdraw", "ts": ts, "account": odd, "amount": "1.123456789"},
+        {"type": "tick", "ts": ts + 10**9},
+        {"type": "load_market_state", "ts": ts + 10**9, "market": BTC, "mark_price": "50000.5",
+         "funding_index": "-0.000000000001"},
+    ]
+    return cmds
+
+
+def test_replay_events_file_is_the_plain_encoding_of_every_event(tmp_path):
+    cmds = _busy_script()
+    src = write(tmp_path / "busy.jsonl", cmds)
+    rc, ev, _st, _out, err = replay_in_process(tmp_path, src, "busy")
+    assert rc == 0, err
+    expected: list[bytes] = []
+    replay_lines(src.read_bytes().splitlines(), on_events=lambda evs: expected.extend(map(_reference_line, evs)))
+    got = ev.read_bytes()
+    assert got == b"".join(expected)
+    kinds = {orjson.loads(line)["type"] for line in got.splitlines()}
+    assert {"trade", "liquidation", "funding", "order_triggered", "rejected", "snapshot_taken"} <= kinds
+
+
+def test_event_writer_matches_event_to_wire_and_leaves_no_ints_behind():
+    from engine.replay import replay_lines as rl
+    from engine.wire import event_to_wire, write_events_jsonl
+
+    lines = [orjson.dumps(c) for c in _busy_script()]
+    evs: list[dict] = []
+    rl(lines, on_events=evs.extend)
+    wire = [orjson.dumps(event_to_wire(e)) + b"\n" for e in evs]
+    buf = bytearray()
+    write_events_jsonl(evs, buf)
+    assert bytes(buf) == b"".join(wire) == b"".join(map(_reference_line, evs))

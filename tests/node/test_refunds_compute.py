@@ -35,6 +35,8 @@ def incident(node: Node, insurance: str = "100000") -> dict:
 
     for c in default_market_commands(1):
         call(c)
+    call({"type": "set_safeguards", "enabled": False, "ts": 1,
+          "reason": "the incident as it happened: a venue without guard rails"})
     call({"type": "fund_insurance", "amount": insurance, "ts": 1})
     for name, amt in (("alice", "3000"), ("carol", "3800"), ("bob", "100000"), ("mm", "1000000")):
         call({"type": "deposit", "account": name, "amount": amt, "ts": 2})
