@@ -257,7 +257,6 @@ ALERT_EVENTS = {
     "deleverage": ("warning", lambda e: f"auto-deleverage {e.get('market')}: {e.get('account')} vs {e.get('counterparty')}"),
     "market_state_loaded": ("warning", lambda e: f"market state loaded for {e.get('market')} from {e.get('source') or 'infrastructure'}"),
     "maintenance_scheduled": ("information", lambda e: f"maintenance {e.get('window_id')} scheduled ({e.get('kind')})"),
-    "maintenance_phase": ("information", lambda e: f"maintenance {e.get('window_id')}: {e.get('phase')}"),
     "credited": ("information", lambda e: f"refund {e.get('refund_id')} paid to {e.get('account')}"),
     "snapshot_taken": ("information", lambda e: f"snapshot {e.get('snapshot_id')} taken ({e.get('label') or e.get('trigger')})"),
     # guard rails

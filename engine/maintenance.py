@@ -28,11 +28,11 @@ dicts live in ``engine.maintenance`` (canonical state, hashed, snapshotted). Pur
 from __future__ import annotations
 
 from .checks import run_checks
+from .model import DEFAULT_POST_ONLY_BAND  # 5 bps, the guard rails' post-only band
 
 ANNOUNCE_LEAD_MS = 10 * 60 * 1000
 CANCEL_ONLY_MS = 2 * 60 * 1000
 POST_ONLY_MS = 2 * 60 * 1000
-DEFAULT_POST_ONLY_BAND = 50_000  # 5 bps in FRAC units (1e-8)
 
 PHASES = ("scheduled", "announced", "cancel_only", "snapshot", "work", "validation", "post_only", "open", "done")
 ACTIVE = frozenset({"cancel_only", "snapshot", "work", "validation", "post_only"})
