@@ -21,6 +21,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--state-out", help="write the canonical state as JSON here")
     v = sub.add_parser("verify", help="check a database: hash chains, full replay, snapshots, invariants")
     v.add_argument("--db", dest="verify_db", default=None, help="database URL or path (default: PERPDESK_DB or the data directory)")
+    d = sub.add_parser("demo", help="play a scenario: a shipped name (calm, paradex-2026-01, dydx-2025-10, "
+                                    "cme-2025-11) or a TOML file")
+    d.add_argument("scenario", help="scenario name or path to a .toml file")
+    d.add_argument("--speed", type=float, default=0.0, help="times real time (default 0: as fast as possible)")
+    d.add_argument("--seed", dest="demo_seed", type=int, default=None, help="override the scenario's seed")
+    d.add_argument("--accounts", dest="demo_accounts", type=int, default=None,
+                   help="override the scenario's number of accounts")
+    d.add_argument("--no-safeguards", action="store_true", help="run with the guard rails off (set_safeguards)")
+    d.add_argument("--headless", action="store_true", help="no terminal UI: print the timeline and a summary")
+    d.add_argument("--report", default=None, help="write the report as JSON to this file")
     rf = sub.add_parser("refunds", help="refunds: export them as CSV")
     rsub = rf.add_subparsers(dest="refunds_command", required=True)
     ex = rsub.add_parser("export", help="write every refund (with its inputs) as CSV")
@@ -40,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         from engine.verify import run as verify_run
 
         return verify_run(args.verify_db or args.db)
+    if args.command == "demo":
+        from console.demo import run_demo
+
+        return run_demo(args)
     if args.command == "refunds":
         from engine.refunds import run_export
 

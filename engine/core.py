@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 
-from . import guards, liquidation, snapshot
+from . import guards, liquidation, maintenance, snapshot
 from .book import BUY, SELL, Order, RoRoom
 from .commands import Command, CommandError, NotACommand, parse_command
 from .fixedpoint import (
@@ -694,6 +694,8 @@ class Engine:
         self._after_market_data((mk,))
 
     def _tick(self, a: dict) -> None:
+        if self.maintenance:
+            maintenance.advance(self)
         now = self.now
         for mk in self.markets.values():
             if mk.index_price and mk.last_funding_ts and now > mk.last_funding_ts:
@@ -1001,6 +1003,8 @@ class Engine:
         self._emit({"type": "liquidations_paused", "market": None})
         for o in sorted((o for o in self.orders.values() if o.order_type not in TRIGGER_TYPES), key=lambda o: o.id):
             self._remove_order(o, "brake")
+        if self.maintenance:
+            maintenance.on_brake(self)
         self._emit({"type": "brake_engaged", "canceled_orders": preview["canceled_orders"],
                     "canceled_by_market": preview["canceled_by_market"], "kept_tpsl": preview["kept_tpsl"],
                     "accounts_affected": preview["accounts_affected"], "operator": a["operator"], "reason": a["reason"]})
@@ -1106,10 +1110,11 @@ class Engine:
             raise CommandError("in_the_past", "start_ts is before the engine's current time")
         if a["duration_ms"] <= 0:
             raise CommandError("bad_value", "duration_ms must be positive")
-        w = {"window_id": wid, "markets": list(a["markets"]), "start_ts": a["start_ts"],
-             "duration_ms": a["duration_ms"], "kind": a["kind"], "phase": "scheduled"}
+        w = maintenance.new_window(a)
         self.maintenance[wid] = w
-        self._emit({"type": "maintenance_scheduled", **w})
+        self._emit({"type": "maintenance_scheduled", "window_id": wid, "markets": list(w["markets"]),
+                    "start_ts": w["start_ts"], "duration_ms": w["duration_ms"], "kind": w["kind"],
+                    "phase": "scheduled"})
 
     def _credit(self, a: dict) -> None:
         acct = self._account(a["account"])

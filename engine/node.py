@@ -232,6 +232,8 @@ class Node:
             self.engine = eng
             self.epoch = store.current_epoch()
             self._last_snap_seq = snap.seq if snap is not None else 0
+        if eng.maintenance:
+            self._save_windows(list(eng.maintenance))
         return {"snapshot_id": snap.snapshot_id if snap is not None else None, "replayed": n, "seq": eng.seq}
 
     def _preload_snapshot(self, eng: Engine, snapshot_id) -> None:
@@ -406,6 +408,7 @@ class Node:
         rows = []
         marks = []
         new_snaps = []
+        windows_touched: set[str] = set()
         with self._lock:
             eng = self.engine
             base_seq = eng.seq
@@ -420,8 +423,11 @@ class Node:
                     t = ev["type"]
                     if t == "snapshot_taken":
                         new_snaps.append(eng.snapshots[ev["snapshot_id"]])
+                    elif t in ("maintenance_scheduled", "maintenance_phase"):
+                        windows_touched.add(ev["window_id"])
                     elif t == "rolled_back":
                         self.epoch += 1
+                        windows_touched.update(eng.maintenance)
                         marks.append(RollbackMark(ev["to_seq"], seq - 1, self.epoch, ev["snapshot_id"], seq))
                 if len(evs) == 1 and evs[0]["type"] == "rejected":  # _outcome and Result.from_events, inlined
                     rej = evs[0]
@@ -467,6 +473,8 @@ class Node:
                             self.engine.snapshots.pop(sid, None)
             except StoreError as e:  # the journal holds the command: recovery re-creates the snapshot
                 self._alert("error", f"snapshot not saved: {e}")
+        if self.store is not None and windows_touched:
+            self._save_windows(windows_touched)
         for fut, res in results:
             if not fut._done:
                 fut._result = res
@@ -479,6 +487,20 @@ class Node:
                     fn(published)
                 except Exception:  # a subscriber's bug must not stop the sequencer
                     pass
+
+    def _save_windows(self, wids) -> None:
+        """Mirror maintenance windows (engine state) into the store's table, phase included."""
+        from .store import StoreError
+
+        with self._lock:
+            windows = [dict(self.engine.maintenance[w]) for w in sorted(wids) if w in self.engine.maintenance]
+        try:
+            for w in windows:
+                detail = {k: w[k] for k in ("announce_ts", "work_ts", "post_only_ts", "end_ts", "failing",
+                                            "phase_ts") if k in w}
+                self.store.save_maintenance({**w, "detail": detail})
+        except StoreError as e:  # the journal holds the truth; the table is a mirror
+            self._alert("error", f"maintenance window not saved: {e}")
 
     def _fail_batch(self, batch: list, err: Exception, base_seq: int) -> None:
         msg = f"not durable, nothing applied: {err}"

@@ -247,6 +247,8 @@ def controls(engine) -> dict:
         "liquidations_paused": engine.liquidations_paused,
         "triggers_paused": engine.triggers_paused,
         "pre_brake_pauses": engine.pre_brake_pauses,
+        # the maintenance schedule is the operators' too: a restored window must not run again and reopen
+        "maintenance": orjson.loads(orjson.dumps(engine.maintenance)),
         "safeguards": engine.safeguards,
         "markets": {m: (mk.mode, mk.liquidations_paused, mk.triggers_paused, dict(mk.flags),
                         (mk.post_only_band, mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share))
@@ -288,4 +290,6 @@ def apply_controls(engine, c: dict) -> list[dict]:
                 events.append({"type": "market_flagged", "market": m, "flag": f, "detail": flags[f]})
         mk.flags = dict(flags)
         (mk.post_only_band, mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share) = params
+    if "maintenance" in c:
+        engine.maintenance = c["maintenance"]
     return events

@@ -1,0 +1,131 @@
+"""``perpdesk demo``: play a scenario headlessly (timeline + report) or open the console on it.
+
+The runner is :class:`engine.scenario_runner.ScenarioRun`; this module only paces it, prints it,
+writes the report and, without ``--headless``, builds the console on the scenario's desk.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import orjson
+
+from engine.scenario import ScenarioError
+from engine.scenario_runner import ScenarioRun
+
+
+def build_run(args) -> ScenarioRun:
+    return ScenarioRun(args.scenario, seed=args.demo_seed, safeguards=not args.no_safeguards,
+                       accounts=args.demo_accounts)
+
+
+def play(run: ScenarioRun, speed: float = 0.0, out=None) -> dict:
+    """Run to the end, printing the timeline; ``speed`` > 0 paces it at that many times real time."""
+    out = out or sys.stdout
+    t0 = time.monotonic()
+    for line in run.setup():
+        print(line, file=out)
+    while not run.done:
+        for line in run.step():
+            print(line, file=out)
+        if speed > 0:
+            ahead = (run.now - run.start) / 1000 / speed - (time.monotonic() - t0)
+            if ahead > 0:
+                time.sleep(ahead)
+    return run.report()
+
+
+def summary(rep: dict) -> str:
+    liq = rep["liquidations"]
+    lines = [
+        "",
+        f"== {rep['scenario']} (seed {rep['seed']}, {rep['accounts']:,} accounts, safeguards "
+        f"{'on' if rep['safeguards']['requested'] else 'off'}"
+        f"{'' if rep['safeguards']['available'] else ': not available in this build'})",
+        f"liquidations: {liq['total']} ({liq['unintended']} unintended"
+        + ("".join(f", {k}: {v}" for k, v in liq["by_fault"].items())) + ")",
+        "brake: " + (f"{rep['brake']['canceled_orders']} orders canceled, {rep['brake']['kept_tpsl']} TP/SL kept"
+                     if rep["brake"] else "not engaged"),
+        "rollback: " + (f"to {rep['rollback']['snapshot_id']}, {rep['rollback']['discarded_commands']} commands "
+                        "discarded" if rep["rollback"] else "none"),
+    ]
+    rf = rep["refunds"]
+    if rf["method"]:
+        lines.append(f"refunds ({rf['method']}): " + (
+            f"{rf['proposed_count']} proposed ({rf['proposed_total']} USDC), {rf['approved_count']} approved, "
+            f"{rf['paid_count']} paid ({rf['paid_total']} USDC)" if rf["available"] else "not available in this build"))
+    if rep["recovery"]:
+        r = rep["recovery"]
+        lines.append(f"recovery: seq {r['recovered_seq']} of {r['acked_seq']} acknowledged, nothing lost: "
+                     f"{'yes' if r['nothing_lost'] else 'NO'}")
+    if rep["safeguard_events"]:
+        lines.append("safeguards: " + ", ".join(f"{k} x{v}" for k, v in rep["safeguard_events"].items()))
+    lines.append(f"invariants: {'ok' if rep['invariants_ok'] else 'FAILED: ' + ', '.join(rep['failed_checks'])}")
+    lines.append(f"state hash: {rep['state_hash']}")
+    for c in rep["expectations"]["checks"]:
+        mark = {True: "ok  ", False: "FAIL", None: "n/a "}[c["ok"]]
+        lines.append(f"  [{mark}] {c['name']}: expected {c['expected']}, got {c['actual']}")
+    lines.append("expectations: " + ("met" if rep["expectations"]["ok"] else "NOT MET"))
+    return "\n".join(lines)
+
+
+def write_report(rep: dict, path: str) -> None:
+    with open(path, "wb") as f:
+        f.write(orjson.dumps(rep, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n")
+
+
+def run_demo(args) -> int:
+    try:
+        run = build_run(args)
+    except ScenarioError as e:
+        print(f"perpdesk demo: {e}", file=sys.stderr)
+        return 2
+    try:
+        if args.headless:
+            rep = play(run, args.speed)
+            print(summary(rep))
+            if args.report:
+                write_report(rep, args.report)
+            return 0 if rep["expectations"]["ok"] else 1
+        return _console(run, args)
+    except ScenarioError as e:
+        print(f"perpdesk demo: {e}", file=sys.stderr)
+        return 2
+    finally:
+        run.close()
+
+
+def _console(run: ScenarioRun, args) -> int:
+    """The console on the scenario's desk: the run is played first (timeline printed), then the
+    operator screens show where it ended. (Scripted screen driving builds on ScenarioRun.step.)"""
+    from .gateway import Feed
+
+    run.setup()
+    feed = Feed(run.clock)
+    run.subscribe(feed)
+    rep = play(run, args.speed)
+    print(summary(rep))
+    if args.report:
+        write_report(rep, args.report)
+    if run.node is None:
+        print("perpdesk demo: the scenario ended with the node down; nothing to show", file=sys.stderr)
+        return 1
+    app = demo_app(run, feed)
+    app.run()
+    return app.return_code or 0
+
+
+def demo_app(run: ScenarioRun, feed=None):
+    """The console (not live: the scenario drives the venue) on the scenario's node."""
+    from .app import PerpdeskApp
+    from .factory import Desk
+    from .gateway import Feed, Gateway
+
+    node = run.node
+    assert node is not None
+    if feed is None:
+        feed = Feed(run.clock)
+        run.subscribe(feed)
+    desk = Desk(node, Gateway(node), feed, run.sim, run.clock, live=False)
+    return PerpdeskApp(node, gateway=desk.gateway, feed=feed, desk=desk, live=False)

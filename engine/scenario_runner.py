@@ -1,0 +1,854 @@
+"""Run a scenario: a seeded simulated venue on a node, a timeline of faults and operator actions,
+and a report measured from what the node published.
+
+:class:`ScenarioRun` can be stepped (``step()``, ``run_until(ts)``, iterating yields timeline lines
+with their captions as they happen) so a console can drive it, or run to the end (``run()``,
+which returns the report). Everything goes through the node's gateway (``Node.submit`` / ``call``
+and its refund API) as the venue's services (``system``), the on-call operator (``oncall``) and a
+second approver (``risk-lead``) for the maker-checker steps. No wall clock: the node runs on the
+scenario's clock, so the same seed gives the same journal and the same report.
+
+**Unintended liquidations.** A fault entry in the timeline declares its window: from its ``at`` to
+its ``until`` (a time or the id of a later entry). A liquidation is *unintended* when it happens
+(engine time) inside any fault's window; ``by_fault`` counts them per fault. Liquidations outside
+every window are the market's own (prices moved). This is the scenario author's statement of when
+the venue's inputs were bad, not a counterfactual replay: honest, simple, and checkable by eye.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from .checks import run_checks
+from .commands import SPECS
+from .fixedpoint import fmt_amount, fmt_price, fmt_size, parse_decimal
+from .markets import DEFAULT_MARKETS
+from .node import Node, NodeError
+from .roles import SYSTEM, Actor
+from .scenario import FAULT_ACTIONS, Expect, Scenario, ScenarioError, load_scenario, parse_duration
+from .sim import Participants, PricePathError, Simulator, load_price_path
+from .snapshot import state_hash
+
+ONCALL = Actor("oncall", "admin")
+APPROVER = Actor("risk-lead", "approver")
+
+UNINTENDED_DEFINITION = ("a liquidation is unintended when it happens inside a fault's window as the scenario "
+                         "file declares it (from the fault's `at` to its `until`)")
+
+#: events that get a line of their own in the timeline
+_NOTABLE = {"maintenance_phase", "brake_engaged", "brake_released", "rolled_back", "safeguards_set",
+            "market_data_quarantined", "circuit_breaker_tripped", "market_flagged", "market_unflagged",
+            "validation_failed", "platform_access", "snapshot_taken", "market_state_loaded"}
+#: events counted per step and shown as one line
+_COUNTED = {"liquidation", "oracle_rejected", "credited", "market_mode", "deleverage", "order_triggered"}
+SAFEGUARD_EVENTS = ("oracle_rejected", "market_flagged", "market_data_quarantined", "circuit_breaker_tripped")
+
+
+class ScenarioClock:
+    """The node's clock: scenario time in engine milliseconds."""
+
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@dataclass
+class Line:
+    """One timeline line: what happened at ``ts``; ``caption`` is the scenario's words for it."""
+
+    ts: int
+    text: str
+    kind: str = "event"  # action | fault | event | expect
+    caption: str = ""
+    entry_id: str | None = None
+
+    def __str__(self) -> str:
+        t = datetime.fromtimestamp(self.ts / 1000, UTC).strftime("%H:%M:%S")
+        s = f"{t}  {self.text}"
+        if self.caption:
+            s += f"\n          {self.caption}"
+        return s
+
+
+def _markets_of(sc: Scenario, v) -> list[str]:
+    names = [m.market for m in sc.sim.markets]
+    return names if v == "all" else list(v)
+
+
+class ScenarioRun:
+    """One run of a scenario on a fresh venue."""
+
+    def __init__(self, scenario: Scenario | str, *, seed: int | None = None, safeguards: bool = True,
+                 accounts: int | None = None, home: str | None = None) -> None:
+        self.sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        h = self.sc.scenario
+        self.seed = self.sc.sim.seed if seed is None else seed
+        self.accounts = self.sc.sim.accounts if accounts is None else accounts
+        self.safeguards = safeguards
+        self.safeguards_available = "set_safeguards" in SPECS
+        self.start = h.start_ms
+        self.end = h.start_ms + h.duration_ms
+        self.step_ms = h.step_ms
+        self.clock = ScenarioClock(self.start)
+        self.home = home
+        self.db: str | None = None
+        self.node: Node | None = None
+        self.sim: Simulator | None = None
+        self.lines: list[Line] = []
+        self._next_entry = 0
+        self._steps = 0
+        self._pending: list[tuple[int, dict]] = []
+        self._seqs: dict[str, list[int]] = {}  # timeline id -> seqs of the commands it sent
+        self._snap_ids: dict[str, str] = {}  # take_snapshot entry id -> snapshot id
+        self._expiries: list[tuple[int, str, str, str | None]] = []  # (ts, kind, market, fault id)
+        self._oracle_tags: dict[str, str] = {}  # market -> fault id while its oracle is faulty
+        self._windows: list[tuple[str, int, int]] = []
+        self._crash: dict | None = None
+        self._abandoned: list[Node] = []
+        self._subscribers: list = []
+        self.liquidations: list[tuple[int, dict]] = []
+        self.brake: dict | None = None
+        self.rollback: dict | None = None
+        self.recovery: dict | None = None
+        self.maintenance: list[dict] = []
+        self.safeguard_events: Counter = Counter()
+        self.not_available: list[str] = []
+        self.refunds = {"available": True, "method": None, "proposed_count": 0, "proposed_total": 0,
+                        "approved_count": 0, "paid_count": 0, "paid_total": 0}
+        self._proposals: list[str] = []
+        self._approved: list[str] = []
+        self._build_windows()
+
+    # ---- setup -------------------------------------------------------------------------
+    def _build_windows(self) -> None:
+        sc = self.sc
+        ids = {e.id: self.start + sc.offset(e.at) for e in sc.timeline if e.id}
+        for i, e in enumerate(sc.timeline):
+            if e.action in FAULT_ACTIONS:
+                fid = e.id or f"fault{i}"
+                until = e.until
+                u = ids[until] if isinstance(until, str) and until in ids else self.start + sc.offset(until)
+                self._windows.append((fid, self.start + sc.offset(e.at), u))
+
+    def _market_specs(self) -> list[dict]:
+        by_name = {m["market"]: m for m in DEFAULT_MARKETS}
+        out = []
+        for ms in self.sc.sim.markets:
+            spec = dict(by_name[ms.market])
+            for k, v in ms.model_dump(exclude_none=True).items():
+                if k not in ("funding_index", "vol_bps"):
+                    spec[k] = v
+            if spec.get("post_only_band") is not None and parse_decimal(spec["post_only_band"], 8, "band") == 0:
+                del spec["post_only_band"]  # "0": the market has no post-only band of its own
+            out.append(spec)
+        return out
+
+    def setup(self) -> list[Line]:
+        """Build the node and the venue (markets, accounts, leveraged traders); idempotent."""
+        if self.node is not None or self.sim is not None:
+            return []
+        sc = self.sc
+        if sc.scenario.durable:
+            base = self.home or os.environ.get("PERPDESK_HOME")
+            d = Path(base) / "scenarios" if base else Path(tempfile.mkdtemp(prefix="perpdesk-scenario-"))
+            d.mkdir(parents=True, exist_ok=True)
+            path = d / f"{sc.scenario.name}-{self.seed}-{'on' if self.safeguards else 'off'}.db"
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+            self.db = str(path)
+            self.node = Node.open(self.db, clock=self.clock, actor=ONCALL)
+        else:
+            self.node = Node(clock=self.clock, actor=ONCALL)
+        self.node.subscribe(self._on_events)
+        path_points = None
+        if sc.sim.price_path:
+            p = sc.sim.price_path
+            if sc.source and not os.path.isabs(p):
+                p = str(Path(sc.source).parent / p)
+            try:
+                path_points = load_price_path(p, [m.market for m in sc.sim.markets])
+            except PricePathError as e:
+                raise ScenarioError(sc.source or sc.scenario.name, [(str(e).split(": ")[0], "sim.price_path",
+                                                                     str(e).split(": ", 1)[-1])]) from None
+        ps = sc.sim.participants
+        parts = Participants(**{k: getattr(ps, k) for k in Participants.__dataclass_fields__ if hasattr(ps, k)})
+        self.sim = Simulator(seed=self.seed, accounts=self.accounts, participants=parts,
+                             market_specs=self._market_specs(), price_path=path_points, path_start_ts=self.start)
+        for mk, ms in zip(self.sim.markets, sc.sim.markets, strict=True):
+            if ms.vol_bps is not None:
+                mk.vol_bps = ms.vol_bps
+        cmds = self.sim.setup_commands(self.start)
+        n_markets = len(sc.sim.markets)
+        for c, r in zip(cmds[:n_markets], self._system(cmds[:n_markets]), strict=True):
+            if not r.ok:  # a venue without its markets is no scenario: say why, loudly
+                raise ScenarioError(sc.source or sc.scenario.name, [
+                    (sc.source or sc.scenario.name, f"sim.markets ({c['market']})",
+                     f"the engine refuses the market: {r.code}: {r.message}")])
+        genesis = [m for m in sc.sim.markets if m.funding_index is not None]
+        if genesis:  # the venue's history: its cumulative funding indices, imported before anyone trades
+            imported = self.safeguards_available
+            if imported:
+                self._op({"type": "set_safeguards", "enabled": False, "reason": "genesis import of funding history"})
+            by = {s["market"]: s for s in self._market_specs()}
+            self._system([{"type": "load_market_state", "ts": self.start, "market": m.market,
+                           "mark_price": by[m.market]["index_price"], "funding_index": m.funding_index,
+                           "source": "genesis"} for m in genesis])
+            if imported:
+                self._op({"type": "set_safeguards", "enabled": True, "reason": "genesis import done"})
+        refused = Counter(r.code for r in self._system(cmds[n_markets:]) if not r.ok)
+        if not self.safeguards:
+            if self.safeguards_available:
+                self._op({"type": "set_safeguards", "enabled": False, "reason": "scenario run without safeguards"})
+            else:
+                self.not_available.append("set_safeguards (guard rails are not in this build: the run is as without them)")
+        self._op({"type": "take_snapshot", "label": "scenario start", "trigger": "manual"})
+        lines = [Line(self.start, f"venue opened: {len(sc.sim.markets)} markets, {self.accounts:,} accounts, "
+                                  f"seed {self.seed}, safeguards {'on' if self.safeguards else 'off'}"
+                                  + ("" if self.safeguards_available else " (not available in this build)"),
+                      "action", sc.scenario.title)]
+        if refused:
+            lines.append(Line(self.start, "setup commands refused: " + ", ".join(
+                f"{code} x{n}" for code, n in sorted(refused.items()))))
+        lines += self._drain()
+        self.lines += lines
+        return lines
+
+    # ---- sending -----------------------------------------------------------------------
+    def _system(self, cmds: list[dict], tag: str | None = None) -> list:
+        node = self.node
+        if node is None or not cmds:
+            return []
+        futs = [node.submit(c, SYSTEM) for c in cmds[:-1]]
+        last = node.call(cmds[-1], SYSTEM)
+        results = [f.result(0) for f in futs] + [last]
+        if tag is not None:
+            self._seqs.setdefault(tag, []).extend(r.seq for r in results)
+        return results
+
+    def _op(self, cmd: dict, actor: Actor = ONCALL, tag: str | None = None):
+        assert self.node is not None
+        cmd.setdefault("ts", self.clock.now)
+        res = self.node.call(cmd, actor=actor)
+        if tag is not None:
+            self._seqs.setdefault(tag, []).append(res.seq)
+        return res
+
+    def subscribe(self, fn) -> None:
+        """Also deliver the node's events to ``fn`` (kept across a node's death and recovery)."""
+        self._subscribers.append(fn)
+        if self.node is not None:
+            self.node.subscribe(fn)
+
+    def _on_events(self, evs: list[dict]) -> None:
+        now = self.clock.now
+        self._pending.extend((now, e) for e in evs)
+
+    # ---- stepping ----------------------------------------------------------------------
+    @property
+    def now(self) -> int:
+        return self.clock.now
+
+    @property
+    def done(self) -> bool:
+        return self.clock.now >= self.end and self._next_entry >= len(self.sc.timeline)
+
+    def step(self) -> list[Line]:
+        """One simulator step: due timeline entries, the participants' commands, a tick."""
+        if self.node is None and self.sim is None:
+            self.setup()
+        if self.done:
+            return []
+        sc = self.sc
+        t = min(self.clock.now + self.step_ms, self.end)
+        lines: list[Line] = []
+        while self._next_entry < len(sc.timeline):
+            e = sc.timeline[self._next_entry]
+            ets = self.start + sc.offset(e.at)
+            if ets > t:
+                break
+            self.clock.now = max(self.clock.now, ets)
+            self._expire(self.clock.now)
+            self._next_entry += 1
+            lines += self._fire(e)
+            lines += self._drain()
+        self.clock.now = t
+        self._expire(t)
+        lines += self._sim_step(t)
+        lines += self._drain()
+        self.lines += lines
+        return lines
+
+    def upcoming(self) -> tuple[int, object] | None:
+        """(engine ts, entry) of the next timeline entry, or None."""
+        if self._next_entry >= len(self.sc.timeline):
+            return None
+        e = self.sc.timeline[self._next_entry]
+        return self.start + self.sc.offset(e.at), e
+
+    def run_until(self, ts: int) -> list[Line]:
+        out: list[Line] = []
+        while not self.done and self.clock.now < ts:
+            out += self.step()
+        return out
+
+    def __iter__(self) -> Iterator[Line]:
+        if self.node is None and self.sim is None:
+            yield from self.setup()
+        while not self.done:
+            yield from self.step()
+
+    def run(self) -> dict:
+        for _ in self:
+            pass
+        return self.report()
+
+    def _sim_step(self, t: int) -> list[Line]:
+        sim = self.sim
+        assert sim is not None
+        cmds = sim.step(t)
+        self._steps += 1
+        node = self.node
+        if node is None:  # the venue is down: the world moves on, nobody reaches it
+            return []
+        eng = node.engine
+        if eng.brake_engaged or not eng.platform_access:  # only market data reaches a closed venue
+            cmds = [c for c in cmds if c["type"] == "oracle_price"]
+        if self._steps % self.sc.scenario.tick_every == 0:
+            cmds.append({"type": "tick", "ts": t})
+        if not cmds:
+            return []
+        results = self._system(cmds)
+        for c, r in zip(cmds, results, strict=True):
+            if c["type"] == "oracle_price" and c["market"] in self._oracle_tags:
+                self._seqs.setdefault(self._oracle_tags[c["market"]], []).append(r.seq)
+        # makers quote around the oracle the venue shows (a refused price moves nobody's quotes)
+        for mk in sim.markets:
+            m = eng.markets.get(mk.name)
+            if m is not None and m.index_price:
+                mk.published = m.index_price
+        return []
+
+    def _expire(self, t: int) -> None:
+        sim = self.sim
+        assert sim is not None
+        keep = []
+        for ts, kind, market, fid in self._expiries:
+            if ts > t:
+                keep.append((ts, kind, market, fid))
+                continue
+            if kind == "oracle":
+                sim.oracle_override.pop(market, None)
+                self._oracle_tags.pop(market, None)
+            elif kind == "frozen":
+                sim.oracle_frozen.discard(market)
+            elif kind == "makers":
+                sim.makers_active = True
+        self._expiries = keep
+
+    # ---- events -> lines, measurements ------------------------------------------------------
+    def _drain(self) -> list[Line]:
+        pend, self._pending = self._pending, []
+        lines: list[Line] = []
+        counts: Counter = Counter()
+        accounts: set[str] = set()
+        last_ts = self.clock.now
+        for ts, ev in pend:
+            t = ev["type"]
+            last_ts = ts
+            if t in SAFEGUARD_EVENTS:
+                self.safeguard_events[t] += 1
+            if t == "liquidation":
+                self.liquidations.append((ts, ev))
+                accounts.add(ev["account"])
+            elif t == "brake_engaged" and self.brake is None:
+                self.brake = {"canceled_orders": ev["canceled_orders"], "kept_tpsl": ev["kept_tpsl"],
+                              "accounts_affected": ev.get("accounts_affected", 0)}
+            elif t == "rolled_back" and self.rollback is None:
+                self.rollback = {"snapshot_id": ev["snapshot_id"], "discarded_commands": ev["discarded_commands"],
+                                 "to_seq": ev["to_seq"]}
+            elif t == "maintenance_phase":
+                self.maintenance.append({"window_id": ev["window_id"], "phase": ev["phase"], "ts": ts})
+            elif t == "credited":
+                self.refunds["paid_count"] += 1
+                self.refunds["paid_total"] += ev["amount"]
+            if t in _COUNTED:
+                counts[t] += 1
+            elif t in _NOTABLE:
+                text = _describe(ev)
+                if text:
+                    lines.append(Line(ts, text))
+        if counts:
+            parts = []
+            if counts["liquidation"]:
+                parts.append(f"{counts['liquidation']} liquidations ({len(accounts)} accounts)")
+            if counts["oracle_rejected"]:
+                parts.append(f"{counts['oracle_rejected']} oracle prices rejected")
+            if counts["deleverage"]:
+                parts.append(f"{counts['deleverage']} auto-deleverages")
+            if counts["order_triggered"] >= 5:
+                parts.append(f"{counts['order_triggered']} TP/SL triggered")
+            if counts["credited"]:
+                parts.append(f"{counts['credited']} refunds credited")
+            if counts["market_mode"]:
+                modes = Counter(ev["mode"] for _t, ev in pend if ev["type"] == "market_mode")
+                parts.append("markets -> " + ", ".join(f"{m} x{n}" for m, n in sorted(modes.items())))
+            if parts:
+                lines.append(Line(last_ts, "; ".join(parts)))
+        return lines
+
+    # ---- the timeline's actions ------------------------------------------------------------
+    def _fire(self, e) -> list[Line]:
+        kind = "fault" if e.action in FAULT_ACTIONS else "action"
+        head = Line(self.clock.now, f"{'FAULT ' if kind == 'fault' else ''}{e.action.replace('_', ' ')}"
+                    + (f" [{e.id}]" if e.id else ""), kind, e.caption, e.id)
+        try:
+            detail = getattr(self, f"_do_{e.action}")(e)
+        except NodeError as err:
+            detail = [f"refused: {err.code}: {err.message}"]
+        lines = [head]
+        for d in detail or []:
+            lines.append(Line(self.clock.now, "  " + d, kind, "", e.id))
+        return lines
+
+    def _need_node(self) -> bool:
+        return self.node is not None
+
+    def _result_text(self, res) -> str:
+        return "ok" if res.ok else f"refused: {res.code}: {res.message}"
+
+    def _do_note(self, e) -> list[str]:
+        return []
+
+    def _do_schedule_maintenance(self, e) -> list[str]:
+        res = self._op({"type": "schedule_maintenance", "window_id": e.window_id,
+                        "markets": _markets_of(self.sc, e.markets), "start_ts": self.start + self.sc.offset(e.start),
+                        "duration_ms": parse_duration(e.duration),
+                        "kind": e.kind}, tag=e.id)
+        return [] if res.ok else [self._result_text(res)]
+
+    def _do_emergency_brake(self, e) -> list[str]:
+        res = self._op({"type": "emergency_brake", "reason": e.reason}, tag=e.id)
+        return [] if res.ok else [self._result_text(res)]
+
+    def _do_release_brake(self, e) -> list[str]:
+        cmd = {"type": "release_brake", "reason": e.reason}
+        out = []
+        if e.override:
+            if "override" in SPECS["release_brake"]:
+                cmd["override"] = True
+            else:
+                out.append("override not available in this build")
+        res = self._op(cmd, actor=APPROVER, tag=e.id)
+        return out + ([] if res.ok else [self._result_text(res)])
+
+    def _do_set_market_mode(self, e) -> list[str]:
+        out = []
+        for m in _markets_of(self.sc, e.markets):
+            assert self.node is not None
+            if self.node.engine.markets[m].mode == e.mode:
+                continue
+            res = self._op({"type": "set_market_mode", "market": m, "mode": e.mode, "reason": e.reason}, tag=e.id)
+            if not res.ok:
+                out.append(f"{m}: {self._result_text(res)}")
+        return out
+
+    def _do_set_platform_access(self, e) -> list[str]:
+        res = self._op({"type": "set_platform_access", "enabled": e.enabled, "reason": e.reason}, tag=e.id)
+        return [] if res.ok else [self._result_text(res)]
+
+    def _do_pause_liquidations(self, e) -> list[str]:
+        res = self._op({"type": e.action, "market": e.market, "reason": e.reason}, tag=e.id)
+        return [] if res.ok else [self._result_text(res)]
+
+    _do_resume_liquidations = _do_pause_triggers = _do_resume_triggers = _do_pause_liquidations
+
+    def _do_take_snapshot(self, e) -> list[str]:
+        res = self._op({"type": "take_snapshot", "label": e.label or (e.id or "scenario"), "trigger": "manual"},
+                       tag=e.id)
+        if res.ok and e.id:
+            self._snap_ids[e.id] = next(ev["snapshot_id"] for ev in res.events if ev["type"] == "snapshot_taken")
+        return [] if res.ok else [self._result_text(res)]
+
+    def _snapshot_ref(self, ref: str) -> str | None:
+        assert self.node is not None
+        snaps = self.node.snapshots()
+        if ref in self._snap_ids:
+            return self._snap_ids[ref]
+        if ref == "maintenance":
+            found = [s for s in snaps if s["trigger"] == "maintenance"]
+            return found[-1]["snapshot_id"] if found else None
+        if ref.startswith("label:"):
+            found = [s for s in snaps if s["label"] == ref[6:]]
+            return found[-1]["snapshot_id"] if found else None
+        return ref if any(s["snapshot_id"] == ref for s in snaps) else None
+
+    def _do_rollback(self, e) -> list[str]:
+        sid = self._snapshot_ref(e.snapshot)
+        if sid is None:
+            return [f"no snapshot matches {e.snapshot!r}"]
+        res = self._op({"type": "rollback", "snapshot_id": sid, "reason": e.reason}, actor=APPROVER, tag=e.id)
+        return [f"to {sid}"] if res.ok else [self._result_text(res)]
+
+    def _do_compute_refunds(self, e) -> list[str]:
+        node = self.node
+        assert node is not None
+        self.refunds["method"] = e.method
+        if e.method == "counterfactual":
+            if not hasattr(node, "compute_refunds") or not hasattr(node, "propose_refunds"):
+                self.refunds["available"] = False
+                self.not_available.append("counterfactual refunds (Node.compute_refunds is not in this build)")
+                return ["not available: Node.compute_refunds is not in this build"]
+            sid = self._snapshot_ref(e.snapshot or "maintenance")
+            if sid is None:
+                return [f"no snapshot matches {e.snapshot!r}"]
+            bad = sorted({s for ref in e.bad for s in self._seqs.get(ref, [])})
+            report = node.compute_refunds(sid, node.engine.seq, bad)
+        else:
+            if not hasattr(node, "reference_refunds") or not hasattr(node, "propose_refunds"):
+                self.refunds["available"] = False
+                self.not_available.append("reference-price refunds (Node.reference_refunds is not in this build)")
+                return ["not available: Node.reference_refunds is not in this build"]
+            seqs = self._seqs.get(e.since or "", [])
+            from_seq = min(seqs) - 1 if seqs else 0
+            upto = self._seqs.get(e.upto or "", [])
+            to_seq = max(upto) if upto else node.engine.seq
+            ref_ts = self.start + self.sc.offset(e.reference) if e.reference is not None else self.clock.now
+            report = node.reference_refunds(from_seq, to_seq, ref_ts, e.market)
+        proposals = node.propose_refunds(report, e.reason, actor=ONCALL) if report.get("proposals") else []
+        self._proposals += [p["refund_id"] for p in proposals]
+        self.refunds["proposed_count"] += len(proposals)
+        self.refunds["proposed_total"] += sum(p["amount"] for p in proposals)
+        return [f"{len(proposals)} refunds proposed, {fmt_amount(sum(p['amount'] for p in proposals))} USDC "
+                f"({report.get('method', e.method)})"]
+
+    def _do_approve_refunds(self, e) -> list[str]:
+        node = self.node
+        assert node is not None
+        if not self.refunds["available"]:
+            return ["not available: no refunds were computed"]
+        n = 0
+        for rid in self._proposals:
+            if rid in self._approved:
+                continue
+            rec = node.decide_refund(rid, True, e.reason, actor=APPROVER)
+            if rec["status"] == "approved":
+                self._approved.append(rid)
+                n += 1
+        self.refunds["approved_count"] += n
+        return [f"{n} refunds approved by {APPROVER.name}"]
+
+    def _do_pay_refunds(self, e) -> list[str]:
+        node = self.node
+        assert node is not None
+        if not self.refunds["available"]:
+            return ["not available: no refunds were computed"]
+        out = []
+        paid = 0
+        for rid in list(self._approved):
+            res = node.pay_refund(rid, fund=e.fund, actor=APPROVER)
+            if res.ok:
+                paid += 1
+                self._approved.remove(rid)
+            else:
+                out.append(f"{rid}: {self._result_text(res)}")
+        return [f"{paid} refunds paid from the {e.fund} fund"] + out[:5]
+
+    def _do_participants(self, e) -> list[str]:
+        sim = self.sim
+        assert sim is not None
+        if e.makers is not None:
+            sim.makers_active = e.makers
+        if e.takers is not None:
+            sim.takers_active = e.takers
+        return []
+
+    def _do_price_move(self, e) -> list[str]:
+        sim = self.sim
+        assert sim is not None
+        for mk in sim.markets:
+            if mk.name in _markets_of(self.sc, e.markets):
+                mk.price = max(mk.tick, mk.price * (10_000 + e.bps) // 10_000 // mk.tick * mk.tick)
+        return []
+
+    def _fid(self, e) -> str:
+        return e.id or f"fault{self.sc.timeline.index(e)}"
+
+    def _do_corrupt_market_state(self, e) -> list[str]:
+        node = self.node
+        assert node is not None
+        cmds = []
+        for m in _markets_of(self.sc, e.markets):
+            mark = e.mark_price if e.mark_price is not None else fmt_price(node.engine.markets[m].mark_price)
+            cmds.append({"type": "load_market_state", "ts": self.clock.now, "market": m, "mark_price": mark,
+                         "funding_index": e.funding_index, "source": e.source})
+        res = self._system(cmds, tag=self._fid(e))
+        return [f"{c['market']}: {self._result_text(r)}" for c, r in zip(cmds, res, strict=True) if not r.ok]
+
+    def _do_stale_oracle(self, e) -> list[str]:
+        sim = self.sim
+        assert sim is not None
+        until = self.clock.now + self.sc.offset(e.duration)
+        lag = self.sc.offset(e.lag)
+        for m in _markets_of(self.sc, e.markets):
+            sim.oracle_override[m] = (e.offset_bps, lag)
+            self._oracle_tags[m] = self._fid(e)
+            self._expiries.append((until, "oracle", m, self._fid(e)))
+        return [f"oracles publish {e.offset_bps:+d} bps off, {lag // 1000}s old, until +{self.sc.offset(e.duration) // 1000}s"]
+
+    def _do_freeze_oracle(self, e) -> list[str]:
+        sim = self.sim
+        assert sim is not None
+        until = self.clock.now + self.sc.offset(e.duration)
+        for m in _markets_of(self.sc, e.markets):
+            sim.oracle_frozen.add(m)
+            self._expiries.append((until, "frozen", m, self._fid(e)))
+        return []
+
+    def _do_thin_book(self, e) -> list[str]:
+        sim, node = self.sim, self.node
+        assert sim is not None and node is not None
+        sim.makers_active = False
+        self._expiries.append((self.clock.now + self.sc.offset(e.duration), "makers", "", self._fid(e)))
+        acct = "thin-mm"
+        # the makers are not back: their quotes are pulled, the books are empty
+        cmds: list[dict] = [{"type": "cancel_all", "ts": self.clock.now, "account": f"mm{i}", "market": m}
+                            for m in _markets_of(self.sc, e.markets) for i in range(sim.makers)]
+        cmds.append({"type": "deposit", "ts": self.clock.now, "account": acct, "amount": "1000000"})
+        n_pull = len(cmds) - 1
+        for mk in sim.markets:
+            if mk.name not in _markets_of(self.sc, e.markets):
+                continue
+            ref = mk.published or mk.price
+            qty = fmt_size(mk.lot * e.size_lots)
+            for side, bps in (("buy", e.bid_bps), ("sell", e.ask_bps)):
+                px = ref * (10_000 + bps) // 10_000 // mk.tick * mk.tick
+                cmds.append({"type": "place_order", "ts": self.clock.now, "account": acct, "market": mk.name,
+                             "side": side, "size": qty, "price": fmt_price(px), "post_only": True})
+        res = self._system(cmds)[n_pull + 1:]
+        # the fault's bad commands are the far-off orders (a counterfactual replays them away)
+        self._seqs.setdefault(self._fid(e), []).extend(r.seq for r in res)
+        refused = Counter(r.code for r in res if not r.ok)
+        out = [f"makers pulled their quotes; {sum(1 for r in res if r.ok)} of {len(res)} far-off post-only "
+               "orders rest on the empty books"]
+        if refused:
+            out.append("refused: " + ", ".join(f"{c} x{n}" for c, n in sorted(refused.items())))
+        return out
+
+    def _do_node_crash(self, e) -> list[str]:
+        node = self.node
+        if node is None:
+            return ["the node is already down"]
+        if self.db is None:
+            self.not_available.append("node_crash needs [scenario] durable = true")
+            return ["not available: this scenario's node is not durable (set durable = true)"]
+        eng = node.engine
+        self._crash = {"acked_seq": eng.seq, "acked_hash": state_hash(eng), "ts": self.clock.now}
+        # commands in flight when the power goes: queued, never journaled, never acknowledged
+        sim = self.sim
+        assert sim is not None
+        inflight = [c for c in sim.step(self.clock.now) if c["type"] != "oracle_price"][:20]
+        for c in inflight:
+            node.submit(c, SYSTEM)
+        self._crash["unacknowledged"] = len(inflight)
+        self._abandoned.append(node)  # no close, no final snapshot: abandoned as a dead process would be
+        self.node = None
+        return [f"node down at seq {eng.seq}; {len(inflight)} commands in flight were never acknowledged"]
+
+    def _do_recover(self, e) -> list[str]:
+        if self.node is not None:
+            return ["the node is up"]
+        if self.db is None or self._crash is None:
+            return ["not available: nothing to recover"]
+        node = Node.open(self.db, clock=self.clock, actor=ONCALL)
+        node.subscribe(self._on_events)
+        for fn in self._subscribers:
+            node.subscribe(fn)
+        self.node = node
+        eng = node.engine
+        c = self._crash
+        lost = eng.seq != c["acked_seq"] or state_hash(eng) != c["acked_hash"]
+        self.recovery = {"acked_seq": c["acked_seq"], "recovered_seq": eng.seq, "nothing_lost": not lost,
+                         "unacknowledged_dropped": c["unacknowledged"], "downtime_ms": self.clock.now - c["ts"],
+                         "snapshot_used": max((s["seq"] for s in node.snapshots() if s["seq"] <= eng.seq),
+                                              default=0)}
+        return [f"recovered from snapshot and journal: seq {eng.seq} (acknowledged {c['acked_seq']}), "
+                f"state hash {'identical' if not lost else 'DIFFERENT'}; "
+                f"down {fmt_duration(self.clock.now - c['ts'])}"]
+
+    # ---- the report ------------------------------------------------------------------------
+    def report(self) -> dict:
+        node = self.node
+        eng = node.engine if node is not None else None
+        failures = run_checks(eng) if eng is not None else []
+        by_fault: dict[str, int] = {fid: 0 for fid, _s, _u in self._windows}
+        unintended = 0
+        for ts, _ev in self.liquidations:
+            hit = False
+            for fid, s, u in self._windows:
+                if s <= ts <= u:
+                    by_fault[fid] += 1
+                    hit = True
+            unintended += hit
+        rf = dict(self.refunds)
+        rf["proposed_total"] = fmt_amount(rf["proposed_total"])
+        rf["paid_total"] = fmt_amount(rf["paid_total"])
+        rep = {
+            "scenario": self.sc.scenario.name,
+            "title": self.sc.scenario.title,
+            "seed": self.seed,
+            "accounts": self.accounts,
+            "safeguards": {"requested": self.safeguards, "available": self.safeguards_available},
+            "start_ts": self.start,
+            "end_ts": self.clock.now,
+            "commands": eng.seq if eng is not None else None,
+            "liquidations": {"total": len(self.liquidations), "unintended": unintended, "by_fault": by_fault,
+                             "accounts": len({ev["account"] for _t, ev in self.liquidations}),
+                             "definition": UNINTENDED_DEFINITION},
+            "brake": self.brake,
+            "rollback": self.rollback,
+            "refunds": rf,
+            "recovery": self.recovery,
+            "maintenance": self.maintenance,
+            "safeguard_events": dict(sorted(self.safeguard_events.items())),
+            "invariants_ok": eng is not None and not failures,
+            "failed_checks": sorted({f.check for f in failures}),
+            "final_modes": {m: mk.mode for m, mk in eng.markets.items()} if eng is not None else {},
+            "state_hash": state_hash(eng) if eng is not None else None,
+            "journal_sha256": self.journal_digest(),
+            "not_available": list(self.not_available),
+        }
+        rep["expectations"] = self.check_expectations(rep)
+        return rep
+
+    def journal_digest(self) -> str | None:
+        """SHA-256 of the journal (every command as applied, in order): same seed, same digest."""
+        node = self.node
+        if node is None:
+            return None
+        h = hashlib.sha256()
+        if node.store is not None:
+            for rec in node.store.iter_journal(after_seq=0):
+                h.update(orjson.dumps({**rec.command, "seq": rec.seq}, option=orjson.OPT_SORT_KEYS) + b"\n")
+        else:
+            for c in node.journal:
+                h.update(orjson.dumps(c, option=orjson.OPT_SORT_KEYS) + b"\n")
+        return h.hexdigest()
+
+    def check_expectations(self, rep: dict) -> dict:
+        ex = self.sc.expect
+        mode = ex.safeguards_on if self.safeguards else ex.safeguards_off
+        checks = _check(ex.always, rep, "always")
+        if self.safeguards and not self.safeguards_available:
+            skipped = [f"safeguards_on.{k}" for k in mode.model_dump(exclude_defaults=True)]
+            checks += [{"name": n, "ok": None, "expected": "guard rails", "actual": "not available in this build"}
+                       for n in skipped]
+        else:
+            checks += _check(mode, rep, "safeguards_on" if self.safeguards else "safeguards_off")
+        return {"ok": all(c["ok"] is not False for c in checks), "checks": checks}
+
+    def close(self) -> None:
+        if self.node is not None:
+            self.node.close()
+        for n in self._abandoned:  # the dead node's database handle (the OS would close it)
+            if n.store is not None:
+                n.store.close()
+        self._abandoned = []
+
+
+def _check(ex: Expect, rep: dict, prefix: str) -> list[dict]:
+    out = []
+
+    def add(name, expected, actual, ok) -> None:
+        out.append({"name": f"{prefix}.{name}", "expected": expected, "actual": actual, "ok": ok})
+
+    liq = rep["liquidations"]
+    for name, actual in (("liquidations", liq["total"]), ("unintended", liq["unintended"]),
+                         ("refunds_paid", rep["refunds"]["paid_count"])):
+        lo, hi = getattr(ex, f"{name}_min"), getattr(ex, f"{name}_max")
+        if name == "refunds_paid" and not rep["refunds"]["available"] and (lo is not None or hi is not None):
+            out.append({"name": f"{prefix}.refunds_paid", "expected": f"{lo}..{hi}", "ok": None,
+                        "actual": "not available in this build"})
+            continue
+        if lo is not None:
+            add(f"{name}_min", f">= {lo}", actual, actual >= lo)
+        if hi is not None:
+            add(f"{name}_max", f"<= {hi}", actual, actual <= hi)
+    for fid, b in ex.unintended_by_fault.items():
+        actual = liq["by_fault"].get(fid, 0)
+        if "min" in b:
+            add(f"unintended_by_fault.{fid}.min", f">= {b['min']}", actual, actual >= b["min"])
+        if "max" in b:
+            add(f"unintended_by_fault.{fid}.max", f"<= {b['max']}", actual, actual <= b["max"])
+    for name, actual in (("invariants_ok", rep["invariants_ok"]), ("brake", rep["brake"] is not None),
+                         ("rollback", rep["rollback"] is not None),
+                         ("nothing_lost", bool(rep["recovery"] and rep["recovery"]["nothing_lost"]))):
+        want = getattr(ex, name)
+        if want is not None:
+            add(name, want, actual, actual == want)
+    if ex.safeguard_events_min is not None:
+        n = sum(rep["safeguard_events"].values())
+        add("safeguard_events_min", f">= {ex.safeguard_events_min}", n, n >= ex.safeguard_events_min)
+    for m, mode in ex.final_modes.items():
+        actual = rep["final_modes"].get(m)
+        add(f"final_modes.{m}", mode, actual, actual == mode)
+    return out
+
+
+def _describe(ev: dict) -> str:
+    t = ev["type"]
+    if t == "maintenance_phase":
+        markets = ", ".join(m.split("-")[0] for m in ev["markets"])
+        return f"maintenance {ev['window_id']} ({ev['kind'].replace('_', ' ')}, {markets}): {ev['phase']}"
+    if t == "brake_engaged":
+        return (f"EMERGENCY BRAKE: {ev['canceled_orders']} orders canceled, {ev['kept_tpsl']} TP/SL kept, "
+                f"{ev.get('accounts_affected', 0)} accounts")
+    if t == "brake_released":
+        return "brake released: markets reopen in post_only"
+    if t == "rolled_back":
+        return (f"ROLLED BACK to {ev['snapshot_id']} (seq {ev['to_seq']}): "
+                f"{ev['discarded_commands']} commands discarded")
+    if t == "safeguards_set":
+        return f"safeguards {'ON' if ev.get('enabled') else 'OFF'}"
+    if t == "market_data_quarantined":
+        return f"market data QUARANTINED for {ev.get('market')}: {'; '.join(ev.get('reasons') or [])}"
+    if t == "circuit_breaker_tripped":
+        return f"circuit breaker tripped on {ev.get('market')}: {ev.get('accounts')} accounts"
+    if t == "market_flagged":
+        return f"{ev.get('market')} flagged: {ev.get('flag')} ({ev.get('detail')})"
+    if t == "market_unflagged":
+        return f"{ev.get('market')} unflagged: {ev.get('flag')}"
+    if t == "validation_failed":
+        return f"validation failed: {ev.get('check')}: {ev.get('detail')}"
+    if t == "platform_access":
+        return f"platform access {'enabled' if ev['enabled'] else 'DISABLED'}"
+    if t == "snapshot_taken":
+        if ev.get("trigger") == "auto":
+            return ""
+        return f"snapshot {ev['snapshot_id']} ({ev.get('label') or ev.get('trigger')})"
+    if t == "market_state_loaded":
+        if ev.get("source") == "genesis":
+            return ""
+        return (f"market state loaded for {ev['market']} from {ev.get('source') or '?'}: "
+                f"mark {fmt_price(ev['mark_price'])}, funding index {ev['funding_index']}")
+    return ""
+
+
+def fmt_duration(ms: int) -> str:
+    s = ms // 1000
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
+__all__ = ["Line", "ScenarioRun", "UNINTENDED_DEFINITION"]
