@@ -101,14 +101,24 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
 
         app._display = display
 
+        switched: dict[str, list[float]] = {"l": [], "d": [], "ctrl+b": [], "n": []}
+
+        only = os.environ.get("BENCH_PROFILE_KEY")
+
         async def measure(key: str, done) -> float:
+            if only and os.environ.get("BENCH_PROFILE"):
+                (prof.enable if key == only else prof.disable)()
             frames.clear()
             t = time.perf_counter()
             char = {"ctrl+b": None}.get(key, key)
             app._driver.send_message(events.Key(key, char))
+            t_done = None
             while True:
                 await asyncio.sleep(0.0005)
                 if done():
+                    if t_done is None:
+                        t_done = time.perf_counter()
+                        switched[key].append((t_done - t) * 1000)
                     scr = app.screen
                     hit = [ft for ft, s in frames if s is scr]
                     if hit:
@@ -136,6 +146,9 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
             prof.disable()
             prof.dump_stats(os.environ["BENCH_PROFILE"])
         allv = [v for vs in lat.values() for v in vs]
+        print("  (of which: until the app had switched screens: "
+              + ", ".join(f"{k} p50 {statistics.median(v):.0f} ms" for k, v in switched.items() if v)
+              + "; the rest is composing the first frame)")
         print(f"\nkey press -> effect on screen under load ({samples} samples per key):")
         for k, vs in lat.items():
             print(f"  {k:32s} p50 {statistics.median(vs):6.1f} ms   p95 {pct(vs, 95):6.1f} ms   max {max(vs):6.1f} ms")
