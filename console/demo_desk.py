@@ -152,6 +152,7 @@ class Director:
                 self.last = text
         if not isinstance(self.app.screen, _modal_types()):
             self.app.refresh_now()
+        self.app.show_caption()
 
     def _finish_if_done(self) -> None:
         if self.run.done and not self.queue and not self.acting and self.report is None:
@@ -226,7 +227,9 @@ class Director:
             self.performed.append(e.action)
         except Handover:
             self.last = f"{self.acting}: left to you"
-        except Exception as err:  # never a traceback on screen: say what failed, carry on
+        except Exception as err:  # never a traceback on screen: say what failed, close its modal, carry on
+            while isinstance(self.app.screen, _modal_types()):
+                self.app.pop_screen()
             self.app.notify(f"{type(err).__name__}: {err}", title=f"Demo step {e.action} failed", severity="error")
         finally:
             self.acting = None
@@ -240,10 +243,25 @@ class Director:
         if not self.scripted or not self.app.is_running:
             raise Handover
 
+    async def _settle(self, cond, limit: float = 4.0) -> None:
+        """Wait (a little wall time) until what the script needs on screen is there."""
+        for _ in range(int(limit / 0.02)):
+            if cond():
+                return
+            await asyncio.sleep(0.02)
+
     async def _go(self, mode: str) -> None:
         while isinstance(self.app.screen, _modal_types()):  # a modal someone left open
             self.app.pop_screen()
         self.app.action_go(mode)
+        from textual.widgets import DataTable
+
+        for _ in range(200):  # until the screen is up (its tables have their columns)
+            screen = self.app.screen
+            if (getattr(screen, "NAME", None) == mode and screen.is_mounted
+                    and all(t.columns for t in screen.query(DataTable))):
+                break
+            await asyncio.sleep(0.02)
         await self._hold(0.5)
         self.app.refresh_now()
 
@@ -260,6 +278,7 @@ class Director:
 
         await self._go("dashboard")
         self.app.action_brake()  # the preview is read as it opens
+        await self._settle(lambda: isinstance(self.app.screen, BrakeModal) and self.app.screen.is_mounted)
         await self._hold(0.2)
         modal = self.app.screen
         assert isinstance(modal, BrakeModal)
@@ -275,6 +294,7 @@ class Director:
 
         await self._go("dashboard")
         self.app.action_release()
+        await self._settle(lambda: isinstance(self.app.screen, ReleaseModal) and self.app.screen.is_mounted)
         await self._hold(0.2)
         modal = self.app.screen
         assert isinstance(modal, ReleaseModal)
@@ -308,6 +328,7 @@ class Director:
         screen.action_preview()  # the account-by-account preview
         await self._hold(2)
         screen.action_rollback()
+        await self._settle(lambda: isinstance(self.app.screen, RollbackModal) and self.app.screen.is_mounted)
         await self._hold(0.3)
         modal = self.app.screen
         assert isinstance(modal, RollbackModal)
@@ -378,9 +399,11 @@ class Director:
         bad = self.run.bad_seqs(e.bad)
         await self._go("refunds")
         self.app.screen.action_compute()
+        await self._settle(lambda: isinstance(self.app.screen, ComputeModal) and self.app.screen.is_mounted)
         await self._hold(0.5)
         modal = self.app.screen
         assert isinstance(modal, ComputeModal)
+        await self._settle(lambda: any(s["snapshot_id"] == sid for s in modal.snapshots))
         if sid is not None:
             modal.query_one("#cf-snapshot", Select).value = sid
         await self._hold(0.5)
@@ -424,6 +447,7 @@ class Director:
             table = screen.query_one("#refund-table", DataTable)
             table.move_cursor(row=table.get_row_index(pending[0]["refund_id"]))
             screen.action_approve()
+            await self._settle(lambda: isinstance(app.screen, ReasonModal) and app.screen.is_mounted)
             await self._hold(0.3)
             modal = app.screen
             if isinstance(modal, ReasonModal):
