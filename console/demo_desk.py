@@ -411,6 +411,11 @@ class Director:
         await self._hold()
         modal.compute()
         await self._hold(2)  # the proposals with their evidence
+        if modal.report is None or not modal.report.get("proposals"):
+            self.last = "refunds: nobody is owed anything for this window"
+            self.app.notify("Nobody is owed anything for this window; no refunds proposed.", title="Refunds")
+            modal.dismiss(None)
+            return
         modal.query_one("#cf-reason", Input).value = e.reason
         await self._hold(0.5)
         if modal.report is not None:
