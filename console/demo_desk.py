@@ -277,6 +277,9 @@ class Director:
         from .screens.brake import BrakeModal
 
         await self._go("dashboard")
+        if self.app.gateway.status().get("brake_engaged"):  # someone at the desk already tripped it
+            self.last = "brake: already engaged"
+            return
         self.app.action_brake()  # the preview is read as it opens
         await self._settle(lambda: isinstance(self.app.screen, BrakeModal) and self.app.screen.is_mounted)
         await self._hold(0.2)
@@ -293,6 +296,9 @@ class Director:
         from .screens.brake import ReleaseModal
 
         await self._go("dashboard")
+        if not self.app.gateway.status().get("brake_engaged"):  # someone at the desk already released it
+            self.last = "release: the brake is not engaged"
+            return
         self.app.action_release()
         await self._settle(lambda: isinstance(self.app.screen, ReleaseModal) and self.app.screen.is_mounted)
         await self._hold(0.2)
