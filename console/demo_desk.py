@@ -145,6 +145,8 @@ class Director:
     def advance(self) -> None:
         """One runner step (market, faults, ticks); captions from the timeline lines."""
         for line in self.run.step():
+            if line.caption and any(e.caption == line.caption for _ts, e in self.queue):
+                continue  # a step handed to the script: its caption shows when the script performs it
             if line.caption:
                 self.caption = line.caption
             text = line.text.strip()
@@ -195,13 +197,15 @@ class Director:
             t.append("  PAUSED", style="bold yellow")
         if not self.scripted:
             t.append("  You have the desk", style="bold yellow")
-            if self.queue:
-                t.append(f" ({len(self.queue)} scripted step(s) waiting)")
         elif self.acting:
             t.append(f"  script: {self.acting}", style="bold")
-        t.append("   ^t take/give the desk  f7 pause  f8/f9 speed", style="dim")
+        t.append("   ^t desk  f7 pause  f8/f9 speed", style="dim")
         t.append("\n")
-        t.append(self.caption or "", style="bold")
+        if not self.scripted:
+            t.append("You have the desk: the market and the faults run on; the script waits until ^t hands it back"
+                     + (f" ({len(self.queue)} scripted step(s) waiting)" if self.queue else "") + ".", style="bold")
+        else:
+            t.append(self.caption or "", style="bold")
         t.append("\n")
         nxt = self.queue[0] if self.queue else run.upcoming()
         if nxt is not None:

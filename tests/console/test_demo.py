@@ -7,6 +7,7 @@ import pytest
 
 from console.demo import demo_app, play, summary
 from console.demo_desk import CaptionBar
+from console.palette import DeskCommands
 from console.screens.brake import BrakeModal
 from console.screens.refunds import ComputeModal, RefundsScreen
 from console.screens.snapshots import RollbackModal, SnapshotsScreen
@@ -156,6 +157,12 @@ async def test_pause_stops_the_clock() -> None:
             await _until(pilot, lambda: run.now > t, "the clock to resume")
             await pilot.press("ctrl+t")
             assert not app.director.scripted and "You have the desk" in _caption(app)
+            # the palette offers it too: hand the desk back from there
+            hits = [hit async for hit in DeskCommands(app.screen).discover()]
+            back = next(h for h in hits if str(h.display) == "Demo: Take/give the desk")
+            await back.command()
+            await pilot.pause()
+            assert app.director.scripted and "You have the desk" not in _caption(app)
     finally:
         run.close()
 
