@@ -97,35 +97,32 @@ def run_demo(args) -> int:
 
 
 def _console(run: ScenarioRun, args) -> int:
-    """The console on the scenario's desk: the run is played first (timeline printed), then the
-    operator screens show where it ended. (Scripted screen driving builds on ScenarioRun.step.)"""
-    from .gateway import Feed
-
+    """The console on the scenario's desk, the scenario playing live in it (console.demo_desk)."""
     run.setup()
-    feed = Feed(run.clock)
-    run.subscribe(feed)
-    rep = play(run, args.speed)
-    print(summary(rep))
-    if args.report:
-        write_report(rep, args.report)
-    if run.node is None:
-        print("perpdesk demo: the scenario ended with the node down; nothing to show", file=sys.stderr)
-        return 1
-    app = demo_app(run, feed)
+    app = demo_app(run, speed=args.speed or 30.0)
     app.run()
+    rep = app.director.report
+    if rep is not None:
+        print(summary(rep))
+        if args.report:
+            write_report(rep, args.report)
+    else:
+        print(f"perpdesk demo: left at engine time +{(run.now - run.start) // 1000}s, before the end; no report")
     return app.return_code or 0
 
 
-def demo_app(run: ScenarioRun, feed=None):
-    """The console (not live: the scenario drives the venue) on the scenario's node."""
-    from .app import PerpdeskApp
+def demo_app(run: ScenarioRun, feed=None, *, speed: float = 30.0, beat: float = 1.2, autoplay: bool = True):
+    """The console on the scenario's node with the scenario playing in it (``autoplay`` False: the
+    caller steps ``app.director`` itself)."""
+    from .demo_desk import DemoApp
     from .factory import Desk
     from .gateway import Feed, Gateway
 
+    run.setup()
     node = run.node
     assert node is not None
     if feed is None:
         feed = Feed(run.clock)
         run.subscribe(feed)
     desk = Desk(node, Gateway(node), feed, run.sim, run.clock, live=False)
-    return PerpdeskApp(node, gateway=desk.gateway, feed=feed, desk=desk, live=False)
+    return DemoApp(run, gateway=desk.gateway, feed=feed, desk=desk, speed=speed, beat=beat, autoplay=autoplay)

@@ -107,6 +107,10 @@ class DeskScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield StatusBanner(self.NAME)
+        if getattr(self.app, "director", None) is not None:  # perpdesk demo: the narration under the banner
+            from .demo_desk import CaptionBar
+
+            yield CaptionBar()
         yield from self.compose_body()
         yield DeskFooter()
 

@@ -50,6 +50,10 @@ _NOTABLE = {"maintenance_phase", "brake_engaged", "brake_released", "rolled_back
             "validation_failed", "platform_access", "snapshot_taken", "market_state_loaded"}
 #: events counted per step and shown as one line
 _COUNTED = {"liquidation", "oracle_rejected", "credited", "market_mode", "deleverage", "order_triggered"}
+#: timeline actions a person performs at the desk: with ``ScenarioRun(operator=fn)`` the runner hands them to
+#: ``fn(ts, entry)`` (the console's demo drives its screens) instead of performing them itself
+OPERATOR_ACTIONS = ("emergency_brake", "release_brake", "rollback", "set_market_mode", "take_snapshot",
+                    "compute_refunds", "approve_refunds", "pay_refunds")
 SAFEGUARD_EVENTS = ("oracle_rejected", "market_flagged", "market_data_quarantined", "circuit_breaker_tripped")
 
 
@@ -90,7 +94,7 @@ class ScenarioRun:
     """One run of a scenario on a fresh venue."""
 
     def __init__(self, scenario: Scenario | str, *, seed: int | None = None, safeguards: bool = True,
-                 accounts: int | None = None, home: str | None = None) -> None:
+                 accounts: int | None = None, home: str | None = None, operator=None) -> None:
         self.sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
         h = self.sc.scenario
         self.seed = self.sc.sim.seed if seed is None else seed
@@ -117,6 +121,8 @@ class ScenarioRun:
         self._crash: dict | None = None
         self._abandoned: list[Node] = []
         self._subscribers: list = []
+        #: ``operator(ts, entry)``: who performs the OPERATOR_ACTIONS entries (None: this runner does)
+        self.operator = operator
         self.liquidations: list[tuple[int, dict]] = []
         self.brake: dict | None = None
         self.rollback: dict | None = None
@@ -412,6 +418,9 @@ class ScenarioRun:
         kind = "fault" if e.action in FAULT_ACTIONS else "action"
         head = Line(self.clock.now, f"{'FAULT ' if kind == 'fault' else ''}{e.action.replace('_', ' ')}"
                     + (f" [{e.id}]" if e.id else ""), kind, e.caption, e.id)
+        if self.operator is not None and e.action in OPERATOR_ACTIONS:
+            self.operator(self.clock.now, e)  # the driver performs it (through the console's screens)
+            return [head]
         try:
             detail = getattr(self, f"_do_{e.action}")(e)
         except NodeError as err:
@@ -479,6 +488,21 @@ class ScenarioRun:
         if res.ok and e.id:
             self._snap_ids[e.id] = next(ev["snapshot_id"] for ev in res.events if ev["type"] == "snapshot_taken")
         return [] if res.ok else [self._result_text(res)]
+
+    def record(self, entry, seqs: list[int] = (), snapshot_id: str | None = None) -> None:
+        """The driver performed ``entry`` itself (``operator=``): keep what later entries refer to."""
+        if entry.id:
+            self._seqs.setdefault(entry.id, []).extend(seqs)
+            if snapshot_id is not None:
+                self._snap_ids[entry.id] = snapshot_id
+
+    def bad_seqs(self, refs: list[str]) -> list[int]:
+        """The seqs the timeline entries ``refs`` sent (a refund computation's bad inputs)."""
+        return sorted({s for ref in refs for s in self._seqs.get(ref, [])})
+
+    def snapshot_ref(self, ref: str) -> str | None:
+        """The snapshot id a timeline entry's ``snapshot`` names (an entry id, ``maintenance``, ``label:X``)."""
+        return self._snapshot_ref(ref)
 
     def _snapshot_ref(self, ref: str) -> str | None:
         assert self.node is not None
@@ -851,4 +875,4 @@ def fmt_duration(ms: int) -> str:
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
 
 
-__all__ = ["Line", "ScenarioRun", "UNINTENDED_DEFINITION"]
+__all__ = ["OPERATOR_ACTIONS", "Line", "ScenarioRun", "UNINTENDED_DEFINITION"]
