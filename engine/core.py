@@ -61,6 +61,7 @@ class Engine:
         self.pre_brake_pauses: list[bool] | None = None  # global pauses as they were when the brake tripped
         self.credits: dict[str, dict] = {}
         self.maintenance: dict[str, dict] = {}
+        self.snapshot_due: str | None = None  # a maintenance window's snapshot, taken at the end of its tick
         self.safeguards = True  # guard rails on (guards.py); off: the engine behaves as before they existed
         self.audit: list = [-1, []]  # last continuous audit: [engine ts or -1, [[check, detail, market], ...]]
         # ---- journal position and library (not hashed) ----
@@ -713,6 +714,10 @@ class Engine:
             if last < 0 or now - last >= guards.AUDIT_INTERVAL_MS:
                 self._audit()
         self._after_market_data(self.markets.values())
+        label = self.snapshot_due
+        if label is not None:  # after everything this tick did: the snapshot is the state after its seq
+            self.snapshot_due = None
+            self._take_snapshot({"label": label, "trigger": "maintenance"})
 
     def _audit(self) -> None:
         """The continuous audit: run the validation checks; halt what fails into cancel_only."""

@@ -106,9 +106,10 @@ def _step(engine, w: dict) -> bool:
     if phase == "cancel_only":
         if now >= w["work_ts"]:
             _enter(engine, w, "snapshot")
-            engine._take_snapshot({"label": f"maintenance {w['window_id']} ({w['kind'].replace('_', ' ')})",
-                                   "trigger": "maintenance"})
+            # taken when this tick is complete (Engine._tick): recovery and rollback previews replay the
+            # journal after a snapshot's seq, so it must hold the state after the whole command
             w["snapshot_id"] = f"snap-{engine.seq}"
+            engine.snapshot_due = f"maintenance {w['window_id']} ({w['kind'].replace('_', ' ')})"
             return True
         return False
     if phase == "snapshot":
