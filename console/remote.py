@@ -26,9 +26,9 @@ import time
 from multiprocessing.connection import Client, Listener
 from typing import Any
 
-from .gateway import REQUIRED_ROLE, GatewayError, Outcome
+from .gateway import REQUIRED_ROLE, GatewayError
 
-__all__ = ["VenueProcess", "RemoteGateway", "RemoteFeed", "VenueError"]
+__all__ = ["VenueProcess", "RemoteGateway", "RemoteFeed", "RemoteVenue", "VenueError"]
 
 
 class VenueError(Exception):
@@ -265,6 +265,12 @@ class RemoteFeed(_Proxy):
     _target = "feed"
 
 
+class RemoteVenue(_Proxy):
+    """The venue process's own calls (start the market, bench and drill hooks)."""
+
+    _target = "venue"
+
+
 class VenueProcess:
     """Start, reach and stop the venue's child process."""
 
@@ -279,7 +285,7 @@ class VenueProcess:
         self.link: _Link | None = None
         self.gateway: RemoteGateway | None = None
         self.feed: RemoteFeed | None = None
-        self.venue: _Proxy | None = None
+        self.venue: RemoteVenue | None = None
 
     def start(self) -> VenueProcess:
         ctx = mp.get_context("spawn")  # never fork a process that may hold threads and locks
@@ -301,9 +307,7 @@ class VenueProcess:
         self.link = _Link(self.address, self.authkey)
         self.gateway = RemoteGateway(self.link, msg[1]["identity"])
         self.feed = RemoteFeed(self.link)
-        venue = _Proxy(self.link)
-        venue._target = "venue"
-        self.venue = venue
+        self.venue = RemoteVenue(self.link)
         return self
 
     def stop(self, timeout: float = 30.0) -> int | None:
@@ -330,5 +334,3 @@ class VenueProcess:
             pass
         return self.proc.exitcode
 
-
-__all__ += ["Outcome"]

@@ -29,11 +29,11 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import httpx
 
 from .config import protect_logs, redact
+from .httpretry import retry_after_seconds
 
 log = logging.getLogger("perpdesk.alerts")
 
@@ -175,24 +175,6 @@ class Sink:
         else:
             body = render_generic(a, venue)
         return url, body, headers
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    v = value.strip()
-    if v.isdigit():
-        return float(int(v))
-    try:
-        when = parsedate_to_datetime(v)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 # ---------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import random
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from .fixedpoint import fmt_price, fmt_size
+from .fixedpoint import FRAC_SCALE, fmt_price, fmt_size, frac
 from .fixedpoint import price as price_of
 from .fixedpoint import size as size_of
 from .markets import DEFAULT_MARKETS
@@ -219,8 +219,8 @@ class Simulator:
     def _max_leverage(self, market: str) -> int:
         """What the initial margin allows, with room for fees and the maker's spread (80%)."""
         specs = self.market_specs if self.market_specs is not None else DEFAULT_MARKETS
-        imf = next(float(s["initial_margin"]) for s in specs if s["market"] == market)
-        return max(1, int(0.8 / imf))
+        imf = next(frac(s["initial_margin"]) for s in specs if s["market"] == market)
+        return max(1, 8 * FRAC_SCALE // (10 * imf))
 
     def _path_price(self, mk: SimMarket, ts: int) -> int:
         assert mk.path is not None

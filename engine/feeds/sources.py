@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from ..fixedpoint import PRICE_DECIMALS
+from ..httpretry import retry_after_seconds
 
 _DIGITS = frozenset("0123456789")
 MAX_BODY = 1_000_000  # bytes: a ticker is tiny; anything larger is not one
@@ -158,7 +159,7 @@ class PriceSource:
     def _check_status(self, resp: httpx.Response, data: Any | None) -> None:
         if resp.status_code == 429 or resp.status_code == 418:  # 418: Binance's ban after ignored 429s
             raise SourceError("rate_limited", f"HTTP {resp.status_code}: rate limited", retry=True,
-                              retry_after=_retry_after(resp))
+                              retry_after=retry_after_seconds(resp.headers.get("retry-after")))
         if resp.status_code >= 500:
             raise SourceError(f"http_{resp.status_code}", f"HTTP {resp.status_code} from the server", retry=True)
         if resp.status_code >= 400:
@@ -210,16 +211,6 @@ class PriceSource:
 
 def _safe(text: str, secret: str | None) -> str:
     return text.replace(secret, "***") if secret else text
-
-
-def _retry_after(resp: httpx.Response) -> float | None:
-    v = resp.headers.get("retry-after")
-    if not v:
-        return None
-    try:
-        return max(0.0, float(int(v.strip())))
-    except ValueError:
-        return None
 
 
 def _error_detail(data: Any) -> str:
