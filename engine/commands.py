@@ -11,6 +11,7 @@ object that is not a command at all (no ``type``, unknown ``type``) raises
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 from .fixedpoint import (
     AMOUNT_DECIMALS,
@@ -284,9 +285,14 @@ SPECS: dict[str, dict] = {
 }
 assert set(SPECS) == ALL_COMMANDS
 
-# per type: (fields, optional defaults in spec order, required fields in spec order)
+# a required field not given yet (parse_command's template holds it until the field is parsed)
+_MISSING: Final = object()
+
+# per type: (fields, template, required fields in spec order). The template has every field in spec
+# order (optional ones at their default, required ones _MISSING), so parsed args always list their
+# fields in the same order, whatever the order of the input object's keys
 _PLANS: dict[str, tuple[dict, dict, tuple]] = {
-    t: (spec, {k: f[2] for k, f in spec.items() if not f[1]}, tuple(k for k, f in spec.items() if f[1]))
+    t: (spec, {k: (_MISSING if f[1] else f[2]) for k, f in spec.items()}, tuple(k for k, f in spec.items() if f[1]))
     for t, spec in SPECS.items()
 }
 
@@ -315,7 +321,7 @@ def parse_command(obj: object) -> Command:
         raise CommandError("bad_ts", f"ts must be a non-negative integer of milliseconds, got {ts!r}")
     if t == "tick" and ts is None:
         raise CommandError("missing_field", "tick needs ts")
-    args = defaults.copy()  # optional fields start at their defaults; a null keeps the default
+    args = defaults.copy()  # optional fields start at their defaults (a null keeps the default), required ones _MISSING
     for key, value in obj.items():
         f = spec.get(key)
         if f is None:
@@ -326,7 +332,7 @@ def parse_command(obj: object) -> Command:
             continue
         args[key] = f[0](value, key)
     for key in required:
-        if key not in args:
+        if args[key] is _MISSING:
             raise CommandError("missing_field", f"{t} needs {key}")
     return Command(t, ts, args, obj)
 

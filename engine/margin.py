@@ -51,6 +51,19 @@ def fee_amount(notional_: int, rate: int) -> int:
     return -((notional_ * -rate) // FRAC_SCALE)
 
 
+def worst_side(size: int, open_buy: int, open_sell: int) -> int:
+    """max(|size + open_buy|, |size - open_sell|): the exposure initial margin is charged on.
+
+    Written with comparisons, not abs()/max(): compiled, those builtins box their arguments."""
+    b = size + open_buy
+    if b < 0:
+        b = -b
+    s = size - open_sell
+    if s < 0:
+        s = -s
+    return b if b >= s else s
+
+
 def position_im(pos: Position, worst: int, mark: int, imf: int) -> int:
     """requirement(worst, mark, imf), remembered on the position until one of the three changes."""
     if worst == pos.im_worst and mark == pos.im_mark and imf == pos.im_frac:
@@ -93,7 +106,7 @@ def account_margins(acct: Account, markets: dict[str, Market]) -> tuple[int, int
             if d:
                 value += (-s * d) // FUNDING_DIV
             mm += r
-        worst = max(abs(s + pos.open_buy), abs(s - pos.open_sell))
+        worst = worst_side(s, pos.open_buy, pos.open_sell)
         if worst:
             im += position_im(pos, worst, mark, mk.imf)
     return value, im, mm
