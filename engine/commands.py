@@ -230,9 +230,9 @@ ORDER_ID: Final = Field(_K_OTHER, _order_id)
 INT_MS: Final = Field(_K_OTHER, _int_ms)
 IDENT_LIST: Final = Field(_K_OTHER, _ident_list)
 AMOUNT = _dec(AMOUNT_DECIMALS, positive=True)
-PRICE = _dec(PRICE_DECIMALS, positive=True)
+PRICE: Final = _dec(PRICE_DECIMALS, positive=True)
 PRICE_ANY = _dec(PRICE_DECIMALS)
-SIZE = _dec(SIZE_DECIMALS, positive=True)
+SIZE: Final = _dec(SIZE_DECIMALS, positive=True)
 FRAC = _dec(FRAC_DECIMALS)
 FUNDING = _dec(FUNDING_DECIMALS, signed=True)
 
@@ -340,6 +340,7 @@ _PLANS: dict[str, tuple[FieldSpec, dict[str, object], tuple[str, ...]]] = {
 }
 
 _COMMON = frozenset({"type", "ts", "seq"})
+_PLACE_TEMPLATE: Final = _PLANS["place_order"][1]
 
 
 def command_type(obj: object) -> str:
@@ -354,10 +355,74 @@ def command_type(obj: object) -> str:
     return t
 
 
+def _fast_place_order(obj: dict) -> dict | None:
+    """The args of a plain, valid ``place_order`` whose every value was seen and accepted before
+    (identifiers and decimal strings in the parsers' caches); None for anything else, which the
+    generic parser then handles from scratch (so every refusal and its message come from there).
+    Gives exactly what the generic parser gives (tests/engine/test_bad_input.py compares them)."""
+    args = _PLACE_TEMPLATE.copy()
+    sizes = SIZE.cache
+    prices = PRICE.cache
+    for kobj, v in obj.items():
+        if type(kobj) is not str:
+            return None
+        key: str = kobj  # (typed: compiled, the comparisons below are native string compares)
+        if key == "type":
+            continue
+        if type(v) is not str:
+            if type(v) is bool and (key == "post_only" or key == "reduce_only"):
+                args[key] = v
+                continue
+            return None  # ts, nulls, numbers: the generic path
+        if key == "account" or key == "market":
+            if v not in _valid_idents:
+                return None
+            args[key] = v
+        elif key == "client_order_id":  # new on nearly every order: checked here, as _ident checks
+            if v not in _valid_idents and (not v or len(v) > MAX_ID_LEN or not v.isprintable() or v.strip() != v):
+                return None
+            args[key] = v
+        elif key == "price" or key == "trigger_price":
+            n = prices.get(v)
+            if n is None:
+                return None
+            args[key] = n
+        elif key == "size":
+            n = sizes.get(v)
+            if n is None:
+                return None
+            args[key] = n
+        elif key == "side":
+            if v != "buy" and v != "sell":
+                return None
+            args[key] = v
+        elif key == "order_type":
+            if v != "limit" and v != "market" and v != "stop_loss" and v != "take_profit":
+                return None
+            args[key] = v
+        elif key == "time_in_force":
+            if v != "gtc" and v != "ioc" and v != "fok":
+                return None
+            args[key] = v
+        else:
+            return None
+    if args["account"] is _MISSING or args["market"] is _MISSING or args["side"] is _MISSING or args["size"] is _MISSING:
+        return None
+    return args
+
+
 def parse_command(obj: object) -> Command:
     """Parse one JSON object. Raises NotACommand, or CommandError (with the type known)."""
     t = command_type(obj)
     assert isinstance(obj, dict)  # command_type refuses anything else
+    if t == "place_order":  # the hottest command, when it is plain (no ts) and valid
+        fast = _fast_place_order(obj)
+        if fast is not None:
+            return Command(t, None, fast, obj)
+    return _parse_generic(obj, t)
+
+
+def _parse_generic(obj: dict, t: str) -> Command:
     spec, defaults, required = _PLANS[t]
     ts = obj.get("ts")
     if ts is not None and (type(ts) is not int or ts < 0):

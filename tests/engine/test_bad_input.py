@@ -170,3 +170,48 @@ def test_rejected_command_still_takes_a_seq(setup):
 def test_same_client_order_id_in_another_market_is_still_a_duplicate(setup):
     evs = setup.limit("carol", "buy", "1", "3300", market=ETH, client_order_id="dup")
     assert evs[0]["code"] == "duplicate_client_order_id"
+
+
+# ---- the fast path for plain place_order commands gives what the generic parser gives -------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_VALUES = st.one_of(
+    st.sampled_from(["a1", "a2", "BTC-USD-PERP", "ETH-USD-PERP", "buy", "sell", "limit", "market", "stop_loss",
+                     "take_profit", "gtc", "ioc", "fok", "1", "0.5", "0.001", "97000", "97000.0", "96999.9", "0", "-1",
+                     "1e3", " 1", "", "x" * 70, "c-1"]),
+    st.booleans(), st.none(), st.integers(-5, 10**6), st.floats(allow_nan=True))
+_KEYS = st.sampled_from(["account", "market", "side", "order_type", "size", "price", "trigger_price", "time_in_force",
+                         "post_only", "reduce_only", "client_order_id", "ts", "seq", "bogus"])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.dictionaries(_KEYS, _VALUES, max_size=12), st.booleans())
+def test_fast_place_order_parse_equals_the_generic_parse(fields, warm):
+    from engine.commands import CommandError, _fast_place_order, _parse_generic
+
+    obj = {"type": "place_order", **fields}
+    if warm:  # fill the parsers' caches the way earlier commands would
+        try:
+            _parse_generic(dict(obj), "place_order")
+        except CommandError:
+            pass
+    fast = _fast_place_order(obj)
+    if fast is None:
+        return
+    generic = _parse_generic(obj, "place_order")  # must accept what the fast path accepted
+    assert list(fast.items()) == list(generic.args.items())
+    assert generic.ts is None
+
+
+def test_fast_place_order_parse_takes_a_warm_plain_order_and_declines_the_rest():
+    from engine.commands import _fast_place_order, parse_command
+
+    obj = {"type": "place_order", "account": "fp-a", "market": "BTC-USD-PERP", "side": "buy", "size": "0.25",
+           "price": "97001.5", "post_only": True, "client_order_id": "fp-1"}
+    cold = _fast_place_order(obj)
+    generic = parse_command(obj)  # the first sight of these values goes through the generic parser
+    warm = _fast_place_order(obj)
+    assert cold is None and warm is not None and list(warm.items()) == list(generic.args.items())
+    assert _fast_place_order({**obj, "ts": 5}) is None and _fast_place_order({**obj, "price": None}) is None
+    assert _fast_place_order({**obj, "size": "0.250"}) is None  # an unseen spelling: the generic path decides
