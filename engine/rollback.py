@@ -4,7 +4,8 @@ The "after" state is the snapshot itself: its decoded records are compared with
 the live engine's accounts directly (no second engine is built for that). What
 the rollback undoes (trades, liquidations) is found by replaying the journal
 tail after the snapshot on a scratch engine restored from it; as a self-check,
-that replay must land on the current state hash (``tail_reproduces_current``).
+that replay must land on the current state (``tail_reproduces_current``: the
+same canonical state, so the same state hash, compared record by record).
 Values "after" are at the snapshot's marks, computed for the listed accounts only.
 """
 
@@ -137,7 +138,7 @@ def _preview(engine: Engine, snapshot_id: str, snap, tail: list[dict]) -> dict:
                 trades[ev["taker_account"]] = trades.get(ev["taker_account"], 0) + 1
             elif t == "liquidation":
                 liqs[ev["account"]] = liqs.get(ev["account"], 0) + 1
-    reproduces = snapshot.state_hash(undo_eng) == snapshot.state_hash(engine)
+    reproduces = snapshot.same_state(undo_eng, engine)  # equal state hashes, without encoding both
     del undo_eng
     # other accounts: same ledger, only marks move; traded ones are listed even if they ended
     # where they started
