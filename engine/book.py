@@ -19,9 +19,10 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Callable, Iterator
 from itertools import takewhile
+from typing import Final
 
-BUY = 1
-SELL = -1
+BUY: Final = 1
+SELL: Final = -1
 
 
 class Order:

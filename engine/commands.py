@@ -11,6 +11,7 @@ object that is not a command at all (no ``type``, unknown ``type``) raises
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 from .fixedpoint import (
     AMOUNT_DECIMALS,
@@ -87,8 +88,8 @@ class Command:
 # journal: valid ones are remembered so the checks run once per distinct value.
 # Pure functions of their input, so caching changes no result; the caches are
 # simply dropped when they grow large.
-_CACHE_MAX = 200_000
-_valid_idents: set[str] = set()
+_CACHE_MAX: Final = 200_000
+_valid_idents: Final[set[str]] = set()
 
 
 def _ident(v: object, field: str) -> str:
@@ -126,37 +127,72 @@ def _int_ms(v: object, field: str) -> int:
     return v
 
 
-def _dec(decimals: int, *, positive: bool = False, signed: bool = False) -> Callable[[object, str], int]:
-    cache: dict[str, int] = {}  # decimal string -> value, for strings that parsed and passed
+class Field:
+    """How one field of a command is parsed: ``field(value, name)`` returns the value inside or raises
+    CommandError. A native class (compiled, ``parse_command`` calls ``parse`` directly, not through a
+    Python-level call of a closure); ``kind`` picks the parser."""
 
-    def parse(v: object, field: str) -> int:
-        n = cache.get(v) if type(v) is str else None
-        if n is not None:
-            return n
+    def __init__(self, kind: int, fn: Callable[[object, str], object] | None = None, decimals: int = 0,
+                 positive: bool = False, signed: bool = False, choices: tuple[str, ...] = ()) -> None:
+        self.kind = kind
+        self.fn = fn
+        self.decimals = decimals
+        self.positive = positive
+        self.signed = signed
+        self.choices = choices
+        self.cache: dict[str, int] = {}  # decimal string -> value, for strings that parsed and passed
+
+    def __call__(self, v: object, field: str) -> object:
+        return self.parse(v, field)
+
+    def parse(self, v: object, field: str) -> object:
+        k = self.kind
+        if k == _K_IDENT:
+            return _ident(v, field)
+        if k == _K_DEC:
+            return self._dec(v, field)
+        if k == _K_ENUM:
+            if type(v) is not str or v not in self.choices:
+                raise CommandError("bad_value", f"{field} must be one of {', '.join(self.choices)}; got {v!r}")
+            return v
+        if k == _K_BOOL:
+            return _bool(v, field)
+        fn = self.fn
+        assert fn is not None
+        return fn(v, field)
+
+    def _dec(self, v: object, field: str) -> int:
+        if type(v) is str:
+            n = self.cache.get(v)
+            if n is not None:
+                return n
         try:
-            n = parse_decimal(v, decimals, field, allow_negative=signed)
+            n = parse_decimal(v, self.decimals, field, allow_negative=self.signed)
         except DecimalError as e:
             raise CommandError(e.code, e.message) from None
-        if positive and n <= 0:
+        if self.positive and n <= 0:
             raise CommandError("non_positive", f"{field} must be greater than zero, got {v!r}")
         if type(v) is str:
+            cache = self.cache
             if len(cache) >= _CACHE_MAX:
                 cache.clear()
             cache[v] = n
         return n
 
-    return parse
+
+_K_IDENT: Final = 1
+_K_DEC: Final = 2
+_K_ENUM: Final = 3
+_K_BOOL: Final = 4
+_K_OTHER: Final = 5
 
 
-def _enum(choices: tuple[str, ...]) -> Callable[[object, str], str]:
-    def parse(v: object, field: str) -> str:
-        if v not in choices or type(v) is not str:
-            raise CommandError(
-                "bad_value", f"{field} must be one of {', '.join(choices)}; got {v!r}"
-            )
-        return v
+def _dec(decimals: int, *, positive: bool = False, signed: bool = False) -> Field:
+    return Field(_K_DEC, decimals=decimals, positive=positive, signed=signed)
 
-    return parse
+
+def _enum(choices: tuple[str, ...]) -> Field:
+    return Field(_K_ENUM, choices=choices)
 
 
 def _ident_list(v: object, field: str) -> list[str]:
@@ -186,6 +222,13 @@ def _jtype(v: object) -> str:
     ) if v is not None else "null"
 
 
+IDENT: Final = Field(_K_IDENT)
+BOOL: Final = Field(_K_BOOL)
+TEXT: Final = Field(_K_OTHER, _text)
+COUNT: Final = Field(_K_OTHER, _count)
+ORDER_ID: Final = Field(_K_OTHER, _order_id)
+INT_MS: Final = Field(_K_OTHER, _int_ms)
+IDENT_LIST: Final = Field(_K_OTHER, _ident_list)
 AMOUNT = _dec(AMOUNT_DECIMALS, positive=True)
 PRICE = _dec(PRICE_DECIMALS, positive=True)
 PRICE_ANY = _dec(PRICE_DECIMALS)
@@ -196,50 +239,51 @@ FUNDING = _dec(FUNDING_DECIMALS, signed=True)
 # type -> {field: (parser, required, default)}
 R = True  # required
 OPT = False  # optional
-_OP = {"operator": (_ident, OPT, None), "reason": (_text, OPT, "")}
+FieldSpec = dict[str, tuple[Field, bool, object]]
+_OP: FieldSpec = {"operator": (IDENT, OPT, None), "reason": (TEXT, OPT, "")}
 # guard-rail parameters of a market (create_market, set_market_params); None: keep / default
-_GUARD_PARAMS = {
+_GUARD_PARAMS: FieldSpec = {
     "post_only_band": (FRAC, OPT, None),
     "oracle_band": (FRAC, OPT, None),
-    "oracle_stale_ms": (_int_ms, OPT, None),
-    "breaker_accounts": (_count, OPT, None),
+    "oracle_stale_ms": (INT_MS, OPT, None),
+    "breaker_accounts": (COUNT, OPT, None),
     "breaker_oi_share": (FRAC, OPT, None),
 }
 GUARD_PARAMS = tuple(_GUARD_PARAMS)
 
-SPECS: dict[str, dict] = {
-    "deposit": {"account": (_ident, R, None), "amount": (AMOUNT, R, None)},
-    "withdraw": {"account": (_ident, R, None), "amount": (AMOUNT, R, None)},
+SPECS: dict[str, FieldSpec] = {
+    "deposit": {"account": (IDENT, R, None), "amount": (AMOUNT, R, None)},
+    "withdraw": {"account": (IDENT, R, None), "amount": (AMOUNT, R, None)},
     "place_order": {
-        "account": (_ident, R, None),
-        "market": (_ident, R, None),
+        "account": (IDENT, R, None),
+        "market": (IDENT, R, None),
         "side": (_enum(SIDES), R, None),
         "order_type": (_enum(ORDER_TYPES), OPT, "limit"),
         "size": (SIZE, R, None),
         "price": (PRICE, OPT, None),
         "trigger_price": (PRICE, OPT, None),
         "time_in_force": (_enum(TIFS), OPT, "gtc"),
-        "post_only": (_bool, OPT, False),
-        "reduce_only": (_bool, OPT, False),
-        "client_order_id": (_ident, OPT, None),
+        "post_only": (BOOL, OPT, False),
+        "reduce_only": (BOOL, OPT, False),
+        "client_order_id": (IDENT, OPT, None),
     },
     "cancel_order": {
-        "account": (_ident, R, None),
-        "order_id": (_order_id, OPT, None),
-        "client_order_id": (_ident, OPT, None),
+        "account": (IDENT, R, None),
+        "order_id": (ORDER_ID, OPT, None),
+        "client_order_id": (IDENT, OPT, None),
     },
-    "cancel_all": {"account": (_ident, R, None), "market": (_ident, OPT, None)},
-    "oracle_price": {"market": (_ident, R, None), "price": (PRICE_ANY, R, None), "source": (_ident, OPT, None),
-                     "publish_ts": (_int_ms, OPT, None)},
+    "cancel_all": {"account": (IDENT, R, None), "market": (IDENT, OPT, None)},
+    "oracle_price": {"market": (IDENT, R, None), "price": (PRICE_ANY, R, None), "source": (IDENT, OPT, None),
+                     "publish_ts": (INT_MS, OPT, None)},
     "load_market_state": {
-        "market": (_ident, R, None),
+        "market": (IDENT, R, None),
         "mark_price": (PRICE_ANY, R, None),
         "funding_index": (FUNDING, R, None),
-        "source": (_ident, OPT, None),
+        "source": (IDENT, OPT, None),
     },
     "tick": {},
     "create_market": {
-        "market": (_ident, R, None),
+        "market": (IDENT, R, None),
         "tick_size": (PRICE, R, None),
         "lot_size": (SIZE, R, None),
         "initial_margin": (FRAC, R, None),
@@ -252,41 +296,46 @@ SPECS: dict[str, dict] = {
         "index_price": (PRICE, OPT, None),
         **_OP,
     },
-    "set_market_mode": {"market": (_ident, R, None), "mode": (_enum(MODES), R, None), "override": (_bool, OPT, False),
+    "set_market_mode": {"market": (IDENT, R, None), "mode": (_enum(MODES), R, None), "override": (BOOL, OPT, False),
                         **_OP},
-    "set_platform_access": {"enabled": (_bool, R, None), **_OP},
+    "set_platform_access": {"enabled": (BOOL, R, None), **_OP},
     "emergency_brake": {**_OP},
-    "release_brake": {"override": (_bool, OPT, False), **_OP},
-    "pause_liquidations": {"market": (_ident, OPT, None), **_OP},
-    "resume_liquidations": {"market": (_ident, OPT, None), **_OP},
-    "pause_triggers": {"market": (_ident, OPT, None), **_OP},
-    "resume_triggers": {"market": (_ident, OPT, None), **_OP},
-    "take_snapshot": {"label": (_text, OPT, ""), "trigger": (_enum(("auto", "manual", "maintenance")), OPT, "manual"), **_OP},
-    "rollback": {"snapshot_id": (_ident, R, None), **_OP},
+    "release_brake": {"override": (BOOL, OPT, False), **_OP},
+    "pause_liquidations": {"market": (IDENT, OPT, None), **_OP},
+    "resume_liquidations": {"market": (IDENT, OPT, None), **_OP},
+    "pause_triggers": {"market": (IDENT, OPT, None), **_OP},
+    "resume_triggers": {"market": (IDENT, OPT, None), **_OP},
+    "take_snapshot": {"label": (TEXT, OPT, ""), "trigger": (_enum(("auto", "manual", "maintenance")), OPT, "manual"), **_OP},
+    "rollback": {"snapshot_id": (IDENT, R, None), **_OP},
     "schedule_maintenance": {
-        "window_id": (_ident, R, None),
-        "markets": (_ident_list, R, None),
-        "start_ts": (_int_ms, R, None),
-        "duration_ms": (_int_ms, R, None),
+        "window_id": (IDENT, R, None),
+        "markets": (IDENT_LIST, R, None),
+        "start_ts": (INT_MS, R, None),
+        "duration_ms": (INT_MS, R, None),
         "kind": (_enum(MAINTENANCE_KINDS), R, None),
         **_OP,
     },
     "credit": {
-        "account": (_ident, R, None),
+        "account": (IDENT, R, None),
         "amount": (AMOUNT, R, None),
-        "refund_id": (_ident, R, None),
+        "refund_id": (IDENT, R, None),
         "fund": (_enum(FUNDS), R, None),
         **_OP,
     },
     "fund_insurance": {"amount": (AMOUNT, R, None), **_OP},
-    "set_safeguards": {"enabled": (_bool, R, None), **_OP},
-    "set_market_params": {"market": (_ident, R, None), **_GUARD_PARAMS, **_OP},
+    "set_safeguards": {"enabled": (BOOL, R, None), **_OP},
+    "set_market_params": {"market": (IDENT, R, None), **_GUARD_PARAMS, **_OP},
 }
 assert set(SPECS) == ALL_COMMANDS
 
-# per type: (fields, optional defaults in spec order, required fields in spec order)
-_PLANS: dict[str, tuple[dict, dict, tuple]] = {
-    t: (spec, {k: f[2] for k, f in spec.items() if not f[1]}, tuple(k for k, f in spec.items() if f[1]))
+# a required field not given yet (parse_command's template holds it until the field is parsed)
+_MISSING: Final = object()
+
+# per type: (fields, template, required fields in spec order). The template has every field in spec
+# order (optional ones at their default, required ones _MISSING), so parsed args always list their
+# fields in the same order, whatever the order of the input object's keys
+_PLANS: dict[str, tuple[FieldSpec, dict[str, object], tuple[str, ...]]] = {
+    t: (spec, {k: (_MISSING if f[1] else f[2]) for k, f in spec.items()}, tuple(k for k, f in spec.items() if f[1]))
     for t, spec in SPECS.items()
 }
 
@@ -315,7 +364,7 @@ def parse_command(obj: object) -> Command:
         raise CommandError("bad_ts", f"ts must be a non-negative integer of milliseconds, got {ts!r}")
     if t == "tick" and ts is None:
         raise CommandError("missing_field", "tick needs ts")
-    args = defaults.copy()  # optional fields start at their defaults; a null keeps the default
+    args = defaults.copy()  # optional fields start at their defaults (a null keeps the default), required ones _MISSING
     for key, value in obj.items():
         f = spec.get(key)
         if f is None:
@@ -324,9 +373,9 @@ def parse_command(obj: object) -> Command:
             raise CommandError("unknown_field", f"{t} has no field {key!r}")
         if value is None and not f[1]:
             continue
-        args[key] = f[0](value, key)
+        args[key] = f[0].parse(value, key)
     for key in required:
-        if key not in args:
+        if args[key] is _MISSING:
             raise CommandError("missing_field", f"{t} needs {key}")
     return Command(t, ts, args, obj)
 

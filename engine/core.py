@@ -8,6 +8,7 @@ before it changes anything, so a refused command changes nothing.
 from __future__ import annotations
 
 import heapq
+from typing import Final
 
 from . import guards, liquidation, maintenance, snapshot
 from .book import BUY, SELL, Order, RoRoom
@@ -21,7 +22,7 @@ from .fixedpoint import (
     fmt_size,
 )
 from .liqindex import LiquidationIndex
-from .margin import FUNDING_DIV, account_margins, fee_amount, requirement
+from .margin import FUNDING_DIV, account_margins, fee_amount, position_im, requirement, worst_side
 from .model import (
     DEFAULT_BREAKER_ACCOUNTS,
     DEFAULT_BREAKER_OI_SHARE,
@@ -32,10 +33,10 @@ from .model import (
     Position,
 )
 
-FUNDING_PERIOD_MS = 8 * 3600 * 1000
-FUNDING_BASE_RATE = 10_000  # 0.01% per period, in FRAC units (1e-8)
-FUNDING_CLAMP = 50_000  # 0.05%
-TRIGGER_TYPES = ("stop_loss", "take_profit")
+FUNDING_PERIOD_MS: Final = 28_800_000  # 8 h
+FUNDING_BASE_RATE: Final = 10_000  # 0.01% per period, in FRAC units (1e-8)
+FUNDING_CLAMP: Final = 50_000  # 0.05%
+TRIGGER_TYPES: Final = ("stop_loss", "take_profit")
 USER_ACCESS_CMDS = frozenset({"deposit", "withdraw", "place_order", "cancel_order", "cancel_all"})
 
 
@@ -119,8 +120,15 @@ class Engine:
                 return [self._rejected(cmd.type, "ts_backwards",
                                        f"ts {ts} is before the engine's time {self.now}; time never goes backwards")]
             self.now = ts
+        t = cmd.type
         try:
-            self._handlers[cmd.type](cmd.args)
+            # the two hottest commands call their handlers directly (native calls when compiled)
+            if t == "place_order":
+                self._place_order(cmd.args)
+            elif t == "cancel_order":
+                self._cancel_order(cmd.args)
+            else:
+                self._handlers[t](cmd.args)
         except CommandError as e:
             if events:  # a handler must validate before it changes anything
                 raise AssertionError(f"{cmd.type} refused after emitting events: {e.message}") from e
@@ -208,14 +216,18 @@ class Engine:
         acct = self.accounts.get(a["account"]) or self._account(a["account"])
         mk = self.markets.get(a["market"]) or self._market(a["market"])
         side = BUY if a["side"] == "buy" else SELL
-        otype = a["order_type"]
-        size = a["size"]
-        price = a["price"]
-        tif = a["time_in_force"]
-        post_only = a["post_only"]
-        reduce_only = a["reduce_only"]
-        coid = a["client_order_id"]
-        trigger = a["trigger_price"]
+        # typed locals: compiled, the arithmetic and comparisons below are native
+        otype: str = a["order_type"]
+        size: int = a["size"]
+        price_o: int | None = a["price"]
+        tif: str = a["time_in_force"]
+        post_only: bool = a["post_only"]
+        reduce_only: bool = a["reduce_only"]
+        coid: str | None = a["client_order_id"]
+        trigger_o: int | None = a["trigger_price"]
+        price: int = 0 if price_o is None else price_o
+        trigger: int = 0 if trigger_o is None else trigger_o
+        adjusted = False  # size, time_in_force, post_only or reduce_only differ from the command's
         mode = mk.mode
         if mode == "halted":
             raise CommandError("market_halted", f"{mk.name} is halted; it accepts no orders")
@@ -227,25 +239,25 @@ class Engine:
             raise CommandError("duplicate_client_order_id", f"client_order_id {coid!r} is already in use by a live order")
         is_trigger = otype in TRIGGER_TYPES
         if otype == "limit":
-            if price is None:
+            if price_o is None:
                 raise CommandError("missing_field", "a limit order needs a price")
-            if trigger is not None:
+            if trigger_o is not None:
                 raise CommandError("unexpected_field", "trigger_price is only for stop_loss and take_profit orders")
             if price % mk.tick:
                 raise CommandError("off_tick", f"price {fmt_price(price)} is not on the tick grid of {fmt_price(mk.tick)}")
         else:
-            if price is not None:
+            if price_o is not None:
                 raise CommandError("unexpected_field", f"a {otype} order takes no price; it executes within the price band")
             if post_only:
                 raise CommandError("bad_flag", "post_only needs a limit order")
             if is_trigger:
-                if trigger is None:
+                if trigger_o is None:
                     raise CommandError("missing_field", f"a {otype} order needs a trigger_price")
                 if trigger % mk.tick:
                     raise CommandError("off_tick", f"trigger_price {fmt_price(trigger)} is not on the tick grid of {fmt_price(mk.tick)}")
                 if tif != "gtc":
                     raise CommandError("bad_value", f"a {otype} order executes as a market order; time_in_force must be gtc")
-            elif trigger is not None:
+            elif trigger_o is not None:
                 raise CommandError("unexpected_field", "trigger_price is only for stop_loss and take_profit orders")
         mark = mk.mark_price
         if mark <= 0:
@@ -258,14 +270,17 @@ class Engine:
             if tif != "gtc":
                 raise CommandError("post_only_mode", f"{mk.name} is in post_only; ioc and fok orders cannot rest")
             post_only = True
+            adjusted = True
         if is_trigger or reduce_only or mode == "reduce_only":
             if not pos_size or (pos_size > 0) == (side > 0):
                 if mode == "reduce_only" and not (is_trigger or reduce_only):
                     raise CommandError("reduce_only_mode", f"{mk.name} is in reduce_only; only orders that shrink a position are accepted")
                 raise CommandError("no_position", f"{acct.name} has no {'short' if side > 0 else 'long'} position in {mk.name} to reduce")
-            if size > abs(pos_size):
-                size = abs(pos_size)
+            held = pos_size if pos_size > 0 else -pos_size
+            if size > held:
+                size = held
             reduce_only = True
+            adjusted = True
         # price band around mark
         band = mk.band
         if mode == "post_only":
@@ -273,8 +288,10 @@ class Engine:
                 self._check_post_only_band(mk, side, price)
             elif mk.post_only_band:
                 band = mk.post_only_band
-        hi = mark + mark * band // FRAC_SCALE
-        lo = mark - mark * band // FRAC_SCALE
+        if mk.band_mark != mark or mk.band_frac != band:
+            self._band(mk, mark, band)
+        hi = mk.band_hi
+        lo = mk.band_lo
         if otype == "limit":
             if side > 0 and price > hi:
                 raise CommandError("price_band", f"buy at {fmt_price(price)} is beyond the price band (max {fmt_price(hi)} around mark {fmt_price(mark)})")
@@ -285,6 +302,7 @@ class Engine:
             limit = hi - hi % mk.tick if side > 0 else lo + (-lo) % mk.tick
             if tif == "gtc":
                 tif = "ioc"
+                adjusted = True
         else:
             limit = 0
         book = mk.book
@@ -295,8 +313,8 @@ class Engine:
         if not reduce_only:
             ob = pos.open_buy if pos is not None else 0
             os_ = pos.open_sell if pos is not None else 0
-            before = max(abs(pos_size + ob), abs(pos_size - os_))
-            after = max(abs(pos_size + ob + size), abs(pos_size - os_)) if side > 0 else max(abs(pos_size + ob), abs(pos_size - os_ - size))
+            before = worst_side(pos_size, ob, os_)
+            after = worst_side(pos_size, ob + size, os_) if side > 0 else worst_side(pos_size, ob, os_ + size)
             if after > before:
                 value, im = self._value_im(acct)
                 need = im + requirement(after - before, max(mark, limit), mk.imf)
@@ -317,11 +335,19 @@ class Engine:
         oid = self.next_order_id
         self.next_order_id = oid + 1
         name = acct.name
-        o = Order(oid, name, side, limit, size, mk.name, otype, tif, post_only, reduce_only, coid, trigger or 0, self.now)
-        self._events.append({"type": "order_accepted", "order_id": oid, "account": name, "market": mk.name,
-                             "side": a["side"], "order_type": otype, "size": size, "price": price,
-                             "trigger_price": trigger, "time_in_force": tif, "post_only": post_only,
-                             "reduce_only": reduce_only, "client_order_id": coid, "seq": self._seq_ev})
+        o = Order(oid, name, side, limit, size, mk.name, otype, tif, post_only, reduce_only, coid, trigger, self.now)
+        # the event is the command's fields (a copy of its args: one memcpy, not 14 inserts) plus the
+        # order id, with the fields the engine adjusted (clipped size, ioc, forced post/reduce-only)
+        ev = a.copy()
+        ev["type"] = "order_accepted"
+        ev["order_id"] = oid
+        if adjusted:
+            ev["size"] = size
+            ev["time_in_force"] = tif
+            ev["post_only"] = post_only
+            ev["reduce_only"] = reduce_only
+        ev["seq"] = self._seq_ev
+        self._events.append(ev)
         if is_trigger:
             self._rest_trigger(acct, mk, o)
             return
@@ -333,15 +359,27 @@ class Engine:
                 if pos is None:
                     pos = self._pos(acct, mk)
                 ps = pos.size
-                w0 = max(abs(ps + pos.open_buy), abs(ps - pos.open_sell))
+                w0 = worst_side(ps, pos.open_buy, pos.open_sell)
                 self._rest(acct, mk, o, pos)
                 c = acct.mcache
                 if c is not None and c[0] == self.mark_epoch:  # resting changes only this market's IM term
-                    w1 = max(abs(ps + pos.open_buy), abs(ps - pos.open_sell))
-                    c[2] += requirement(w1, mark, mk.imf) - requirement(w0, mark, mk.imf)
+                    w1 = worst_side(ps, pos.open_buy, pos.open_sell)
+                    if w1 != w0:
+                        imf = mk.imf
+                        before_im = position_im(pos, w0, mark, imf) if w0 else 0
+                        c[2] += position_im(pos, w1, mark, imf) - before_im
             else:
                 self._emit({"type": "order_canceled", "order_id": oid, "account": name, "market": mk.name,
                             "reason": "ioc_remainder", "size": rem})
+
+    @staticmethod
+    def _band(mk: Market, mark: int, band: int) -> None:
+        """Remember the price band around ``mark`` (two big multiplications, once per mark)."""
+        d = mark * band // FRAC_SCALE
+        mk.band_hi = mark + d
+        mk.band_lo = mark - d
+        mk.band_mark = mark
+        mk.band_frac = band
 
     @staticmethod
     def _check_post_only_band(mk: Market, side: int, price: int) -> None:
@@ -440,8 +478,11 @@ class Engine:
         if acct is None:
             acct = self.accounts[owner]
         del acct.orders[oid]
-        if o.client_order_id is not None:
-            self.coids.pop((owner, o.client_order_id), None)
+        coid = o.client_order_id
+        if coid is not None:
+            k = (owner, coid)
+            if k in self.coids:  # (not dict.pop(k, None): compiled, that is a generic method call)
+                del self.coids[k]
         if o.reduce_only:
             acct.positions[o.market].reduce_orders -= 1
 
@@ -577,11 +618,12 @@ class Engine:
     def _apply_fill(self, acct: Account, mk: Market, pos: Position, dq: int, notional: int, fee: int) -> None:
         """Move a fill of signed size ``dq`` for ``notional`` micro-USDC into ``acct``."""
         s = pos.size
-        if s:
-            earned = (-s * (mk.funding_index - pos.funding_entry)) // FUNDING_DIV
+        fi = mk.funding_index
+        if s and fi != pos.funding_entry:
+            earned = (-s * (fi - pos.funding_entry)) // FUNDING_DIV
             acct.cash += earned
             self.funding_pool -= earned
-        pos.funding_entry = mk.funding_index
+        pos.funding_entry = fi
         n = s + dq
         signed = notional if dq > 0 else -notional
         acct.cash -= signed + fee

@@ -15,17 +15,20 @@ sides of a trade move the very same integer.
 
 from __future__ import annotations
 
-AMOUNT_DECIMALS = 6
-PRICE_DECIMALS = 6
-SIZE_DECIMALS = 8
-FRAC_DECIMALS = 8
-FUNDING_DECIMALS = 12
+from typing import Final
 
-AMOUNT_SCALE = 10**AMOUNT_DECIMALS
-PRICE_SCALE = 10**PRICE_DECIMALS
-SIZE_SCALE = 10**SIZE_DECIMALS
-FRAC_SCALE = 10**FRAC_DECIMALS
-FUNDING_SCALE = 10**FUNDING_DECIMALS
+# Final: compiled with mypyc, these are inlined constants and arithmetic on them stays native
+AMOUNT_DECIMALS: Final = 6
+PRICE_DECIMALS: Final = 6
+SIZE_DECIMALS: Final = 8
+FRAC_DECIMALS: Final = 8
+FUNDING_DECIMALS: Final = 12
+
+AMOUNT_SCALE: Final = 1_000_000  # 10**AMOUNT_DECIMALS
+PRICE_SCALE: Final = 1_000_000  # 10**PRICE_DECIMALS
+SIZE_SCALE: Final = 100_000_000  # 10**SIZE_DECIMALS
+FRAC_SCALE: Final = 100_000_000  # 10**FRAC_DECIMALS
+FUNDING_SCALE: Final = 1_000_000_000_000  # 10**FUNDING_DECIMALS
 
 _DIGITS = frozenset("0123456789")
 #: no money, price or size needs more; also keeps int() far below Python's 4300-digit limit

@@ -23,11 +23,13 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from .fixedpoint import FRAC_SCALE, SIZE_SCALE, fmt_frac
 from .margin import fee_amount, value_and_mm
 from .model import OPEN, Account
 
-STEP_PARTS = 5  # 20% steps
+STEP_PARTS: Final = 5  # 20% steps
 
 
 def liquidation_active(engine, mk) -> bool:

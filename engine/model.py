@@ -28,6 +28,10 @@ class Market:
         "mode",
         "index_price",
         "mark_price",
+        "band_mark",
+        "band_frac",
+        "band_hi",
+        "band_lo",
         "funding_index",
         "funding_rate",
         "last_funding_ts",
@@ -68,6 +72,12 @@ class Market:
         self.mode = OPEN
         self.index_price = 0
         self.mark_price = 0
+        # derived, not state: the price band [band_lo, band_hi] around mark_price for the band fraction
+        # computed for band_mark and band_frac (core.Engine._band)
+        self.band_mark = 0
+        self.band_frac = -1
+        self.band_hi = 0
+        self.band_lo = 0
         self.funding_index = 0
         self.funding_rate = 0
         self.last_funding_ts = 0
@@ -98,7 +108,8 @@ class Position:
     entry price = cost / size); money itself lives in the account's ``cash``.
     """
 
-    __slots__ = ("size", "cost", "funding_entry", "open_buy", "open_sell", "reduce_orders")
+    __slots__ = ("size", "cost", "funding_entry", "open_buy", "open_sell", "reduce_orders",
+                 "im_worst", "im_mark", "im_frac", "im_req", "mm_size", "mm_mark", "mm_frac", "mm_req", "mm_notional")
 
     def __init__(self, funding_entry: int = 0) -> None:
         self.size = 0
@@ -107,6 +118,18 @@ class Position:
         self.open_buy = 0
         self.open_sell = 0
         self.reduce_orders = 0  # live reduce-only and TP/SL orders in this market
+        # derived, not state: the last initial-margin requirement of the worst side and the last
+        # maintenance requirement and notional of the size, with the inputs they were computed from
+        # (margin.position_im / position_mm); -1 never matches a size
+        self.im_worst = -1
+        self.im_mark = 0
+        self.im_frac = 0
+        self.im_req = 0
+        self.mm_size = -1
+        self.mm_mark = 0
+        self.mm_frac = 0
+        self.mm_req = 0
+        self.mm_notional = 0
 
 
 class Account:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Final
+
 import orjson
 
 from .checks import run_checks
@@ -17,14 +20,14 @@ from .snapshot import state_hash
 
 # formatted values repeat a lot (prices on the tick grid, lot sizes, fees): each formatter
 # keeps a bounded cache int -> decimal string (a pure function, so caching changes nothing)
-_CACHE_MAX = 100_000
+_CACHE_MAX: Final = 100_000
 _PRICE: dict[int, str] = {}
 _SIZE: dict[int, str] = {}
 _AMOUNT: dict[int, str] = {}
 _FUNDING: dict[int, str] = {}
 _FRAC: dict[int, str] = {}
 
-_FORMATTERS: dict[str, tuple] = {}
+_FORMATTERS: Final[dict[str, tuple[Callable[[int], str], dict[int, str]]]] = {}
 for _k in ("price", "mark_price", "index_price", "trigger_price", "avg_price"):
     _FORMATTERS[_k] = (fmt_price, _PRICE)
 for _k in ("size", "remaining", "filled", "long_oi", "short_oi", "open_interest"):
@@ -35,20 +38,7 @@ _FORMATTERS["funding_index"] = (fmt_funding, _FUNDING)
 _FORMATTERS["rate"] = (fmt_frac, _FRAC)
 
 
-# key signature of an event -> the keys (with their formatter and cache) that may need
-# formatting; events of one type come in a handful of shapes, so this stays small
-_PLANS: dict[tuple, tuple] = {}
-
-
-def _plan(ev: dict) -> tuple:
-    sig = tuple(ev)
-    plan = _PLANS.get(sig)
-    if plan is None:
-        plan = _PLANS[sig] = tuple((k,) + _FORMATTERS[k] for k in sig if k in _FORMATTERS)
-    return plan
-
-
-def _cached(f, cache: dict[int, str], v: int) -> str:
+def _cached(f: Callable[[int], str], cache: dict[int, str], v: int) -> str:
     s = cache.get(v)
     if s is None:
         s = f(v)
@@ -58,20 +48,23 @@ def _cached(f, cache: dict[int, str], v: int) -> str:
     return s
 
 
-def _format_in_place(ev: dict, plan: tuple) -> None:
-    for k, f, cache in plan:
-        v = ev[k]
+def _format_in_place(ev: dict) -> None:
+    """Money, prices and sizes (ints under a known key; never bools) as decimal strings, in place."""
+    for k, v in ev.items():  # replacing values (not keys) while iterating is fine
         if type(v) is int:
-            s = cache.get(v)
-            if s is None:
-                s = _cached(f, cache, v)
-            ev[k] = s
+            fc = _FORMATTERS.get(k)
+            if fc is not None:
+                cache = fc[1]
+                s = cache.get(v)
+                if s is None:
+                    s = _cached(fc[0], cache, v)
+                ev[k] = s
 
 
 def event_to_wire(ev: dict) -> dict:
     """Money, prices and sizes as decimal strings; everything else as is (key order kept)."""
     out = ev.copy()
-    _format_in_place(out, _plan(ev))
+    _format_in_place(out)
     return out
 
 
@@ -84,7 +77,7 @@ def write_events_jsonl(evs: list[dict], buf: bytearray) -> None:
     dumps = orjson.dumps
     opt = orjson.OPT_APPEND_NEWLINE
     for ev in evs:
-        _format_in_place(ev, _plan(ev))
+        _format_in_place(ev)
         buf += dumps(ev, option=opt)
 
 

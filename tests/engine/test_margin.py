@@ -101,3 +101,38 @@ def test_position_with_only_orders_counts_for_initial_margin_only():
     value, im, mm = account_margins(acct, {BTC: btc})
     assert (value, im, mm) == (0, A("2000"), 0)
     assert value_and_mm(acct, {BTC: btc}) == (0, 0, 0)
+
+
+# ---- requirement in pieces and the per-position caches (speed work must not change a figure) ----
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.integers(-10**22, 10**22), st.integers(-10**16, 10**16), st.integers(-10**10, 10**10))
+def test_requirement_equals_the_one_line_formula(qty, price, fraction):
+    assert requirement(qty, price, fraction) == -((-abs(qty) * price * fraction) // 10**16)
+
+
+def test_position_caches_follow_their_inputs():
+    from engine.margin import position_im, position_mm
+
+    mk = market("BTC-USD-PERP", P("10000"))
+    a = Account("u")
+    a.cash = A("1000")
+    pos = a.positions["BTC-USD-PERP"] = Position()
+    pos.size = S("0.5")
+    pos.open_buy = S("0.2")
+    markets = {"BTC-USD-PERP": mk}
+    for mark in ("10000", "10000", "9000.1", "9000.1", "12000"):  # repeated inputs hit the cache
+        mk.mark_price = P(mark)
+        m = mk.mark_price
+        want = (a.cash + S("0.5") * m // 10**8,
+                requirement(S("0.7"), m, mk.imf), requirement(S("0.5"), m, mk.mmf))
+        assert account_margins(a, markets) == want
+        assert position_im(pos, S("0.7"), m, mk.imf) == want[1]
+        assert position_mm(pos, S("0.5"), m, mk.mmf) == (S("0.5") * m // 10**8, want[2])
+    pos.size = S("-0.25")  # a new size and a new fraction are new inputs, never a stale answer
+    mk.mmf = mk.mmf * 2
+    m = mk.mark_price
+    assert account_margins(a, markets)[2] == requirement(S("0.25"), m, mk.mmf)

@@ -18,7 +18,7 @@ from engine import Engine
 from engine.checks import run_checks
 from engine.fixedpoint import fmt_funding, fmt_price, fmt_size
 from engine.liquidation import liquidation_active
-from engine.margin import value_and_mm
+from engine.margin import account_margins, value_and_mm
 from engine.snapshot import decode, encode, restore, state_hash
 
 ACCTS = ("a0", "a1", "a2", "a3", "a4")
@@ -385,6 +385,24 @@ class EngineMachine(RuleBasedStateMachine):
         shadow.snapshots = dict(self.e.snapshots)
         assert state_hash(shadow) == state_hash(self.e)
         self.shadow = shadow
+
+    @invariant()
+    def margin_caches_agree_with_a_fresh_computation(self):
+        # the engine's per-account (value, IM) cache and the per-position requirement caches are
+        # derived data: whatever their history, they give what a computation from scratch gives
+        from engine.margin import requirement
+
+        e = self.e
+        for a in e.accounts.values():
+            c = a.mcache
+            if c is not None and c[0] == e.mark_epoch:
+                fresh = account_margins(a, e.markets)
+                assert (c[1], c[2]) == fresh[:2], a.name
+            for m, pos in a.positions.items():
+                mk = e.markets[m]
+                worst = max(abs(pos.size + pos.open_buy), abs(pos.size - pos.open_sell))
+                if pos.im_worst == worst and pos.im_mark == mk.mark_price and pos.im_frac == mk.imf:
+                    assert pos.im_req == requirement(worst, mk.mark_price, mk.imf)
 
     # ---- end of a run -------------------------------------------------------------
     @invariant()
