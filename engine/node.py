@@ -228,7 +228,9 @@ class Node:
 
         Every replayed command must land on its journaled seq with its journaled
         outcome; otherwise :class:`RecoveryError` names the first row that differs.
-        Returns figures (snapshot used, commands replayed).
+        Returns figures (snapshot used, commands replayed). Called on opening (before
+        :meth:`start`) and after a failed write; a running node's engine is always what
+        its store holds plus the batches on their way there.
         """
         from .store import StoreError
 

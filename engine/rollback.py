@@ -64,29 +64,12 @@ def _summary_after(row, n_orders: int) -> tuple:
 def _changed(engine: Engine, rows: dict, n_orders: dict[str, int]) -> list[str]:
     """Accounts whose ledger differs between the live engine and the snapshot's records."""
     changed = []
-    get = rows.get
-    for name, a in engine.accounts.items():
-        row = get(name)
-        if row is not None and a.cash == row[0] and len(a.orders) == n_orders.get(name, 0):
-            # quick check of the common case (untouched since the snapshot); anything else
-            # is decided by comparing the full ledgers
-            prow = row[1]
-            same = True
-            n = 0
-            for m, p in a.positions.items():
-                if p.size:
-                    r = prow.get(m)
-                    if r is None or r[0] != p.size or r[1] != p.cost:
-                        same = False
-                        break
-                    n += 1
-                elif p.cost:
-                    same = False
-                    break
-            if same and n == len(prow):
-                continue
+    # the common case (untouched since the snapshot) is sifted out by a compiled quick check;
+    # anything else is decided by comparing the full ledgers
+    for name in snapshot.ledger_candidates(engine.accounts, rows, n_orders):
+        row = rows.get(name)
         after = _summary_after(row, n_orders.get(name, 0)) if row is not None else _EMPTY
-        if _summary_now(a) != after:
+        if _summary_now(engine.accounts[name]) != after:
             changed.append(name)
     accounts = engine.accounts
     for name, row in rows.items():

@@ -154,6 +154,43 @@ def _same_positions(x: Account, y: Account) -> bool:
     return n == 0
 
 
+def ledger_candidates(accounts: dict[str, Account], rows: dict, n_orders: dict[str, int]) -> list[str]:
+    """Names of the accounts whose ledger may differ from a snapshot's account records ``rows``
+    (``{name: [cash, {market: [size, cost, entry]}]}``, ``n_orders`` live orders each): every account
+    that is not plainly untouched (same cash, same number of live orders, same open positions at the
+    same cost). The rollback preview compares those in full; the rest are the same."""
+    out: list[str] = []
+    for name, a in accounts.items():
+        row = rows.get(name)
+        if row is None:
+            out.append(name)
+            continue
+        rec: list = row
+        if a.cash != rec[0] or len(a.orders) != n_orders.get(name, 0):
+            out.append(name)
+            continue
+        prow: dict = rec[1]
+        same = True
+        n = 0
+        for m, p in a.positions.items():
+            if p.size:
+                r = prow.get(m)
+                if r is None:
+                    same = False
+                    break
+                pr: list = r
+                if pr[0] != p.size or pr[1] != p.cost:
+                    same = False
+                    break
+                n += 1
+            elif p.cost:
+                same = False
+                break
+        if not same or n != len(prow):
+            out.append(name)
+    return out
+
+
 def _same_order(o: Order, q: Order) -> bool:
     return (o.id == q.id and o.account == q.account and o.market == q.market and o.side == q.side
             and o.order_type == q.order_type and o.price == q.price and o.size == q.size
