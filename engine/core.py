@@ -237,7 +237,7 @@ class Engine:
             raise CommandError("off_lot", f"size {fmt_size(size)} is not a multiple of the lot size {fmt_size(mk.lot)}")
         if coid is not None and (acct.name, coid) in self.coids:
             raise CommandError("duplicate_client_order_id", f"client_order_id {coid!r} is already in use by a live order")
-        is_trigger = otype in TRIGGER_TYPES
+        is_trigger = otype == "stop_loss" or otype == "take_profit"
         if otype == "limit":
             if price_o is None:
                 raise CommandError("missing_field", "a limit order needs a price")
@@ -480,9 +480,10 @@ class Engine:
         del acct.orders[oid]
         coid = o.client_order_id
         if coid is not None:
-            k = (owner, coid)
-            if k in self.coids:  # (not dict.pop(k, None): compiled, that is a generic method call)
-                del self.coids[k]
+            try:  # (not dict.pop(k, None): compiled, that is a generic method call)
+                del self.coids[(owner, coid)]
+            except KeyError:
+                pass
         if o.reduce_only:
             acct.positions[o.market].reduce_orders -= 1
 
@@ -495,7 +496,8 @@ class Engine:
         acct = self.accounts[owner]
         pos = acct.positions[mname]
         acct.mcache = None
-        if o.order_type in TRIGGER_TYPES:
+        ot = o.order_type
+        if ot == "stop_loss" or ot == "take_profit":
             qty = o.remaining
             o.remaining = 0
         else:
@@ -629,17 +631,19 @@ class Engine:
         acct.cash -= signed + fee
         acct.mcache = None
         self.fee_pool += fee
+        adq = dq if dq >= 0 else -dq  # (comparisons, not abs(): compiled, abs() boxes its argument)
         if not s or (s > 0) == (dq > 0):
             pos.cost += signed
-        elif abs(dq) <= abs(s):
+        elif adq <= (s if s >= 0 else -s):
             if n:
-                released = abs(pos.cost) * abs(dq) // abs(s)
-                pos.cost -= released if pos.cost > 0 else -released
+                cost = pos.cost
+                released = (cost if cost >= 0 else -cost) * adq // (s if s >= 0 else -s)
+                pos.cost -= released if cost > 0 else -released
             else:
                 pos.cost = 0
         else:  # flips side: the rest opens at this fill's price
-            r = abs(n)
-            part = notional * r // abs(dq)
+            r = n if n >= 0 else -n
+            part = notional * r // adq
             pos.cost = part if n > 0 else -part
         pos.size = n
         mk.long_oi += (n if n > 0 else 0) - (s if s > 0 else 0)

@@ -37,11 +37,16 @@ def y_short(mk) -> int:
 
 
 class LiquidationIndex:
-    __slots__ = ("counter", "live")
+    __slots__ = ("counter", "live", "parked", "parked_key")
 
     def __init__(self) -> None:
         self.counter = 0
         self.live = 0
+        # accounts below maintenance whose every position is in a market where liquidations do not
+        # run (restricted, paused, flagged): they wait, out of the heaps, until ``parked_key`` (which
+        # markets liquidate) changes or the account itself changes (liquidation.evaluate)
+        self.parked: set[str] = set()
+        self.parked_key: tuple = ()
 
     def reindex(self, acct, markets) -> int:
         """Recompute ``acct``'s thresholds; returns its current slack (value - mm)."""

@@ -36,6 +36,11 @@ def liquidation_active(engine, mk) -> bool:
     return mk.mode == OPEN and not (engine.liquidations_paused or mk.liquidations_paused or mk.flags)
 
 
+def _activity(engine) -> tuple:
+    """Where liquidations run now: a parked account is examined again when this changes."""
+    return (engine.liquidations_paused, tuple(liquidation_active(engine, mk) for mk in engine.markets.values()))
+
+
 def evaluate(engine, breaker_exempt=None) -> int:
     """Liquidate every account now below maintenance; returns how many were liquidated.
 
@@ -50,29 +55,45 @@ def evaluate(engine, breaker_exempt=None) -> int:
     accounts = engine.accounts
     dirty = engine.liq_dirty
     engine.adl_ranking = {}  # a fresh ADL ranking for this pass
+    parked = idx.parked
     if dirty:
         for name in sorted(dirty):
             a = accounts.get(name)
             if a is not None:
                 idx.reindex(a, markets)
+            parked.discard(name)  # changed: examined again when its threshold says so
         dirty.clear()
     found: dict[str, Account] = {}
     for mk in markets.values():
         for a in idx.candidates(mk, accounts):
             found[a.name] = a
+    # accounts waiting below maintenance are examined again once the set of markets where
+    # liquidations run changes (a market reopens, a pause or a flag is lifted)
+    if _activity(engine) != idx.parked_key:
+        for name in parked:
+            a = accounts.get(name)
+            if a is not None:
+                found[name] = a
+        parked.clear()
     if not found:
+        idx.parked_key = _activity(engine)
         return 0
     if engine.safeguards:
         circuit_breaker(engine, found, breaker_exempt)
+    idx.parked_key = _activity(engine)  # what the parking below is decided under (after the breaker)
     n = 0
     for name in sorted(found):
         acct = found[name]
         value, mm, npos = value_and_mm(acct, markets)
-        if npos and value < mm and any(
-            p.size and liquidation_active(engine, markets[m]) for m, p in acct.positions.items()
-        ):
-            liquidate(engine, acct, value, mm)
-            n += 1
+        if npos and value < mm:
+            if any(p.size and liquidation_active(engine, markets[m]) for m, p in acct.positions.items()):
+                liquidate(engine, acct, value, mm)
+                n += 1
+            else:
+                # nothing can happen to it while its markets do not liquidate: park it instead of
+                # re-examining it on every price update (examining it would change nothing)
+                parked.add(name)
+                continue
         idx.reindex(acct, markets)
     return n
 

@@ -35,7 +35,7 @@ def requirement(qty: int, price: int, fraction: int) -> int:
     heap-allocated big integer): with n = |qty| * price = a * 1e8 + b and a * fraction =
     hi * 1e8 + r, the product is hi * 1e16 + (r * 1e8 + b * fraction). Exact for all integers.
     """
-    n = abs(qty) * price
+    n = (qty if qty >= 0 else -qty) * price
     a = n // SIZE_SCALE
     b = n - a * SIZE_SCALE
     x = a * fraction
@@ -46,8 +46,9 @@ def requirement(qty: int, price: int, fraction: int) -> int:
 
 def fee_amount(notional_: int, rate: int) -> int:
     """Fee on a notional, rounded up for a charge and down (toward 0) for a rebate."""
+    # (products of non-negative operands: compiled, small ones stay native integer operations)
     if rate >= 0:
-        return -((-notional_ * rate) // FRAC_SCALE)
+        return -(-(notional_ * rate) // FRAC_SCALE)
     return -((notional_ * -rate) // FRAC_SCALE)
 
 

@@ -16,7 +16,7 @@ import orjson
 from .commands import NotACommand
 from .core import Engine
 from .runtime import tune_gc
-from .wire import render_state, write_events_jsonl
+from .wire import LineError, apply_lines, render_state
 
 
 class ReplayError(Exception):
@@ -63,16 +63,13 @@ def run(commands: str, events_out: str | None, state_out: str | None, out=None, 
         print(f"perpdesk replay: cannot read {commands}: {e.strerror}", file=err)
         return 2
     # events go straight into one growing buffer: keeping one bytes object per event costs
-    # far more (allocator) than encoding it
+    # far more (allocator) than encoding it. The loop itself is compiled (wire.apply_lines).
     buf = bytearray()
-
-    def collect(evs):
-        write_events_jsonl(evs, buf)
-
+    eng = Engine()
     try:
-        eng = replay_lines(raw.splitlines(), on_events=collect if events_out else None)
-    except ReplayError as e:
-        print(f"perpdesk replay: {commands}: {e}; stopped, no output written", file=err)
+        apply_lines(eng, raw.splitlines(), buf if events_out else None)
+    except LineError as e:
+        print(f"perpdesk replay: {commands}: {ReplayError(e.line_no, e.message)}; stopped, no output written", file=err)
         return 2
     state = render_state(eng)
     try:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import orjson
 
 from .checks import run_checks
+from .commands import NotACommand
 from .fixedpoint import (
     fmt_amount,
     fmt_frac,
@@ -17,6 +18,9 @@ from .fixedpoint import (
 )
 from .margin import account_margins, funding_pnl
 from .snapshot import state_hash
+
+if TYPE_CHECKING:
+    from .core import Engine
 
 # formatted values repeat a lot (prices on the tick grid, lot sizes, fees): each formatter
 # keeps a bounded cache int -> decimal string (a pure function, so caching changes nothing)
@@ -79,6 +83,41 @@ def write_events_jsonl(evs: list[dict], buf: bytearray) -> None:
     for ev in evs:
         _format_in_place(ev)
         buf += dumps(ev, option=opt)
+
+
+class LineError(Exception):
+    """A replay input line that is not JSON or not a command (``line_no`` counts from 1)."""
+
+    def __init__(self, line_no: int, message: str) -> None:
+        super().__init__(message)
+        self.line_no = line_no
+        self.message = message
+
+
+def apply_lines(eng: Engine, lines: list[bytes], buf: bytearray | None) -> None:
+    """``perpdesk replay``'s loop, compiled: parse each JSONL line, apply it, append its events'
+    wire form to ``buf`` (None: events dropped). Blank lines are skipped; a line that is not JSON
+    or not a command raises LineError before anything of it is applied."""
+    loads = orjson.loads
+    dumps = orjson.dumps
+    opt = orjson.OPT_APPEND_NEWLINE
+    n = 0
+    for line in lines:
+        n += 1
+        if not line or line.isspace():
+            continue
+        try:
+            obj = loads(line)
+        except orjson.JSONDecodeError as e:
+            raise LineError(n, f"not JSON ({e})") from None
+        try:
+            evs = eng.apply_obj(obj)  # parsing raises NotACommand before anything changes
+        except NotACommand as e:
+            raise LineError(n, f"not a command: {e}") from None
+        if buf is not None:
+            for ev in evs:
+                _format_in_place(ev)
+                buf += dumps(ev, option=opt)
 
 
 def _order_id(o) -> int:

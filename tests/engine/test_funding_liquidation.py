@@ -233,3 +233,34 @@ def test_healthy_accounts_are_not_liquidated(venue):
     venue.limit("carol", "buy", "5", "93000")
     evs = venue.oracle("93500")
     assert not of_type(evs, "liquidation") and not of_type(evs, "deleverage")
+
+
+def test_an_account_waiting_in_a_restricted_market_is_parked_not_reexamined():
+    """Below maintenance in a market that does not liquidate: parked out of the index after one look,
+    examined again when the market reopens, and decided exactly as an engine restored from a snapshot
+    (which has no parked set) decides."""
+    from engine import Engine
+    from engine.snapshot import decode, restore, take
+
+    v = thin_long()
+    v.limit("carol", "buy", "5", "95000")
+    v.op("set_market_mode", market=BTC, mode="cancel_only")
+    assert not of_type(v.oracle("95500"), "liquidation")
+    idx = v.e.liq_index
+    assert idx.parked == {"alice"}
+    assert all(e[2] != "alice" for e in v.e.markets[BTC].liq_long)  # not in the heaps: not a candidate
+    s = take(v.e, "mid", "manual")
+    twin = Venue(Engine())
+    restore(twin.e, decode(s.data, expect_hash=s.state_hash))
+    assert twin.e.liq_index.parked == set()
+    for venue in (v, twin):
+        for px in ("95400", "95450", "95300"):  # price updates: alice stays parked, nothing happens
+            assert not of_type(venue.oracle(px), "liquidation")
+        assert venue.e.liq_index.parked == {"alice"}
+    reopened = [venue.op("set_market_mode", market=BTC, mode="open") for venue in (v, twin)]
+    assert one(reopened[0], "liquidation")["account"] == "alice"
+    def no_seq(evs):  # (the restored twin counts its own commands)
+        return [{k: x for k, x in ev.items() if k != "seq"} for ev in evs]
+
+    assert no_seq(reopened[0]) == no_seq(reopened[1]) and v.hash() == twin.hash()
+    assert v.e.liq_index.parked == set()

@@ -516,3 +516,33 @@ def test_an_accepted_order_never_leaves_its_account_below_maintenance():
     if of_type(evs, "trade"):
         m = v.e.margins("alice")
         assert m["value"] >= m["maintenance_margin"], m
+
+
+# ---- order_accepted: the command's fields, as the engine accepted them --------------------------
+ACCEPTED_KEYS = {"type", "order_id", "account", "market", "side", "order_type", "size", "price", "trigger_price",
+                 "time_in_force", "post_only", "reduce_only", "client_order_id", "seq"}
+
+
+def test_order_accepted_carries_every_field_and_the_adjusted_ones(venue):
+    evs = venue.limit("alice", "buy", "1", "96000", client_order_id="c-1")
+    acc = one(evs, "order_accepted")
+    assert set(acc) == ACCEPTED_KEYS
+    assert (acc["account"], acc["market"], acc["side"], acc["order_type"], acc["size"], acc["price"],
+            acc["trigger_price"], acc["time_in_force"], acc["post_only"], acc["reduce_only"],
+            acc["client_order_id"]) == ("alice", BTC, "buy", "limit", S("1"), P("96000"), None, "gtc", False,
+                                        False, "c-1")
+    # adjusted by the engine: a market order's gtc becomes ioc; post_only mode forces post_only
+    acc = one(venue.market("bob", "buy", "0.5"), "order_accepted")
+    assert set(acc) == ACCEPTED_KEYS and acc["time_in_force"] == "ioc" and acc["price"] is None
+    venue.op("set_market_mode", market=BTC, mode="post_only")
+    acc = one(venue.limit("carol", "sell", "1", "97010"), "order_accepted")
+    assert acc["post_only"] is True and acc["time_in_force"] == "gtc"
+
+
+def test_order_accepted_key_order_does_not_depend_on_the_input(venue):
+    a = {"type": "place_order", "account": "alice", "market": BTC, "side": "buy", "size": "1", "price": "96000"}
+    b = dict(reversed(list(a.items())))
+    b["type"] = "place_order"
+    ka = list(one(venue.apply(a), "order_accepted"))
+    kb = list(one(venue.apply(b), "order_accepted"))
+    assert ka == kb
