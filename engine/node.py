@@ -5,8 +5,10 @@ thread-safe :class:`Gateway` methods of :class:`Node` and get a
 :class:`Ack` (a light future) of a :class:`Result`. One thread applies
 commands in arrival order; with a store attached, each batch is journaled in
 one transaction (group commit) before any result is acknowledged or any event
-is published. Subscribers receive event batches on the sequencer thread and
-must only buffer them (the engine never waits for a screen).
+is published, by a writer thread that journals batch N while the sequencer
+applies batch N+1 (see "the sequencer" below). Subscribers receive event
+batches on the thread that acknowledges them (the writer, or the sequencer
+without a store) and must only buffer them (the engine never waits for a screen).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import orjson
 
@@ -31,6 +35,7 @@ from .fixedpoint import DecimalError, fmt_amount, parse_decimal
 from .roles import Actor, actions_of, default_actor
 from .runtime import tune_gc
 
+PIPELINE_DEPTH = 2  # batches applied but not yet durable, at most (one being written, one waiting)
 MAX_BATCH = 4096  # commands per group commit at most (and per hold of the engine lock); a queue that
 # keeps up with its callers makes far smaller batches, a deep one gets fewer fsyncs per command
 DEFAULT_SNAPSHOT_EVERY = 100_000
@@ -61,16 +66,19 @@ class Ack:
     """The acknowledgement of one submitted command: a lightweight future.
 
     ``result(timeout)`` blocks until the command is durable (or failed);
-    ``add_done_callback(fn)`` calls ``fn(ack)`` then (on the sequencer thread).
+    ``add_done_callback(fn)`` calls ``fn(ack)`` then (on the node's writer thread, or on the
+    sequencer thread when the node has no store).
     Far cheaper than :class:`concurrent.futures.Future` (no lock per command):
     waiters share one condition per node.
     """
 
-    __slots__ = ("_cv", "_result", "_exc", "_done", "_callbacks")
+    __slots__ = ("_cv", "_result", "_seq", "_events", "_exc", "_done", "_callbacks")
 
     def __init__(self, cv: threading.Condition) -> None:
         self._cv = cv
         self._result = None
+        self._seq = 0  # with _events: the Result, built when first asked for
+        self._events: list[dict] | None = None
         self._exc: BaseException | None = None
         self._done = False
         self._callbacks: list | None = None
@@ -85,7 +93,10 @@ class Ack:
                     raise TimeoutError("the node did not acknowledge the command in time")
         if self._exc is not None:
             raise self._exc
-        return self._result
+        res = self._result
+        if res is None and self._events is not None:
+            res = self._result = Result.from_events(self._seq, self._events)
+        return res
 
     def add_done_callback(self, fn) -> None:
         if self._done:
@@ -115,6 +126,22 @@ class Ack:
         self._finish()
         with self._cv:
             self._cv.notify_all()
+
+
+class _Job(NamedTuple):
+    """One applied batch on its way to the store."""
+
+    base_seq: int  # the engine's seq before the batch
+    last_seq: int
+    rows: list  # JournalEntry fields, in seq order
+    marks: list  # RollbackMark
+    done: list  # the Acks, in order (their _seq and _events set)
+    published: list[dict]
+    new_snaps: list
+    windows: list[dict]  # maintenance windows the batch touched, as it left them
+
+
+_NODE_EVENTS = frozenset({"snapshot_taken", "maintenance_scheduled", "maintenance_phase", "rolled_back"})
 
 
 class RecoveryError(Exception):
@@ -161,13 +188,23 @@ class Node:
         self.feed_health_source: Callable[[], dict] | None = None  # set by a FeedRunner's owner
         self.alert_sinks: list[dict] = []  # configured sinks (name, kind, min_severity), for the console
         self._lock = threading.RLock()  # held while applying a batch and while reading views
-        self._cv = threading.Condition(threading.Lock())
+        self._qlock = threading.Lock()  # guards the command queue
+        self._cv = threading.Condition(self._qlock)
         self._queue: deque = deque()
         self._acked = threading.Condition(threading.Lock())  # waiters on Acks
         self._subscribers: list[Callable[[list[dict]], None]] = []
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._idle = False
+        # the write pipeline (with a store and the threads started): batches applied but not yet
+        # durable wait in _wq for the writer thread, which journals them in order, then acknowledges
+        self._wcv = threading.Condition(threading.Lock())  # guards _wq, _wpending, _wbroken, _wstop
+        self._wq: deque = deque()  # _Job, in apply order (appended under _lock too)
+        self._wpending = 0  # jobs handed to the writer and not yet finished (queued or being written)
+        self._wbroken: Exception | None = None  # a write failed: the engine is ahead of the store
+        self._wstop = False
+        self._writer: threading.Thread | None = None
+        self._readers = 0  # readers waiting for the writer to catch up (the sequencer waits for them)
 
     # ---- opening a durable node ---------------------------------------------
     @classmethod
@@ -191,7 +228,9 @@ class Node:
 
         Every replayed command must land on its journaled seq with its journaled
         outcome; otherwise :class:`RecoveryError` names the first row that differs.
-        Returns figures (snapshot used, commands replayed).
+        Returns figures (snapshot used, commands replayed). Called on opening (before
+        :meth:`start`) and after a failed write; a running node's engine is always what
+        its store holds plus the batches on their way there.
         """
         from .store import StoreError
 
@@ -258,6 +297,10 @@ class Node:
     def start(self) -> Node:
         if self._thread is None:
             self._stopping = False
+            if self.store is not None and self._writer is None:
+                self._wstop = False
+                self._writer = threading.Thread(target=self._write_loop, name="perpdesk-writer", daemon=True)
+                self._writer.start()
             self._thread = threading.Thread(target=self._run, name="perpdesk-sequencer", daemon=True)
             self._thread.start()
         return self
@@ -269,6 +312,12 @@ class Node:
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
+        if self._writer is not None:  # after the sequencer: it journals and acknowledges what is left
+            with self._wcv:
+                self._wstop = True
+                self._wcv.notify_all()
+            self._writer.join(timeout=30)
+            self._writer = None
         self._stopping = False
 
     # ---- gateway: writes ----------------------------------------------
@@ -306,7 +355,7 @@ class Node:
                 fut.set_result(res)
                 return fut
             fut.add_done_callback(lambda f, who=who, c=cmd: self._audit_result(who, c, f))
-        with self._cv:
+        with self._qlock:  # the lock of self._cv, without the Condition's Python-level __enter__
             if self._stopping:
                 fut.set_exception(NodeError("node_stopped", "the node is stopping and takes no commands"))
                 return fut
@@ -333,7 +382,7 @@ class Node:
     # ---- gateway: reads -------------------------------------------------
     def read(self, fn: Callable, *args, **kwargs):
         """Run a read-only view (``engine.views``-style function) under the engine lock."""
-        with self._lock:
+        with self._reading():
             return fn(self.engine, *args, **kwargs)
 
     def status(self) -> dict:
@@ -372,13 +421,23 @@ class Node:
         return sorted(mem.values(), key=lambda s: s["seq"])
 
     def brake_preview(self) -> dict:
-        with self._lock:
+        with self._reading():
             return self.engine.brake_preview()
 
     def maintenance_windows(self) -> list[dict]:
         return self.read(lambda e: [dict(w) for w in e.maintenance.values()])
 
     # ---- the sequencer --------------------------------------------------
+    # With a store and the threads started, two threads share the work of a batch:
+    #   sequencer: applies batch N+1 to the engine (under _lock) while
+    #   writer:    journals batch N (encode, hash-chain, insert, COMMIT + fsync: sqlite3 releases
+    #              the GIL while it inserts and syncs), then acknowledges it and publishes its events.
+    # The writer takes jobs in apply order, so the journal's order is the apply order, and nothing is
+    # acknowledged or published before its batch is durable. At most PIPELINE_DEPTH batches are
+    # applied ahead of the store. Readers (views, previews) park the sequencer and wait for the
+    # writer to catch up, so they never see the effects of a batch that is not durable yet; nobody
+    # holds _lock while waiting for the writer. When a write fails, every batch applied after the
+    # last durable one fails with it and the engine is recovered from the store.
     def _run(self) -> None:
         while True:
             with self._cv:
@@ -393,7 +452,10 @@ class Node:
                 while q and len(batch) < MAX_BATCH:
                     batch.append(q.popleft())
             try:
-                self._process(batch)
+                if self._writer is not None:
+                    self._pipelined(batch)
+                else:
+                    self._process(batch)
             except Exception as e:  # never let the sequencer die silently
                 for _cmd, fut in batch:
                     if not fut.done():
@@ -401,99 +463,246 @@ class Node:
                 self._alert("critical", f"sequencer error: {e!r}")
 
     def _process(self, batch: list) -> None:
-        from .store import JournalEntry, RollbackMark, StoreError
+        """Apply, journal and acknowledge one batch on the calling thread (no pipeline)."""
+        with self._lock:
+            job = self._apply(batch)
+            if self.store is not None:
+                from .store import StoreError
 
-        results = []
+                try:
+                    self.store.append_journal(job.rows, job.marks)
+                except StoreError as e:
+                    # the batch is not durable: put the engine back to what the store holds
+                    self._fail_batch(batch, e, job.base_seq)
+                    return
+        self._persist(job)
+        self._finish(job)
+
+    def _pipelined(self, batch: list) -> None:
+        # a rollback restores a stored snapshot: let the batches before it reach the store first
+        rollback = any(cmd["type"] == "rollback" for cmd, _fut in batch)
+        with self._wcv:
+            most = 0 if rollback else PIPELINE_DEPTH - 1
+            while (self._wpending > most or self._readers) and self._wbroken is None:
+                self._wcv.wait()
+        with self._lock:
+            if self._wbroken is not None:
+                self._recover_broken()
+            job = self._apply(batch)
+            with self._wcv:
+                broken = self._wbroken
+                if broken is None:
+                    self._wq.append(job)
+                    self._wpending += 1
+                    self._wcv.notify_all()
+            if broken is not None:  # applied on top of a batch that did not become durable
+                self._recover_broken()
+                self._fail_futures(batch, broken)
+
+    def _apply(self, batch: list) -> _Job:
+        """Apply ``batch`` (the caller holds ``_lock``); returns what is left to journal and acknowledge."""
+        from .store import JournalEntry, RollbackMark
+
+        done: list[Ack] = []  # their _seq and _events set; _done once durable
         published: list[dict] = []
         rows = []
         marks = []
         new_snaps = []
         windows_touched: set[str] = set()
-        with self._lock:
-            eng = self.engine
-            base_seq = eng.seq
-            for cmd, fut in batch:
-                if "ts" not in cmd:
-                    cmd["ts"] = max(self.clock(), eng.now)
-                if cmd["type"] == "rollback":
-                    self._preload_snapshot(eng, cmd.get("snapshot_id"))
-                evs = eng.apply_obj(cmd)
-                seq = eng.seq
-                for ev in evs:
-                    t = ev["type"]
+        eng = self.engine
+        apply_obj = eng.apply_obj
+        base_seq = eng.seq
+        epoch = self.epoch
+        for cmd, fut in batch:
+            if "ts" not in cmd:
+                cmd["ts"] = max(self.clock(), eng.now)
+            ctype = cmd["type"]
+            if ctype == "rollback":
+                self._preload_snapshot(eng, cmd.get("snapshot_id"))
+            evs = apply_obj(cmd)
+            seq = eng.seq
+            for ev in evs:
+                t = ev["type"]
+                if t in _NODE_EVENTS:
                     if t == "snapshot_taken":
                         new_snaps.append(eng.snapshots[ev["snapshot_id"]])
-                    elif t in ("maintenance_scheduled", "maintenance_phase"):
-                        windows_touched.add(ev["window_id"])
                     elif t == "rolled_back":
-                        self.epoch += 1
+                        epoch = self.epoch = epoch + 1
                         windows_touched.update(eng.maintenance)
-                        marks.append(RollbackMark(ev["to_seq"], seq - 1, self.epoch, ev["snapshot_id"], seq))
-                if len(evs) == 1 and evs[0]["type"] == "rejected":  # _outcome and Result.from_events, inlined
-                    rej = evs[0]
-                    rows.append((seq, cmd["ts"], cmd["type"], cmd, f"rejected:{rej['code']}", self.epoch))
-                    results.append((fut, Result(seq, evs, False, rej["code"], rej["message"])))
-                else:
-                    rows.append((seq, cmd["ts"], cmd["type"], cmd, "ok", self.epoch))  # a JournalEntry's fields
-                    results.append((fut, Result(seq, evs)))
-                published += evs
-            if new_snaps:
-                self._last_snap_seq = max(s.seq for s in new_snaps)
-            if self.snapshot_every and eng.seq - self._last_snap_seq >= self.snapshot_every:
-                cmd = {"type": "take_snapshot", "ts": eng.now, "label": f"auto at seq {eng.seq + 1}",
-                       "trigger": "auto", "operator": "system", "reason": "periodic"}
-                evs = eng.apply_obj(cmd)
-                new_snaps.append(eng.snapshots[evs[0]["snapshot_id"]])
-                rows.append(JournalEntry(eng.seq, cmd["ts"], cmd["type"], cmd, _outcome(evs), self.epoch))
-                published.extend(evs)
-            if new_snaps:
-                self._last_snap_seq = max(s.seq for s in new_snaps)
-            if self.store is not None:
-                try:
-                    self.store.append_journal(rows, marks)
-                except StoreError as e:
-                    # the batch is not durable: put the engine back to what the store holds
-                    self._fail_batch(batch, e, base_seq)
-                    return
+                        marks.append(RollbackMark(ev["to_seq"], seq - 1, epoch, ev["snapshot_id"], seq))
+                    else:  # maintenance_scheduled, maintenance_phase
+                        windows_touched.add(ev["window_id"])
+            if len(evs) == 1 and evs[0]["type"] == "rejected":  # _outcome, inlined
+                rows.append((seq, cmd["ts"], ctype, cmd, f"rejected:{evs[0]['code']}", epoch))
             else:
-                for r in rows:  # (seq, ts, type, payload, outcome, epoch)
-                    self.journal.append({**r[3], "seq": r[0]})
-                if any(s.trigger == "auto" for s in new_snaps):  # same retention as the store's
-                    autos = [k for k, v in eng.snapshots.items() if v.trigger == "auto"]
-                    for sid in autos[:-self.keep_auto or None] if self.keep_auto else autos:
-                        eng.snapshots.pop(sid, None)
-        if self.store is not None and new_snaps:
+                rows.append((seq, cmd["ts"], ctype, cmd, "ok", epoch))  # a JournalEntry's fields
+            fut._seq = seq  # (not visible before fut._done)
+            fut._events = evs
+            done.append(fut)
+            published += evs
+        if new_snaps:
+            self._last_snap_seq = max(s.seq for s in new_snaps)
+        if self.snapshot_every and eng.seq - self._last_snap_seq >= self.snapshot_every:
+            cmd = {"type": "take_snapshot", "ts": eng.now, "label": f"auto at seq {eng.seq + 1}",
+                   "trigger": "auto", "operator": "system", "reason": "periodic"}
+            evs = apply_obj(cmd)
+            new_snaps.append(eng.snapshots[evs[0]["snapshot_id"]])
+            rows.append(JournalEntry(eng.seq, cmd["ts"], cmd["type"], cmd, _outcome(evs), epoch))
+            published.extend(evs)
+        if new_snaps:
+            self._last_snap_seq = max(s.seq for s in new_snaps)
+        if self.store is None:
+            for r in rows:  # (seq, ts, type, payload, outcome, epoch)
+                self.journal.append({**r[3], "seq": r[0]})
+            if any(s.trigger == "auto" for s in new_snaps):  # same retention as the store's
+                autos = [k for k, v in eng.snapshots.items() if v.trigger == "auto"]
+                for sid in autos[:-self.keep_auto or None] if self.keep_auto else autos:
+                    eng.snapshots.pop(sid, None)
+        # the maintenance windows as this batch left them (the store's table mirrors them)
+        windows = [dict(eng.maintenance[w]) for w in sorted(windows_touched) if w in eng.maintenance]
+        return _Job(base_seq, eng.seq, rows, marks, done, published, new_snaps, windows)
+
+    def _persist(self, job: _Job) -> None:
+        """After ``job``'s rows are durable: store its snapshots and maintenance windows."""
+        if self.store is None:
+            return
+        if job.new_snaps:
+            from .store import StoreError
+
             try:
-                for s in new_snaps:
+                for s in job.new_snaps:
                     self.store.save_snapshot(s)
-                if any(s.trigger == "auto" for s in new_snaps):
+                if any(s.trigger == "auto" for s in job.new_snaps):
                     pruned = self.store.prune_auto_snapshots(self.keep_auto)
                     with self._lock:
                         for sid in pruned:
                             self.engine.snapshots.pop(sid, None)
             except StoreError as e:  # the journal holds the command: recovery re-creates the snapshot
                 self._alert("error", f"snapshot not saved: {e}")
-        if self.store is not None and windows_touched:
-            self._save_windows(windows_touched)
-        for fut, res in results:
+        if job.windows:
+            self._store_windows(job.windows)
+
+    def _finish(self, job: _Job) -> None:
+        """After ``job`` is durable: acknowledge its commands and publish its events."""
+        for fut in job.done:
             if not fut._done:
-                fut._result = res
-                fut._finish()
+                fut._done = True
+                if fut._callbacks:
+                    fut._finish()
         with self._acked:
             self._acked.notify_all()
-        if published:
+        if job.published:
+            published = job.published
             for fn in list(self._subscribers):
                 try:
                     fn(published)
-                except Exception:  # a subscriber's bug must not stop the sequencer
+                except Exception:  # a subscriber's bug must not stop the node
                     pass
+
+    # ---- the writer thread ---------------------------------------------------
+    def _write_loop(self) -> None:
+        from .store import StoreError
+
+        while True:
+            with self._wcv:
+                while not self._wq and not self._wstop:
+                    self._wcv.wait()
+                if not self._wq:
+                    return
+                job = self._wq[0]  # stays queued (and counted) until it is durable
+            try:
+                self.store.append_journal(job.rows, job.marks)
+            except Exception as e:  # StoreError, or a bug: either way the batch is not durable
+                err = e if isinstance(e, StoreError) else NodeError("internal", f"journal write failed: {e!r}")
+                self._write_failed(err)
+                continue
+            try:
+                self._persist(job)
+            except Exception as e:  # never let the writer die silently
+                self._alert("critical", f"writer error after a durable batch: {e!r}")
+            with self._wcv:
+                self._wq.popleft()
+                self._wpending -= 1
+                self._wcv.notify_all()
+            try:
+                self._finish(job)
+            except Exception as e:
+                self._alert("critical", f"writer error acknowledging a durable batch: {e!r}")
+
+    def _write_failed(self, err: Exception) -> None:
+        """A journal write failed: that batch and every batch applied after it are not durable."""
+        with self._wcv:
+            failed = list(self._wq)
+            self._wq.clear()
+            self._wpending -= len(failed)
+            self._wbroken = err
+            self._wcv.notify_all()
+        self._alert("critical", f"journal write failed at seq {failed[0].base_seq + 1}: {err}")
+        with self._lock:  # the sequencer or a reader may have recovered already
+            if self._wbroken is not None:
+                self._recover_broken()
+        for job in failed:
+            self._fail_futures([(None, fut) for fut in job.done], err)
+
+    def _recover_broken(self) -> None:
+        """Put the engine back to what the store holds after a failed write (caller holds ``_lock``)."""
+        try:
+            self.recover()
+        except Exception as e:  # the store is unusable: keep refusing, never pretend
+            self._alert("critical", f"recovery after a failed write failed too: {e}")
+        with self._wcv:
+            self._wbroken = None
+            self._wcv.notify_all()
+
+    @staticmethod
+    def _fail_futures(batch: list, err: Exception) -> None:
+        msg = f"not durable, nothing applied: {err}"
+        for _cmd, fut in batch:
+            if not fut.done():
+                fut.set_exception(NodeError("not_durable", msg))
+
+    @contextmanager
+    def _reading(self):
+        """Hold ``_lock`` on an engine whose every applied command is durable (for readers).
+
+        With the pipeline running, the sequencer is parked while readers wait, and they wait for
+        the writer without holding ``_lock``. A read from the writer thread itself (a subscriber
+        or a done-callback) or under ``_lock`` already does not wait."""
+        if self._writer is None or threading.current_thread() is self._writer or self._lock._is_owned():
+            with self._lock:
+                yield
+            return
+        with self._wcv:
+            self._readers += 1
+        try:
+            while True:
+                with self._wcv:
+                    while self._wpending and self._wbroken is None:
+                        self._wcv.wait()
+                self._lock.acquire()
+                if self._wbroken is not None:
+                    self._recover_broken()
+                if not self._wpending:
+                    break
+                self._lock.release()  # the sequencer applied one more batch before it saw us
+            try:
+                yield
+            finally:
+                self._lock.release()
+        finally:
+            with self._wcv:
+                self._readers -= 1
+                self._wcv.notify_all()
 
     def _save_windows(self, wids) -> None:
         """Mirror maintenance windows (engine state) into the store's table, phase included."""
-        from .store import StoreError
-
         with self._lock:
             windows = [dict(self.engine.maintenance[w]) for w in sorted(wids) if w in self.engine.maintenance]
+        self._store_windows(windows)
+
+    def _store_windows(self, windows: list[dict]) -> None:
+        from .store import StoreError
+
         try:
             for w in windows:
                 detail = {k: w[k] for k in ("announce_ts", "work_ts", "post_only_ts", "end_ts", "failing",
@@ -503,15 +712,12 @@ class Node:
             self._alert("error", f"maintenance window not saved: {e}")
 
     def _fail_batch(self, batch: list, err: Exception, base_seq: int) -> None:
-        msg = f"not durable, nothing applied: {err}"
         self._alert("critical", f"journal write failed at seq {base_seq + 1}: {err}")
         try:
             self.recover()
         except Exception as e:  # the store is unusable: keep refusing, never pretend
             self._alert("critical", f"recovery after a failed write failed too: {e}")
-        for _cmd, fut in batch:
-            if not fut.done():
-                fut.set_exception(NodeError("not_durable", msg))
+        self._fail_futures(batch, err)
 
     def _alert(self, severity: str, message: str) -> None:
         ev = {"type": "node_alert", "severity": severity, "message": message, "ts": self.clock()}
@@ -562,7 +768,7 @@ class Node:
     # ---- rollback ----------------------------------------------------------
     def rollback_preview(self, snapshot_id: str) -> dict:
         """What rolling back to ``snapshot_id`` would change, account by account (changes nothing)."""
-        with self._lock:
+        with self._reading():
             eng = self.engine
             self._preload_snapshot(eng, snapshot_id)
             snap = eng.snapshots.get(snapshot_id)
@@ -617,7 +823,7 @@ class Node:
             raise NodeError("non_positive", "a refund amount must be greater than zero")
         if not reason.strip():
             raise NodeError("missing_reason", "a refund needs a reason")
-        with self._lock:
+        with self._reading():
             if account not in self.engine.accounts:
                 raise NodeError("unknown_account", f"there is no account {account!r}")
             existing = self.refunds()
@@ -661,7 +867,7 @@ class Node:
                 committed = sum(r["amount"] for r in self.refunds()
                                 if r["status"] == "approved" and (r.get("fund") or "insurance") == "insurance"
                                 and r["refund_id"] != refund_id)
-                with self._lock:
+                with self._reading():
                     balance = self.engine.insurance_fund
                 if balance < committed + rec["amount"]:
                     msg = (f"the insurance fund holds {fmt_amount(balance)} USDC; approved refunds not yet paid "
@@ -734,7 +940,7 @@ class Node:
         reference_ts = _int_arg(reference_ts, "reference_ts")
         snap = self._base_snapshot(from_seq)
         rows = self._journal_rows(snap.seq, None, until=(to_seq, reference_ts))
-        with self._lock:
+        with self._reading():
             head = self.engine.seq
         if rows and rows[-1][0]["seq"] >= head and to_seq <= head:
             # nothing journaled after reference_ts yet: a later oracle price stamped before it could still
@@ -790,7 +996,7 @@ class Node:
         if standing:
             raise NodeError("already_proposed", f"refunds from these inputs were already proposed "
                                                 f"({', '.join(standing)}); reject them first to propose again")
-        with self._lock:
+        with self._reading():
             missing = [p["account"] for p in fresh["proposals"] if p["account"] not in self.engine.accounts]
         if missing:
             raise NodeError("unknown_account", f"no account {', '.join(missing)} exists now (rolled back?); "
@@ -849,7 +1055,7 @@ class Node:
                 pass
             except StoreError as e:
                 raise NodeError("bad_snapshot", str(e)) from None
-        with self._lock:
+        with self._reading():
             snap = self.engine.snapshots.get(snapshot_id)
         if snap is None:
             raise NodeError("unknown_snapshot", f"there is no snapshot {snapshot_id!r}")
@@ -865,7 +1071,7 @@ class Node:
                 best = self.store.latest_snapshot(max_seq=at_or_before, skip_corrupt=True)
             except StoreError as e:
                 raise NodeError("bad_snapshot", str(e)) from None
-        with self._lock:
+        with self._reading():
             for s in self.engine.snapshots.values():
                 if s.seq <= at_or_before and (best is None or s.seq > best.seq):
                     best = s
@@ -892,7 +1098,7 @@ class Node:
 
     def _known_hash(self, seq: int) -> str | None:
         """The state hash the venue had right after ``seq``, when the node knows it."""
-        with self._lock:
+        with self._reading():
             if self.engine.seq == seq:
                 return self.engine.state_hash()
             for s in self.engine.snapshots.values():

@@ -4,7 +4,8 @@ The "after" state is the snapshot itself: its decoded records are compared with
 the live engine's accounts directly (no second engine is built for that). What
 the rollback undoes (trades, liquidations) is found by replaying the journal
 tail after the snapshot on a scratch engine restored from it; as a self-check,
-that replay must land on the current state hash (``tail_reproduces_current``).
+that replay must land on the current state (``tail_reproduces_current``: the
+same canonical state, so the same state hash, compared record by record).
 Values "after" are at the snapshot's marks, computed for the listed accounts only.
 """
 
@@ -63,29 +64,12 @@ def _summary_after(row, n_orders: int) -> tuple:
 def _changed(engine: Engine, rows: dict, n_orders: dict[str, int]) -> list[str]:
     """Accounts whose ledger differs between the live engine and the snapshot's records."""
     changed = []
-    get = rows.get
-    for name, a in engine.accounts.items():
-        row = get(name)
-        if row is not None and a.cash == row[0] and len(a.orders) == n_orders.get(name, 0):
-            # quick check of the common case (untouched since the snapshot); anything else
-            # is decided by comparing the full ledgers
-            prow = row[1]
-            same = True
-            n = 0
-            for m, p in a.positions.items():
-                if p.size:
-                    r = prow.get(m)
-                    if r is None or r[0] != p.size or r[1] != p.cost:
-                        same = False
-                        break
-                    n += 1
-                elif p.cost:
-                    same = False
-                    break
-            if same and n == len(prow):
-                continue
+    # the common case (untouched since the snapshot) is sifted out by a compiled quick check;
+    # anything else is decided by comparing the full ledgers
+    for name in snapshot.ledger_candidates(engine.accounts, rows, n_orders):
+        row = rows.get(name)
         after = _summary_after(row, n_orders.get(name, 0)) if row is not None else _EMPTY
-        if _summary_now(a) != after:
+        if _summary_now(engine.accounts[name]) != after:
             changed.append(name)
     accounts = engine.accounts
     for name, row in rows.items():
@@ -137,7 +121,7 @@ def _preview(engine: Engine, snapshot_id: str, snap, tail: list[dict]) -> dict:
                 trades[ev["taker_account"]] = trades.get(ev["taker_account"], 0) + 1
             elif t == "liquidation":
                 liqs[ev["account"]] = liqs.get(ev["account"], 0) + 1
-    reproduces = snapshot.state_hash(undo_eng) == snapshot.state_hash(engine)
+    reproduces = snapshot.same_state(undo_eng, engine)  # equal state hashes, without encoding both
     del undo_eng
     # other accounts: same ledger, only marks move; traded ones are listed even if they ended
     # where they started

@@ -14,10 +14,12 @@ orders are re-added in id order, which is their time priority.
 from __future__ import annotations
 
 import hashlib
+import heapq
 
 import orjson
 
 from .book import Order
+from .margin import value_and_mm
 from .model import Account, Market, Position
 from .runtime import gc_paused
 
@@ -56,8 +58,8 @@ def market_summary(snap: Snapshot) -> dict:
     return snap.markets
 
 
-def canonical(engine) -> dict:
-    markets = [
+def _market_rows(engine) -> list:
+    return [
         [mk.name, mk.tick, mk.lot, mk.imf, mk.mmf, mk.maker_fee, mk.taker_fee, mk.liq_fee, mk.band,
          mk.post_only_band, mk.mode, mk.index_price, mk.mark_price, mk.funding_index, mk.funding_rate,
          mk.last_funding_ts, mk.oracle_ts, mk.long_oi, mk.short_oi, mk.liquidations_paused, mk.triggers_paused,
@@ -65,20 +67,13 @@ def canonical(engine) -> dict:
          mk.quarantined]
         for mk in engine.markets.values()
     ]
-    accounts = {}
-    for name, a in engine.accounts.items():
-        accounts[name] = [a.cash, {m: [p.size, p.cost, p.funding_entry] for m, p in a.positions.items() if p.size}]
-    orders = [
-        [o.id, o.account, o.market, o.side, o.order_type, o.price, o.size, o.remaining, o.tif, o.post_only,
-         o.reduce_only, o.client_order_id, o.trigger_price, o.ts]
-        for o in sorted(engine.orders.values(), key=_order_id)
-    ]
+
+
+def _scalars(engine) -> dict:
+    """Everything in the canonical state but the markets, accounts and orders."""
     return {
         "format": FORMAT,
         "version": VERSION,
-        "markets": markets,
-        "accounts": accounts,
-        "orders": orders,
         "next_order_id": engine.next_order_id,
         "insurance_fund": engine.insurance_fund,
         "fee_pool": engine.fee_pool,
@@ -96,6 +91,112 @@ def canonical(engine) -> dict:
         "safeguards": engine.safeguards,
         "audit": engine.audit,
     }
+
+
+def canonical(engine) -> dict:
+    accounts = {}
+    for name, a in engine.accounts.items():
+        accounts[name] = [a.cash, {m: [p.size, p.cost, p.funding_entry] for m, p in a.positions.items() if p.size}]
+    orders = [
+        [o.id, o.account, o.market, o.side, o.order_type, o.price, o.size, o.remaining, o.tif, o.post_only,
+         o.reduce_only, o.client_order_id, o.trigger_price, o.ts]
+        for o in sorted(engine.orders.values(), key=_order_id)
+    ]
+    state = _scalars(engine)
+    state["markets"] = _market_rows(engine)
+    state["accounts"] = accounts
+    state["orders"] = orders
+    return state
+
+
+def same_state(a, b) -> bool:
+    """Whether two engines have the same canonical state (equal :func:`state_hash`), comparing the
+    records in place instead of encoding both: far cheaper for a large venue. Markets and scalars are
+    compared by their canonical bytes; accounts, positions and orders field by field (every field of
+    their canonical records, all typed attributes, so equal values encode to equal bytes)."""
+    opt = orjson.OPT_SORT_KEYS
+    if orjson.dumps(_market_rows(a), option=opt) != orjson.dumps(_market_rows(b), option=opt):
+        return False
+    if orjson.dumps(_scalars(a), option=opt) != orjson.dumps(_scalars(b), option=opt):
+        return False
+    accounts_a: dict[str, Account] = a.accounts
+    accounts_b: dict[str, Account] = b.accounts
+    if len(accounts_a) != len(accounts_b):
+        return False
+    for name, x in accounts_a.items():
+        y = accounts_b.get(name)
+        if y is None or x.cash != y.cash or not _same_positions(x, y):
+            return False
+    orders_a: dict[int, Order] = a.orders
+    orders_b: dict[int, Order] = b.orders
+    if len(orders_a) != len(orders_b):
+        return False
+    for oid, o in orders_a.items():
+        q = orders_b.get(oid)
+        if q is None or not _same_order(o, q):
+            return False
+    return True
+
+
+def _same_positions(x: Account, y: Account) -> bool:
+    """The canonical ``{market: [size, cost, funding_entry]}`` of open positions, compared."""
+    n = 0
+    py = y.positions
+    for m, p in x.positions.items():
+        if p.size:
+            q = py.get(m)
+            if q is None or q.size != p.size or q.cost != p.cost or q.funding_entry != p.funding_entry:
+                return False
+            n += 1
+    for q in py.values():
+        if q.size:
+            n -= 1
+    return n == 0
+
+
+def ledger_candidates(accounts: dict[str, Account], rows: dict, n_orders: dict[str, int]) -> list[str]:
+    """Names of the accounts whose ledger may differ from a snapshot's account records ``rows``
+    (``{name: [cash, {market: [size, cost, entry]}]}``, ``n_orders`` live orders each): every account
+    that is not plainly untouched (same cash, same number of live orders, same open positions at the
+    same cost). The rollback preview compares those in full; the rest are the same."""
+    out: list[str] = []
+    for name, a in accounts.items():
+        row = rows.get(name)
+        if row is None:
+            out.append(name)
+            continue
+        rec: list = row
+        if a.cash != rec[0] or len(a.orders) != n_orders.get(name, 0):
+            out.append(name)
+            continue
+        prow: dict = rec[1]
+        same = True
+        n = 0
+        for m, p in a.positions.items():
+            if p.size:
+                r = prow.get(m)
+                if r is None:
+                    same = False
+                    break
+                pr: list = r
+                if pr[0] != p.size or pr[1] != p.cost:
+                    same = False
+                    break
+                n += 1
+            elif p.cost:
+                same = False
+                break
+        if not same or n != len(prow):
+            out.append(name)
+    return out
+
+
+def _same_order(o: Order, q: Order) -> bool:
+    return (o.id == q.id and o.account == q.account and o.market == q.market and o.side == q.side
+            and o.order_type == q.order_type and o.price == q.price and o.size == q.size
+            and o.remaining == q.remaining and o.tif == q.tif and o.post_only == q.post_only
+            and o.reduce_only == q.reduce_only and o.client_order_id == q.client_order_id
+            and o.trigger_price == q.trigger_price and o.ts == q.ts)
 
 
 def _order_id(o) -> int:
@@ -164,24 +265,24 @@ def _restore(engine, state: dict) -> None:
                 mk.oracle_pending = list(pending) if pending is not None else None
             markets[name] = mk
         accounts: dict[str, Account] = {}
-        for name, (cash, positions) in state["accounts"].items():
+        arows: dict = state["accounts"]
+        for name, rec in arows.items():
+            acct_row: list = rec
+            if len(acct_row) != 2:
+                raise ValueError(f"account {name!r} has a malformed record")
             a = Account(name)
-            a.cash = cash
-            for m, (size, cost, fentry) in positions.items():
-                p = Position(fentry)
-                p.size, p.cost = size, cost
+            a.cash = acct_row[0]
+            positions: dict = acct_row[1]
+            for m, prec in positions.items():
+                prow: list = prec
+                if len(prow) != 3:
+                    raise ValueError(f"account {name!r} has a malformed position in {m!r}")
+                p = Position(prow[2])
+                p.size = prow[0]
+                p.cost = prow[1]
                 a.positions[m] = p
                 markets[m].holders.add(name)
             accounts[name] = a
-        orders: list[Order] = []
-        for (oid, acct, market, side, otype, price, size, remaining, tif, po, ro, coid, trig, ts) in state["orders"]:
-            if acct not in accounts:
-                raise KeyError(acct)
-            if market not in markets:
-                raise KeyError(market)
-            o = Order(oid, acct, side, price, size, market, otype, tif, po, ro, coid, trig, ts)
-            o.remaining = remaining
-            orders.append(o)
         scalars = {k: state[k] for k in (
             "next_order_id", "insurance_fund", "fee_pool", "funding_pool", "deposits", "withdrawals",
             "treasury_in", "platform_access", "brake_engaged", "liquidations_paused", "triggers_paused",
@@ -191,50 +292,128 @@ def _restore(engine, state: dict) -> None:
         scalars["safeguards"] = False if v1 else bool(state["safeguards"])
         audit = state.get("audit") or [-1, []]
         scalars["audit"] = [audit[0], [list(f) for f in audit[1]]]
+        # every record is built into fresh registries first: a malformed one leaves the engine as it was
+        fresh_orders: dict[int, Order] = {}
+        fresh_coids: dict[tuple[str, str], int] = {}
+        _rest_all(state["orders"], accounts, markets, fresh_orders, fresh_coids)
     except (KeyError, TypeError, ValueError) as e:
         raise SnapshotError(f"snapshot is missing or has malformed records: {e!r}") from None
     engine.markets = markets
     engine.accounts = accounts
-    engine.orders = {}
-    engine.coids = {}
+    engine.orders = fresh_orders
+    engine.coids = fresh_coids
     for k, v in scalars.items():
         setattr(engine, k, v)
-    _rest_all(engine, accounts, markets, orders)
     engine.liq_index = LiquidationIndex()
     engine.liq_dirty = set()
     engine.mark_epoch += 1
-    engine.liq_index.reindex_all([a for _n, a in sorted(accounts.items()) if a.positions], markets)
+    _index_all(engine.liq_index, _by_name(accounts), markets)
 
 
-def _rest_all(engine, accounts: dict[str, Account], markets: dict[str, Market], orders: list[Order]) -> None:
-    """``engine._rest`` / ``engine._rest_trigger`` for every order (in id order, their time
-    priority), with each market's book loaded in one go instead of an insert per order.
-    Leaves the very same registries, quantities, books and trigger heaps (a test pins it)."""
-    eng_orders: dict[int, Order] = engine.orders
-    coids: dict[tuple[str, str], int] = engine.coids
-    book_orders: dict[str, list[Order]] = {m: [] for m in markets}
-    for o in orders:
-        acct = accounts[o.account]  # type: ignore[index]  # restored orders always have an account
-        mk = markets[o.market]
-        if o.order_type == "stop_loss" or o.order_type == "take_profit":
-            engine._rest_trigger(acct, mk, o)
+def _index_all(idx, accts: list[Account], markets: dict[str, Market]) -> None:
+    """``LiquidationIndex.reindex_all(accts, markets)`` on an empty index, compiled: the very same
+    entries, counter and versions (a test pins it against reindexing one account at a time)."""
+    from .liqindex import SAFETY, K, y_long, y_short
+
+    ylong: dict[str, int] = {m: y_long(mk) for m, mk in markets.items()}
+    yshort: dict[str, int] = {m: y_short(mk) for m, mk in markets.items()}
+    longs: dict[str, list[tuple[int, int, str, int]]] = {m: mk.liq_long for m, mk in markets.items()}
+    shorts: dict[str, list[tuple[int, int, str, int]]] = {m: mk.liq_short for m, mk in markets.items()}
+    k: int = K
+    safety: int = SAFETY
+    counter: int = idx.counter
+    for acct in accts:
+        acct.liq_version += 1
+        value, mm, n = value_and_mm(acct, markets)
+        if not n:
             continue
-        book_orders[o.market].append(o)
-        pos = acct.positions.get(mk.name)
+        share = (value - mm - safety * n) // n
+        ver = acct.liq_version
+        name = acct.name
+        for mname, pos in acct.positions.items():
+            size = pos.size
+            if not size:
+                continue
+            counter += 1
+            if size > 0:
+                longs[mname].append((-(ylong[mname] - (share * k) // size), counter, name, ver))
+            else:
+                shorts[mname].append((yshort[mname] + (share * k) // -size, counter, name, ver))
+    idx.counter = counter
+    for mk in markets.values():
+        heapq.heapify(mk.liq_long)
+        heapq.heapify(mk.liq_short)
+        if len(mk.liq_long) > 4 * len(mk.holders) + 1024:
+            idx._compact(mk, markets, True)
+        if len(mk.liq_short) > 4 * len(mk.holders) + 1024:
+            idx._compact(mk, markets, False)
+
+
+def _by_name(accounts: dict[str, Account]) -> list[Account]:
+    """The accounts with positions or orders, in name order (a decoded state's are already sorted:
+    the canonical encoding sorts keys, so usually this is one pass without a sort)."""
+    out: list[Account] = []
+    prev = ""
+    ordered = True
+    for name, a in accounts.items():
+        if a.positions:
+            if out and name <= prev:
+                ordered = False
+            out.append(a)
+            prev = name
+    if not ordered:
+        out.sort(key=_account_name)
+    return out
+
+
+def _account_name(a: Account) -> str:
+    return a.name
+
+
+def _rest_all(rows: list, accounts: dict[str, Account], markets: dict[str, Market],
+              eng_orders: dict[int, Order], coids: dict[tuple[str, str], int]) -> None:
+    """Build the orders of ``rows`` (canonical records, in id order: their time priority) and do what
+    ``Engine._rest`` / ``Engine._rest_trigger`` do for each, into the fresh registries, with each
+    market's book loaded in one go instead of an insert per order. Leaves the very same registries
+    (in the same order), quantities, books and trigger heaps as resting them one by one (a test pins
+    it). Raises KeyError/TypeError/ValueError on a malformed record."""
+    from .core import Engine
+
+    book_orders: dict[str, list[Order]] = {m: [] for m in markets}
+    for r in rows:
+        row: list = r
+        if len(row) != 14:
+            raise ValueError(f"an order record has {len(row)} fields, not 14")
+        oid: int = row[0]
+        acct_name: str = row[1]
+        market: str = row[2]
+        side: int = row[3]
+        otype: str = row[4]
+        remaining: int = row[7]
+        ro: bool = row[10]
+        coid: str | None = row[11]
+        acct = accounts[acct_name]
+        mk = markets[market]
+        o = Order(oid, acct_name, side, row[5], row[6], market, otype, row[8], row[9], ro, coid, row[12], row[13])
+        o.remaining = remaining
+        pos = acct.positions.get(market)
         if pos is None:
-            pos = acct.positions[mk.name] = Position(mk.funding_index)
-        if o.side > 0:
-            pos.open_buy += o.remaining
-        else:
-            pos.open_sell += o.remaining
-        if o.reduce_only:
+            pos = acct.positions[market] = Position(mk.funding_index)
+        if otype == "stop_loss" or otype == "take_profit":
             pos.reduce_orders += 1
-        oid = o.id
+            Engine._push_trigger(mk, o)
+        else:
+            book_orders[market].append(o)
+            if side > 0:
+                pos.open_buy += remaining
+            else:
+                pos.open_sell += remaining
+            if ro:
+                pos.reduce_orders += 1
         eng_orders[oid] = o
         acct.orders[oid] = o
-        coid = o.client_order_id
         if coid is not None:
-            coids[(acct.name, coid)] = oid
+            coids[(acct_name, coid)] = oid
     for m, lst in book_orders.items():
         if lst:
             markets[m].book.load(lst)

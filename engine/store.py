@@ -99,6 +99,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, SQLModel
 
 from . import paths
+from .journalchain import ChainError, chain_rows
 from .snapshot import Snapshot
 
 APPLICATION_ID = "perpdesk"
@@ -1198,46 +1199,13 @@ def _chain_journal(rows: Iterable[JournalEntry | Mapping], head_seq: int, head_h
                    epoch_now: int) -> list[tuple]:
     """Validate, encode and hash-chain ``rows``; return INSERT parameter tuples.
 
-    The hot path of the journal: one tight loop, no per-row objects beyond the tuple.
+    The hot path of the journal: one tight loop (compiled: engine/journalchain.py), no
+    per-row objects beyond the tuple.
     """
-    out: list[tuple] = []
-    append = out.append
-    dumps, sort = orjson.dumps, orjson.OPT_SORT_KEYS
-    sha256 = hashlib.sha256
-    prev = head_hash
-    expect = head_seq + 1
-    for r in rows:
-        try:
-            if isinstance(r, tuple):
-                seq, ts, type_, payload, outcome, epoch = r
-            else:
-                seq, ts, type_, payload = r["seq"], r.get("ts"), r["type"], r["payload"]
-                outcome, epoch = r.get("outcome", "ok"), r.get("epoch")
-            if type(payload) is not str:
-                if isinstance(payload, bytes | bytearray | memoryview):
-                    payload = bytes(payload).decode()
-                else:
-                    payload = dumps(payload, option=sort).decode()
-        except (KeyError, TypeError, ValueError, orjson.JSONEncodeError, UnicodeDecodeError) as e:
-            raise StoreError(f"journal append refused: a row is malformed ({e!r}). Nothing was written.") from None
-        if epoch is None:
-            epoch = epoch_now
-        if type(seq) is not int or (ts is not None and type(ts) is not int) \
-                or type(type_) is not str or not type_ or type(outcome) is not str or not outcome \
-                or type(epoch) is not int or epoch < 1:
-            raise StoreError(f"journal append refused: row seq={seq!r} type={type_!r} has a bad seq, ts, "
-                             f"type, outcome or epoch. Nothing was written.")
-        if seq != expect and not (head_seq == 0 and not out and seq >= 1):
-            raise JournalConflictError(
-                f"journal append refused: seq {seq} does not follow the journal's last seq "
-                f"{expect - 1} (expected {expect}). Another node may be writing to this "
-                f"database, or the node's sequence is out of step with the journal; stop and "
-                f"recover the node from the store. Nothing was written.")
-        h = sha256(prev.encode() + b"|" + dumps([seq, ts, type_, epoch, outcome, payload])).hexdigest()
-        append((seq, ts, type_, payload, epoch, outcome, prev, h))
-        prev = h
-        expect = seq + 1
-    return out
+    try:
+        return chain_rows(rows, head_seq, head_hash, epoch_now)
+    except ChainError as e:
+        raise (JournalConflictError if e.conflict else StoreError)(e.message) from None
 
 
 def _as_tuple(*row: Any) -> tuple:

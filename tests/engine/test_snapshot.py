@@ -7,7 +7,16 @@ import pytest
 from engine_helpers import BTC, ETH, Venue, of_type, one, rejected_code, types
 
 from engine import Engine
-from engine.snapshot import FORMAT, VERSION, SnapshotError, decode, encode, restore, state_hash
+from engine.snapshot import (
+    FORMAT,
+    VERSION,
+    SnapshotError,
+    decode,
+    encode,
+    restore,
+    same_state,
+    state_hash,
+)
 
 
 def activity(v: Venue) -> None:
@@ -258,3 +267,62 @@ def test_bulk_restore_equals_resting_orders_one_by_one(venue):
                     assert q is not None
                     assert (q.size, q.open_buy, q.open_sell, q.reduce_orders) == (
                         p.size, p.open_buy, p.open_sell, p.reduce_orders)
+
+
+# ---- same_state: the state-hash comparison, record by record -------------------------------------
+
+def _copy(e: Engine) -> Engine:
+    c = Engine()
+    restore(c, decode(encode(e)))
+    return c
+
+
+def test_same_state_agrees_with_the_state_hash_on_every_field(venue):
+    """Rollback previews compare two engines with same_state instead of hashing both: it must say
+    "same" exactly when the state hashes are equal, whichever canonical field differs."""
+    activity(venue)
+    for e in (venue.e, _busy_engine()):
+        assert same_state(e, _copy(e)) and same_state(_copy(e), e)
+        order_fields = ["id", "account", "market", "side", "order_type", "price", "size", "remaining", "tif",
+                        "post_only", "reduce_only", "client_order_id", "trigger_price", "ts"]
+        assert len(orjson.loads(encode(e))["orders"][0]) == len(order_fields)  # every canonical field is here
+        some = sorted(e.orders)[len(e.orders) // 2]
+        for f in order_fields:
+            c = _copy(e)
+            o = c.orders[some]
+            v = getattr(o, f)
+            setattr(o, f, (not v) if isinstance(v, bool) else (v + 1) if isinstance(v, int) else f"{v}x")
+            assert state_hash(c) != state_hash(e) and not same_state(c, e) and not same_state(e, c), f
+        c = _copy(e)
+        del c.orders[some]
+        assert not same_state(c, e) and not same_state(e, c)
+        name, acct = next((n, a) for n, a in sorted(e.accounts.items()) if any(p.size for p in a.positions.values()))
+        m = next(m for m, p in acct.positions.items() if p.size)
+        for f in ("size", "cost", "funding_entry"):
+            c = _copy(e)
+            p = c.accounts[name].positions[m]
+            setattr(p, f, getattr(p, f) + 1)
+            assert state_hash(c) != state_hash(e) and not same_state(c, e) and not same_state(e, c), f
+        c = _copy(e)
+        c.accounts[name].cash += 1
+        assert not same_state(c, e)
+        c = _copy(e)
+        del c.accounts[name].positions[m]
+        assert not same_state(c, e) and not same_state(e, c)
+        c = _copy(e)  # an empty position (orders only, or closed) is not canonical state
+        from engine.model import Position
+        c.accounts[name].positions["NEW-USD-PERP"] = Position(0)
+        assert state_hash(c) == state_hash(e) and same_state(c, e) and same_state(e, c)
+        c = _copy(e)
+        from engine.model import Account
+        c.accounts["zz-new"] = Account("zz-new")
+        assert not same_state(c, e) and not same_state(e, c)
+        c = _copy(e)
+        c.insurance_fund += 1
+        assert not same_state(c, e)
+        c = _copy(e)
+        next(iter(c.markets.values())).mark_price += 1
+        assert not same_state(c, e)
+        c = _copy(e)
+        c.platform_access = not c.platform_access
+        assert not same_state(c, e)
