@@ -12,6 +12,7 @@ and commands run inline, so every run renders the same bytes.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 
@@ -94,6 +95,7 @@ class PerpdeskApp(App):
         self.renders = 0
         self._started_node = False
         self._brake_state: tuple | None = None
+        self._switch_now = False
         self.last_outcome: Outcome | None = None
 
     # ---- lifecycle ----------------------------------------------------------
@@ -110,8 +112,19 @@ class PerpdeskApp(App):
                 self.run_market()
             self.refresh_now()
             self._schedule_refresh()
+            self.call_after_refresh(self._freeze_startup_objects)
         else:
             self.refresh_now()
+
+    @staticmethod
+    def _freeze_startup_objects() -> None:
+        """Move what exists once the desk is up (modules, classes, the app and its first screen,
+        stylesheets: most of the process's objects, alive until it exits) out of the cyclic garbage
+        collector's sight. A full collection stops every thread, the UI's too, and scanned all of
+        them each time: 0.2-0.5 s on a busy machine, a key press waiting behind it. Frozen objects
+        are still freed when no longer referenced; only a reference cycle among them would stay."""
+        gc.collect()
+        gc.freeze()
 
     def on_unmount(self) -> None:
         self.workers.cancel_all()
@@ -301,6 +314,22 @@ class PerpdeskApp(App):
     def action_go(self, mode: str) -> None:
         if self.current_mode != mode:
             self.switch_mode(mode)
+
+    def switch_mode(self, mode: str):
+        # Textual masks every mode switch with ``delay_update(0.05)``: nothing is drawn for 50 ms, to
+        # hide a screen that is still being built. A desk screen that already exists is complete, so
+        # it is drawn at once (the first visit still gets the mask while its screen is composed).
+        self._switch_now = mode in self._screen_stacks
+        try:
+            result = super().switch_mode(mode)
+        finally:
+            self._switch_now = False
+        self.screen.resumed_by_switch = True  # its ScreenResume keeps the styles (DeskScreen)
+        return result
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        if not self._switch_now:
+            super().delay_update(delay)
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen

@@ -6,6 +6,7 @@ from textual.widgets import Button, DataTable, Input, Select, Static
 from console.gateway import GatewayError
 from console.palette import DeskCommands
 from console.screens.brake import BrakeModal, ReleaseModal
+from console.livetable import LiveTable
 from console.screens.liquidations import LiquidationsScreen
 from console.screens.refunds import ProposeModal, ReasonModal
 from console.screens.snapshots import RollbackModal
@@ -33,7 +34,7 @@ async def test_dashboard_renders_markets_banner_and_alerts(desk_app):
     app = desk_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        table = app.screen.query_one("#markets", DataTable)
+        table = app.screen.query_one("#markets", LiveTable)
         assert table.row_count == 3
         banner = app.screen.query_one(StatusBanner)
         assert "OPEN" in text_of(banner) and "alice (admin)" in text_of(banner)
@@ -232,7 +233,7 @@ async def test_liquidations_pause_freezes_table_while_counters_move(desk_app):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("l")
         screen = app.screen
-        table = screen.query_one(DataTable)
+        table = screen.query_one("#liq-table", LiveTable)
         rows0 = table.row_count
         assert rows0 > 0
         await pilot.press("space")
