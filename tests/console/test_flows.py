@@ -4,9 +4,9 @@ import pytest
 from textual.widgets import Button, DataTable, Input, Select, Static
 
 from console.gateway import GatewayError
+from console.livetable import LiveTable
 from console.palette import DeskCommands
 from console.screens.brake import BrakeModal, ReleaseModal
-from console.livetable import LiveTable
 from console.screens.liquidations import LiquidationsScreen
 from console.screens.refunds import ProposeModal, ReasonModal
 from console.screens.snapshots import RollbackModal
