@@ -91,11 +91,13 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
         # first frame showing the effect has been turned into the bytes a terminal driver writes.
         # Only frames that reach the driver count: App._display drops a frame composed while updates
         # are batched (Textual's switch_mode batches for 50 ms), and the headless driver skips
-        # encoding the frame, so the bench encodes it here as the real driver would.
+        # encoding the frame, so the bench encodes it here as the real driver would. And only a full
+        # frame (LayoutUpdate: every cell of the screen) counts as the new screen being on screen: a
+        # partial frame (ChopsUpdate) repaints some regions and leaves the rest of the old screen.
         from textual import events
-        from textual._compositor import CompositorUpdate
+        from textual._compositor import CompositorUpdate, LayoutUpdate
 
-        frames: list[tuple[float, object, bool, float | None]] = []
+        frames: list[tuple[float, object, bool, float | None, bool]] = []  # frames written (.., full)
         orig_display = app._display
 
         def display(screen, renderable):
@@ -105,13 +107,14 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
                 if isinstance(renderable, CompositorUpdate):
                     renderable.render_segments(app.console)  # the escape sequences a terminal receives
                 loaded = getattr(screen, "data", True) is not None  # the brake modal: its preview arrived
-                frames.append((time.perf_counter(), screen, loaded, getattr(screen, "shown_vm_at", None)))
+                frames.append((time.perf_counter(), screen, loaded, getattr(screen, "shown_vm_at", None),
+                               isinstance(renderable, LayoutUpdate)))
             return result
 
         app._display = display
 
         switched: dict[str, list[float]] = {"l": [], "d": [], "ctrl+b": [], "n": []}
-        ages: dict[str, list[float]] = {"l": [], "d": []}
+        ages: dict[str, list[float]] = {"l": [], "d": [], "n": []}
         preview: list[float] = []
 
         only = os.environ.get("BENCH_PROFILE_KEY")
@@ -134,17 +137,19 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
                         t_done = time.perf_counter()
                         switched[key].append((t_done - t) * 1000)
                     scr = app.screen
-                    hit = [f for f in frames if f[1] is scr]
-                    if hit and first is None:
-                        first = hit[0]
-                        if key in ages and first[3] is not None:  # how old the data on that frame is
-                            ages[key].append((first[0] - first[3]) * 1000)
+                    if first is None:
+                        hit = [f for f in frames if f[1] is scr and f[4]]  # the new screen, all of it
+                        if hit:
+                            first = hit[0]
+                            if key in ages and first[3] is not None:  # how old the data on that frame is
+                                ages[key].append((first[0] - first[3]) * 1000)
                     if not loaded and first is not None:
                         return (first[0] - t) * 1000
-                    full = [f for f in hit if f[2]]
-                    if loaded and full:
-                        preview.append((full[0][0] - t) * 1000)
-                        return (first[0] - t) * 1000
+                    if loaded and first is not None:  # then a frame (full or partial) showing the preview
+                        filled = [f for f in frames if f[1] is scr and f[2] and f[0] >= first[0]]
+                        if filled:
+                            preview.append((filled[0][0] - t) * 1000)
+                            return (first[0] - t) * 1000
                 if time.perf_counter() - t > 10:
                     raise RuntimeError(f"{key}: no effect on screen within 10 s")
 

@@ -115,6 +115,8 @@ class DeskScreen(Screen):
     NAME = "dashboard"
     #: set by PerpdeskApp.switch_mode: the next ScreenResume comes from a mode switch
     resumed_by_switch = False
+    #: when the data this screen shows was read (time.perf_counter(); None: never rendered live data)
+    shown_vm_at: float | None = None
 
     def compose_body(self) -> ComposeResult:
         yield from ()
@@ -141,23 +143,29 @@ class DeskScreen(Screen):
             return
         banners.first().show(vm)
         self.show(vm)
+        self.shown_vm_at = vm.get("read_at")
 
     def _on_screen_resume(self, event: events.ScreenResume) -> None:
-        # Textual restyles every node of a screen a mode switch resumes (refresh_styles). A desk screen's styles
-        # depend on the stylesheet (switch_mode re-applies it when the CSS changed while the screen
-        # was away) and on its own widgets' state, which does not change while it is not shown; the
-        # restyle also makes every DataTable drop all its rendered rows. Together they cost 50-250 ms
-        # before the first frame of a screen switch under load, for a frame identical to the old one.
-        if self.resumed_by_switch:  # a mode switch (a modal's dismissal still restyles)
+        # Textual restyles every node of a screen a mode switch resumes (refresh_styles). A desk
+        # screen's styles depend on the stylesheet (switch_mode re-applies it when the CSS changed
+        # while the screen was away) and on its own widgets' state, which does not change while it is
+        # not shown; the restyle also made every DataTable drop all its rendered rows. Together they
+        # cost 50-250 ms before the first frame of a screen switch under load, for the same frame.
+        # (Screen._on_screen_resume runs next, without the restyle.)
+        switched = self.resumed_by_switch
+        if switched:  # a mode switch (a modal's dismissal still restyles)
             self.resumed_by_switch = False
             event.refresh_styles = False
-        # (Screen._on_screen_resume runs next, without the restyle.) The screen appears at once with
-        # what it showed last; fresh data follows right after the frame (a key press never waits for
-        # a render of data).
-        if self.app.live:
-            self.call_after_refresh(self.app.refresh_now)
-        else:
-            self.app.refresh_now()
+        app = self.app
+        if not app.live:
+            app.refresh_now()
+            return
+        # The first frame shows the latest data: PerpdeskApp.switch_mode rendered it before the switch;
+        # after a modal, the data read while it was open is rendered now, before that frame. A fresh
+        # read follows (a key press never waits for a read).
+        if not switched and app.vm:
+            app.show_latest()
+        app.request_fetch()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         return self.app.action_allowed(action)
