@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
+from textual.renderables.background_screen import BackgroundScreen
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -24,15 +25,23 @@ SCREEN_KEYS = {"dashboard": "d", "liquidations": "l", "maintenance": "m", "snaps
                "refunds": "r", "audit": "a", "accounts": "c", "alerts": "t"}
 
 
-def show_content(widget: Static, content, *, layout: bool = True) -> bool:
-    """``widget.update(content)`` only when what it shows changes: an update repaints the widget (and,
-    with ``layout``, lays out its screen again), which on a live desk is most of a refresh's cost.
-    ``layout=False`` is for widgets whose size the stylesheet fixes. Returns whether it updated."""
-    if widget.__dict__.get("_pd_shown") == content:
+def show_content(widget: Static, content, *, layout: bool | None = None) -> bool:
+    """``widget.update(content)`` only when what it shows changes: an update repaints the widget and
+    may lay out its whole screen again, which on a live desk is most of a refresh's cost. ``layout``:
+    None lays the screen out again only when the number of lines changes (a widget whose height is
+    its content's); False never (the stylesheet fixes the size). Returns whether it updated."""
+    shown = widget.__dict__.get("_pd_shown")
+    if shown == content:
         return False
+    if layout is None:
+        layout = shown is None or _lines(shown) != _lines(content)
     widget.__dict__["_pd_shown"] = content
     widget.update(content, layout=layout)
     return True
+
+
+def _lines(content) -> int:
+    return (content.plain if isinstance(content, Text) else str(content)).count("\n")
 
 
 def venue_state(status: dict) -> tuple[str, str]:
@@ -107,6 +116,46 @@ class DeskFooter(Footer):
                 return
             self._shown = sig
         super().bindings_changed(screen)
+
+
+class _KeptSegments:
+    """A renderable's segments, computed once per size and ``version``."""
+
+    def __init__(self, inner, version) -> None:
+        self.inner = inner
+        self.version = version
+        self._key: tuple | None = None
+        self._segments: list = []
+
+    def __rich_console__(self, console, options):
+        key = (options.size, options.max_height)
+        if key != self._key:
+            self._segments = list(console.render(self.inner, options))
+            self._key = key
+        return self._segments
+
+
+class KeptBackdrop:
+    """For a modal: the dimmed desk behind the dialog is drawn once per opening.
+
+    Textual redraws a translucent modal's backdrop, the whole screen beneath re-tinted segment by
+    segment, on every repaint of the dialog (it opening, its preview arriving, focus moving). The desk
+    beneath is not rendered while a modal is open (PerpdeskApp renders refreshes only into the top
+    screen), so its picture is kept until the app renders again or the size changes."""
+
+    _backdrop: _KeptSegments | None = None
+
+    def render(self):
+        backdrop = super().render()
+        if not isinstance(backdrop, BackgroundScreen):
+            return backdrop
+        version = (backdrop.screen, backdrop.color, getattr(self.app, "renders", None))
+        if self._backdrop is None or self._backdrop.version != version:
+            self._backdrop = _KeptSegments(backdrop, version)
+        return self._backdrop
+
+    def on_screen_suspend(self) -> None:
+        self._backdrop = None
 
 
 class DeskScreen(Screen):

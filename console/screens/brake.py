@@ -10,8 +10,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from ..widgets import KeptBackdrop
 
-class BrakeModal(ModalScreen[bool]):
+
+class BrakeModal(KeptBackdrop, ModalScreen[bool]):
     """Preview what the brake cancels; Cancel has the focus."""
 
     BINDINGS = [
@@ -107,7 +109,7 @@ class BrakeModal(ModalScreen[bool]):
         self.dismiss(True)
 
 
-class ReleaseModal(ModalScreen[bool]):
+class ReleaseModal(KeptBackdrop, ModalScreen[bool]):
     """The validation gate: every failing check is listed; release is offered only when none fail."""
 
     BINDINGS = [

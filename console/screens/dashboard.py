@@ -36,7 +36,8 @@ class DashboardScreen(DeskScreen):
                     yield Label("", id=f"spark-label-{i}", classes="spark-label")
                     yield Sparkline([], id=f"spark-{i}", summary_function=max)
         with Horizontal(id="lower"):
-            yield Static("", id="fund", classes="panel")
+            with Vertical(id="fund", classes="panel"):  # the border is drawn once; only the figures change
+                yield Static("", id="fund-body")
             yield Static("", id="alerts", classes="panel")
             yield Static("", id="sources", classes="panel")
 
@@ -96,7 +97,7 @@ class DashboardScreen(DeskScreen):
         fund.append(f"liquidations    {c['liquidations']:,}\n")
         fund.append(f"platform access {'enabled' if st['platform_access'] else 'DISABLED'}",
                     style="" if st["platform_access"] else "bold red")
-        show_content(self.query_one("#fund", Static), fund, layout=False)  # fixed size (app.tcss)
+        show_content(self.query_one("#fund-body", Static), fund)
         recent = vm.get("recent_alerts")
         if recent is not None:
             alerts = Text()

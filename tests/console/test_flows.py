@@ -41,7 +41,7 @@ async def test_dashboard_renders_markets_banner_and_alerts(desk_app):
         banner = app.screen.query_one(StatusBanner)
         assert "OPEN" in text_of(banner) and "alice (admin)" in text_of(banner)
         assert banner.has_class("-open")
-        assert "liquidations" in text_of(app.screen.query_one("#fund"))
+        assert "liquidations" in text_of(app.screen.query_one("#fund-body"))
         assert app.feed.counters()["liquidations"] > 0
 
 
