@@ -5,7 +5,6 @@ from __future__ import annotations
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
-from textual.renderables.background_screen import BackgroundScreen
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -118,44 +117,31 @@ class DeskFooter(Footer):
         super().bindings_changed(screen)
 
 
-class _KeptSegments:
-    """A renderable's segments, computed once per size and ``version``."""
-
-    def __init__(self, inner, version) -> None:
-        self.inner = inner
-        self.version = version
-        self._key: tuple | None = None
-        self._segments: list = []
-
-    def __rich_console__(self, console, options):
-        key = (options.size, options.max_height)
-        if key != self._key:
-            self._segments = list(console.render(self.inner, options))
-            self._key = key
-        return self._segments
-
-
 class KeptBackdrop:
     """For a modal: the dimmed desk behind the dialog is drawn once per opening.
 
-    Textual redraws a translucent modal's backdrop, the whole screen beneath re-tinted segment by
-    segment, on every repaint of the dialog (it opening, its preview arriving, focus moving). The desk
-    beneath is not rendered while a modal is open (PerpdeskApp renders refreshes only into the top
-    screen), so its picture is kept until the app renders again or the size changes."""
+    Textual redraws a translucent modal's backdrop, the whole screen beneath re-rendered and
+    re-tinted segment by segment, on every repaint of the modal's screen (it opening, the dialog
+    growing when its preview arrives, focus moving). The desk beneath is not rendered while a modal
+    is open (PerpdeskApp renders refreshes only into the top screen), so the backdrop's lines are
+    kept until the app renders again, the screen beneath changes or the size does."""
 
-    _backdrop: _KeptSegments | None = None
+    _backdrop_key: tuple | None = None
+    _backdrop: list = []
 
-    def render(self):
-        backdrop = super().render()
-        if not isinstance(backdrop, BackgroundScreen):
-            return backdrop
-        version = (backdrop.screen, backdrop.color, getattr(self.app, "renders", None))
-        if self._backdrop is None or self._backdrop.version != version:
-            self._backdrop = _KeptSegments(backdrop, version)
-        return self._backdrop
+    def render_line(self, y: int):
+        stack = self.app.screen_stack
+        beneath = stack[-2] if len(stack) > 1 and stack[-1] is self else None
+        key = (self.size, beneath, getattr(self.app, "renders", None))
+        render = super().render_line
+        if key != self._backdrop_key:
+            self._backdrop = [render(i) for i in range(self.size.height)]
+            self._backdrop_key = key
+        return self._backdrop[y] if y < len(self._backdrop) else render(y)
 
     def on_screen_suspend(self) -> None:
-        self._backdrop = None
+        self._backdrop_key = None
+        self._backdrop = []
 
 
 class DeskScreen(Screen):
