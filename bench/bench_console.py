@@ -2,9 +2,20 @@
 
     python bench/bench_console.py [--accounts 2000] [--minutes 10]
 
-The simulated market runs flat out in the app's market worker (>= 5,000
-commands/s), a cascade liquidates about 2,000 leveraged accounts, and the
-console is driven headlessly with Textual's pilot. Prints figures; no pass/fail.
+The simulated market runs in the venue process (>= 5,000 commands/s at the
+default speed on a quiet machine), a cascade liquidates about 2,000 leveraged
+accounts, and the console is driven headlessly. Prints figures; no pass/fail.
+
+Key latency: the key event enters the driver's queue as a terminal's bytes
+would; the clock stops at the first FULL frame (every cell of the screen) of
+the new screen that reaches the driver, after encoding it into the escape
+sequences a terminal receives (the headless driver skips that step, the bench
+does it). A frame dropped because updates were batched, or a partial frame
+that repaints only some regions, does not count. Also printed: when the brake
+dialog's preview (read off the UI thread) is on screen, and how old the data
+on the first frame is (frame time minus when that data was read).
+BENCH_PROFILE=file [BENCH_PROFILE_KEY=l] profiles the UI thread while keys are
+measured; BENCH_REFRESH_S sets the console's refresh interval (0.25 s).
 """
 
 from __future__ import annotations
