@@ -2,10 +2,11 @@
 
 Threads: the node's sequencer applies commands and hands event batches to the
 :class:`~console.gateway.Feed` (buffering only). In live mode a thread worker
-runs the simulated market. Refreshes: a periodic timer asks for a read; a
-thread worker reads the gateway and posts :class:`Refreshed`; its handler
-renders. One read is in flight at a time (a request meanwhile is served right
-after it). While a modal is open the screen beneath keeps its data fresh
+runs the simulated market. Refreshes are one chain: a thread worker reads the
+gateway and posts :class:`Refreshed`; its handler renders, then a one-shot
+timer asks for the next read ``refresh_s`` later. One read is in flight at a
+time: a screen switch or a command asks for a read now, and a request made
+during a read is served right after it (never a second chain). While a modal is open the screen beneath keeps its data fresh
 without rendering, and shows it in the first frame after the modal closes. Operator commands run in thread workers and come back
 as :class:`CommandDone`. In frozen mode (tests, screenshots) the same reads
 and commands run inline, so every run renders the same bytes.
@@ -97,6 +98,7 @@ class PerpdeskApp(App):
         self._brake_state: tuple | None = None
         self._switch_now = False
         self._brake_modal = None  # the brake dialog, built on first use and kept
+        self._refresh_timer = None  # the refresh chain's pending tick
         self._fetching = False  # a refresh read is in flight
         self._fetch_again = False  # and another was asked for meanwhile
         self.last_outcome: Outcome | None = None
@@ -113,9 +115,7 @@ class PerpdeskApp(App):
             elif self.desk is not None:
                 self.desk.start_services()  # price feeds and alert delivery, when configured
                 self.run_market()
-            self.refresh_now()
-            # one periodic read (request_fetch skips a tick while a read is still in flight)
-            self.set_interval(self.refresh_s, self._tick_refresh, name="refresh")
+            self.refresh_now()  # the first read; each next one refresh_s after the last is rendered
             self.call_after_refresh(self._freeze_startup_objects)
         else:
             self.refresh_now()
@@ -205,6 +205,7 @@ class PerpdeskApp(App):
             self._render_vm(self.vm)
 
     def _tick_refresh(self) -> None:
+        self._refresh_timer = None
         if not self.is_running or not self.screen_stack:
             return  # shutting down
         self.request_fetch()
@@ -217,7 +218,9 @@ class PerpdeskApp(App):
             self._fetch_again = True
             return
         screen = self._data_screen()
-        if screen is None:
+        if screen is None:  # nothing to read for yet: try again on the next tick
+            if self.live and self._refresh_timer is None:
+                self._refresh_timer = self.set_timer(self.refresh_s, self._tick_refresh, name="refresh")
             return
         self._fetching = True
         self._fetch(screen)
@@ -235,9 +238,13 @@ class PerpdeskApp(App):
 
     def _fetch_done(self) -> None:
         self._fetching = False
-        if self._fetch_again and self.is_running:
+        if not self.is_running:
+            return
+        if self._fetch_again:
             self._fetch_again = False
             self.request_fetch()
+        elif self.live and self._refresh_timer is None:  # the one refresh chain: next read refresh_s later
+            self._refresh_timer = self.set_timer(self.refresh_s, self._tick_refresh, name="refresh")
 
     @on(Refreshed)
     def _refreshed(self, msg: Refreshed) -> None:
