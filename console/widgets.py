@@ -195,11 +195,13 @@ class DeskScreen(Screen):
         if not app.live:
             app.refresh_now()
             return
-        # The first frame shows the latest data: PerpdeskApp.switch_mode rendered it before the switch;
-        # after a modal, the data read while it was open is rendered now, before that frame. A fresh
-        # read follows (a key press never waits for a read).
+        # After a mode switch the first frame shows the latest data (PerpdeskApp.switch_mode rendered
+        # it into the screen first: the screen may have been away for minutes). After a modal the
+        # desk comes back as it was a moment ago, and the data read while the modal was open follows
+        # in the next frame (the dialog disappears without waiting for a render of data). A fresh
+        # read follows either way (a key press never waits for a read).
         if not switched and app.vm:
-            app.show_latest()
+            self.call_after_refresh(app.show_latest)
         app.request_fetch()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
