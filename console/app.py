@@ -2,23 +2,25 @@
 
 Threads: the node's sequencer applies commands and hands event batches to the
 :class:`~console.gateway.Feed` (buffering only). In live mode a thread worker
-runs the simulated market. Refreshes are a chain: a thread worker reads the
-gateway and posts :class:`Refreshed`; its handler renders, then schedules the
-next refresh with a one-shot timer, so refreshes never overlap and are skipped
-while a modal is open. Operator commands run in thread workers and come back
+runs the simulated market. Refreshes are one chain: a thread worker reads the
+gateway and posts :class:`Refreshed`; its handler renders, then a one-shot
+timer asks for the next read ``refresh_s`` later. One read is in flight at a
+time: a screen switch or a command asks for a read now, and a request made
+during a read is served right after it (never a second chain). While a modal is open the screen beneath keeps its data fresh
+without rendering, and shows it in the first frame after the modal closes. Operator commands run in thread workers and come back
 as :class:`CommandDone`. In frozen mode (tests, screenshots) the same reads
 and commands run inline, so every run renders the same bytes.
 """
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
-from textual.screen import ModalScreen
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from .gateway import Feed, Gateway, GatewayError, Outcome
@@ -94,6 +96,11 @@ class PerpdeskApp(App):
         self.renders = 0
         self._started_node = False
         self._brake_state: tuple | None = None
+        self._switch_now = False
+        self._brake_modal = None  # the brake dialog, built on first use and kept
+        self._refresh_timer = None  # the refresh chain's pending tick
+        self._fetching = False  # a refresh read is in flight
+        self._fetch_again = False  # and another was asked for meanwhile
         self.last_outcome: Outcome | None = None
 
     # ---- lifecycle ----------------------------------------------------------
@@ -108,10 +115,20 @@ class PerpdeskApp(App):
             elif self.desk is not None:
                 self.desk.start_services()  # price feeds and alert delivery, when configured
                 self.run_market()
-            self.refresh_now()
-            self._schedule_refresh()
+            self.refresh_now()  # the first read; each next one refresh_s after the last is rendered
+            self.call_after_refresh(self._freeze_startup_objects)
         else:
             self.refresh_now()
+
+    @staticmethod
+    def _freeze_startup_objects() -> None:
+        """Move what exists once the desk is up (modules, classes, the app and its first screen,
+        stylesheets: most of the process's objects, alive until it exits) out of the cyclic garbage
+        collector's sight. A full collection stops every thread, the UI's too, and scanned all of
+        them each time: 0.2-0.5 s on a busy machine, a key press waiting behind it. Frozen objects
+        are still freed when no longer referenced; only a reference cycle among them would stay."""
+        gc.collect()
+        gc.freeze()
 
     def on_unmount(self) -> None:
         self.workers.cancel_all()
@@ -152,6 +169,7 @@ class PerpdeskApp(App):
         status = gw.status()
         now = status.get("now") or gw.clock()
         vm = {
+            "read_at": time.perf_counter(),  # how old the data on screen is (bench/bench_console.py)
             "status": status,
             "identity": gw.identity,
             "markets": gw.markets(),
@@ -172,8 +190,8 @@ class PerpdeskApp(App):
         if self.live:
             if self.vm and self.screen_stack and hasattr(self.screen, "render_vm"):
                 self._render_vm(self.vm)
-                self._fetch(self.screen)
-                return
+            self.request_fetch()
+            return
         try:
             vm = self.collect()
         except GatewayError as e:
@@ -181,38 +199,69 @@ class PerpdeskApp(App):
             return
         self._render_vm(vm)
 
-    def _schedule_refresh(self) -> None:
-        self.set_timer(self.refresh_s, self._tick_refresh, name="refresh")
+    def show_latest(self) -> None:
+        """Render the last view model read into the current screen (no read)."""
+        if self.vm:
+            self._render_vm(self.vm)
 
     def _tick_refresh(self) -> None:
+        self._refresh_timer = None
         if not self.is_running or not self.screen_stack:
             return  # shutting down
-        if isinstance(self.screen, ModalScreen) or not hasattr(self.screen, "render_vm"):
-            self._schedule_refresh()  # skip while a modal is open
-            return
-        self._fetch(self.screen)
+        self.request_fetch()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="refresh", name="refresh")
+    def request_fetch(self) -> None:
+        """Read a fresh view model off the UI thread. One read at a time: the refresh timer's ticks,
+        screen switches and commands all come through here, and a request made while a read is in
+        flight is served by one more read right after it (never a second chain of reads)."""
+        if self._fetching:
+            self._fetch_again = True
+            return
+        screen = self._data_screen()
+        if screen is None:  # nothing to read for yet: try again on the next tick
+            if self.live and self._refresh_timer is None:
+                self._refresh_timer = self.set_timer(self.refresh_s, self._tick_refresh, name="refresh")
+            return
+        self._fetching = True
+        self._fetch(screen)
+
+    def _data_screen(self):
+        """The desk screen whose data to read: the top one (under a modal, the one beneath it)."""
+        for screen in reversed(self.screen_stack):
+            if hasattr(screen, "render_vm"):
+                return screen
+        return None
+
+    @work(thread=True, exit_on_error=False, group="refresh", name="refresh")
     def _fetch(self, screen) -> None:
         self.post_message(Refreshed(self.collect(screen)))
+
+    def _fetch_done(self) -> None:
+        self._fetching = False
+        if not self.is_running:
+            return
+        if self._fetch_again:
+            self._fetch_again = False
+            self.request_fetch()
+        elif self.live and self._refresh_timer is None:  # the one refresh chain: next read refresh_s later
+            self._refresh_timer = self.set_timer(self.refresh_s, self._tick_refresh, name="refresh")
 
     @on(Refreshed)
     def _refreshed(self, msg: Refreshed) -> None:
         try:
-            self._render_vm(msg.vm)
+            self._render_vm(msg.vm)  # under a modal: kept in self.vm, shown when the modal closes
         finally:
-            if self.live:
-                self._schedule_refresh()
+            self._fetch_done()
 
     def _render_vm(self, vm: dict) -> None:
         self.vm = vm
         if not self.screen_stack:
             return
         screen = self.screen
-        if hasattr(screen, "render_vm"):
+        if hasattr(screen, "render_vm"):  # not a modal: the screen beneath shows it when the modal closes
             with self.batch_update():
                 screen.render_vm(vm)
-        self.renders += 1
+            self.renders += 1
         st = vm["status"]
         state = (st.get("brake_engaged"), st.get("liquidations_paused"), vm["identity"].get("role"))
         if state != self._brake_state:
@@ -224,8 +273,10 @@ class PerpdeskApp(App):
             err = event.worker.error
             self.notify(f"{type(err).__name__}: {err}", title=f"{event.worker.name or 'worker'} failed",
                         severity="error")
-            if event.worker.group == "refresh" and self.live:
-                self._schedule_refresh()
+            if event.worker.group == "refresh":
+                self._fetch_done()
+        elif event.state == WorkerState.CANCELLED and event.worker.group == "refresh":
+            self._fetch_done()
 
     # ---- permissions: dim, never silently ignore --------------------------------
     def why_not(self, action: str) -> str | None:
@@ -302,6 +353,27 @@ class PerpdeskApp(App):
         if self.current_mode != mode:
             self.switch_mode(mode)
 
+    def switch_mode(self, mode: str):
+        # Textual masks every mode switch with ``delay_update(0.05)``: nothing is drawn for 50 ms, to
+        # hide a screen that is still being built. A desk screen that already exists is complete, so
+        # it is drawn at once (the first visit still gets the mask while its screen is composed).
+        self._switch_now = mode in self._screen_stacks
+        if self._switch_now and self.live and self.vm:
+            # the first frame shows the latest data, not what the screen showed when it was left
+            target = self._screen_stacks[mode][-1]
+            if hasattr(target, "render_vm"):
+                target.render_vm(self.vm)
+        try:
+            result = super().switch_mode(mode)
+        finally:
+            self._switch_now = False
+        self.screen.resumed_by_switch = True  # its ScreenResume keeps the styles (DeskScreen)
+        return result
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        if not self._switch_now:
+            super().delay_update(delay)
+
     def action_help(self) -> None:
         from .screens.help import HelpScreen
 
@@ -312,7 +384,12 @@ class PerpdeskApp(App):
 
         if isinstance(self.screen, BrakeModal):
             return
-        modal = BrakeModal(None)
+        modal = self._brake_modal
+        if modal is None:  # built once and kept (installed): opening it again is only a repaint
+            modal = self._brake_modal = BrakeModal(None)
+            self.install_screen(modal, "brake")
+        else:
+            modal.reset()
         self._load_into(modal, self.gateway.brake_preview, "Brake preview failed")
 
         def done(trip: bool | None) -> None:
@@ -349,7 +426,7 @@ class PerpdeskApp(App):
         so the modal opens at once even while the sequencer holds its lock."""
         if not self.live:
             try:
-                modal.data = read()
+                modal.load(read())
             except GatewayError as e:
                 self.notify(e.message, title=failure, severity="error")
             return

@@ -258,12 +258,11 @@ class Director:
         while isinstance(self.app.screen, _modal_types()):  # a modal someone left open
             self.app.pop_screen()
         self.app.action_go(mode)
-        from textual.widgets import DataTable
 
         for _ in range(200):  # until the screen is up (its tables have their columns)
             screen = self.app.screen
             if (getattr(screen, "NAME", None) == mode and screen.is_mounted
-                    and all(t.columns for t in screen.query(DataTable))):
+                    and all(t.columns for t in screen.query("DataTable, LiveTable"))):
                 break
             await asyncio.sleep(0.02)
         await self._hold(0.5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -21,6 +22,25 @@ SCREEN_TITLES = {
 }
 SCREEN_KEYS = {"dashboard": "d", "liquidations": "l", "maintenance": "m", "snapshots": "s",
                "refunds": "r", "audit": "a", "accounts": "c", "alerts": "t"}
+
+
+def show_content(widget: Static, content, *, layout: bool | None = None) -> bool:
+    """``widget.update(content)`` only when what it shows changes: an update repaints the widget and
+    may lay out its whole screen again, which on a live desk is most of a refresh's cost. ``layout``:
+    None lays the screen out again only when the number of lines changes (a widget whose height is
+    its content's); False never (the stylesheet fixes the size). Returns whether it updated."""
+    shown = widget.__dict__.get("_pd_shown")
+    if shown == content:
+        return False
+    if layout is None:
+        layout = shown is None or _lines(shown) != _lines(content)
+    widget.__dict__["_pd_shown"] = content
+    widget.update(content, layout=layout)
+    return True
+
+
+def _lines(content) -> int:
+    return (content.plain if isinstance(content, Text) else str(content)).count("\n")
 
 
 def venue_state(status: dict) -> tuple[str, str]:
@@ -75,7 +95,7 @@ class StatusBanner(Static):
                 t.append(f" {key} {title} ", style="bold reverse")
             else:
                 t.append(f" {key} {title} ")
-        self.update(t)
+        show_content(self, t, layout=False)  # two lines, always (app.tcss)
 
 
 class DeskFooter(Footer):
@@ -97,10 +117,41 @@ class DeskFooter(Footer):
         super().bindings_changed(screen)
 
 
+class KeptBackdrop:
+    """For a modal: the dimmed desk behind the dialog is drawn once per opening.
+
+    Textual redraws a translucent modal's backdrop, the whole screen beneath re-rendered and
+    re-tinted segment by segment, on every repaint of the modal's screen (it opening, the dialog
+    growing when its preview arrives, focus moving). The desk beneath is not rendered while a modal
+    is open (PerpdeskApp renders refreshes only into the top screen), so the backdrop's lines are
+    kept until the app renders again, the screen beneath changes or the size does."""
+
+    _backdrop_key: tuple | None = None
+    _backdrop: list = []
+
+    def render_line(self, y: int):
+        stack = self.app.screen_stack
+        beneath = stack[-2] if len(stack) > 1 and stack[-1] is self else None
+        key = (self.size, beneath, getattr(self.app, "renders", None))
+        render = super().render_line
+        if key != self._backdrop_key:
+            self._backdrop = [render(i) for i in range(self.size.height)]
+            self._backdrop_key = key
+        return self._backdrop[y] if y < len(self._backdrop) else render(y)
+
+    def on_screen_suspend(self) -> None:
+        self._backdrop_key = None
+        self._backdrop = []
+
+
 class DeskScreen(Screen):
     """A screen with the banner on top and the footer below; renders view models."""
 
     NAME = "dashboard"
+    #: set by PerpdeskApp.switch_mode: the next ScreenResume comes from a mode switch
+    resumed_by_switch = False
+    #: when the data this screen shows was read (time.perf_counter(); None: never rendered live data)
+    shown_vm_at: float | None = None
 
     def compose_body(self) -> ComposeResult:
         yield from ()
@@ -127,14 +178,31 @@ class DeskScreen(Screen):
             return
         banners.first().show(vm)
         self.show(vm)
+        self.shown_vm_at = vm.get("read_at")
 
-    def on_screen_resume(self) -> None:
-        # the screen appears at once with what it showed last; fresh data follows right after the
-        # frame (a key press never waits for a render of data)
-        if self.app.live:
-            self.call_after_refresh(self.app.refresh_now)
-        else:
-            self.app.refresh_now()
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Textual restyles every node of a screen a mode switch resumes (refresh_styles). A desk
+        # screen's styles depend on the stylesheet (switch_mode re-applies it when the CSS changed
+        # while the screen was away) and on its own widgets' state, which does not change while it is
+        # not shown; the restyle also made every DataTable drop all its rendered rows. Together they
+        # cost 50-250 ms before the first frame of a screen switch under load, for the same frame.
+        # (Screen._on_screen_resume runs next, without the restyle.)
+        switched = self.resumed_by_switch
+        if switched:  # a mode switch (a modal's dismissal still restyles)
+            self.resumed_by_switch = False
+            event.refresh_styles = False
+        app = self.app
+        if not app.live:
+            app.refresh_now()
+            return
+        # After a mode switch the first frame shows the latest data (PerpdeskApp.switch_mode rendered
+        # it into the screen first: the screen may have been away for minutes). After a modal the
+        # desk comes back as it was a moment ago, and the data read while the modal was open follows
+        # in the next frame (the dialog disappears without waiting for a render of data). A fresh
+        # read follows either way (a key press never waits for a read).
+        if not switched and app.vm:
+            self.call_after_refresh(app.show_latest)
+        app.request_fetch()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         return self.app.action_allowed(action)

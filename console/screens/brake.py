@@ -10,8 +10,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from ..widgets import KeptBackdrop
 
-class BrakeModal(ModalScreen[bool]):
+
+class BrakeModal(KeptBackdrop, ModalScreen[bool]):
     """Preview what the brake cancels; Cancel has the focus."""
 
     BINDINGS = [
@@ -19,10 +21,22 @@ class BrakeModal(ModalScreen[bool]):
         Binding("y", "trip", "Trip the brake", id="brake_trip"),
     ]
 
+    DEFAULT_REASON = "emergency brake from console"
+
     def __init__(self, preview: dict | None) -> None:
         super().__init__(id="brake-modal")
         self.data = preview
-        self.reason = "emergency brake from console"
+        self.reason = self.DEFAULT_REASON
+
+    def reset(self) -> None:
+        """Make a kept modal new again before it is shown (the app builds it once: composing and
+        styling a dialog on every press was most of the time to open it)."""
+        self.data = None
+        self.reason = self.DEFAULT_REASON
+        if self.is_mounted:
+            self.query_one("#brake-reason", Input).value = self.reason
+            self._show()
+            self.query_one("#cancel", Button).focus()
 
     def load(self, preview: dict) -> None:
         """The preview arrived (live mode reads it off the UI thread)."""
@@ -77,7 +91,7 @@ class BrakeModal(ModalScreen[bool]):
         self.query_one("#cancel", Button).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        self.reason = event.value.strip() or "emergency brake from console"
+        self.reason = event.value.strip() or self.DEFAULT_REASON
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "trip":
@@ -95,7 +109,7 @@ class BrakeModal(ModalScreen[bool]):
         self.dismiss(True)
 
 
-class ReleaseModal(ModalScreen[bool]):
+class ReleaseModal(KeptBackdrop, ModalScreen[bool]):
     """The validation gate: every failing check is listed; release is offered only when none fail."""
 
     BINDINGS = [

@@ -5,11 +5,12 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Label, Sparkline, Static
+from textual.widgets import Label, Sparkline, Static
 
 from .. import format as fmt
-from ..tables import setup_columns, sync_table
-from ..widgets import DeskScreen
+from ..livetable import LiveTable
+from ..tables import setup_columns
+from ..widgets import DeskScreen, show_content
 
 MARKET_COLUMNS = [("market", "Market"), ("mode", "Mode"), ("index", "Index"), ("mark", "Mark"),
                   ("funding", "Funding /8h"), ("oi", "Open interest"), ("orders", "Open orders"),
@@ -28,19 +29,20 @@ class DashboardScreen(DeskScreen):
     AUTO_FOCUS = "#markets"
 
     def compose_body(self) -> ComposeResult:
-        yield DataTable(id="markets", cursor_type="row", zebra_stripes=True)
+        yield LiveTable(id="markets", zebra_stripes=True)
         with Horizontal(id="sparks"):
             for i in range(3):
                 with Vertical(classes="spark-box"):
                     yield Label("", id=f"spark-label-{i}", classes="spark-label")
                     yield Sparkline([], id=f"spark-{i}", summary_function=max)
         with Horizontal(id="lower"):
-            yield Static("", id="fund", classes="panel")
+            with Vertical(id="fund", classes="panel"):  # the border is drawn once; only the figures change
+                yield Static("", id="fund-body")
             yield Static("", id="alerts", classes="panel")
             yield Static("", id="sources", classes="panel")
 
     def on_mount(self) -> None:
-        t = self.query_one("#markets", DataTable)
+        t = self.query_one("#markets", LiveTable)
         setup_columns(t, MARKET_COLUMNS)
         self.query_one("#fund").border_title = "Insurance fund"
         self.query_one("#alerts").border_title = "Alerts"
@@ -75,15 +77,15 @@ class DashboardScreen(DeskScreen):
                 Text(str(liq), justify="right", style="bold red" if liq else ""),
                 Text(flags or "—", style="bold red" if guard else "yellow" if flags else "dim"),
             )))
-        sync_table(self.query_one("#markets", DataTable), rows)
+        self.query_one("#markets", LiveTable).set_rows(rows)
         histories = vm.get("mark_histories")  # absent from another screen's view model: keep what is shown
         for i, m in enumerate(vm["markets"][:3] if histories is not None else ()):
             hist = histories.get(m["market"], [])
             spark = self.query_one(f"#spark-{i}", Sparkline)
             spark.data = hist[-60:]  # assign a new list: in-place mutation does not repaint
             lo, hi = (min(hist), max(hist)) if hist else (0, 0)
-            self.query_one(f"#spark-label-{i}", Label).update(
-                f"{m['market'].split('-')[0]} {fmt.price(m['mark_price'])}  range {fmt.price(lo)}–{fmt.price(hi)}")
+            show_content(self.query_one(f"#spark-label-{i}", Label),
+                         f"{m['market'].split('-')[0]} {fmt.price(m['mark_price'])}  range {fmt.price(lo)}–{fmt.price(hi)}")
         st = vm["status"]
         c = vm["counters"]
         fund = Text()
@@ -95,7 +97,7 @@ class DashboardScreen(DeskScreen):
         fund.append(f"liquidations    {c['liquidations']:,}\n")
         fund.append(f"platform access {'enabled' if st['platform_access'] else 'DISABLED'}",
                     style="" if st["platform_access"] else "bold red")
-        self.query_one("#fund", Static).update(fund)
+        show_content(self.query_one("#fund-body", Static), fund)
         recent = vm.get("recent_alerts")
         if recent is not None:
             alerts = Text()
@@ -104,7 +106,7 @@ class DashboardScreen(DeskScreen):
             for ts, level, text in reversed(recent):
                 alerts.append(f"{fmt.clock_time(ts)} ", style="dim")
                 alerts.append(text + "\n", style=ALERT_STYLE.get(level, ""))
-            self.query_one("#alerts", Static).update(alerts)
+            show_content(self.query_one("#alerts", Static), alerts, layout=False)
         if "feeds" in vm:
             self._show_sources(vm["feeds"] or {})
 
@@ -135,4 +137,4 @@ class DashboardScreen(DeskScreen):
             if r.get("last_error"):
                 t.append(f"  {r['error_code']}: {r['last_error'][:40]}", style="red")
             t.append("\n")
-        panel.update(t)
+        show_content(panel, t)

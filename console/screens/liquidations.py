@@ -6,11 +6,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Input, Sparkline, Static
+from textual.widgets import Input, Sparkline, Static
 
 from .. import format as fmt
-from ..tables import clear_table, setup_columns
-from ..widgets import DeskScreen
+from ..livetable import LiveTable
+from ..tables import setup_columns
+from ..widgets import DeskScreen, show_content
 
 COLUMNS = [("time", "Time"), ("account", "Account"), ("market", "Market"), ("side", "Side"),
            ("size", "Size"), ("price", "Price"), ("fee", "Fee"), ("bad_debt", "Bad debt"), ("seq", "Seq")]
@@ -41,10 +42,10 @@ class LiquidationsScreen(DeskScreen):
         box = Input(placeholder="filter by market or account, Enter to apply, Esc to clear", id="liq-filter")
         box.display = False
         yield box
-        yield DataTable(id="liq-table", cursor_type="row", zebra_stripes=True)
+        yield LiveTable(id="liq-table", zebra_stripes=True, max_rows=MAX_ROWS)
 
     def on_mount(self) -> None:
-        setup_columns(self.query_one(DataTable), COLUMNS)
+        setup_columns(self.query_one(LiveTable), COLUMNS)
         self.query_one("#liq-chart").border_title = "liquidations per minute, last 30 min"
         self.query_one("#liq-counters").border_title = "Liquidations"
 
@@ -90,7 +91,7 @@ class LiquidationsScreen(DeskScreen):
                      style="bold yellow")
         else:
             t.append("\nlive", style="green")
-        self.query_one("#liq-counters", Static).update(t)
+        show_content(self.query_one("#liq-counters", Static), t)
         if not self.paused and vm.get("new_liquidations"):
             self._append(vm["new_liquidations"])
 
@@ -100,21 +101,19 @@ class LiquidationsScreen(DeskScreen):
         rows = [r for r in rows if r["n"] > self.shown_upto]  # a view model may overlap the last one
         if not rows:
             return
-        table = self.query_one(DataTable)
+        table = self.query_one(LiveTable)
         self.shown_upto = rows[-1]["n"]
         rows = [r for r in rows if self._match(r)][-MAX_ROWS:]
-        for r in rows:
-            table.add_row(*self._cells(r), key=str(r["n"]))
-        self.rows += len(rows)
-        while self.rows > MAX_ROWS:  # bounded: drop the oldest rows
-            table.remove_row(table.coordinate_to_cell_key((0, 0)).row_key)
-            self.rows -= 1
-        if rows:
-            table.move_cursor(row=table.row_count - 1, animate=False)
+        if not rows:
+            return
+        # bounded: the table keeps the newest MAX_ROWS rows and draws only those in view
+        table.append_rows((str(r["n"]), self._cells(r)) for r in rows)
+        self.rows = table.row_count
+        table.move_cursor(row=table.row_count - 1)
 
     def _rebuild(self) -> None:
-        table = self.query_one(DataTable)
-        clear_table(table)
+        table = self.query_one(LiveTable)
+        table.clear()
         self.rows = 0
         self.shown_upto = 0
         self._append(self.app.feed.liquidations())
@@ -150,12 +149,12 @@ class LiquidationsScreen(DeskScreen):
             self.query_text = ""
             self._rebuild()
             self.app.refresh_now()
-        self.query_one(DataTable).focus()
+        self.query_one(LiveTable).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.query_text = event.value.strip()
         if not self.query_text:
             event.input.display = False
         self._rebuild()
-        self.query_one(DataTable).focus()
+        self.query_one(LiveTable).focus()
         self.app.refresh_now()

@@ -1,9 +1,12 @@
 """Pilot tests for every console flow, happy and unhappy paths."""
 
+import time
+
 import pytest
 from textual.widgets import Button, DataTable, Input, Select, Static
 
 from console.gateway import GatewayError
+from console.livetable import LiveTable
 from console.palette import DeskCommands
 from console.screens.brake import BrakeModal, ReleaseModal
 from console.screens.liquidations import LiquidationsScreen
@@ -33,12 +36,12 @@ async def test_dashboard_renders_markets_banner_and_alerts(desk_app):
     app = desk_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        table = app.screen.query_one("#markets", DataTable)
+        table = app.screen.query_one("#markets", LiveTable)
         assert table.row_count == 3
         banner = app.screen.query_one(StatusBanner)
         assert "OPEN" in text_of(banner) and "alice (admin)" in text_of(banner)
         assert banner.has_class("-open")
-        assert "liquidations" in text_of(app.screen.query_one("#fund"))
+        assert "liquidations" in text_of(app.screen.query_one("#fund-body"))
         assert app.feed.counters()["liquidations"] > 0
 
 
@@ -57,6 +60,27 @@ async def test_brake_preview_then_cancel_changes_nothing(desk_app):
         assert (app.node.engine.state_hash(), app.node.engine.seq) == before
         assert not app.gateway.status()["brake_engaged"]
         assert any("nothing changed" in m for m in messages(app))
+        # the dialog is kept and opens again as new: the fresh preview, the default reason, Cancel focused
+        await pilot.press("ctrl+b")
+        modal = app.screen
+        assert isinstance(modal, BrakeModal)
+        shown = modal.data["canceled_orders"]
+        modal.query_one("#brake-reason", Input).value = "typo"
+        modal.query_one("#brake-reason", Input).focus()
+        await pilot.press("escape")
+        await pilot.pause()
+        app.desk.drive(5)  # more orders rest: the next preview differs
+        await pilot.press("ctrl+b")
+        assert app.screen is modal
+        assert modal.query_one("#brake-reason", Input).value == BrakeModal.DEFAULT_REASON
+        assert modal.focused is modal.query_one("#cancel", Button)
+        want = app.gateway.brake_preview()["canceled_orders"]
+        assert want != shown and modal.data["canceled_orders"] == want
+        assert f"{want:,}" in text_of(modal.query_one("#brake-preview"))
+        await pilot.press("n")
+        await pilot.pause()
+        assert not isinstance(app.screen, BrakeModal)
+        assert not app.gateway.status()["brake_engaged"]
 
 
 async def test_brake_trip_from_another_screen_shows_result(desk_app):
@@ -232,7 +256,7 @@ async def test_liquidations_pause_freezes_table_while_counters_move(desk_app):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("l")
         screen = app.screen
-        table = screen.query_one(DataTable)
+        table = screen.query_one("#liq-table", LiveTable)
         rows0 = table.row_count
         assert rows0 > 0
         await pilot.press("space")
@@ -325,14 +349,21 @@ async def test_live_mode_runs_the_market_and_refreshes(in_process):
         await pilot.press("ctrl+b")
         assert isinstance(app.screen, BrakeModal)
         renders = app.renders
+        opened = time.perf_counter()
         await pilot.pause(0.3)
+        for _ in range(100):  # a busy machine may take longer than the pause for the next read
+            if app.vm["read_at"] > opened:
+                break
+            await pilot.pause(0.02)
         assert app.renders == renders  # no rendering while a modal is open
+        assert app.vm["read_at"] > opened  # but the data beneath keeps being read
         await pilot.press("y")
         for _ in range(100):  # the command runs in a worker; wait for its effect, not for time
             if app.gateway.status()["brake_engaged"]:
                 break
             await pilot.pause(0.02)
         assert app.gateway.status()["brake_engaged"]
+        assert app.screen.shown_vm_at > opened  # the screen came back with the data read under the modal
         await pilot.press("l")  # screens work the same over the venue socket
         assert isinstance(app.screen, LiquidationsScreen)
     if in_process:
