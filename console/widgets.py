@@ -117,6 +117,46 @@ class DeskFooter(Footer):
         super().bindings_changed(screen)
 
 
+def _memoize_backdrop_tint() -> None:
+    """Tint a modal's backdrop with one colour blend per distinct style, not per segment.
+
+    Textual's ``BackgroundScreen.process_segments`` blends the tint into the colours of every segment
+    of the screen beneath (tens of thousands per opening of the brake dialog, three quarters of its
+    cost). The blended style is a function of (style, tint) alone, so it is computed once and looked
+    up after that: the same segments, the same frame (the SVG snapshot tests of the modals hold)."""
+    from rich.segment import Segment
+    from textual.renderables.background_screen import BackgroundScreen
+
+    original = BackgroundScreen.process_segments.__func__
+    if getattr(original, "_perpdesk_memo", False):
+        return
+    blended: dict = {}
+
+    def process_segments(cls, segments, color):
+        if color.a == 0:
+            yield from original(cls, segments, color)
+            return
+        for segment in segments:
+            text, style, control = segment
+            if control:
+                yield segment
+                continue
+            key = (style, color)
+            new = blended.get(key)
+            if new is None:
+                new = next(iter(original(cls, [Segment(" ", style)], color))).style
+                if len(blended) > 8192:
+                    blended.clear()
+                blended[key] = new
+            yield Segment(text, new, control)
+
+    process_segments._perpdesk_memo = True  # type: ignore[attr-defined]
+    BackgroundScreen.process_segments = classmethod(process_segments)  # type: ignore[method-assign,assignment]
+
+
+_memoize_backdrop_tint()
+
+
 class KeptBackdrop:
     """For a modal: the dimmed desk behind the dialog is drawn once per opening.
 
