@@ -76,47 +76,6 @@ class LiquidationIndex:
                     self._compact(mk, markets, False)
         return slack
 
-    def reindex_all(self, accts, markets) -> None:
-        """Index every account of ``accts`` (in that order) into heaps that hold nothing yet.
-
-        The same entries, counters and versions as calling :meth:`reindex` on each in turn;
-        each market's heaps are built with one ``heapify`` instead of a push per position
-        (a heap's layout does not change what it pops, its entries are all distinct).
-        """
-        longs: dict[str, list] = {}
-        shorts: dict[str, list] = {}
-        for mname, mk in markets.items():
-            longs[mname] = mk.liq_long
-            shorts[mname] = mk.liq_short
-        ylong = {m: y_long(mk) for m, mk in markets.items()}
-        yshort = {m: y_short(mk) for m, mk in markets.items()}
-        counter = self.counter
-        for acct in accts:
-            acct.liq_version += 1
-            value, mm, n = value_and_mm(acct, markets)
-            if not n:
-                continue
-            share = (value - mm - SAFETY * n) // n
-            ver = acct.liq_version
-            name = acct.name
-            for mname, pos in acct.positions.items():
-                s = pos.size
-                if not s:
-                    continue
-                counter += 1
-                if s > 0:
-                    longs[mname].append((-(ylong[mname] - (share * K) // s), counter, name, ver))
-                else:
-                    shorts[mname].append((yshort[mname] + (share * K) // -s, counter, name, ver))
-        self.counter = counter
-        for mk in markets.values():
-            heapq.heapify(mk.liq_long)
-            heapq.heapify(mk.liq_short)
-            if len(mk.liq_long) > 4 * len(mk.holders) + 1024:
-                self._compact(mk, markets, True)
-            if len(mk.liq_short) > 4 * len(mk.holders) + 1024:
-                self._compact(mk, markets, False)
-
     @staticmethod
     def _compact(mk, markets, long_side: bool) -> None:
         # keep only the newest entry of every account (older versions are stale)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import orjson
 
-from .commands import NotACommand
 from .core import Engine
 from .runtime import tune_gc
 from .wire import LineError, apply_lines, render_state
@@ -26,23 +25,12 @@ class ReplayError(Exception):
 
 
 def replay_lines(lines, engine: Engine | None = None, on_events=None) -> Engine:
-    """Apply JSONL lines (bytes or str) to ``engine``; ``on_events(list)`` gets each command's events."""
+    """Apply JSONL lines (bytes) to ``engine``; ``on_events(list)`` gets each command's events."""
     eng = engine if engine is not None else Engine()
-    loads = orjson.loads
-    apply_obj = eng.apply_obj
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = loads(line)
-        except orjson.JSONDecodeError as e:
-            raise ReplayError(n, f"not JSON ({e})") from None
-        try:
-            evs = apply_obj(obj)  # parsing raises NotACommand before anything changes
-        except NotACommand as e:
-            raise ReplayError(n, f"not a command: {e}") from None
-        if on_events is not None:
-            on_events(evs)
+    try:
+        apply_lines(eng, list(lines), None, on_events)
+    except LineError as e:
+        raise ReplayError(e.line_no, e.message) from None
     return eng
 
 
@@ -69,7 +57,7 @@ def run(commands: str, events_out: str | None, state_out: str | None, out=None, 
     try:
         apply_lines(eng, raw.splitlines(), buf if events_out else None)
     except LineError as e:
-        print(f"perpdesk replay: {commands}: {ReplayError(e.line_no, e.message)}; stopped, no output written", file=err)
+        print(f"perpdesk replay: {commands}: line {e.line_no}: {e.message}; stopped, no output written", file=err)
         return 2
     state = render_state(eng)
     try:

@@ -311,8 +311,11 @@ def _restore(engine, state: dict) -> None:
 
 
 def _index_all(idx, accts: list[Account], markets: dict[str, Market]) -> None:
-    """``LiquidationIndex.reindex_all(accts, markets)`` on an empty index, compiled: the very same
-    entries, counter and versions (a test pins it against reindexing one account at a time)."""
+    """Index every account of ``accts`` (in that order) into an empty index, compiled: the very same
+    entries, counter and versions as ``LiquidationIndex.reindex`` on each in turn (a test pins it),
+    with each market's heaps built by one ``heapify`` instead of a push per position (a heap's
+    layout does not change what it pops: its entries are all distinct). Keep it in step with
+    ``reindex`` in liqindex.py."""
     from .liqindex import SAFETY, K, y_long, y_short
 
     ylong: dict[str, int] = {m: y_long(mk) for m, mk in markets.items()}

@@ -94,13 +94,13 @@ class LineError(Exception):
         self.message = message
 
 
-def apply_lines(eng: Engine, lines: list[bytes], buf: bytearray | None) -> None:
+def apply_lines(eng: Engine, lines: list[bytes], buf: bytearray | None,
+                on_events: Callable[[list[dict]], object] | None = None) -> None:
     """``perpdesk replay``'s loop, compiled: parse each JSONL line, apply it, append its events'
-    wire form to ``buf`` (None: events dropped). Blank lines are skipped; a line that is not JSON
-    or not a command raises LineError before anything of it is applied."""
+    wire form to ``buf`` (None: not written) and hand them to ``on_events`` first, if given. Blank
+    lines are skipped; a line that is not JSON or not a command raises LineError before anything
+    of it is applied."""
     loads = orjson.loads
-    dumps = orjson.dumps
-    opt = orjson.OPT_APPEND_NEWLINE
     n = 0
     for line in lines:
         n += 1
@@ -114,10 +114,10 @@ def apply_lines(eng: Engine, lines: list[bytes], buf: bytearray | None) -> None:
             evs = eng.apply_obj(obj)  # parsing raises NotACommand before anything changes
         except NotACommand as e:
             raise LineError(n, f"not a command: {e}") from None
+        if on_events is not None:
+            on_events(evs)
         if buf is not None:
-            for ev in evs:
-                _format_in_place(ev)
-                buf += dumps(ev, option=opt)
+            write_events_jsonl(evs, buf)
 
 
 def _order_id(o) -> int:
