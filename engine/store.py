@@ -407,7 +407,7 @@ def audit_hash(prev_hash: str, id_: int, ts: int, operator: str, role: str, acti
 # error translation
 # =====================================================================
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_IOERR = 5, 6, 8, 10
-_SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 11, 13, 14, 26
+_SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_TOOBIG, _SQLITE_NOTADB = 11, 13, 14, 18, 26
 
 
 def _translate(err: BaseException, action: str, where: str, busy_timeout_ms: int) -> StoreError:
@@ -428,7 +428,9 @@ def _translate(err: BaseException, action: str, where: str, busy_timeout_ms: int
                 f"{action} failed: the disk holding {where} is full ({msg}). Nothing from this "
                 f"operation was written. Free disk space (or move the database with --db/PERPDESK_DB) "
                 f"and retry; the journal is intact up to the last acknowledged command.")
-        if primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "malformed" in low or "not a database" in low:
+        # TOOBIG on a read: a damaged record header claims a size perpdesk never writes
+        if (primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB, _SQLITE_TOOBIG) or "malformed" in low
+                or "not a database" in low or "too big" in low):
             return StoreCorruptError(
                 f"{action} failed: the database {where} is damaged ({msg}). Stop writing to it, keep "
                 f"a copy for forensics, and restore it from a backup (or recover with "
