@@ -36,6 +36,7 @@ COMPILED = [
     "engine/liquidation.py",
     "engine/snapshot.py",
     "engine/wire.py",
+    "engine/checks.py",
     "engine/journalchain.py",
 ]
 GROUP = "engine.native"  # the shared library lives inside the package: engine/native__mypyc.*.so

@@ -7,13 +7,18 @@ running totals, so they catch a bookkeeping bug, not just a crossed book.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
 
 from .fixedpoint import FRAC_SCALE, fmt_amount, fmt_price, fmt_size
 
-TRIGGERS = ("stop_loss", "take_profit")
+if TYPE_CHECKING:
+    from .core import Engine
+
+TRIGGERS: Final = ("stop_loss", "take_profit")
 #: |funding index| may not exceed this many times the index price (per base unit)
-FUNDING_BOUND_MULTIPLE = 10
+FUNDING_BOUND_MULTIPLE: Final = 10
 
 
 @dataclass(frozen=True)
@@ -23,7 +28,7 @@ class Failure:
     market: str | None = None  # the market it concerns; None: the whole venue
 
 
-def money_conserved(engine) -> list[Failure]:
+def money_conserved(engine: Engine) -> list[Failure]:
     held = sum(a.cash for a in engine.accounts.values()) + engine.insurance_fund + engine.fee_pool + engine.funding_pool
     inflow = engine.deposits - engine.withdrawals + engine.treasury_in
     if held != inflow:
@@ -33,7 +38,7 @@ def money_conserved(engine) -> list[Failure]:
     return []
 
 
-def open_interest_balanced(engine) -> list[Failure]:
+def open_interest_balanced(engine: Engine) -> list[Failure]:
     out = []
     longs = dict.fromkeys(engine.markets, 0)
     shorts = dict.fromkeys(engine.markets, 0)
@@ -55,7 +60,7 @@ def open_interest_balanced(engine) -> list[Failure]:
     return out
 
 
-def book_not_crossed(engine) -> list[Failure]:
+def book_not_crossed(engine: Engine) -> list[Failure]:
     out = []
     for m, mk in engine.markets.items():
         bid, ask = mk.book.best_bid(), mk.book.best_ask()
@@ -64,7 +69,7 @@ def book_not_crossed(engine) -> list[Failure]:
     return out
 
 
-def orders_consistent(engine) -> list[Failure]:
+def orders_consistent(engine: Engine) -> list[Failure]:
     out = []
     open_qty: dict[tuple[str, str], list[int]] = {}
     for oid, o in engine.orders.items():
@@ -95,7 +100,7 @@ def orders_consistent(engine) -> list[Failure]:
     return out
 
 
-def indices_bounded(engine) -> list[Failure]:
+def indices_bounded(engine: Engine) -> list[Failure]:
     out = []
     for m, mk in engine.markets.items():
         if not mk.index_price:
@@ -120,7 +125,7 @@ CHECKS = {
 }
 
 
-def run_checks(engine, names=None) -> list[Failure]:
+def run_checks(engine: Engine, names: Iterable[str] | None = None) -> list[Failure]:
     out: list[Failure] = []
     for name, fn in CHECKS.items():
         if names is None or name in names:

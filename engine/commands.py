@@ -11,7 +11,7 @@ object that is not a command at all (no ``type``, unknown ``type``) raises
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from .fixedpoint import (
     AMOUNT_DECIMALS,
@@ -361,8 +361,9 @@ def _fast_place_order(obj: dict) -> dict | None:
     generic parser then handles from scratch (so every refusal and its message come from there).
     Gives exactly what the generic parser gives (tests/engine/test_bad_input.py compares them)."""
     args = _PLACE_TEMPLATE.copy()
-    sizes = SIZE.cache
-    prices = PRICE.cache
+    # (Any: the cached values go into args as the objects they are, never unboxed and boxed again)
+    sizes: dict[str, Any] = SIZE.cache
+    prices: dict[str, Any] = PRICE.cache
     for kobj, v in obj.items():
         if type(kobj) is not str:
             return None
@@ -379,7 +380,8 @@ def _fast_place_order(obj: dict) -> dict | None:
                 return None
             args[key] = v
         elif key == "client_order_id":  # new on nearly every order: checked here, as _ident checks
-            if v not in _valid_idents and (not v or len(v) > MAX_ID_LEN or not v.isprintable() or v.strip() != v):
+            # (_ident's rules, without its cache: a client order id is new on nearly every order)
+            if not v or len(v) > MAX_ID_LEN or not v.isprintable() or v.strip() != v:
                 return None
             args[key] = v
         elif key == "price" or key == "trigger_price":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
@@ -52,8 +52,42 @@ def _cached(f: Callable[[int], str], cache: dict[int, str], v: int) -> str:
     return s
 
 
+# the formatted fields each of the hottest event types may carry (a plan per type: a few lookups
+# instead of walking every item of the event). Each list must hold EVERY key of _FORMATTERS that an
+# event of that type can have: tests/engine/test_wire_plans.py checks every site that builds one
+# (and the place_order spec that order_accepted copies) and compares with the generic walk.
+_PlanStep = tuple[str, Callable[[int], str], dict[Any, str]]  # (Any: looked up with the boxed value as is)
+_TYPE_PLANS: Final[dict[str, tuple[_PlanStep, ...]]] = {
+    t: tuple((k, _FORMATTERS[k][0], _FORMATTERS[k][1]) for k in keys)
+    for t, keys in {
+        "order_accepted": ("size", "price", "trigger_price"),
+        "order_canceled": ("size", "remaining"),
+        "trade": ("price", "size", "maker_fee", "taker_fee"),
+    }.items()
+}
+_DUMPS: Final = orjson.dumps
+_OPT_NEWLINE: Final = orjson.OPT_APPEND_NEWLINE
+
+
 def _format_in_place(ev: dict) -> None:
     """Money, prices and sizes (ints under a known key; never bools) as decimal strings, in place."""
+    t = ev.get("type")
+    plan = _TYPE_PLANS.get(t) if type(t) is str else None
+    if plan is not None:
+        for k, fmt, cache in plan:
+            o: object = ev.get(k)
+            v = o
+            if type(v) is int:  # (narrows v, not o: the lookup takes the object as it is, unboxed never)
+                s = cache.get(o)
+                if s is None:
+                    s = _cached(fmt, cache, v)
+                ev[k] = s
+        return
+    _format_walk(ev)
+
+
+def _format_walk(ev: dict) -> None:
+    """The generic form of _format_in_place: every item of the event."""
     for k, v in ev.items():  # replacing values (not keys) while iterating is fine
         if type(v) is int:
             fc = _FORMATTERS.get(k)
@@ -78,11 +112,9 @@ def write_events_jsonl(evs: list[dict], buf: bytearray) -> None:
     The event dicts are formatted IN PLACE (no copy): only for a caller that owns them and
     drops them afterwards. Same bytes as ``orjson.dumps(event_to_wire(ev)) + b"\n"``.
     """
-    dumps = orjson.dumps
-    opt = orjson.OPT_APPEND_NEWLINE
     for ev in evs:
         _format_in_place(ev)
-        buf += dumps(ev, option=opt)
+        buf += _DUMPS(ev, option=_OPT_NEWLINE)
 
 
 class LineError(Exception):
@@ -124,7 +156,7 @@ def _order_id(o) -> int:
     return o.id
 
 
-def render_state(engine) -> dict:
+def render_state(engine: Engine) -> dict:
     """The canonical state for people and files (STATE.json), with ``state_hash``."""
     markets = {}
     for m, mk in engine.markets.items():

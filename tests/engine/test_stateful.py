@@ -14,7 +14,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from engine import Engine
+from engine import Engine, wire
 from engine.checks import run_checks
 from engine.fixedpoint import fmt_funding, fmt_price, fmt_size
 from engine.liquidation import liquidation_active
@@ -81,6 +81,11 @@ class EngineMachine(RuleBasedStateMachine):
             assert state_hash(self.e) == before, f"refused {type_} changed state: {ev}"
         fails = run_checks(self.e)
         assert fails == [], f"after {obj}: {fails}"
+        for ev in evs:  # the per-type wire plans format exactly what the generic walk formats
+            planned, walked = ev.copy(), ev.copy()
+            wire._format_in_place(planned)
+            wire._format_walk(walked)
+            assert planned == walked, f"wire plan for {ev['type']} differs from the walk: {planned} != {walked}"
         if type_ in MARKET_DATA and kinds != ["rejected"]:
             self.no_one_escapes_liquidation(evs)
         if self.shadow is not None:
