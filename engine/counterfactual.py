@@ -66,9 +66,10 @@ from types import SimpleNamespace
 
 import orjson
 
+from . import guards
 from .commands import NotACommand, command_type
 from .core import Engine
-from .fixedpoint import FRAC_SCALE, SIZE_SCALE, fmt_amount, fmt_funding, fmt_price, fmt_size
+from .fixedpoint import SIZE_SCALE, fmt_amount, fmt_funding, fmt_price, fmt_size
 from .margin import account_value
 from .rollback import restore_scratch
 
@@ -509,17 +510,18 @@ def reference_price(snap, rows: Sequence[Row], from_seq: int, to_seq: int, refer
 
 
 # ---------------------------------------------------------------------------
-# suspect inputs (self-contained until engine/guards.py lands)
+# suspect inputs: judged by the guard rails' own checks
 # ---------------------------------------------------------------------------
 def suspect_reasons(engine: Engine, cmd: dict) -> list[str]:
     """Why a market-data command looks wrong against the engine state it arrives at ([] = fine).
 
-    NOTE: engine/guards.py (the guard rails, another branch) will offer
-    ``check_market_state`` / ``check_oracle``; once it lands these checks should defer
-    to it so the guards and the refund desk agree. Until then they stand alone:
-    ``load_market_state`` with a zeroed or backwards funding index, a non-positive mark
-    or a mark outside the price band around the index; an ``oracle_price`` that is not
-    positive or jumps beyond the band from the previous index.
+    The verdict is the guard rails' (``guards.check_market_state`` / ``guards.check_oracle``, the
+    checks that quarantine or hold such a command when the safeguards are on), so the refund desk
+    and the guards agree on what a bad input is, whether or not the guards were on that night:
+    a ``load_market_state`` whose mark is off the band around the trusted index or whose funding
+    index moves further than funding could have moved it (a zeroed index is also named as such,
+    the signature of the January 2026 incident); an ``oracle_price`` that is not positive, stale,
+    or an unconfirmed jump beyond the oracle band.
     """
     t = cmd.get("type")
     if t not in ("load_market_state", "oracle_price"):
@@ -530,29 +532,21 @@ def suspect_reasons(engine: Engine, cmd: dict) -> list[str]:
         args = parse_command(cmd).args
     except (CommandError, NotACommand):
         return []  # refused by the engine: it changed nothing
-    mk = engine.markets.get(args["market"])
+    market = args["market"]
+    mk = engine.markets.get(market)
     if mk is None:
         return []
-    reasons = []
-    index = mk.index_price
-    band = index * mk.band // FRAC_SCALE if index else 0
+    # the guards judge a command at its own time (the engine moves its clock to ``ts`` first)
+    ts = cmd.get("ts")
+    at = SimpleNamespace(now=ts if type(ts) is int and ts > engine.now else engine.now,
+                         markets=engine.markets, snapshots=engine.snapshots)
     if t == "load_market_state":
-        mark, fidx = args["mark_price"], args["funding_index"]
-        if fidx == 0 and mk.funding_index != 0:
+        reasons = []
+        if args["funding_index"] == 0 and mk.funding_index != 0:
             reasons.append(f"funding index zeroed (was {fmt_funding(mk.funding_index)})")
-        elif fidx < mk.funding_index:
-            reasons.append(f"funding index moves backwards ({fmt_funding(mk.funding_index)} -> {fmt_funding(fidx)})")
-        if mark <= 0:
-            reasons.append("mark price is not positive")
-        elif index and abs(mark - index) > band:
-            reasons.append(f"mark {fmt_price(mark)} is outside the band around index {fmt_price(index)}")
-    else:
-        p = args["price"]
-        if p <= 0:
-            reasons.append("oracle price is not positive")
-        elif index and abs(p - index) > band:
-            reasons.append(f"oracle price {fmt_price(p)} jumps beyond the band from {fmt_price(index)}")
-    return reasons
+        return reasons + guards.check_market_state(at, market, args["mark_price"], args["funding_index"])
+    refused = guards.check_oracle(at, market, args["price"], args["source"], args["publish_ts"])
+    return [refused[1]] if refused is not None else []
 
 
 def suspects(snap, rows: Sequence[Row], from_seq: int, to_seq: int, *, resolve: Resolver | None = None) -> list[dict]:

@@ -185,8 +185,8 @@ def test_suspects_find_the_bad_mark_and_a_zeroed_funding_index():
     jump = v.e.seq
     found = cf.suspects(snap, rows_of(v), snap.seq, v.e.seq)
     assert [f["seq"] for f in found] == [s["bad"], zeroed, jump]
-    assert "outside the band" in found[0]["reasons"][0]
+    assert "outside the price band" in found[0]["reasons"][0]
     assert "funding index zeroed" in found[1]["reasons"][0]
-    assert "jumps beyond the band" in found[2]["reasons"][0]
+    assert "away from the trusted index" in found[2]["reasons"][0]
     # the good oracle price after the bad mark is not a suspect
     assert s["fix"] not in [f["seq"] for f in found]

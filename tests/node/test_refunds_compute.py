@@ -69,7 +69,7 @@ def test_hand_checked_case_through_the_node_and_suspects(venue):
     node, s = venue
     # the guard-rail-style scan finds the bad mark (90000 is beyond 5% of the 97000 index)
     suspects = node.suspect_inputs(s["snap_seq"], s["fix"])
-    assert [x["seq"] for x in suspects] == [s["bad"]] and "outside the band" in suspects[0]["reasons"][0]
+    assert [x["seq"] for x in suspects] == [s["bad"]] and "outside the price band" in suspects[0]["reasons"][0]
     report = node.compute_refunds(s["sid"], s["fix"], [x["seq"] for x in suspects])
     # alice: V_cf 3000 (long 1 at 97000, valued at the reference 97000) - V_act 0 = 3000.000000
     # carol: V_cf 3800 - V_act (-18000 cash + 0.2 x 97000 = 1400) = 2400.000000
