@@ -9,14 +9,17 @@ and restore) pause the collector altogether.
 
 A pause alone only defers that walk: the first allocation after it triggers a
 young collection over everything the phase created (a restore of 100k accounts
-makes some 700k tracked objects: a 0.1-0.2 s walk that frees nothing). So a pause
-ends by handing the survivors straight to the oldest generation
-(``gc.freeze()`` then ``gc.unfreeze()``: two list splices, no walk), where they
-are only seen by the rare full collections, as long-lived objects are anyway.
-Cyclic garbage made during the phase (none on the engine's paths) is then
-reclaimed by the next full collection instead of the next young one. A process
-that froze objects itself (the console does) keeps them frozen: there the
-hand-over is skipped and the collector runs as usual.
+makes some 700k tracked objects: a 0.1-0.2 s walk that frees nothing). So the
+phases whose results live on (a snapshot decode, a restore: ``promote=True``)
+end by handing the survivors straight to the oldest generation (``gc.freeze()``
+then ``gc.unfreeze()``: two list splices, no walk), where only the rare full
+collections see them, as they see every long-lived object. The price: cyclic
+garbage that happened to be young at that moment is reclaimed by the next full
+collection instead of the next young one. So a phase that drops what it built
+(an engine is a cycle: its command table holds its bound methods), such as the
+rollback preview's scratch engine, keeps the plain pause and its young collection.
+A process that froze objects itself (the console does) keeps them frozen: there
+the hand-over is skipped and the collector runs as usual.
 """
 
 from __future__ import annotations
@@ -43,14 +46,16 @@ def promote_young() -> None:
 
 
 @contextmanager
-def gc_paused():
-    """Pause the cyclic collector for a bulk phase (restores the previous setting); what the phase
-    leaves alive goes to the oldest generation (:func:`promote_young`)."""
+def gc_paused(promote: bool = False):
+    """Pause the cyclic collector for a bulk phase (restores the previous setting). With
+    ``promote``, what the phase leaves alive goes to the oldest generation (:func:`promote_young`);
+    a nested pause leaves that to the outermost one."""
     was = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was:
-            promote_young()
+            if promote:
+                promote_young()
             gc.enable()

@@ -226,7 +226,7 @@ def decode(data: bytes, expect_hash: str | None = None) -> dict:
     if expect_hash is not None and hash_bytes(data) != expect_hash:
         raise SnapshotError("snapshot bytes do not match their recorded SHA-256: it is corrupt or truncated")
     try:
-        with gc_paused():
+        with gc_paused(promote=True):  # the decoded records live on: no young collection walks them
             state = orjson.loads(data)
     except orjson.JSONDecodeError as e:
         raise SnapshotError(f"snapshot is not valid JSON (corrupt or truncated): {e}") from None
@@ -240,7 +240,7 @@ def decode(data: bytes, expect_hash: str | None = None) -> dict:
 
 def restore(engine, state: dict) -> None:
     """Replace ``engine``'s state with ``state`` (from :func:`decode`) and rebuild indexes."""
-    with gc_paused():
+    with gc_paused(promote=True):  # the restored records are long-lived: straight to the oldest generation
         _restore(engine, state)
 
 
