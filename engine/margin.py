@@ -133,7 +133,10 @@ def value_and_mm(acct: Account, markets: dict[str, Market]) -> tuple[int, int, i
         if s:
             mk = markets[name]
             mark = mk.mark_price
-            value += s * mark // SIZE_SCALE + (-s * (mk.funding_index - pos.funding_entry)) // FUNDING_DIV
+            value += s * mark // SIZE_SCALE
+            d = mk.funding_index - pos.funding_entry
+            if d:  # (compiled, the product of a negative operand is a big-integer operation even when d is 0)
+                value += (-s * d) // FUNDING_DIV
             mm += requirement(s, mark, mk.mmf)
             n += 1
     return value, mm, n

@@ -226,7 +226,7 @@ def decode(data: bytes, expect_hash: str | None = None) -> dict:
     if expect_hash is not None and hash_bytes(data) != expect_hash:
         raise SnapshotError("snapshot bytes do not match their recorded SHA-256: it is corrupt or truncated")
     try:
-        with gc_paused():
+        with gc_paused(promote=True):  # the decoded records live on: no young collection walks them
             state = orjson.loads(data)
     except orjson.JSONDecodeError as e:
         raise SnapshotError(f"snapshot is not valid JSON (corrupt or truncated): {e}") from None
@@ -240,7 +240,7 @@ def decode(data: bytes, expect_hash: str | None = None) -> dict:
 
 def restore(engine, state: dict) -> None:
     """Replace ``engine``'s state with ``state`` (from :func:`decode`) and rebuild indexes."""
-    with gc_paused():
+    with gc_paused(promote=True):  # the restored records are long-lived: straight to the oldest generation
         _restore(engine, state)
 
 
@@ -266,6 +266,10 @@ def _restore(engine, state: dict) -> None:
             markets[name] = mk
         accounts: dict[str, Account] = {}
         arows: dict = state["accounts"]
+        # positions are keyed by the market's own name (one string shared by every account, its
+        # hash computed once); consecutive positions are mostly in the same market
+        last_m = ""
+        last_mk: Market | None = None
         for name, rec in arows.items():
             acct_row: list = rec
             if len(acct_row) != 2:
@@ -273,15 +277,21 @@ def _restore(engine, state: dict) -> None:
             a = Account(name)
             a.cash = acct_row[0]
             positions: dict = acct_row[1]
-            for m, prec in positions.items():
+            for mkey, prec in positions.items():
+                m: str = mkey
                 prow: list = prec
                 if len(prow) != 3:
                     raise ValueError(f"account {name!r} has a malformed position in {m!r}")
+                mkt = last_mk
+                if mkt is None or m != last_m:
+                    mkt = markets[m]
+                    last_mk = mkt
+                    last_m = m
                 p = Position(prow[2])
                 p.size = prow[0]
                 p.cost = prow[1]
-                a.positions[m] = p
-                markets[m].holders.add(name)
+                a.positions[mkt.name] = p
+                mkt.holders.add(name)
             accounts[name] = a
         scalars = {k: state[k] for k in (
             "next_order_id", "insurance_fund", "fee_pool", "funding_pool", "deposits", "withdrawals",
@@ -339,7 +349,7 @@ def _index_all(idx, accts: list[Account], markets: dict[str, Market]) -> None:
                 continue
             counter += 1
             if size > 0:
-                longs[mname].append((-(ylong[mname] - (share * k) // size), counter, name, ver))
+                longs[mname].append(((share * k) // size - ylong[mname], counter, name, ver))  # -(y - q)
             else:
                 shorts[mname].append((yshort[mname] + (share * k) // -size, counter, name, ver))
     idx.counter = counter
@@ -383,11 +393,20 @@ def _rest_all(rows: list, accounts: dict[str, Account], markets: dict[str, Marke
     from .core import Engine
 
     book_orders: dict[str, list[Order]] = {m: [] for m in markets}
+    # ids stay the decoded int objects (registry keys without boxing them again); account and
+    # market names become the account's and market's own strings (shared, hashes computed once).
+    # Consecutive rows mostly share a market, often an account: the last ones are kept at hand.
+    reg: dict = eng_orders
+    last_a = ""
+    acct: Account | None = None
+    last_m = ""
+    mk: Market | None = None
+    blist: list[Order] = []
     for r in rows:
         row: list = r
         if len(row) != 14:
             raise ValueError(f"an order record has {len(row)} fields, not 14")
-        oid: int = row[0]
+        oid = row[0]
         acct_name: str = row[1]
         market: str = row[2]
         side: int = row[3]
@@ -395,28 +414,36 @@ def _rest_all(rows: list, accounts: dict[str, Account], markets: dict[str, Marke
         remaining: int = row[7]
         ro: bool = row[10]
         coid: str | None = row[11]
-        acct = accounts[acct_name]
-        mk = markets[market]
-        o = Order(oid, acct_name, side, row[5], row[6], market, otype, row[8], row[9], ro, coid, row[12], row[13])
+        if acct is None or acct_name != last_a:
+            acct = accounts[acct_name]
+            last_a = acct_name
+        if mk is None or market != last_m:
+            mk = markets[market]
+            blist = book_orders[mk.name]
+            last_m = market
+        mname = mk.name
+        aname = acct.name
+        o = Order(oid, aname, side, row[5], row[6], mname, otype, row[8], row[9], ro, coid, row[12], row[13])
         o.remaining = remaining
-        pos = acct.positions.get(market)
+        pos = acct.positions.get(mname)
         if pos is None:
-            pos = acct.positions[market] = Position(mk.funding_index)
+            pos = acct.positions[mname] = Position(mk.funding_index)
         if otype == "stop_loss" or otype == "take_profit":
             pos.reduce_orders += 1
             Engine._push_trigger(mk, o)
         else:
-            book_orders[market].append(o)
+            blist.append(o)
             if side > 0:
                 pos.open_buy += remaining
             else:
                 pos.open_sell += remaining
             if ro:
                 pos.reduce_orders += 1
-        eng_orders[oid] = o
-        acct.orders[oid] = o
+        reg[oid] = o
+        aorders: dict = acct.orders
+        aorders[oid] = o
         if coid is not None:
-            coids[(acct_name, coid)] = oid
+            coids[(aname, coid)] = oid
     for m, lst in book_orders.items():
         if lst:
             markets[m].book.load(lst)
