@@ -183,6 +183,21 @@ class KeptBackdrop:
         self._backdrop_key = None
         self._backdrop = []
 
+    #: the app's CSS generation this (kept) modal's nodes were last styled for
+    _styled_for: int | None = None
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Textual restyles every node of a pushed screen. A kept modal (the brake dialog, built once)
+        # was styled on its last opening and nothing restyles it while away except a CSS change
+        # (a theme switch): then it is restyled as before, else the 5-10 ms under load are skipped.
+        # Its own changes before an opening (reset: the reason, the focus) restyle what they touch.
+        # (Screen._on_screen_resume runs next.)
+        css = getattr(self.app, "_css_update_count", None)
+        if css is not None and self._styled_for == css and self.is_attached:
+            event.refresh_styles = False
+        else:
+            self._styled_for = css
+
 
 class DeskScreen(Screen):
     """A screen with the banner on top and the footer below; renders view models."""
