@@ -50,3 +50,29 @@ async def test_a_theme_change_while_away_restyles_the_kept_dialog(desk_app):
         app.theme = "textual-dark"
         await pilot.pause()
         assert await _open(pilot) == dark  # and back, the dialog's own colours too
+
+
+async def test_the_backdrop_is_the_same_segments_as_textuals_own_path(desk_app):
+    from textual._context import visible_screen_stack
+
+    app = desk_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l")  # a busy screen beneath: the liquidations table, its chart and counters
+        await pilot.pause()
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, BrakeModal)
+        beneath = app.screen_stack[-2]
+        fast = modal._tinted_lines(beneath)
+        assert fast is not None and len(fast) == SIZE[1]
+        visible_screen_stack.set(app._background_screens)  # as when Textual renders the modal
+        modal._layout_cache.clear()
+        modal._render_content()  # Textual's path: Rich renders the screen beneath, tinted
+        slow = modal._render_cache.lines
+        assert [list(s) for s in fast] == [list(s) for s in slow]
+        assert any(seg.style.bgcolor for s in fast for seg in s)  # tinted, not blank
+        assert "Liquidations" in "".join(s.text for s in fast)
+        # and not the simple case: Textual's own path draws it
+        modal.styles.background = "black"  # opaque: no backdrop at all
+        assert modal._tinted_lines(beneath) is None
