@@ -144,11 +144,11 @@ class PerpdeskApp(App):
 
     def _hold_gc(self) -> None:
         """Keep the cyclic garbage collector from running between a key press and the first full
-        frame that follows it. Textual's rendering makes reference cycles by the thousand (every
-        Strip caches itself; every restyle makes virtual nodes), so collections come often, and a
-        full one stops the UI thread for 40-140 ms under load: the tail of the key latency. Held,
-        the collection runs right after that frame is written (or after GC_HOLD_S at most), on
-        the same garbage: nothing is kept longer than half a second more."""
+        frame that follows it. Textual's rendering makes reference cycles by the thousand (a Strip
+        divided at its own length caches itself; every restyle makes virtual nodes), so collections
+        come often, and a full one stops the UI thread for 40-140 ms under load: the tail of the
+        key latency. Held, the collection runs right after that frame is written (or after
+        GC_HOLD_S at most), on the same garbage: nothing is kept longer than half a second more."""
         if self._gc_held is not None or not gc.isenabled():
             return  # already held (a key repeat), or the collector is off for another reason
         gc.disable()
