@@ -14,11 +14,13 @@ and commands run inline, so every run renders the same bytes.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
 from collections.abc import Callable
 
-from textual import on, work
+from textual import events, on, work
+from textual._compositor import LayoutUpdate
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -102,6 +104,7 @@ class PerpdeskApp(App):
         self._fetching = False  # a refresh read is in flight
         self._fetch_again = False  # and another was asked for meanwhile
         self.last_outcome: Outcome | None = None
+        self._gc_held: object | None = None  # the timer that gives the collector back (see _hold_gc)
 
     # ---- lifecycle ----------------------------------------------------------
     def on_mount(self) -> None:
@@ -130,7 +133,43 @@ class PerpdeskApp(App):
         gc.collect()
         gc.freeze()
 
+    # ---- a key press never waits for the garbage collector ------------------------
+    #: the longest a key's frame may hold the cyclic collector off (then it runs, frame or not)
+    GC_HOLD_S = 0.5
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown)) and not event.is_forwarded:
+            self._hold_gc()
+        await super().on_event(event)
+
+    def _hold_gc(self) -> None:
+        """Keep the cyclic garbage collector from running between a key press and the first full
+        frame that follows it. Textual's rendering makes reference cycles by the thousand (a Strip
+        divided at its own length caches itself; every restyle makes virtual nodes), so collections
+        come often, and a full one stops the UI thread for 40-140 ms under load: the tail of the
+        key latency. Held, the collection runs right after that frame is written (or after
+        GC_HOLD_S at most), on the same garbage: nothing is kept longer than half a second more."""
+        if self._gc_held is not None or not gc.isenabled():
+            return  # already held (a key repeat), or the collector is off for another reason
+        gc.disable()
+        self._gc_held = self.set_timer(self.GC_HOLD_S, self._release_gc, name="gc-hold")
+
+    def _release_gc(self) -> None:
+        timer, self._gc_held = self._gc_held, None
+        if timer is None:
+            return
+        timer.stop()
+        gc.enable()
+
+    def _display(self, screen, renderable) -> None:
+        written = (self._gc_held is not None and isinstance(renderable, LayoutUpdate)
+                   and not self._batch_count)
+        super()._display(screen, renderable)
+        if written:  # the key's full frame is out: the collector may run again, after this turn
+            asyncio.get_running_loop().call_soon(self._release_gc)
+
     def on_unmount(self) -> None:
+        self._release_gc()
         self.workers.cancel_all()
         if self.live and self.desk is not None:
             self.desk.stop_services()
