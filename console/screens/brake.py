@@ -112,6 +112,8 @@ class BrakeModal(KeptBackdrop, ModalScreen[bool]):
 class ReleaseModal(KeptBackdrop, ModalScreen[bool]):
     """The validation gate: every failing check is listed; release is offered only when none fail."""
 
+    AUTO_FOCUS = "#cancel"  # (Textual focuses it once composed: no query of a child that may be gone)
+
     BINDINGS = [
         Binding("escape,n", "cancel", "Cancel", id="release_cancel"),
         Binding("y", "release", "Release", id="release_confirm"),
@@ -156,9 +158,6 @@ class ReleaseModal(KeptBackdrop, ModalScreen[bool]):
                 yield Button("Cancel [n]", id="cancel", variant="primary")
                 yield Button("Release [y]", id="release", variant="warning",
                              disabled=self.data is None or bool(self.failures))
-
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.reason = event.value.strip() or "validation passed; releasing"

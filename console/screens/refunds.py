@@ -473,6 +473,7 @@ class ComputeModal(ModalScreen[dict | None]):
 
 
 class ReasonModal(ModalScreen[str | None]):
+    AUTO_FOCUS = "#reason"  # (Textual focuses it once composed: no query of a child that may be gone)
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="reason_cancel")]
 
     def __init__(self, title: str) -> None:
@@ -488,9 +489,6 @@ class ReasonModal(ModalScreen[str | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button("Confirm", id="ok", variant="warning")
-
-    def on_mount(self) -> None:
-        self.query_one("#reason", Input).focus()
 
     def _ok(self) -> None:
         reason = self.query_one("#reason", Input).value.strip()
@@ -513,6 +511,7 @@ class ReasonModal(ModalScreen[str | None]):
 
 
 class ProposeModal(ModalScreen[dict | None]):
+    AUTO_FOCUS = "#p-account"  # (Textual focuses it once composed: no query of a child that may be gone)
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="propose_cancel")]
 
     def compose(self) -> ComposeResult:
@@ -530,9 +529,6 @@ class ProposeModal(ModalScreen[dict | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button("Propose", id="ok", variant="warning")
-
-    def on_mount(self) -> None:
-        self.query_one("#p-account", Input).focus()
 
     def _ok(self) -> None:
         v = {k: self.query_one(f"#p-{k}", Input).value.strip() for k in ("account", "amount", "reason", "evidence")}

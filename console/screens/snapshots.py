@@ -153,6 +153,8 @@ class SnapshotsScreen(DeskScreen):
 class RollbackModal(ModalScreen[str | None]):
     """Type the snapshot id and a reason; Cancel is the default."""
 
+    AUTO_FOCUS = "#cancel"  # (Textual focuses it once composed: no query of a child that may be gone)
+
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="rollback_cancel")]
 
     def __init__(self, preview: dict) -> None:
@@ -176,9 +178,6 @@ class RollbackModal(ModalScreen[str | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button("Roll back", id="confirm", variant="error", disabled=True)
-
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
 
     def _valid(self) -> str | None:
         typed = self.query_one("#confirm-id", Input).value.strip()
