@@ -40,6 +40,35 @@ TRIGGER_TYPES: Final = ("stop_loss", "take_profit")
 USER_ACCESS_CMDS = frozenset({"deposit", "withdraw", "place_order", "cancel_order", "cancel_all"})
 
 
+# command type -> the Engine method that handles it (looked up per call: a table of bound methods
+# on the instance would make every engine a reference cycle, freed only by the cyclic collector)
+_HANDLERS: Final[dict[str, str]] = {
+    "deposit": "_deposit",
+    "withdraw": "_withdraw",
+    "place_order": "_place_order",
+    "cancel_order": "_cancel_order",
+    "cancel_all": "_cancel_all",
+    "oracle_price": "_oracle_price",
+    "load_market_state": "_load_market_state",
+    "tick": "_tick",
+    "create_market": "_create_market",
+    "set_market_mode": "_set_market_mode",
+    "set_platform_access": "_set_platform_access",
+    "emergency_brake": "_emergency_brake",
+    "release_brake": "_release_brake",
+    "pause_liquidations": "_pause_liquidations",
+    "resume_liquidations": "_resume_liquidations",
+    "pause_triggers": "_pause_triggers",
+    "resume_triggers": "_resume_triggers",
+    "take_snapshot": "_take_snapshot",
+    "rollback": "_rollback",
+    "schedule_maintenance": "_schedule_maintenance",
+    "credit": "_credit",
+    "fund_insurance": "_fund_insurance",
+    "set_safeguards": "_set_safeguards",
+    "set_market_params": "_set_market_params",
+}
+
 class Engine:
     """One venue. ``apply`` is the only way in; everything else is a read."""
 
@@ -77,32 +106,6 @@ class Engine:
         self.mark_epoch = 0  # bumps whenever any mark or funding index changes (margin cache key)
         self._events: list[dict] = []
         self._seq_ev = 0
-        self._handlers = {
-            "deposit": self._deposit,
-            "withdraw": self._withdraw,
-            "place_order": self._place_order,
-            "cancel_order": self._cancel_order,
-            "cancel_all": self._cancel_all,
-            "oracle_price": self._oracle_price,
-            "load_market_state": self._load_market_state,
-            "tick": self._tick,
-            "create_market": self._create_market,
-            "set_market_mode": self._set_market_mode,
-            "set_platform_access": self._set_platform_access,
-            "emergency_brake": self._emergency_brake,
-            "release_brake": self._release_brake,
-            "pause_liquidations": self._pause_liquidations,
-            "resume_liquidations": self._resume_liquidations,
-            "pause_triggers": self._pause_triggers,
-            "resume_triggers": self._resume_triggers,
-            "take_snapshot": self._take_snapshot,
-            "rollback": self._rollback,
-            "schedule_maintenance": self._schedule_maintenance,
-            "credit": self._credit,
-            "fund_insurance": self._fund_insurance,
-            "set_safeguards": self._set_safeguards,
-            "set_market_params": self._set_market_params,
-        }
 
     # ==================================================================
     # entry points
@@ -128,7 +131,7 @@ class Engine:
             elif t == "cancel_order":
                 self._cancel_order(cmd.args)
             else:
-                self._handlers[t](cmd.args)
+                getattr(self, _HANDLERS[t])(cmd.args)
         except CommandError as e:
             if events:  # a handler must validate before it changes anything
                 raise AssertionError(f"{cmd.type} refused after emitting events: {e.message}") from e

@@ -115,3 +115,26 @@ def test_a_pause_in_a_process_without_the_collector_leaves_it_off(collector):
     with gc_paused(promote=True):
         pass
     assert not gc.isenabled()
+
+
+def test_a_dropped_engine_is_freed_without_the_cyclic_collector():
+    """An engine is not a reference cycle (its command table holds method names, not bound methods), so
+    a scratch engine (the rollback preview's, a counterfactual's) is freed the moment it is dropped."""
+    from engine_helpers import Venue
+
+    gc.collect()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        v = Venue.default()
+        v.limit("alice", "sell", "0.5", "97100")
+        v.limit("bob", "buy", "0.2", "97100")  # a trade
+        v.trigger("bob", "stop_loss", "sell", "0.1", "90000")
+        v.op("take_snapshot", label="t")
+        v.cmd("tick", ts=v.ts + 1000)
+        assert len(v.e.orders) == 2 and v.e.snapshots
+        del v
+        assert gc.collect() == 0  # nothing of it was left for the collector
+    finally:
+        if was:
+            gc.enable()
