@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import threading
 import time
 from collections import deque
@@ -38,6 +39,8 @@ from .runtime import tune_gc
 PIPELINE_DEPTH = 2  # batches applied but not yet durable, at most (one being written, one waiting)
 MAX_BATCH = 4096  # commands per group commit at most (and per hold of the engine lock); a queue that
 # keeps up with its callers makes far smaller batches, a deep one gets fewer fsyncs per command
+WRITER_PROCESS_ROWS = 1024  # the first batch this big starts the journal writer process (see _append_job);
+# a node whose batches stay small (a console, tests) never needs one
 DEFAULT_SNAPSHOT_EVERY = 100_000
 DEFAULT_KEEP_AUTO = 3
 
@@ -205,6 +208,9 @@ class Node:
         self._wstop = False
         self._writer: threading.Thread | None = None
         self._readers = 0  # readers waiting for the writer to catch up (the sequencer waits for them)
+        # the journal writer process (engine/journalwriter.py): used by the writer thread only
+        self._wproc = None
+        self._wproc_allowed = os.environ.get("PERPDESK_WRITER_PROCESS", "1") != "0"
 
     # ---- opening a durable node ---------------------------------------------
     @classmethod
@@ -299,6 +305,7 @@ class Node:
             self._stopping = False
             if self.store is not None and self._writer is None:
                 self._wstop = False
+                self._wproc_allowed = os.environ.get("PERPDESK_WRITER_PROCESS", "1") != "0"
                 self._writer = threading.Thread(target=self._write_loop, name="perpdesk-writer", daemon=True)
                 self._writer.start()
             self._thread = threading.Thread(target=self._run, name="perpdesk-sequencer", daemon=True)
@@ -601,6 +608,12 @@ class Node:
 
     # ---- the writer thread ---------------------------------------------------
     def _write_loop(self) -> None:
+        try:
+            self._write_jobs()
+        finally:
+            self._close_writer_process()
+
+    def _write_jobs(self) -> None:
         from .store import StoreError
 
         while True:
@@ -611,7 +624,7 @@ class Node:
                     return
                 job = self._wq[0]  # stays queued (and counted) until it is durable
             try:
-                self.store.append_journal(job.rows, job.marks)
+                self._append_job(job)
             except Exception as e:  # StoreError, or a bug: either way the batch is not durable
                 err = e if isinstance(e, StoreError) else NodeError("internal", f"journal write failed: {e!r}")
                 self._write_failed(err)
@@ -628,6 +641,43 @@ class Node:
                 self._finish(job)
             except Exception as e:
                 self._alert("critical", f"writer error acknowledging a durable batch: {e!r}")
+
+    def _append_job(self, job: _Job) -> None:
+        """Journal ``job`` durably (on the writer thread): through the writer process once it runs.
+
+        The process runs the store's own append_journal on its own connection, so the rows, their
+        hashes and the errors are the same; what moves out of this process is the encoding,
+        hashing and SQLite work, which would otherwise hold the GIL against the sequencer. Until
+        it is ready, and for good once it is gone, the batch is appended here instead."""
+        from .journalwriter import WriterGone, WriterProcess
+
+        wp = self._wproc
+        if wp is None and self._wproc_allowed and len(job.rows) >= WRITER_PROCESS_ROWS:
+            self._wproc_allowed = False  # one try per writer thread
+            config = self.store.writer_config()
+            if config is not None:
+                try:
+                    wp = self._wproc = WriterProcess(config)
+                except OSError as e:
+                    self._alert("warning", f"journal writer process not started ({e}); journaling in-process")
+        if wp is not None:
+            try:
+                if wp.ready():
+                    wp.append(job.rows, job.marks)
+                    return
+            except WriterGone as e:
+                self._close_writer_process()
+                self._alert("warning", f"{e}; journaling in-process")
+                if self.store.last_seq() >= job.last_seq:  # it committed the batch before it went
+                    return
+            except (TypeError, ValueError):  # a row it cannot carry: the store reports it below
+                pass
+        self.store.append_journal(job.rows, job.marks)
+
+    def _close_writer_process(self) -> None:
+        wp, self._wproc = self._wproc, None
+        if wp is not None:
+            wp.close()
 
     def _write_failed(self, err: Exception) -> None:
         """A journal write failed: that batch and every batch applied after it are not durable."""
