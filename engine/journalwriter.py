@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import struct
 import sys
-import time
 
 import orjson
 
@@ -101,11 +100,9 @@ def main(argv: list[str]) -> int:
     send(wfd, {"ready": True})
     try:
         while True:
-            _t0 = time.perf_counter(); _c0 = time.thread_time()
             msg = recv(rfd)
             if msg is None:
                 return 0
-            _t1 = time.perf_counter(); _c1 = time.thread_time()
             try:
                 head = store.append_journal([tuple(r) for r in msg["rows"]],
                                             [RollbackMark(*m) for m in msg["marks"]])
@@ -115,15 +112,10 @@ def main(argv: list[str]) -> int:
                 send(wfd, {"error": "internal", "message": f"journal write failed: {e!r}"})
             else:
                 send(wfd, {"head": head})
-            if os.environ.get("JWDEBUG"):
-                _t2 = time.perf_counter(); _c2 = time.thread_time(); n = len(msg["rows"])
-                print(f"jw {n} rows: wait+recv {(_t1-_t0)*1e3:.1f} ms (cpu {(_c1-_c0)*1e3:.1f}) append {(_t2-_t1)*1e3:.1f} ms (cpu {(_c2-_c1)*1e3:.1f})", file=sys.stderr)
+    except (BrokenPipeError, EOFError):  # the node went away: nothing left to do
+        return 0
     finally:
         store.close()
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
 
 
 # ---- the node's side ---------------------------------------------------------
@@ -225,3 +217,7 @@ class WriterProcess:
         if self._r is not None:
             os.close(self._r)
             self._r = None
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

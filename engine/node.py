@@ -75,10 +75,11 @@ class Ack:
     waiters share one condition per node.
     """
 
-    __slots__ = ("_cv", "_result", "_seq", "_events", "_exc", "_done", "_callbacks")
+    __slots__ = ("_cv", "_cmd", "_result", "_seq", "_events", "_exc", "_done", "_callbacks")
 
     def __init__(self, cv: threading.Condition) -> None:
         self._cv = cv
+        self._cmd: dict | None = None  # the command on its way through the queue (the node's copy)
         self._result = None
         self._seq = 0  # with _events: the Result, built when first asked for
         self._events: list[dict] | None = None
@@ -210,6 +211,7 @@ class Node:
         self._readers = 0  # readers waiting for the writer to catch up (the sequencer waits for them)
         # the journal writer process (engine/journalwriter.py): used by the writer thread only
         self._wproc = None
+        self.writer_process_batches = 0  # batches journaled through it (figures, tests)
         self._wproc_allowed = os.environ.get("PERPDESK_WRITER_PROCESS", "1") != "0"
 
     # ---- opening a durable node ---------------------------------------------
@@ -366,7 +368,8 @@ class Node:
             if self._stopping:
                 fut.set_exception(NodeError("node_stopped", "the node is stopping and takes no commands"))
                 return fut
-            self._queue.append((cmd, fut))
+            fut._cmd = cmd
+            self._queue.append(fut)
             if self._idle:  # wake the sequencer only when it sleeps (a busy one drains the queue anyway)
                 self._cv.notify()
         return fut
@@ -464,7 +467,7 @@ class Node:
                 else:
                     self._process(batch)
             except Exception as e:  # never let the sequencer die silently
-                for _cmd, fut in batch:
+                for fut in batch:
                     if not fut.done():
                         fut.set_exception(NodeError("internal", f"the node failed on this batch: {e!r}"))
                 self._alert("critical", f"sequencer error: {e!r}")
@@ -487,7 +490,7 @@ class Node:
 
     def _pipelined(self, batch: list) -> None:
         # a rollback restores a stored snapshot: let the batches before it reach the store first
-        rollback = any(cmd["type"] == "rollback" for cmd, _fut in batch)
+        rollback = any(fut._cmd["type"] == "rollback" for fut in batch)
         with self._wcv:
             most = 0 if rollback else PIPELINE_DEPTH - 1
             while (self._wpending > most or self._readers) and self._wbroken is None:
@@ -520,7 +523,8 @@ class Node:
         apply_obj = eng.apply_obj
         base_seq = eng.seq
         epoch = self.epoch
-        for cmd, fut in batch:
+        for fut in batch:
+            cmd = fut._cmd
             if "ts" not in cmd:
                 cmd["ts"] = max(self.clock(), eng.now)
             ctype = cmd["type"]
@@ -545,6 +549,7 @@ class Node:
                 rows.append((seq, cmd["ts"], ctype, cmd, "ok", epoch))  # a JournalEntry's fields
             fut._seq = seq  # (not visible before fut._done)
             fut._events = evs
+            fut._cmd = None  # the row holds it now
             done.append(fut)
             published += evs
         if new_snaps:
@@ -664,6 +669,7 @@ class Node:
             try:
                 if wp.ready():
                     wp.append(job.rows, job.marks)
+                    self.writer_process_batches += 1
                     return
             except WriterGone as e:
                 self._close_writer_process()
@@ -692,7 +698,7 @@ class Node:
             if self._wbroken is not None:
                 self._recover_broken()
         for job in failed:
-            self._fail_futures([(None, fut) for fut in job.done], err)
+            self._fail_futures(job.done, err)
 
     def _recover_broken(self) -> None:
         """Put the engine back to what the store holds after a failed write (caller holds ``_lock``)."""
@@ -707,7 +713,7 @@ class Node:
     @staticmethod
     def _fail_futures(batch: list, err: Exception) -> None:
         msg = f"not durable, nothing applied: {err}"
-        for _cmd, fut in batch:
+        for fut in batch:
             if not fut.done():
                 fut.set_exception(NodeError("not_durable", msg))
 
