@@ -6,7 +6,11 @@ thread-safe :class:`Gateway` methods of :class:`Node` and get a
 commands in arrival order; with a store attached, each batch is journaled in
 one transaction (group commit) before any result is acknowledged or any event
 is published, by a writer thread that journals batch N while the sequencer
-applies batch N+1 (see "the sequencer" below). Subscribers receive event
+applies batch N+1 (see "the sequencer" below). Once batches grow (a burst), the
+writer thread hands them to a journal writer process (engine/journalwriter.py) that
+runs the store's own append on its own connection, so the encoding, hashing and
+SQLite work leave this process's GIL; the writer thread still acknowledges only
+after that process reports the COMMIT. Subscribers receive event
 batches on the thread that acknowledges them (the writer, or the sequencer
 without a store) and must only buffer them (the engine never waits for a screen).
 """
@@ -34,7 +38,7 @@ from .commands import FUNDS, OPERATOR_COMMANDS, NotACommand, command_type
 from .core import Engine
 from .fixedpoint import DecimalError, fmt_amount, parse_decimal
 from .roles import Actor, actions_of, default_actor
-from .runtime import tune_gc
+from .runtime import NODE_GEN0_THRESHOLD, tune_gc
 
 PIPELINE_DEPTH = 2  # batches applied but not yet durable, at most (one being written, one waiting)
 MAX_BATCH = 4096  # commands per group commit at most (and per hold of the engine lock); a queue that
@@ -172,7 +176,8 @@ class Node:
 
     def __init__(self, engine: Engine | None = None, clock: Callable[[], int] = wall_clock_ms,
                  actor: Actor | None = None, db: str = "memory", store=None,
-                 snapshot_every: int = DEFAULT_SNAPSHOT_EVERY, keep_auto: int = DEFAULT_KEEP_AUTO) -> None:
+                 snapshot_every: int = DEFAULT_SNAPSHOT_EVERY, keep_auto: int = DEFAULT_KEEP_AUTO,
+                 writer_process: bool | None = None) -> None:
         tune_gc()
         self.engine = engine if engine is not None else Engine()
         self.clock = clock
@@ -212,19 +217,22 @@ class Node:
         # the journal writer process (engine/journalwriter.py): used by the writer thread only
         self._wproc = None
         self.writer_process_batches = 0  # batches journaled through it (figures, tests)
-        self._wproc_allowed = os.environ.get("PERPDESK_WRITER_PROCESS", "1") != "0"
+        # None: yes unless PERPDESK_WRITER_PROCESS=0 (a node that must stay one process, or a comparison)
+        self.writer_process = writer_process
+        self._wproc_allowed = False  # set when the writer thread starts
 
     # ---- opening a durable node ---------------------------------------------
     @classmethod
     def open(cls, url: str | None = None, *, actor: Actor | None = None, clock: Callable[[], int] = wall_clock_ms,
              create: bool = True, snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
-             keep_auto: int = DEFAULT_KEEP_AUTO) -> Node:
+             keep_auto: int = DEFAULT_KEEP_AUTO, writer_process: bool | None = None) -> Node:
         """Open the database at ``url`` (default: ``PERPDESK_DB`` or the data directory) and recover."""
         from .store import Store
 
         store = Store.open(url, create=create)
         try:
-            node = cls(clock=clock, actor=actor, store=store, snapshot_every=snapshot_every, keep_auto=keep_auto)
+            node = cls(clock=clock, actor=actor, store=store, snapshot_every=snapshot_every, keep_auto=keep_auto,
+                       writer_process=writer_process)
             node.recover()
         except BaseException:
             store.close()
@@ -306,8 +314,10 @@ class Node:
         if self._thread is None:
             self._stopping = False
             if self.store is not None and self._writer is None:
+                tune_gc(NODE_GEN0_THRESHOLD)
                 self._wstop = False
-                self._wproc_allowed = os.environ.get("PERPDESK_WRITER_PROCESS", "1") != "0"
+                self._wproc_allowed = (self.writer_process if self.writer_process is not None
+                                       else os.environ.get("PERPDESK_WRITER_PROCESS", "1") != "0")
                 self._writer = threading.Thread(target=self._write_loop, name="perpdesk-writer", daemon=True)
                 self._writer.start()
             self._thread = threading.Thread(target=self._run, name="perpdesk-sequencer", daemon=True)
@@ -438,6 +448,8 @@ class Node:
         return self.read(lambda e: [dict(w) for w in e.maintenance.values()])
 
     # ---- the sequencer --------------------------------------------------
+    # (The writer's "journals batch N" runs in the journal writer process once it is up: the writer
+    # thread sends the batch, waits for its COMMIT, then acknowledges, as below.)
     # With a store and the threads started, two threads share the work of a batch:
     #   sequencer: applies batch N+1 to the engine (under _lock) while
     #   writer:    journals batch N (encode, hash-chain, insert, COMMIT + fsync: sqlite3 releases

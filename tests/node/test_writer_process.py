@@ -20,6 +20,7 @@ from engine.journalwriter import WriterGone, WriterProcess
 from engine.node import Node, NodeError
 from engine.store import Store
 from engine.verify import verify_store
+from tests.store.conftest import pg_server_url, pg_url  # noqa: F401  (fixtures)
 
 from .conftest import ADMIN, seed_venue
 from .test_pipeline import flow
@@ -161,3 +162,34 @@ def test_an_in_memory_store_never_starts_a_writer_process(small_batches_spawn):
         assert n._wproc is None and n.writer_process_batches == 0
     finally:
         n.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'node.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+def test_the_writer_process_on_each_backend(any_url, small_batches_spawn):
+    n = Node.open(any_url, actor=ADMIN, snapshot_every=2_000).start()
+    seed_venue(n)
+    snap = n.call({"type": "take_snapshot", "label": "pre", "ts": 10}, actor=ADMIN).events[0]
+    i = _until_the_process_writes(n)
+    futs = [n.submit(c) for c in flow(5_000, i)]
+    futs.append(n.submit({"type": "rollback", "snapshot_id": snap["snapshot_id"], "reason": "drill", "ts": 11},
+                         actor=ADMIN))
+    futs += [n.submit(c) for c in flow(2_000, i + 10_000)]
+    assert all(f.result(120).seq for f in futs)
+    assert futs[5_000].result().ok
+    assert n.writer_process_batches > 0 and n._wproc is not None
+    seq, h = n.engine.seq, n.engine.state_hash()
+    assert n.store.last_seq() == seq
+    n.close()
+    again = Node.open(any_url, actor=ADMIN)
+    try:
+        assert (again.engine.seq, again.engine.state_hash()) == (seq, h)
+        assert again.epoch == 2
+        assert verify_store(again.store).problems == []
+    finally:
+        again.close()
