@@ -142,7 +142,8 @@ class WriterProcess:
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "engine.journalwriter", str(to_r), str(from_w), str(os.getpid())],
-                pass_fds=(to_r, from_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env)
+                pass_fds=(to_r, from_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, env=env)  # (its errors come back as frames; a console owns the tty)
         except BaseException:
             os.close(to_w)
             os.close(from_r)
@@ -191,7 +192,7 @@ class WriterProcess:
         except (OSError, EOFError, ValueError) as e:
             raise WriterGone(f"the journal writer process went away: {e!r}") from None
         if msg is None:
-            raise WriterGone("the journal writer process exited")
+            raise WriterGone(f"the journal writer process exited (status {self.proc.poll()})")
         head = msg.get("head")
         if head is not None:
             return head[0], head[1]

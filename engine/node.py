@@ -675,8 +675,8 @@ class Node:
             if config is not None:
                 try:
                     wp = self._wproc = WriterProcess(config)
-                except OSError as e:
-                    self._alert("warning", f"journal writer process not started ({e}); journaling in-process")
+                except Exception as e:  # (no fork/exec here, no pipes to pass, ...): stay in-process
+                    self._alert("warning", f"journal writer process not started ({e!r}); journaling in-process")
         if wp is not None:
             try:
                 if wp.ready():
