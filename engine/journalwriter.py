@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import struct
 import sys
+import threading
 
 import orjson
 
@@ -155,6 +156,7 @@ class WriterProcess:
         self._r: int | None = from_r
         self._ready = False
         self._failed: str | None = None
+        self._lock = threading.Lock()  # ready() may be asked from a thread waiting for it, too
         try:
             send(to_w, config)  # a few hundred bytes: the pipe takes them without blocking
         except OSError as e:
@@ -166,19 +168,22 @@ class WriterProcess:
             return True
         import select
 
-        if self._failed is not None:
+        with self._lock:
+            if self._ready:
+                return True
+            if self._failed is None:
+                try:
+                    if not select.select([self._r], [], [], 0)[0]:
+                        return False
+                    msg = recv(self._r)
+                except (OSError, EOFError, ValueError) as e:
+                    self._failed = repr(e)
+                else:
+                    if isinstance(msg, dict) and msg.get("ready"):
+                        self._ready = True
+                        return True
+                    self._failed = str((msg or {}).get("message", "it exited"))
             raise WriterGone(f"the journal writer process failed to start: {self._failed}")
-        try:
-            if not select.select([self._r], [], [], 0)[0]:
-                return False
-            msg = recv(self._r)
-        except (OSError, EOFError, ValueError) as e:
-            raise WriterGone(f"the journal writer process failed to start: {e!r}") from None
-        if not isinstance(msg, dict) or not msg.get("ready"):
-            raise WriterGone(f"the journal writer process failed to start: "
-                             f"{(msg or {}).get('message', 'it exited')}")
-        self._ready = True
-        return True
 
     def append(self, rows, marks) -> tuple[int, str]:
         """Append one batch through the process; raises the store's error, or WriterGone.
@@ -210,6 +215,8 @@ class WriterProcess:
         if self._w is not None:
             os.close(self._w)
             self._w = None
+        if not self._ready:  # still starting (it has written nothing): do not wait for its imports
+            self.proc.kill()
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:

@@ -626,6 +626,8 @@ class Node:
     # ---- the writer thread ---------------------------------------------------
     def _write_loop(self) -> None:
         try:
+            if self.writer_process and self._wproc_allowed:  # True: start it with the node
+                self._spawn_writer_process()
             self._write_jobs()
         finally:
             self._close_writer_process()
@@ -666,17 +668,11 @@ class Node:
         hashes and the errors are the same; what moves out of this process is the encoding,
         hashing and SQLite work, which would otherwise hold the GIL against the sequencer. Until
         it is ready, and for good once it is gone, the batch is appended here instead."""
-        from .journalwriter import WriterGone, WriterProcess
+        from .journalwriter import WriterGone
 
         wp = self._wproc
         if wp is None and self._wproc_allowed and len(job.rows) >= WRITER_PROCESS_ROWS:
-            self._wproc_allowed = False  # one try per writer thread
-            config = self.store.writer_config()
-            if config is not None:
-                try:
-                    wp = self._wproc = WriterProcess(config)
-                except Exception as e:  # (no fork/exec here, no pipes to pass, ...): stay in-process
-                    self._alert("warning", f"journal writer process not started ({e!r}); journaling in-process")
+            wp = self._spawn_writer_process()
         if wp is not None:
             try:
                 if wp.ready():
@@ -691,6 +687,39 @@ class Node:
             except (TypeError, ValueError):  # a row it cannot carry: the store reports it below
                 pass
         self.store.append_journal(job.rows, job.marks)
+
+    def _spawn_writer_process(self):
+        """Start the journal writer process (writer thread only; one try per writer thread)."""
+        from .journalwriter import WriterProcess
+
+        self._wproc_allowed = False
+        config = self.store.writer_config()
+        if config is not None:
+            try:
+                self._wproc = WriterProcess(config)
+            except Exception as e:  # (no fork/exec here, no pipes to pass, ...): stay in-process
+                self._alert("warning", f"journal writer process not started ({e!r}); journaling in-process")
+        return self._wproc
+
+    def writer_process_ready(self, timeout: float = 30.0) -> bool:
+        """Wait until the journal writer process is up (True), or until it is clear there will be
+        none (False: in-memory store, ``writer_process=False``, not started yet, or it failed).
+        With ``writer_process=True`` it starts with the node; a second or so (imports, opening)."""
+        from .journalwriter import WriterGone
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            wp = self._wproc
+            if wp is not None:
+                try:
+                    if wp.ready():
+                        return True
+                except WriterGone:
+                    return False
+            elif self._writer is None or not (self.writer_process and self.store.writer_config()):
+                return False
+            time.sleep(0.01)
+        return False
 
     def _close_writer_process(self) -> None:
         wp, self._wproc = self._wproc, None
