@@ -193,3 +193,41 @@ def test_the_writer_process_on_each_backend(any_url, small_batches_spawn):
         assert verify_store(again.store).problems == []
     finally:
         again.close()
+
+
+def test_writer_process_true_starts_it_with_the_node(tmp_path):
+    url = f"sqlite:///{tmp_path / 'eager.db'}"
+    n = Node.open(url, actor=ADMIN, snapshot_every=0, writer_process=True).start()
+    try:
+        assert n.writer_process_ready(60)
+        seed_venue(n)  # small batches: through the process all the same once it is up
+        assert n.writer_process_batches > 0
+        assert verify_store(n.store).problems == []
+    finally:
+        n.close()
+    off = Node.open(url, actor=ADMIN, snapshot_every=0, writer_process=False).start()
+    try:
+        assert not off.writer_process_ready(1)
+        futs = [off.submit(c) for c in flow(3_000)]
+        assert all(f.result(120).seq for f in futs)
+        assert off.writer_process_batches == 0 and off._wproc is None
+    finally:
+        off.close()
+    mem = Node.open("sqlite://", actor=ADMIN, writer_process=True).start()
+    try:
+        assert not mem.writer_process_ready(1)
+    finally:
+        mem.close()
+
+
+def test_closing_a_node_whose_writer_process_is_still_starting_does_not_wait_for_it(tmp_path):
+    n = Node.open(f"sqlite:///{tmp_path / 'quick.db'}", actor=ADMIN, writer_process=True).start()
+    deadline = time.monotonic() + 30
+    while n._wproc is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    proc = n._wproc.proc
+    t0 = time.monotonic()
+    n.close()
+    assert proc.poll() is not None  # gone, not orphaned
+    assert time.monotonic() - t0 < 5
