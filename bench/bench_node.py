@@ -3,7 +3,10 @@
     python bench/bench_node.py [--ops 200000] [--recovery-commands 1000000] [--accounts 100000]
 
 Targets (issue 3): >= 50,000 durable commands/s end to end through the node on
-SQLite with synchronous=FULL and group commit; recovery of a node with 1,000,000
+SQLite with synchronous=FULL and group commit (submitted one command per
+``Node.submit`` call from the caller's thread, timed to the last acknowledgement;
+printed with the node's journal writer process started with the node, and with the
+journal written in-process); recovery of a node with 1,000,000
 journaled commands and a recent snapshot < 5 s; rollback preview and rollback
 of a 100,000-account state < 2 s each. Prints figures; no pass/fail.
 """
@@ -35,23 +38,43 @@ def engine_only_rate(cmds: list[dict]) -> float:
     return len(parsed) / (time.perf_counter() - t0)
 
 
+def durable_rate(cmds: list[dict], url: str, writer_process: bool) -> tuple[float, int, int, float]:
+    """Submit every command from this thread with ``Node.submit`` (one call per command); the
+    clock stops when the last is acknowledged durable. With ``writer_process`` the node starts
+    its journal writer process with it and the clock starts once that is up (node startup, like
+    recovery, is not in the figure; it is returned). Returns (cmd/s, last seq, batches journaled
+    through the writer process, seconds the writer process took to come up)."""
+    node = Node.open(url, actor=ADMIN, snapshot_every=0, writer_process=writer_process).start()
+    try:
+        t0 = time.perf_counter()
+        up = node.writer_process_ready(60) if writer_process else False
+        warm = time.perf_counter() - t0
+        if writer_process and not up:
+            print("  (the journal writer process did not come up: journaling in-process)")
+        t0 = time.perf_counter()
+        futs = [node.submit(c) for c in cmds]
+        last = futs[-1].result(timeout=600)
+        dt = time.perf_counter() - t0
+        return len(cmds) / dt, last.seq, node.writer_process_batches, warm
+    finally:
+        node.close()
+
+
 def bench_throughput(n: int, seed: int, d: str) -> None:
     cmds = order_flow_commands(n, seed)
     for c in cmds:
         c.setdefault("ts", 10)
-    node = Node.open(f"sqlite:///{d}/throughput.db", actor=ADMIN, snapshot_every=0).start()
-    t0 = time.perf_counter()
-    futs = [node.submit(c) for c in cmds]
-    last = futs[-1].result(timeout=600)
-    dt = time.perf_counter() - t0
-    rate = len(cmds) / dt
+    rate, last, via, warm = durable_rate(cmds, f"sqlite:///{d}/throughput.db", True)
     size = os.path.getsize(f"{d}/throughput.db") + (os.path.getsize(f"{d}/throughput.db-wal")
                                                    if os.path.exists(f"{d}/throughput.db-wal") else 0)
-    node.close()
+    one, _, _, _ = durable_rate(cmds, f"sqlite:///{d}/throughput-1p.db", False)
     eng = engine_only_rate(cmds)
-    print(f"durable        {len(cmds):>9,} commands through the node (SQLite WAL, synchronous=FULL, group commit)")
-    print(f"  {rate:>12,.0f} cmd/s acknowledged-durable (last seq {last.seq:,}; {size / 1e6:.0f} MB on disk)  "
-          f"target >= 50,000  ratio {rate / 50_000:.2f}x")
+    print(f"durable        {len(cmds):>9,} commands through the node (Node.submit, one call per command; SQLite WAL, "
+          f"synchronous=FULL, group commit)")
+    print(f"  {rate:>12,.0f} cmd/s acknowledged-durable, journal writer process (last seq {last:,}; "
+          f"{size / 1e6:.0f} MB on disk; {via} batches through it; it came up in {warm:.2f} s, before the clock)"
+          f"  target >= 50,000  ratio {rate / 50_000:.2f}x")
+    print(f"  {one:>12,.0f} cmd/s with the journal written in-process (writer_process=False)")
     print(f"  engine alone on the same commands {eng:,.0f} cmd/s: journaling keeps {rate / eng:.0%} of it")
 
 

@@ -6,7 +6,11 @@ thread-safe :class:`Gateway` methods of :class:`Node` and get a
 commands in arrival order; with a store attached, each batch is journaled in
 one transaction (group commit) before any result is acknowledged or any event
 is published, by a writer thread that journals batch N while the sequencer
-applies batch N+1 (see "the sequencer" below). Subscribers receive event
+applies batch N+1 (see "the sequencer" below). Once batches grow (a burst), the
+writer thread hands them to a journal writer process (engine/journalwriter.py) that
+runs the store's own append on its own connection, so the encoding, hashing and
+SQLite work leave this process's GIL; the writer thread still acknowledges only
+after that process reports the COMMIT. Subscribers receive event
 batches on the thread that acknowledges them (the writer, or the sequencer
 without a store) and must only buffer them (the engine never waits for a screen).
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import threading
 import time
 from collections import deque
@@ -33,11 +38,13 @@ from .commands import FUNDS, OPERATOR_COMMANDS, NotACommand, command_type
 from .core import Engine
 from .fixedpoint import DecimalError, fmt_amount, parse_decimal
 from .roles import Actor, actions_of, default_actor
-from .runtime import tune_gc
+from .runtime import NODE_GEN0_THRESHOLD, tune_gc
 
 PIPELINE_DEPTH = 2  # batches applied but not yet durable, at most (one being written, one waiting)
 MAX_BATCH = 4096  # commands per group commit at most (and per hold of the engine lock); a queue that
 # keeps up with its callers makes far smaller batches, a deep one gets fewer fsyncs per command
+WRITER_PROCESS_ROWS = 1024  # the first batch this big starts the journal writer process (see _append_job);
+# a node whose batches stay small (a console, tests) never needs one
 DEFAULT_SNAPSHOT_EVERY = 100_000
 DEFAULT_KEEP_AUTO = 3
 
@@ -72,10 +79,11 @@ class Ack:
     waiters share one condition per node.
     """
 
-    __slots__ = ("_cv", "_result", "_seq", "_events", "_exc", "_done", "_callbacks")
+    __slots__ = ("_cv", "_cmd", "_result", "_seq", "_events", "_exc", "_done", "_callbacks")
 
     def __init__(self, cv: threading.Condition) -> None:
         self._cv = cv
+        self._cmd: dict | None = None  # the command on its way through the queue (the node's copy)
         self._result = None
         self._seq = 0  # with _events: the Result, built when first asked for
         self._events: list[dict] | None = None
@@ -168,7 +176,8 @@ class Node:
 
     def __init__(self, engine: Engine | None = None, clock: Callable[[], int] = wall_clock_ms,
                  actor: Actor | None = None, db: str = "memory", store=None,
-                 snapshot_every: int = DEFAULT_SNAPSHOT_EVERY, keep_auto: int = DEFAULT_KEEP_AUTO) -> None:
+                 snapshot_every: int = DEFAULT_SNAPSHOT_EVERY, keep_auto: int = DEFAULT_KEEP_AUTO,
+                 writer_process: bool | None = None) -> None:
         tune_gc()
         self.engine = engine if engine is not None else Engine()
         self.clock = clock
@@ -205,18 +214,25 @@ class Node:
         self._wstop = False
         self._writer: threading.Thread | None = None
         self._readers = 0  # readers waiting for the writer to catch up (the sequencer waits for them)
+        # the journal writer process (engine/journalwriter.py): used by the writer thread only
+        self._wproc = None
+        self.writer_process_batches = 0  # batches journaled through it (figures, tests)
+        # None: yes unless PERPDESK_WRITER_PROCESS=0 (a node that must stay one process, or a comparison)
+        self.writer_process = writer_process
+        self._wproc_allowed = False  # set when the writer thread starts
 
     # ---- opening a durable node ---------------------------------------------
     @classmethod
     def open(cls, url: str | None = None, *, actor: Actor | None = None, clock: Callable[[], int] = wall_clock_ms,
              create: bool = True, snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
-             keep_auto: int = DEFAULT_KEEP_AUTO) -> Node:
+             keep_auto: int = DEFAULT_KEEP_AUTO, writer_process: bool | None = None) -> Node:
         """Open the database at ``url`` (default: ``PERPDESK_DB`` or the data directory) and recover."""
         from .store import Store
 
         store = Store.open(url, create=create)
         try:
-            node = cls(clock=clock, actor=actor, store=store, snapshot_every=snapshot_every, keep_auto=keep_auto)
+            node = cls(clock=clock, actor=actor, store=store, snapshot_every=snapshot_every, keep_auto=keep_auto,
+                       writer_process=writer_process)
             node.recover()
         except BaseException:
             store.close()
@@ -298,7 +314,10 @@ class Node:
         if self._thread is None:
             self._stopping = False
             if self.store is not None and self._writer is None:
+                tune_gc(NODE_GEN0_THRESHOLD)
                 self._wstop = False
+                self._wproc_allowed = (self.writer_process if self.writer_process is not None
+                                       else os.environ.get("PERPDESK_WRITER_PROCESS", "1") != "0")
                 self._writer = threading.Thread(target=self._write_loop, name="perpdesk-writer", daemon=True)
                 self._writer.start()
             self._thread = threading.Thread(target=self._run, name="perpdesk-sequencer", daemon=True)
@@ -359,7 +378,8 @@ class Node:
             if self._stopping:
                 fut.set_exception(NodeError("node_stopped", "the node is stopping and takes no commands"))
                 return fut
-            self._queue.append((cmd, fut))
+            fut._cmd = cmd
+            self._queue.append(fut)
             if self._idle:  # wake the sequencer only when it sleeps (a busy one drains the queue anyway)
                 self._cv.notify()
         return fut
@@ -428,6 +448,8 @@ class Node:
         return self.read(lambda e: [dict(w) for w in e.maintenance.values()])
 
     # ---- the sequencer --------------------------------------------------
+    # (The writer's "journals batch N" runs in the journal writer process once it is up: the writer
+    # thread sends the batch, waits for its COMMIT, then acknowledges, as below.)
     # With a store and the threads started, two threads share the work of a batch:
     #   sequencer: applies batch N+1 to the engine (under _lock) while
     #   writer:    journals batch N (encode, hash-chain, insert, COMMIT + fsync: sqlite3 releases
@@ -457,7 +479,7 @@ class Node:
                 else:
                     self._process(batch)
             except Exception as e:  # never let the sequencer die silently
-                for _cmd, fut in batch:
+                for fut in batch:
                     if not fut.done():
                         fut.set_exception(NodeError("internal", f"the node failed on this batch: {e!r}"))
                 self._alert("critical", f"sequencer error: {e!r}")
@@ -480,7 +502,7 @@ class Node:
 
     def _pipelined(self, batch: list) -> None:
         # a rollback restores a stored snapshot: let the batches before it reach the store first
-        rollback = any(cmd["type"] == "rollback" for cmd, _fut in batch)
+        rollback = any(fut._cmd["type"] == "rollback" for fut in batch)
         with self._wcv:
             most = 0 if rollback else PIPELINE_DEPTH - 1
             while (self._wpending > most or self._readers) and self._wbroken is None:
@@ -513,7 +535,8 @@ class Node:
         apply_obj = eng.apply_obj
         base_seq = eng.seq
         epoch = self.epoch
-        for cmd, fut in batch:
+        for fut in batch:
+            cmd = fut._cmd
             if "ts" not in cmd:
                 cmd["ts"] = max(self.clock(), eng.now)
             ctype = cmd["type"]
@@ -538,6 +561,7 @@ class Node:
                 rows.append((seq, cmd["ts"], ctype, cmd, "ok", epoch))  # a JournalEntry's fields
             fut._seq = seq  # (not visible before fut._done)
             fut._events = evs
+            fut._cmd = None  # the row holds it now
             done.append(fut)
             published += evs
         if new_snaps:
@@ -601,6 +625,14 @@ class Node:
 
     # ---- the writer thread ---------------------------------------------------
     def _write_loop(self) -> None:
+        try:
+            if self.writer_process and self._wproc_allowed:  # True: start it with the node
+                self._spawn_writer_process()
+            self._write_jobs()
+        finally:
+            self._close_writer_process()
+
+    def _write_jobs(self) -> None:
         from .store import StoreError
 
         while True:
@@ -611,7 +643,7 @@ class Node:
                     return
                 job = self._wq[0]  # stays queued (and counted) until it is durable
             try:
-                self.store.append_journal(job.rows, job.marks)
+                self._append_job(job)
             except Exception as e:  # StoreError, or a bug: either way the batch is not durable
                 err = e if isinstance(e, StoreError) else NodeError("internal", f"journal write failed: {e!r}")
                 self._write_failed(err)
@@ -629,6 +661,71 @@ class Node:
             except Exception as e:
                 self._alert("critical", f"writer error acknowledging a durable batch: {e!r}")
 
+    def _append_job(self, job: _Job) -> None:
+        """Journal ``job`` durably (on the writer thread): through the writer process once it runs.
+
+        The process runs the store's own append_journal on its own connection, so the rows, their
+        hashes and the errors are the same; what moves out of this process is the encoding,
+        hashing and SQLite work, which would otherwise hold the GIL against the sequencer. Until
+        it is ready, and for good once it is gone, the batch is appended here instead."""
+        from .journalwriter import WriterGone
+
+        wp = self._wproc
+        if wp is None and self._wproc_allowed and len(job.rows) >= WRITER_PROCESS_ROWS:
+            wp = self._spawn_writer_process()
+        if wp is not None:
+            try:
+                if wp.ready():
+                    wp.append(job.rows, job.marks)
+                    self.writer_process_batches += 1
+                    return
+            except WriterGone as e:
+                self._close_writer_process()
+                self._alert("warning", f"{e}; journaling in-process")
+                if self.store.last_seq() >= job.last_seq:  # it committed the batch before it went
+                    return
+            except (TypeError, ValueError):  # a row it cannot carry: the store reports it below
+                pass
+        self.store.append_journal(job.rows, job.marks)
+
+    def _spawn_writer_process(self):
+        """Start the journal writer process (writer thread only; one try per writer thread)."""
+        from .journalwriter import WriterProcess
+
+        self._wproc_allowed = False
+        config = self.store.writer_config()
+        if config is not None:
+            try:
+                self._wproc = WriterProcess(config)
+            except Exception as e:  # (no fork/exec here, no pipes to pass, ...): stay in-process
+                self._alert("warning", f"journal writer process not started ({e!r}); journaling in-process")
+        return self._wproc
+
+    def writer_process_ready(self, timeout: float = 30.0) -> bool:
+        """Wait until the journal writer process is up (True), or until it is clear there will be
+        none (False: in-memory store, ``writer_process=False``, not started yet, or it failed).
+        With ``writer_process=True`` it starts with the node; a second or so (imports, opening)."""
+        from .journalwriter import WriterGone
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            wp = self._wproc
+            if wp is not None:
+                try:
+                    if wp.ready():
+                        return True
+                except WriterGone:
+                    return False
+            elif self._writer is None or not (self.writer_process and self.store.writer_config()):
+                return False
+            time.sleep(0.01)
+        return False
+
+    def _close_writer_process(self) -> None:
+        wp, self._wproc = self._wproc, None
+        if wp is not None:
+            wp.close()
+
     def _write_failed(self, err: Exception) -> None:
         """A journal write failed: that batch and every batch applied after it are not durable."""
         with self._wcv:
@@ -642,7 +739,7 @@ class Node:
             if self._wbroken is not None:
                 self._recover_broken()
         for job in failed:
-            self._fail_futures([(None, fut) for fut in job.done], err)
+            self._fail_futures(job.done, err)
 
     def _recover_broken(self) -> None:
         """Put the engine back to what the store holds after a failed write (caller holds ``_lock``)."""
@@ -657,7 +754,7 @@ class Node:
     @staticmethod
     def _fail_futures(batch: list, err: Exception) -> None:
         msg = f"not durable, nothing applied: {err}"
-        for _cmd, fut in batch:
+        for fut in batch:
             if not fut.done():
                 fut.set_exception(NodeError("not_durable", msg))
 

@@ -489,6 +489,7 @@ class Store:
         self.backend = url.get_backend_name()
         self.busy_timeout_ms = busy_timeout_ms
         self.where = url.render_as_string(hide_password=True)
+        self.pragmas: dict[str, Any] = {}
         self._closed = False
 
     # ---------------------------------------------------------------- open
@@ -523,6 +524,7 @@ class Store:
                              f" perpdesk stores data in SQLite (sqlite:///PATH) or PostgreSQL"
                              f" (postgresql+psycopg://...)")
         store = cls(engine, sa_url, busy_timeout_ms)
+        store.pragmas = dict(pragmas or {})
         try:
             store._init_or_check(create)
         except BaseException:
@@ -636,6 +638,16 @@ class Store:
                 {"key": "audit_head", "value": f"0 {GENESIS}"},
                 {"key": "epoch", "value": "1"},
             ])
+
+    def writer_config(self) -> dict | None:
+        """How another process opens this same database (for the node's journal writer process);
+        None when it cannot (an in-memory SQLite database). Holds the password: never log it."""
+        if self.backend == "sqlite":
+            database = self.url.database or ""
+            if database in ("", ":memory:") or database.startswith("file::memory:") or "mode=memory" in database:
+                return None
+        return {"url": self.url.render_as_string(hide_password=False), "busy_timeout_ms": self.busy_timeout_ms,
+                "pragmas": self.pragmas}
 
     def close(self) -> None:
         """Release every connection. The store refuses further calls."""
