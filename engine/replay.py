@@ -40,29 +40,50 @@ def _atomic_write(path: Path, data: bytes | bytearray) -> None:
     os.replace(tmp, path)
 
 
+def _discard(path: Path | None) -> None:
+    if path is not None:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+
 def run(commands: str, events_out: str | None, state_out: str | None, out=None, err=None) -> int:
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     tune_gc()
     src = Path(commands)
     try:
-        raw = src.read_bytes()
+        inp = src.open("rb")
     except OSError as e:
         print(f"perpdesk replay: cannot read {commands}: {e.strerror}", file=err)
         return 2
-    # events go straight into one growing buffer: keeping one bytes object per event costs
-    # far more (allocator) than encoding it. The loop itself is compiled (wire.apply_lines).
-    buf = bytearray()
+    # the command file is read line by line and the events stream into a temporary file beside
+    # EVENTS.jsonl in pieces of about a megabyte (a journal of any length replays in the memory of
+    # its state, not of its size); the file takes its name only once the replay has succeeded
+    # (``os.replace``), so a stopped replay writes no output. The loop is compiled (wire.apply_lines).
+    ev_path = Path(events_out) if events_out else None
+    ev_tmp = ev_path.with_name(ev_path.name + ".tmp") if ev_path is not None else None
     eng = Engine()
     try:
-        apply_lines(eng, raw.splitlines(), buf if events_out else None)
+        with inp:
+            if ev_tmp is None:
+                apply_lines(eng, inp, None)
+            else:
+                with ev_tmp.open("wb") as evf:
+                    apply_lines(eng, inp, bytearray(), None, evf.write)
     except LineError as e:
+        _discard(ev_tmp)
         print(f"perpdesk replay: {commands}: line {e.line_no}: {e.message}; stopped, no output written", file=err)
+        return 2
+    except OSError as e:
+        _discard(ev_tmp)
+        print(f"perpdesk replay: {e.filename or commands}: {e.strerror or e}; stopped, no output written", file=err)
         return 2
     state = render_state(eng)
     try:
-        if events_out:
-            _atomic_write(Path(events_out), buf)
+        if ev_path is not None and ev_tmp is not None:
+            os.replace(ev_tmp, ev_path)
         if state_out:
             _atomic_write(Path(state_out), orjson.dumps(state, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
     except OSError as e:

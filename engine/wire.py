@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
@@ -126,12 +126,17 @@ class LineError(Exception):
         self.message = message
 
 
-def apply_lines(eng: Engine, lines: list[bytes], buf: bytearray | None,
-                on_events: Callable[[list[dict]], object] | None = None) -> None:
+_FLUSH_AT: Final = 1 << 20  # with a sink, events leave the buffer in pieces of about this size
+
+
+def apply_lines(eng: Engine, lines: Iterable[bytes], buf: bytearray | None,
+                on_events: Callable[[list[dict]], object] | None = None,
+                sink: Callable[[bytearray], object] | None = None) -> None:
     """``perpdesk replay``'s loop, compiled: parse each JSONL line, apply it, append its events'
     wire form to ``buf`` (None: not written) and hand them to ``on_events`` first, if given. Blank
     lines are skipped; a line that is not JSON or not a command raises LineError before anything
-    of it is applied."""
+    of it is applied. With ``sink``, the buffer is handed to it (and emptied) whenever it holds a
+    megabyte or more, and at the end: the events stream out instead of piling up in memory."""
     loads = orjson.loads
     n = 0
     for line in lines:
@@ -150,6 +155,12 @@ def apply_lines(eng: Engine, lines: list[bytes], buf: bytearray | None,
             on_events(evs)
         if buf is not None:
             write_events_jsonl(evs, buf)
+            if sink is not None and len(buf) >= _FLUSH_AT:
+                sink(buf)
+                buf.clear()
+    if sink is not None and buf:
+        sink(buf)
+        buf.clear()
 
 
 def _order_id(o) -> int:

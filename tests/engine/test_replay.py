@@ -213,3 +213,41 @@ def test_event_writer_matches_event_to_wire_and_leaves_no_ints_behind():
     buf = bytearray()
     write_events_jsonl(evs, buf)
     assert bytes(buf) == b"".join(wire) == b"".join(map(_reference_line, evs))
+
+
+def _order_flow(n: int) -> list[dict]:
+    cmds = list(default_market_commands(ts=1000))
+    cmds += [{"type": "deposit", "account": a, "amount": "10000000"} for a in ("alice", "bob")]
+    for i in range(n):  # resting orders on both sides, and crossing ones that trade
+        side = "buy" if i % 2 else "sell"
+        px = 97000 + (i % 40 - 20) * (1 if side == "sell" else -1) + (25 if i % 7 == 0 else 0)
+        cmds.append({"type": "place_order", "account": "alice" if i % 3 else "bob", "market": BTC, "side": side,
+                     "size": "0.001", "price": f"{px}", "client_order_id": f"c{i}"})
+    return cmds
+
+
+def test_a_long_replay_streams_its_events_in_pieces_with_the_same_bytes(tmp_path):
+    """EVENTS.jsonl leaves memory in ~1 MB pieces (several here): the file is the same bytes as
+    every event's wire form written in one go, and the temporary file is gone afterwards."""
+    from engine.wire import write_events_jsonl
+
+    cmds = _order_flow(12_000)
+    src = write(tmp_path / "cmds.jsonl", cmds)
+    rc, ev, st, _, err = replay_in_process(tmp_path, src, "long")
+    assert rc == 0, err
+    whole = bytearray()
+    replay_lines(src.read_bytes().splitlines(), on_events=lambda evs: write_events_jsonl(evs, whole))
+    assert len(whole) > 3 * (1 << 20)  # more than three pieces
+    assert ev.read_bytes() == bytes(whole)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cmds.jsonl", "events-long.jsonl", "state-long.json"]
+
+
+def test_a_bad_line_after_several_pieces_leaves_no_output(tmp_path):
+    cmds = _order_flow(12_000)
+    lines = [orjson.dumps(c) for c in cmds]
+    lines.insert(11_000, b'{"type": "place_order", "account": ')  # cut short
+    src = tmp_path / "cmds.jsonl"
+    src.write_bytes(b"\n".join(lines) + b"\n")
+    rc, ev, st, _, err = replay_in_process(tmp_path, src, "bad")
+    assert rc == 2 and "line 11001" in err and "not JSON" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cmds.jsonl"]  # no events, no state, no temporary file
