@@ -40,14 +40,6 @@ def _atomic_write(path: Path, data: bytes | bytearray) -> None:
     os.replace(tmp, path)
 
 
-def _discard(path: Path | None) -> None:
-    if path is not None:
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
-
-
 def run(commands: str, events_out: str | None, state_out: str | None, out=None, err=None) -> int:
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
@@ -73,16 +65,18 @@ def run(commands: str, events_out: str | None, state_out: str | None, out=None, 
                 with ev_tmp.open("wb") as evf:
                     apply_lines(eng, inp, bytearray(), None, evf.write)
     except LineError as e:
-        _discard(ev_tmp)
+        if ev_tmp is not None:
+            ev_tmp.unlink(missing_ok=True)
         print(f"perpdesk replay: {commands}: line {e.line_no}: {e.message}; stopped, no output written", file=err)
         return 2
     except OSError as e:
-        _discard(ev_tmp)
+        if ev_tmp is not None:
+            ev_tmp.unlink(missing_ok=True)
         print(f"perpdesk replay: {e.filename or commands}: {e.strerror or e}; stopped, no output written", file=err)
         return 2
     state = render_state(eng)
     try:
-        if ev_path is not None and ev_tmp is not None:
+        if ev_path is not None and ev_tmp is not None:  # (both or neither)
             os.replace(ev_tmp, ev_path)
         if state_out:
             _atomic_write(Path(state_out), orjson.dumps(state, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")

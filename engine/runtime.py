@@ -15,9 +15,9 @@ end by handing the survivors straight to the oldest generation (``gc.freeze()``
 then ``gc.unfreeze()``: two list splices, no walk), where only the rare full
 collections see them, as they see every long-lived object. The price: cyclic
 garbage that happened to be young at that moment is reclaimed by the next full
-collection instead of the next young one. So a phase that drops what it built
-(an engine is a cycle: its command table holds its bound methods), such as the
-rollback preview's scratch engine, keeps the plain pause and its young collection.
+collection instead of the next young one. A phase that drops what it built, such
+as the rollback preview's scratch engine, gains nothing from the hand-over and
+keeps the plain pause (an engine is no reference cycle: refcounting frees it).
 A process that froze objects itself (the console does) keeps them frozen: there
 the hand-over is skipped and the collector runs as usual.
 """

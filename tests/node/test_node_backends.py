@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 from engine.node import Node
 from engine.verify import verify_store
-from tests.store.conftest import pg_server_url, pg_url  # noqa: F401  (fixtures)
 
 from .conftest import ADMIN, seed_venue
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def any_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'node.db'}"
-    return request.getfixturevalue("pg_url")
 
 
 def test_node_round_trip_on_each_backend(any_url):

@@ -16,21 +16,7 @@ from engine.node import Node, NodeError
 from engine.store import Store
 from engine.verify import verify_store
 
-from .conftest import ADMIN, seed_venue
-
-
-def flow(n: int, start: int = 0) -> list[dict]:
-    """Resting orders from two accounts that cross now and then, and cancels: real matching work."""
-    out = []
-    for i in range(start, start + n):
-        side = "buy" if i % 2 else "sell"
-        px = 97000 + (i * 37) % 200 - (100 if side == "buy" else 0)
-        out.append({"type": "place_order", "account": "alice" if i % 3 else "bob", "market": "BTC-USD-PERP",
-                    "side": side, "size": "0.001", "price": str(px), "client_order_id": f"p{i}", "ts": 10})
-        if i % 4 == 3:
-            out.append({"type": "cancel_order", "account": "alice" if (i - 2) % 3 else "bob",
-                        "client_order_id": f"p{i - 2}", "ts": 10})
-    return out
+from .conftest import ADMIN, flow, full_disk_node, seed_venue
 
 
 @pytest.fixture
@@ -120,14 +106,7 @@ def test_a_rollback_restores_a_snapshot_from_an_earlier_batch(started):
 
 
 def test_a_failed_write_fails_the_later_batches_and_recovers_to_the_store(tmp_path):
-    url = f"sqlite:///{tmp_path / 'full.db'}"
-    with Store.open(url):
-        pass
-    pages = (tmp_path / "full.db").stat().st_size // 4096
-    node = Node(store=Store.open(url, pragmas={"max_page_count": pages + 1500}), actor=ADMIN, snapshot_every=0)
-    node.recover()
-    seed_venue(node)
-    node.start()
+    node, url = full_disk_node(tmp_path, spare_pages=1500)
     assert node._writer is not None
     junk = "x" * 3000  # an unknown field: rejected, but journaled with its payload
     def burst(lo: int, hi: int) -> list:

@@ -20,10 +20,8 @@ from engine.journalwriter import WriterGone, WriterProcess
 from engine.node import Node, NodeError
 from engine.store import Store
 from engine.verify import verify_store
-from tests.store.conftest import pg_server_url, pg_url  # noqa: F401  (fixtures)
 
-from .conftest import ADMIN, seed_venue
-from .test_pipeline import flow
+from .conftest import ADMIN, flow, full_disk_node, seed_venue
 
 
 def _journal(store: Store) -> list[tuple]:
@@ -106,14 +104,7 @@ def test_a_dead_writer_process_loses_nothing(tmp_path, small_batches_spawn):
 
 
 def test_a_full_disk_fails_the_batches_through_the_writer_process(tmp_path, small_batches_spawn):
-    url = f"sqlite:///{tmp_path / 'full.db'}"
-    with Store.open(url):
-        pass
-    pages = (tmp_path / "full.db").stat().st_size // 4096
-    node = Node(store=Store.open(url, pragmas={"max_page_count": pages + 3000}), actor=ADMIN, snapshot_every=0)
-    node.recover()
-    seed_venue(node)
-    node.start()
+    node, url = full_disk_node(tmp_path, spare_pages=3000)
     _until_the_process_writes(node, chunk=500)
     junk = "x" * 3000
     futs = [node.submit({"type": "deposit", "account": "alice", "amount": "1", "note": junk + str(i)})
@@ -162,13 +153,6 @@ def test_an_in_memory_store_never_starts_a_writer_process(small_batches_spawn):
         assert n._wproc is None and n.writer_process_batches == 0
     finally:
         n.close()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def any_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'node.db'}"
-    return request.getfixturevalue("pg_url")
 
 
 def test_the_writer_process_on_each_backend(any_url, small_batches_spawn):
