@@ -9,6 +9,7 @@ hash is :func:`engine.store.journal_hash` exactly (a test pins it).
 from __future__ import annotations
 
 import hashlib
+import hmac
 from typing import Any
 
 import orjson
@@ -23,8 +24,10 @@ class ChainError(Exception):
         self.message = message
 
 
-def chain_rows(rows: Any, head_seq: int, head_hash: str, epoch_now: int) -> list[tuple]:
+def chain_rows(rows: Any, head_seq: int, head_hash: str, epoch_now: int, key: bytes | None = None) -> list[tuple]:
     """INSERT parameter tuples ``(seq, ts, type, payload, epoch, outcome, prev_hash, hash)``.
+
+    With ``key`` the hash is HMAC-SHA256(key, the same message) (a keyed chain, see engine/trust.py).
 
     Each row is a ``(seq, ts, type, payload, outcome, epoch)`` tuple (a JournalEntry) or a
     mapping with those keys; ``payload`` a dict (encoded here as canonical JSON) or JSON text.
@@ -63,8 +66,44 @@ def chain_rows(rows: Any, head_seq: int, head_hash: str, epoch_now: int) -> list
                              f"{expect - 1} (expected {expect}). Another node may be writing to this "
                              f"database, or the node's sequence is out of step with the journal; stop and "
                              f"recover the node from the store. Nothing was written.")
-        h: str = sha256(prev.encode() + b"|" + dumps([seq, ts, type_, epoch, outcome, payload])).hexdigest()
+        msg: bytes = prev.encode() + b"|" + dumps([seq, ts, type_, epoch, outcome, payload])
+        h: str = sha256(msg).hexdigest() if key is None else hmac.digest(key, msg, "sha256").hex()
         out.append((seq, ts, type_, payload, epoch, outcome, prev, h))
         prev = h
         expect = seq + 1
     return out
+
+
+def verify_rows(rows: Any, prev_hash: str, prev_key: int, key: bytes | None, keyed_from: int) -> tuple:
+    """Check journal rows ``(seq, ts, type, epoch, outcome, payload, prev_hash, hash)`` in seq order.
+
+    Rows with ``seq >= keyed_from`` must carry HMAC hashes (``key`` required), earlier ones plain
+    SHA-256. Returns ``(problem_seq, problem, last_key, last_hash)``; ``problem_seq`` -1 when sound.
+    """
+    dumps = orjson.dumps
+    sha256 = hashlib.sha256
+    prev: str = prev_hash
+    last: int = prev_key
+    for row in rows:
+        seq = row[0]
+        if last >= 0 and seq != last + 1:
+            return (seq, f"seq {last + 1}..{seq - 1} missing: rows were deleted between seq {last} and {seq}",
+                    last, prev)
+        if row[6] != prev:
+            before = f"seq {last}" if last >= 0 else "the chain's start"
+            return (seq, f"prev_hash does not match the hash of {before}: a row before it was altered and "
+                         f"re-hashed, removed or inserted", last, prev)
+        msg: bytes = prev.encode() + b"|" + dumps([seq, row[1], row[2], row[3], row[4], row[5]])
+        if seq >= keyed_from:
+            if key is None:
+                return (seq, "the row is keyed but no journal key is available to check it", last, prev)
+            h: str = hmac.digest(key, msg, "sha256").hex()
+        else:
+            h = sha256(msg).hexdigest()
+        if h != row[7]:
+            what = "its content does not match its keyed hash (HMAC): the row was altered, or re-hashed " \
+                   "without the key" if seq >= keyed_from else "its content does not match its hash: the row was altered"
+            return (seq, what, last, prev)
+        prev = row[7]
+        last = seq
+    return (-1, "", last, prev)

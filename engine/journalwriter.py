@@ -93,7 +93,9 @@ def main(argv: list[str]) -> int:
     if config is None:
         return 0
     try:
+        key = config.get("key")
         store = Store.open(config["url"], create=False, busy_timeout_ms=config["busy_timeout_ms"],
+                           key=key.encode("latin-1") if key is not None else None,
                            pragmas=config["pragmas"] or None)
     except Exception as e:  # the node keeps journaling in-process
         send(wfd, {"error": type(e).__name__, "message": str(e)})

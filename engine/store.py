@@ -70,6 +70,7 @@ Errors
 from __future__ import annotations
 
 import hashlib
+import hmac
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -99,7 +100,8 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, SQLModel
 
 from . import paths
-from .journalchain import ChainError, chain_rows
+from . import trust
+from .journalchain import ChainError, chain_rows, verify_rows
 from .snapshot import Snapshot
 
 APPLICATION_ID = "perpdesk"
@@ -160,6 +162,14 @@ class StoreUnavailableError(StoreError):
 
 class JournalConflictError(StoreError):
     """A journal append that does not continue the chain (wrong seq, or another writer)."""
+
+
+class ChainKeyMissingError(StoreError):
+    """The database's chain is keyed and this store has no key, or another one."""
+
+
+class SnapshotForgedError(StoreCorruptError):
+    """A snapshot whose content no longer matches its MAC (altered, hash recomputed) or lacks one."""
 
 
 class RecordConflictError(StoreError):
@@ -392,15 +402,31 @@ class ChainProblem:
 
 
 def journal_hash(prev_hash: str, seq: int, ts: int | None, type_: str, epoch: int, outcome: str,
-                 payload: str) -> str:
-    content = orjson.dumps([seq, ts, type_, epoch, outcome, payload])
-    return hashlib.sha256(prev_hash.encode() + b"|" + content).hexdigest()
+                 payload: str, key: bytes | None = None) -> str:
+    """A journal row's hash: SHA-256 (unkeyed, the public function) or, with ``key``, HMAC-SHA256."""
+    msg = prev_hash.encode() + b"|" + orjson.dumps([seq, ts, type_, epoch, outcome, payload])
+    return hashlib.sha256(msg).hexdigest() if key is None else hmac.digest(key, msg, "sha256").hex()
 
 
 def audit_hash(prev_hash: str, id_: int, ts: int, operator: str, role: str, action: str,
-               command: str | None, reason: str, outcome: str) -> str:
-    content = orjson.dumps([id_, ts, operator, role, action, command, reason, outcome])
-    return hashlib.sha256(prev_hash.encode() + b"|" + content).hexdigest()
+               command: str | None, reason: str, outcome: str, key: bytes | None = None) -> str:
+    msg = prev_hash.encode() + b"|" + orjson.dumps([id_, ts, operator, role, action, command, reason, outcome])
+    return hashlib.sha256(msg).hexdigest() if key is None else hmac.digest(key, msg, "sha256").hex()
+
+
+def _split_key(value: str | None) -> tuple[str, int] | None:
+    """``journal_key``/``audit_key`` meta value ``"<key id> <first keyed seq or id>"``."""
+    if value is None:
+        return None
+    kid, n = value.split(" ", 1)
+    return kid, int(n)
+
+
+def snapshot_mac_key(snapshot_id: str) -> str:
+    return "smac:" + hashlib.sha256(snapshot_id.encode()).hexdigest()[:40]
+
+
+AUTO_KEY = b"auto"  # Store.open's default: the key from PERPDESK_JOURNAL_KEY or the key file
 
 
 # =====================================================================
@@ -491,11 +517,14 @@ class Store:
         self.where = url.render_as_string(hide_password=True)
         self.pragmas: dict[str, Any] = {}
         self._closed = False
+        self.key: bytes | None = None  # the chain key (engine/trust.py); None: an unkeyed store
+        self.key_id: str | None = None
+        self.anchor_path = trust.anchor_path_for(url.database, self.backend, self.where)
 
     # ---------------------------------------------------------------- open
     @classmethod
     def open(cls, url: str | None = None, *, create: bool = True, busy_timeout_ms: int = 5000,
-             pragmas: Mapping[str, Any] | None = None) -> Store:
+             pragmas: Mapping[str, Any] | None = None, key: bytes | None = AUTO_KEY) -> Store:
         """Open (and, in an empty database, create) the store at ``url``.
 
         ``url``: a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://...``), a
@@ -505,8 +534,17 @@ class Store:
         ``pragmas``: extra SQLite pragmas applied to every connection after the standard
         ones (tests use ``max_page_count`` to simulate a full disk).
 
+        ``key``: the chain key (engine/trust.py); by default ``PERPDESK_JOURNAL_KEY`` or the key
+        file if it exists (a node creates it on first use: :meth:`engine.node.Node.open`); None
+        for an unkeyed store (older databases' writers, tests of compatibility).
+
         Raises a :class:`StoreError` subclass for a missing/foreign/corrupt/newer database.
         """
+        if key is AUTO_KEY:
+            try:
+                key = trust.load_key(create=False)
+            except trust.ChainKeyError as e:
+                raise StoreError(str(e)) from None
         raw = paths.resolve_db_url(url)
         try:
             sa_url = make_url(raw)
@@ -525,6 +563,8 @@ class Store:
                              f" (postgresql+psycopg://...)")
         store = cls(engine, sa_url, busy_timeout_ms)
         store.pragmas = dict(pragmas or {})
+        if key is not None:
+            store.key, store.key_id = bytes(key), trust.key_id(bytes(key))
         try:
             store._init_or_check(create)
         except BaseException:
@@ -647,7 +687,7 @@ class Store:
             if database in ("", ":memory:") or database.startswith("file::memory:") or "mode=memory" in database:
                 return None
         return {"url": self.url.render_as_string(hide_password=False), "busy_timeout_ms": self.busy_timeout_ms,
-                "pragmas": self.pragmas}
+                "pragmas": self.pragmas, "key": self.key.decode("latin-1") if self.key is not None else None}
 
     def close(self) -> None:
         """Release every connection. The store refuses further calls."""
@@ -669,6 +709,27 @@ class Store:
         """The meta table as a dict (application_id, schema_version, heads, epoch, ...)."""
         with self._read("reading the database's metadata") as conn:
             return _read_meta(conn)
+
+    def _chain_key(self, chain: str, keyed: tuple[str, int] | None) -> bytes | None:
+        """The key to hash new ``chain`` rows with; refuses a keyed chain this store cannot key."""
+        if keyed is None:
+            return self.key
+        if self.key is None:
+            raise ChainKeyMissingError(
+                f"the {chain} chain of {self.where} is keyed (key id {keyed[0]}) but no journal key is "
+                f"available: set {trust.ENV_KEY} or restore {trust.key_file()}. Nothing was written.")
+        if keyed[0] != self.key_id:
+            raise ChainKeyMissingError(
+                f"the {chain} chain of {self.where} is keyed with key id {keyed[0]}, not this key "
+                f"({self.key_id}): use the key this database was written with ({trust.ENV_KEY} or "
+                f"{trust.key_file()}). Nothing was written.")
+        return self.key
+
+    def key_status(self) -> dict:
+        """Which guarantee the chains give: ``journal``/``audit``: (key id, first keyed seq/id) or None."""
+        m = self.meta()
+        return {"journal": _split_key(m.get("journal_key")), "audit": _split_key(m.get("audit_key")),
+                "key_id": self.key_id}
 
     def current_epoch(self) -> int:
         """The epoch new journal rows belong to (1 until the first rollback)."""
@@ -699,11 +760,20 @@ class Store:
             try:
                 head_seq, head_hash = _split_head(meta["journal_head"])
                 epoch_now = int(meta["epoch"])
+                keyed = _split_key(meta.get("journal_key"))
             except (KeyError, ValueError):
                 raise StoreCorruptError(
                     "the database's perpdesk_meta table lacks a valid journal_head or epoch: it was "
                     "damaged or edited by hand; restore it from a backup") from None
-            params = _chain_journal(rows, head_seq, head_hash, epoch_now)
+            key = self._chain_key("journal", keyed)
+            if keyed is None and key is not None and rows:  # from the first row this store appends: keyed
+                first = rows[0]
+                seq0 = first[0] if isinstance(first, tuple) else first.get("seq")
+                if type(seq0) is int:
+                    conn.execute(meta_t.insert(), [{"key": "journal_key", "value": f"{self.key_id} {seq0}"}])
+                else:
+                    key = None  # a malformed row: _chain_journal refuses it below
+            params = _chain_journal(rows, head_seq, head_hash, epoch_now, key)
             if params:
                 try:
                     conn.exec_driver_sql(sql["insert"], params)
@@ -739,7 +809,7 @@ class Store:
                 "insert": f"INSERT INTO {journal_t.name} ({', '.join(cols)}) "
                           f"VALUES ({', '.join([mark] * len(cols))})",
                 "read_head": f"SELECT key, value FROM {meta_t.name} "
-                             f"WHERE key IN ('journal_head', 'epoch'){lock}",
+                             f"WHERE key IN ('journal_head', 'epoch', 'journal_key'){lock}",
                 "write_head": f"UPDATE {meta_t.name} SET value = {mark} WHERE key = 'journal_head'",
             }
             self._hot = sql
@@ -872,7 +942,35 @@ class Store:
             conn.execute(snapshots_t.insert().values(
                 id=info.snapshot_id, seq=info.seq, ts=info.ts, label=info.label, trigger=info.trigger,
                 state_hash=info.state_hash, size=info.size, data=data, created_at=info.created_at))
+            if self.key is not None:
+                mk = snapshot_mac_key(info.snapshot_id)
+                conn.execute(meta_t.delete().where(meta_t.c.key == mk))
+                conn.execute(meta_t.insert(), [{"key": mk, "value": trust.snapshot_mac(
+                    self.key, info.snapshot_id, info.seq, info.state_hash)}])
         return info
+
+    def snapshot_trust(self, snap: Snapshot) -> str:
+        """"keyed" when the snapshot carries a valid MAC of this key, "unkeyed" when it has none and
+        predates the keyed journal; raises :class:`SnapshotForgedError` otherwise."""
+        m = self.meta()
+        mac = m.get(snapshot_mac_key(snap.snapshot_id))
+        keyed = _split_key(m.get("journal_key"))
+        if mac is None:
+            if keyed is not None and snap.seq >= keyed[1]:
+                raise SnapshotForgedError(
+                    f"snapshot {snap.snapshot_id} (seq {snap.seq}) has no MAC although the journal is keyed "
+                    f"from seq {keyed[1]}: it was not saved by a perpdesk node holding the key (forged or "
+                    f"inserted by hand)")
+            return "unkeyed"
+        if self.key is None:
+            raise ChainKeyMissingError(
+                f"snapshot {snap.snapshot_id} is keyed but no journal key is available: set "
+                f"{trust.ENV_KEY} or restore {trust.key_file()}")
+        if not hmac.compare_digest(mac, trust.snapshot_mac(self.key, snap.snapshot_id, snap.seq, snap.state_hash)):
+            raise SnapshotForgedError(
+                f"snapshot {snap.snapshot_id} (seq {snap.seq}): its MAC does not match its content: it was "
+                f"altered and its hash recomputed (forged), or written with another key")
+        return "keyed"
 
     @staticmethod
     def _snapshot_info(conn: Connection, snapshot_id: str) -> SnapshotInfo:
@@ -943,6 +1041,7 @@ class Store:
             doomed = [sid for sid in autos[keep_last_n:] if sid not in used]
             if doomed:
                 conn.execute(snapshots_t.delete().where(c.id.in_(doomed), c.trigger == "auto"))
+                conn.execute(meta_t.delete().where(meta_t.c.key.in_([snapshot_mac_key(d) for d in doomed])))
         return doomed
 
     # ---------------------------------------------------------------- audit
@@ -958,7 +1057,11 @@ class Store:
         with self._write("appending to the audit log") as conn:
             head_id, head_hash = _split_head(_read_meta(conn, ("audit_head",), lock=True)["audit_head"])
             rid = head_id + 1
-            h = audit_hash(head_hash, rid, ts, operator, role, action, cmd, reason, outcome)
+            keyed = _split_key(_read_meta(conn).get("audit_key"))
+            key = self._chain_key("audit", keyed)
+            if keyed is None and key is not None:
+                conn.execute(meta_t.insert(), [{"key": "audit_key", "value": f"{self.key_id} {rid}"}])
+            h = audit_hash(head_hash, rid, ts, operator, role, action, cmd, reason, outcome, key)
             rec = AuditRecord(rid, ts, operator, role, action, cmd, reason, outcome, head_hash, h)
             conn.execute(audit_t.insert().values(**rec._asdict()))
             _write_meta(conn, "audit_head", f"{rid} {h}")
@@ -1002,28 +1105,78 @@ class Store:
 
         Detects an altered row (its content no longer matches its hash), an altered and
         re-hashed row (the next row's ``prev_hash`` no longer matches), deleted rows (a gap in
-        seq/id or a broken link) and rows deleted from the end (the recorded head is ahead).
+        seq/id or a broken link), rows deleted from the end (the recorded head is ahead) and a
+        missing head record. Keyed rows (see :mod:`engine.trust`) are checked with the key: a
+        row edited and re-hashed with the public function is caught where it was edited.
         """
         problems: list[ChainProblem] = []
         heads = self.meta()
         if journal:
-            c = journal_t.c
-            stmt = select(c.seq, c.ts, c.type, c.epoch, c.outcome, c.payload, c.prev_hash, c.hash) \
-                .order_by(c.seq)
-            p = self._verify_chain("journal", stmt, journal_hash, heads.get("journal_head"))
+            p = self._verify_journal(heads)
             if p is not None:
                 problems.append(p)
         if audit:
             c = audit_t.c
             stmt = select(c.id, c.ts, c.operator, c.role, c.action, c.command, c.reason, c.outcome,
                           c.prev_hash, c.hash).order_by(c.id)
-            p = self._verify_chain("audit", stmt, audit_hash, heads.get("audit_head"))
+            p = self._verify_chain("audit", stmt, audit_hash, heads)
             if p is not None:
                 problems.append(p)
         return problems
 
-    def _verify_chain(self, chain: str, stmt, hasher, head: str | None) -> ChainProblem | None:
+    def _keyed_from(self, chain: str, heads: dict[str, str]) -> tuple[int, ChainProblem | None]:
+        """(first keyed seq/id, or a huge number when unkeyed; a problem with the key record)."""
+        try:
+            keyed = _split_key(heads.get(f"{chain}_key"))
+        except ValueError:
+            return 1, ChainProblem(chain, None, f"the {chain}_key record is damaged: restore the database")
+        if keyed is None:
+            return 1 << 62, None
+        if self.key is not None and keyed[0] != self.key_id:
+            return keyed[1], ChainProblem(chain, None, f"the chain is keyed with key id {keyed[0]}, not the key "
+                                                       f"given ({self.key_id}): use the key it was written with")
+        return keyed[1], None
+
+    def _verify_journal(self, heads: dict[str, str]) -> ChainProblem | None:
+        keyed_from, p = self._keyed_from("journal", heads)
+        if p is not None:
+            return p
+        key = self.key if keyed_from < (1 << 62) else None
+        c = journal_t.c
+        stmt = select(c.seq, c.ts, c.type, c.epoch, c.outcome, c.payload, c.prev_hash, c.hash).order_by(c.seq)
+        prev_hash, prev_key = GENESIS, -1
+        self._check_open()
+        with self._errors("verifying the journal chain"), self.engine.connect() as conn:
+            conn.execution_options(stream_results=True, yield_per=20_000)
+            with conn.begin():
+                for part in conn.execute(stmt).partitions():
+                    bad, problem, prev_key, prev_hash = verify_rows(part, prev_hash, prev_key, key, keyed_from)
+                    if bad >= 0:
+                        return ChainProblem("journal", bad, problem)
+        return self._check_head("journal", heads, max(prev_key, 0), prev_hash)
+
+    def _check_head(self, chain: str, heads: dict[str, str], last: int, last_hash: str) -> ChainProblem | None:
         label = "seq" if chain == "journal" else "id"
+        head = heads.get(f"{chain}_head")
+        if head is None:
+            return ChainProblem(chain, None, f"the {chain}_head record is missing from perpdesk_meta (deleted by "
+                                             f"hand, or lost with the WAL): the journal's true end cannot be "
+                                             f"trusted")
+        try:
+            head_key, head_hash = _split_head(head)
+        except ValueError:
+            return ChainProblem(chain, None, f"the {chain}_head record is damaged ({head[:40]!r})")
+        if head_key != last or (last and head_hash != last_hash):
+            return ChainProblem(chain, None, f"the {chain} ends at {label} {last} but the store "
+                                             f"recorded its head at {label} {head_key}: rows at the "
+                                             f"end were deleted, or the head record was altered")
+        return None
+
+    def _verify_chain(self, chain: str, stmt, hasher, heads: dict[str, str]) -> ChainProblem | None:
+        label = "seq" if chain == "journal" else "id"
+        keyed_from, p = self._keyed_from(chain, heads)
+        if p is not None:
+            return p
         prev_hash, prev_key = GENESIS, None
         for row in self._stream(stmt, _as_tuple, f"verifying the {chain} chain", 10_000):
             key, fields, stored_prev, stored_hash = row[0], row[:-2], row[-2], row[-1]
@@ -1034,17 +1187,16 @@ class Store:
                 before = f"{label} {prev_key}" if prev_key is not None else "the chain's start"
                 return ChainProblem(chain, key, f"prev_hash does not match the hash of {before}: a row "
                                                 f"before it was altered and re-hashed, removed or inserted")
-            if hasher(stored_prev, *fields) != stored_hash:
+            if key >= keyed_from:
+                if self.key is None:
+                    return ChainProblem(chain, key, "the row is keyed but no journal key is available to check it")
+                if hasher(stored_prev, *fields, key=self.key) != stored_hash:
+                    return ChainProblem(chain, key, "its content does not match its keyed hash (HMAC): the row "
+                                                    "was altered, or re-hashed without the key")
+            elif hasher(stored_prev, *fields) != stored_hash:
                 return ChainProblem(chain, key, "its content does not match its hash: the row was altered")
             prev_hash, prev_key = stored_hash, key
-        if head is not None:
-            head_key, head_hash = _split_head(head)
-            last = prev_key or 0
-            if head_key != last or (last and head_hash != prev_hash):
-                return ChainProblem(chain, None, f"the {chain} ends at {label} {last} but the store "
-                                                 f"recorded its head at {label} {head_key}: rows at the "
-                                                 f"end were deleted, or the head record was altered")
-        return None
+        return self._check_head(chain, heads, prev_key or 0, prev_hash)
 
     # ---------------------------------------------------------- maintenance
     def save_maintenance(self, window: Mapping) -> dict:
@@ -1210,14 +1362,14 @@ _JOURNAL_INSERT_COLUMNS = ("seq", "ts", "type", "payload", "epoch", "outcome", "
 
 
 def _chain_journal(rows: Iterable[JournalEntry | Mapping], head_seq: int, head_hash: str,
-                   epoch_now: int) -> list[tuple]:
+                   epoch_now: int, key: bytes | None = None) -> list[tuple]:
     """Validate, encode and hash-chain ``rows``; return INSERT parameter tuples.
 
     The hot path of the journal: one tight loop (compiled: engine/journalchain.py), no
     per-row objects beyond the tuple.
     """
     try:
-        return chain_rows(rows, head_seq, head_hash, epoch_now)
+        return chain_rows(rows, head_seq, head_hash, epoch_now, key)
     except ChainError as e:
         raise (JournalConflictError if e.conflict else StoreError)(e.message) from None
 

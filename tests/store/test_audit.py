@@ -29,7 +29,7 @@ def test_chain_and_records(store):
     assert all(b.prev_hash == a.hash for a, b in zip(recs, recs[1:], strict=False))
     r = recs[2]
     assert r.hash == audit_hash(r.prev_hash, r.id, r.ts, r.operator, r.role, r.action, r.command,
-                                r.reason, r.outcome)
+                                r.reason, r.outcome, key=store.key)
     assert r.as_dict()["command"] == {"type": "rollback", "snapshot_id": "snap-4"}
     assert store.verify_chains() == []
 

@@ -31,7 +31,7 @@ def test_append_and_iterate_in_order(store):
     assert r.command == {"type": "deposit", "account": "a3", "amount": "1.5", "ts": 1010, "seq": 10}
     assert r.payload == '{"account":"a3","amount":"1.5","seq":10,"ts":1010,"type":"deposit"}'
     assert r.outcome == "rejected:insufficient" and r.epoch == 1 and not r.rolled_back
-    assert r.hash == journal_hash(r.prev_hash, r.seq, r.ts, r.type, r.epoch, r.outcome, r.payload)
+    assert r.hash == journal_hash(r.prev_hash, r.seq, r.ts, r.type, r.epoch, r.outcome, r.payload, key=store.key)
     assert [x.seq for x in store.iter_journal(after_seq=245)] == [246, 247, 248, 249, 250]
     assert [x.seq for x in store.iter_journal(after_seq=10, upto_seq=12)] == [11, 12]
     assert store.get_journal(7).seq == 7 and store.get_journal(999) is None
@@ -116,7 +116,7 @@ def test_tampered_and_rehashed_row_is_caught_at_the_next(store, store_url):
     store.append_journal(entries(1, 11))
     r = store.get_journal(4)
     payload = '{"account":"evil","amount":"9","type":"deposit"}'
-    h = journal_hash(r.prev_hash, r.seq, r.ts, r.type, r.epoch, r.outcome, payload)
+    h = journal_hash(r.prev_hash, r.seq, r.ts, r.type, r.epoch, r.outcome, payload, key=store.key)
     raw_exec(store_url, "UPDATE journal SET payload = :p, hash = :h WHERE seq = 4", {"p": payload, "h": h})
     [p] = store.verify_chains()
     assert p.record == 5 and "prev_hash" in p.problem and "seq 4" in p.problem
