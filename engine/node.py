@@ -156,6 +156,47 @@ class RecoveryError(Exception):
     """The journal cannot be replayed into a trustworthy state (gap, divergence, corrupt data)."""
 
 
+class TrustError(RecoveryError):
+    """A start refused: what the node would trust does not verify (``record``: the first bad one)."""
+
+    def __init__(self, where: str, record: str) -> None:
+        self.record = record
+        super().__init__(
+            f"refusing to open {where}: {record}. Nothing was changed. Run `perpdesk verify --db {where}` "
+            f"for the full report, then restore the database from a backup or an older snapshot (or, "
+            f"if you restored an older copy on purpose, move its .anchor file aside).")
+
+
+def anchor_problem(store) -> str | None:
+    """The first reason the store's journal is not the one its node acknowledged (the anchor file
+    beside it, engine/trust.py), or None. A missing anchor is a problem only once one was written."""
+    from . import trust
+
+    path = store.anchor_path
+    if path is None or store.key is None:
+        return None
+    try:
+        anchored = trust.read_anchor(path, store.key)
+    except trust.AnchorProblem as e:
+        return str(e)
+    if anchored is None:
+        if store.meta().get("anchor") is not None:
+            return (f"the anchor file {path} is missing although this database's node wrote one: the "
+                    f"acknowledged head cannot be checked")
+        return None
+    seq, head_hash, _kid = anchored
+    last, _h = store.head()
+    if seq > last:
+        return (f"the journal ends at seq {last} but the node acknowledged seq {seq} (anchor file {path}): "
+                f"{seq - last:,} acknowledged commands are missing (a lost WAL, rows deleted from the end, "
+                f"or an older copy of the database)")
+    rec = store.get_journal(seq)
+    if rec is None or rec.hash != head_hash:
+        return (f"journal seq {seq} is not the row the node acknowledged (anchor file {path}): the journal "
+                f"was rewritten")
+    return None
+
+
 class NodeError(Exception):
     """The node refused or could not take a command (not an engine rejection)."""
 
@@ -220,6 +261,8 @@ class Node:
         # None: yes unless PERPDESK_WRITER_PROCESS=0 (a node that must stay one process, or a comparison)
         self.writer_process = writer_process
         self._wproc_allowed = False  # set when the writer thread starts
+        self._anchor = None  # trust.Anchor: the acknowledged head, outside the database (Node.open)
+        self._anchor_alerted: str | None = None
 
     # ---- opening a durable node ---------------------------------------------
     @classmethod
@@ -227,19 +270,67 @@ class Node:
              create: bool = True, snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
              keep_auto: int = DEFAULT_KEEP_AUTO, writer_process: bool | None = None) -> Node:
         """Open the database at ``url`` (default: ``PERPDESK_DB`` or the data directory) and recover."""
-        from .store import Store
+        from . import trust
+        from .store import Store, StoreError
 
-        store = Store.open(url, create=create)
+        try:
+            key = trust.load_key(create=True)
+        except trust.ChainKeyError as e:
+            raise StoreError(str(e)) from None
+        store = Store.open(url, create=create, key=key)
         try:
             node = cls(clock=clock, actor=actor, store=store, snapshot_every=snapshot_every, keep_auto=keep_auto,
                        writer_process=writer_process)
-            node.recover()
+            node.recover(verify=True)
+            node._start_anchor()
         except BaseException:
             store.close()
             raise
         return node
 
-    def recover(self) -> dict:
+    def verify_start(self) -> dict:
+        """What a start checks before it trusts the database (raises :class:`TrustError`):
+        the journal chain from its first row to the head (keyed rows with the key), the head
+        record, the audit chain, and the anchor (the head the node acknowledged)."""
+        from .store import StoreError
+
+        store = self.store
+        t0 = time.monotonic()
+        try:
+            problems = store.verify_chains()
+            if problems:
+                raise TrustError(store.where, f"{problems[0].chain} chain: first bad record: {problems[0]}")
+            p = anchor_problem(store)
+            if p is not None:
+                raise TrustError(store.where, p)
+        except StoreError as e:
+            raise TrustError(store.where, f"the database cannot be read to verify it ({e})") from None
+        return {"verify_s": time.monotonic() - t0}
+
+    def _start_anchor(self) -> None:
+        """Record the head this node acknowledges from now on, outside the database (engine/trust.py)."""
+        from . import trust
+
+        store = self.store
+        if store is None or store.key is None or store.anchor_path is None:
+            return
+        self._anchor = trust.Anchor(store.anchor_path, store.key)
+        seq, h = store.head()
+        if seq:
+            self._anchor.note(seq, h)
+            self._anchor.flush()
+        if self._anchor.error is None and store.meta().get("anchor") is None:
+            store.set_meta("anchor", store.key_id or "")
+
+    def _note_anchor(self, head) -> None:
+        a = self._anchor
+        if a is not None and head is not None:
+            a.note(head[0], head[1])
+            if a.error is not None and a.error != self._anchor_alerted:
+                self._anchor_alerted = a.error
+                self._alert("error", a.error)
+
+    def recover(self, verify: bool = False) -> dict:
         """Load the newest sound snapshot and replay the journal after it.
 
         Every replayed command must land on its journaled seq with its journaled
@@ -253,10 +344,14 @@ class Node:
         store = self.store
         if store is None:
             return {"snapshot_id": None, "replayed": 0}
+        figures = self.verify_start() if verify else {}
         eng = Engine()
         try:
             snap = store.latest_snapshot(skip_corrupt=True)
+            trusted = store.snapshot_trust(snap) if snap is not None else "none"
         except StoreError as e:
+            if verify:
+                raise TrustError(store.where, str(e)) from None
             raise RecoveryError(str(e)) from None
         if snap is not None:
             try:
@@ -289,7 +384,12 @@ class Node:
             self._last_snap_seq = snap.seq if snap is not None else 0
         if eng.maintenance:
             self._save_windows(list(eng.maintenance))
-        return {"snapshot_id": snap.snapshot_id if snap is not None else None, "replayed": n, "seq": eng.seq}
+        if verify and eng.seq != store.last_seq():
+            raise TrustError(store.where, f"the journal replays to seq {eng.seq} but its head record says "
+                                          f"{store.last_seq()}")
+        self._complete_paid_refunds()
+        return {"snapshot_id": snap.snapshot_id if snap is not None else None, "replayed": n, "seq": eng.seq,
+                "snapshot": trusted, **figures}
 
     def _preload_snapshot(self, eng: Engine, snapshot_id) -> None:
         """Make a stored snapshot available to a ``rollback`` command (the engine itself does no I/O)."""
@@ -306,6 +406,8 @@ class Node:
 
     def close(self) -> None:
         self.stop()
+        if self._anchor is not None:
+            self._anchor.flush()
         if self.store is not None:
             self.store.close()
 
@@ -492,11 +594,12 @@ class Node:
                 from .store import StoreError
 
                 try:
-                    self.store.append_journal(job.rows, job.marks)
+                    head = self.store.append_journal(job.rows, job.marks)
                 except StoreError as e:
                     # the batch is not durable: put the engine back to what the store holds
                     self._fail_batch(batch, e, job.base_seq)
                     return
+                self._note_anchor(head)
         self._persist(job)
         self._finish(job)
 
@@ -643,11 +746,12 @@ class Node:
                     return
                 job = self._wq[0]  # stays queued (and counted) until it is durable
             try:
-                self._append_job(job)
+                head = self._append_job(job)
             except Exception as e:  # StoreError, or a bug: either way the batch is not durable
                 err = e if isinstance(e, StoreError) else NodeError("internal", f"journal write failed: {e!r}")
                 self._write_failed(err)
                 continue
+            self._note_anchor(head)
             try:
                 self._persist(job)
             except Exception as e:  # never let the writer die silently
@@ -661,7 +765,7 @@ class Node:
             except Exception as e:
                 self._alert("critical", f"writer error acknowledging a durable batch: {e!r}")
 
-    def _append_job(self, job: _Job) -> None:
+    def _append_job(self, job: _Job):
         """Journal ``job`` durably (on the writer thread): through the writer process once it runs.
 
         The process runs the store's own append_journal on its own connection, so the rows, their
@@ -676,17 +780,17 @@ class Node:
         if wp is not None:
             try:
                 if wp.ready():
-                    wp.append(job.rows, job.marks)
+                    head = wp.append(job.rows, job.marks)
                     self.writer_process_batches += 1
-                    return
+                    return head
             except WriterGone as e:
                 self._close_writer_process()
                 self._alert("warning", f"{e}; journaling in-process")
                 if self.store.last_seq() >= job.last_seq:  # it committed the batch before it went
-                    return
+                    return None
             except (TypeError, ValueError):  # a row it cannot carry: the store reports it below
                 pass
-        self.store.append_journal(job.rows, job.marks)
+        return self.store.append_journal(job.rows, job.marks)
 
     def _spawn_writer_process(self):
         """Start the journal writer process (writer thread only; one try per writer thread)."""
@@ -992,6 +1096,8 @@ class Node:
         who = actor or self.actor
         self._require(who, "pay_refund")
         rec = self._get_refund(refund_id)
+        if rec["status"] == "paid":
+            raise NodeError("already_paid", f"refund {refund_id} was already paid at seq {rec.get('paid_seq')}")
         if rec["status"] != "approved":
             raise NodeError("not_approved", f"refund {refund_id} is {rec['status']}, not approved")
         approved_fund = rec.get("fund")
@@ -1002,9 +1108,51 @@ class Node:
         res = self.call({"type": "credit", "account": rec["account"], "amount": fmt_amount(rec["amount"]),
                          "refund_id": refund_id, "fund": fund, "reason": rec["reason"]}, actor=who)
         if res.ok:
+            self._refund_paid_hook(refund_id)  # tests crash here: the credit is journaled, the row not yet
             self._update_refund(refund_id, "approved", status="paid", paid_seq=res.seq, fund=fund,
                                 paid_ts=self.clock())
+        elif res.code == "already_paid":  # journaled before a crash: complete the record from the journal
+            self._complete_paid_refunds()
         return res
+
+    def _journal_ts(self, seq: int) -> int:
+        from .store import StoreError
+
+        try:
+            rec = self.store.get_journal(seq)
+        except StoreError:
+            rec = None
+        return rec.ts if rec is not None and rec.ts is not None else self.clock()
+
+    def _refund_paid_hook(self, refund_id: str) -> None:
+        """Between a refund's journaled credit and its row update (a test overrides it to crash)."""
+
+    def _complete_paid_refunds(self) -> list[str]:
+        """Mark paid every approved refund whose ``credit`` (it carries ``refund_id``) the journal
+        holds: a crash between the credit and the row update leaves the record to complete here
+        (at every start, and when paying again is refused as already paid)."""
+        if self.store is None:
+            return []
+        from .store import StoreError
+
+        done: list[str] = []
+        try:
+            approved = self.store.list_refunds(status="approved")
+        except StoreError:
+            return done
+        for r in approved:
+            with self._lock:
+                paid = self.engine.credits.get(r["refund_id"])
+            if paid is None:
+                continue
+            try:
+                self.store.update_refund(r["refund_id"], expect_status="approved", status="paid",
+                                         paid_seq=paid["seq"], fund=paid.get("fund") or r.get("fund"),
+                                         paid_ts=self._journal_ts(paid["seq"]))
+            except StoreError:
+                continue
+            done.append(r["refund_id"])
+        return done
 
     # ---- refunds: computed from the journal ------------------------------------------
     def compute_refunds(self, snapshot_id: str, to_seq: int, bad_seqs: list[int],

@@ -99,8 +99,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, SQLModel
 
-from . import paths
-from . import trust
+from . import paths, trust
 from .journalchain import ChainError, chain_rows, verify_rows
 from .snapshot import Snapshot
 
@@ -730,6 +729,14 @@ class Store:
         m = self.meta()
         return {"journal": _split_key(m.get("journal_key")), "audit": _split_key(m.get("audit_key")),
                 "key_id": self.key_id}
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Insert or replace one meta record (not the chain heads: the journal and audit own those)."""
+        if key in ("journal_head", "audit_head", "epoch", "application_id", "schema_version"):
+            raise StoreError(f"meta record {key} is not set by hand")
+        with self._write(f"recording {key}") as conn:
+            conn.execute(meta_t.delete().where(meta_t.c.key == key))
+            conn.execute(meta_t.insert(), [{"key": key, "value": value}])
 
     def current_epoch(self) -> int:
         """The epoch new journal rows belong to (1 until the first rollback)."""

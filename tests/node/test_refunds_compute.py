@@ -152,7 +152,7 @@ def test_maker_checker_pay_once_and_conservation(venue):
     # paying twice is refused, by the node and by the engine
     with pytest.raises(NodeError) as e:
         node.pay_refund(alice, actor=APPROVER2)
-    assert e.value.code == "not_approved"
+    assert e.value.code == "already_paid"  # (was not_approved: a paid refund now says so, with its seq)
     again = node.call({"type": "credit", "account": "alice", "amount": "3000", "refund_id": alice,
                        "fund": "insurance", "reason": "again"}, actor=APPROVER2)
     assert (again.ok, again.code) == (False, "already_paid")
