@@ -34,11 +34,44 @@ class Report:
         self.problems.append(line)
 
 
+def guarantee(store) -> list[str]:
+    """Which tamper evidence holds for this database (journal, audit): keyed or not, from where."""
+    st = store.key_status()
+    out = []
+    for chain, label in (("journal", "seq"), ("audit", "id")):
+        k = st[chain]
+        if k is None:
+            out.append(f"{chain} chain unkeyed: recomputation would hide an edit (the chain shows only "
+                       f"edits that were not re-hashed)")
+        elif k[1] <= 1:
+            out.append(f"{chain} chain keyed (key id {k[0]}): an edit cannot be hidden without the key")
+        else:
+            out.append(f"{chain} chain keyed from {label} {k[1]} (key id {k[0]}): an edit there cannot be "
+                       f"hidden without the key; {label} 1..{k[1] - 1} are unkeyed (recomputation would "
+                       f"hide an edit there)")
+    return out
+
+
 def verify_store(store) -> Report:
-    from .node import Node, RecoveryError
+    from .node import Node, RecoveryError, anchor_problem
     from .store import StoreError
 
     rep = Report()
+    try:
+        return _verify_store(store, rep, Node, RecoveryError, anchor_problem)
+    except StoreError as e:  # a damaged file: name it, never a traceback
+        rep.bad(f"reading the database: {e}")
+        return rep
+
+
+def _verify_store(store, rep: Report, Node, RecoveryError, anchor_problem) -> Report:
+    from .store import StoreError
+
+    for line in guarantee(store):
+        rep.lines.append(f"note  {line}")
+    if store.key is None and (store.key_status()["journal"] or store.key_status()["audit"]):
+        rep.bad("the chains are keyed but no journal key is available here: set PERPDESK_JOURNAL_KEY "
+                "or restore the key file, then verify again")
     chains = store.verify_chains()
     for p in chains:
         rep.bad(f"{p.chain} chain: first bad record: {p}")
@@ -46,6 +79,11 @@ def verify_store(store) -> Report:
         rep.ok(f"journal chain: {store.count_journal():,} rows, hashes link")
     if not any(p.chain == "audit" for p in chains):
         rep.ok("audit chain: hashes link")
+    anchored = anchor_problem(store)
+    if anchored is not None:
+        rep.bad(f"acknowledged head: {anchored}")
+    elif store.anchor_path is not None and store.anchor_path.exists():
+        rep.ok(f"acknowledged head: the journal holds every command its node acknowledged ({store.anchor_path})")
     stored = {i.snapshot_id: i for i in store.list_snapshots()}
     eng = Engine()
     checked = 0
@@ -96,7 +134,7 @@ def verify_store(store) -> Report:
         rep.ok(f"snapshots: {checked} of {len(stored)} stored snapshots match the replayed state")
         for sid in stored:
             try:
-                store.load_snapshot(sid)
+                store.snapshot_trust(store.load_snapshot(sid))
             except StoreError as e:
                 rep.bad(f"snapshot {sid}: {e}")
         node = Node(store=store)
@@ -129,6 +167,9 @@ def run(db: str | None, out=None, err=None) -> int:
         return 2
     try:
         rep = verify_store(store)
+    except Exception as e:  # noqa: BLE001 - a damaged file must never print a traceback
+        rep = Report()
+        rep.bad(f"the database could not be checked ({type(e).__name__}: {e})")
     finally:
         store.close()
     print(f"perpdesk verify: {store.where}", file=out)
