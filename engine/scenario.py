@@ -13,6 +13,7 @@ are decimal strings.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from datetime import UTC, datetime
@@ -191,8 +192,14 @@ class SimSpec(_Strict):
         return v
 
 
+#: a scenario's name: a plain identifier (it names the demo's database file; never a path)
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+MAX_SCENARIO_BYTES = 1 << 20  # a scenario file is a page of TOML, not a data set
+MAX_PRICE_PATH_BYTES = 64 << 20
+
+
 class Header(_Strict):
-    name: str
+    name: str = Field(description="a plain identifier: letters, digits, - and _ (it names files)")
     title: str = ""
     description: str = ""
     start: str = "2026-01-19T04:00:00Z"
@@ -200,6 +207,14 @@ class Header(_Strict):
     step: str | int = "1s"
     tick_every: int = Field(1, ge=1)
     durable: bool = Field(False, description="a real SQLite database (a temp dir, or PERPDESK_HOME)")
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, v: str) -> str:
+        if not NAME_RE.match(v):
+            raise ValueError(f"{v!r} is not a plain name: use letters, digits, - and _ (at most 64; no "
+                             f"path, no dots)")
+        return v
 
     @field_validator("start")
     @classmethod
@@ -525,17 +540,46 @@ def _shipped_dir():
         return Path(__file__).resolve().parent.parent / "scenarios"
 
 
+def _read_text(path: str, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ScenarioError(path, [(path, "", f"not UTF-8 text (byte {e.start}): a scenario file is TOML "
+                                              f"in UTF-8")]) from None
+
+
+def read_limited(path: str, limit: int, what: str) -> bytes:
+    """A regular file's bytes, at most ``limit`` (a device, FIFO or directory is refused)."""
+    import stat
+
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise ScenarioError(path, [(path, "", f"the {what} is not a regular file (a device, FIFO or "
+                                                      f"directory is refused)")])
+            if st.st_size > limit:
+                raise ScenarioError(path, [(path, "", f"the {what} is {st.st_size:,} bytes, more than the "
+                                                      f"{limit:,} allowed")])
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise ScenarioError(path, [(path, "", f"cannot read the {what}: {e.strerror}")]) from None
+    if len(data) > limit:
+        raise ScenarioError(path, [(path, "", f"the {what} is more than the {limit:,} bytes allowed")])
+    return data
+
+
 def find(name_or_path: str) -> tuple[str, str]:
     """(path, text) of a scenario given by name (shipped) or path."""
     p = Path(name_or_path)
     if p.suffix == ".toml" or p.exists():
-        try:
-            return str(p), p.read_text(encoding="utf-8")
-        except OSError as e:
-            raise ScenarioError(str(p), [(str(p), "", f"cannot read the file: {e.strerror}")]) from None
+        return str(p), _read_text(str(p), read_limited(str(p), MAX_SCENARIO_BYTES, "scenario file"))
+    if not NAME_RE.match(name_or_path):
+        raise ScenarioError(name_or_path, [(name_or_path, "", "no such scenario file, and not a shipped scenario's "
+                                            f"name (shipped: {', '.join(shipped())})")])
     res = _shipped_dir() / f"{name_or_path}.toml"
     try:
-        return str(res), res.read_text(encoding="utf-8")
+        return str(res), _read_text(str(res), res.read_bytes())
     except (OSError, FileNotFoundError):
         raise ScenarioError(name_or_path, [(name_or_path, "", "no such scenario file, and no shipped scenario of that "
                                             f"name (shipped: {', '.join(shipped())})")]) from None

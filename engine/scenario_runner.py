@@ -34,7 +34,16 @@ from .fixedpoint import fmt_amount, fmt_price, fmt_size, parse_decimal
 from .markets import DEFAULT_MARKETS
 from .node import Node, NodeError
 from .roles import SYSTEM, Actor
-from .scenario import FAULT_ACTIONS, Expect, Scenario, ScenarioError, load_scenario, parse_duration
+from .scenario import (
+    FAULT_ACTIONS,
+    MAX_PRICE_PATH_BYTES,
+    Expect,
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    parse_duration,
+    read_limited,
+)
 from .sim import Participants, PricePathError, Simulator, load_price_path
 from .snapshot import state_hash
 
@@ -90,6 +99,21 @@ def _markets_of(sc: Scenario, v) -> list[str]:
     return names if v == "all" else list(v)
 
 
+def _override(sc: Scenario, field: str, value) -> int:
+    """A command-line override of ``sim.<field>``, held to the same limits as the file."""
+    from typing import Annotated
+
+    from pydantic import TypeAdapter, ValidationError
+
+    info = type(sc.sim).model_fields[field]
+    try:
+        return TypeAdapter(Annotated[int, info]).validate_python(value, strict=True)
+    except ValidationError as e:
+        why = e.errors()[0]["msg"]
+        raise ScenarioError(sc.source or sc.scenario.name, [("command line", f"--{field} (sim.{field})",
+                                                             f"{value!r}: {why}")]) from None
+
+
 class ScenarioRun:
     """One run of a scenario on a fresh venue."""
 
@@ -97,8 +121,9 @@ class ScenarioRun:
                  accounts: int | None = None, home: str | None = None, operator=None) -> None:
         self.sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
         h = self.sc.scenario
-        self.seed = self.sc.sim.seed if seed is None else seed
-        self.accounts = self.sc.sim.accounts if accounts is None else accounts
+        self.seed = self.sc.sim.seed if seed is None else _override(self.sc, "seed", seed)
+        self.accounts = self.sc.sim.accounts if accounts is None else _override(self.sc, "accounts", accounts)
+        self._db_lock: int | None = None  # flock held on the demo database's .lock file while it runs
         self.safeguards = safeguards
         self.safeguards_available = "set_safeguards" in SPECS
         self.start = h.start_ms
@@ -136,6 +161,33 @@ class ScenarioRun:
         self._approved: list[str] = []
         self._build_windows()
 
+    def _claim_db(self, d: Path, stem: str) -> Path:
+        """A database file of this run's own: created exclusively (0600) under a held lock.
+
+        ``STEM.db`` is reused only when no other process holds its ``.lock`` (a finished run's
+        files are then replaced); otherwise ``STEM-2.db``, ``STEM-3.db``, ...: never a file
+        another running demo holds."""
+        import fcntl
+
+        for n in range(1, 1000):
+            path = d / (f"{stem}.db" if n == 1 else f"{stem}-{n}.db")
+            fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue  # another run holds it
+            for suffix in ("", "-wal", "-shm", "-journal", ".anchor"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:  # created between the unlink and here by something else: skip it
+                os.close(fd)
+                continue
+            self._db_lock = fd
+            return path
+        raise ScenarioError(stem, [(str(d), "", "no free demo database name (999 runs of this scenario at once?)")])
+
     # ---- setup -------------------------------------------------------------------------
     def _build_windows(self) -> None:
         sc = self.sc
@@ -168,11 +220,8 @@ class ScenarioRun:
         if sc.scenario.durable:
             base = self.home or os.environ.get("PERPDESK_HOME")
             d = Path(base) / "scenarios" if base else Path(tempfile.mkdtemp(prefix="perpdesk-scenario-"))
-            d.mkdir(parents=True, exist_ok=True)
-            path = d / f"{sc.scenario.name}-{self.seed}-{'on' if self.safeguards else 'off'}.db"
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                Path(str(path) + suffix).unlink(missing_ok=True)
-            self.db = str(path)
+            d.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.db = str(self._claim_db(d, f"{sc.scenario.name}-{self.seed}-{'on' if self.safeguards else 'off'}"))
             self.node = Node.open(self.db, clock=self.clock, actor=ONCALL)
         else:
             self.node = Node(clock=self.clock, actor=ONCALL)
@@ -182,8 +231,12 @@ class ScenarioRun:
             p = sc.sim.price_path
             if sc.source and not os.path.isabs(p):
                 p = str(Path(sc.source).parent / p)
+            read_limited(p, MAX_PRICE_PATH_BYTES, "price path")  # a regular file of bounded size, or refused
             try:
                 path_points = load_price_path(p, [m.market for m in sc.sim.markets])
+            except UnicodeDecodeError as e:
+                raise ScenarioError(sc.source or sc.scenario.name, [(p, "sim.price_path",
+                                                                     f"not UTF-8 text (byte {e.start})")]) from None
             except PricePathError as e:
                 raise ScenarioError(sc.source or sc.scenario.name, [(str(e).split(": ")[0], "sim.price_path",
                                                                      str(e).split(": ", 1)[-1])]) from None
@@ -788,6 +841,9 @@ class ScenarioRun:
             if n.store is not None:
                 n.store.close()
         self._abandoned = []
+        if self._db_lock is not None:
+            os.close(self._db_lock)
+            self._db_lock = None
 
 
 def _check(ex: Expect, rep: dict, prefix: str) -> list[dict]:
