@@ -3,6 +3,7 @@
     python -m bench.bench_store                 # SQLite (WAL, synchronous=FULL) in a temp dir
     python -m bench.bench_store --db URL        # any store URL, e.g. postgresql+psycopg://...
     python -m bench.bench_store --rows 200000 --batches 1,100,1000,5000
+    python -m bench.bench_store --startup 1000000   # what a node start verifies, on a 1M-row keyed journal
 
 Prints rows/s for each batch size (one transaction per batch, each durable when
 ``append_journal`` returns), then the rate of ``iter_journal`` and
@@ -42,7 +43,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--db", help="store URL (default: a fresh SQLite file in a temp dir)")
     ap.add_argument("--rows", type=int, default=100_000, help="rows per batch size >= 100")
     ap.add_argument("--batches", default="1,100,1000,5000")
+    ap.add_argument("--startup", type=int, default=0,
+                    help="instead: time a node start's verification (keyed chains, head, anchor) of N rows")
     args = ap.parse_args(argv)
+    if args.startup:
+        return bench_startup(args.db, args.startup)
     with tempfile.TemporaryDirectory(prefix="perpdesk-bench-") as tmp:
         url = args.db or f"sqlite:///{Path(tmp) / 'bench.db'}"
         store = Store.open(url)
@@ -64,6 +69,31 @@ def main(argv: list[str] | None = None) -> None:
             dt = time.perf_counter() - t0
             print(f"verify_chains: {n / dt:>10,.0f} rows/s  ({n:,} rows in {dt:.2f} s; "
                   f"problems: {[str(p) for p in problems] or 'none'})")
+        finally:
+            store.close()
+
+
+def bench_startup(db: str | None, n: int) -> None:
+    """Node.verify_start on an ``n``-row keyed journal (the key in a temporary PERPDESK_HOME)."""
+    import os
+
+    from engine import trust
+    from engine.node import Node
+
+    with tempfile.TemporaryDirectory(prefix="perpdesk-bench-") as tmp:
+        os.environ.setdefault("PERPDESK_HOME", tmp)
+        url = db or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        store = Store.open(url, key=trust.load_key(create=True))
+        try:
+            t0 = time.perf_counter()
+            bench_appends(store, 5000, n - n % 5000)
+            print(f"built a {store.count_journal():,}-row keyed journal in {time.perf_counter() - t0:.1f} s")
+            node = Node(store=store)
+            for _ in range(3):
+                t0 = time.perf_counter()
+                node.verify_start()
+                print(f"start verification (journal + audit chains, head, anchor): "
+                      f"{time.perf_counter() - t0:.2f} s")
         finally:
             store.close()
 
