@@ -9,10 +9,25 @@ hash is :func:`engine.store.journal_hash` exactly (a test pins it).
 from __future__ import annotations
 
 import hashlib
-import hmac
 from typing import Any
 
 import orjson
+
+
+def hmac_pads(key: bytes) -> tuple[Any, Any]:
+    """HMAC-SHA256's inner and outer hash states for ``key`` (RFC 2104), copied per message: the
+    same digest as ``hmac.digest(key, msg, "sha256")`` at about a third of its per-call cost."""
+    k: bytes = hashlib.sha256(key).digest() if len(key) > 64 else key
+    k = k.ljust(64, b"\0")
+    return hashlib.sha256(bytes([b ^ 0x36 for b in k])), hashlib.sha256(bytes([b ^ 0x5C for b in k]))
+
+
+def keyed_hex(inner: Any, outer: Any, msg: bytes) -> str:
+    i = inner.copy()
+    i.update(msg)
+    o = outer.copy()
+    o.update(i.digest())
+    return o.hexdigest()
 
 
 class ChainError(Exception):
@@ -38,6 +53,10 @@ def chain_rows(rows: Any, head_seq: int, head_hash: str, epoch_now: int, key: by
     sha256 = hashlib.sha256
     prev: str = head_hash
     expect: int = head_seq + 1
+    inner: Any = None
+    outer: Any = None
+    if key is not None:
+        inner, outer = hmac_pads(key)
     for r in rows:
         try:
             if isinstance(r, tuple):
@@ -67,7 +86,7 @@ def chain_rows(rows: Any, head_seq: int, head_hash: str, epoch_now: int, key: by
                              f"database, or the node's sequence is out of step with the journal; stop and "
                              f"recover the node from the store. Nothing was written.")
         msg: bytes = prev.encode() + b"|" + dumps([seq, ts, type_, epoch, outcome, payload])
-        h: str = sha256(msg).hexdigest() if key is None else hmac.digest(key, msg, "sha256").hex()
+        h: str = sha256(msg).hexdigest() if key is None else keyed_hex(inner, outer, msg)
         out.append((seq, ts, type_, payload, epoch, outcome, prev, h))
         prev = h
         expect = seq + 1
@@ -84,6 +103,10 @@ def verify_rows(rows: Any, prev_hash: str, prev_key: int, key: bytes | None, key
     sha256 = hashlib.sha256
     prev: str = prev_hash
     last: int = prev_key
+    inner: Any = None
+    outer: Any = None
+    if key is not None:
+        inner, outer = hmac_pads(key)
     for row in rows:
         seq = row[0]
         if last >= 0 and seq != last + 1:
@@ -97,7 +120,7 @@ def verify_rows(rows: Any, prev_hash: str, prev_key: int, key: bytes | None, key
         if seq >= keyed_from:
             if key is None:
                 return (seq, "the row is keyed but no journal key is available to check it", last, prev)
-            h: str = hmac.digest(key, msg, "sha256").hex()
+            h: str = keyed_hex(inner, outer, msg)
         else:
             h = sha256(msg).hexdigest()
         if h != row[7]:

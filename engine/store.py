@@ -1149,17 +1149,26 @@ class Store:
         if p is not None:
             return p
         key = self.key if keyed_from < (1 << 62) else None
-        c = journal_t.c
-        stmt = select(c.seq, c.ts, c.type, c.epoch, c.outcome, c.payload, c.prev_hash, c.hash).order_by(c.seq)
+        sql = (f"SELECT seq, ts, type, epoch, outcome, payload, prev_hash, hash FROM {journal_t.name} "
+               f"ORDER BY seq")
         prev_hash, prev_key = GENESIS, -1
         self._check_open()
-        with self._errors("verifying the journal chain"), self.engine.connect() as conn:
-            conn.execution_options(stream_results=True, yield_per=20_000)
-            with conn.begin():
-                for part in conn.execute(stmt).partitions():
+        # the DBAPI cursor itself (plain tuples, no Row objects): a node start runs this over the
+        # whole journal (bench/bench_store.py --startup); PostgreSQL streams from a named cursor
+        with self._errors("verifying the journal chain"), self.engine.connect() as conn, conn.begin():
+            raw = conn.connection.dbapi_connection
+            cur = raw.cursor(name="perpdesk_verify") if self.backend == "postgresql" else raw.cursor()
+            try:
+                cur.execute(sql)
+                while True:
+                    part = cur.fetchmany(20_000)
+                    if not part:
+                        break
                     bad, problem, prev_key, prev_hash = verify_rows(part, prev_hash, prev_key, key, keyed_from)
                     if bad >= 0:
                         return ChainProblem("journal", bad, problem)
+            finally:
+                cur.close()
         return self._check_head("journal", heads, max(prev_key, 0), prev_hash)
 
     def _check_head(self, chain: str, heads: dict[str, str], last: int, last_hash: str) -> ChainProblem | None:
