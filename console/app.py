@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import time
+import traceback
 from collections.abc import Callable
 
 from textual import events, on, work
@@ -28,6 +30,8 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from .gateway import Feed, Gateway, GatewayError, Outcome
 from .messages import CommandDone, MarketProgress, Refreshed
 from .palette import DeskCommands
+
+log = logging.getLogger("perpdesk.console")
 
 GO = Binding.Group("Go", compact=True)
 INCIDENT = Binding.Group("Incident")
@@ -105,6 +109,9 @@ class PerpdeskApp(App):
         self._fetch_again = False  # and another was asked for meanwhile
         self.last_outcome: Outcome | None = None
         self._gc_held: object | None = None  # the timer that gives the collector back (see _hold_gc)
+        #: unexpected errors caught in a refresh or a demo tick (where, exception text, traceback), newest last
+        self.errors: list[tuple[str, str, str]] = []
+        self._errors_shown: set[str] = set()
 
     # ---- lifecycle ----------------------------------------------------------
     def on_mount(self) -> None:
@@ -299,13 +306,37 @@ class PerpdeskApp(App):
         screen = self.screen
         if hasattr(screen, "render_vm"):  # not a modal: the screen beneath shows it when the modal closes
             with self.batch_update():
-                screen.render_vm(vm)
+                self.guarded(f"render {getattr(screen, 'NAME', screen)}", screen.render_vm, vm)
             self.renders += 1
         st = vm["status"]
         state = (st.get("brake_engaged"), st.get("liquidations_paused"), vm["identity"].get("role"))
         if state != self._brake_state:
             self._brake_state = state
             self.refresh_bindings()
+
+    def guarded(self, where: str, fn: Callable, *args) -> object:
+        """``fn(*args)``; an unexpected error becomes a log record (with its traceback), an entry in
+        ``self.errors`` and a notification (once per distinct error), never the end of the app."""
+        try:
+            return fn(*args)
+        except Exception as e:
+            self.report_error(where, e)
+            return None
+
+    def report_error(self, where: str, err: BaseException) -> None:
+        text = f"{type(err).__name__}: {err}"
+        tb = "".join(traceback.format_exception(err))
+        self.errors.append((where, text, tb))
+        del self.errors[:-50]
+        sig = f"{where}|{text}"
+        if sig in self._errors_shown:  # a refresh repeats the same error: logged in full once
+            log.debug("console: %s failed again: %s", where, text)
+        else:
+            self._errors_shown.add(sig)
+            log.error("console: %s failed: %s\n%s", where, text, tb)
+            self.log.error(f"{where} failed", tb)
+            self.notify(f"{text} (logged; the console carries on)", title=f"{where} failed", severity="error",
+                        timeout=10)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
@@ -401,7 +432,7 @@ class PerpdeskApp(App):
             # the first frame shows the latest data, not what the screen showed when it was left
             target = self._screen_stacks[mode][-1]
             if hasattr(target, "render_vm"):
-                target.render_vm(self.vm)
+                self.guarded(f"render {mode}", target.render_vm, self.vm)
         try:
             result = super().switch_mode(mode)
         finally:

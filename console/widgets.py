@@ -272,6 +272,11 @@ class DeskScreen(Screen):
         """Render a view model (UI thread)."""
 
     def render_vm(self, vm: dict) -> None:
+        if not self.is_mounted:
+            # Composed but its on_mount (columns, titles, state) has not run yet: a render that raced
+            # the first visit's mount (the demo renders inline from its clock while the mode switch
+            # mounts the screen). The screen's ScreenResume, processed after its Mount, renders it.
+            return
         banners = self.query(StatusBanner)
         if not banners:  # not composed yet (a refresh that raced a screen switch): the next one renders
             return
