@@ -46,7 +46,9 @@ ACTION_NEEDS = {
     "take_snapshot": "take_snapshot",
     "propose": "propose_refund",
     "approve": "decide_refund",
+    "approve_treasury": "decide_refund",
     "reject": "decide_refund",
+    "compute": "propose_refund",
     "pay": "pay_refund",
     "schedule": "schedule_maintenance",
 }
@@ -473,7 +475,8 @@ class PerpdeskApp(App):
                     out.message = (f"BRAKE ENGAGED: {ev['canceled_orders']} orders canceled, "
                                    f"{ev['kept_tpsl']} TP/SL kept, {ev['accounts_affected']} accounts affected; "
                                    f"all markets halted")
-            self.run_command("Emergency brake", lambda: _with(self.gateway.emergency_brake(modal.reason), summary),
+            reason = modal.reason
+            self.run_command("Emergency brake", lambda: _with(self.gateway.emergency_brake(reason), summary),
                              success="")
 
         self.push_screen(modal, done)
@@ -486,7 +489,8 @@ class PerpdeskApp(App):
 
         def done(release: bool | None) -> None:
             if release:
-                self.run_command("Release brake", lambda: self.gateway.release_brake(modal.reason),
+                reason = modal.reason
+                self.run_command("Release brake", lambda: self.gateway.release_brake(reason),
                                  success="Brake released: platform access restored, markets reopen in post_only")
 
         self.push_screen(modal, done)
@@ -512,15 +516,41 @@ class PerpdeskApp(App):
         self.call_from_thread(modal.load, data)
 
     def action_toggle_liquidations(self) -> None:
+        from .dialogs import ConfirmModal
+
         paused = self.vm.get("status", {}).get("liquidations_paused")
         if paused:
-            self.run_command("Resume liquidations",
-                             lambda: self.gateway.resume_liquidations(None, "resumed from console"),
-                             success="Liquidations resumed on every market")
+            label, verb, fn = "Resume liquidations", "resumed", self.gateway.resume_liquidations
+            explain = ("Liquidations resume on every market: accounts below maintenance margin are "
+                       "liquidated from the next tick.")
         else:
-            self.run_command("Pause liquidations",
-                             lambda: self.gateway.pause_liquidations(None, "paused from console"),
-                             success="Liquidations paused on every market")
+            label, verb, fn = "Pause liquidations", "paused", self.gateway.pause_liquidations
+            explain = ("Liquidations pause on every market: accounts below maintenance margin stay open "
+                       "and may build bad debt until they resume.")
+
+        def done(reason: str | None) -> None:
+            if not reason:
+                self.notify(f"{label}: canceled; nothing changed.", title=label)
+                return
+            self.run_command(label, lambda: fn(None, reason), success=f"Liquidations {verb} on every market")
+
+        self.push_screen(ConfirmModal(label.upper(), explain, label, id="liquidations-modal"), done)
+
+    async def action_quit(self) -> None:
+        """Quit only after a confirmation (Cancel focused): quitting stops the venue."""
+        from .dialogs import ConfirmModal
+
+        if isinstance(self.screen, ConfirmModal) and self.screen.id == "quit-modal":
+            return
+
+        def done(ok) -> None:
+            if ok:
+                self.exit()
+
+        what = ("the scenario stops where it is" if getattr(self, "director", None) is not None
+                else "the venue stops with it: the market, the sequencer and the database close")
+        self.push_screen(ConfirmModal("QUIT PERPDESK", f"Leave the console: {what}.", "Quit", reason=False,
+                                      id="quit-modal"), done)
 
     def action_snapshot(self) -> None:
         self.run_command("Snapshot", lambda: self.gateway.take_snapshot("manual from console"),

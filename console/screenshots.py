@@ -23,6 +23,11 @@ def scene_app(**kw):
     return make_app(seed=SEED, frozen=True, accounts=200, **kw)
 
 
+#: the brake as a person trips it: Cancel is focused; Shift+Tab to the reason, type it, Enter moves to
+#: the Trip button, Enter presses it (no single-letter shortcut in the dialog)
+TRIP = ("ctrl+b", "shift+tab", *"drill: corrupted marks", "enter", "enter")
+
+
 async def _dashboard(pilot) -> None:
     await pilot.pause()
 
@@ -43,7 +48,7 @@ async def _brake_preview(pilot) -> None:
 
 
 async def _brake_engaged(pilot) -> None:
-    await pilot.press("ctrl+b", "y")
+    await pilot.press(*TRIP)
     await pilot.pause()
     pilot.app.clear_notifications()
     await pilot.pause()
@@ -55,7 +60,7 @@ NO_GUARDS = {"type": "set_safeguards", "enabled": False, "reason": "drill: the 0
 
 async def _release_refused(pilot) -> None:
     app = pilot.app
-    await pilot.press("ctrl+b", "y")
+    await pilot.press(*TRIP)
     app.desk.system(dict(NO_GUARDS))
     app.desk.system({"type": "load_market_state", "market": "BTC-USD-PERP", "mark_price": "0",
                      "funding_index": "0", "source": "db-restart"})
@@ -122,11 +127,11 @@ def _seed_refunds(app) -> None:
 
 async def _audit(pilot) -> None:
     app = pilot.app
-    await pilot.press("ctrl+b", "y")
+    await pilot.press(*TRIP)
     app.desk.system(dict(NO_GUARDS))
     app.desk.system({"type": "load_market_state", "market": "BTC-USD-PERP", "mark_price": "0",
                      "funding_index": "0", "source": "db-restart"})
-    await pilot.press("ctrl+r", "y", "escape")
+    await pilot.press("ctrl+r", "escape")
     _seed_refunds(app)
     await pilot.press("a")
     app.clear_notifications()

@@ -21,6 +21,8 @@ SCREEN_TITLES = {
     "accounts": "Accounts",
     "alerts": "Alerts",
 }
+SHORT_TITLES = {"dashboard": "Dash", "liquidations": "Liqs", "maintenance": "Maint", "snapshots": "Snaps",
+                "refunds": "Refunds", "audit": "Audit", "accounts": "Accts", "alerts": "Alerts"}
 SCREEN_KEYS = {"dashboard": "d", "liquidations": "l", "maintenance": "m", "snapshots": "s",
                "refunds": "r", "audit": "a", "accounts": "c", "alerts": "t"}
 
@@ -69,13 +71,15 @@ class StatusBanner(Static):
         self.screen_name = screen_name
 
     def show(self, vm: dict) -> None:
+        self._vm = vm
         st = vm["status"]
         ident = vm["identity"]
         label, cls = venue_state(st)
         for c in ("-open", "-brake", "-maintenance"):
             self.set_class(c == cls, c)
-        t = Text()
-        t.append(f" {label} ", style="bold reverse")
+        width = max(0, (self.size.width or self.app.size.width) - 2)  # (padding 0 1)
+        head = Text()
+        head.append(f" {label} ", style="bold reverse")
         extra = []
         if st.get("liquidations_paused"):
             extra.append("liquidations paused")
@@ -84,19 +88,42 @@ class StatusBanner(Static):
         if st.get("safeguards") is False:
             extra.append("SAFEGUARDS OFF")
         if extra:
-            t.append("  " + " · ".join(extra), style="bold")
-        t.append(f"   operator {ident.get('operator')} ({ident.get('role')})   db {ident.get('db')}")
-        t.append(f"   seq {st.get('seq', 0):,}   engine time {fmt.clock_time(st.get('now'))} UTC")
+            head.append("  " + " · ".join(extra), style="bold")
+        head.append(f"   operator {ident.get('operator')} ({ident.get('role')})")
+        tail = f"   seq {st.get('seq', 0):,}   engine time {fmt.clock_time(st.get('now'))} UTC"
         if vm.get("rate") is not None:
-            t.append(f"   {vm['rate']:,.0f} cmd/s")
+            tail += f"   {vm['rate']:,.0f} cmd/s"
+        # one line, never wrapped: the database path gives way first (its start, then all of it)
+        db = f"   db {ident.get('db')}"
+        room = width - head.cell_len - len(tail)
+        if room < len(db):
+            db = "   db …" + db[len(db) - room + 7:] if room >= 16 else ""
+        t = head
+        t.append(db)
+        t.append(tail)
         t.append("\n")
-        for name, title in SCREEN_TITLES.items():
+        t.append_text(self._tabs(width))
+        t.no_wrap = True
+        t.overflow = "ellipsis"
+        show_content(self, t, layout=False)  # two lines, always (app.tcss)
+
+    def _tabs(self, width: int) -> Text:
+        titles = SCREEN_TITLES
+        if sum(len(v) + 4 for v in titles.values()) > width:
+            titles = SHORT_TITLES
+        t = Text()
+        for name, title in titles.items():
             key = SCREEN_KEYS[name]
             if name == self.screen_name:
                 t.append(f" {key} {title} ", style="bold reverse")
             else:
                 t.append(f" {key} {title} ")
-        show_content(self, t, layout=False)  # two lines, always (app.tcss)
+        return t
+
+    def on_resize(self, event: events.Resize) -> None:
+        vm = getattr(self, "_vm", None)
+        if vm is not None:
+            self.show(vm)
 
 
 class DeskFooter(Footer):
