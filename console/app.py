@@ -64,7 +64,7 @@ class PerpdeskApp(App):
     BINDINGS = [
         Binding("ctrl+b", "brake", "Brake", id="brake", group=INCIDENT, priority=True,
                 key_display="^b", tooltip="Emergency brake: preview, then confirm"),
-        Binding("exclamation_mark", "brake", "Brake", id="brake_bang", show=False),
+        Binding("exclamation_mark", "brake", "Brake", id="brake_bang", show=False, key_display="!"),
         Binding("ctrl+r", "release", "Release", id="release", group=INCIDENT, priority=True,
                 key_display="^r", tooltip="Release the brake through the validation gate"),
         Binding("ctrl+l", "toggle_liquidations", "Liq pause", id="toggle_liquidations", group=INCIDENT,

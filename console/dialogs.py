@@ -4,9 +4,9 @@ irreversible action goes through.
 Layout (app.tcss): ``#dialog`` is at most the screen; its title is docked on top, its buttons are
 docked at the bottom (always visible, whatever the terminal's height), and the body between them
 is a ``VerticalScroll`` that scrolls when it does not fit (Tab to a field scrolls it into view).
-The buttons row starts with the dialog's keys, shown on screen: there are no single-letter
-shortcuts in a dangerous dialog, only Tab/Shift+Tab to move, Enter or Space on the focused button,
-and Esc to cancel.
+The dialog's keys are shown on screen, in its bottom border (:class:`Dialog`): there are no
+single-letter shortcuts in a dangerous dialog, only Tab/Shift+Tab to move, Enter or Space on the
+focused button, and Esc to cancel.
 
 Reasons follow one rule everywhere: required, typed by the operator, never filled with canned
 text; the confirm button is disabled until there is one.
@@ -21,11 +21,18 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-KEYS_HINT = "Tab next · Enter presses the focused button · Esc cancels"
+KEYS_HINT = "Tab/Shift+Tab move · Enter presses the focused button · Esc cancels"
 
 
-def keys_hint(text: str = KEYS_HINT) -> Static:
-    return Static(Text(text, style="dim"), classes="keys")
+class Dialog(Vertical):
+    """A dialog's frame (``#dialog``): its keys shown in the bottom border, always on screen."""
+
+    def __init__(self, *children, keys: str = KEYS_HINT, classes: str | None = None) -> None:
+        super().__init__(*children, id="dialog", classes=classes)
+        self.keys = keys
+
+    def on_mount(self) -> None:
+        self.border_subtitle = f" {self.keys} "
 
 
 class ConfirmModal(ModalScreen[str | bool | None]):
@@ -48,7 +55,7 @@ class ConfirmModal(ModalScreen[str | bool | None]):
         self.placeholder = placeholder
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="danger" if self.danger else "warning"):
+        with Dialog(classes="danger" if self.danger else "warning"):
             yield Label(self.title_text, id="dialog-title")
             with VerticalScroll(classes="dialog-body"):
                 yield Static(self.explain, classes="explain", id="confirm-explain")
@@ -57,7 +64,6 @@ class ConfirmModal(ModalScreen[str | bool | None]):
                     yield Input(placeholder=self.placeholder, id="confirm-reason")
                 yield Static("", id="confirm-error", classes="field-error")
             with Horizontal(classes="buttons"):
-                yield keys_hint()
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button(self.confirm_label, id="confirm", variant="error" if self.danger else "warning",
                              disabled=self.ask_reason)

@@ -6,11 +6,11 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from ..dialogs import keys_hint
+from ..dialogs import Dialog
 from ..widgets import KeptBackdrop
 
 
@@ -77,7 +77,7 @@ class BrakeModal(KeptBackdrop, ModalScreen[bool]):
         return Text("The brake is already engaged.", style="bold red") if engaged else Text("")
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="danger"):
+        with Dialog(classes="danger"):
             yield Label("EMERGENCY BRAKE", id="dialog-title")
             with VerticalScroll(classes="dialog-body"):
                 yield Static("Trip it and in one step: platform access is disabled, every market is halted, "
@@ -90,7 +90,6 @@ class BrakeModal(KeptBackdrop, ModalScreen[bool]):
                 yield Input(self.reason, placeholder="why you trip it", id="brake-reason")
                 yield Static("", id="brake-error", classes="field-error")
             with Horizontal(classes="buttons"):
-                yield keys_hint()
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button("Trip the brake", id="trip", variant="error", disabled=not self.reason)
 
@@ -157,7 +156,7 @@ class ReleaseModal(KeptBackdrop, ModalScreen[bool]):
         self.query_one("#cancel", Button).focus()
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="warning" if not self.failures else "danger"):
+        with Dialog(classes="warning" if not self.failures else "danger"):
             yield Label("RELEASE THE BRAKE", id="dialog-title")
             with VerticalScroll(classes="dialog-body"):
                 yield Static("Release goes through the validation gate. Markets reopen in post_only, "
@@ -178,7 +177,6 @@ class ReleaseModal(KeptBackdrop, ModalScreen[bool]):
                 yield Input(self.reason, placeholder="why you release it", id="release-reason")
                 yield Static("", id="release-error", classes="field-error")
             with Horizontal(classes="buttons"):
-                yield keys_hint()
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button("Release", id="release", variant="warning", disabled=not self._can_release())
 

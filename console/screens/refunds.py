@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from .. import format as fmt
-from ..dialogs import ConfirmModal, keys_hint
+from ..dialogs import ConfirmModal, Dialog
 from ..gateway import GatewayError
 from ..tables import clear_table, setup_columns, sync_table
 from ..widgets import DeskScreen
@@ -299,9 +299,12 @@ class ComputeModal(ModalScreen[dict | None]):
     DEFAULT_CSS = """
     ComputeModal #dialog { width: 124; padding: 0 1; }
     ComputeModal #dialog-title { height: 1; padding-top: 0; }
+    ComputeModal .row Label { width: 1fr; padding-right: 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    ComputeModal SelectCurrent Static#label { text-wrap: nowrap; text-overflow: ellipsis; }
     ComputeModal .row { height: auto; }
     ComputeModal .row Vertical { height: auto; width: 1fr; }
     ComputeModal #cf-snapshot { width: 1fr; }
+    ComputeModal .row #cf-snapshot-col { width: 2fr; }
     ComputeModal #cf-suspects { height: auto; max-height: 3; color: $text-muted; }
     ComputeModal #cf-totals { height: auto; max-height: 2; }
     ComputeModal #cf-evidence { height: 9; }
@@ -315,11 +318,11 @@ class ComputeModal(ModalScreen[dict | None]):
         self.suspects: list[dict] = []
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="cf-dialog"):
+        with Dialog(classes="cf-dialog"):
             yield Label("Refunds from an incident (counterfactual replay)", id="dialog-title")
             with VerticalScroll(classes="dialog-body"):
                 with Horizontal(classes="row"):
-                    with Vertical():
+                    with Vertical(id="cf-snapshot-col"):
                         yield Label("Snapshot before the incident")
                         yield Select([], id="cf-snapshot", prompt="choose a snapshot")
                     with Vertical():
@@ -336,7 +339,6 @@ class ComputeModal(ModalScreen[dict | None]):
                 yield Input(id="cf-reason")
                 yield Static("", id="cf-error", classes="field-error")
             with Horizontal(classes="buttons"):
-                yield keys_hint("Tab next · Enter presses · Esc cancels")
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button("Find suspects", id="cf-suspect")
                 yield Button("Compute", id="cf-compute")
@@ -509,14 +511,13 @@ class ReasonModal(ModalScreen[str | None]):
         self.title_text = title
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
+        with Dialog():
             yield Label(self.title_text, id="dialog-title")
             with VerticalScroll(classes="dialog-body"):
                 yield Label("Reason (journaled, required):")
                 yield Input(id="reason")
                 yield Static("", id="reason-error", classes="field-error")
             with Horizontal(classes="buttons"):
-                yield keys_hint()
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button("Confirm", id="ok", variant="warning")
 
@@ -545,7 +546,7 @@ class ProposeModal(ModalScreen[dict | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="propose_cancel")]
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
+        with Dialog():
             yield Label("Propose a refund", id="dialog-title")
             with VerticalScroll(classes="dialog-body"):
                 yield Label("Account")
@@ -558,7 +559,6 @@ class ProposeModal(ModalScreen[dict | None]):
                 yield Input(id="p-evidence")
                 yield Static("", id="p-error", classes="field-error")
             with Horizontal(classes="buttons"):
-                yield keys_hint()
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button("Propose", id="ok", variant="warning")
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
 
 from .. import format as fmt
-from ..dialogs import keys_hint
+from ..dialogs import Dialog
 from ..gateway import GatewayError
 from ..tables import clear_table, setup_columns, sync_table
 from ..widgets import DeskScreen
@@ -219,7 +219,7 @@ class RollbackModal(ModalScreen[tuple[str, bool] | None]):
 
     def compose(self) -> ComposeResult:
         p, tot = self.p, self.p["totals"]
-        with Vertical(id="dialog", classes="danger"):
+        with Dialog(classes="danger"):
             yield Label(f"ROLL BACK TO {p['snapshot_id']}", id="dialog-title")
             with VerticalScroll(classes="dialog-body"):
                 if self.note:
@@ -240,7 +240,6 @@ class RollbackModal(ModalScreen[tuple[str, bool] | None]):
                 yield Input(placeholder="e.g. corrupted market data after the 04:30 restart", id="confirm-reason")
                 yield Static("", id="confirm-error", classes="error")
             with Horizontal(classes="buttons"):
-                yield keys_hint()
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button("Roll back", id="confirm", variant="error", disabled=True)
 
