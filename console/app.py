@@ -35,6 +35,7 @@ log = logging.getLogger("perpdesk.console")
 
 GO = Binding.Group("Go", compact=True)
 INCIDENT = Binding.Group("Incident")
+VENUE = Binding.Group("Venue")
 
 #: app action -> the node action (role check) it needs
 ACTION_NEEDS = {
@@ -69,6 +70,9 @@ class PerpdeskApp(App):
                 key_display="^r", tooltip="Release the brake through the validation gate"),
         Binding("ctrl+l", "toggle_liquidations", "Liq pause", id="toggle_liquidations", group=INCIDENT,
                 key_display="^l", tooltip="Pause or resume liquidations on every market"),
+        Binding("o", "venue('mode')", "Venue controls", id="venue_controls", group=VENUE,
+                tooltip="Market mode per market, platform access, TP/SL triggers, liquidations per market, "
+                        "safeguards: a confirmation with a required reason"),
         Binding("f6", "snapshot", "Snapshot", id="take_snapshot", show=False,
                 tooltip="Take a manual snapshot now"),
         Binding("d", "go('dashboard')", "Dashboard", id="go_dashboard", group=GO),
@@ -551,6 +555,99 @@ class PerpdeskApp(App):
                 else "the venue stops with it: the market, the sequencer and the database close")
         self.push_screen(ConfirmModal("QUIT PERPDESK", f"Leave the console: {what}.", "Quit", reason=False,
                                       id="quit-modal"), done)
+
+    # ---- venue controls ------------------------------------------------------------
+    #: extra command palette entries: (name, help, action)
+    PALETTE_EXTRA = [
+        ("Venue: market mode…", "open / post-only / reduce-only / cancel-only / halted, one market or all",
+         "venue('mode')"),
+        ("Venue: platform access…", "disable or enable client access", "venue('access')"),
+        ("Venue: TP/SL triggers…", "pause or resume stop-loss / take-profit triggers, one market or all",
+         "venue('triggers')"),
+        ("Venue: liquidations per market…", "pause or resume liquidations on one market or all",
+         "venue('liquidations')"),
+        ("Venue: safeguards…", "turn the guard rails off (approver) or on", "venue('safeguards')"),
+    ]
+
+    def why_not_venue(self, control: str) -> str | None:
+        from .screens.venue import CONTROLS
+
+        need = CONTROLS[control][3]
+        gw = self.gateway
+        if not gw.may(need):
+            ident = gw.identity
+            return (f"{ident.get('operator')} is {ident.get('role')}; "
+                    f"{need.replace('_', ' ')} needs {gw.required_role(need)}")
+        return None
+
+    def action_venue(self, control: str = "mode") -> None:
+        from .screens.venue import VenueModal
+
+        why = self.why_not_venue(control)
+        if why:  # refused before a dialog opens
+            self.notify(why, title="Not available", severity="warning")
+            return
+        try:
+            markets = self.gateway.markets()
+            status = self.gateway.status()
+        except GatewayError as e:
+            self.notify(e.message, title="Venue state unavailable", severity="error")
+            return
+
+        def done(choice: dict | None) -> None:
+            if choice is None:
+                self.notify("Nothing changed.", title="Venue controls")
+                return
+            self.apply_venue(choice, markets)
+
+        self.push_screen(VenueModal(control, markets, status), done)
+
+    def apply_venue(self, c: dict, markets: list[dict]) -> None:
+        from .screens.venue import CONTROLS, needs
+
+        gw = self.gateway
+        control, value, market, reason = str(c["control"]), str(c["value"]), c["market"], c["reason"]
+        need = needs(control, value)
+        if not gw.may(need):
+            ident = gw.identity
+            self.notify(f"{ident.get('operator')} is {ident.get('role')}; {need.replace('_', ' ')} needs "
+                        f"{gw.required_role(need)}", title="Not available", severity="warning")
+            return
+        title = CONTROLS[control][0]
+        where = market or "every market"
+        if control == "mode":
+            names = [market] if market else [m["market"] for m in markets]
+
+            def fn() -> Outcome:
+                current = {m["market"]: m["mode"] for m in gw.markets()}
+                todo = [m for m in names if current.get(m) != value]
+                if not todo:
+                    return Outcome(False, "no_change", f"{', '.join(names)} already {value}")
+                outs = [gw.set_market_mode(m, value, reason) for m in todo]
+                bad = next((o for o in outs if not o.ok), None)
+                done = [m for m, o in zip(todo, outs, strict=True) if o.ok]
+                if bad is not None:
+                    bad.message = (f"{bad.message}" + (f" (done: {', '.join(done)})" if done else ""))
+                    return bad
+                return Outcome(True, "", f"{', '.join(done)} → {value.replace('_', '-')}", outs[-1].seq)
+            success = ""
+        elif control == "liquidations":
+            def fn() -> Outcome:
+                return (gw.pause_liquidations if value == "pause" else gw.resume_liquidations)(market, reason)
+            success = f"Liquidations {value}d on {where}"
+        elif control == "triggers":
+            def fn() -> Outcome:
+                return (gw.pause_triggers if value == "pause" else gw.resume_triggers)(market, reason)
+            success = f"TP/SL triggers {value}d on {where}"
+        elif control == "access":
+            def fn() -> Outcome:
+                return gw.set_platform_access(value == "enable", reason)
+            success = f"Platform access {value}d"
+        else:
+            def fn() -> Outcome:
+                return gw.set_safeguards(value == "on", reason)
+            success = f"Safeguards {value}"
+        self.run_command(title, fn, success=success)
 
     def action_snapshot(self) -> None:
         self.run_command("Snapshot", lambda: self.gateway.take_snapshot("manual from console"),

@@ -46,8 +46,12 @@ def _lines(content) -> int:
     return (content.plain if isinstance(content, Text) else str(content)).count("\n")
 
 
-def venue_state(status: dict) -> tuple[str, str]:
-    """(label, css class) for the banner."""
+MODE_LABEL = {"open": "OPEN", "post_only": "POST-ONLY", "reduce_only": "REDUCE-ONLY",
+              "cancel_only": "CANCEL-ONLY", "halted": "HALTED"}
+
+
+def venue_state(status: dict, markets: list[dict] | None = None) -> tuple[str, str]:
+    """(label, css class) for the banner: the real state, e.g. ``POST-ONLY 3/3`` rather than ``OPEN``."""
     if status.get("brake_engaged"):
         return "BRAKE ENGAGED", "-brake"
     windows = status.get("maintenance") or []
@@ -58,7 +62,17 @@ def venue_state(status: dict) -> tuple[str, str]:
         return "MAINTENANCE", "-maintenance"
     if not status.get("platform_access", True):
         return "ACCESS DISABLED", "-brake"
-    return "OPEN", "-open"
+    modes = [m.get("mode", "open") for m in markets or []]
+    restricted = [m for m in modes if m != "open"]
+    if not restricted:
+        return "OPEN", "-open"
+    counts: dict[str, int] = {}
+    for m in modes:
+        counts[m] = counts.get(m, 0) + 1
+    order = list(MODE_LABEL)  # the most restrictive first
+    parts = [f"{MODE_LABEL.get(m, m.upper())} {counts[m]}/{len(modes)}"
+             for m in sorted(counts, key=lambda m: -order.index(m) if m in order else 0)]
+    return " · ".join(parts), "-maintenance"
 
 
 class StatusBanner(Static):
@@ -74,7 +88,7 @@ class StatusBanner(Static):
         self._vm = vm
         st = vm["status"]
         ident = vm["identity"]
-        label, cls = venue_state(st)
+        label, cls = venue_state(st, vm.get("markets"))
         for c in ("-open", "-brake", "-maintenance"):
             self.set_class(c == cls, c)
         width = max(0, (self.size.width or self.app.size.width) - 2)  # (padding 0 1)
