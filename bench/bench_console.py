@@ -124,8 +124,8 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
 
         app._display = display
 
-        switched: dict[str, list[float]] = {"l": [], "d": [], "ctrl+b": [], "n": []}
-        ages: dict[str, list[float]] = {"l": [], "d": [], "n": []}
+        switched: dict[str, list[float]] = {"l": [], "d": [], "ctrl+b": [], "escape": []}
+        ages: dict[str, list[float]] = {"l": [], "d": [], "escape": []}
         preview: list[float] = []
 
         only = os.environ.get("BENCH_PROFILE_KEY")
@@ -137,7 +137,7 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
                 (prof.enable if key == only else prof.disable)()
             frames.clear()
             t = time.perf_counter()
-            char = {"ctrl+b": None}.get(key, key)
+            char = {"ctrl+b": None, "escape": "\x1b"}.get(key, key)
             app._driver.send_message(events.Key(key, char))
             t_done = None
             first = None
@@ -165,7 +165,7 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
                     raise RuntimeError(f"{key}: no effect on screen within 10 s")
 
         lat: dict[str, list[float]] = {"l (go to liquidations)": [], "d (go to dashboard)": [],
-                                       "ctrl+b (brake preview modal)": [], "n (dismiss modal)": []}
+                                       "ctrl+b (brake preview modal)": [], "esc (dismiss modal)": []}
         if os.environ.get("BENCH_PROFILE"):  # profile the UI thread (the event loop) while keys are measured
             import cProfile
 
@@ -180,7 +180,7 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
             lat["ctrl+b (brake preview modal)"].append(
                 await measure("ctrl+b", lambda: isinstance(app.screen, BrakeModal), loaded=True))
             await asyncio.sleep(0.2)
-            lat["n (dismiss modal)"].append(await measure("n", lambda: not isinstance(app.screen, BrakeModal)))
+            lat["esc (dismiss modal)"].append(await measure("escape", lambda: not isinstance(app.screen, BrakeModal)))
         if os.environ.get("BENCH_PROFILE"):
             prof.disable()
             prof.dump_stats(os.environ["BENCH_PROFILE"])

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import time
+import traceback
 from collections.abc import Callable
 
 from textual import events, on, work
@@ -29,8 +31,11 @@ from .gateway import Feed, Gateway, GatewayError, Outcome
 from .messages import CommandDone, MarketProgress, Refreshed
 from .palette import DeskCommands
 
+log = logging.getLogger("perpdesk.console")
+
 GO = Binding.Group("Go", compact=True)
 INCIDENT = Binding.Group("Incident")
+VENUE = Binding.Group("Venue")
 
 #: app action -> the node action (role check) it needs
 ACTION_NEEDS = {
@@ -42,7 +47,9 @@ ACTION_NEEDS = {
     "take_snapshot": "take_snapshot",
     "propose": "propose_refund",
     "approve": "decide_refund",
+    "approve_treasury": "decide_refund",
     "reject": "decide_refund",
+    "compute": "propose_refund",
     "pay": "pay_refund",
     "schedule": "schedule_maintenance",
 }
@@ -58,11 +65,14 @@ class PerpdeskApp(App):
     BINDINGS = [
         Binding("ctrl+b", "brake", "Brake", id="brake", group=INCIDENT, priority=True,
                 key_display="^b", tooltip="Emergency brake: preview, then confirm"),
-        Binding("exclamation_mark", "brake", "Brake", id="brake_bang", show=False),
+        Binding("exclamation_mark", "brake", "Brake", id="brake_bang", show=False, key_display="!"),
         Binding("ctrl+r", "release", "Release", id="release", group=INCIDENT, priority=True,
                 key_display="^r", tooltip="Release the brake through the validation gate"),
         Binding("ctrl+l", "toggle_liquidations", "Liq pause", id="toggle_liquidations", group=INCIDENT,
                 key_display="^l", tooltip="Pause or resume liquidations on every market"),
+        Binding("o", "venue('mode')", "Venue controls", id="venue_controls", group=VENUE,
+                tooltip="Market mode per market, platform access, TP/SL triggers, liquidations per market, "
+                        "safeguards: a confirmation with a required reason"),
         Binding("f6", "snapshot", "Snapshot", id="take_snapshot", show=False,
                 tooltip="Take a manual snapshot now"),
         Binding("d", "go('dashboard')", "Dashboard", id="go_dashboard", group=GO),
@@ -105,6 +115,9 @@ class PerpdeskApp(App):
         self._fetch_again = False  # and another was asked for meanwhile
         self.last_outcome: Outcome | None = None
         self._gc_held: object | None = None  # the timer that gives the collector back (see _hold_gc)
+        #: unexpected errors caught in a refresh or a demo tick (where, exception text, traceback), newest last
+        self.errors: list[tuple[str, str, str]] = []
+        self._errors_shown: set[str] = set()
 
     # ---- lifecycle ----------------------------------------------------------
     def on_mount(self) -> None:
@@ -299,13 +312,37 @@ class PerpdeskApp(App):
         screen = self.screen
         if hasattr(screen, "render_vm"):  # not a modal: the screen beneath shows it when the modal closes
             with self.batch_update():
-                screen.render_vm(vm)
+                self.guarded(f"render {getattr(screen, 'NAME', screen)}", screen.render_vm, vm)
             self.renders += 1
         st = vm["status"]
         state = (st.get("brake_engaged"), st.get("liquidations_paused"), vm["identity"].get("role"))
         if state != self._brake_state:
             self._brake_state = state
             self.refresh_bindings()
+
+    def guarded(self, where: str, fn: Callable, *args) -> object:
+        """``fn(*args)``; an unexpected error becomes a log record (with its traceback), an entry in
+        ``self.errors`` and a notification (once per distinct error), never the end of the app."""
+        try:
+            return fn(*args)
+        except Exception as e:
+            self.report_error(where, e)
+            return None
+
+    def report_error(self, where: str, err: BaseException) -> None:
+        text = f"{type(err).__name__}: {err}"
+        tb = "".join(traceback.format_exception(err))
+        self.errors.append((where, text, tb))
+        del self.errors[:-50]
+        sig = f"{where}|{text}"
+        if sig in self._errors_shown:  # a refresh repeats the same error: logged in full once
+            log.debug("console: %s failed again: %s", where, text)
+        else:
+            self._errors_shown.add(sig)
+            log.error("console: %s failed: %s\n%s", where, text, tb)
+            self.log.error(f"{where} failed", tb)
+            self.notify(f"{text} (logged; the console carries on)", title=f"{where} failed", severity="error",
+                        timeout=10)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
@@ -401,7 +438,7 @@ class PerpdeskApp(App):
             # the first frame shows the latest data, not what the screen showed when it was left
             target = self._screen_stacks[mode][-1]
             if hasattr(target, "render_vm"):
-                target.render_vm(self.vm)
+                self.guarded(f"render {mode}", target.render_vm, self.vm)
         try:
             result = super().switch_mode(mode)
         finally:
@@ -442,7 +479,8 @@ class PerpdeskApp(App):
                     out.message = (f"BRAKE ENGAGED: {ev['canceled_orders']} orders canceled, "
                                    f"{ev['kept_tpsl']} TP/SL kept, {ev['accounts_affected']} accounts affected; "
                                    f"all markets halted")
-            self.run_command("Emergency brake", lambda: _with(self.gateway.emergency_brake(modal.reason), summary),
+            reason = modal.reason
+            self.run_command("Emergency brake", lambda: _with(self.gateway.emergency_brake(reason), summary),
                              success="")
 
         self.push_screen(modal, done)
@@ -455,7 +493,8 @@ class PerpdeskApp(App):
 
         def done(release: bool | None) -> None:
             if release:
-                self.run_command("Release brake", lambda: self.gateway.release_brake(modal.reason),
+                reason = modal.reason
+                self.run_command("Release brake", lambda: self.gateway.release_brake(reason),
                                  success="Brake released: platform access restored, markets reopen in post_only")
 
         self.push_screen(modal, done)
@@ -481,15 +520,134 @@ class PerpdeskApp(App):
         self.call_from_thread(modal.load, data)
 
     def action_toggle_liquidations(self) -> None:
+        from .dialogs import ConfirmModal
+
         paused = self.vm.get("status", {}).get("liquidations_paused")
         if paused:
-            self.run_command("Resume liquidations",
-                             lambda: self.gateway.resume_liquidations(None, "resumed from console"),
-                             success="Liquidations resumed on every market")
+            label, verb, fn = "Resume liquidations", "resumed", self.gateway.resume_liquidations
+            explain = ("Liquidations resume on every market: accounts below maintenance margin are "
+                       "liquidated from the next tick.")
         else:
-            self.run_command("Pause liquidations",
-                             lambda: self.gateway.pause_liquidations(None, "paused from console"),
-                             success="Liquidations paused on every market")
+            label, verb, fn = "Pause liquidations", "paused", self.gateway.pause_liquidations
+            explain = ("Liquidations pause on every market: accounts below maintenance margin stay open "
+                       "and may build bad debt until they resume.")
+
+        def done(reason: str | None) -> None:
+            if not reason:
+                self.notify(f"{label}: canceled; nothing changed.", title=label)
+                return
+            self.run_command(label, lambda: fn(None, reason), success=f"Liquidations {verb} on every market")
+
+        self.push_screen(ConfirmModal(label.upper(), explain, label, id="liquidations-modal"), done)
+
+    async def action_quit(self) -> None:
+        """Quit only after a confirmation (Cancel focused): quitting stops the venue."""
+        from .dialogs import ConfirmModal
+
+        if isinstance(self.screen, ConfirmModal) and self.screen.id == "quit-modal":
+            return
+
+        def done(ok) -> None:
+            if ok:
+                self.exit()
+
+        what = ("the scenario stops where it is" if getattr(self, "director", None) is not None
+                else "the venue stops with it: the market, the sequencer and the database close")
+        self.push_screen(ConfirmModal("QUIT PERPDESK", f"Leave the console: {what}.", "Quit", reason=False,
+                                      id="quit-modal"), done)
+
+    # ---- venue controls ------------------------------------------------------------
+    #: extra command palette entries: (name, help, action)
+    PALETTE_EXTRA = [
+        ("Venue: market mode…", "open / post-only / reduce-only / cancel-only / halted, one market or all",
+         "venue('mode')"),
+        ("Venue: platform access…", "disable or enable client access", "venue('access')"),
+        ("Venue: TP/SL triggers…", "pause or resume stop-loss / take-profit triggers, one market or all",
+         "venue('triggers')"),
+        ("Venue: liquidations per market…", "pause or resume liquidations on one market or all",
+         "venue('liquidations')"),
+        ("Venue: safeguards…", "turn the guard rails off (approver) or on", "venue('safeguards')"),
+    ]
+
+    def why_not_venue(self, control: str) -> str | None:
+        from .screens.venue import CONTROLS
+
+        need = CONTROLS[control][3]
+        gw = self.gateway
+        if not gw.may(need):
+            ident = gw.identity
+            return (f"{ident.get('operator')} is {ident.get('role')}; "
+                    f"{need.replace('_', ' ')} needs {gw.required_role(need)}")
+        return None
+
+    def action_venue(self, control: str = "mode") -> None:
+        from .screens.venue import VenueModal
+
+        why = self.why_not_venue(control)
+        if why:  # refused before a dialog opens
+            self.notify(why, title="Not available", severity="warning")
+            return
+        try:
+            markets = self.gateway.markets()
+            status = self.gateway.status()
+        except GatewayError as e:
+            self.notify(e.message, title="Venue state unavailable", severity="error")
+            return
+
+        def done(choice: dict | None) -> None:
+            if choice is None:
+                self.notify("Nothing changed.", title="Venue controls")
+                return
+            self.apply_venue(choice, markets)
+
+        self.push_screen(VenueModal(control, markets, status), done)
+
+    def apply_venue(self, c: dict, markets: list[dict]) -> None:
+        from .screens.venue import CONTROLS, needs
+
+        gw = self.gateway
+        control, value, market, reason = str(c["control"]), str(c["value"]), c["market"], c["reason"]
+        need = needs(control, value)
+        if not gw.may(need):
+            ident = gw.identity
+            self.notify(f"{ident.get('operator')} is {ident.get('role')}; {need.replace('_', ' ')} needs "
+                        f"{gw.required_role(need)}", title="Not available", severity="warning")
+            return
+        title = CONTROLS[control][0]
+        where = market or "every market"
+        if control == "mode":
+            names = [market] if market else [m["market"] for m in markets]
+
+            def fn() -> Outcome:
+                current = {m["market"]: m["mode"] for m in gw.markets()}
+                todo = [m for m in names if current.get(m) != value]
+                if not todo:
+                    return Outcome(False, "no_change", f"{', '.join(names)} already {value}")
+                outs = [gw.set_market_mode(m, value, reason) for m in todo]
+                bad = next((o for o in outs if not o.ok), None)
+                done = [m for m, o in zip(todo, outs, strict=True) if o.ok]
+                if bad is not None:
+                    bad.message = (f"{bad.message}" + (f" (done: {', '.join(done)})" if done else ""))
+                    return bad
+                return Outcome(True, "", f"{', '.join(done)} → {value.replace('_', '-')}", outs[-1].seq)
+            success = ""
+        elif control == "liquidations":
+            def fn() -> Outcome:
+                return (gw.pause_liquidations if value == "pause" else gw.resume_liquidations)(market, reason)
+            success = f"Liquidations {value}d on {where}"
+        elif control == "triggers":
+            def fn() -> Outcome:
+                return (gw.pause_triggers if value == "pause" else gw.resume_triggers)(market, reason)
+            success = f"TP/SL triggers {value}d on {where}"
+        elif control == "access":
+            def fn() -> Outcome:
+                return gw.set_platform_access(value == "enable", reason)
+            success = f"Platform access {value}d"
+        else:
+            def fn() -> Outcome:
+                return gw.set_safeguards(value == "on", reason)
+            success = f"Safeguards {value}"
+        self.run_command(title, fn, success=success)
 
     def action_snapshot(self) -> None:
         self.run_command("Snapshot", lambda: self.gateway.take_snapshot("manual from console"),

@@ -537,7 +537,10 @@ class DemoApp(PerpdeskApp):
         super().on_mount()
         self.director.attach()
         if self.autoplay:
-            self.set_interval(self.tick_s, self.director.tick, name="demo-clock")
+            self.set_interval(self.tick_s, self._demo_tick, name="demo-clock")
+
+    def _demo_tick(self) -> None:
+        self.guarded("demo clock", self.director.tick)
 
     def show_caption(self) -> None:
         for screen in self.screen_stack:

@@ -196,6 +196,24 @@ class Gateway:
     def set_market_mode(self, market: str, mode: str, reason: str) -> Outcome:
         return self.send({"type": "set_market_mode", "market": market, "mode": mode, "reason": reason})
 
+    def set_platform_access(self, enabled: bool, reason: str) -> Outcome:
+        return self.send({"type": "set_platform_access", "enabled": enabled, "reason": reason})
+
+    def pause_triggers(self, market: str | None, reason: str) -> Outcome:
+        cmd = {"type": "pause_triggers", "reason": reason}
+        if market:
+            cmd["market"] = market
+        return self.send(cmd)
+
+    def resume_triggers(self, market: str | None, reason: str) -> Outcome:
+        cmd = {"type": "resume_triggers", "reason": reason}
+        if market:
+            cmd["market"] = market
+        return self.send(cmd)
+
+    def set_safeguards(self, enabled: bool, reason: str) -> Outcome:
+        return self.send({"type": "set_safeguards", "enabled": enabled, "reason": reason})
+
     # ---- refunds (node actions, maker-checker) ---------------------------------
     def _node_action(self, name: str, *args, **kwargs) -> Outcome:
         try:

@@ -32,6 +32,12 @@ class DeskCommands(Provider):
             group = b.group.description if b.group else ""
             name = f"{group}: {b.description}" if group else b.description
             yield name, help_text, partial(app.run_action, b.action, active.node)
+        for name, help_text, action in getattr(app, "PALETTE_EXTRA", ()):
+            control = action.split("'")[1] if "'" in action else ""
+            why = app.why_not_venue(control) if control and hasattr(app, "why_not_venue") else None
+            if why:
+                help_text += f"  (unavailable: {why})"
+            yield name, help_text, partial(app.run_action, action, app)
 
     async def discover(self) -> Hits:
         for name, help_text, cb in sorted(self._entries(), key=lambda e: e[0]):

@@ -23,6 +23,11 @@ def scene_app(**kw):
     return make_app(seed=SEED, frozen=True, accounts=200, **kw)
 
 
+#: the brake as a person trips it: Cancel is focused; Shift+Tab to the reason, type it, Enter moves to
+#: the Trip button, Enter presses it (no single-letter shortcut in the dialog)
+TRIP = ("ctrl+b", "shift+tab", *"drill: corrupted marks", "enter", "enter")
+
+
 async def _dashboard(pilot) -> None:
     await pilot.pause()
 
@@ -43,7 +48,7 @@ async def _brake_preview(pilot) -> None:
 
 
 async def _brake_engaged(pilot) -> None:
-    await pilot.press("ctrl+b", "y")
+    await pilot.press(*TRIP)
     await pilot.pause()
     pilot.app.clear_notifications()
     await pilot.pause()
@@ -55,7 +60,7 @@ NO_GUARDS = {"type": "set_safeguards", "enabled": False, "reason": "drill: the 0
 
 async def _release_refused(pilot) -> None:
     app = pilot.app
-    await pilot.press("ctrl+b", "y")
+    await pilot.press(*TRIP)
     app.desk.system(dict(NO_GUARDS))
     app.desk.system({"type": "load_market_state", "market": "BTC-USD-PERP", "mark_price": "0",
                      "funding_index": "0", "source": "db-restart"})
@@ -122,11 +127,11 @@ def _seed_refunds(app) -> None:
 
 async def _audit(pilot) -> None:
     app = pilot.app
-    await pilot.press("ctrl+b", "y")
+    await pilot.press(*TRIP)
     app.desk.system(dict(NO_GUARDS))
     app.desk.system({"type": "load_market_state", "market": "BTC-USD-PERP", "mark_price": "0",
                      "funding_index": "0", "source": "db-restart"})
-    await pilot.press("ctrl+r", "y", "escape")
+    await pilot.press("ctrl+r", "escape")
     _seed_refunds(app)
     await pilot.press("a")
     app.clear_notifications()
@@ -166,6 +171,33 @@ SCENES: dict[str, Callable[..., Awaitable[None]]] = {
 }
 
 
+async def _refunds_compute(pilot) -> None:
+    """The refunds compute dialog, computed over a corrupted write (a mark 10% off, without guard rails)."""
+    from engine.fixedpoint import fmt_price
+
+    app = pilot.app
+    app.desk.system(dict(NO_GUARDS))
+    m = next(m for m in app.gateway.markets() if m["market"] == "BTC-USD-PERP")
+    mark = m["index_price"] * 110 // 100 // m["tick_size"] * m["tick_size"]
+    app.desk.system({"type": "load_market_state", "market": "BTC-USD-PERP", "mark_price": fmt_price(mark),
+                     "funding_index": "0", "source": "db-restart"})
+    app.desk.drive(20)
+    app.refresh_now()
+    await pilot.press("r", "i")
+    await pilot.pause()
+    app.screen.compute()
+    await pilot.pause()
+
+
+#: the dangerous dialogs on the smallest supported terminal: everything reachable, buttons visible
+SMALL_SIZE = (80, 24)
+SMALL_SCENES: dict[str, Callable[..., Awaitable[None]]] = {
+    "brake_preview_80x24": _brake_preview,
+    "rollback_confirm_80x24": _rollback_confirm,
+    "refunds_compute_80x24": _refunds_compute,
+}
+
+
 def settled(scene: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
     """Run a scene, then drop toasts (they expire on the wall clock, so they would make pictures flaky)."""
 
@@ -181,8 +213,9 @@ def settled(scene: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[No
 def render(name: str) -> str:
     from textual._doc import take_svg_screenshot
 
-    return take_svg_screenshot(app=scene_app(), run_before=settled(SCENES[name]), terminal_size=SIZE,
-                               title="perpdesk")
+    small = name in SMALL_SCENES
+    return take_svg_screenshot(app=scene_app(), run_before=settled((SMALL_SCENES if small else SCENES)[name]),
+                               terminal_size=SMALL_SIZE if small else SIZE, title="perpdesk")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for name in args.names or SCENES:
+    for name in args.names or [*SCENES, *SMALL_SCENES]:
         svg = render(name)
         (out / f"{name}.svg").write_text(svg)
         print(f"{out / f'{name}.svg'}")

@@ -21,6 +21,8 @@ SCREEN_TITLES = {
     "accounts": "Accounts",
     "alerts": "Alerts",
 }
+SHORT_TITLES = {"dashboard": "Dash", "liquidations": "Liqs", "maintenance": "Maint", "snapshots": "Snaps",
+                "refunds": "Refunds", "audit": "Audit", "accounts": "Accts", "alerts": "Alerts"}
 SCREEN_KEYS = {"dashboard": "d", "liquidations": "l", "maintenance": "m", "snapshots": "s",
                "refunds": "r", "audit": "a", "accounts": "c", "alerts": "t"}
 
@@ -44,8 +46,12 @@ def _lines(content) -> int:
     return (content.plain if isinstance(content, Text) else str(content)).count("\n")
 
 
-def venue_state(status: dict) -> tuple[str, str]:
-    """(label, css class) for the banner."""
+MODE_LABEL = {"open": "OPEN", "post_only": "POST-ONLY", "reduce_only": "REDUCE-ONLY",
+              "cancel_only": "CANCEL-ONLY", "halted": "HALTED"}
+
+
+def venue_state(status: dict, markets: list[dict] | None = None) -> tuple[str, str]:
+    """(label, css class) for the banner: the real state, e.g. ``POST-ONLY 3/3`` rather than ``OPEN``."""
     if status.get("brake_engaged"):
         return "BRAKE ENGAGED", "-brake"
     windows = status.get("maintenance") or []
@@ -56,7 +62,17 @@ def venue_state(status: dict) -> tuple[str, str]:
         return "MAINTENANCE", "-maintenance"
     if not status.get("platform_access", True):
         return "ACCESS DISABLED", "-brake"
-    return "OPEN", "-open"
+    modes = [m.get("mode", "open") for m in markets or []]
+    restricted = [m for m in modes if m != "open"]
+    if not restricted:
+        return "OPEN", "-open"
+    counts: dict[str, int] = {}
+    for m in modes:
+        counts[m] = counts.get(m, 0) + 1
+    order = list(MODE_LABEL)  # the most restrictive first
+    parts = [f"{MODE_LABEL.get(m, m.upper())} {counts[m]}/{len(modes)}"
+             for m in sorted(counts, key=lambda m: -order.index(m) if m in order else 0)]
+    return " · ".join(parts), "-maintenance"
 
 
 class StatusBanner(Static):
@@ -69,13 +85,15 @@ class StatusBanner(Static):
         self.screen_name = screen_name
 
     def show(self, vm: dict) -> None:
+        self._vm = vm
         st = vm["status"]
         ident = vm["identity"]
-        label, cls = venue_state(st)
+        label, cls = venue_state(st, vm.get("markets"))
         for c in ("-open", "-brake", "-maintenance"):
             self.set_class(c == cls, c)
-        t = Text()
-        t.append(f" {label} ", style="bold reverse")
+        width = max(0, (self.size.width or self.app.size.width) - 2)  # (padding 0 1)
+        head = Text()
+        head.append(f" {label} ", style="bold reverse")
         extra = []
         if st.get("liquidations_paused"):
             extra.append("liquidations paused")
@@ -84,19 +102,42 @@ class StatusBanner(Static):
         if st.get("safeguards") is False:
             extra.append("SAFEGUARDS OFF")
         if extra:
-            t.append("  " + " · ".join(extra), style="bold")
-        t.append(f"   operator {ident.get('operator')} ({ident.get('role')})   db {ident.get('db')}")
-        t.append(f"   seq {st.get('seq', 0):,}   engine time {fmt.clock_time(st.get('now'))} UTC")
+            head.append("  " + " · ".join(extra), style="bold")
+        head.append(f"   operator {ident.get('operator')} ({ident.get('role')})")
+        tail = f"   seq {st.get('seq', 0):,}   engine time {fmt.clock_time(st.get('now'))} UTC"
         if vm.get("rate") is not None:
-            t.append(f"   {vm['rate']:,.0f} cmd/s")
+            tail += f"   {vm['rate']:,.0f} cmd/s"
+        # one line, never wrapped: the database path gives way first (its start, then all of it)
+        db = f"   db {ident.get('db')}"
+        room = width - head.cell_len - len(tail)
+        if room < len(db):
+            db = "   db …" + db[len(db) - room + 7:] if room >= 16 else ""
+        t = head
+        t.append(db)
+        t.append(tail)
         t.append("\n")
-        for name, title in SCREEN_TITLES.items():
+        t.append_text(self._tabs(width))
+        t.no_wrap = True
+        t.overflow = "ellipsis"
+        show_content(self, t, layout=False)  # two lines, always (app.tcss)
+
+    def _tabs(self, width: int) -> Text:
+        titles = SCREEN_TITLES
+        if sum(len(v) + 4 for v in titles.values()) > width:
+            titles = SHORT_TITLES
+        t = Text()
+        for name, title in titles.items():
             key = SCREEN_KEYS[name]
             if name == self.screen_name:
                 t.append(f" {key} {title} ", style="bold reverse")
             else:
                 t.append(f" {key} {title} ")
-        show_content(self, t, layout=False)  # two lines, always (app.tcss)
+        return t
+
+    def on_resize(self, event: events.Resize) -> None:
+        vm = getattr(self, "_vm", None)
+        if vm is not None:
+            self.show(vm)
 
 
 class DeskFooter(Footer):
@@ -272,6 +313,11 @@ class DeskScreen(Screen):
         """Render a view model (UI thread)."""
 
     def render_vm(self, vm: dict) -> None:
+        if not self.is_mounted:
+            # Composed but its on_mount (columns, titles, state) has not run yet: a render that raced
+            # the first visit's mount (the demo renders inline from its clock while the mode switch
+            # mounts the screen). The screen's ScreenResume, processed after its Mount, renders it.
+            return
         banners = self.query(StatusBanner)
         if not banners:  # not composed yet (a refresh that raced a screen switch): the next one renders
             return

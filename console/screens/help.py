@@ -40,8 +40,9 @@ class HelpScreen(ModalScreen[None]):
                         desc += f" (unavailable: {why})"
                     t.add_row(b.key_display or b.key, b.description, desc, b.group.description if b.group else "")
             t.add_row("^p", "Command palette", "every action above, searchable", "")
-            t.add_row("^q", "Quit", "leave the console (the node stops with it)", "")
+            t.add_row("^q", "Quit", "leave the console, after a confirmation (the venue stops with it)", "")
             yield Static(t)
-            yield Static("Dangerous actions open a confirmation that defaults to Cancel. Dimmed keys in the "
-                         "footer are not available to your role or in the venue's current state; pressing one "
-                         "tells you why.", classes="explain")
+            yield Static("Dangerous actions open a confirmation that defaults to Cancel and asks for a reason; "
+                         "in a dialog, Tab/Shift+Tab move, Enter presses the focused button, Esc cancels (no "
+                         "single-letter shortcuts). Dimmed keys in the footer are not available to your role or "
+                         "in the venue's current state; pressing one tells you why.", classes="explain")

@@ -13,11 +13,12 @@ import re
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from .. import format as fmt
+from ..dialogs import ConfirmModal, Dialog
 from ..gateway import GatewayError
 from ..tables import clear_table, setup_columns, sync_table
 from ..widgets import DeskScreen
@@ -34,8 +35,8 @@ class RefundsScreen(DeskScreen):
         Binding("n", "propose", "Propose", id="refund_propose"),
         Binding("y", "approve", "Approve", id="refund_approve"),
         Binding("x", "reject", "Reject", id="refund_reject"),
-        Binding("t", "approve_treasury", "Approve (treasury)", id="refund_approve_treasury", show=False,
-                tooltip="Approve, paid from the treasury (external money) instead of the insurance fund"),
+        Binding("f", "approve_treasury", "Approve (treasury)", id="refund_approve_treasury",
+                tooltip="Approve, paid from the treasury fund (external money) instead of the insurance fund"),
         Binding("p", "pay", "Pay", id="refund_pay"),
         Binding("v", "recompute", "Recompute", id="refund_recompute",
                 tooltip="Recompute the selected refund from its stored inputs and compare"),
@@ -110,7 +111,17 @@ class RefundsScreen(DeskScreen):
     def why_not(self, action: str) -> str | None:
         return self.app.why_not(action)
 
+    def refused(self, action: str) -> bool:
+        """Refuse before any dialog opens when the role (or the venue's state) forbids ``action``."""
+        why = self.app.why_not(action)
+        if why:
+            self.app.notify(why, title="Not available", severity="warning")
+        return why is not None
+
     def action_propose(self) -> None:
+        if self.refused("propose"):
+            return
+
         def done(form: dict | None) -> None:
             if form is None:
                 return
@@ -121,6 +132,8 @@ class RefundsScreen(DeskScreen):
         self.app.push_screen(ProposeModal(), done)
 
     def _decide(self, approve: bool, fund: str | None = None) -> None:
+        if self.refused("approve" if approve else "reject"):
+            return
         r = self.selected()
         if r is None:
             self.app.notify("Select a refund first.", severity="warning")
@@ -187,17 +200,35 @@ class RefundsScreen(DeskScreen):
         self._decide(False)
 
     def action_pay(self) -> None:
+        if self.refused("pay"):
+            return
         r = self.selected()
         if r is None:
             self.app.notify("Select a refund first.", severity="warning")
             return
+        if r["status"] != "approved":
+            self.app.notify(f"{r['refund_id']} is {r['status']}; only an approved refund can be paid.",
+                            title="Pay refund", severity="warning")
+            return
         gw = self.app.gateway
         fund = r.get("fund") or "insurance"
-        self.app.run_command("Pay refund", lambda: gw.pay_refund(r["refund_id"]),
-                             success=f"{r['refund_id']} paid: {fmt.money(r['amount'])} USDC credited to "
-                                     f"{r['account']} from the {fund} fund")
+
+        def done(ok) -> None:
+            if ok is None:
+                self.app.notify("Not paid; nothing changed.", title="Pay refund")
+                return
+            self.app.run_command("Pay refund", lambda: gw.pay_refund(r["refund_id"]),
+                                 success=f"{r['refund_id']} paid: {fmt.money(r['amount'])} USDC credited to "
+                                         f"{r['account']} from the {fund} fund")
+
+        self.app.push_screen(ConfirmModal(
+            f"PAY {r['refund_id']}",
+            f"Credit {fmt.money(r['amount'])} USDC to {r['account']} from the {fund} fund now. A payment "
+            f"cannot be undone from the console.", "Pay", reason=False, danger=False, id="pay-modal"), done)
 
     def action_compute(self) -> None:
+        if self.refused("compute"):
+            return
         vm = self.app.vm or {}
         seq = (vm.get("status") or {}).get("seq", 0)
 
@@ -266,16 +297,14 @@ class ComputeModal(ModalScreen[dict | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="compute_cancel")]
     DEFAULT_CSS = """
-    ComputeModal #cf-dialog {
-        width: 124; height: auto; max-height: 95%; padding: 0 1;
-        background: $panel; border: thick $primary;
-    }
-    ComputeModal #dialog-title { margin-bottom: 0; }
-    ComputeModal .buttons { height: auto; align-horizontal: right; }
-    ComputeModal .buttons Button { margin-left: 2; }
+    ComputeModal #dialog { width: 124; padding: 0 1; }
+    ComputeModal #dialog-title { height: 1; padding-top: 0; }
+    ComputeModal .row Label { width: 1fr; padding-right: 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    ComputeModal SelectCurrent Static#label { text-wrap: nowrap; text-overflow: ellipsis; }
     ComputeModal .row { height: auto; }
     ComputeModal .row Vertical { height: auto; width: 1fr; }
     ComputeModal #cf-snapshot { width: 1fr; }
+    ComputeModal .row #cf-snapshot-col { width: 2fr; }
     ComputeModal #cf-suspects { height: auto; max-height: 3; color: $text-muted; }
     ComputeModal #cf-totals { height: auto; max-height: 2; }
     ComputeModal #cf-evidence { height: 9; }
@@ -289,25 +318,26 @@ class ComputeModal(ModalScreen[dict | None]):
         self.suspects: list[dict] = []
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="cf-dialog"):
+        with Dialog(classes="cf-dialog"):
             yield Label("Refunds from an incident (counterfactual replay)", id="dialog-title")
-            with Horizontal(classes="row"):
-                with Vertical():
-                    yield Label("Snapshot before the incident")
-                    yield Select([], id="cf-snapshot", prompt="choose a snapshot")
-                with Vertical():
-                    yield Label("Window ends at seq")
-                    yield Input(str(self.current_seq), id="cf-to-seq")
-                with Vertical():
-                    yield Label("Bad inputs (seqs to leave out)")
-                    yield Input(id="cf-bad", placeholder="e.g. 1203, 1210")
-            yield Static("", id="cf-suspects")
-            yield Static("", id="cf-totals")
-            yield DataTable(id="cf-table", cursor_type="row", zebra_stripes=True)
-            yield Static("", id="cf-evidence", classes="panel")
-            yield Label("Reason (journaled with every proposal, required):")
-            yield Input(id="cf-reason")
-            yield Static("", id="cf-error", classes="field-error")
+            with VerticalScroll(classes="dialog-body"):
+                with Horizontal(classes="row"):
+                    with Vertical(id="cf-snapshot-col"):
+                        yield Label("Snapshot before the incident")
+                        yield Select([], id="cf-snapshot", prompt="choose a snapshot")
+                    with Vertical():
+                        yield Label("Window ends at seq")
+                        yield Input(str(self.current_seq), id="cf-to-seq")
+                    with Vertical():
+                        yield Label("Bad inputs (seqs to leave out)")
+                        yield Input(id="cf-bad", placeholder="e.g. 1203, 1210")
+                yield Static("", id="cf-suspects")
+                yield Static("", id="cf-totals")
+                yield DataTable(id="cf-table", cursor_type="row", zebra_stripes=True)
+                yield Static("", id="cf-evidence", classes="panel")
+                yield Label("Reason (journaled with every proposal, required):")
+                yield Input(id="cf-reason")
+                yield Static("", id="cf-error", classes="field-error")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button("Find suspects", id="cf-suspect")
@@ -481,11 +511,12 @@ class ReasonModal(ModalScreen[str | None]):
         self.title_text = title
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
+        with Dialog():
             yield Label(self.title_text, id="dialog-title")
-            yield Label("Reason (journaled, required):")
-            yield Input(id="reason")
-            yield Static("", id="reason-error", classes="field-error")
+            with VerticalScroll(classes="dialog-body"):
+                yield Label("Reason (journaled, required):")
+                yield Input(id="reason")
+                yield Static("", id="reason-error", classes="field-error")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button("Confirm", id="ok", variant="warning")
@@ -515,17 +546,18 @@ class ProposeModal(ModalScreen[dict | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="propose_cancel")]
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
+        with Dialog():
             yield Label("Propose a refund", id="dialog-title")
-            yield Label("Account")
-            yield Input(id="p-account")
-            yield Label("Amount (USDC)")
-            yield Input(id="p-amount", placeholder="e.g. 1250.50")
-            yield Label("Reason")
-            yield Input(id="p-reason")
-            yield Label("Evidence (free text or JSON)")
-            yield Input(id="p-evidence")
-            yield Static("", id="p-error", classes="field-error")
+            with VerticalScroll(classes="dialog-body"):
+                yield Label("Account")
+                yield Input(id="p-account")
+                yield Label("Amount (USDC)")
+                yield Input(id="p-amount", placeholder="e.g. 1250.50")
+                yield Label("Reason (journaled, required)")
+                yield Input(id="p-reason")
+                yield Label("Evidence (free text or JSON)")
+                yield Input(id="p-evidence")
+                yield Static("", id="p-error", classes="field-error")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button("Propose", id="ok", variant="warning")

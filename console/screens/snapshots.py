@@ -5,11 +5,12 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Label, Static
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
 
 from .. import format as fmt
+from ..dialogs import Dialog
 from ..gateway import GatewayError
 from ..tables import clear_table, setup_columns, sync_table
 from ..widgets import DeskScreen
@@ -35,6 +36,7 @@ class SnapshotsScreen(DeskScreen):
     def __init__(self) -> None:
         super().__init__()
         self.preview: dict | None = None
+        self.preview_seq: int | None = None  # the venue's seq when the preview was computed
 
     def compose_body(self) -> ComposeResult:
         yield DataTable(id="snap-table", cursor_type="row")
@@ -76,12 +78,19 @@ class SnapshotsScreen(DeskScreen):
         if sid is None:
             self.app.notify("There is no snapshot to preview.", severity="warning")
             return
+        self._compute_preview(sid)
+
+    def _compute_preview(self, sid: str) -> dict | None:
+        gw = self.app.gateway
         try:
-            self.preview = self.app.gateway.rollback_preview(sid)
+            seq = gw.status().get("seq")
+            self.preview = gw.rollback_preview(sid)
         except GatewayError as e:
             self.app.notify(e.message, title="Rollback preview failed", severity="error")
-            return
+            return None
+        self.preview_seq = seq
         self.show_preview(self.preview)
+        return self.preview
 
     def show_preview(self, p: dict) -> None:
         tot = p["totals"]
@@ -121,60 +130,115 @@ class SnapshotsScreen(DeskScreen):
         self.app.action_snapshot()
 
     def action_rollback(self) -> None:
+        why = self.app.why_not("rollback")
+        if why:  # refused before a dialog opens
+            self.app.notify(why, title="Not available", severity="warning")
+            return
         if self.preview is None or self.preview["snapshot_id"] != self.selected():
             self.action_preview()
         p = self.preview
         if p is None:
             return
-        modal = RollbackModal(p)
+        self._open_confirm(p, "")
 
-        def done(reason: str | None) -> None:
-            if reason is None:
+    def _braked(self) -> bool:
+        try:
+            return bool(self.app.gateway.status().get("brake_engaged"))
+        except GatewayError:
+            return False
+
+    def _open_confirm(self, p: dict, note: str) -> None:
+        modal = RollbackModal(p, needs_override=not self._braked(), note=note)
+
+        def done(result: tuple[str, bool] | None) -> None:
+            if result is None:
                 self.app.notify("Rollback canceled; nothing changed.", title="Rollback")
                 return
-
-            def after(out) -> None:
-                if out.ok:
-                    self.preview = None
-                    self.query_one("#preview-totals", Static).update(
-                        f"Rolled back to {p['snapshot_id']} (seq {p['to_seq']:,}).")
-                    clear_table(self.query_one("#preview-table", DataTable))
-
-            self.app.run_command("Rollback", lambda: self.app.gateway.rollback(p["snapshot_id"], reason),
-                                 success=f"Rolled back to {p['snapshot_id']}; {p['discarded_commands']:,} "
-                                         f"commands marked rolled back", then=after)
+            reason, overridden = result
+            self._confirmed(p, reason, overridden)
 
         self.app.push_screen(modal, done)
+
+    def _confirmed(self, p: dict, reason: str, overridden: bool) -> None:
+        """At confirm: the venue may have moved on since the preview. A stale preview is recomputed;
+        on a braked venue a changed preview is shown and confirmed again; an un-braked venue needs
+        the override (given in the dialog, or the dialog opens again asking for it)."""
+        gw = self.app.gateway
+        sid = p["snapshot_id"]
+        try:
+            st = gw.status()
+        except GatewayError as e:
+            self.app.notify(e.message, title="Rollback: status unavailable", severity="error")
+            return
+        braked = bool(st.get("brake_engaged"))
+        if st.get("seq") != self.preview_seq:
+            fresh = self._compute_preview(sid)
+            if fresh is None:
+                return
+            moved = st.get("seq", 0) - (self.preview_seq or 0)
+            if not braked and not overridden:
+                self._open_confirm(fresh, "The brake was released meanwhile: the override is needed.")
+                return
+            if braked and fresh["totals"] != p["totals"]:
+                self._open_confirm(fresh, f"The preview changed while the dialog was open ({moved:,} commands "
+                                          f"since): check it and confirm again.")
+                return
+            p = fresh
+        elif not braked and not overridden:
+            self._open_confirm(p, "The venue is not braked: the override is needed.")
+            return
+
+        def after(out) -> None:
+            if out.ok:
+                self.preview = None
+                self.query_one("#preview-totals", Static).update(
+                    f"Rolled back to {p['snapshot_id']} (seq {p['to_seq']:,}).")
+                clear_table(self.query_one("#preview-table", DataTable))
+
+        self.app.run_command("Rollback", lambda: gw.rollback(sid, reason),
+                             success=f"Rolled back to {sid}; {p['discarded_commands']:,} "
+                                     f"commands marked rolled back", then=after)
 
     def why_not(self, action: str) -> str | None:
         return self.app.why_not(action)
 
 
-class RollbackModal(ModalScreen[str | None]):
-    """Type the snapshot id and a reason; Cancel is the default."""
+class RollbackModal(ModalScreen[tuple[str, bool] | None]):
+    """Type the snapshot id and a reason (and, on a venue that is not braked, tick the override);
+    Cancel is the default. Dismisses with (reason, overridden) or None."""
 
     AUTO_FOCUS = "#cancel"  # (Textual focuses it once composed: no query of a child that may be gone)
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="rollback_cancel")]
 
-    def __init__(self, preview: dict) -> None:
+    def __init__(self, preview: dict, *, needs_override: bool = False, note: str = "") -> None:
         super().__init__(id="rollback-modal")
         self.p = preview
+        self.needs_override = needs_override
+        self.note = note
 
     def compose(self) -> ComposeResult:
         p, tot = self.p, self.p["totals"]
-        with Vertical(id="dialog", classes="danger"):
+        with Dialog(classes="danger"):
             yield Label(f"ROLL BACK TO {p['snapshot_id']}", id="dialog-title")
-            yield Static(
-                f"State returns to seq {p['to_seq']:,} ({p.get('label', '')}). {p['discarded_commands']:,} commands "
-                f"are kept in the journal, marked rolled back. {tot['accounts_affected']:,} accounts change; "
-                f"{tot['trades_undone']:,} trades and {tot['liquidations_undone']:,} liquidations are undone. "
-                f"The brake, access and market modes stay as they are now.", classes="explain")
-            yield Label(f"Type {p['snapshot_id']} to confirm:")
-            yield Input(placeholder=p["snapshot_id"], id="confirm-id")
-            yield Label("Reason (journaled, required):")
-            yield Input(placeholder="e.g. corrupted market data after the 04:30 restart", id="confirm-reason")
-            yield Static("", id="confirm-error", classes="error")
+            with VerticalScroll(classes="dialog-body"):
+                if self.note:
+                    yield Static(Text(self.note, style="bold yellow"), id="rollback-note")
+                yield Static(
+                    f"State returns to seq {p['to_seq']:,} ({p.get('label', '')}). {p['discarded_commands']:,} "
+                    f"commands are kept in the journal, marked rolled back. {tot['accounts_affected']:,} accounts "
+                    f"change; {tot['trades_undone']:,} trades and {tot['liquidations_undone']:,} liquidations are "
+                    f"undone. The brake, access and market modes stay as they are now.", classes="explain")
+                if self.needs_override:
+                    yield Static(Text("The venue is LIVE and the brake is NOT engaged: trading continues while "
+                                      "you roll back, and the preview is recomputed when you confirm.",
+                                      style="bold red"), id="override-warning")
+                    yield Checkbox("Override: roll back the live venue without the brake", id="override")
+                yield Label(f"Type {p['snapshot_id']} to confirm:")
+                yield Input(placeholder=p["snapshot_id"], id="confirm-id")
+                yield Label("Reason (journaled, required):")
+                yield Input(placeholder="e.g. corrupted market data after the 04:30 restart", id="confirm-reason")
+                yield Static("", id="confirm-error", classes="error")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button("Roll back", id="confirm", variant="error", disabled=True)
@@ -186,14 +250,26 @@ class RollbackModal(ModalScreen[str | None]):
             return f"type {self.p['snapshot_id']} exactly to confirm"
         if not reason:
             return "a reason is required"
+        if self.needs_override and not self.query_one("#override", Checkbox).value:
+            return "the venue is not braked: tick the override to roll back anyway"
         return None
 
-    def on_input_changed(self, event: Input.Changed) -> None:
+    def _update(self) -> None:
         self.query_one("#confirm", Button).disabled = self._valid() is not None
         self.query_one("#confirm-error", Static).update("")
 
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._update()
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        self._update()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._confirm()
+        err = self._valid()
+        if err:
+            self.query_one("#confirm-error", Static).update(err)
+            return
+        self.query_one("#confirm", Button).focus()  # Enter again, on the button, rolls back
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "confirm":
@@ -206,7 +282,8 @@ class RollbackModal(ModalScreen[str | None]):
         if err:
             self.query_one("#confirm-error", Static).update(err)
             return
-        self.dismiss(self.query_one("#confirm-reason", Input).value.strip())
+        overridden = self.needs_override and self.query_one("#override", Checkbox).value
+        self.dismiss((self.query_one("#confirm-reason", Input).value.strip(), overridden))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

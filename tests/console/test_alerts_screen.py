@@ -8,6 +8,7 @@ from textual.widgets import DataTable
 
 from console.palette import DeskCommands
 from console.screens.alerts import AlertsScreen
+from console.screenshots import TRIP
 from engine.config import parse_config
 
 from .test_flows import SIZE, text_of
@@ -67,7 +68,7 @@ async def test_alerts_screen_lists_deliveries_and_never_a_secret(desk_app):
         await pilot.pause()
         assert isinstance(app.screen, AlertsScreen)
         before = app.screen.query_one(DataTable).row_count
-        await pilot.press("ctrl+b", "y")
+        await pilot.press(*TRIP)
         await pilot.pause()
         assert app.desk.alerts.run_pending() == 2  # slack and pagerduty (critical)
         app.refresh_now()

@@ -12,6 +12,7 @@ from console.screens.brake import BrakeModal, ReleaseModal
 from console.screens.liquidations import LiquidationsScreen
 from console.screens.refunds import ProposeModal, ReasonModal
 from console.screens.snapshots import RollbackModal
+from console.screenshots import TRIP
 from console.widgets import StatusBanner
 from engine.roles import Actor
 
@@ -60,7 +61,7 @@ async def test_brake_preview_then_cancel_changes_nothing(desk_app):
         assert (app.node.engine.state_hash(), app.node.engine.seq) == before
         assert not app.gateway.status()["brake_engaged"]
         assert any("nothing changed" in m for m in messages(app))
-        # the dialog is kept and opens again as new: the fresh preview, the default reason, Cancel focused
+        # the dialog is kept and opens again as new: the fresh preview, an empty reason, Cancel focused
         await pilot.press("ctrl+b")
         modal = app.screen
         assert isinstance(modal, BrakeModal)
@@ -72,12 +73,12 @@ async def test_brake_preview_then_cancel_changes_nothing(desk_app):
         app.desk.drive(5)  # more orders rest: the next preview differs
         await pilot.press("ctrl+b")
         assert app.screen is modal
-        assert modal.query_one("#brake-reason", Input).value == BrakeModal.DEFAULT_REASON
+        assert modal.query_one("#brake-reason", Input).value == ""  # no canned reason, none kept
         assert modal.focused is modal.query_one("#cancel", Button)
         want = app.gateway.brake_preview()["canceled_orders"]
         assert want != shown and modal.data["canceled_orders"] == want
         assert f"{want:,}" in text_of(modal.query_one("#brake-preview"))
-        await pilot.press("n")
+        await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, BrakeModal)
         assert not app.gateway.status()["brake_engaged"]
@@ -86,7 +87,7 @@ async def test_brake_preview_then_cancel_changes_nothing(desk_app):
 async def test_brake_trip_from_another_screen_shows_result(desk_app):
     app = desk_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("l", "ctrl+b", "y")
+        await pilot.press("l", *TRIP)
         await pilot.pause()
         st = app.gateway.status()
         assert st["brake_engaged"] and not st["platform_access"]
@@ -102,7 +103,7 @@ async def test_brake_trip_from_another_screen_shows_result(desk_app):
 async def test_release_refused_while_a_check_fails(desk_app):
     app = desk_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+b", "y")
+        await pilot.press(*TRIP)
         # with the guard rails the corrupt write is quarantined (tests/engine/test_guards.py); without them
         # it lands, a check fails, and the console's release gate must say so
         app.desk.system({"type": "set_safeguards", "enabled": False, "reason": "drill without guard rails"})
@@ -112,7 +113,8 @@ async def test_release_refused_while_a_check_fails(desk_app):
         assert isinstance(app.screen, ReleaseModal)
         assert "indices_bounded" in text_of(app.screen.query_one("#checks"))
         assert app.screen.query_one("#release", Button).disabled
-        await pilot.press("y")
+        await pilot.press("shift+tab", *"checked", "enter")
+        app.screen.action_release()  # (the disabled button cannot be pressed; the action refuses too)
         await pilot.pause()
         assert isinstance(app.screen, ReleaseModal)  # refused, still open
         assert any("Release refused" in m for m in messages(app))
@@ -126,10 +128,13 @@ async def test_release_refused_while_a_check_fails(desk_app):
 async def test_release_when_checks_pass_reopens_post_only(desk_app):
     app = desk_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+b", "y", "ctrl+r")
+        await pilot.press(*TRIP, "ctrl+r")
         assert isinstance(app.screen, ReleaseModal)
+        assert app.screen.query_one("#release", Button).disabled  # until a reason is typed
+        await pilot.press("shift+tab", *"checks pass", "enter")
         assert not app.screen.query_one("#release", Button).disabled
-        await pilot.press("y")
+        assert app.screen.focused is app.screen.query_one("#release", Button)
+        await pilot.press("enter")
         await pilot.pause()
         assert not app.gateway.status()["brake_engaged"]
         assert {m["mode"] for m in app.gateway.markets()} == {"post_only"}
@@ -156,6 +161,9 @@ async def test_rollback_with_preview_and_typed_confirmation(desk_app):
         modal._confirm()
         assert "type" in text_of(modal.query_one("#confirm-error"))
         modal.query_one("#confirm-id", Input).value = sid
+        await pilot.pause()
+        assert confirm.disabled  # the venue is not braked: the override is needed too
+        modal.query_one("#override").value = True
         await pilot.pause()
         assert not confirm.disabled
         await pilot.click("#confirm")
@@ -199,6 +207,10 @@ async def test_refund_proposer_cannot_approve(desk_app):
         app.node.decide_refund("r0001", True, "counterfactual matches", actor=Actor("carol", "approver"))
         app.refresh_now()
         await pilot.press("p")
+        await pilot.pause()
+        assert app.gateway.refunds()[0]["status"] == "approved"  # p asks first, Cancel focused
+        assert app.screen.focused.id == "cancel"
+        await pilot.press("tab", "enter")
         await pilot.pause()
         rec = app.gateway.refunds()[0]
         assert rec["status"] == "paid" and rec["paid_seq"]
@@ -307,7 +319,7 @@ async def test_help_audit_and_accounts(desk_app):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
         assert type(app.screen).__name__ == "HelpScreen"
-        await pilot.press("escape", "ctrl+b", "y", "a")
+        await pilot.press("escape", *TRIP, "a")
         await pilot.pause()
         audit = app.screen.query_one(DataTable)
         assert audit.row_count >= 1
@@ -363,7 +375,7 @@ async def test_live_mode_runs_the_market_and_refreshes(in_process):
             await pilot.pause(0.02)
         assert app.renders == renders  # no rendering while a modal is open
         assert app.vm["read_at"] > opened  # but the data beneath keeps being read
-        await pilot.press("y")
+        await pilot.press(*TRIP[1:])  # the reason, then Enter on the Trip button
         for _ in range(100):  # the command runs in a worker; wait for its effect, not for time
             if app.gateway.status()["brake_engaged"]:
                 break
@@ -399,5 +411,5 @@ async def test_live_brake_modal_shows_the_preview_that_arrives_later():
         markets = ", ".join(app.screen.data["markets_to_halt"])
         assert markets and markets in summary  # the modal was rebuilt with the preview
         assert app.screen.focused is not None and app.screen.focused.id == "cancel"
-        await pilot.press("n")
+        await pilot.press("enter")  # Enter on the focused Cancel
         assert not app.gateway.status()["brake_engaged"]

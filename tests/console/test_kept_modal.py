@@ -19,7 +19,7 @@ async def _open(pilot) -> str:
 
 
 async def _close(pilot) -> None:
-    await pilot.press("n")
+    await pilot.press("escape")
     await pilot.pause()
     assert not isinstance(pilot.app.screen, BrakeModal)
 

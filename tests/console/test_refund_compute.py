@@ -108,7 +108,7 @@ async def test_compute_from_incident_shows_evidence_and_proposes(desk_app):
 
 
 async def test_compute_errors_are_shown_not_raised(desk_app):
-    app = desk_app(role="viewer", operator="victor")
+    app = desk_app(role="operator", operator="olga")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         bad = bad_mark(app)
@@ -123,19 +123,37 @@ async def test_compute_errors_are_shown_not_raised(desk_app):
         await pilot.pause()
         assert modal.report is None
         assert any("outside the window" in m for m in messages(app))
-        # a viewer may compute ...
         modal.query_one("#cf-bad", Input).value = str(bad)
         await pilot.pause(0.25)
         await pilot.click("#cf-compute")
         await pilot.pause()
         assert modal.report and modal.report["proposals"]
-        # ... but not propose: the node refuses and the console says why
-        modal.query_one("#cf-reason", Input).value = "bad mark"
-        await pilot.click("#cf-propose")
+
+
+async def test_a_viewer_is_refused_before_any_refund_dialog_opens(desk_app):
+    """Role refusals come first: a viewer pressing compute, propose, approve, reject, approve from the
+    treasury or pay is told why at once; no dialog opens (it used to open and refuse only at Confirm)."""
+    app = desk_app(role="viewer", operator="victor")
+    async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert app.last_outcome.code == "forbidden"
-        assert any("may not propose refund" in m for m in messages(app))
-        assert app.gateway.refunds() == []
+        app.node.propose_refund("lev0001L", "10", "goodwill", {}, actor=Actor("bob", "operator"))
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, RefundsScreen)
+        screen = app.screen
+        for key, action in (("i", "compute"), ("n", "propose"), ("y", "approve"), ("x", "reject"),
+                            ("f", "approve_treasury"), ("p", "pay")):
+            app.clear_notifications()
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen is screen, f"{key} opened {app.screen}"
+            assert any("victor is viewer" in m for m in messages(app)), key
+            app.clear_notifications()
+            getattr(screen, f"action_{action}")()  # the palette's path: the action refuses itself too
+            await pilot.pause()
+            assert app.screen is screen, f"action_{action} opened {app.screen}"
+            assert any("victor is viewer" in m for m in messages(app)), action
+        assert [r["status"] for r in app.gateway.refunds()] == ["proposed"]
 
 
 async def test_approve_from_the_treasury_and_pay(desk_app):
@@ -150,12 +168,12 @@ async def test_approve_from_the_treasury_and_pay(desk_app):
         fund_before = app.gateway.status()["insurance_fund"]
         await pilot.press("r")
         await pilot.pause()
-        await pilot.press("t")
+        await pilot.press("f")  # (t is Alerts on every screen; f: approve from the treasury fund)
         await pilot.press(*"recomputed; treasury pays", "enter")
         await pilot.pause()
         rec = next(r for r in app.gateway.refunds() if r["refund_id"] == first["refund_id"])
         assert (rec["status"], rec["approver"], rec["fund"]) == ("approved", "carol", "treasury")
-        await pilot.press("p")
+        await pilot.press("p", "tab", "enter")  # p asks first (Cancel focused): Tab to Pay, Enter
         await pilot.pause()
         rec = next(r for r in app.gateway.refunds() if r["refund_id"] == first["refund_id"])
         assert rec["status"] == "paid" and rec["fund"] == "treasury"

@@ -5,9 +5,15 @@ Regenerate deliberately with ``pytest tests/console/test_snapshots.py --snapshot
 
 import pytest
 
-from console.screenshots import SCENES, SIZE, scene_app, settled
+from console.screenshots import SCENES, SIZE, SMALL_SCENES, SMALL_SIZE, scene_app, settled
 
 
 @pytest.mark.parametrize("scene", sorted(SCENES))
 def test_screen(snap_compare, scene):
     assert snap_compare(scene_app(), run_before=settled(SCENES[scene]), terminal_size=SIZE)
+
+
+@pytest.mark.parametrize("scene", sorted(SMALL_SCENES))
+def test_small_terminal(snap_compare, scene):
+    """The brake, rollback and refunds-compute dialogs at 80x24: they fit, their buttons show."""
+    assert snap_compare(scene_app(), run_before=settled(SMALL_SCENES[scene]), terminal_size=SMALL_SIZE)
