@@ -13,8 +13,6 @@ from typing import Final
 from . import guards, liquidation, maintenance, snapshot
 from .book import BUY, SELL, Order, RoRoom
 from .commands import (
-    MAX_OPEN_INTEREST,
-    MAX_POSITION_NOTIONAL,
     MAX_SIZE,
     MAX_TOTAL_IN,
     MAX_TS,

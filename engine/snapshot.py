@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-
 from typing import Final
 
 import orjson
@@ -591,9 +590,9 @@ def edge_plan(engine, state: dict) -> EdgePlan:
                  or engine.treasury_in != state["treasury_in"] or len(engine.credits) != len(state["credits"]))
         if moved:
             plan.code = "snapshot_predates_flows"
-            plan.problem = ("the snapshot (state version %d) does not record each account's deposits and "
-                            "withdrawals, and money crossed the venue's edge after it; roll back to a newer "
-                            "snapshot" % state["version"])
+            plan.problem = (f"the snapshot (state version {state['version']}) does not record each account's "
+                            "deposits and withdrawals, and money crossed the venue's edge after it; roll back to a "
+                            "newer snapshot")
             return plan
     else:
         fund += (engine.fund_in - state["fund_in"]) - (engine.fund_paid - state["fund_paid"])
