@@ -781,16 +781,13 @@ class Node:
     def _apply_failed(self, batch: list, err: Exception) -> None:
         """A batch failed after the engine applied (some of) it in memory (caller holds ``_lock``).
 
-        Fail-stop: every caller of the batch gets ``node_failed`` and the node refuses commands; the
-        engine is rebuilt from the journal (the store's snapshot + journal, or the in-memory journal),
+        Fail-stop: the node refuses commands and every caller of the batch gets ``node_failed`` (once the
+        rebuild is over); the engine is rebuilt from the journal (the store's snapshot + journal, or the in-memory journal),
         which never held the batch. Once rebuilt the node takes commands again; if it cannot be
         rebuilt it stays stopped (every command refused) rather than serve a state the journal lacks."""
         reason = f"a batch failed after it was applied in memory ({err!r})"
         self._failed = reason
         self._alert("critical", f"fail-stop: {reason}; commands refused while the engine is rebuilt from the journal")
-        for fut in batch:
-            if not fut.done():
-                fut.set_exception(NodeError("node_failed", f"{reason}; nothing of this batch was applied"))
         try:
             if self.store is not None:
                 self.recover()
@@ -799,9 +796,13 @@ class Node:
         except Exception as e:  # noqa: BLE001 - stay stopped, never pretend
             self._failed = f"{reason}; rebuilding from the journal failed too ({e!r})"
             self._alert("critical", f"fail-stop: {self._failed}; the node stays stopped")
-            return
-        self._failed = None
-        self._alert("warning", f"recovered from the journal at seq {self.engine.seq}; taking commands again")
+        else:
+            self._failed = None
+            self._alert("warning", f"recovered from the journal at seq {self.engine.seq}; taking commands again")
+        # told once the engine is back on the journal (or the node is stopped for good)
+        for fut in batch:
+            if not fut.done():
+                fut.set_exception(NodeError("node_failed", f"{reason}; nothing of this batch was applied"))
 
     def _rebuild_from_memory(self) -> None:
         """Without a store: a fresh engine from the in-memory journal (caller holds ``_lock``)."""
