@@ -285,7 +285,10 @@ class Node:
                                     f"as {rec.outcome!r}: the journal was edited or the engine changed behaviour")
             for ev in evs:
                 if ev["type"] == "snapshot_taken" and ev["snapshot_id"] not in stored:
-                    store.save_snapshot(eng.snapshots[ev["snapshot_id"]])  # taken but not saved before a crash
+                    try:  # taken but not saved before a crash (best effort: the journal holds the command)
+                        store.save_snapshot(eng.snapshots[ev["snapshot_id"]])
+                    except StoreError as e:  # e.g. a full disk: recovery itself must not fail for it
+                        self._alert("error", f"snapshot {ev['snapshot_id']} not saved during recovery: {e}")
             n += 1
         with self._lock:
             self.engine = eng
