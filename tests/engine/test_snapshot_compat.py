@@ -67,6 +67,9 @@ def test_the_restored_fixture_carries_on_like_the_venue_it_was_taken_from():
     for a in live.accounts.values():  # a version-2 state records no edge flows: they count from the restore
         a.flow = 0
     live.fund_in = live.fund_paid = 0
+    for mk in live.markets.values():  # nor the bounds the default venue sets: a v2 state restores with the hard ones
+        mk.max_order_size, mk.max_position_notional, mk.open_interest_cap, mk.margin_tiers = (
+            10**18, 10**17, 4 * 10**18, [])
     assert same_state(live, restored)
     ts = live.now
     accounts = sorted({o.account for o in live.orders.values() if o.account is not None})
