@@ -155,3 +155,30 @@ def test_money_out_never_exceeds_money_in_across_repeated_rollbacks(bare):
         assert led.out <= led.into and money_conserved(v.e) == []
     assert rejected_code(led.see(v.withdraw("alice", "351"))) == "insufficient_margin"
     assert v.e.markets[BTC].long_oi == 0
+
+
+def test_a_version_2_snapshot_is_refused_when_money_crossed_the_edge_after_it(bare):
+    """A version-2 snapshot records no per-account flows: rolling back to it is exact only if no money
+    crossed the edge since; otherwise refused (snapshot_predates_flows), nothing changed."""
+    import orjson
+
+    from engine import snapshot
+
+    v = bare
+    v.deposit("alice", "100")
+    sid = _snap(v)
+    snap = v.e.snapshots[sid]
+    state = orjson.loads(snap.data)  # the same state in the version-2 layout
+    state["version"] = 2
+    state["markets"] = [row[:28] for row in state["markets"]]
+    state["accounts"] = {n: rec[:2] for n, rec in state["accounts"].items()}
+    del state["fund_in"], state["fund_paid"]
+    data = orjson.dumps(state, option=orjson.OPT_SORT_KEYS)
+    v.e.snapshots[sid] = snapshot.Snapshot(sid, snap.seq, snap.ts, snap.label, snap.trigger,
+                                           snapshot.hash_bytes(data), data)
+    v.limit("alice", "buy", "0.001", "90000")  # no money crosses the edge: the rollback is exact
+    assert one(v.op("rollback", snapshot_id=sid), "rolled_back") and not v.e.orders
+    v.withdraw("alice", "10")
+    before = v.hash()
+    evs = v.op("rollback", snapshot_id=sid)
+    assert rejected_code(evs) == "snapshot_predates_flows" and v.hash() == before
