@@ -125,8 +125,8 @@ def build_positions(n_accounts: int, orders_per_account: int = 0) -> Engine:
     ap({"type": "set_market_params", "market": "BTC-USD-PERP", "breaker_accounts": max(500, n_accounts // 20),
         "operator": "bench", "reason": "the bench liquidates 1% of its accounts in one move"})
     ap({"type": "fund_insurance", "amount": "100000000", "operator": "bench"})
-    ap({"type": "deposit", "account": "whale", "amount": "1000000000000"})
-    ap({"type": "deposit", "account": "bidder", "amount": "1000000000000"})
+    ap({"type": "deposit", "account": "whale", "amount": "10000000000"})  # 1e10 USDC: the most one deposit may bring (commands.MAX_AMOUNT)
+    ap({"type": "deposit", "account": "bidder", "amount": "10000000000"})
     # collateral per 0.01 BTC long at 10,000 (notional 100): liquidates when value < 1% of notional,
     # i.e. at mark ~ 10,000 - (collateral - 1) * 100. Spread collateral over 2..100 USDC.
     for i in range(n_accounts):

@@ -56,6 +56,28 @@ MAINTENANCE_KINDS = ("database_upgrade", "oracle_restart", "scale_up")
 
 MAX_ID_LEN = 64
 
+# ---- hard limits: nothing the canonical state holds may exceed a signed 64-bit integer ---------
+# (orjson, the canonical encoding, holds integers up to 2**63 - 1 ~ 9.22e18). Every input is capped
+# here so a value the state could not encode is a ``rejected`` event (code ``too_large``), never a
+# crash later. The reasoning, cap by cap, is in docs/contract.md ("Bounds").
+INT64_MAX: Final = 9_223_372_036_854_775_807
+MAX_TS: Final = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z in ms
+MAX_PRICE: Final = 1_000_000_000_000  # 1e12 micro-USDC = 1,000,000 USDC per base unit (funding index: price x 1e6)
+MAX_SIZE: Final = 1_000_000_000_000_000_000  # 1e18 size units = 1e10 base units (one order, one position, one lot)
+MAX_AMOUNT: Final = 10_000_000_000_000_000  # 1e16 micro-USDC = 1e10 USDC in one deposit / withdrawal / credit
+MAX_FRAC: Final = 1_000_000_000_000  # 10000.0 as a fraction (the handlers hold each to its own range, <= 1)
+MAX_FUNDING: Final = 1_000_000_000_000_000_000  # |funding index| 1e18 (1e-12 USDC / base unit): 1e6 USDC per unit
+MAX_COUNT: Final = 1_000_000_000
+MAX_ORDER_ID: Final = 4_611_686_018_427_387_904  # 2**62
+# engine-level running totals (checked by the handlers, not here): cumulative deposits, and
+# cumulative treasury inflows (credits from the treasury + fund_insurance), each at most 1e18
+# micro-USDC (1e12 USDC); money held is their difference, far below 2**63
+MAX_TOTAL_IN: Final = 1_000_000_000_000_000_000
+# the position notional and the open interest of one market: hard ceilings for the per-market
+# limits (max_position_notional in micro-USDC, open_interest_cap in size units)
+MAX_POSITION_NOTIONAL: Final = 100_000_000_000_000_000  # 1e17 micro-USDC = 1e11 USDC
+MAX_OPEN_INTEREST: Final = 4_000_000_000_000_000_000  # 4e18 size units per side
+
 
 class CommandError(Exception):
     """A well-formed command the engine refuses; becomes a ``rejected`` event."""
@@ -124,6 +146,8 @@ def _int_ms(v: object, field: str) -> int:
         raise CommandError("bad_type", f"{field} must be an integer number of milliseconds, got {v!r}")
     if v < 0:
         raise CommandError("bad_value", f"{field} must not be negative")
+    if v > MAX_TS:
+        raise CommandError("too_large", f"{field} {v} is beyond the largest time the engine holds ({MAX_TS} ms)")
     return v
 
 
@@ -133,8 +157,11 @@ class Field:
     Python-level call of a closure); ``kind`` picks the parser."""
 
     def __init__(self, kind: int, fn: Callable[[object, str], object] | None = None, decimals: int = 0,
-                 positive: bool = False, signed: bool = False, choices: tuple[str, ...] = ()) -> None:
+                 positive: bool = False, signed: bool = False, choices: tuple[str, ...] = (),
+                 limit: int = INT64_MAX, what: str = "") -> None:
         self.kind = kind
+        self.limit = limit  # the largest magnitude accepted (too_large beyond it)
+        self.what = what  # the limit in words, for the message
         self.fn = fn
         self.decimals = decimals
         self.positive = positive
@@ -172,6 +199,8 @@ class Field:
             raise CommandError(e.code, e.message) from None
         if self.positive and n <= 0:
             raise CommandError("non_positive", f"{field} must be greater than zero, got {v!r}")
+        if n > self.limit or -n > self.limit:
+            raise CommandError("too_large", f"{field} {v} is beyond the largest value the engine accepts ({self.what})")
         if type(v) is str:
             cache = self.cache
             if len(cache) >= _CACHE_MAX:
@@ -187,8 +216,8 @@ _K_BOOL: Final = 4
 _K_OTHER: Final = 5
 
 
-def _dec(decimals: int, *, positive: bool = False, signed: bool = False) -> Field:
-    return Field(_K_DEC, decimals=decimals, positive=positive, signed=signed)
+def _dec(decimals: int, limit: int, what: str, *, positive: bool = False, signed: bool = False) -> Field:
+    return Field(_K_DEC, decimals=decimals, positive=positive, signed=signed, limit=limit, what=what)
 
 
 def _enum(choices: tuple[str, ...]) -> Field:
@@ -207,13 +236,37 @@ def _ident_list(v: object, field: str) -> list[str]:
 def _count(v: object, field: str) -> int:
     if type(v) is not int or v < 0:
         raise CommandError("bad_value", f"{field} must be a non-negative integer, got {v!r}")
+    if v > MAX_COUNT:
+        raise CommandError("too_large", f"{field} {v} is beyond {MAX_COUNT}")
     return v
 
 
 def _order_id(v: object, field: str) -> int:
     if type(v) is not int or v <= 0:
         raise CommandError("bad_value", f"{field} must be a positive integer order id, got {v!r}")
+    if v > MAX_ORDER_ID:
+        raise CommandError("too_large", f"{field} {v} is beyond any order id the engine assigns")
     return v
+
+
+def _tiers(v: object, field: str) -> list[list[int]]:
+    """Margin tiers: a list of [notional_floor, initial_margin] pairs of decimal strings, floors strictly
+    increasing and fractions strictly increasing; [] clears them."""
+    if type(v) is not list or len(v) > 16:
+        raise CommandError("bad_type", f"{field} must be a list of at most 16 [notional_floor, initial_margin] pairs")
+    out: list[list[int]] = []
+    for item in v:
+        if type(item) is not list or len(item) != 2:
+            raise CommandError("bad_type", f"{field}: each tier is a pair [notional_floor, initial_margin]")
+        floor = _MONEY_LIMIT.parse(item[0], f"{field} notional_floor")
+        frac = FRAC.parse(item[1], f"{field} initial_margin")
+        assert isinstance(floor, int) and isinstance(frac, int)
+        if frac <= 0:
+            raise CommandError("non_positive", f"{field}: a tier's initial_margin must be greater than zero")
+        if out and (floor <= out[-1][0] or frac <= out[-1][1]):
+            raise CommandError("bad_value", f"{field}: notional floors and initial margins must both increase")
+        out.append([floor, frac])
+    return out
 
 
 def _jtype(v: object) -> str:
@@ -229,12 +282,18 @@ COUNT: Final = Field(_K_OTHER, _count)
 ORDER_ID: Final = Field(_K_OTHER, _order_id)
 INT_MS: Final = Field(_K_OTHER, _int_ms)
 IDENT_LIST: Final = Field(_K_OTHER, _ident_list)
-AMOUNT = _dec(AMOUNT_DECIMALS, positive=True)
-PRICE: Final = _dec(PRICE_DECIMALS, positive=True)
-PRICE_ANY = _dec(PRICE_DECIMALS)
-SIZE: Final = _dec(SIZE_DECIMALS, positive=True)
-FRAC = _dec(FRAC_DECIMALS)
-FUNDING = _dec(FUNDING_DECIMALS, signed=True)
+_W_PRICE = "1000000 USDC per unit"
+AMOUNT = _dec(AMOUNT_DECIMALS, MAX_AMOUNT, "10000000000 USDC", positive=True)
+PRICE: Final = _dec(PRICE_DECIMALS, MAX_PRICE, _W_PRICE, positive=True)
+PRICE_ANY = _dec(PRICE_DECIMALS, MAX_PRICE, _W_PRICE)
+SIZE: Final = _dec(SIZE_DECIMALS, MAX_SIZE, "10000000000 units", positive=True)
+SIZE_LIMIT = _dec(SIZE_DECIMALS, MAX_SIZE, "10000000000 units", positive=True)  # max_order_size (own cache)
+OI_LIMIT = _dec(SIZE_DECIMALS, MAX_OPEN_INTEREST, "40000000000 units", positive=True)
+_MONEY_LIMIT = _dec(AMOUNT_DECIMALS, MAX_POSITION_NOTIONAL, "100000000000 USDC")
+NOTIONAL_LIMIT = _dec(AMOUNT_DECIMALS, MAX_POSITION_NOTIONAL, "100000000000 USDC", positive=True)
+FRAC = _dec(FRAC_DECIMALS, MAX_FRAC, "10000")
+FUNDING = _dec(FUNDING_DECIMALS, MAX_FUNDING, "1000000 USDC per unit", signed=True)
+TIERS: Final = Field(_K_OTHER, _tiers)
 
 # type -> {field: (parser, required, default)}
 R = True  # required
@@ -250,6 +309,14 @@ _GUARD_PARAMS: FieldSpec = {
     "breaker_oi_share": (FRAC, OPT, None),
 }
 GUARD_PARAMS = tuple(_GUARD_PARAMS)
+# bounds of a market (create_market, set_market_params); None: keep / default (see markets.py)
+_BOUND_PARAMS: FieldSpec = {
+    "max_order_size": (SIZE_LIMIT, OPT, None),
+    "max_position_notional": (NOTIONAL_LIMIT, OPT, None),
+    "open_interest_cap": (OI_LIMIT, OPT, None),
+    "margin_tiers": (TIERS, OPT, None),
+}
+BOUND_PARAMS = tuple(_BOUND_PARAMS)
 
 SPECS: dict[str, FieldSpec] = {
     "deposit": {"account": (IDENT, R, None), "amount": (AMOUNT, R, None)},
@@ -288,11 +355,12 @@ SPECS: dict[str, FieldSpec] = {
         "lot_size": (SIZE, R, None),
         "initial_margin": (FRAC, R, None),
         "maintenance_margin": (FRAC, R, None),
-        "maker_fee": (_dec(FRAC_DECIMALS, signed=True), R, None),
+        "maker_fee": (_dec(FRAC_DECIMALS, MAX_FRAC, "10000", signed=True), R, None),
         "taker_fee": (FRAC, R, None),
         "liquidation_fee": (FRAC, R, None),
         "price_band": (FRAC, R, None),
         **_GUARD_PARAMS,
+        **_BOUND_PARAMS,
         "index_price": (PRICE, OPT, None),
         **_OP,
     },
@@ -324,7 +392,7 @@ SPECS: dict[str, FieldSpec] = {
     },
     "fund_insurance": {"amount": (AMOUNT, R, None), **_OP},
     "set_safeguards": {"enabled": (BOOL, R, None), **_OP},
-    "set_market_params": {"market": (IDENT, R, None), **_GUARD_PARAMS, **_OP},
+    "set_market_params": {"market": (IDENT, R, None), **_GUARD_PARAMS, **_BOUND_PARAMS, **_OP},
 }
 assert set(SPECS) == ALL_COMMANDS
 
@@ -429,6 +497,8 @@ def _parse_generic(obj: dict, t: str) -> Command:
     ts = obj.get("ts")
     if ts is not None and (type(ts) is not int or ts < 0):
         raise CommandError("bad_ts", f"ts must be a non-negative integer of milliseconds, got {ts!r}")
+    if ts is not None and ts > MAX_TS:
+        raise CommandError("too_large", f"ts {ts} is beyond the largest time the engine holds ({MAX_TS} ms, year 9999)")
     if t == "tick" and ts is None:
         raise CommandError("missing_field", "tick needs ts")
     args = defaults.copy()  # optional fields start at their defaults (a null keeps the default), required ones _MISSING

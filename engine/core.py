@@ -12,7 +12,15 @@ from typing import Final
 
 from . import guards, liquidation, maintenance, snapshot
 from .book import BUY, SELL, Order, RoRoom
-from .commands import Command, CommandError, NotACommand, parse_command
+from .commands import (
+    MAX_SIZE,
+    MAX_TOTAL_IN,
+    MAX_TS,
+    Command,
+    CommandError,
+    NotACommand,
+    parse_command,
+)
 from .fixedpoint import (
     FRAC_SCALE,
     SIZE_SCALE,
@@ -37,6 +45,7 @@ FUNDING_PERIOD_MS: Final = 28_800_000  # 8 h
 FUNDING_BASE_RATE: Final = 10_000  # 0.01% per period, in FRAC units (1e-8)
 FUNDING_CLAMP: Final = 50_000  # 0.05%
 TRIGGER_TYPES: Final = ("stop_loss", "take_profit")
+MAX_FUNDING_INDEX: Final = 4_000_000_000_000_000_000  # |funding index| ceiling (bounds; docs/contract.md)
 USER_ACCESS_CMDS = frozenset({"deposit", "withdraw", "place_order", "cancel_order", "cancel_all"})
 
 
@@ -84,6 +93,8 @@ class Engine:
         self.deposits = 0
         self.withdrawals = 0
         self.treasury_in = 0
+        self.fund_in = 0  # cumulative fund_insurance (treasury -> insurance fund); a rollback keeps it
+        self.fund_paid = 0  # cumulative credits paid from the insurance fund; a rollback keeps them paid
         self.platform_access = True
         self.brake_engaged = False
         self.liquidations_paused = False
@@ -147,7 +158,7 @@ class Engine:
             ctype = obj["type"]
             ts = obj.get("ts")
             self.seq += 1
-            if type(ts) is int and ts >= self.now:
+            if type(ts) is int and self.now <= ts <= MAX_TS:
                 self.now = ts
             return [self._rejected(ctype, e.code, e.message)]
         return self.apply(cmd)
@@ -184,11 +195,15 @@ class Engine:
     def _deposit(self, a: dict) -> None:
         self._require_access()
         name = a["account"]
+        amt = a["amount"]
+        if self.deposits + amt > MAX_TOTAL_IN:
+            raise CommandError("too_large", f"deposits would total more than {fmt_amount(MAX_TOTAL_IN)} USDC, "
+                                            "beyond what the venue's state holds")
         acct = self.accounts.get(name)
         if acct is None:
             acct = self.accounts[name] = Account(name)
-        amt = a["amount"]
         acct.cash += amt
+        acct.flow += amt
         self.deposits += amt
         acct.mcache = None
         self._emit({"type": "deposited", "account": name, "amount": amt})
@@ -207,6 +222,7 @@ class Engine:
                 f"free collateral is {fmt_amount(max(free, 0))} USDC",
             )
         acct.cash -= amt
+        acct.flow -= amt
         self.withdrawals += amt
         acct.mcache = None
         self._emit({"type": "withdrawn", "account": acct.name, "amount": amt})
@@ -312,6 +328,10 @@ class Engine:
         crossing = (not is_trigger) and book.crosses(side, limit)
         if post_only and crossing:
             raise CommandError("post_only_would_cross", f"post-only {a['side']} at {fmt_price(limit)} would cross the book")
+        # ---- bounds (order size, position notional, open interest, margin tiers): bounds engineer ----
+        if not reduce_only:
+            self._check_bounds(acct, mk, pos, pos_size, side, size, max(mark, limit))
+        # ---- end bounds ----
         # initial margin gate (risk-increasing orders only)
         if not reduce_only:
             ob = pos.open_buy if pos is not None else 0
@@ -374,6 +394,51 @@ class Engine:
             else:
                 self._emit({"type": "order_canceled", "order_id": oid, "account": name, "market": mk.name,
                             "reason": "ioc_remainder", "size": rem})
+
+    def _check_bounds(self, acct: Account, mk: Market, pos: Position | None, pos_size: int, side: int, size: int,
+                      px: int) -> None:
+        """The market's bounds for a risk-increasing order of ``size`` priced at ``px`` (the limit, or the
+        band price of a market order, and never below mark): its size, the account's position notional
+        after a full fill (open orders on the same side included), the open interest if it would grow,
+        and the margin tier of that notional. Refuses with order_too_large / position_too_large /
+        open_interest_cap / insufficient_margin; changes nothing."""
+        if size > mk.max_order_size:
+            raise CommandError("order_too_large", f"size {fmt_size(size)} is above {mk.name}'s max_order_size "
+                                                  f"{fmt_size(mk.max_order_size)}")
+        ob = pos.open_buy if pos is not None else 0
+        os_ = pos.open_sell if pos is not None else 0
+        before = worst_side(pos_size, ob, os_)
+        after = worst_side(pos_size, ob + size, os_) if side > 0 else worst_side(pos_size, ob, os_ + size)
+        if after > before:
+            notional_after = after * px // SIZE_SCALE
+            if after > MAX_SIZE or notional_after > mk.max_position_notional:
+                raise CommandError("position_too_large",
+                                   f"{acct.name}'s position in {mk.name} with its open orders would be "
+                                   f"{fmt_size(after)} ({fmt_amount(notional_after)} USDC at {fmt_price(px)}), above "
+                                   f"max_position_notional {fmt_amount(mk.max_position_notional)} USDC")
+            tiers = mk.margin_tiers
+            if tiers:
+                timf = mk.imf
+                for t in tiers:
+                    if notional_after >= t[0] and t[1] > timf:
+                        timf = t[1]
+                if timf > mk.imf:
+                    value, im = self._value_im(acct)
+                    mark = mk.mark_price
+                    need = im - requirement(before, mark, mk.imf) + requirement(after, px, timf)
+                    if value < need:
+                        raise CommandError(
+                            "insufficient_margin",
+                            f"a {fmt_amount(notional_after)} USDC position in {mk.name} is in the margin tier of "
+                            f"{fmt_frac(timf)}: it needs {fmt_amount(need)} USDC of initial margin; account value is "
+                            f"{fmt_amount(value)}")
+        opening = (max(0, pos_size + size) - max(0, pos_size)) if side > 0 else (max(0, size - pos_size) - max(0, -pos_size))
+        if opening:
+            oi = mk.long_oi if mk.long_oi >= mk.short_oi else mk.short_oi
+            if oi + opening > mk.open_interest_cap:
+                raise CommandError("open_interest_cap",
+                                   f"{mk.name}'s open interest {fmt_size(oi)} would exceed its cap "
+                                   f"{fmt_size(mk.open_interest_cap)} (this order opens {fmt_size(opening)})")
 
     @staticmethod
     def _band(mk: Market, mark: int, band: int) -> None:
@@ -766,7 +831,10 @@ class Engine:
         label = self.snapshot_due
         if label is not None:  # after everything this tick did: the snapshot is the state after its seq
             self.snapshot_due = None
-            self._take_snapshot({"label": label, "trigger": "maintenance"})
+            try:
+                self._take_snapshot({"label": label, "trigger": "maintenance"})
+            except CommandError as e:  # this tick already changed state: reported, not refused
+                self._emit({"type": "snapshot_failed", "label": label, "code": e.code, "message": e.message})
 
     def _audit(self) -> None:
         """The continuous audit: run the validation checks; halt what fails into cancel_only."""
@@ -796,6 +864,10 @@ class Engine:
         rate = premium + max(-FUNDING_CLAMP, min(FUNDING_CLAMP, FUNDING_BASE_RATE - premium))
         delta = index * 10**6 * rate * dt // (FRAC_SCALE * FUNDING_PERIOD_MS)
         mk.funding_rate = rate
+        # (bounds) the index never leaves what the state encodes: clamped at +/- MAX_FUNDING_INDEX
+        fi = mk.funding_index + delta
+        if fi > MAX_FUNDING_INDEX or fi < -MAX_FUNDING_INDEX:
+            delta = (MAX_FUNDING_INDEX if fi > 0 else -MAX_FUNDING_INDEX) - mk.funding_index
         if delta:
             mk.funding_index += delta
             self.mark_epoch += 1
@@ -905,6 +977,7 @@ class Engine:
         if not (0 < band < FRAC_SCALE // 2):
             raise CommandError("bad_band", "price_band must be between 0 and 0.5")
         params = self._guard_params(a, band)
+        bounds = self._bound_params(a, imf, lot)
         idx = a["index_price"]
         if idx is not None and idx % tick:
             raise CommandError("off_tick", "index_price must be on the tick grid")
@@ -913,12 +986,13 @@ class Engine:
         mk.oracle_stale_ms = params.get("oracle_stale_ms", DEFAULT_ORACLE_STALE_MS)
         mk.breaker_accounts = params.get("breaker_accounts", DEFAULT_BREAKER_ACCOUNTS)
         mk.breaker_oi_share = params.get("breaker_oi_share", DEFAULT_BREAKER_OI_SHARE)
+        self._set_bounds(mk, bounds)
         self.markets[name] = mk
         self._emit({"type": "market_created", "market": name, "tick_size": fmt_price(tick), "lot_size": fmt_size(lot),
                     "initial_margin": fmt_frac(imf), "maintenance_margin": fmt_frac(mmf),
                     "maker_fee_rate": fmt_frac(maker), "taker_fee_rate": fmt_frac(taker),
                     "liquidation_fee_rate": fmt_frac(liq), "price_band": fmt_frac(band),
-                    **self._params_wire(mk)})
+                    **self._params_wire(mk), **self._bounds_wire(mk)})
         if idx is not None:
             mk.index_price = mk.mark_price = idx
             mk.oracle_ts = mk.last_funding_ts = self.now
@@ -958,9 +1032,56 @@ class Engine:
                 "oracle_stale_ms": mk.oracle_stale_ms, "breaker_accounts": mk.breaker_accounts,
                 "breaker_oi_share": fmt_frac(mk.breaker_oi_share)}
 
+    @staticmethod
+    def _bound_params(a: dict, imf: int, lot: int) -> dict:
+        """The bound parameters given in ``a`` (validated); absent ones are left out."""
+        out: dict = {}
+        mos = a["max_order_size"]
+        if mos is not None:
+            if mos % lot:
+                raise CommandError("off_lot", "max_order_size must be a multiple of the lot size")
+            out["max_order_size"] = mos
+        if a["max_position_notional"] is not None:
+            out["max_position_notional"] = a["max_position_notional"]
+        if a["open_interest_cap"] is not None:
+            out["open_interest_cap"] = a["open_interest_cap"]
+        tiers = a["margin_tiers"]
+        if tiers is not None:
+            if tiers and tiers[0][1] <= imf:
+                raise CommandError("bad_margin", "margin_tiers must raise the initial margin above the market's own")
+            out["margin_tiers"] = tiers
+        return out
+
+    @staticmethod
+    def _set_bounds(mk: Market, bounds: dict) -> None:
+        for k, v in bounds.items():
+            if k == "max_order_size":
+                mk.max_order_size = v
+            elif k == "max_position_notional":
+                mk.max_position_notional = v
+            elif k == "open_interest_cap":
+                mk.open_interest_cap = v
+            else:
+                mk.margin_tiers = [list(t) for t in v]
+
+    @staticmethod
+    def _bounds_wire(mk: Market) -> dict:
+        return {"max_order_size": fmt_size(mk.max_order_size),
+                "max_position_notional": fmt_amount(mk.max_position_notional),
+                "open_interest_cap": fmt_size(mk.open_interest_cap),
+                "margin_tiers": [[fmt_amount(t[0]), fmt_frac(t[1])] for t in mk.margin_tiers]}
+
     def _set_market_params(self, a: dict) -> None:
         mk = self._market(a["market"])
         params = self._guard_params(a, mk.band)
+        bounds = self._bound_params(a, mk.imf, mk.lot)
+        if bounds:
+            self._set_bounds(mk, bounds)
+            if not params:
+                self._emit({"type": "market_params_set", "market": mk.name, "changed": sorted(bounds),
+                            **self._params_wire(mk), **self._bounds_wire(mk), "operator": a["operator"],
+                            "reason": a["reason"]})
+                return
         if not params:
             raise CommandError("missing_field", "set_market_params needs at least one of post_only_band, oracle_band, "
                                                 "oracle_stale_ms, breaker_accounts, breaker_oi_share")
@@ -975,8 +1096,8 @@ class Engine:
                 mk.breaker_accounts = v
             else:
                 mk.breaker_oi_share = v
-        self._emit({"type": "market_params_set", "market": mk.name, "changed": sorted(params),
-                    **self._params_wire(mk), "operator": a["operator"], "reason": a["reason"]})
+        self._emit({"type": "market_params_set", "market": mk.name, "changed": sorted(params) + sorted(bounds),
+                    **self._params_wire(mk), **self._bounds_wire(mk), "operator": a["operator"], "reason": a["reason"]})
 
     def _set_safeguards(self, a: dict) -> None:
         en = a["enabled"]
@@ -1125,7 +1246,10 @@ class Engine:
         self._pause_flag(a, "triggers_paused", False, "triggers_resumed")
 
     def _take_snapshot(self, a: dict) -> None:
-        snap = snapshot.take(self, a["label"], a["trigger"])
+        try:
+            snap = snapshot.take(self, a["label"], a["trigger"])
+        except snapshot.StateEncodeError as e:  # (before any change: a clean refusal)
+            raise CommandError("state_unencodable", str(e)) from None
         self.snapshots[snap.snapshot_id] = snap
         self._emit({"type": "snapshot_taken", "snapshot_id": snap.snapshot_id, "seq": snap.seq,
                     "state_hash": snap.state_hash, "label": snap.label, "trigger": snap.trigger})
@@ -1139,6 +1263,12 @@ class Engine:
             state = snapshot.decode(snap.data, expect_hash=snap.state_hash)
         except snapshot.SnapshotError as e:
             raise CommandError("bad_snapshot", str(e)) from None
+        # money that crossed the venue's edge after the snapshot (deposits, withdrawals, credits) is
+        # re-applied, never rewound; refused (nothing changed) when that cannot be done exactly
+        plan = snapshot.edge_plan(self, state)
+        if plan.code:
+            raise CommandError(plan.code, plan.problem)
+        kept = (self.deposits, self.withdrawals, self.treasury_in, self.fund_in, self.fund_paid, self.credits)
         # the operator's current posture (access, brake, modes, pauses) carries over:
         # rolling back must never reopen a venue by itself
         controls = snapshot.controls(self)
@@ -1147,12 +1277,48 @@ class Engine:
         self._emit({"type": "rolled_back", "snapshot_id": sid, "to_seq": snap.seq,
                     "discarded_commands": self.seq - snap.seq - 1, "state_hash": restored_hash,
                     "operator": a["operator"], "reason": a["reason"]})
+        self._reapply_edge(plan, kept)
         for ev in snapshot.apply_controls(self, controls):
             self._emit(ev)
         if self.brake_engaged:  # the brake's promise holds after a rollback too: no live non-TP/SL orders
             for o in sorted((o for o in self.orders.values() if o.order_type not in TRIGGER_TYPES),
                             key=lambda o: o.id):
                 self._remove_order(o, "brake")
+
+    def _reapply_edge(self, plan: snapshot.EdgePlan, kept: tuple) -> None:
+        """After a restore: put back the money that crossed the edge since the snapshot (``plan``) and the
+        running totals and paid-refund register as they were (``kept``)."""
+        (self.deposits, self.withdrawals, self.treasury_in, self.fund_in, self.fund_paid, self.credits) = kept
+        fund_before = self.insurance_fund
+        self.insurance_fund = plan.fund_after + sum(plan.bad_debt.values())
+        flows = []
+        below_zero = []
+        for name in sorted(plan.flows):
+            acct = self.accounts.get(name)
+            if acct is None:  # opened after the snapshot: re-created with its money
+                acct = self.accounts[name] = Account(name)
+            acct.flow = plan.flows[name]
+            d = plan.deltas.get(name, 0)
+            if d:
+                acct.cash += d
+                acct.mcache = None
+                self.liq_dirty.add(name)
+                flows.append({"account": name, "amount": d})
+        for name in sorted(plan.bad_debt):  # no positions left to liquidate: the fund covers the debt
+            amt = plan.bad_debt[name]
+            self.accounts[name].cash += amt
+            self.insurance_fund -= amt
+        for name in sorted(plan.deltas):
+            acct = self.accounts[name]
+            if acct.positions and account_margins(acct, self.markets)[0] < 0:
+                below_zero.append(name)  # liquidated at the next evaluation (fund, then ADL)
+        if flows or plan.bad_debt:
+            self._emit({"type": "edge_flows_reapplied", "flows": flows, "bad_debt": [
+                {"account": n, "amount": plan.bad_debt[n]} for n in sorted(plan.bad_debt)],
+                "accounts_below_zero": below_zero, "refunds_kept": len(self.credits)})
+        if self.insurance_fund != fund_before:
+            self._emit({"type": "insurance_fund", "change": self.insurance_fund - fund_before,
+                        "balance": self.insurance_fund, "reason": "rollback_edge_flows"})
 
     def _schedule_maintenance(self, a: dict) -> None:
         wid = a["window_id"]
@@ -1181,9 +1347,13 @@ class Engine:
             if self.insurance_fund < amt:
                 raise CommandError("insufficient_fund", f"the insurance fund holds {fmt_amount(self.insurance_fund)} USDC, less than {fmt_amount(amt)}")
             self.insurance_fund -= amt
+            self.fund_paid += amt
         else:
+            if self.treasury_in + amt > MAX_TOTAL_IN:
+                raise CommandError("too_large", f"treasury inflows would total more than {fmt_amount(MAX_TOTAL_IN)} USDC")
             self.treasury_in += amt
         acct.cash += amt
+        acct.flow += amt
         acct.mcache = None
         self.credits[rid] = {"account": acct.name, "amount": amt, "fund": fund, "seq": self.seq}
         self._emit({"type": "credited", "account": acct.name, "amount": amt, "refund_id": rid, "fund": fund,
@@ -1194,8 +1364,11 @@ class Engine:
 
     def _fund_insurance(self, a: dict) -> None:
         amt = a["amount"]
+        if self.treasury_in + amt > MAX_TOTAL_IN:
+            raise CommandError("too_large", f"treasury inflows would total more than {fmt_amount(MAX_TOTAL_IN)} USDC")
         self.insurance_fund += amt
         self.treasury_in += amt
+        self.fund_in += amt
         self._emit({"type": "insurance_fund", "change": amt, "balance": self.insurance_fund, "reason": "funded"})
 
     # ==================================================================

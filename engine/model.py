@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .book import Book, Order
+from .commands import MAX_OPEN_INTEREST, MAX_POSITION_NOTIONAL, MAX_SIZE
 
 OPEN = "open"
 
@@ -48,6 +49,11 @@ class Market:
         "flags",
         "oracle_pending",
         "quarantined",
+        # bounds (see commands.py hard limits and docs/contract.md "Bounds")
+        "max_order_size",
+        "max_position_notional",
+        "open_interest_cap",
+        "margin_tiers",
         "book",
         "holders",
         # derived, rebuilt on restore (not part of the canonical state)
@@ -93,6 +99,12 @@ class Market:
         self.flags: dict[str, str] = {}  # flag -> detail; any flag pauses liquidations and triggers here
         self.oracle_pending: list | None = None  # [price, source, ts] of a jump waiting for a second source
         self.quarantined = 0  # load_market_state writes refused by validation
+        # bounds: the hard ceilings unless the market sets its own (markets.py has the defaults of the
+        # shipped venue); checked at order placement (core.Engine._check_bounds)
+        self.max_order_size = MAX_SIZE  # size units, one order
+        self.max_position_notional = MAX_POSITION_NOTIONAL  # micro-USDC, one account's position incl. open orders
+        self.open_interest_cap = MAX_OPEN_INTEREST  # size units, per side
+        self.margin_tiers: list[list[int]] = []  # [[notional_floor, imf], ...]: initial margin for large positions
         self.book = Book()
         self.holders: set[str] = set()  # accounts with a non-zero position
         self.trig_down: list[tuple[int, int]] = []  # heap of (-trigger, order_id): fire when mark <= trigger
@@ -137,11 +149,14 @@ class Account:
     +/- settled funding. Account value = cash + sum(size * mark) + unsettled funding.
     The collateral shown to people is ``cash + sum(cost)`` (realized view)."""
 
-    __slots__ = ("name", "cash", "positions", "orders", "liq_version", "mcache")
+    __slots__ = ("name", "cash", "flow", "positions", "orders", "liq_version", "mcache")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.cash = 0
+        # money that crossed the venue's edge for this account: deposits - withdrawals + credits paid
+        # to it (canonical; a rollback re-applies what changed since the snapshot)
+        self.flow = 0
         self.positions: dict[str, Position] = {}
         self.orders: dict[int, Order] = {}  # live order id -> Order (resting and triggers)
         self.liq_version = 0

@@ -263,6 +263,10 @@ class Node:
         self._wproc_allowed = False  # set when the writer thread starts
         self._anchor = None  # trust.Anchor: the acknowledged head, outside the database (Node.open)
         self._anchor_alerted: str | None = None
+        # fail-stop: set when a batch failed after the engine applied it in memory and the engine could
+        # not be rebuilt from the journal; every command is refused while it is set (see _apply_failed)
+        self._failed: str | None = None
+        self._halted = False  # a failed batch is being recovered: readers wait (never see its effects)
 
     # ---- opening a durable node ---------------------------------------------
     @classmethod
@@ -376,7 +380,10 @@ class Node:
                                     f"as {rec.outcome!r}: the journal was edited or the engine changed behaviour")
             for ev in evs:
                 if ev["type"] == "snapshot_taken" and ev["snapshot_id"] not in stored:
-                    store.save_snapshot(eng.snapshots[ev["snapshot_id"]])  # taken but not saved before a crash
+                    try:  # taken but not saved before a crash (best effort: the journal holds the command)
+                        store.save_snapshot(eng.snapshots[ev["snapshot_id"]])
+                    except StoreError as e:  # e.g. a full disk: recovery itself must not fail for it
+                        self._alert("error", f"snapshot {ev['snapshot_id']} not saved during recovery: {e}")
             n += 1
         with self._lock:
             self.engine = eng
@@ -477,6 +484,9 @@ class Node:
                 fut.set_result(res)
                 return fut
             fut.add_done_callback(lambda f, who=who, c=cmd: self._audit_result(who, c, f))
+        if self._failed is not None:
+            fut.set_exception(NodeError("node_failed", f"the node is fail-stopped and takes no commands: {self._failed}"))
+            return fut
         with self._qlock:  # the lock of self._cv, without the Condition's Python-level __enter__
             if self._stopping:
                 fut.set_exception(NodeError("node_stopped", "the node is stopping and takes no commands"))
@@ -512,6 +522,7 @@ class Node:
         st = self.read(views.status)
         st["epoch"] = self.epoch
         st["alerts"] = list(self.alerts)
+        st["failed"] = self._failed  # fail-stopped: why (commands refused); None when serving
         return st
 
     def markets(self) -> list[dict]:
@@ -590,7 +601,11 @@ class Node:
     def _process(self, batch: list) -> None:
         """Apply, journal and acknowledge one batch on the calling thread (no pipeline)."""
         with self._lock:
-            job = self._apply(batch)
+            try:
+                job = self._apply(batch)
+            except Exception as e:  # applied in memory, partly or wholly, and never to be journaled
+                self._apply_failed(batch, e)
+                return
             if self.store is not None:
                 from .store import StoreError
 
@@ -611,19 +626,40 @@ class Node:
             most = 0 if rollback else PIPELINE_DEPTH - 1
             while (self._wpending > most or self._readers) and self._wbroken is None:
                 self._wcv.wait()
+        failure: Exception | None = None
         with self._lock:
             if self._wbroken is not None:
                 self._recover_broken()
-            job = self._apply(batch)
+            try:
+                job = self._apply(batch)
+            except Exception as e:  # applied in memory, partly or wholly, and never to be journaled
+                failure = e
+                with self._wcv:
+                    self._halted = True  # readers wait: they must not see the failed batch's effects
+            else:
+                with self._wcv:
+                    broken = self._wbroken
+                    if broken is None:
+                        self._wq.append(job)
+                        self._wpending += 1
+                        self._wcv.notify_all()
+                if broken is not None:  # applied on top of a batch that did not become durable
+                    self._recover_broken()
+                    self._fail_futures(batch, broken)
+        if failure is not None:
+            # the batches before it are on their way to the store: let them land, then rebuild
             with self._wcv:
-                broken = self._wbroken
-                if broken is None:
-                    self._wq.append(job)
-                    self._wpending += 1
-                    self._wcv.notify_all()
-            if broken is not None:  # applied on top of a batch that did not become durable
-                self._recover_broken()
-                self._fail_futures(batch, broken)
+                while self._wpending and self._wbroken is None:
+                    self._wcv.wait()
+            with self._lock:
+                if self._wbroken is not None:
+                    self._recover_broken()
+                    self._fail_futures(batch, failure)
+                else:
+                    self._apply_failed(batch, failure)
+            with self._wcv:
+                self._halted = False
+                self._wcv.notify_all()
 
     def _apply(self, batch: list) -> _Job:
         """Apply ``batch`` (the caller holds ``_lock``); returns what is left to journal and acknowledge."""
@@ -674,7 +710,11 @@ class Node:
             cmd = {"type": "take_snapshot", "ts": eng.now, "label": f"auto at seq {eng.seq + 1}",
                    "trigger": "auto", "operator": "system", "reason": "periodic"}
             evs = apply_obj(cmd)
-            new_snaps.append(eng.snapshots[evs[0]["snapshot_id"]])
+            if evs[0]["type"] == "snapshot_taken":
+                new_snaps.append(eng.snapshots[evs[0]["snapshot_id"]])
+            else:  # refused (e.g. state_unencodable): journaled as refused, nothing applied; retried later
+                self._last_snap_seq = eng.seq
+                self._alert("critical", f"periodic snapshot refused: {evs[0]['code']}: {evs[0]['message']}")
             rows.append(JournalEntry(eng.seq, cmd["ts"], cmd["type"], cmd, _outcome(evs), epoch))
             published.extend(evs)
         if new_snaps:
@@ -846,12 +886,57 @@ class Node:
         for job in failed:
             self._fail_futures(job.done, err)
 
+    def _apply_failed(self, batch: list, err: Exception) -> None:
+        """A batch failed after the engine applied (some of) it in memory (caller holds ``_lock``).
+
+        Fail-stop: the node refuses commands and every caller of the batch gets ``node_failed`` (once the
+        rebuild is over); the engine is rebuilt from the journal (the store's snapshot + journal, or the in-memory journal),
+        which never held the batch. Once rebuilt the node takes commands again; if it cannot be
+        rebuilt it stays stopped (every command refused) rather than serve a state the journal lacks."""
+        reason = f"a batch failed after it was applied in memory ({err!r})"
+        self._failed = reason
+        self._alert("critical", f"fail-stop: {reason}; commands refused while the engine is rebuilt from the journal")
+        try:
+            if self.store is not None:
+                self.recover()
+            else:
+                self._rebuild_from_memory()
+        except Exception as e:  # noqa: BLE001 - stay stopped, never pretend
+            self._failed = f"{reason}; rebuilding from the journal failed too ({e!r})"
+            self._alert("critical", f"fail-stop: {self._failed}; the node stays stopped")
+        else:
+            self._failed = None
+            self._alert("warning", f"recovered from the journal at seq {self.engine.seq}; taking commands again")
+        # told once the engine is back on the journal (or the node is stopped for good)
+        for fut in batch:
+            if not fut.done():
+                fut.set_exception(NodeError("node_failed", f"{reason}; nothing of this batch was applied"))
+
+    def _rebuild_from_memory(self) -> None:
+        """Without a store: a fresh engine from the in-memory journal (caller holds ``_lock``)."""
+        eng = Engine()
+        for rec in self.journal:
+            cmd = {k: v for k, v in rec.items() if k != "seq"}
+            if cmd.get("type") == "rollback":
+                sid = cmd.get("snapshot_id")
+                snap = self.engine.snapshots.get(sid) if isinstance(sid, str) else None
+                if snap is not None and sid not in eng.snapshots:
+                    eng.snapshots[sid] = snap
+            eng.apply_obj(cmd)
+            if eng.seq != rec["seq"]:
+                raise RecoveryError(f"the in-memory journal replays to seq {eng.seq}, not {rec['seq']}")
+        keep = set(self.engine.snapshots)
+        eng.snapshots = {k: v for k, v in eng.snapshots.items() if k in keep}
+        self.engine = eng
+        self._last_snap_seq = max((v.seq for v in eng.snapshots.values()), default=0)
+
     def _recover_broken(self) -> None:
         """Put the engine back to what the store holds after a failed write (caller holds ``_lock``)."""
         try:
             self.recover()
         except Exception as e:  # the store is unusable: keep refusing, never pretend
-            self._alert("critical", f"recovery after a failed write failed too: {e}")
+            self._failed = f"recovery after a failed write failed: {e}"
+            self._alert("critical", f"recovery after a failed write failed too: {e}; the node stays stopped")
         with self._wcv:
             self._wbroken = None
             self._wcv.notify_all()
@@ -879,12 +964,12 @@ class Node:
         try:
             while True:
                 with self._wcv:
-                    while self._wpending and self._wbroken is None:
+                    while (self._wpending or self._halted) and self._wbroken is None:
                         self._wcv.wait()
                 self._lock.acquire()
                 if self._wbroken is not None:
                     self._recover_broken()
-                if not self._wpending:
+                if not self._wpending and not self._halted:
                     break
                 self._lock.release()  # the sequencer applied one more batch before it saw us
             try:
@@ -918,7 +1003,8 @@ class Node:
         try:
             self.recover()
         except Exception as e:  # the store is unusable: keep refusing, never pretend
-            self._alert("critical", f"recovery after a failed write failed too: {e}")
+            self._failed = f"recovery after a failed write failed: {e}"
+            self._alert("critical", f"recovery after a failed write failed too: {e}; the node stays stopped")
         self._fail_futures(batch, err)
 
     def _alert(self, severity: str, message: str) -> None:

@@ -15,6 +15,7 @@ import orjson
 
 from .core import Engine
 from .runtime import tune_gc
+from .snapshot import SnapshotError
 from .wire import LineError, apply_lines, render_state
 
 
@@ -34,17 +35,49 @@ def replay_lines(lines, engine: Engine | None = None, on_events=None) -> Engine:
     return eng
 
 
-def _atomic_write(path: Path, data: bytes | bytearray) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def _collision(src: Path, ev_path: Path | None, st_path: Path | None) -> str | None:
+    """Why these output paths cannot be written (they collide with each other, with the input, or
+    with each other's temporary file), or None."""
+    named = [("COMMANDS", src)]
+    if ev_path is not None:
+        named += [("--events-out", ev_path), ("--events-out's temporary file", _tmp(ev_path))]
+    if st_path is not None:
+        named += [("--state-out", st_path), ("--state-out's temporary file", _tmp(st_path))]
+    for i, (na, pa) in enumerate(named):
+        for nb, pb in named[i + 1:]:
+            if (pa is ev_path and pb == _tmp(ev_path)) or (pa is st_path and pb == _tmp(st_path)):
+                continue  # a file and its own temporary
+            if _same_path(pa, pb):
+                return f"{na} and {nb} are the same file ({pb}); choose distinct paths"
+    return None
+
+
+def _tmp(path: Path) -> Path:
+    return path.with_name(path.name + ".tmp")
 
 
 def run(commands: str, events_out: str | None, state_out: str | None, out=None, err=None) -> int:
+    """Exit 0: replayed, both outputs written. 1: the state cannot be written (nothing written).
+    2: a bad input line, an unreadable input, colliding paths or an I/O error (nothing written)."""
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     tune_gc()
     src = Path(commands)
+    ev_path = Path(events_out) if events_out else None
+    st_path = Path(state_out) if state_out else None
+    why = _collision(src, ev_path, st_path)
+    if why is not None:
+        print(f"perpdesk replay: {why}; nothing written", file=err)
+        return 2
     try:
         inp = src.open("rb")
     except OSError as e:
@@ -52,10 +85,17 @@ def run(commands: str, events_out: str | None, state_out: str | None, out=None, 
         return 2
     # the command file is read line by line and the events stream into a temporary file beside
     # EVENTS.jsonl in pieces of about a megabyte (a journal of any length replays in the memory of
-    # its state, not of its size); the file takes its name only once the replay has succeeded
-    # (``os.replace``), so a stopped replay writes no output. The loop is compiled (wire.apply_lines).
-    ev_path = Path(events_out) if events_out else None
-    ev_tmp = ev_path.with_name(ev_path.name + ".tmp") if ev_path is not None else None
+    # its state, not of its size). The outputs are a pair: both are written to temporary files and
+    # take their names (``os.replace``) only once both are complete, so a stopped or failed replay
+    # writes no output and leaves no temporary file. The loop is compiled (wire.apply_lines).
+    ev_tmp = _tmp(ev_path) if ev_path is not None else None
+    st_tmp = _tmp(st_path) if st_path is not None else None
+
+    def cleanup() -> None:
+        for t in (ev_tmp, st_tmp):
+            if t is not None:
+                t.unlink(missing_ok=True)
+
     eng = Engine()
     try:
         with inp:
@@ -65,22 +105,36 @@ def run(commands: str, events_out: str | None, state_out: str | None, out=None, 
                 with ev_tmp.open("wb") as evf:
                     apply_lines(eng, inp, bytearray(), None, evf.write)
     except LineError as e:
-        if ev_tmp is not None:
-            ev_tmp.unlink(missing_ok=True)
+        cleanup()
         print(f"perpdesk replay: {commands}: line {e.line_no}: {e.message}; stopped, no output written", file=err)
         return 2
     except OSError as e:
-        if ev_tmp is not None:
-            ev_tmp.unlink(missing_ok=True)
+        cleanup()
         print(f"perpdesk replay: {e.filename or commands}: {e.strerror or e}; stopped, no output written", file=err)
         return 2
-    state = render_state(eng)
+    except Exception as e:  # noqa: BLE001 - an engine failure is reported, never a traceback
+        cleanup()
+        print(f"perpdesk replay: {commands}: the engine failed after {eng.seq} commands: {e!r}; "
+              "no output written", file=err)
+        return 1
     try:
-        if ev_path is not None and ev_tmp is not None:  # (both or neither)
+        state = render_state(eng)
+        state_bytes = orjson.dumps(state, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+    except (SnapshotError, orjson.JSONEncodeError) as e:
+        cleanup()
+        print(f"perpdesk replay: the state after {eng.seq} commands cannot be written: {e}; no output written",
+              file=err)
+        return 1
+    try:
+        if st_tmp is not None:
+            st_tmp.write_bytes(state_bytes)
+        # both complete: now both take their names
+        if ev_path is not None and ev_tmp is not None:
             os.replace(ev_tmp, ev_path)
-        if state_out:
-            _atomic_write(Path(state_out), orjson.dumps(state, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+        if st_path is not None and st_tmp is not None:
+            os.replace(st_tmp, st_path)
     except OSError as e:
+        cleanup()
         print(f"perpdesk replay: cannot write output: {e}", file=err)
         return 2
     failing = state["validation"]

@@ -52,7 +52,8 @@ def _summary(eng: Engine) -> dict[str, tuple]:
 def _summary_after(row, n_orders: int) -> tuple:
     """The same ledger from a snapshot's account record ``[cash, {market: [size, cost, entry]}]``
     (a snapshot keeps only non-zero positions; a restore adds only empty ones, at cost 0)."""
-    cash, positions = row
+    cash = row[0]
+    positions = row[1]
     collateral = cash
     out = {}
     for m, (size, cost, _entry) in positions.items():
@@ -79,12 +80,17 @@ def _changed(engine: Engine, rows: dict, n_orders: dict[str, int]) -> list[str]:
     return changed
 
 
-def _values_at_snapshot(state: dict, names: list[str]) -> dict[str, int]:
-    """Account value of ``names`` in the snapshot (at its marks), from a restore of just them."""
+def _values_at_snapshot(state: dict, names: list[str], extra: dict[str, int] | None = None) -> dict[str, int]:
+    """Account value of ``names`` in the snapshot (at its marks), from a restore of just them, with
+    ``extra`` cash (the edge flows a rollback re-applies) added."""
     rows = state["accounts"]
     mini = Engine()
     snapshot.restore(mini, {**state, "accounts": {n: rows[n] for n in names if n in rows}, "orders": []})
-    return {n: _value(mini, n) for n in names}
+    out = {n: _value(mini, n) for n in names}
+    for n, d in (extra or {}).items():
+        if n in out:
+            out[n] += d
+    return out
 
 
 def _value(eng: Engine, name: str) -> int:
@@ -108,7 +114,9 @@ def _preview(engine: Engine, snapshot_id: str, snap, tail: list[dict]) -> dict:
     for o in state["orders"]:
         n_orders[o[1]] = n_orders.get(o[1], 0) + 1
     changed = _changed(engine, rows, n_orders)
-    insurance_after = state["insurance_fund"]
+    plan = snapshot.edge_plan(engine, state)  # the money that crossed the edge after it stays
+    extra = {n: plan.deltas.get(n, 0) + plan.bad_debt.get(n, 0) for n in set(plan.deltas) | set(plan.bad_debt)}
+    insurance_after = plan.fund_after if not plan.code else state["insurance_fund"]
     # replay the tail on a scratch engine restored from the snapshot to learn what would be undone
     undo_eng = restore_scratch(engine, snap, state)
     trades: dict[str, int] = {}
@@ -125,8 +133,8 @@ def _preview(engine: Engine, snapshot_id: str, snap, tail: list[dict]) -> dict:
     del undo_eng
     # other accounts: same ledger, only marks move; traded ones are listed even if they ended
     # where they started
-    listed = sorted(set(changed) | set(trades) | set(liqs))
-    value_after = _values_at_snapshot(state, listed)
+    listed = sorted(set(changed) | set(trades) | set(liqs) | set(extra))
+    value_after = _values_at_snapshot(state, listed, extra)
     rows_out = []
     for name in listed:
         a_now = engine.accounts.get(name)
@@ -135,7 +143,9 @@ def _preview(engine: Engine, snapshot_id: str, snap, tail: list[dict]) -> dict:
         a = _summary_after(row, n_orders.get(name, 0)) if row is not None else _EMPTY
         rows_out.append({
             "account": name,
-            "collateral_now": n[0], "collateral_after": a[0],
+            "collateral_now": n[0], "collateral_after": a[0] + extra.get(name, 0),
+            "edge_flow_reapplied": plan.deltas.get(name, 0),
+            "bad_debt_covered": plan.bad_debt.get(name, 0),
             "value_now": _value(engine, name), "value_after": value_after[name],
             "positions_now": {m: v[0] for m, v in n[1].items()},
             "positions_after": {m: v[0] for m, v in a[1].items()},
@@ -152,6 +162,8 @@ def _preview(engine: Engine, snapshot_id: str, snap, tail: list[dict]) -> dict:
         "orders_restored": max(0, sum(r["orders_after"] for r in rows_out) - sum(r["orders_now"] for r in rows_out)),
         "insurance_fund_now": engine.insurance_fund,
         "insurance_fund_after": insurance_after,
+        "edge_flows_reapplied": sum(plan.deltas.values()),
+        "bad_debt_covered": sum(plan.bad_debt.values()),
     }
     return {
         "snapshot_id": snapshot_id,
@@ -160,6 +172,8 @@ def _preview(engine: Engine, snapshot_id: str, snap, tail: list[dict]) -> dict:
         "state_hash": snap.state_hash,
         "discarded_commands": engine.seq - snap.seq,
         "tail_reproduces_current": reproduces,
+        # non-empty: the rollback would be refused with this code and reason (nothing re-applied)
+        "refused": {"code": plan.code, "message": plan.problem} if plan.code else None,
         "accounts": rows_out,
         "totals": totals,
     }

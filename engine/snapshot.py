@@ -15,21 +15,35 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+from typing import Final
 
 import orjson
 
 from .book import Order
+from .commands import MAX_OPEN_INTEREST, MAX_POSITION_NOTIONAL, MAX_SIZE
 from .margin import value_and_mm
 from .model import Account, Market, Position
 from .runtime import gc_paused
 
 FORMAT = "perpdesk-state"
-VERSION = 2  # 2: guard rails (safeguards, audit, per-market guard parameters, flags, pending oracle)
-READABLE = (1, 2)  # a version-1 state predates the guard rails: it restores with safeguards off
+VERSION = 3  # 2: guard rails (safeguards, audit, per-market guard parameters, flags, pending oracle)
+# 3: bounds (per-market max_order_size, max_position_notional, open_interest_cap, margin_tiers at the end
+#    of the market row), each account's edge flow (third field of its row), fund_in / fund_paid
+READABLE = (1, 2, 3)  # a version-1 state predates the guard rails: it restores with safeguards off
+# a version-1/2 state restores with the hard bounds, no tiers, every account's flow 0 and fund_in /
+# fund_paid 0 (flows count from there; a rollback *to* such a state re-applies nothing, so it is
+# refused when money crossed the edge after it: see core.Engine._rollback)
 
 
 class SnapshotError(Exception):
     """A snapshot that cannot be trusted: corrupt, truncated, wrong hash or version."""
+
+
+class StateEncodeError(SnapshotError):
+    """The state holds a value its canonical encoding cannot (an integer beyond signed 64 bits).
+
+    The bounds at the boundary (commands.py) make this unreachable; raised, typed, instead of an
+    orjson traceback if it ever happens, so callers can report it."""
 
 
 class Snapshot:
@@ -64,7 +78,7 @@ def _market_rows(engine) -> list:
          mk.post_only_band, mk.mode, mk.index_price, mk.mark_price, mk.funding_index, mk.funding_rate,
          mk.last_funding_ts, mk.oracle_ts, mk.long_oi, mk.short_oi, mk.liquidations_paused, mk.triggers_paused,
          mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share, mk.flags, mk.oracle_pending,
-         mk.quarantined]
+         mk.quarantined, mk.max_order_size, mk.max_position_notional, mk.open_interest_cap, mk.margin_tiers]
         for mk in engine.markets.values()
     ]
 
@@ -81,6 +95,8 @@ def _scalars(engine) -> dict:
         "deposits": engine.deposits,
         "withdrawals": engine.withdrawals,
         "treasury_in": engine.treasury_in,
+        "fund_in": engine.fund_in,
+        "fund_paid": engine.fund_paid,
         "platform_access": engine.platform_access,
         "brake_engaged": engine.brake_engaged,
         "liquidations_paused": engine.liquidations_paused,
@@ -96,7 +112,8 @@ def _scalars(engine) -> dict:
 def canonical(engine) -> dict:
     accounts = {}
     for name, a in engine.accounts.items():
-        accounts[name] = [a.cash, {m: [p.size, p.cost, p.funding_entry] for m, p in a.positions.items() if p.size}]
+        accounts[name] = [a.cash, {m: [p.size, p.cost, p.funding_entry] for m, p in a.positions.items() if p.size},
+                          a.flow]
     orders = [
         [o.id, o.account, o.market, o.side, o.order_type, o.price, o.size, o.remaining, o.tif, o.post_only,
          o.reduce_only, o.client_order_id, o.trigger_price, o.ts]
@@ -125,7 +142,7 @@ def same_state(a, b) -> bool:
         return False
     for name, x in accounts_a.items():
         y = accounts_b.get(name)
-        if y is None or x.cash != y.cash or not _same_positions(x, y):
+        if y is None or x.cash != y.cash or x.flow != y.flow or not _same_positions(x, y):
             return False
     orders_a: dict[int, Order] = a.orders
     orders_b: dict[int, Order] = b.orders
@@ -204,8 +221,33 @@ def _order_id(o) -> int:
 
 
 def encode(engine) -> bytes:
+    """The canonical bytes; raises :class:`StateEncodeError` (typed, with where) for a value beyond 64 bits."""
     with gc_paused():
-        return orjson.dumps(canonical(engine), option=orjson.OPT_SORT_KEYS)
+        state = canonical(engine)
+        try:
+            return orjson.dumps(state, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError as e:
+            raise StateEncodeError(f"the state cannot be encoded: {_too_big(state) or e}") from None
+
+
+_I64: Final = 2**63
+
+
+def _too_big(v: object, where: str = "state") -> str | None:
+    """Where the first integer beyond signed 64 bits is (for the message), or None."""
+    if type(v) is int:
+        return f"{where} = {v} is beyond signed 64 bits" if not -_I64 <= v < _I64 else None
+    if isinstance(v, dict):
+        for k, x in v.items():
+            r = _too_big(x, f"{where}.{k}")
+            if r is not None:
+                return r
+    elif isinstance(v, (list, tuple)):
+        for i, x in enumerate(v):
+            r = _too_big(x, f"{where}[{i}]")
+            if r is not None:
+                return r
+    return None
 
 
 def hash_bytes(data: bytes) -> str:
@@ -250,6 +292,7 @@ def _restore(engine, state: dict) -> None:
     try:
         markets: dict[str, Market] = {}
         v1 = state["version"] == 1
+        v3 = state["version"] >= 3
         for row in state["markets"]:
             (name, tick, lot, imf, mmf, maker, taker, liq, band, pob, mode, index, mark, fidx, rate,
              lfts, ots, loi, soi, lpaused, tpaused) = row[:21]
@@ -260,9 +303,15 @@ def _restore(engine, state: dict) -> None:
             mk.liquidations_paused, mk.triggers_paused = lpaused, tpaused
             if not v1:
                 (mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share, flags, pending,
-                 mk.quarantined) = row[21:]
+                 mk.quarantined) = row[21:28]
                 mk.flags = dict(flags)
                 mk.oracle_pending = list(pending) if pending is not None else None
+            if v3:
+                mk.max_order_size, mk.max_position_notional, mk.open_interest_cap, tiers = row[28:32]
+                mk.margin_tiers = [[int(t[0]), int(t[1])] for t in tiers]
+            else:
+                mk.max_order_size, mk.max_position_notional, mk.open_interest_cap = (
+                    MAX_SIZE, MAX_POSITION_NOTIONAL, MAX_OPEN_INTEREST)
             markets[name] = mk
         accounts: dict[str, Account] = {}
         arows: dict = state["accounts"]
@@ -272,10 +321,12 @@ def _restore(engine, state: dict) -> None:
         last_mk: Market | None = None
         for name, rec in arows.items():
             acct_row: list = rec
-            if len(acct_row) != 2:
+            if len(acct_row) != (3 if v3 else 2):
                 raise ValueError(f"account {name!r} has a malformed record")
             a = Account(name)
             a.cash = acct_row[0]
+            if v3:
+                a.flow = acct_row[2]
             positions: dict = acct_row[1]
             for mkey, prec in positions.items():
                 m: str = mkey
@@ -298,6 +349,8 @@ def _restore(engine, state: dict) -> None:
             "treasury_in", "platform_access", "brake_engaged", "liquidations_paused", "triggers_paused",
             "credits", "maintenance")}
         scalars["pre_brake_pauses"] = state.get("pre_brake_pauses")
+        scalars["fund_in"] = state["fund_in"] if v3 else 0
+        scalars["fund_paid"] = state["fund_paid"] if v3 else 0
         # a version-1 state predates the guard rails: it carries on as it was, without them
         scalars["safeguards"] = False if v1 else bool(state["safeguards"])
         audit = state.get("audit") or [-1, []]
@@ -460,7 +513,9 @@ def controls(engine) -> dict:
         "maintenance": orjson.loads(orjson.dumps(engine.maintenance)),
         "safeguards": engine.safeguards,
         "markets": {m: (mk.mode, mk.liquidations_paused, mk.triggers_paused, dict(mk.flags),
-                        (mk.post_only_band, mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share))
+                        (mk.post_only_band, mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share,
+                         mk.max_order_size, mk.max_position_notional, mk.open_interest_cap,
+                         [list(t) for t in mk.margin_tiers]))
                     for m, mk in engine.markets.items()},
     }
 
@@ -498,7 +553,68 @@ def apply_controls(engine, c: dict) -> list[dict]:
             if mk.flags.get(f) != flags[f]:
                 events.append({"type": "market_flagged", "market": m, "flag": f, "detail": flags[f]})
         mk.flags = dict(flags)
-        (mk.post_only_band, mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share) = params
+        (mk.post_only_band, mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share,
+         mk.max_order_size, mk.max_position_notional, mk.open_interest_cap, tiers) = params
+        mk.margin_tiers = [list(t) for t in tiers]
     if "maintenance" in c:
         engine.maintenance = c["maintenance"]
     return events
+
+
+class EdgePlan:
+    """What a rollback to a decoded ``state`` re-applies: the money that crossed the venue's edge after
+    it (deposits, withdrawals, credits) stays where it went. See core.Engine._rollback."""
+
+    __slots__ = ("deltas", "flows", "fund_after", "bad_debt", "code", "problem")
+
+    def __init__(self) -> None:
+        self.deltas: dict[str, int] = {}  # account -> cash re-applied (flow now - flow at the snapshot)
+        self.flows: dict[str, int] = {}  # account -> its edge flow now (kept)
+        self.fund_after = 0  # insurance fund after the rollback
+        self.bad_debt: dict[str, int] = {}  # account without positions left below zero -> covered by the fund
+        self.code = ""  # non-empty: the rollback is refused with this code
+        self.problem = ""
+
+
+def edge_plan(engine, state: dict) -> EdgePlan:
+    """Plan the re-application of edge flows for a rollback from ``engine`` to ``state`` (pure)."""
+    from .fixedpoint import fmt_amount
+
+    plan = EdgePlan()
+    rows: dict = state["accounts"]
+    v3 = state["version"] >= 3
+    fund = state["insurance_fund"]
+    if not v3:
+        # flows were not recorded then: only a rollback across which no money crossed the edge is exact
+        moved = (engine.deposits != state["deposits"] or engine.withdrawals != state["withdrawals"]
+                 or engine.treasury_in != state["treasury_in"] or len(engine.credits) != len(state["credits"]))
+        if moved:
+            plan.code = "snapshot_predates_flows"
+            plan.problem = (f"the snapshot (state version {state['version']}) does not record each account's "
+                            "deposits and withdrawals, and money crossed the venue's edge after it; roll back to a "
+                            "newer snapshot")
+            return plan
+    else:
+        fund += (engine.fund_in - state["fund_in"]) - (engine.fund_paid - state["fund_paid"])
+    for name, a in engine.accounts.items():
+        plan.flows[name] = a.flow
+        row = rows.get(name)
+        before = row[2] if (row is not None and v3) else 0
+        if row is None and not v3:
+            before = a.flow  # (no money moved: see above) an account created after it had no edge flow
+        d = a.flow - before
+        if d:
+            plan.deltas[name] = d
+        cash = (row[0] if row is not None else 0) + d
+        has_positions = row is not None and bool(row[1])
+        if cash < 0 and not has_positions:
+            plan.bad_debt[name] = -cash
+    debt = sum(plan.bad_debt.values())
+    plan.fund_after = fund - debt
+    if plan.fund_after < 0:
+        listed = ", ".join(f"{n} {fmt_amount(-plan.deltas.get(n, 0))} out" for n in sorted(plan.bad_debt))
+        plan.code = "rollback_uncovered"
+        plan.problem = (f"re-applying the money that left after the snapshot leaves {fmt_amount(debt)} USDC of debt "
+                        f"({listed or 'refunds paid from the insurance fund'}) that the insurance fund "
+                        f"({fmt_amount(fund)} USDC after re-applying its own flows) cannot cover")
+    return plan

@@ -128,7 +128,11 @@ def _verify_store(store, rep: Report, Node, RecoveryError, anchor_problem) -> Re
                                     f"{info.state_hash[:16]} != replayed {ev['state_hash'][:16]}")
     except StoreError as e:
         rep.bad(f"reading the journal: {e}")
-    full_hash = snapshot_mod.state_hash(eng)
+    try:
+        full_hash = snapshot_mod.state_hash(eng)
+    except snapshot_mod.SnapshotError as e:  # (typed: StateEncodeError) reported, never a traceback
+        rep.bad(f"replayed state at seq {eng.seq}: {e}")
+        return rep
     if not rep.problems:
         rep.ok(f"replay: {n:,} commands from an empty engine, state hash {full_hash}")
         rep.ok(f"snapshots: {checked} of {len(stored)} stored snapshots match the replayed state")
@@ -147,6 +151,8 @@ def _verify_store(store, rep: Report, Node, RecoveryError, anchor_problem) -> Re
                 rep.bad(f"recovery reaches state hash {rec_hash[:16]}, the full replay {full_hash[:16]}")
         except RecoveryError as e:
             rep.bad(f"recovery: {e}")
+        except Exception as e:  # noqa: BLE001 - reported, never a traceback
+            rep.bad(f"recovery failed: {e!r}")
         failures = run_checks(eng)
         for f in failures:
             rep.bad(f"validation check {f.check}: {f.detail}")

@@ -103,6 +103,12 @@ class SnapshotsScreen(DeskScreen):
                  f"trades undone {tot['trades_undone']:,}   liquidations undone {tot['liquidations_undone']:,}   "
                  f"orders restored {tot['orders_restored']:,}\n")
         t.append(f"insurance fund {fmt.money(tot['insurance_fund_now'])} → {fmt.money(tot['insurance_fund_after'])} USDC")
+        if tot.get("edge_flows_reapplied") or tot.get("bad_debt_covered"):
+            t.append(f"   deposits/withdrawals/refunds kept {fmt.signed_money(tot['edge_flows_reapplied'])}"
+                     f"   bad debt covered {fmt.money(tot['bad_debt_covered'])}")
+        refused = p.get("refused")
+        if refused:
+            t.append(f"\n⚠ this rollback would be refused ({refused['code']}): {refused['message']}", style="bold red")
         if not p.get("tail_reproduces_current", True):
             t.append("\n⚠ replaying the journal tail does not reproduce the current state hash", style="bold red")
         self.query_one("#preview-totals", Static).update(t)

@@ -168,7 +168,11 @@ async def test_rollback_with_preview_and_typed_confirmation(desk_app):
         assert not confirm.disabled
         await pilot.click("#confirm")
         await pilot.pause()
-        assert app.node.account("lev0000L") is None  # opened after the snapshot: undone
+        # opened after the snapshot: its trading is undone, its deposit (money that crossed the venue's
+        # edge) is kept: the account is re-created holding exactly its net deposits, without positions
+        lev = app.node.account("lev0000L")
+        assert lev is not None and lev["positions"] == [] and lev["orders"] == []
+        assert lev["cash"] == app.node.engine.accounts["lev0000L"].flow > 0
         assert any(f"Rolled back to {sid}" in m for m in messages(app))
 
 

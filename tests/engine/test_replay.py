@@ -251,3 +251,58 @@ def test_a_bad_line_after_several_pieces_leaves_no_output(tmp_path):
     rc, ev, st, _, err = replay_in_process(tmp_path, src, "bad")
     assert rc == 2 and "line 11001" in err and "not JSON" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cmds.jsonl"]  # no events, no state, no temporary file
+
+
+# ---- outputs as a pair, never colliding ------------------------------------------------------------
+def _names(tmp_path: Path) -> list[str]:
+    return sorted(p.name for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("which", ["events=state", "events=input", "state=input", "state=events.tmp"])
+def test_replay_refuses_output_paths_that_collide(tmp_path, which):
+    src = write(tmp_path / "cmds.jsonl", script())
+    original = src.read_bytes()
+    ev, st = tmp_path / "events.jsonl", tmp_path / "state.json"
+    if which == "events=state":
+        st = ev
+    elif which == "events=input":
+        ev = src
+    elif which == "state=input":
+        st = tmp_path / "." / "cmds.jsonl"  # the same file by another spelling
+    else:
+        st = tmp_path / "events.jsonl.tmp"
+    out, err = io.StringIO(), io.StringIO()
+    assert run(str(src), str(ev), str(st), out=out, err=err) == 2
+    assert "same file" in err.getvalue() and "nothing written" in err.getvalue()
+    assert src.read_bytes() == original
+    assert _names(tmp_path) == ["cmds.jsonl"]
+
+
+def test_replay_writes_both_outputs_or_neither_when_the_state_cannot_be_written(tmp_path):
+    """The state file's directory does not exist: before, EVENTS.jsonl was already renamed into place
+    beside no (or an older) state; now neither is written and no temporary file is left."""
+    src = write(tmp_path / "cmds.jsonl", script())
+    ev = tmp_path / "events.jsonl"
+    out, err = io.StringIO(), io.StringIO()
+    rc = run(str(src), str(ev), str(tmp_path / "missing" / "state.json"), out=out, err=err)
+    assert rc == 2 and "cannot write output" in err.getvalue()
+    assert _names(tmp_path) == ["cmds.jsonl"]
+
+
+def test_replay_whose_state_cannot_be_encoded_exits_cleanly_and_leaves_nothing(tmp_path, monkeypatch):
+    from engine import replay as replay_mod
+    from engine.snapshot import StateEncodeError
+
+    def unencodable(engine):
+        raise StateEncodeError("the state cannot be encoded: state.accounts.a[0] = 18446744073709551616 is beyond signed 64 bits")
+
+    monkeypatch.setattr(replay_mod, "render_state", unencodable)
+    src = write(tmp_path / "cmds.jsonl", script())
+    ev, st = tmp_path / "events.jsonl", tmp_path / "state.json"
+    st.write_bytes(b"old state")  # an older pair stays as it was: both or neither
+    ev.write_bytes(b"old events")
+    out, err = io.StringIO(), io.StringIO()
+    assert run(str(src), str(ev), str(st), out=out, err=err) == 1
+    assert "cannot be written" in err.getvalue() and "beyond signed 64 bits" in err.getvalue()
+    assert _names(tmp_path) == ["cmds.jsonl", "events.jsonl", "state.json"]
+    assert (ev.read_bytes(), st.read_bytes()) == (b"old events", b"old state")

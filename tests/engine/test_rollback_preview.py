@@ -13,8 +13,11 @@ from engine.rollback import preview
 
 
 def _reference_preview(engine: Engine, snapshot_id: str, tail: list[dict]) -> dict:
-    """The straightforward algorithm: restore the snapshot into engines and summarise both sides."""
+    """The straightforward algorithm: the "after" side is a copy of the engine that really rolls back
+    (so the money that crossed the edge after the snapshot is re-applied, as the rollback does); what
+    is undone comes from replaying the tail on the snapshot restored."""
     snap = engine.snapshots[snapshot_id]
+    state = snapshot.decode(snap.data, expect_hash=snap.state_hash)
 
     def restored() -> Engine:
         e = Engine()
@@ -34,11 +37,18 @@ def _reference_preview(engine: Engine, snapshot_id: str, tail: list[dict]) -> di
         a = e.accounts.get(name)
         return account_margins(a, e.markets)[0] if a is not None else 0
 
+    rolled = Engine()  # a copy of the live engine, rolled back for real
+    snapshot.restore(rolled, snapshot.decode(snapshot.encode(engine)))
+    rolled.snapshots = dict(engine.snapshots)
+    rolled.seq, rolled.now = engine.seq, engine.now
+    evs = rolled.apply_obj({"type": "rollback", "snapshot_id": snapshot_id, "operator": "x", "reason": "x"})
+    flows_ev = next((ev for ev in evs if ev["type"] == "edge_flows_reapplied"), {"flows": [], "bad_debt": []})
+    reapplied = {f["account"]: f["amount"] for f in flows_ev["flows"]}
+    covered = {f["account"]: f["amount"] for f in flows_ev["bad_debt"]}
     after_eng = restored()
-    after, now = summary(after_eng), summary(engine)
+    after, now = summary(rolled), summary(engine)
     empty = (0, {}, 0, 0)
     changed = {n for n in set(now) | set(after) if now.get(n, empty) != after.get(n, empty)}
-    values_after = restored()
     trades: dict[str, int] = {}
     liqs: dict[str, int] = {}
     for cmd in tail:
@@ -49,11 +59,12 @@ def _reference_preview(engine: Engine, snapshot_id: str, tail: list[dict]) -> di
             elif ev["type"] == "liquidation":
                 liqs[ev["account"]] = liqs.get(ev["account"], 0) + 1
     rows = []
-    for name in sorted(changed | set(trades) | set(liqs)):
+    for name in sorted(changed | set(trades) | set(liqs) | set(reapplied) | set(covered)):
         n, a = now.get(name, empty), after.get(name, empty)
         rows.append({
             "account": name, "collateral_now": n[0], "collateral_after": a[0],
-            "value_now": value(engine, name), "value_after": value(values_after, name),
+            "edge_flow_reapplied": reapplied.get(name, 0), "bad_debt_covered": covered.get(name, 0),
+            "value_now": value(engine, name), "value_after": value(rolled, name),
             "positions_now": {m: v[0] for m, v in n[1].items()}, "positions_after": {m: v[0] for m, v in a[1].items()},
             "orders_now": n[2], "orders_after": a[2],
             "trades_undone": trades.get(name, 0), "liquidations_undone": liqs.get(name, 0),
@@ -66,12 +77,16 @@ def _reference_preview(engine: Engine, snapshot_id: str, tail: list[dict]) -> di
         "liquidations_undone": sum(liqs.values()),
         "orders_restored": max(0, sum(r["orders_after"] for r in rows) - sum(r["orders_now"] for r in rows)),
         "insurance_fund_now": engine.insurance_fund,
-        "insurance_fund_after": values_after.insurance_fund,
+        "insurance_fund_after": rolled.insurance_fund,
+        "edge_flows_reapplied": sum(reapplied.values()),
+        "bad_debt_covered": sum(covered.values()),
     }
+    assert state["accounts"] is not None
     return {
         "snapshot_id": snapshot_id, "to_seq": snap.seq, "label": snap.label, "state_hash": snap.state_hash,
         "discarded_commands": engine.seq - snap.seq,
         "tail_reproduces_current": snapshot.state_hash(after_eng) == snapshot.state_hash(engine),
+        "refused": None,
         "accounts": rows, "totals": totals,
     }
 
@@ -116,7 +131,9 @@ def test_preview_covers_new_closed_and_round_trip_accounts(venue):
     assert {"erin", "carol", "dave", "alice", "bob", "frank", "hank"} <= names
     assert got["totals"]["liquidations_undone"] >= 1
     erin = next(r for r in got["accounts"] if r["account"] == "erin")
-    assert erin["collateral_after"] == 0 and erin["orders_after"] == 0 and erin["orders_now"] == 1
+    # erin's deposit crossed the venue's edge after the snapshot: the rollback keeps it, her order goes
+    assert erin["collateral_after"] == 5000 * 10**6 and erin["edge_flow_reapplied"] == 5000 * 10**6
+    assert erin["orders_after"] == 0 and erin["orders_now"] == 1
     # a tail that does not reproduce the current state is reported as such, not hidden
     assert preview(venue.e, sid, tail[:-1])["tail_reproduces_current"] is False
     # nothing after the snapshot: nothing changes

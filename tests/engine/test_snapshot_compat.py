@@ -15,7 +15,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from test_build_equivalence import EXPECTED_STATE_HASH, _commands
+from test_build_equivalence import V2_STATE_HASH as EXPECTED_STATE_HASH
+from test_build_equivalence import _commands
 from test_snapshot import _derived, _one_by_one
 
 from engine import Engine
@@ -38,8 +39,17 @@ def test_a_version_2_snapshot_of_the_previous_build_restores_to_its_hash():
     assert state["version"] == 2
     e = Engine()
     restore(e, state)
-    assert state_hash(e) == EXPECTED_STATE_HASH
-    assert encode(e) == data  # byte for byte: same format, same canonical encoding
+    # re-encoded in the version-3 format: the same records, plus the version-3 fields at their defaults
+    # (hard bounds, no tiers, every account's edge flow 0: flows count from the restore)
+    v3 = orjson.loads(encode(e))
+    assert v3["version"] == 3 and v3["fund_in"] == v3["fund_paid"] == 0
+    assert all(row[28:] == [10**18, 10**17, 4 * 10**18, []] for row in v3["markets"])
+    assert all(rec[2] == 0 for rec in v3["accounts"].values())
+    v2 = {k: v for k, v in v3.items() if k not in ("fund_in", "fund_paid")}
+    v2["version"] = 2
+    v2["markets"] = [row[:28] for row in v3["markets"]]
+    v2["accounts"] = {n: rec[:2] for n, rec in v3["accounts"].items()}
+    assert orjson.dumps(v2, option=orjson.OPT_SORT_KEYS) == data  # byte for byte, but for the v3 fields
     assert run_checks(e) == []
     assert len(e.orders) == len(state["orders"]) > 200
     assert _derived(e) == _derived(_one_by_one(data))
@@ -54,6 +64,12 @@ def test_the_restored_fixture_carries_on_like_the_venue_it_was_taken_from():
     restored = Engine()
     restore(restored, decode(data, expect_hash=EXPECTED_STATE_HASH))
     restored.seq, restored.now = live.seq, live.now
+    for a in live.accounts.values():  # a version-2 state records no edge flows: they count from the restore
+        a.flow = 0
+    live.fund_in = live.fund_paid = 0
+    for mk in live.markets.values():  # nor the bounds the default venue sets: a v2 state restores with the hard ones
+        mk.max_order_size, mk.max_position_notional, mk.open_interest_cap, mk.margin_tiers = (
+            10**18, 10**17, 4 * 10**18, [])
     assert same_state(live, restored)
     ts = live.now
     accounts = sorted({o.account for o in live.orders.values() if o.account is not None})
