@@ -1488,18 +1488,22 @@ def _precheck_sqlite_file(path: Path, create: bool) -> None:
             raise StoreNotFoundError(f"there is no database at {shown}. Check --db / PERPDESK_DB / "
                                      f"PERPDESK_HOME, or run the node once to create it.")
         return
+    # The header is read by SQLite itself, never with open()/close() on the file: closing any file
+    # descriptor of the database drops every POSIX lock this process holds on it (fcntl semantics),
+    # including the shared locks of this process's live SQLite connections (a second Store on the
+    # file in a node's process: a reader, a test). Another process's connection then believes it
+    # is the last one when it closes, checkpoints and deletes the WAL under the running node, whose
+    # later commits land in the unlinked WAL: lost for every other process (the journal writer
+    # process then sees an older head: "seq N does not follow the journal's last seq M").
+    not_sqlite = NotAPerpdeskDatabaseError(
+        f"{shown} is not a SQLite database (it does not start with the SQLite header): it is "
+        f"another kind of file, or damaged beyond use. perpdesk did not change it; point "
+        f"--db/PERPDESK_DB at another file, or restore this one from a backup.")
     try:
-        with open(path, "rb") as f:
-            header = f.read(100)
+        if path.stat().st_size == 0:
+            return  # an empty file is an empty SQLite database
     except OSError as e:
         raise StoreUnavailableError(f"cannot read {shown}: {e.strerror}. Check its permissions.") from None
-    if not header:
-        return  # an empty file is an empty SQLite database
-    if len(header) < 100 or not header.startswith(SQLITE_HEADER):
-        raise NotAPerpdeskDatabaseError(
-            f"{shown} is not a SQLite database (it does not start with the SQLite header): it is "
-            f"another kind of file, or damaged beyond use. perpdesk did not change it; point "
-            f"--db/PERPDESK_DB at another file, or restore this one from a backup.")
     try:
         con = sqlite3.connect(str(path), timeout=5, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as e:
@@ -1510,6 +1514,8 @@ def _precheck_sqlite_file(path: Path, create: bool) -> None:
         if meta_t.name in tables:
             meta = dict(con.execute(f"SELECT key, value FROM {meta_t.name}").fetchall())
     except sqlite3.Error as e:
+        if getattr(e, "sqlite_errorcode", None) == _SQLITE_NOTADB:
+            raise not_sqlite from None
         raise _translate(e, "opening the database", shown, 5000) from None
     finally:
         con.close()
