@@ -9,7 +9,7 @@ and the acknowledgements, while the encoding, hashing and SQLite work run on ano
 
 Protocol, over two pipes (frames: 4-byte big-endian length, then orjson):
 
-* node -> writer, first frame: ``{"url", "busy_timeout_ms", "pragmas"}`` (on the pipe, so
+* node -> writer, first frame: ``{"url", "busy_timeout_ms", "pragmas", "key", "fence"}`` (on the pipe, so
   a password never shows in ``ps``); then one frame per batch: ``{"rows": [[seq, ts, type,
   payload, outcome, epoch], ...], "marks": [[after_seq, upto_seq, new_epoch, snapshot_id,
   rollback_seq], ...]}``.
@@ -100,6 +100,7 @@ def main(argv: list[str]) -> int:
     except Exception as e:  # the node keeps journaling in-process
         send(wfd, {"error": type(e).__name__, "message": str(e)})
         return 1
+    store.fence = config.get("fence")  # the node's leader epoch: checked in every append's transaction
     send(wfd, {"ready": True})
     try:
         while True:

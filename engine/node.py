@@ -180,7 +180,8 @@ def anchor_problem(store) -> str | None:
     except trust.AnchorProblem as e:
         return str(e)
     if anchored is None:
-        if store.meta().get("anchor") is not None:
+        # (a node that started on an empty journal and died before its first command wrote no file)
+        if store.meta().get("anchor") is not None and store.head()[0] > 0:
             return (f"the anchor file {path} is missing although this database's node wrote one: the "
                     f"acknowledged head cannot be checked")
         return None
@@ -263,6 +264,11 @@ class Node:
         self._wproc_allowed = False  # set when the writer thread starts
         self._anchor = None  # trust.Anchor: the acknowledged head, outside the database (Node.open)
         self._anchor_alerted: str | None = None
+        # one sequencer (engine/lease.py): the lease Node.open takes, and the error once fenced
+        self._lease = None
+        self._fenced: NodeError | None = None
+        # the writer watchdog: seconds the journal writer process may take to acknowledge a batch
+        self.writer_timeout_s = _writer_timeout()
 
     # ---- opening a durable node ---------------------------------------------
     @classmethod
@@ -278,12 +284,17 @@ class Node:
         except trust.ChainKeyError as e:
             raise StoreError(str(e)) from None
         store = Store.open(url, create=create, key=key)
+        lease = None
         try:
+            lease = _take_lease(store)  # LeaseHeldError (a StoreError) names the node that holds it
             node = cls(clock=clock, actor=actor, store=store, snapshot_every=snapshot_every, keep_auto=keep_auto,
                        writer_process=writer_process)
+            node._lease = lease
             node.recover(verify=True)
             node._start_anchor()
         except BaseException:
+            if lease is not None:
+                lease.release()
             store.close()
             raise
         return node
@@ -409,8 +420,30 @@ class Node:
         self.stop()
         if self._anchor is not None:
             self._anchor.flush()
+        self._release_lease()
         if self.store is not None:
             self.store.close()
+
+    # ---- one sequencer: the lease and the fencing token (engine/lease.py) ----------------
+    @property
+    def leader_epoch(self) -> int:
+        """The fencing token this node appends under (0: no lease, e.g. a node built on a bare store)."""
+        return self._lease.epoch if self._lease is not None else 0
+
+    @property
+    def lease_holder(self) -> dict | None:
+        return dict(self._lease.holder) if self._lease is not None else None
+
+    def _release_lease(self) -> None:
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            lease.release()
+
+    def _fence(self, err: Exception) -> None:
+        """A journal append was refused as fenced: another node took the lease. Stop for good."""
+        if self._fenced is None:
+            self._fenced = NodeError("fenced", f"this node was deposed and takes no more commands: {err}")
+            self._alert("critical", f"fenced: {err}")
 
     # ---- lifecycle -----------------------------------------------------
     def start(self) -> Node:
@@ -481,6 +514,9 @@ class Node:
             if self._stopping:
                 fut.set_exception(NodeError("node_stopped", "the node is stopping and takes no commands"))
                 return fut
+            if self._fenced is not None:
+                fut.set_exception(self._fenced)
+                return fut
             fut._cmd = cmd
             self._queue.append(fut)
             if self._idle:  # wake the sequencer only when it sleeps (a busy one drains the queue anyway)
@@ -511,6 +547,8 @@ class Node:
     def status(self) -> dict:
         st = self.read(views.status)
         st["epoch"] = self.epoch
+        st["leader_epoch"] = self.leader_epoch
+        st["fenced"] = self._fenced is not None
         st["alerts"] = list(self.alerts)
         return st
 
@@ -597,6 +635,8 @@ class Node:
                 try:
                     head = self.store.append_journal(job.rows, job.marks)
                 except StoreError as e:
+                    if _is_fenced(e):
+                        self._fence(e)
                     # the batch is not durable: put the engine back to what the store holds
                     self._fail_batch(batch, e, job.base_seq)
                     return
@@ -750,6 +790,8 @@ class Node:
                 head = self._append_job(job)
             except Exception as e:  # StoreError, or a bug: either way the batch is not durable
                 err = e if isinstance(e, StoreError) else NodeError("internal", f"journal write failed: {e!r}")
+                if _is_fenced(err):
+                    self._fence(err)
                 self._write_failed(err)
                 continue
             self._note_anchor(head)
@@ -859,9 +901,10 @@ class Node:
     @staticmethod
     def _fail_futures(batch: list, err: Exception) -> None:
         msg = f"not durable, nothing applied: {err}"
+        code = "fenced" if _is_fenced(err) else "not_durable"
         for fut in batch:
             if not fut.done():
-                fut.set_exception(NodeError("not_durable", msg))
+                fut.set_exception(NodeError(code, msg))
 
     @contextmanager
     def _reading(self):
@@ -1412,6 +1455,28 @@ class Node:
         if fn is None:
             return {"sources": [], "indexes": []}
         return fn()
+
+
+def _take_lease(store):
+    from . import lease
+
+    return lease.acquire(store)
+
+
+def _is_fenced(err: BaseException) -> bool:
+    from .store import FencedError
+
+    return isinstance(err, FencedError)
+
+
+def _writer_timeout() -> float:
+    """PERPDESK_WRITER_TIMEOUT_S (default 5): how long the journal writer process may take to
+    acknowledge one batch before the node stops it and journals in-process."""
+    try:
+        v = float(os.environ.get("PERPDESK_WRITER_TIMEOUT_S", "") or 5.0)
+    except ValueError:
+        v = 5.0
+    return v if v > 0 and math.isfinite(v) else 5.0
 
 
 def _int_arg(value, name: str) -> int:

@@ -171,6 +171,22 @@ class SnapshotForgedError(StoreCorruptError):
     """A snapshot whose content no longer matches its MAC (altered, hash recomputed) or lacks one."""
 
 
+class LeaseHeldError(StoreError):
+    """Another node holds this database's sequencer lease (``holder``: host, pid, since, epoch)."""
+
+    def __init__(self, where: str, holder: dict | None) -> None:
+        from .lease import describe
+
+        self.holder = holder
+        super().__init__(
+            f"{where} is held by another perpdesk node: {describe(holder)}. Exactly one node may "
+            f"sequence a database: stop that node first (or attach to it), or use another database.")
+
+
+class FencedError(StoreError):
+    """A journal append by a node whose leader epoch was superseded (another node took the lease)."""
+
+
 class RecordConflictError(StoreError):
     """A snapshot, refund or window that already exists differently, or changed underneath."""
 
@@ -519,6 +535,7 @@ class Store:
         self.key: bytes | None = None  # the chain key (engine/trust.py); None: an unkeyed store
         self.key_id: str | None = None
         self.anchor_path = trust.anchor_path_for(url.database, self.backend, self.where)
+        self.fence: int | None = None  # the leader epoch every journal append checks (engine/lease.py)
 
     # ---------------------------------------------------------------- open
     @classmethod
@@ -686,7 +703,41 @@ class Store:
             if database in ("", ":memory:") or database.startswith("file::memory:") or "mode=memory" in database:
                 return None
         return {"url": self.url.render_as_string(hide_password=False), "busy_timeout_ms": self.busy_timeout_ms,
-                "pragmas": self.pragmas, "key": self.key.decode("latin-1") if self.key is not None else None}
+                "pragmas": self.pragmas, "key": self.key.decode("latin-1") if self.key is not None else None,
+                "fence": self.fence}
+
+    # ------------------------------------------------------------ lease (engine/lease.py)
+    def take_leadership(self, holder: Mapping) -> int:
+        """Bump ``leader_epoch`` and record ``holder`` (its ``epoch`` set to the new one) in one
+        transaction; from now on this store's journal appends are fenced by it. Returns the epoch."""
+        with self._write("taking the sequencer lease") as conn:
+            c = meta_t.c
+            stmt = select(c.value).where(c.key == "leader_epoch")
+            if self.backend == "postgresql":
+                stmt = stmt.with_for_update()
+            old = conn.execute(stmt).scalar()
+            try:
+                epoch = int(old) + 1 if old is not None else 1
+            except ValueError:
+                raise StoreCorruptError(f"the leader_epoch record of {self.where} is damaged ({old!r}): "
+                                        f"restore the database from a backup") from None
+            conn.execute(meta_t.delete().where(c.key.in_(["leader_epoch", "lease_holder"])))
+            conn.execute(meta_t.insert(), [
+                {"key": "leader_epoch", "value": str(epoch)},
+                {"key": "lease_holder", "value": canonical_json({**dict(holder), "epoch": epoch})}])
+        self.fence = epoch
+        return epoch
+
+    def leader_epoch(self) -> int:
+        """The database's current leader epoch (0: no node ever took the lease)."""
+        v = self.meta().get("leader_epoch")
+        return int(v) if v is not None else 0
+
+    def lease_connection(self) -> Connection:
+        """A connection of its own (autocommit) for a session-level lock held for the node's life."""
+        self._check_open()
+        with self._errors("connecting for the sequencer lease"):
+            return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
     def close(self) -> None:
         """Release every connection. The store refuses further calls."""
@@ -732,7 +783,7 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         """Insert or replace one meta record (not the chain heads: the journal and audit own those)."""
-        if key in ("journal_head", "audit_head", "epoch", "application_id", "schema_version"):
+        if key in ("journal_head", "audit_head", "epoch", "application_id", "schema_version", "leader_epoch"):
             raise StoreError(f"meta record {key} is not set by hand")
         with self._write(f"recording {key}") as conn:
             conn.execute(meta_t.delete().where(meta_t.c.key == key))
@@ -768,10 +819,17 @@ class Store:
                 head_seq, head_hash = _split_head(meta["journal_head"])
                 epoch_now = int(meta["epoch"])
                 keyed = _split_key(meta.get("journal_key"))
+                fenced = self.fence is not None and meta.get("leader_epoch") != str(self.fence)
             except (KeyError, ValueError):
                 raise StoreCorruptError(
                     "the database's perpdesk_meta table lacks a valid journal_head or epoch: it was "
                     "damaged or edited by hand; restore it from a backup") from None
+            if fenced:
+                raise FencedError(
+                    f"journal append refused (fenced): this node's leader epoch is {self.fence} but "
+                    f"{self.where} is at leader epoch {meta.get('leader_epoch')}: another node took the "
+                    f"sequencer lease. Nothing was written; this node must stop (restart it to follow "
+                    f"the database as it is now).")
             key = self._chain_key("journal", keyed)
             if keyed is None and key is not None and rows:  # from the first row this store appends: keyed
                 first = rows[0]
@@ -816,7 +874,7 @@ class Store:
                 "insert": f"INSERT INTO {journal_t.name} ({', '.join(cols)}) "
                           f"VALUES ({', '.join([mark] * len(cols))})",
                 "read_head": f"SELECT key, value FROM {meta_t.name} "
-                             f"WHERE key IN ('journal_head', 'epoch', 'journal_key'){lock}",
+                             f"WHERE key IN ('journal_head', 'epoch', 'journal_key', 'leader_epoch'){lock}",
                 "write_head": f"UPDATE {meta_t.name} SET value = {mark} WHERE key = 'journal_head'",
             }
             self._hot = sql
