@@ -815,7 +815,7 @@ class Node:
         hashes and the errors are the same; what moves out of this process is the encoding,
         hashing and SQLite work, which would otherwise hold the GIL against the sequencer. Until
         it is ready, and for good once it is gone, the batch is appended here instead."""
-        from .journalwriter import WriterGone
+        from .journalwriter import WriterGone, WriterStalled
 
         wp = self._wproc
         if wp is None and self._wproc_allowed and len(job.rows) >= WRITER_PROCESS_ROWS:
@@ -823,9 +823,11 @@ class Node:
         if wp is not None:
             try:
                 if wp.ready():
-                    head = wp.append(job.rows, job.marks)
+                    head = wp.append(job.rows, job.marks, timeout=self.writer_timeout_s)
                     self.writer_process_batches += 1
                     return head
+            except WriterStalled as e:
+                return self._writer_stalled(wp, job, e)
             except WriterGone as e:
                 self._close_writer_process()
                 self._alert("warning", f"{e}; journaling in-process")
@@ -834,6 +836,33 @@ class Node:
             except (TypeError, ValueError):  # a row it cannot carry: the store reports it below
                 pass
         return self.store.append_journal(job.rows, job.marks)
+
+    def _writer_stalled(self, wp, job: _Job, err: Exception):
+        """The writer watchdog: the journal writer process did not acknowledge ``job`` within
+        ``writer_timeout_s`` (SIGSTOPped, hung on I/O). Kill and reap it first, so it can never
+        commit the batch late; then the store says whether it committed it before it stopped
+        (acknowledged as durable) or not (journaled here, in-process, from now on). The callers of
+        the batch get its results either way, or ``not_durable`` if that append fails too."""
+        self._wproc = None  # (and _wproc_allowed stays False: in-process for the node's life)
+        wp.kill()
+        head = self.store.journal_head(lock=True)  # waits for a dying transaction to end
+        if head[0] >= job.last_seq:
+            outcome, result = "it had committed it before it stalled", head
+        elif head[0] == job.base_seq:
+            result = None
+            outcome = "journaled in-process"
+        else:
+            from .store import JournalConflictError
+
+            raise JournalConflictError(f"after the stalled journal writer process was killed the journal "
+                                       f"ends at seq {head[0]}, neither before ({job.base_seq}) nor after "
+                                       f"({job.last_seq}) the batch: another writer? Nothing more was written.")
+        self._alert("critical", f"{err} (no acknowledgement within {self.writer_timeout_s:g} s): killed it; "
+                                f"batch seq {job.base_seq + 1}..{job.last_seq}: {outcome}; the node journals "
+                                f"in-process from now on")
+        if result is None:
+            result = self.store.append_journal(job.rows, job.marks)
+        return result
 
     def _spawn_writer_process(self):
         """Start the journal writer process (writer thread only; one try per writer thread)."""

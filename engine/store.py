@@ -885,6 +885,14 @@ class Store:
         with self._read("reading the journal head") as conn:
             return _split_head(_read_meta(conn, ("journal_head",))["journal_head"])
 
+    def journal_head(self, lock: bool = False) -> tuple[int, str]:
+        """(last seq, its hash); ``lock``: read in a write transaction (row lock on PostgreSQL, the
+        write lock on SQLite), so a writer's transaction still in progress has ended first."""
+        if not lock:
+            return self.head()
+        with self._write("reading the journal head") as conn:
+            return _split_head(_read_meta(conn, ("journal_head",), lock=True)["journal_head"])
+
     def last_seq(self) -> int:
         """The last journaled seq (0 when the journal is empty)."""
         return self.head()[0]
