@@ -46,6 +46,8 @@ MAX_BATCH = 4096  # commands per group commit at most (and per hold of the engin
 WRITER_PROCESS_ROWS = 1024  # the first batch this big starts the journal writer process (see _append_job);
 # a node whose batches stay small (a console, tests) never needs one
 DEFAULT_SNAPSHOT_EVERY = 100_000
+START_VERIFY_PREFIX_ROWS = 100_000  # a start verifies the journal before its snapshot fully up to this many
+# rows; beyond, cheaply (contiguous seqs, count = head) and the hashes in the background once it runs
 DEFAULT_KEEP_AUTO = 3
 
 
@@ -269,6 +271,11 @@ class Node:
         self._fenced: NodeError | None = None
         # the writer watchdog: seconds the journal writer process may take to acknowledge a batch
         self.writer_timeout_s = _writer_timeout()
+        # start verification: the journal before the restored snapshot is verified in the background
+        self._verified_from = 0
+        self._bg_verify: dict = {"status": "not needed", "upto_seq": 0}
+        self._bg_thread: threading.Thread | None = None
+        self._bg_stop = threading.Event()
 
     # ---- opening a durable node ---------------------------------------------
     @classmethod
@@ -292,6 +299,7 @@ class Node:
             node._lease = lease
             node.recover(verify=True)
             node._start_anchor()
+            node._start_background_verification()
         except BaseException:
             if lease is not None:
                 lease.release()
@@ -299,16 +307,19 @@ class Node:
             raise
         return node
 
-    def verify_start(self) -> dict:
+    def verify_start(self, from_seq: int = 0) -> dict:
         """What a start checks before it trusts the database (raises :class:`TrustError`):
-        the journal chain from its first row to the head (keyed rows with the key), the head
-        record, the audit chain, and the anchor (the head the node acknowledged)."""
+        the journal chain from ``from_seq`` (the snapshot it restores; 0: the first row) to the head
+        (keyed rows with the key, the first linked to the row before it), the head record, the
+        audit chain, and the anchor (the head the node acknowledged). Before ``from_seq``: only
+        contiguous seqs and the count (the node verifies those rows' hashes in the background
+        once it runs: :meth:`background_verification`)."""
         from .store import StoreError
 
         store = self.store
         t0 = time.monotonic()
         try:
-            problems = store.verify_chains()
+            problems = store.verify_chains(journal_from=from_seq)
             if problems:
                 raise TrustError(store.where, f"{problems[0].chain} chain: first bad record: {problems[0]}")
             p = anchor_problem(store)
@@ -316,7 +327,8 @@ class Node:
                 raise TrustError(store.where, p)
         except StoreError as e:
             raise TrustError(store.where, f"the database cannot be read to verify it ({e})") from None
-        return {"verify_s": time.monotonic() - t0}
+        self._verified_from = from_seq
+        return {"verify_s": time.monotonic() - t0, "verified_from": from_seq}
 
     def _start_anchor(self) -> None:
         """Record the head this node acknowledges from now on, outside the database (engine/trust.py)."""
@@ -355,10 +367,14 @@ class Node:
         store = self.store
         if store is None:
             return {"snapshot_id": None, "replayed": 0}
-        figures = self.verify_start() if verify else {}
         eng = Engine()
+        figures: dict = {}
         try:
             snap = store.latest_snapshot(skip_corrupt=True)
+            if verify:  # the chain from the snapshot it restores to the head, fully; before it, cheaply
+                # (a short journal before the snapshot is verified fully at start too)
+                big = snap is not None and snap.seq > START_VERIFY_PREFIX_ROWS
+                figures = self.verify_start(snap.seq if big else 0)
             trusted = store.snapshot_trust(snap) if snap is not None else "none"
         except StoreError as e:
             if verify:
@@ -417,6 +433,10 @@ class Node:
             eng.snapshots.pop(snapshot_id, None)  # the engine refuses the rollback as unknown_snapshot
 
     def close(self) -> None:
+        self._bg_stop.set()
+        if self._bg_thread is not None:
+            self._bg_thread.join(30)
+            self._bg_thread = None
         self.stop()
         if self._anchor is not None:
             self._anchor.flush()
@@ -433,6 +453,46 @@ class Node:
     @property
     def lease_holder(self) -> dict | None:
         return dict(self._lease.holder) if self._lease is not None else None
+
+    # ---- start verification: the journal before the restored snapshot, after start ----------
+    def background_verification(self, wait: float | None = None) -> dict:
+        """``{status: not needed | running | ok | failed | stopped | error, upto_seq, problem?}``
+        of the background check of the journal rows before the snapshot the node restored
+        (``wait``: seconds to wait for it to finish first)."""
+        t = self._bg_thread
+        if wait is not None and t is not None:
+            t.join(wait)
+        return dict(self._bg_verify)
+
+    def _start_background_verification(self) -> None:
+        upto = self._verified_from
+        if self.store is None or upto <= 0:
+            return
+        self._bg_verify = {"status": "running", "upto_seq": upto}
+        self._bg_thread = threading.Thread(target=self._verify_prefix, args=(upto,), daemon=True,
+                                           name="perpdesk-verify-prefix")
+        self._bg_thread.start()
+
+    def _verify_prefix(self, upto: int) -> None:
+        try:
+            p = self.store.verify_journal_prefix(upto, stop=self._bg_stop.is_set)
+        except Exception as e:  # (a StoreError, or the store closed under it)
+            if self._bg_stop.is_set():
+                self._bg_verify = {"status": "stopped", "upto_seq": upto}
+                return
+            self._bg_verify = {"status": "error", "upto_seq": upto, "problem": str(e)}
+            self._alert("error", f"background journal verification (seq 1..{upto}) could not finish: {e}")
+            return
+        if self._bg_stop.is_set():
+            self._bg_verify = {"status": "stopped", "upto_seq": upto}
+        elif p is not None:
+            self._bg_verify = {"status": "failed", "upto_seq": upto, "problem": str(p)}
+            self._alert("critical", f"background journal verification: first bad record before the restored "
+                                    f"snapshot (seq {upto}): {p}. The running state comes from that snapshot "
+                                    f"and the rows after it, which verified; run `perpdesk verify` and restore "
+                                    f"the journal from a backup")
+        else:
+            self._bg_verify = {"status": "ok", "upto_seq": upto}
 
     def _release_lease(self) -> None:
         lease, self._lease = self._lease, None

@@ -1173,7 +1173,7 @@ class Store:
         yield from self._stream(stmt, AuditRecord, "reading the audit log", 1000)
 
     # ---------------------------------------------------------- verification
-    def verify_chains(self, *, journal: bool = True, audit: bool = True) -> list[ChainProblem]:
+    def verify_chains(self, *, journal: bool = True, audit: bool = True, journal_from: int = 0) -> list[ChainProblem]:
         """Check the journal and audit hash chains; return the first problem of each (empty: sound).
 
         Detects an altered row (its content no longer matches its hash), an altered and
@@ -1181,11 +1181,18 @@ class Store:
         seq/id or a broken link), rows deleted from the end (the recorded head is ahead) and a
         missing head record. Keyed rows (see :mod:`engine.trust`) are checked with the key: a
         row edited and re-hashed with the public function is caught where it was edited.
+
+        ``journal_from`` (a node start: the restored snapshot's seq): the journal rows from that seq
+        to the head are checked as above, row ``journal_from`` linked to the stored hash of the row
+        before it; the rows before it only cheaply: seqs contiguous (row count = last - first + 1)
+        and the last row = the head record (:meth:`verify_journal_prefix` checks their hashes).
         """
         problems: list[ChainProblem] = []
         heads = self.meta()
         if journal:
-            p = self._verify_journal(heads)
+            p = self._journal_extent_problem(heads) if journal_from > 0 else None
+            if p is None:
+                p = self._verify_journal(heads, journal_from)
             if p is not None:
                 problems.append(p)
         if audit:
@@ -1210,18 +1217,56 @@ class Store:
                                                        f"given ({self.key_id}): use the key it was written with")
         return keyed[1], None
 
-    def _verify_journal(self, heads: dict[str, str]) -> ChainProblem | None:
+    def verify_journal_prefix(self, upto_seq: int, stop: Callable[[], bool] | None = None) -> ChainProblem | None:
+        """The journal chain from its first row through ``upto_seq`` (what a node start checks only
+        cheaply: the node verifies it in the background after it started). ``stop()`` True: give up
+        (returns None)."""
+        return self._verify_journal(self.meta(), 0, upto_seq, stop)
+
+    def _journal_extent_problem(self, heads: dict[str, str]) -> ChainProblem | None:
+        """Cheap: the journal's seqs are contiguous (count = last - first + 1) and end at the head record."""
+        sql = f"SELECT COUNT(*), MIN(seq), MAX(seq) FROM {journal_t.name}"
+        with self._read("checking the journal's extent") as conn:
+            n, lo, hi = conn.exec_driver_sql(sql).one()
+        if n and n != hi - lo + 1:
+            return ChainProblem("journal", None, f"seq {lo}..{hi} holds {n:,} rows, not {hi - lo + 1:,}: "
+                                                 f"{hi - lo + 1 - n:,} rows were deleted")
+        head = heads.get("journal_head")
+        if head is None:
+            return self._check_head("journal", heads, 0, GENESIS)
+        try:
+            head_key = _split_head(head)[0]
+        except ValueError:
+            return ChainProblem("journal", None, f"the journal_head record is damaged ({head[:40]!r})")
+        if (hi or 0) != head_key:
+            return ChainProblem("journal", None, f"the journal ends at seq {hi or 0} but the store recorded its "
+                                                 f"head at seq {head_key}: rows at the end were deleted, or the "
+                                                 f"head record was altered")
+        return None
+
+    def _verify_journal(self, heads: dict[str, str], from_seq: int = 0, upto_seq: int | None = None,
+                        stop: Callable[[], bool] | None = None) -> ChainProblem | None:
         keyed_from, p = self._keyed_from("journal", heads)
         if p is not None:
             return p
         key = self.key if keyed_from < (1 << 62) else None
-        sql = (f"SELECT seq, ts, type, epoch, outcome, payload, prev_hash, hash FROM {journal_t.name} "
-               f"ORDER BY seq")
+        where = []
+        if from_seq > 0:
+            where.append(f"seq >= {int(from_seq)}")
+        if upto_seq is not None:
+            where.append(f"seq <= {int(upto_seq)}")
+        sql = (f"SELECT seq, ts, type, epoch, outcome, payload, prev_hash, hash FROM {journal_t.name}"
+               f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY seq")
         prev_hash, prev_key = GENESIS, -1
         self._check_open()
         # the DBAPI cursor itself (plain tuples, no Row objects): a node start runs this over the
-        # whole journal (bench/bench_store.py --startup); PostgreSQL streams from a named cursor
+        # journal from its snapshot (bench/bench_store.py --startup); PostgreSQL streams from a named cursor
         with self._errors("verifying the journal chain"), self.engine.connect() as conn, conn.begin():
+            if from_seq > 0:  # the first row checked must link to the stored hash of the row before it
+                before = conn.exec_driver_sql(f"SELECT seq, hash FROM {journal_t.name} WHERE seq < {int(from_seq)} "
+                                              f"ORDER BY seq DESC LIMIT 1").first()
+                if before is not None:
+                    prev_key, prev_hash = int(before[0]), str(before[1])
             raw = conn.connection.dbapi_connection
             cur = raw.cursor(name="perpdesk_verify") if self.backend == "postgresql" else raw.cursor()
             try:
@@ -1233,8 +1278,12 @@ class Store:
                     bad, problem, prev_key, prev_hash = verify_rows(part, prev_hash, prev_key, key, keyed_from)
                     if bad >= 0:
                         return ChainProblem("journal", bad, problem)
+                    if stop is not None and stop():
+                        return None
             finally:
                 cur.close()
+        if upto_seq is not None:
+            return None
         return self._check_head("journal", heads, max(prev_key, 0), prev_hash)
 
     def _check_head(self, chain: str, heads: dict[str, str], last: int, last_hash: str) -> ChainProblem | None:
