@@ -164,6 +164,12 @@ class WriterProcess:
             os.close(from_w)
         self._w: int | None = to_w
         self._r: int | None = from_r
+        try:  # a batch in one or two writes (Linux; the watchdog's writes do not block: see _send_until)
+            import fcntl
+
+            fcntl.fcntl(to_w, fcntl.F_SETPIPE_SZ, 1 << 20)
+        except (ImportError, AttributeError, OSError):
+            pass
         self._ready = False
         self._failed: str | None = None
         self._lock = threading.Lock()  # ready() may be asked from a thread waiting for it, too
