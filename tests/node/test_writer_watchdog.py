@@ -14,8 +14,8 @@ from engine.verify import verify_store
 from .conftest import ADMIN, flow, seed_venue
 
 
-def test_a_stopped_writer_process_is_killed_and_the_node_journals_in_process(tmp_path):
-    url = f"sqlite:///{tmp_path / 'node.db'}"
+def test_a_stopped_writer_process_is_killed_and_the_node_journals_in_process(any_url):
+    url = any_url
     node = Node.open(url, actor=ADMIN, snapshot_every=0, writer_process=True)
     node.writer_timeout_s = 1.0
     node.start()
