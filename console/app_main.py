@@ -21,7 +21,11 @@ def run_console(args) -> int:
     try:
         app = make_app(seed=args.seed, frozen=False, accounts=args.accounts, db=args.db, config=config)
     except (StoreError, RecoveryError, VenueError) as e:
-        print(f"perpdesk: cannot open the venue's database: {e}", file=sys.stderr)
+        from engine.store import LeaseHeldError
+
+        what = "the venue's database is in use" if isinstance(e, LeaseHeldError) else \
+            "cannot open the venue's database"
+        print(f"perpdesk: {what}: {e}", file=sys.stderr)
         return 2
     try:
         app.run()

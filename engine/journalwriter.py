@@ -9,7 +9,7 @@ and the acknowledgements, while the encoding, hashing and SQLite work run on ano
 
 Protocol, over two pipes (frames: 4-byte big-endian length, then orjson):
 
-* node -> writer, first frame: ``{"url", "busy_timeout_ms", "pragmas"}`` (on the pipe, so
+* node -> writer, first frame: ``{"url", "busy_timeout_ms", "pragmas", "key", "fence"}`` (on the pipe, so
   a password never shows in ``ps``); then one frame per batch: ``{"rows": [[seq, ts, type,
   payload, outcome, epoch], ...], "marks": [[after_seq, upto_seq, new_epoch, snapshot_id,
   rollback_seq], ...]}``.
@@ -27,6 +27,7 @@ import os
 import struct
 import sys
 import threading
+import time
 
 import orjson
 
@@ -100,6 +101,7 @@ def main(argv: list[str]) -> int:
     except Exception as e:  # the node keeps journaling in-process
         send(wfd, {"error": type(e).__name__, "message": str(e)})
         return 1
+    store.fence = config.get("fence")  # the node's leader epoch: checked in every append's transaction
     send(wfd, {"ready": True})
     try:
         while True:
@@ -124,6 +126,12 @@ def main(argv: list[str]) -> int:
 # ---- the node's side ---------------------------------------------------------
 class WriterGone(Exception):
     """The writer process exited or cannot be reached (the node journals in-process again)."""
+
+
+class WriterStalled(WriterGone):
+    """The writer process did not take or acknowledge a batch within the timeout (stopped, hung).
+    It may still hold the batch: the node kills it (:meth:`WriterProcess.kill`) before deciding
+    whether the batch was committed, so it can never commit it late."""
 
 
 class WriterProcess:
@@ -156,6 +164,12 @@ class WriterProcess:
             os.close(from_w)
         self._w: int | None = to_w
         self._r: int | None = from_r
+        try:  # a batch in one or two writes (Linux; the watchdog's writes do not block: see _send_until)
+            import fcntl
+
+            fcntl.fcntl(to_w, fcntl.F_SETPIPE_SZ, 1 << 20)
+        except (ImportError, AttributeError, OSError):
+            pass
         self._ready = False
         self._failed: str | None = None
         self._lock = threading.Lock()  # ready() may be asked from a thread waiting for it, too
@@ -187,15 +201,23 @@ class WriterProcess:
                     self._failed = str((msg or {}).get("message", "it exited"))
             raise WriterGone(f"the journal writer process failed to start: {self._failed}")
 
-    def append(self, rows, marks) -> tuple[int, str]:
-        """Append one batch through the process; raises the store's error, or WriterGone.
+    def append(self, rows, marks, timeout: float | None = None) -> tuple[int, str]:
+        """Append one batch through the process; raises the store's error, or WriterGone
+        (WriterStalled when it has not acknowledged the batch ``timeout`` seconds after it was sent).
 
         A row that orjson cannot encode raises TypeError/orjson.JSONEncodeError before anything
         is sent (the caller then appends in-process, which reports it as the store would)."""
         data = orjson.dumps({"rows": rows, "marks": marks}, default=tuple)
         try:
-            write_all(self._w, _LEN.pack(len(data)) + data)
-            msg = recv(self._r)
+            if timeout is None:
+                write_all(self._w, _LEN.pack(len(data)) + data)
+                msg = recv(self._r)
+            else:
+                deadline = time.monotonic() + timeout
+                self._send_until(_LEN.pack(len(data)) + data, deadline)
+                msg = self._recv_until(deadline)
+        except WriterStalled:
+            raise
         except (OSError, EOFError, ValueError) as e:
             raise WriterGone(f"the journal writer process went away: {e!r}") from None
         if msg is None:
@@ -209,6 +231,57 @@ class WriterProcess:
         if not (isinstance(cls, type) and issubclass(cls, store_mod.StoreError)):
             cls = store_mod.StoreError
         raise cls(msg.get("message", "the journal write failed"))
+
+    def _stalled(self, timeout_what: str) -> WriterStalled:
+        return WriterStalled(f"the journal writer process (pid {self.proc.pid}) did not {timeout_what} "
+                             f"in time: it is stopped or hung")
+
+    def _send_until(self, data: bytes, deadline: float) -> None:
+        """Write a frame without ever blocking past ``deadline`` (a stopped reader fills the pipe)."""
+        import select
+
+        fd = self._w
+        view = memoryview(data)
+        os.set_blocking(fd, False)
+        try:
+            while view:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([], [fd], [], left)[1]:
+                    raise self._stalled("take the batch")
+                try:
+                    view = view[os.write(fd, view):]
+                except BlockingIOError:
+                    continue
+        finally:
+            os.set_blocking(fd, True)
+
+    def _recv_until(self, deadline: float):
+        """One frame, waiting at most until ``deadline`` for it to start (the reply is one small
+        write: whole once it is readable)."""
+        import select
+
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([self._r], [], [], left)[0]:
+            raise self._stalled("acknowledge the batch")
+        return recv(self._r)
+
+    def kill(self) -> None:
+        """Kill the process (SIGKILL works on a stopped one too) and reap it: once this returns it
+        can commit nothing more (SQLite rolls an uncommitted transaction back, PostgreSQL aborts
+        the dead session's)."""
+        try:
+            self.proc.kill()
+        except OSError:  # already gone
+            pass
+        self.proc.wait()
+        for name in ("_w", "_r"):
+            fd = getattr(self, name)
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+                setattr(self, name, None)
 
     def close(self, timeout: float = 10.0) -> None:
         """Close the pipe (the process finishes its current batch, if any, and exits); wait for it."""

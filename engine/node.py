@@ -46,6 +46,8 @@ MAX_BATCH = 4096  # commands per group commit at most (and per hold of the engin
 WRITER_PROCESS_ROWS = 1024  # the first batch this big starts the journal writer process (see _append_job);
 # a node whose batches stay small (a console, tests) never needs one
 DEFAULT_SNAPSHOT_EVERY = 100_000
+START_VERIFY_PREFIX_ROWS = 100_000  # a start verifies the journal before its snapshot fully up to this many
+# rows; beyond, cheaply (contiguous seqs, count = head) and the hashes in the background once it runs
 DEFAULT_KEEP_AUTO = 3
 
 
@@ -180,7 +182,8 @@ def anchor_problem(store) -> str | None:
     except trust.AnchorProblem as e:
         return str(e)
     if anchored is None:
-        if store.meta().get("anchor") is not None:
+        # (a node that started on an empty journal and died before its first command wrote no file)
+        if store.meta().get("anchor") is not None and store.head()[0] > 0:
             return (f"the anchor file {path} is missing although this database's node wrote one: the "
                     f"acknowledged head cannot be checked")
         return None
@@ -267,6 +270,16 @@ class Node:
         # not be rebuilt from the journal; every command is refused while it is set (see _apply_failed)
         self._failed: str | None = None
         self._halted = False  # a failed batch is being recovered: readers wait (never see its effects)
+        # one sequencer (engine/lease.py): the lease Node.open takes, and the error once fenced
+        self._lease = None
+        self._fenced: NodeError | None = None
+        # the writer watchdog: seconds the journal writer process may take to acknowledge a batch
+        self.writer_timeout_s = _writer_timeout()
+        # start verification: the journal before the restored snapshot is verified in the background
+        self._verified_from = 0
+        self._bg_verify: dict = {"status": "not needed", "upto_seq": 0}
+        self._bg_thread: threading.Thread | None = None
+        self._bg_stop = threading.Event()
 
     # ---- opening a durable node ---------------------------------------------
     @classmethod
@@ -282,26 +295,35 @@ class Node:
         except trust.ChainKeyError as e:
             raise StoreError(str(e)) from None
         store = Store.open(url, create=create, key=key)
+        lease = None
         try:
+            lease = _take_lease(store)  # LeaseHeldError (a StoreError) names the node that holds it
             node = cls(clock=clock, actor=actor, store=store, snapshot_every=snapshot_every, keep_auto=keep_auto,
                        writer_process=writer_process)
+            node._lease = lease
             node.recover(verify=True)
             node._start_anchor()
+            node._start_background_verification()
         except BaseException:
+            if lease is not None:
+                lease.release()
             store.close()
             raise
         return node
 
-    def verify_start(self) -> dict:
+    def verify_start(self, from_seq: int = 0) -> dict:
         """What a start checks before it trusts the database (raises :class:`TrustError`):
-        the journal chain from its first row to the head (keyed rows with the key), the head
-        record, the audit chain, and the anchor (the head the node acknowledged)."""
+        the journal chain from ``from_seq`` (the snapshot it restores; 0: the first row) to the head
+        (keyed rows with the key, the first linked to the row before it), the head record, the
+        audit chain, and the anchor (the head the node acknowledged). Before ``from_seq``: only
+        contiguous seqs and the count (the node verifies those rows' hashes in the background
+        once it runs: :meth:`background_verification`)."""
         from .store import StoreError
 
         store = self.store
         t0 = time.monotonic()
         try:
-            problems = store.verify_chains()
+            problems = store.verify_chains(journal_from=from_seq)
             if problems:
                 raise TrustError(store.where, f"{problems[0].chain} chain: first bad record: {problems[0]}")
             p = anchor_problem(store)
@@ -309,7 +331,8 @@ class Node:
                 raise TrustError(store.where, p)
         except StoreError as e:
             raise TrustError(store.where, f"the database cannot be read to verify it ({e})") from None
-        return {"verify_s": time.monotonic() - t0}
+        self._verified_from = from_seq
+        return {"verify_s": time.monotonic() - t0, "verified_from": from_seq}
 
     def _start_anchor(self) -> None:
         """Record the head this node acknowledges from now on, outside the database (engine/trust.py)."""
@@ -348,10 +371,14 @@ class Node:
         store = self.store
         if store is None:
             return {"snapshot_id": None, "replayed": 0}
-        figures = self.verify_start() if verify else {}
         eng = Engine()
+        figures: dict = {}
         try:
             snap = store.latest_snapshot(skip_corrupt=True)
+            if verify:  # the chain from the snapshot it restores to the head, fully; before it, cheaply
+                # (a short journal before the snapshot is verified fully at start too)
+                big = snap is not None and snap.seq > START_VERIFY_PREFIX_ROWS
+                figures = self.verify_start(snap.seq if big else 0)
             trusted = store.snapshot_trust(snap) if snap is not None else "none"
         except StoreError as e:
             if verify:
@@ -413,11 +440,77 @@ class Node:
             eng.snapshots.pop(snapshot_id, None)  # the engine refuses the rollback as unknown_snapshot
 
     def close(self) -> None:
+        self._bg_stop.set()
+        if self._bg_thread is not None:
+            self._bg_thread.join(30)
+            self._bg_thread = None
         self.stop()
         if self._anchor is not None:
             self._anchor.flush()
+        self._release_lease()
         if self.store is not None:
             self.store.close()
+
+    # ---- one sequencer: the lease and the fencing token (engine/lease.py) ----------------
+    @property
+    def leader_epoch(self) -> int:
+        """The fencing token this node appends under (0: no lease, e.g. a node built on a bare store)."""
+        return self._lease.epoch if self._lease is not None else 0
+
+    @property
+    def lease_holder(self) -> dict | None:
+        return dict(self._lease.holder) if self._lease is not None else None
+
+    # ---- start verification: the journal before the restored snapshot, after start ----------
+    def background_verification(self, wait: float | None = None) -> dict:
+        """``{status: not needed | running | ok | failed | stopped | error, upto_seq, problem?}``
+        of the background check of the journal rows before the snapshot the node restored
+        (``wait``: seconds to wait for it to finish first)."""
+        t = self._bg_thread
+        if wait is not None and t is not None:
+            t.join(wait)
+        return dict(self._bg_verify)
+
+    def _start_background_verification(self) -> None:
+        upto = self._verified_from
+        if self.store is None or upto <= 0:
+            return
+        self._bg_verify = {"status": "running", "upto_seq": upto}
+        self._bg_thread = threading.Thread(target=self._verify_prefix, args=(upto,), daemon=True,
+                                           name="perpdesk-verify-prefix")
+        self._bg_thread.start()
+
+    def _verify_prefix(self, upto: int) -> None:
+        try:
+            p = self.store.verify_journal_prefix(upto, stop=self._bg_stop.is_set)
+        except Exception as e:  # (a StoreError, or the store closed under it)
+            if self._bg_stop.is_set():
+                self._bg_verify = {"status": "stopped", "upto_seq": upto}
+                return
+            self._bg_verify = {"status": "error", "upto_seq": upto, "problem": str(e)}
+            self._alert("error", f"background journal verification (seq 1..{upto}) could not finish: {e}")
+            return
+        if self._bg_stop.is_set():
+            self._bg_verify = {"status": "stopped", "upto_seq": upto}
+        elif p is not None:
+            self._bg_verify = {"status": "failed", "upto_seq": upto, "problem": str(p)}
+            self._alert("critical", f"background journal verification: first bad record before the restored "
+                                    f"snapshot (seq {upto}): {p}. The running state comes from that snapshot "
+                                    f"and the rows after it, which verified; run `perpdesk verify` and restore "
+                                    f"the journal from a backup")
+        else:
+            self._bg_verify = {"status": "ok", "upto_seq": upto}
+
+    def _release_lease(self) -> None:
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            lease.release()
+
+    def _fence(self, err: Exception) -> None:
+        """A journal append was refused as fenced: another node took the lease. Stop for good."""
+        if self._fenced is None:
+            self._fenced = NodeError("fenced", f"this node was deposed and takes no more commands: {err}")
+            self._alert("critical", f"fenced: {err}")
 
     # ---- lifecycle -----------------------------------------------------
     def start(self) -> Node:
@@ -491,6 +584,9 @@ class Node:
             if self._stopping:
                 fut.set_exception(NodeError("node_stopped", "the node is stopping and takes no commands"))
                 return fut
+            if self._fenced is not None:
+                fut.set_exception(self._fenced)
+                return fut
             fut._cmd = cmd
             self._queue.append(fut)
             if self._idle:  # wake the sequencer only when it sleeps (a busy one drains the queue anyway)
@@ -521,6 +617,8 @@ class Node:
     def status(self) -> dict:
         st = self.read(views.status)
         st["epoch"] = self.epoch
+        st["leader_epoch"] = self.leader_epoch
+        st["fenced"] = self._fenced is not None
         st["alerts"] = list(self.alerts)
         st["failed"] = self._failed  # fail-stopped: why (commands refused); None when serving
         return st
@@ -612,6 +710,8 @@ class Node:
                 try:
                     head = self.store.append_journal(job.rows, job.marks)
                 except StoreError as e:
+                    if _is_fenced(e):
+                        self._fence(e)
                     # the batch is not durable: put the engine back to what the store holds
                     self._fail_batch(batch, e, job.base_seq)
                     return
@@ -790,6 +890,8 @@ class Node:
                 head = self._append_job(job)
             except Exception as e:  # StoreError, or a bug: either way the batch is not durable
                 err = e if isinstance(e, StoreError) else NodeError("internal", f"journal write failed: {e!r}")
+                if _is_fenced(err):
+                    self._fence(err)
                 self._write_failed(err)
                 continue
             self._note_anchor(head)
@@ -813,7 +915,7 @@ class Node:
         hashes and the errors are the same; what moves out of this process is the encoding,
         hashing and SQLite work, which would otherwise hold the GIL against the sequencer. Until
         it is ready, and for good once it is gone, the batch is appended here instead."""
-        from .journalwriter import WriterGone
+        from .journalwriter import WriterGone, WriterStalled
 
         wp = self._wproc
         if wp is None and self._wproc_allowed and len(job.rows) >= WRITER_PROCESS_ROWS:
@@ -821,9 +923,11 @@ class Node:
         if wp is not None:
             try:
                 if wp.ready():
-                    head = wp.append(job.rows, job.marks)
+                    head = wp.append(job.rows, job.marks, timeout=self.writer_timeout_s)
                     self.writer_process_batches += 1
                     return head
+            except WriterStalled as e:
+                return self._writer_stalled(wp, job, e)
             except WriterGone as e:
                 self._close_writer_process()
                 self._alert("warning", f"{e}; journaling in-process")
@@ -832,6 +936,33 @@ class Node:
             except (TypeError, ValueError):  # a row it cannot carry: the store reports it below
                 pass
         return self.store.append_journal(job.rows, job.marks)
+
+    def _writer_stalled(self, wp, job: _Job, err: Exception):
+        """The writer watchdog: the journal writer process did not acknowledge ``job`` within
+        ``writer_timeout_s`` (SIGSTOPped, hung on I/O). Kill and reap it first, so it can never
+        commit the batch late; then the store says whether it committed it before it stopped
+        (acknowledged as durable) or not (journaled here, in-process, from now on). The callers of
+        the batch get its results either way, or ``not_durable`` if that append fails too."""
+        self._wproc = None  # (and _wproc_allowed stays False: in-process for the node's life)
+        wp.kill()
+        head = self.store.journal_head(lock=True)  # waits for a dying transaction to end
+        if head[0] >= job.last_seq:
+            outcome, result = "it had committed it before it stalled", head
+        elif head[0] == job.base_seq:
+            result = None
+            outcome = "journaled in-process"
+        else:
+            from .store import JournalConflictError
+
+            raise JournalConflictError(f"after the stalled journal writer process was killed the journal "
+                                       f"ends at seq {head[0]}, neither before ({job.base_seq}) nor after "
+                                       f"({job.last_seq}) the batch: another writer? Nothing more was written.")
+        self._alert("critical", f"{err} (no acknowledgement within {self.writer_timeout_s:g} s): killed it; "
+                                f"batch seq {job.base_seq + 1}..{job.last_seq}: {outcome}; the node journals "
+                                f"in-process from now on")
+        if result is None:
+            result = self.store.append_journal(job.rows, job.marks)
+        return result
 
     def _spawn_writer_process(self):
         """Start the journal writer process (writer thread only; one try per writer thread)."""
@@ -944,9 +1075,10 @@ class Node:
     @staticmethod
     def _fail_futures(batch: list, err: Exception) -> None:
         msg = f"not durable, nothing applied: {err}"
+        code = "fenced" if _is_fenced(err) else "not_durable"
         for fut in batch:
             if not fut.done():
-                fut.set_exception(NodeError("not_durable", msg))
+                fut.set_exception(NodeError(code, msg))
 
     @contextmanager
     def _reading(self):
@@ -1498,6 +1630,28 @@ class Node:
         if fn is None:
             return {"sources": [], "indexes": []}
         return fn()
+
+
+def _take_lease(store):
+    from . import lease
+
+    return lease.acquire(store)
+
+
+def _is_fenced(err: BaseException) -> bool:
+    from .store import FencedError
+
+    return isinstance(err, FencedError)
+
+
+def _writer_timeout() -> float:
+    """PERPDESK_WRITER_TIMEOUT_S (default 5): how long the journal writer process may take to
+    acknowledge one batch before the node stops it and journals in-process."""
+    try:
+        v = float(os.environ.get("PERPDESK_WRITER_TIMEOUT_S", "") or 5.0)
+    except ValueError:
+        v = 5.0
+    return v if v > 0 and math.isfinite(v) else 5.0
 
 
 def _int_arg(value, name: str) -> int:

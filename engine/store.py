@@ -171,6 +171,22 @@ class SnapshotForgedError(StoreCorruptError):
     """A snapshot whose content no longer matches its MAC (altered, hash recomputed) or lacks one."""
 
 
+class LeaseHeldError(StoreError):
+    """Another node holds this database's sequencer lease (``holder``: host, pid, since, epoch)."""
+
+    def __init__(self, where: str, holder: dict | None) -> None:
+        from .lease import describe
+
+        self.holder = holder
+        super().__init__(
+            f"{where} is held by another perpdesk node: {describe(holder)}. Exactly one node may "
+            f"sequence a database: stop that node first (or attach to it), or use another database.")
+
+
+class FencedError(StoreError):
+    """A journal append by a node whose leader epoch was superseded (another node took the lease)."""
+
+
 class RecordConflictError(StoreError):
     """A snapshot, refund or window that already exists differently, or changed underneath."""
 
@@ -519,6 +535,7 @@ class Store:
         self.key: bytes | None = None  # the chain key (engine/trust.py); None: an unkeyed store
         self.key_id: str | None = None
         self.anchor_path = trust.anchor_path_for(url.database, self.backend, self.where)
+        self.fence: int | None = None  # the leader epoch every journal append checks (engine/lease.py)
 
     # ---------------------------------------------------------------- open
     @classmethod
@@ -686,7 +703,41 @@ class Store:
             if database in ("", ":memory:") or database.startswith("file::memory:") or "mode=memory" in database:
                 return None
         return {"url": self.url.render_as_string(hide_password=False), "busy_timeout_ms": self.busy_timeout_ms,
-                "pragmas": self.pragmas, "key": self.key.decode("latin-1") if self.key is not None else None}
+                "pragmas": self.pragmas, "key": self.key.decode("latin-1") if self.key is not None else None,
+                "fence": self.fence}
+
+    # ------------------------------------------------------------ lease (engine/lease.py)
+    def take_leadership(self, holder: Mapping) -> int:
+        """Bump ``leader_epoch`` and record ``holder`` (its ``epoch`` set to the new one) in one
+        transaction; from now on this store's journal appends are fenced by it. Returns the epoch."""
+        with self._write("taking the sequencer lease") as conn:
+            c = meta_t.c
+            stmt = select(c.value).where(c.key == "leader_epoch")
+            if self.backend == "postgresql":
+                stmt = stmt.with_for_update()
+            old = conn.execute(stmt).scalar()
+            try:
+                epoch = int(old) + 1 if old is not None else 1
+            except ValueError:
+                raise StoreCorruptError(f"the leader_epoch record of {self.where} is damaged ({old!r}): "
+                                        f"restore the database from a backup") from None
+            conn.execute(meta_t.delete().where(c.key.in_(["leader_epoch", "lease_holder"])))
+            conn.execute(meta_t.insert(), [
+                {"key": "leader_epoch", "value": str(epoch)},
+                {"key": "lease_holder", "value": canonical_json({**dict(holder), "epoch": epoch})}])
+        self.fence = epoch
+        return epoch
+
+    def leader_epoch(self) -> int:
+        """The database's current leader epoch (0: no node ever took the lease)."""
+        v = self.meta().get("leader_epoch")
+        return int(v) if v is not None else 0
+
+    def lease_connection(self) -> Connection:
+        """A connection of its own (autocommit) for a session-level lock held for the node's life."""
+        self._check_open()
+        with self._errors("connecting for the sequencer lease"):
+            return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
     def close(self) -> None:
         """Release every connection. The store refuses further calls."""
@@ -732,7 +783,7 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         """Insert or replace one meta record (not the chain heads: the journal and audit own those)."""
-        if key in ("journal_head", "audit_head", "epoch", "application_id", "schema_version"):
+        if key in ("journal_head", "audit_head", "epoch", "application_id", "schema_version", "leader_epoch"):
             raise StoreError(f"meta record {key} is not set by hand")
         with self._write(f"recording {key}") as conn:
             conn.execute(meta_t.delete().where(meta_t.c.key == key))
@@ -768,10 +819,17 @@ class Store:
                 head_seq, head_hash = _split_head(meta["journal_head"])
                 epoch_now = int(meta["epoch"])
                 keyed = _split_key(meta.get("journal_key"))
+                fenced = self.fence is not None and meta.get("leader_epoch") != str(self.fence)
             except (KeyError, ValueError):
                 raise StoreCorruptError(
                     "the database's perpdesk_meta table lacks a valid journal_head or epoch: it was "
                     "damaged or edited by hand; restore it from a backup") from None
+            if fenced:
+                raise FencedError(
+                    f"journal append refused (fenced): this node's leader epoch is {self.fence} but "
+                    f"{self.where} is at leader epoch {meta.get('leader_epoch')}: another node took the "
+                    f"sequencer lease. Nothing was written; this node must stop (restart it to follow "
+                    f"the database as it is now).")
             key = self._chain_key("journal", keyed)
             if keyed is None and key is not None and rows:  # from the first row this store appends: keyed
                 first = rows[0]
@@ -816,7 +874,7 @@ class Store:
                 "insert": f"INSERT INTO {journal_t.name} ({', '.join(cols)}) "
                           f"VALUES ({', '.join([mark] * len(cols))})",
                 "read_head": f"SELECT key, value FROM {meta_t.name} "
-                             f"WHERE key IN ('journal_head', 'epoch', 'journal_key'){lock}",
+                             f"WHERE key IN ('journal_head', 'epoch', 'journal_key', 'leader_epoch'){lock}",
                 "write_head": f"UPDATE {meta_t.name} SET value = {mark} WHERE key = 'journal_head'",
             }
             self._hot = sql
@@ -826,6 +884,14 @@ class Store:
         """(last seq, its hash) of the journal; (0, GENESIS) when empty."""
         with self._read("reading the journal head") as conn:
             return _split_head(_read_meta(conn, ("journal_head",))["journal_head"])
+
+    def journal_head(self, lock: bool = False) -> tuple[int, str]:
+        """(last seq, its hash); ``lock``: read in a write transaction (row lock on PostgreSQL, the
+        write lock on SQLite), so a writer's transaction still in progress has ended first."""
+        if not lock:
+            return self.head()
+        with self._write("reading the journal head") as conn:
+            return _split_head(_read_meta(conn, ("journal_head",), lock=True)["journal_head"])
 
     def last_seq(self) -> int:
         """The last journaled seq (0 when the journal is empty)."""
@@ -1107,7 +1173,7 @@ class Store:
         yield from self._stream(stmt, AuditRecord, "reading the audit log", 1000)
 
     # ---------------------------------------------------------- verification
-    def verify_chains(self, *, journal: bool = True, audit: bool = True) -> list[ChainProblem]:
+    def verify_chains(self, *, journal: bool = True, audit: bool = True, journal_from: int = 0) -> list[ChainProblem]:
         """Check the journal and audit hash chains; return the first problem of each (empty: sound).
 
         Detects an altered row (its content no longer matches its hash), an altered and
@@ -1115,11 +1181,18 @@ class Store:
         seq/id or a broken link), rows deleted from the end (the recorded head is ahead) and a
         missing head record. Keyed rows (see :mod:`engine.trust`) are checked with the key: a
         row edited and re-hashed with the public function is caught where it was edited.
+
+        ``journal_from`` (a node start: the restored snapshot's seq): the journal rows from that seq
+        to the head are checked as above, row ``journal_from`` linked to the stored hash of the row
+        before it; the rows before it only cheaply: seqs contiguous (row count = last - first + 1)
+        and the last row = the head record (:meth:`verify_journal_prefix` checks their hashes).
         """
         problems: list[ChainProblem] = []
         heads = self.meta()
         if journal:
-            p = self._verify_journal(heads)
+            p = self._journal_extent_problem(heads) if journal_from > 0 else None
+            if p is None:
+                p = self._verify_journal(heads, journal_from)
             if p is not None:
                 problems.append(p)
         if audit:
@@ -1144,18 +1217,56 @@ class Store:
                                                        f"given ({self.key_id}): use the key it was written with")
         return keyed[1], None
 
-    def _verify_journal(self, heads: dict[str, str]) -> ChainProblem | None:
+    def verify_journal_prefix(self, upto_seq: int, stop: Callable[[], bool] | None = None) -> ChainProblem | None:
+        """The journal chain from its first row through ``upto_seq`` (what a node start checks only
+        cheaply: the node verifies it in the background after it started). ``stop()`` True: give up
+        (returns None)."""
+        return self._verify_journal(self.meta(), 0, upto_seq, stop)
+
+    def _journal_extent_problem(self, heads: dict[str, str]) -> ChainProblem | None:
+        """Cheap: the journal's seqs are contiguous (count = last - first + 1) and end at the head record."""
+        sql = f"SELECT COUNT(*), MIN(seq), MAX(seq) FROM {journal_t.name}"
+        with self._read("checking the journal's extent") as conn:
+            n, lo, hi = conn.exec_driver_sql(sql).one()
+        if n and n != hi - lo + 1:
+            return ChainProblem("journal", None, f"seq {lo}..{hi} holds {n:,} rows, not {hi - lo + 1:,}: "
+                                                 f"{hi - lo + 1 - n:,} rows were deleted")
+        head = heads.get("journal_head")
+        if head is None:
+            return self._check_head("journal", heads, 0, GENESIS)
+        try:
+            head_key = _split_head(head)[0]
+        except ValueError:
+            return ChainProblem("journal", None, f"the journal_head record is damaged ({head[:40]!r})")
+        if (hi or 0) != head_key:
+            return ChainProblem("journal", None, f"the journal ends at seq {hi or 0} but the store recorded its "
+                                                 f"head at seq {head_key}: rows at the end were deleted, or the "
+                                                 f"head record was altered")
+        return None
+
+    def _verify_journal(self, heads: dict[str, str], from_seq: int = 0, upto_seq: int | None = None,
+                        stop: Callable[[], bool] | None = None) -> ChainProblem | None:
         keyed_from, p = self._keyed_from("journal", heads)
         if p is not None:
             return p
         key = self.key if keyed_from < (1 << 62) else None
-        sql = (f"SELECT seq, ts, type, epoch, outcome, payload, prev_hash, hash FROM {journal_t.name} "
-               f"ORDER BY seq")
+        where = []
+        if from_seq > 0:
+            where.append(f"seq >= {int(from_seq)}")
+        if upto_seq is not None:
+            where.append(f"seq <= {int(upto_seq)}")
+        sql = (f"SELECT seq, ts, type, epoch, outcome, payload, prev_hash, hash FROM {journal_t.name}"
+               f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY seq")
         prev_hash, prev_key = GENESIS, -1
         self._check_open()
         # the DBAPI cursor itself (plain tuples, no Row objects): a node start runs this over the
-        # whole journal (bench/bench_store.py --startup); PostgreSQL streams from a named cursor
+        # journal from its snapshot (bench/bench_store.py --startup); PostgreSQL streams from a named cursor
         with self._errors("verifying the journal chain"), self.engine.connect() as conn, conn.begin():
+            if from_seq > 0:  # the first row checked must link to the stored hash of the row before it
+                before = conn.exec_driver_sql(f"SELECT seq, hash FROM {journal_t.name} WHERE seq < {int(from_seq)} "
+                                              f"ORDER BY seq DESC LIMIT 1").first()
+                if before is not None:
+                    prev_key, prev_hash = int(before[0]), str(before[1])
             raw = conn.connection.dbapi_connection
             cur = raw.cursor(name="perpdesk_verify") if self.backend == "postgresql" else raw.cursor()
             try:
@@ -1167,8 +1278,12 @@ class Store:
                     bad, problem, prev_key, prev_hash = verify_rows(part, prev_hash, prev_key, key, keyed_from)
                     if bad >= 0:
                         return ChainProblem("journal", bad, problem)
+                    if stop is not None and stop():
+                        return None
             finally:
                 cur.close()
+        if upto_seq is not None:
+            return None
         return self._check_head("journal", heads, max(prev_key, 0), prev_hash)
 
     def _check_head(self, chain: str, heads: dict[str, str], last: int, last_hash: str) -> ChainProblem | None:
@@ -1488,18 +1603,22 @@ def _precheck_sqlite_file(path: Path, create: bool) -> None:
             raise StoreNotFoundError(f"there is no database at {shown}. Check --db / PERPDESK_DB / "
                                      f"PERPDESK_HOME, or run the node once to create it.")
         return
+    # The header is read by SQLite itself, never with open()/close() on the file: closing any file
+    # descriptor of the database drops every POSIX lock this process holds on it (fcntl semantics),
+    # including the shared locks of this process's live SQLite connections (a second Store on the
+    # file in a node's process: a reader, a test). Another process's connection then believes it
+    # is the last one when it closes, checkpoints and deletes the WAL under the running node, whose
+    # later commits land in the unlinked WAL: lost for every other process (the journal writer
+    # process then sees an older head: "seq N does not follow the journal's last seq M").
+    not_sqlite = NotAPerpdeskDatabaseError(
+        f"{shown} is not a SQLite database (it does not start with the SQLite header): it is "
+        f"another kind of file, or damaged beyond use. perpdesk did not change it; point "
+        f"--db/PERPDESK_DB at another file, or restore this one from a backup.")
     try:
-        with open(path, "rb") as f:
-            header = f.read(100)
+        if path.stat().st_size == 0:
+            return  # an empty file is an empty SQLite database
     except OSError as e:
         raise StoreUnavailableError(f"cannot read {shown}: {e.strerror}. Check its permissions.") from None
-    if not header:
-        return  # an empty file is an empty SQLite database
-    if len(header) < 100 or not header.startswith(SQLITE_HEADER):
-        raise NotAPerpdeskDatabaseError(
-            f"{shown} is not a SQLite database (it does not start with the SQLite header): it is "
-            f"another kind of file, or damaged beyond use. perpdesk did not change it; point "
-            f"--db/PERPDESK_DB at another file, or restore this one from a backup.")
     try:
         con = sqlite3.connect(str(path), timeout=5, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as e:
@@ -1510,6 +1629,8 @@ def _precheck_sqlite_file(path: Path, create: bool) -> None:
         if meta_t.name in tables:
             meta = dict(con.execute(f"SELECT key, value FROM {meta_t.name}").fetchall())
     except sqlite3.Error as e:
+        if getattr(e, "sqlite_errorcode", None) == _SQLITE_NOTADB:
+            raise not_sqlite from None
         raise _translate(e, "opening the database", shown, 5000) from None
     finally:
         con.close()

@@ -271,3 +271,57 @@ def test_verify_on_flipped_bytes_never_prints_a_traceback(db_url, tmp_path):
     path.write_bytes(bytes(data))
     code, out = verify_out(db_url)
     assert code != 0 and out.strip()
+
+
+# ---- start verification within budget: a long journal before the snapshot ------------------
+@pytest.fixture
+def long_prefix(monkeypatch):
+    """As on a big journal: the rows before the restored snapshot are more than a start verifies."""
+    import engine.node as node_mod
+
+    monkeypatch.setattr(node_mod, "START_VERIFY_PREFIX_ROWS", 0)
+
+
+def test_a_long_journal_before_the_snapshot_is_verified_in_the_background(db_url, long_prefix):
+    build(db_url)
+    n = Node.open(db_url, actor=ADMIN)
+    try:
+        s = n.snapshots()[-1]["seq"]
+        assert s > 5
+        assert n.background_verification(wait=60) == {"status": "ok", "upto_seq": s}
+    finally:
+        n.close()
+
+
+def test_an_edit_before_the_snapshot_is_caught_in_the_background_with_an_alert(db_url, tmp_path, long_prefix):
+    build(db_url)
+    seq = snapshot_seq(tmp_path) - 3
+    sql(tmp_path, "update journal set payload = replace(payload, '0.1', '9.1') where seq = ?", (seq,))
+    n = Node.open(db_url, actor=ADMIN)  # its state comes from the snapshot and the rows after it
+    try:
+        bg = n.background_verification(wait=60)
+        assert bg["status"] == "failed" and f"journal seq {seq}" in bg["problem"] and "altered" in bg["problem"]
+        assert any(a["severity"] == "critical" and f"journal seq {seq}" in a["message"] for a in n.alerts)
+    finally:
+        n.close()
+    assert verify_out(db_url)[0] == 1  # perpdesk verify still checks every row
+
+
+def test_a_row_deleted_before_the_snapshot_still_refuses_to_open(db_url, tmp_path, long_prefix):
+    build(db_url)
+    sql(tmp_path, "delete from journal where seq = 4")
+    msg = refused(db_url)
+    assert "rows were deleted" in msg
+
+
+def test_the_rows_from_the_snapshot_to_the_head_are_verified_at_start(db_url, tmp_path, long_prefix):
+    build(db_url)
+    s = snapshot_seq(tmp_path)
+    for seq in (s, s + 2):  # the snapshot's own row (its link to the row before) and one after it
+        bak = tmp_path / "bak.db"
+        shutil.copy(tmp_path / "node.db", bak)
+        sql(tmp_path, "update journal set ts = ts + 1 where seq = ?", (seq,))
+        assert f"journal seq {seq}" in refused(db_url)
+        shutil.copy(bak, tmp_path / "node.db")
+    sql(tmp_path, "update journal set prev_hash = ? where seq = ?", ("0" * 64, s))  # its link, alone
+    assert f"journal seq {s}" in refused(db_url)
