@@ -24,8 +24,9 @@ from .model import Account, Market, Position
 from .runtime import gc_paused
 
 FORMAT = "perpdesk-state"
-VERSION = 2  # 2: guard rails (safeguards, audit, per-market guard parameters, flags, pending oracle)
-READABLE = (1, 2)  # a version-1 state predates the guard rails: it restores with safeguards off
+VERSION = 3  # 2: guard rails (safeguards, audit, per-market guard parameters, flags, pending oracle)
+# 3: mark and funding (impact notional, smoothed basis, premium samples, funding remainder, oracle jump run)
+READABLE = (1, 2, 3)  # a version-1 state predates the guard rails: it restores with safeguards off
 
 
 class SnapshotError(Exception):
@@ -64,7 +65,8 @@ def _market_rows(engine) -> list:
          mk.post_only_band, mk.mode, mk.index_price, mk.mark_price, mk.funding_index, mk.funding_rate,
          mk.last_funding_ts, mk.oracle_ts, mk.long_oi, mk.short_oi, mk.liquidations_paused, mk.triggers_paused,
          mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share, mk.flags, mk.oracle_pending,
-         mk.quarantined]
+         mk.quarantined, mk.impact_notional, mk.mark_basis, mk.basis_ts, mk.prem_start, mk.prem_sum, mk.prem_n,
+         mk.prem_last, mk.sample_ts, mk.funding_rem, mk.oracle_jump]
         for mk in engine.markets.values()
     ]
 
@@ -250,6 +252,7 @@ def _restore(engine, state: dict) -> None:
     try:
         markets: dict[str, Market] = {}
         v1 = state["version"] == 1
+        v3 = state["version"] >= 3
         for row in state["markets"]:
             (name, tick, lot, imf, mmf, maker, taker, liq, band, pob, mode, index, mark, fidx, rate,
              lfts, ots, loi, soi, lpaused, tpaused) = row[:21]
@@ -260,9 +263,16 @@ def _restore(engine, state: dict) -> None:
             mk.liquidations_paused, mk.triggers_paused = lpaused, tpaused
             if not v1:
                 (mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share, flags, pending,
-                 mk.quarantined) = row[21:]
+                 mk.quarantined) = row[21:28]
                 mk.flags = dict(flags)
                 mk.oracle_pending = list(pending) if pending is not None else None
+            if v3:
+                (mk.impact_notional, mk.mark_basis, mk.basis_ts, mk.prem_start, mk.prem_sum, mk.prem_n,
+                 mk.prem_last, mk.sample_ts, mk.funding_rem, jump) = row[28:38]
+                mk.oracle_jump = list(jump) if jump is not None else None
+            else:  # an older state: no basis yet (the mark follows the oracle), no samples, no remainder
+                mk.basis_ts = mk.sample_ts = ots
+                mk.prem_start = lfts - lfts % 3_600_000  # core.FUNDING_INTERVAL_MS
             markets[name] = mk
         accounts: dict[str, Account] = {}
         arows: dict = state["accounts"]
@@ -460,7 +470,8 @@ def controls(engine) -> dict:
         "maintenance": orjson.loads(orjson.dumps(engine.maintenance)),
         "safeguards": engine.safeguards,
         "markets": {m: (mk.mode, mk.liquidations_paused, mk.triggers_paused, dict(mk.flags),
-                        (mk.post_only_band, mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share))
+                        (mk.post_only_band, mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share,
+                         mk.impact_notional))
                     for m, mk in engine.markets.items()},
     }
 
@@ -498,7 +509,8 @@ def apply_controls(engine, c: dict) -> list[dict]:
             if mk.flags.get(f) != flags[f]:
                 events.append({"type": "market_flagged", "market": m, "flag": f, "detail": flags[f]})
         mk.flags = dict(flags)
-        (mk.post_only_band, mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share) = params
+        (mk.post_only_band, mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share,
+         mk.impact_notional) = params
     if "maintenance" in c:
         engine.maintenance = c["maintenance"]
     return events
