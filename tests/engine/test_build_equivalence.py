@@ -18,7 +18,7 @@ from engine.fixedpoint import fmt_price
 from engine.sim import Simulator
 
 # state hash of the command file below, produced by the pure-Python build
-EXPECTED_STATE_HASH = "43883168b2b20a9a7b981dca0524ff546642b43feed5538f6a45b0c7d0db70b7"  # state v2: guard rails (safeguards, audit, per-market guard state); shocks confirmed by a 2nd source
+EXPECTED_STATE_HASH = "e22b6f54e006b0a70a7fcc775832759054559c774a297b2dc3e0a502dd1aa3c1"  # state v3: mark = oracle + smoothed impact basis, averaged funding (was 43883168... at v2)
 
 
 def _commands() -> list[dict]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from test_build_equivalence import EXPECTED_STATE_HASH, _commands
+from test_build_equivalence import _commands
 from test_snapshot import _derived, _one_by_one
 
 from engine import Engine
@@ -24,6 +24,16 @@ from engine.replay import replay_lines
 from engine.snapshot import SnapshotError, decode, encode, restore, same_state, state_hash
 
 FIXTURE = Path(__file__).parent / "fixtures" / "state_v2.json"
+#: the fixture's own hash: the state hash the command file replayed to when state was at version 2
+EXPECTED_STATE_HASH = "43883168b2b20a9a7b981dca0524ff546642b43feed5538f6a45b0c7d0db70b7"
+V2_MARKET_FIELDS = 28  # a version-3 market row appends the mark and funding fields after these
+
+
+def _v2_view(state: dict) -> dict:
+    """A canonical state as version 2 saw it: market rows cut to their version-2 fields."""
+    out = {k: v for k, v in state.items() if k != "version"}
+    out["markets"] = [row[:V2_MARKET_FIELDS] for row in state["markets"]]
+    return out
 
 
 def _fixture() -> bytes:
@@ -38,21 +48,31 @@ def test_a_version_2_snapshot_of_the_previous_build_restores_to_its_hash():
     assert state["version"] == 2
     e = Engine()
     restore(e, state)
-    assert state_hash(e) == EXPECTED_STATE_HASH
-    assert encode(e) == data  # byte for byte: same format, same canonical encoding
+    # re-encoded at version 3: the very same records, the mark and funding fields appended with their
+    # defaults (no basis yet, no premium samples, no remainder, no oracle jump in progress)
+    again = orjson.loads(encode(e))
+    assert again["version"] == 3
+    assert _v2_view(again) == _v2_view(state)
+    for row in again["markets"]:
+        assert row[V2_MARKET_FIELDS + 1:V2_MARKET_FIELDS + 3] == [0, row[16]]  # basis 0, basis_ts = oracle_ts
+        assert row[V2_MARKET_FIELDS + 8:] == [0, None]  # no funding remainder, no jump in progress
     assert run_checks(e) == []
     assert len(e.orders) == len(state["orders"]) > 200
     assert _derived(e) == _derived(_one_by_one(data))
 
 
 def test_the_restored_fixture_carries_on_like_the_venue_it_was_taken_from():
-    """The fixture is the state the command file replays to: the same state record for record, and
-    the same events and hashes for what comes next (a price shock that fires triggers, funding,
-    cancels)."""
+    """The fixture was the state the command file replayed to at version 2 (the mark and funding rules
+    of version 3 replay it to a different venue). Restored, it carries on through a price shock that
+    fires triggers, funding and cancels with every check holding; and the venue the command file
+    replays to now, restored from its own version-3 state, carries on event for event, hash for hash."""
     data = _fixture()
     live = replay_lines([orjson.dumps(c) for c in _commands()])
+    old = Engine()
+    restore(old, decode(data, expect_hash=EXPECTED_STATE_HASH))
+    old.seq, old.now = live.seq, live.now
     restored = Engine()
-    restore(restored, decode(data, expect_hash=EXPECTED_STATE_HASH))
+    restore(restored, decode(encode(live)))
     restored.seq, restored.now = live.seq, live.now
     assert same_state(live, restored)
     ts = live.now
@@ -69,7 +89,9 @@ def test_the_restored_fixture_carries_on_like_the_venue_it_was_taken_from():
         c["ts"] = ts + 3_600_000 * (k + 1)
         assert restored.apply_obj(dict(c)) == live.apply_obj(dict(c))
         assert state_hash(restored) == state_hash(live)
+        old.apply_obj(dict(c))
     assert run_checks(restored) == []
+    assert run_checks(old) == []
 
 
 @pytest.mark.parametrize(
