@@ -28,10 +28,10 @@ from .model import (
     DEFAULT_BREAKER_OI_SHARE,
     DEFAULT_ORACLE_STALE_MS,
     OPEN,
-    default_impact_notional,
     Account,
     Market,
     Position,
+    default_impact_notional,
 )
 
 FUNDING_PERIOD_MS: Final = 28_800_000  # 8 h
