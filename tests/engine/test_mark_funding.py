@@ -12,7 +12,13 @@ from __future__ import annotations
 import pytest
 from engine_helpers import BTC, P, Venue, of_type, one
 
-from engine.core import FUNDING_BASE_RATE, FUNDING_CAP, FUNDING_CLAMP, FUNDING_DEN, FUNDING_PERIOD_MS
+from engine.core import (
+    FUNDING_BASE_RATE,
+    FUNDING_CAP,
+    FUNDING_CLAMP,
+    FUNDING_DEN,
+    FUNDING_PERIOD_MS,
+)
 from engine.fixedpoint import FRAC_SCALE
 
 
