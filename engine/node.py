@@ -281,7 +281,10 @@ class Node:
                                     f"as {rec.outcome!r}: the journal was edited or the engine changed behaviour")
             for ev in evs:
                 if ev["type"] == "snapshot_taken" and ev["snapshot_id"] not in stored:
-                    store.save_snapshot(eng.snapshots[ev["snapshot_id"]])  # taken but not saved before a crash
+                    try:  # taken but not saved before a crash (or a full disk)
+                        store.save_snapshot(eng.snapshots[ev["snapshot_id"]])
+                    except StoreError as e:  # as in _persist: the journal holds it; a later recovery saves it
+                        self._alert("error", f"snapshot not saved: {e}")
             n += 1
         with self._lock:
             self.engine = eng
