@@ -703,6 +703,7 @@ class Engine:
                 return
             if guards.is_jump(mk, p):  # a jump check_oracle let through: say why
                 why = guards.jump_acceptance(mk, p, source, sources, self.now)
+                assert why is not None  # check_oracle refuses a jump nothing accepts
                 if why == "confirmed":
                     pend = mk.oracle_pending
                     assert pend is not None
