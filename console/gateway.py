@@ -285,6 +285,9 @@ ALERT_EVENTS = {
                                                f"at once; liquidations paused until an operator resumes them"),
     "market_flagged": ("warning", lambda e: f"{e.get('market')} flagged {e.get('flag')}: liquidations and TP/SL paused"),
     "market_unflagged": ("information", lambda e: f"{e.get('market')}: {e.get('flag')} cleared"),
+    "oracle_jump_accepted": ("warning", lambda e: f"oracle jump on {e.get('market')} ACCEPTED ({e.get('reason')}"
+                                            f"{', by ' + str(e.get('operator')) if e.get('operator') else ''}) after "
+                                            f"{e.get('refused_count')} refused prints"),
     "validation_overridden": ("warning", lambda e: f"validation gate OVERRIDDEN by {e.get('operator', '?')} "
                                                f"for {e.get('command')}: {e.get('reason')}"),
     "safeguards_set": ("warning", lambda e: f"safeguards {'ON' if e.get('enabled') else 'OFF'}"),

@@ -203,6 +203,30 @@ class Book:
                 out.append((-nk, lv.qty, lv.count))
         return out
 
+    def impact_price(self, bids: bool, target: int) -> int:
+        """The average price of trading ``target`` (price x size units: notional x SIZE_SCALE) into one
+        side, best level first (``bids``: selling into the bids, else buying from the asks); 0 when the
+        side holds less than that. Walks only the levels the target reaches. Floored."""
+        cost = 0
+        size = 0
+        if bids:
+            keys = self.bid_keys
+            levels = self.bids
+        else:
+            keys = self.ask_keys
+            levels = self.asks
+        for i in range(len(keys) - 1, -1, -1):
+            k = keys[i]
+            p = k if bids else -k
+            q = levels[p].qty
+            c = p * q
+            if cost + c >= target:
+                r = target - cost  # the part of this level the target still needs: r / p of size
+                return target * p // (size * p + r)
+            cost += c
+            size += q
+        return 0
+
     def iter_orders(self) -> Iterator[Order]:
         """Every live resting order, in priority order per side (bids then asks)."""
         for p in reversed(self.bid_keys):

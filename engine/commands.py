@@ -43,6 +43,7 @@ OPERATOR_COMMANDS = frozenset(
         "fund_insurance",
         "set_safeguards",
         "set_market_params",
+        "accept_oracle_price",
     }
 )
 ALL_COMMANDS = USER_COMMANDS | MARKET_DATA_COMMANDS | OPERATOR_COMMANDS
@@ -307,6 +308,7 @@ _GUARD_PARAMS: FieldSpec = {
     "oracle_stale_ms": (INT_MS, OPT, None),
     "breaker_accounts": (COUNT, OPT, None),
     "breaker_oi_share": (FRAC, OPT, None),
+    "impact_notional": (AMOUNT, OPT, None),
 }
 GUARD_PARAMS = tuple(_GUARD_PARAMS)
 # bounds of a market (create_market, set_market_params); None: keep / default (see markets.py)
@@ -341,7 +343,7 @@ SPECS: dict[str, FieldSpec] = {
     },
     "cancel_all": {"account": (IDENT, R, None), "market": (IDENT, OPT, None)},
     "oracle_price": {"market": (IDENT, R, None), "price": (PRICE_ANY, R, None), "source": (IDENT, OPT, None),
-                     "publish_ts": (INT_MS, OPT, None)},
+                     "publish_ts": (INT_MS, OPT, None), "sources": (COUNT, OPT, None)},
     "load_market_state": {
         "market": (IDENT, R, None),
         "mark_price": (PRICE_ANY, R, None),
@@ -393,6 +395,7 @@ SPECS: dict[str, FieldSpec] = {
     "fund_insurance": {"amount": (AMOUNT, R, None), **_OP},
     "set_safeguards": {"enabled": (BOOL, R, None), **_OP},
     "set_market_params": {"market": (IDENT, R, None), **_GUARD_PARAMS, **_BOUND_PARAMS, **_OP},
+    "accept_oracle_price": {"market": (IDENT, R, None), "price": (PRICE, R, None), **_OP},
 }
 assert set(SPECS) == ALL_COMMANDS
 

@@ -39,11 +39,20 @@ from .model import (
     Account,
     Market,
     Position,
+    default_impact_notional,
 )
 
 FUNDING_PERIOD_MS: Final = 28_800_000  # 8 h
 FUNDING_BASE_RATE: Final = 10_000  # 0.01% per period, in FRAC units (1e-8)
 FUNDING_CLAMP: Final = 50_000  # 0.05%
+FUNDING_CAP: Final = 4_000_000  # |rate| <= 4% per period (and never more than the market's price band)
+FUNDING_DEN: Final = FRAC_SCALE * FUNDING_PERIOD_MS  # funding index step = index x 1e6 x rate x dt / this
+FUNDING_INTERVAL_MS: Final = 3_600_000  # premium samples are averaged per hour of engine time (Hyperliquid)
+FUNDING_SAMPLE_MS: Final = 5_000  # at most one premium sample per 5 s of engine time
+MARK_EMA_MS: Final = 150_000  # time constant of the mark's smoothed basis (Hyperliquid: 150 s EMA)
+MARK_STEP_MS: Final = 5_000  # one basis update weighs at most this much engine time
+BASIS_SCALE: Final = 1_000_000_000_000  # the smoothed basis is kept at 1e-12
+BASIS_TO_FRAC: Final = 10_000  # BASIS_SCALE // FRAC_SCALE
 TRIGGER_TYPES: Final = ("stop_loss", "take_profit")
 MAX_FUNDING_INDEX: Final = 4_000_000_000_000_000_000  # |funding index| ceiling (bounds; docs/contract.md)
 USER_ACCESS_CMDS = frozenset({"deposit", "withdraw", "place_order", "cancel_order", "cancel_all"})
@@ -76,6 +85,7 @@ _HANDLERS: Final[dict[str, str]] = {
     "fund_insurance": "_fund_insurance",
     "set_safeguards": "_set_safeguards",
     "set_market_params": "_set_market_params",
+    "accept_oracle_price": "_accept_oracle_price",
 }
 
 class Engine:
@@ -739,43 +749,68 @@ class Engine:
         mk = self._market(a["market"])
         p = a["price"]
         source = a["source"]
-        confirmed = False
-        first_source = None
+        extra: dict = {}
         if not self.safeguards:
             if p <= 0:
                 raise CommandError("non_positive", f"oracle price for {mk.name} must be greater than zero, got {fmt_price(p)}")
         else:
-            bad = guards.check_oracle(self, mk.name, p, source, a["publish_ts"])
-            if bad is not None:  # refused: the market is flagged; a jump waits for a second source
+            sources = a["sources"]
+            bad = guards.check_oracle(self, mk.name, p, source, a["publish_ts"], sources)
+            if bad is not None:  # refused: the market is flagged; a jump waits for confirmation
                 code, message = bad
                 if code == "jump_unconfirmed":
                     mk.oracle_pending = [p, source, self.now]
+                    guards.note_refused_jump(mk, p, self.now)
                 self._emit({"type": "oracle_rejected", "market": mk.name, "price": p, "source": source,
                             "code": code, "message": message})
                 self._flag(mk, guards.FLAG_ORACLE_REJECTED, f"{code}: {message}")
                 self._after_market_data((mk,))  # like any market data: whoever is due elsewhere is evaluated
                 return
-            pend = mk.oracle_pending
-            if pend is not None and guards.is_jump(mk, p):  # a jump check_oracle let through: confirmed
-                confirmed = True
-                first_source = pend[1]
-            mk.oracle_pending = None
+            if guards.is_jump(mk, p):  # a jump check_oracle let through: say why
+                why = guards.jump_acceptance(mk, p, source, sources, self.now)
+                assert why is not None  # check_oracle refuses a jump nothing accepts
+                if why == "confirmed":
+                    pend = mk.oracle_pending
+                    assert pend is not None
+                    extra["confirmed_by"] = source
+                    extra["first_source"] = pend[1]
+                else:
+                    self._emit_jump_accepted(mk, p, why, {})
+        self._set_index(mk, p, source, a["publish_ts"], extra)
+
+    def _emit_jump_accepted(self, mk: Market, p: int, why: str, extra: dict) -> None:
+        j = mk.oracle_jump
+        self._emit({"type": "oracle_jump_accepted", "market": mk.name, "price": p, "reason": why,
+                    "since_ts": j[0] if j is not None else None, "refused_count": j[2] if j is not None else 0,
+                    "previous_index": mk.index_price, **extra})
+
+    def _set_index(self, mk: Market, p: int, source: str | None, publish_ts: int | None, extra: dict) -> None:
+        """Apply an accepted oracle price: the index, its time, the flags, the mark, what is due."""
+        mk.oracle_pending = None
+        mk.oracle_jump = None
         mk.index_price = p
         mk.oracle_ts = self.now
         if not mk.last_funding_ts:
             mk.last_funding_ts = self.now
         ev = {"type": "oracle_updated", "market": mk.name, "price": p, "source": source}
-        if a["publish_ts"] is not None:
-            ev["publish_ts"] = a["publish_ts"]
-        if confirmed:
-            ev["confirmed_by"] = source
-            ev["first_source"] = first_source
+        if publish_ts is not None:
+            ev["publish_ts"] = publish_ts
+        ev.update(extra)
         self._emit(ev)
         if mk.flags:
             for f in guards.ORACLE_FLAGS:
                 self._unflag(mk, f)
-        self._update_mark(mk)
+        self._update_mark(mk, None)
         self._after_market_data((mk,))
+
+    def _accept_oracle_price(self, a: dict) -> None:
+        """An approver accepts an oracle price by hand (e.g. one the guard rails held after a real move)."""
+        mk = self._market(a["market"])
+        if not a["reason"].strip():
+            raise CommandError("missing_reason", "accepting an oracle price by hand needs a reason")
+        p = a["price"]
+        self._emit_jump_accepted(mk, p, "manual", {"operator": a["operator"], "operator_reason": a["reason"]})
+        self._set_index(mk, p, "manual", None, {"operator": a["operator"]})
 
     def _flag(self, mk: Market, flag: str, detail: str) -> None:
         """Flag ``mk`` (liquidations and triggers pause on it); an event when the flag is new."""
@@ -813,12 +848,20 @@ class Engine:
             maintenance.advance(self)
         now = self.now
         for mk in self.markets.values():
-            if mk.index_price and mk.last_funding_ts and now > mk.last_funding_ts:
-                if mk.mode == OPEN:
-                    self._accrue_funding(mk, now - mk.last_funding_ts)
+            if not mk.index_price:
+                continue
+            live = mk.mode != "halted"  # positions exist in every mode but halted (the venue stopped)
+            if mk.last_funding_ts and now > mk.last_funding_ts:
+                self._accrue_funding(mk, mk.last_funding_ts, now, live)
                 mk.last_funding_ts = now
-            if mk.index_price:
-                self._update_mark(mk)
+            prem = self._premium(mk)
+            self._update_mark(mk, prem)
+            if live and now - mk.sample_ts >= FUNDING_SAMPLE_MS:
+                if now >= mk.prem_start + FUNDING_INTERVAL_MS:
+                    self._roll_interval(mk, now)
+                mk.prem_sum += _trunc_div(prem, BASIS_TO_FRAC)
+                mk.prem_n += 1
+                mk.sample_ts = now
         if self.safeguards:
             for mk in self.markets.values():
                 if mk.index_price and now - mk.oracle_ts > mk.oracle_stale_ms:
@@ -858,28 +901,108 @@ class Engine:
             if mk.mode not in ("cancel_only", "halted"):  # never loosen a stricter mode
                 self._set_mode(mk, "cancel_only")
 
-    def _accrue_funding(self, mk: Market, dt: int) -> None:
-        index = mk.index_price
-        premium = (mk.mark_price - index) * FRAC_SCALE // index
-        rate = premium + max(-FUNDING_CLAMP, min(FUNDING_CLAMP, FUNDING_BASE_RATE - premium))
-        delta = index * 10**6 * rate * dt // (FRAC_SCALE * FUNDING_PERIOD_MS)
-        mk.funding_rate = rate
-        # (bounds) the index never leaves what the state encodes: clamped at +/- MAX_FUNDING_INDEX
-        fi = mk.funding_index + delta
-        if fi > MAX_FUNDING_INDEX or fi < -MAX_FUNDING_INDEX:
-            delta = (MAX_FUNDING_INDEX if fi > 0 else -MAX_FUNDING_INDEX) - mk.funding_index
-        if delta:
-            mk.funding_index += delta
-            self.mark_epoch += 1
-            self._emit({"type": "funding", "market": mk.name, "rate": rate, "funding_index": mk.funding_index})
+    @staticmethod
+    def _roll_interval(mk: Market, t: int) -> None:
+        """Close the funding interval before ``t``: its average premium becomes ``prem_last``."""
+        start = t - t % FUNDING_INTERVAL_MS
+        n = mk.prem_n
+        # the interval just before t's: its average; none sampled (or long gone): no premium
+        mk.prem_last = _trunc_div(mk.prem_sum, n) if n and start == mk.prem_start + FUNDING_INTERVAL_MS else 0
+        mk.prem_sum = 0
+        mk.prem_n = 0
+        mk.prem_start = start
 
-    def _update_mark(self, mk: Market) -> None:
+    @staticmethod
+    def _funding_rate(mk: Market) -> tuple[int, int]:
+        """(rate per period, average premium): the interval's average premium so far (the last
+        interval's while none is sampled yet), plus the interest clamp, capped."""
+        n = mk.prem_n
+        prem = _trunc_div(mk.prem_sum, n) if n else mk.prem_last
+        rate = prem + max(-FUNDING_CLAMP, min(FUNDING_CLAMP, FUNDING_BASE_RATE - prem))
+        cap = min(FUNDING_CAP, mk.band)
+        return max(-cap, min(cap, rate)), prem
+
+    def _accrue_funding(self, mk: Market, t0: int, t1: int, charge: bool) -> None:
+        """Accrue funding over [t0, t1] (``charge``: else only the intervals advance), interval by
+        interval, carrying the remainder of the division so no time is lost to flooring."""
         index = mk.index_price
-        bid = mk.book.best_bid() or index
-        ask = mk.book.best_ask() or index
-        mark = sorted((index, bid, ask))[1]
+        f0 = mk.funding_index
+        rate = mk.funding_rate
+        prem = 0
+        t = t0
+        while t < t1:
+            if t >= mk.prem_start + FUNDING_INTERVAL_MS:
+                self._roll_interval(mk, t)
+            end = mk.prem_start + FUNDING_INTERVAL_MS
+            if end > t1:
+                end = t1
+            if charge:
+                rate, prem = self._funding_rate(mk)
+                num = index * 1_000_000 * rate * (end - t) + mk.funding_rem
+                delta = num // FUNDING_DEN
+                mk.funding_rem = num - delta * FUNDING_DEN
+                fi = mk.funding_index + delta
+                # (bounds) the index never leaves what the state encodes: clamped at +/- MAX_FUNDING_INDEX
+                if fi > MAX_FUNDING_INDEX or fi < -MAX_FUNDING_INDEX:
+                    fi = MAX_FUNDING_INDEX if fi > 0 else -MAX_FUNDING_INDEX
+                    mk.funding_rem = 0
+                mk.funding_index = fi
+            t = end
+        if t1 >= mk.prem_start + FUNDING_INTERVAL_MS:
+            self._roll_interval(mk, t1)
+        if not charge:
+            return
+        mk.funding_rate = rate
+        if mk.funding_index != f0:
+            self.mark_epoch += 1
+            self._emit({"type": "funding", "market": mk.name, "rate": rate, "funding_index": mk.funding_index,
+                        "premium": prem})
+
+    def _premium(self, mk: Market) -> int:
+        """The premium of the book over the oracle at impact notional, BASIS_SCALE:
+        (max(impact bid - oracle, 0) - max(oracle - impact ask, 0)) / oracle. A side without
+        impact-notional depth contributes nothing (the oracle)."""
+        index = mk.index_price
+        book = mk.book
+        target = mk.impact_notional * SIZE_SCALE
+        if book.bid_keys and book.bid_keys[-1] > index:
+            ib = book.impact_price(True, target)
+            if ib > index:
+                return (ib - index) * BASIS_SCALE // index
+        if book.ask_keys and -book.ask_keys[-1] < index:
+            ia = book.impact_price(False, target)
+            if 0 < ia < index:
+                return -((index - ia) * BASIS_SCALE // index)
+        return 0
+
+    def _update_mark(self, mk: Market, prem: int | None) -> None:
+        """mark = oracle x (1 + smoothed basis), the basis an EMA (MARK_EMA_MS) of the impact premium
+        over engine time, its offset rounded toward the oracle to the tick, within the price band."""
+        index = mk.index_price
+        now = self.now
+        dt = now - mk.basis_ts
+        if dt > 0:
+            if dt > MARK_STEP_MS:
+                dt = MARK_STEP_MS
+            sample: int = self._premium(mk) if prem is None else prem
+            d = sample - mk.mark_basis
+            den = MARK_EMA_MS + dt
+            mk.mark_basis += d * dt // den if d >= 0 else -((-d) * dt // den)
+            mk.basis_ts = now
+        basis = mk.mark_basis
+        tick = mk.tick
+        if basis >= 0:
+            off = index * basis // BASIS_SCALE
+            off -= off % tick
+        else:
+            off = (index * -basis) // BASIS_SCALE
+            off = -(off - off % tick)
         cap = index * mk.band // FRAC_SCALE
-        mark = max(index - cap, min(index + cap, mark))
+        if off > cap:
+            off = cap
+        elif off < -cap:
+            off = -cap
+        mark = index + off
         if mark != mk.mark_price:
             mk.mark_price = mark
             self.mark_epoch += 1
@@ -987,6 +1110,9 @@ class Engine:
         mk.breaker_accounts = params.get("breaker_accounts", DEFAULT_BREAKER_ACCOUNTS)
         mk.breaker_oi_share = params.get("breaker_oi_share", DEFAULT_BREAKER_OI_SHARE)
         self._set_bounds(mk, bounds)
+        mk.impact_notional = params.get("impact_notional", default_impact_notional(name))
+        mk.basis_ts = mk.sample_ts = self.now
+        mk.prem_start = self.now - self.now % FUNDING_INTERVAL_MS
         self.markets[name] = mk
         self._emit({"type": "market_created", "market": name, "tick_size": fmt_price(tick), "lot_size": fmt_size(lot),
                     "initial_margin": fmt_frac(imf), "maintenance_margin": fmt_frac(mmf),
@@ -1024,13 +1150,16 @@ class Engine:
             if share > FRAC_SCALE:
                 raise CommandError("bad_value", "breaker_oi_share must be between 0 and 1 (0: no limit)")
             out["breaker_oi_share"] = share
+        imp = a["impact_notional"]
+        if imp is not None:
+            out["impact_notional"] = imp
         return out
 
     @staticmethod
     def _params_wire(mk: Market) -> dict:
         return {"post_only_band": fmt_frac(guards.post_only_band(mk)), "oracle_band": fmt_frac(mk.oracle_band),
                 "oracle_stale_ms": mk.oracle_stale_ms, "breaker_accounts": mk.breaker_accounts,
-                "breaker_oi_share": fmt_frac(mk.breaker_oi_share)}
+                "breaker_oi_share": fmt_frac(mk.breaker_oi_share), "impact_notional": fmt_amount(mk.impact_notional)}
 
     @staticmethod
     def _bound_params(a: dict, imf: int, lot: int) -> dict:
@@ -1084,7 +1213,7 @@ class Engine:
                 return
         if not params:
             raise CommandError("missing_field", "set_market_params needs at least one of post_only_band, oracle_band, "
-                                                "oracle_stale_ms, breaker_accounts, breaker_oi_share")
+                                                "oracle_stale_ms, breaker_accounts, breaker_oi_share, impact_notional")
         for k, v in params.items():
             if k == "post_only_band":
                 mk.post_only_band = v
@@ -1094,6 +1223,8 @@ class Engine:
                 mk.oracle_stale_ms = v
             elif k == "breaker_accounts":
                 mk.breaker_accounts = v
+            elif k == "impact_notional":
+                mk.impact_notional = v
             else:
                 mk.breaker_oi_share = v
         self._emit({"type": "market_params_set", "market": mk.name, "changed": sorted(params) + sorted(bounds),
@@ -1112,6 +1243,7 @@ class Engine:
                 for f in sorted(mk.flags):
                     self._unflag(mk, f)
                 mk.oracle_pending = None
+                mk.oracle_jump = None
             self._after_market_data(self.markets.values())
 
     def _set_mode(self, mk: Market, mode: str) -> None:
@@ -1390,3 +1522,8 @@ class Engine:
 
 
 __all__ = ["Engine", "NotACommand", "CommandError"]
+
+
+def _trunc_div(a: int, b: int) -> int:
+    """a / b rounded toward zero (b > 0): symmetric, so a premium and its opposite average alike."""
+    return a // b if a >= 0 else -((-a) // b)

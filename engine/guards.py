@@ -32,6 +32,13 @@ ORACLE_FLAGS = (FLAG_ORACLE_REJECTED, FLAG_ORACLE_STALE)
 
 #: a second source confirms a pending jump when it reports within this fraction (10 bps) of it
 ORACLE_CONFIRM_TOLERANCE = 100_000
+#: a jump is accepted once it has persisted this long (engine time) in one direction ...
+JUMP_CONFIRM_MS = 30_000
+#: ... over at least this many refused prints, each within the oracle band of the one before
+JUMP_CONFIRM_PRINTS = 3
+#: an index print (the feed's weighted median) built from at least this many agreeing sources is
+#: accepted at once, like a second source confirming a pending jump
+ORACLE_AGREE_SOURCES = 2
 #: the continuous audit runs the validation checks on a tick at most this often (engine time)
 AUDIT_INTERVAL_MS = 60_000
 #: funding bounds: the most a funding rate can be per period is the price band plus the clamp;
@@ -58,12 +65,59 @@ def confirms_pending(mk, price: int, source: str | None, now: int) -> bool:
     return abs(price - p_price) * FRAC_SCALE <= p_price * ORACLE_CONFIRM_TOLERANCE
 
 
-def check_oracle(engine, market: str, price: int, source: str | None, publish_ts: int | None) -> tuple[str, str] | None:
+def _continues(mk, price: int, now: int) -> bool:
+    """Does ``price`` continue the refused jump in progress: same direction from the trusted index,
+    within the oracle band of its last print, which came no longer than ``oracle_stale_ms`` ago?"""
+    j = mk.oracle_jump
+    if j is None:
+        return False
+    d = 1 if price > mk.index_price else -1
+    last = j[3]
+    return (j[1] == d and now - j[4] <= mk.oracle_stale_ms
+            and abs(price - last) * FRAC_SCALE <= last * mk.oracle_band)
+
+
+def persisted(mk, price: int, now: int) -> bool:
+    """A jump that has persisted: it continues a run of refused prints in the same direction that
+    began at least JUMP_CONFIRM_MS ago and holds at least JUMP_CONFIRM_PRINTS prints."""
+    j = mk.oracle_jump
+    return (j is not None and _continues(mk, price, now) and now - j[0] >= JUMP_CONFIRM_MS
+            and j[2] >= JUMP_CONFIRM_PRINTS)
+
+
+def jump_acceptance(mk, price: int, source: str | None, sources: int | None, now: int) -> str | None:
+    """Why a jump beyond the band may be applied: ``confirmed`` (a second source within 10 bps of the
+    pending one), ``sources_agree`` (an index print of ORACLE_AGREE_SOURCES or more agreeing sources),
+    ``persisted`` (see :func:`persisted`); None: it must wait."""
+    if confirms_pending(mk, price, source, now):
+        return "confirmed"
+    if sources is not None and sources >= ORACLE_AGREE_SOURCES:
+        return "sources_agree"
+    if persisted(mk, price, now):
+        return "persisted"
+    return None
+
+
+def note_refused_jump(mk, price: int, now: int) -> None:
+    """Record a refused jump: it continues the run in progress, or starts a new one."""
+    j = mk.oracle_jump
+    if j is not None and _continues(mk, price, now):
+        j[2] += 1
+        j[3] = price
+        j[4] = now
+    else:
+        mk.oracle_jump = [now, 1 if price > mk.index_price else -1, 1, price, now]
+
+
+def check_oracle(engine, market: str, price: int, source: str | None, publish_ts: int | None,
+                 sources: int | None = None) -> tuple[str, str] | None:
     """Why an oracle price must be refused, as ``(code, message)``; None when it may be applied.
 
     Codes: ``non_positive``, ``stale`` (``publish_ts`` older than the market's
     ``oracle_stale_ms``), ``jump_unconfirmed`` (beyond ``oracle_band`` of the last
-    trusted index, and no pending report from another source within 10 bps of it).
+    trusted index, and none of :func:`jump_acceptance`: no pending report from another
+    source within 10 bps of it, fewer than ORACLE_AGREE_SOURCES agreeing ``sources``,
+    not persisted for JUMP_CONFIRM_MS).
     """
     mk = engine.markets[market]
     if price <= 0:
@@ -72,11 +126,12 @@ def check_oracle(engine, market: str, price: int, source: str | None, publish_ts
     if publish_ts is not None and now - publish_ts > mk.oracle_stale_ms:
         return "stale", (f"oracle price for {market} was published {now - publish_ts} ms ago, "
                          f"more than the {mk.oracle_stale_ms} ms limit")
-    if is_jump(mk, price) and not confirms_pending(mk, price, source, now):
+    if is_jump(mk, price) and jump_acceptance(mk, price, source, sources, now) is None:
         move = abs(price - mk.index_price) * FRAC_SCALE // mk.index_price
         return "jump_unconfirmed", (f"{market} oracle {fmt_price(price)} from {source or 'an unnamed source'} is "
                                     f"{fmt_frac(move)} away from the trusted index {fmt_price(mk.index_price)} "
-                                    f"(band {fmt_frac(mk.oracle_band)}); held until a second source confirms it")
+                                    f"(band {fmt_frac(mk.oracle_band)}); held until a second source confirms it "
+                                    f"or it persists for {JUMP_CONFIRM_MS // 1000} s")
     return None
 
 
@@ -163,6 +218,11 @@ def guard_status(engine) -> dict:
                                                                 or mk.flags)),
             "pending_oracle": (None if pend is None else
                                {"price": pend[0], "source": pend[1], "ts": pend[2]}),
+            "oracle_jump": (None if mk.oracle_jump is None else
+                            {"since_ts": mk.oracle_jump[0], "direction": mk.oracle_jump[1],
+                             "refused_count": mk.oracle_jump[2], "last_price": mk.oracle_jump[3],
+                             "last_ts": mk.oracle_jump[4]}),
+            "impact_notional": mk.impact_notional,
             "quarantined": mk.quarantined,
             "oracle_age_ms": (now - mk.oracle_ts) if mk.index_price else None,
             "post_only_band": post_only_band(mk),

@@ -12,6 +12,14 @@ DEFAULT_POST_ONLY_BAND = 50_000  # 5 bps around the fair (index) price in post_o
 DEFAULT_ORACLE_STALE_MS = 30_000  # dYdX v4 takes only venues updated within 30 s into its index
 DEFAULT_BREAKER_ACCOUNTS = 500  # accounts one evaluation may liquidate in one market
 DEFAULT_BREAKER_OI_SHARE = 50_000_000  # share (FRAC, 0.5) of a side's open interest one evaluation may cut
+# mark and funding (core.Engine._update_mark / _accrue_funding): impact notional in micro-USDC
+IMPACT_NOTIONAL_MAJOR = 20_000_000_000  # 20,000 USDC on BTC and ETH (Hyperliquid)
+IMPACT_NOTIONAL_OTHER = 6_000_000_000  # 6,000 USDC elsewhere
+
+
+def default_impact_notional(name: str) -> int:
+    """The impact notional of a market created (or restored from an older snapshot) without one."""
+    return IMPACT_NOTIONAL_MAJOR if name.startswith(("BTC-", "ETH-")) else IMPACT_NOTIONAL_OTHER
 
 
 class Market:
@@ -54,6 +62,17 @@ class Market:
         "max_position_notional",
         "open_interest_cap",
         "margin_tiers",
+        # mark and funding (core.Engine._update_mark, _accrue_funding)
+        "impact_notional",  # parameter: micro-USDC traded into the book for the impact bid / ask
+        "mark_basis",  # smoothed basis (EMA) of the impact prices over the oracle, BASIS_SCALE (1e-12)
+        "basis_ts",  # engine time of the last basis update
+        "prem_start",  # start of the current funding interval (engine ms, a multiple of the interval)
+        "prem_sum",  # sum of the premium samples (FRAC) taken in the current interval
+        "prem_n",  # how many
+        "prem_last",  # average premium (FRAC) of the last completed interval
+        "sample_ts",  # engine time of the last premium sample
+        "funding_rem",  # remainder of the funding-index division, carried so nothing is lost to flooring
+        "oracle_jump",  # [since_ts, direction, refused_count, last_price, last_ts] of a jump refused so far, or None
         "book",
         "holders",
         # derived, rebuilt on restore (not part of the canonical state)
@@ -105,6 +124,16 @@ class Market:
         self.max_position_notional = MAX_POSITION_NOTIONAL  # micro-USDC, one account's position incl. open orders
         self.open_interest_cap = MAX_OPEN_INTEREST  # size units, per side
         self.margin_tiers: list[list[int]] = []  # [[notional_floor, imf], ...]: initial margin for large positions
+        self.impact_notional = default_impact_notional(name)
+        self.mark_basis = 0
+        self.basis_ts = 0
+        self.prem_start = 0
+        self.prem_sum = 0
+        self.prem_n = 0
+        self.prem_last = 0
+        self.sample_ts = 0
+        self.funding_rem = 0
+        self.oracle_jump: list | None = None
         self.book = Book()
         self.holders: set[str] = set()  # accounts with a non-zero position
         self.trig_down: list[tuple[int, int]] = []  # heap of (-trigger, order_id): fire when mark <= trigger

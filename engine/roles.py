@@ -35,6 +35,7 @@ REQUIRED_ROLE = {
     "credit": "approver",
     "decide_refund": "approver",
     "pay_refund": "approver",
+    "accept_oracle_price": "approver",  # an oracle price the guard rails held, accepted by hand
     "disable_safeguards": "approver",  # set_safeguards with enabled: false
     "override_gate": "approver",  # release_brake / set_market_mode open with override: true
     "create_market": "admin",

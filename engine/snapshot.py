@@ -28,7 +28,9 @@ from .runtime import gc_paused
 FORMAT = "perpdesk-state"
 VERSION = 3  # 2: guard rails (safeguards, audit, per-market guard parameters, flags, pending oracle)
 # 3: bounds (per-market max_order_size, max_position_notional, open_interest_cap, margin_tiers at the end
-#    of the market row), each account's edge flow (third field of its row), fund_in / fund_paid
+#    of the market row), each account's edge flow (third field of its row), fund_in / fund_paid;
+#    and mark and funding (impact notional, smoothed basis, premium samples, funding remainder, oracle jump
+#    run: after the bounds, at the end of the market row; an older state restores with no basis and no samples)
 READABLE = (1, 2, 3)  # a version-1 state predates the guard rails: it restores with safeguards off
 # a version-1/2 state restores with the hard bounds, no tiers, every account's flow 0 and fund_in /
 # fund_paid 0 (flows count from there; a rollback *to* such a state re-applies nothing, so it is
@@ -78,7 +80,9 @@ def _market_rows(engine) -> list:
          mk.post_only_band, mk.mode, mk.index_price, mk.mark_price, mk.funding_index, mk.funding_rate,
          mk.last_funding_ts, mk.oracle_ts, mk.long_oi, mk.short_oi, mk.liquidations_paused, mk.triggers_paused,
          mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share, mk.flags, mk.oracle_pending,
-         mk.quarantined, mk.max_order_size, mk.max_position_notional, mk.open_interest_cap, mk.margin_tiers]
+         mk.quarantined, mk.max_order_size, mk.max_position_notional, mk.open_interest_cap, mk.margin_tiers,
+         mk.impact_notional, mk.mark_basis, mk.basis_ts, mk.prem_start, mk.prem_sum, mk.prem_n,
+         mk.prem_last, mk.sample_ts, mk.funding_rem, mk.oracle_jump]
         for mk in engine.markets.values()
     ]
 
@@ -309,9 +313,15 @@ def _restore(engine, state: dict) -> None:
             if v3:
                 mk.max_order_size, mk.max_position_notional, mk.open_interest_cap, tiers = row[28:32]
                 mk.margin_tiers = [[int(t[0]), int(t[1])] for t in tiers]
-            else:
+                (mk.impact_notional, mk.mark_basis, mk.basis_ts, mk.prem_start, mk.prem_sum, mk.prem_n,
+                 mk.prem_last, mk.sample_ts, mk.funding_rem, jump) = row[32:42]
+                mk.oracle_jump = list(jump) if jump is not None else None
+            else:  # an older state: the hard bounds, no tiers; no basis yet (the mark follows the oracle), no
+                # premium samples, no remainder
                 mk.max_order_size, mk.max_position_notional, mk.open_interest_cap = (
                     MAX_SIZE, MAX_POSITION_NOTIONAL, MAX_OPEN_INTEREST)
+                mk.basis_ts = mk.sample_ts = ots
+                mk.prem_start = lfts - lfts % 3_600_000  # core.FUNDING_INTERVAL_MS
             markets[name] = mk
         accounts: dict[str, Account] = {}
         arows: dict = state["accounts"]
@@ -515,7 +525,7 @@ def controls(engine) -> dict:
         "markets": {m: (mk.mode, mk.liquidations_paused, mk.triggers_paused, dict(mk.flags),
                         (mk.post_only_band, mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share,
                          mk.max_order_size, mk.max_position_notional, mk.open_interest_cap,
-                         [list(t) for t in mk.margin_tiers]))
+                         [list(t) for t in mk.margin_tiers], mk.impact_notional))
                     for m, mk in engine.markets.items()},
     }
 
@@ -554,7 +564,7 @@ def apply_controls(engine, c: dict) -> list[dict]:
                 events.append({"type": "market_flagged", "market": m, "flag": f, "detail": flags[f]})
         mk.flags = dict(flags)
         (mk.post_only_band, mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share,
-         mk.max_order_size, mk.max_position_notional, mk.open_interest_cap, tiers) = params
+         mk.max_order_size, mk.max_position_notional, mk.open_interest_cap, tiers, mk.impact_notional) = params
         mk.margin_tiers = [list(t) for t in tiers]
     if "maintenance" in c:
         engine.maintenance = c["maintenance"]

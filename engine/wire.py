@@ -32,7 +32,7 @@ _FUNDING: dict[int, str] = {}
 _FRAC: dict[int, str] = {}
 
 _FORMATTERS: Final[dict[str, tuple[Callable[[int], str], dict[int, str]]]] = {}
-for _k in ("price", "mark_price", "index_price", "trigger_price", "avg_price"):
+for _k in ("price", "mark_price", "index_price", "trigger_price", "avg_price", "previous_index"):
     _FORMATTERS[_k] = (fmt_price, _PRICE)
 for _k in ("size", "remaining", "filled", "long_oi", "short_oi", "open_interest"):
     _FORMATTERS[_k] = (fmt_size, _SIZE)
@@ -40,6 +40,7 @@ for _k in ("amount", "fee", "maker_fee", "taker_fee", "bad_debt", "balance", "ch
     _FORMATTERS[_k] = (fmt_amount, _AMOUNT)
 _FORMATTERS["funding_index"] = (fmt_funding, _FUNDING)
 _FORMATTERS["rate"] = (fmt_frac, _FRAC)
+_FORMATTERS["premium"] = (fmt_frac, _FRAC)
 
 
 def _cached(f: Callable[[int], str], cache: dict[int, str], v: int) -> str:

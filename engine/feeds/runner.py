@@ -5,7 +5,7 @@ fetches every (source, market) pair concurrently (a small thread pool over one
 ``httpx.Client``), keeps each source's last good quote, computes each market's
 index (:func:`engine.feeds.index.compute_index`) and submits
 
-    {"type": "oracle_price", "market": M, "price": "64250.5", "source": "index", "publish_ts": T}
+    {"type": "oracle_price", "market": M, "price": "64250.5", "source": "index", "publish_ts": T, "sources": N}
 
 through ``submit`` (the node's :meth:`~engine.node.Node.submit`, which only
 queues). It never waits for the sequencer: the acknowledgement is read in a
@@ -13,7 +13,8 @@ done-callback. The index is thus journaled like any command; replaying the
 journal never calls the network. A stale index (below quorum) is not
 published: the engine's own oracle staleness rules (guard rails) take over.
 
-``publish_ts`` is sent only when the engine's ``oracle_price`` accepts it
+``sources`` is how many sources the index used (they agree within the deviation bound: the
+engine accepts a jump beyond its oracle band at once from two or more). ``publish_ts`` is sent only when the engine's ``oracle_price`` accepts it
 (the guard rails add it), so the runner works with either engine.
 """
 
@@ -39,6 +40,12 @@ def engine_takes_publish_ts() -> bool:
     from ..commands import SPECS
 
     return "publish_ts" in SPECS["oracle_price"]
+
+
+def engine_takes_sources() -> bool:
+    from ..commands import SPECS
+
+    return "sources" in SPECS["oracle_price"]
 
 
 @dataclass
@@ -77,6 +84,7 @@ class FeedRunner:
         self.sleep = sleep
         self.on_index = on_index
         self.publish_ts = engine_takes_publish_ts() if publish_ts is None else publish_ts
+        self.send_sources = engine_takes_sources()
         from ..config import protect_logs
 
         protect_logs([k for k in (getattr(s, "_api_key", None) for s in sources.values()) if k])
@@ -165,6 +173,8 @@ class FeedRunner:
         cmd = {"type": "oracle_price", "market": res.market, "price": fmt_price(res.price), "source": "index"}
         if self.publish_ts and res.publish_ts is not None:
             cmd["publish_ts"] = int(res.publish_ts)
+        if self.send_sources and res.used:  # how many sources agree on this index (the engine's guard rails)
+            cmd["sources"] = len(res.used)
         rec = {"price": res.price, "ts": self.clock(), "outcome": "queued"}
         with self._lock:
             self._submitted[res.market] = rec

@@ -14,11 +14,14 @@ from engine.margin import funding_pnl
 def funded_pair():
     v = Venue.default()
     v.open_position("alice", "bob", "1")
-    # a book at 97100 / 97200 holds the mark above the index (mark = median(index, bid, ask))
+    # a book at 97100 / 97200, 1 BTC a side (beyond the 20,000 USDC impact notional): the impact bid
+    # is 97100, above the index, so the premium is (97100 - 97000) / 97000; one tick takes a sample
     v.limit("carol", "buy", "1", "97100")
     v.limit("dave", "sell", "1", "97200")
     v.oracle("97000")
-    assert v.e.markets[BTC].mark_price == P("97100")
+    v.tick(5_000)
+    mk = v.e.markets[BTC]
+    assert mk.prem_n == 1 and P("97000") <= mk.mark_price <= P("97100")
     return v
 
 
@@ -26,21 +29,25 @@ def test_funding_accrues_on_tick_from_premium_and_longs_pay():
     v = funded_pair()
     mk = v.e.markets[BTC]
     f0 = mk.funding_index
+    rem0 = mk.funding_rem
+    mark0 = mk.mark_price
     value_a0 = v.e.margins("alice")["value"]
     value_b0 = v.e.margins("bob")["value"]
-    evs = v.tick(3_600_000)  # one hour
+    evs = v.tick(3_600_000)  # one hour, at the average premium of the samples so far
     ev = one([e for e in evs if e.get("market") == BTC], "funding")
     premium = (P("97100") - P("97000")) * FRAC_SCALE // P("97000")
     rate = premium - 50_000  # premium above base + clamp: the clamp (0.05%) binds
-    assert ev["rate"] == rate == mk.funding_rate
-    delta = P("97000") * 10**6 * rate * 3_600_000 // (FRAC_SCALE * FUNDING_PERIOD_MS)
+    assert ev["rate"] == rate == mk.funding_rate and ev["premium"] == premium
+    # the remainder of the last division is carried into this one
+    delta = (P("97000") * 10**6 * rate * 3_600_000 + rem0) // (FRAC_SCALE * FUNDING_PERIOD_MS)
     assert delta > 0
     assert ev["funding_index"] == mk.funding_index == f0 + delta
     # paid through positions: the long's value falls, the short's rises, by the same amount (+-1 rounding)
     paid = funding_pnl(S("1"), mk.funding_index, f0)
     assert paid < 0
-    assert v.e.margins("alice")["value"] == value_a0 + paid
-    gained = v.e.margins("bob")["value"] - value_b0
+    moved = mk.mark_price - mark0  # the smoothed basis moved the mark too (1 BTC each way)
+    assert v.e.margins("alice")["value"] == value_a0 + paid + moved
+    gained = v.e.margins("bob")["value"] - value_b0 + moved
     assert gained + paid in (0, -1)
     assert v.checks() == []
 
@@ -68,13 +75,15 @@ def test_funding_base_rate_when_mark_equals_index(venue):
     assert ev["funding_index"] == P("97000") * 10**6 * 10_000 // FRAC_SCALE
 
 
-def test_no_funding_while_market_restricted(venue):
-    venue.op("set_market_mode", market=BTC, mode="post_only")
+def test_no_funding_while_market_halted(venue):
+    # positions exist in post_only, reduce_only and cancel_only: they pay funding there
+    # (tests/engine/test_mark_funding.py); a halted venue has stopped, and so has funding
+    venue.op("set_market_mode", market=BTC, mode="halted")
     evs = venue.tick(3_600_000)
     assert not [e for e in of_type(evs, "funding") if e["market"] == BTC]
     assert of_type(evs, "funding")  # the open markets still accrue
     assert venue.e.markets[BTC].funding_index == 0
-    assert venue.e.markets[BTC].last_funding_ts == venue.ts  # the restricted period is skipped, not caught up
+    assert venue.e.markets[BTC].last_funding_ts == venue.ts  # the halted period is skipped, not caught up
 
 
 def test_load_market_state_writes_mark_and_funding_index(venue):

@@ -42,10 +42,10 @@ def test_zero_oracle_is_refused_flagged_and_pauses_the_market():
     assert (flag["market"], flag["flag"]) == (BTC, "oracle_rejected") and "non_positive" in flag["detail"]
     mk = v.e.markets[BTC]
     assert mk.index_price == P("97000") and "oracle_rejected" in mk.flags
-    # while flagged, the book drags the mark to 95,500 (mark = median of index, bid, ask): that would
-    # liquidate alice and fire bob's take-profit, but does neither
-    v.limit("dave", "sell", "0.01", "95500")
-    evs = v.tick(1_000)
+    # while flagged, a mark of 95,500 (written back by infrastructure, within the band) would liquidate
+    # alice and fire bob's take-profit, but does neither (a small order no longer moves the mark:
+    # tests/engine/test_mark_funding.py)
+    evs = v.cmd("load_market_state", market=BTC, mark_price="95500", funding_index="0")
     assert v.e.markets[BTC].mark_price == P("95500")
     assert not of_type(evs, "liquidation") and not of_type(evs, "order_triggered")
     assert v.live(sl) and v.pos("alice") == S("1")
@@ -88,9 +88,8 @@ def test_a_market_without_fresh_prices_is_flagged_stale_and_liquidations_wait():
     evs = v.cmd("tick")
     stale = [e for e in of_type(evs, "market_flagged") if e["market"] == BTC]
     assert stale and stale[0]["flag"] == "oracle_stale"
-    # the book alone drags the mark down while the oracle is silent: alice is under water, but waits
-    v.limit("dave", "sell", "0.01", "95500")
-    evs = v.tick(100)
+    # a mark written back while the oracle is silent puts alice under water, but she waits
+    evs = v.cmd("load_market_state", market=BTC, mark_price="95500", funding_index=_f(v.e.markets[BTC].funding_index))
     assert v.e.markets[BTC].mark_price == P("95500")
     assert not of_type(evs, "liquidation") and v.pos("alice") == S("1")
     # a fresh, accepted price clears the flag and the waiting account is evaluated
@@ -276,12 +275,15 @@ def test_breaker_off_with_safeguards_off():
 
 # ---- post-only price bands around the fair price ----------------------------------------------
 def test_post_only_band_is_around_the_index_not_the_mark(venue):
-    # a thin book pulls the mark up (PAXG): bids at 97,300 and asks at 97,400 put the mark at 97,300
-    venue.limit("bob", "buy", "0.01", "97300")
-    venue.limit("dave", "sell", "0.01", "97400")
-    venue.oracle("97000")
+    # a book with real depth pulls the mark up (PAXG): 1 BTC bid at 97,300 and 1 BTC offered at 97,400
+    # put the smoothed mark near 97,300 after a while
+    venue.limit("bob", "buy", "1", "97300")
+    venue.limit("dave", "sell", "1", "97400")
+    for _ in range(120):
+        venue.tick(5_000)
+        venue.oracle("97000")
     mk = venue.e.markets[BTC]
-    assert mk.mark_price == P("97300") and mk.index_price == P("97000")
+    assert P("97200") < mk.mark_price <= P("97300") and mk.index_price == P("97000")
     venue.op("set_market_mode", market=BTC, mode="post_only")
     # 97,000 x 1.0005 = 97,048.5: a bid above it is aggressive against the fair price, even though
     # it is well below the mark and does not cross the book

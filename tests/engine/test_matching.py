@@ -285,14 +285,19 @@ def test_stop_loss_triggers_on_mark_and_executes_reduce_only_market(venue):
 
 def test_triggers_use_mark_not_index(venue):
     setup_long_with_bids(venue)
-    venue.trigger("alice", "stop_loss", "sell", "1", "95000")
-    # mark is the median of index, best bid and best ask: a book at 95500/95600 holds it up
+    # mark = oracle x (1 + smoothed impact basis): a deep book at 95500/95600 (1 BTC a side, beyond the
+    # 20,000 USDC impact notional) over an oracle at 94900 lifts the mark towards 95500 as time passes
     venue.limit("dave", "buy", "1", "95500")
     venue.limit("dave", "sell", "1", "95600")
-    evs = venue.oracle("94900")
-    assert venue.e.markets[BTC].index_price == P("94900")
-    assert venue.e.markets[BTC].mark_price == P("95500")
-    assert not of_type(evs, "order_triggered")
+    venue.oracle("94900")
+    for _ in range(120):
+        venue.tick(5_000)
+        venue.oracle("94900")
+    mk = venue.e.markets[BTC]
+    assert mk.index_price == P("94900") and P("95400") < mk.mark_price <= P("95500")
+    sl = venue.order_id(venue.trigger("alice", "stop_loss", "sell", "1", "95000"))
+    evs = venue.tick(5_000)  # the index is below the trigger, the mark is not: nothing fires
+    assert not of_type(evs, "order_triggered") and venue.live(sl)
     # and the mark alone (index untouched) fires it
     venue.cmd("cancel_all", account="dave")
     venue.limit("carol", "buy", "1", "94500")

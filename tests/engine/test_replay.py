@@ -153,6 +153,8 @@ _REF_FIELDS = {
     **dict.fromkeys(("amount", "fee", "maker_fee", "taker_fee", "bad_debt", "balance", "change"), 6),
     "funding_index": 12,
     "rate": 8,
+    "premium": 8,
+    "previous_index": 6,
 }
 
 
@@ -182,6 +184,8 @@ def _busy_script() -> list[dict]:
         {"type": "place_order", "ts": ts, "account": odd, "market": BTC, "side": "buy", "size": "0.001",
          "price": "1", "client_order_id": "q\"1"},
         {"type": "withdraw", "ts": ts, "account": odd, "amount": "1.123456789"},
+        # a spike (the mark follows the oracle, not a thin book: a liquidation needs the oracle to move)
+        {"type": "oracle_price", "ts": ts, "market": "SOL-USD-PERP", "price": "800"},
         {"type": "tick", "ts": ts + 10**9},
         {"type": "load_market_state", "ts": ts + 10**9, "market": BTC, "mark_price": "50000.5",
          "funding_index": "-0.000000000001"},

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from test_build_equivalence import V2_STATE_HASH as EXPECTED_STATE_HASH
 from test_build_equivalence import _commands
 from test_snapshot import _derived, _one_by_one
 
@@ -25,6 +24,9 @@ from engine.replay import replay_lines
 from engine.snapshot import SnapshotError, decode, encode, restore, same_state, state_hash
 
 FIXTURE = Path(__file__).parent / "fixtures" / "state_v2.json"
+#: the fixture's own hash: the state hash the command file replayed to when state was at version 2
+EXPECTED_STATE_HASH = "43883168b2b20a9a7b981dca0524ff546642b43feed5538f6a45b0c7d0db70b7"
+V2_MARKET_FIELDS = 28  # a version-3 market row appends the bound fields (4), then the mark and funding fields
 
 
 def _fixture() -> bytes:
@@ -43,26 +45,36 @@ def test_a_version_2_snapshot_of_the_previous_build_restores_to_its_hash():
     # (hard bounds, no tiers, every account's edge flow 0: flows count from the restore)
     v3 = orjson.loads(encode(e))
     assert v3["version"] == 3 and v3["fund_in"] == v3["fund_paid"] == 0
-    assert all(row[28:] == [10**18, 10**17, 4 * 10**18, []] for row in v3["markets"])
+    assert all(row[28:32] == [10**18, 10**17, 4 * 10**18, []] for row in v3["markets"])
     assert all(rec[2] == 0 for rec in v3["accounts"].values())
     v2 = {k: v for k, v in v3.items() if k not in ("fund_in", "fund_paid")}
     v2["version"] = 2
-    v2["markets"] = [row[:28] for row in v3["markets"]]
+    v2["markets"] = [row[:V2_MARKET_FIELDS] for row in v3["markets"]]
     v2["accounts"] = {n: rec[:2] for n, rec in v3["accounts"].items()}
     assert orjson.dumps(v2, option=orjson.OPT_SORT_KEYS) == data  # byte for byte, but for the v3 fields
+    # the mark and funding fields after the bounds, at their defaults (no basis yet, no premium samples,
+    # no remainder, no oracle jump in progress)
+    m0 = V2_MARKET_FIELDS + 4
+    for row in v3["markets"]:
+        assert row[m0 + 1:m0 + 3] == [0, row[16]]  # basis 0, basis_ts = oracle_ts
+        assert row[m0 + 8:] == [0, None]  # no funding remainder, no jump in progress
     assert run_checks(e) == []
     assert len(e.orders) == len(state["orders"]) > 200
     assert _derived(e) == _derived(_one_by_one(data))
 
 
 def test_the_restored_fixture_carries_on_like_the_venue_it_was_taken_from():
-    """The fixture is the state the command file replays to: the same state record for record, and
-    the same events and hashes for what comes next (a price shock that fires triggers, funding,
-    cancels)."""
+    """The fixture was the state the command file replayed to at version 2 (the mark and funding rules
+    of version 3 replay it to a different venue). Restored, it carries on through a price shock that
+    fires triggers, funding and cancels with every check holding; and the venue the command file
+    replays to now, restored from its own version-3 state, carries on event for event, hash for hash."""
     data = _fixture()
     live = replay_lines([orjson.dumps(c) for c in _commands()])
+    old = Engine()
+    restore(old, decode(data, expect_hash=EXPECTED_STATE_HASH))
+    old.seq, old.now = live.seq, live.now
     restored = Engine()
-    restore(restored, decode(data, expect_hash=EXPECTED_STATE_HASH))
+    restore(restored, decode(encode(live)))
     restored.seq, restored.now = live.seq, live.now
     for a in live.accounts.values():  # a version-2 state records no edge flows: they count from the restore
         a.flow = 0
@@ -85,7 +97,9 @@ def test_the_restored_fixture_carries_on_like_the_venue_it_was_taken_from():
         c["ts"] = ts + 3_600_000 * (k + 1)
         assert restored.apply_obj(dict(c)) == live.apply_obj(dict(c))
         assert state_hash(restored) == state_hash(live)
+        old.apply_obj(dict(c))
     assert run_checks(restored) == []
+    assert run_checks(old) == []
 
 
 @pytest.mark.parametrize(

@@ -95,3 +95,21 @@ def test_guard_status_and_recovery_of_guard_state(db_url, node):
         assert res.ok and any(e.get("confirmed_by") == "okx" for e in res.events)
     finally:
         again.close()
+
+
+def test_accepting_an_oracle_price_by_hand_needs_an_approver_and_is_audited(node):
+    res = node.call({"type": "oracle_price", "market": "BTC-USD-PERP", "price": "89240", "source": "pyth", "ts": 10})
+    assert [e["type"] for e in res.events][:1] == ["oracle_rejected"]
+    cmd = {"type": "accept_oracle_price", "market": "BTC-USD-PERP", "price": "89240",
+           "reason": "BTC fell 8% everywhere", "ts": 11}
+    for who in (Actor("vic", "viewer"), OPERATOR):
+        res = node.call(dict(cmd), actor=who)
+        assert (res.ok, res.code) == (False, "forbidden")
+    res = node.call(dict(cmd), actor=APPROVER)
+    assert res.ok
+    ev = next(e for e in res.events if e["type"] == "oracle_jump_accepted")
+    assert (ev["reason"], ev["operator"], ev["refused_count"]) == ("manual", "april", 1)
+    audit = node.audit()
+    assert [(a["operator"], a["outcome"].split(":")[0]) for a in audit if a["action"] == "accept_oracle_price"] == [
+        ("vic", "refused"), ("olga", "refused"), ("april", "ok")]
+    assert node.store.verify_chains() == []
