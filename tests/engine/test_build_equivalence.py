@@ -18,7 +18,7 @@ from engine.fixedpoint import fmt_price
 from engine.sim import Simulator
 
 # state hash of the command file below, produced by the pure-Python build
-EXPECTED_STATE_HASH = "43883168b2b20a9a7b981dca0524ff546642b43feed5538f6a45b0c7d0db70b7"  # state v2: guard rails (safeguards, audit, per-market guard state); shocks confirmed by a 2nd source
+EXPECTED_STATE_HASH = "8cf4d9b7100e195d365dcab9b04523140683ba980630d061d354fb66968f7bef"  # fills: the simulator's 3 wrong-side stops are refused (trigger_wrong_side)
 
 
 def _commands() -> list[dict]:

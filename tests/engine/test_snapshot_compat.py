@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from test_build_equivalence import EXPECTED_STATE_HASH, _commands
+from test_build_equivalence import _commands
 from test_snapshot import _derived, _one_by_one
 
 from engine import Engine
@@ -24,6 +24,9 @@ from engine.replay import replay_lines
 from engine.snapshot import SnapshotError, decode, encode, restore, same_state, state_hash
 
 FIXTURE = Path(__file__).parent / "fixtures" / "state_v2.json"
+# the fixture's state hash: the build-equivalence command file's state under the build that wrote it
+# (the current build refuses three wrong-side stops of that file, so it no longer replays to it)
+EXPECTED_STATE_HASH = "43883168b2b20a9a7b981dca0524ff546642b43feed5538f6a45b0c7d0db70b7"
 
 
 def _fixture() -> bytes:
@@ -50,7 +53,10 @@ def test_the_restored_fixture_carries_on_like_the_venue_it_was_taken_from():
     the same events and hashes for what comes next (a price shock that fires triggers, funding,
     cancels)."""
     data = _fixture()
-    live = replay_lines([orjson.dumps(c) for c in _commands()])
+    # the venue it was taken from: since the fill-risk rules (wrong-side stops refused), the command
+    # file no longer replays to the fixture, so the reference is the fixture rebuilt order by order
+    live = _one_by_one(data)
+    live.seq, live.now = len(_commands()), max(c["ts"] for c in _commands())
     restored = Engine()
     restore(restored, decode(data, expect_hash=EXPECTED_STATE_HASH))
     restored.seq, restored.now = live.seq, live.now
