@@ -22,7 +22,15 @@ from .fixedpoint import (
     fmt_size,
 )
 from .liqindex import LiquidationIndex, y_long, y_short
-from .margin import FUNDING_DIV, account_margins, account_value, fee_amount, position_im, requirement, worst_side
+from .margin import (
+    FUNDING_DIV,
+    account_margins,
+    account_value,
+    fee_amount,
+    position_im,
+    requirement,
+    worst_side,
+)
 from .model import (
     DEFAULT_BREAKER_ACCOUNTS,
     DEFAULT_BREAKER_OI_SHARE,
