@@ -730,7 +730,13 @@ class Engine:
         bankruptcy price) and its value - maintenance requirement does not fall. When it passes,
         the account's (value, IM) cache is set to the figures after the fill (exact, so the next
         check and the next order need no recomputation)."""
-        value, im = self._value_im(acct)
+        epoch = self.mark_epoch
+        c = acct.mcache
+        if c is not None and c[0] == epoch:
+            value = c[1]
+            im = c[2]
+        else:
+            value, im = self._value_im(acct)
         mark = mk.mark_price
         s = pos.size
         n = s + dq
@@ -738,16 +744,28 @@ class Engine:
         v1 = value + n * mark // SIZE_SCALE - s * mark // SIZE_SCALE - signed - fee
         ob = pos.open_buy
         os_ = pos.open_sell
-        w0 = worst_side(s, ob, os_)
+        # worst sides before and after (margin.worst_side, written out: this runs for every fill)
+        b = s + ob
+        x = s - os_
+        w0 = b if b >= 0 else -b
+        if (x if x >= 0 else -x) > w0:
+            w0 = x if x >= 0 else -x
         if open_dq > 0:
             ob -= open_dq
         elif open_dq < 0:
             os_ += open_dq
-        w1 = worst_side(n, ob, os_)
+        b = n + ob
+        x = n - os_
+        w1 = b if b >= 0 else -b
+        if (x if x >= 0 else -x) > w1:
+            w1 = x if x >= 0 else -x
         imf = mk.imf
-        im1 = im - (position_im(pos, w0, mark, imf) if w0 else 0) + (requirement(w1, mark, imf) if w1 else 0)
+        im1 = im
+        if w1 != w0:
+            before_im = position_im(pos, w0, mark, imf) if w0 else 0
+            im1 += (position_im(pos, w1, mark, imf) if w1 else 0) - before_im  # (remembered for after the fill)
         if v1 >= im1:
-            acct.mcache = [self.mark_epoch, v1, im1]
+            acct.mcache = [epoch, v1, im1]
             return True
         if n and (not s or (n > 0) != (s > 0) or (n if n > 0 else -n) > (s if s > 0 else -s)):
             return False  # below initial margin afterwards: no new risk
@@ -758,7 +776,7 @@ class Engine:
         mm1 = mm - (requirement(s, mark, mmf) if s else 0) + (requirement(n, mark, mmf) if n else 0)
         if v1 - mm1 < value - mm:
             return False
-        acct.mcache = [self.mark_epoch, v1, im1]
+        acct.mcache = [epoch, v1, im1]
         return True
 
     def _ro_room(self, mk: Market, live: bool = False) -> RoRoom:
