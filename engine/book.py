@@ -89,11 +89,19 @@ def limit_order(id: int, account: str | None, side: int, price: int, size: int) 
 
 #: ``room(maker, fills_so_far)``: how much a reduce-only maker may still fill (see ``Book.match``)
 RoRoom = Callable[[Order, list[tuple[Order, int]]], int]
-#: ``veto(maker, qty)``: may ``qty`` of ``maker`` fill now? (see ``Book.match``)
-Veto = Callable[[Order, int], int]
 FILL_OK: Final = 0  # the fill goes ahead
 VETO_MAKER: Final = 1  # the maker may not fill: it is taken out of the book whole, matching goes on
 VETO_TAKER: Final = 2  # the taker may not fill: matching stops here
+
+
+class FillGate:
+    """Asked by ``Book.match`` before every fill: may ``qty`` of ``maker`` fill now?
+
+    A class rather than a callback so that, compiled, the book calls the engine's gate as a
+    native method (no boxing of its arguments); the engine subclasses it."""
+
+    def check(self, maker: Order, qty: int) -> int:
+        return FILL_OK
 
 
 class Level:
@@ -339,7 +347,7 @@ class Book:
         stp: list[tuple[Order, int]] | None = None,
         ro_room: RoRoom | None = None,
         ro_cut: list[tuple[Order, int]] | None = None,
-        veto: Veto | None = None,
+        veto: FillGate | None = None,
         vetoed: list[tuple[Order, int]] | None = None,
     ) -> int:
         """Take liquidity for a taker on ``side`` up to price ``limit``.
@@ -353,7 +361,7 @@ class Book:
         account already filled in this sweep). A maker with less room is cut
         down to it first; ``(maker, cut)`` is appended to ``ro_cut``.
 
-        ``veto(maker, q)``, when given, is asked before every fill of ``q`` from
+        ``veto.check(maker, q)``, when given, is asked before every fill of ``q`` from
         ``maker`` (after self-trade prevention and the reduce-only cut), before
         the book changes for it: ``FILL_OK`` commits the fill; ``VETO_MAKER``
         takes the maker out of the book whole (``remaining`` 0) and appends
@@ -396,7 +404,7 @@ class Book:
                                 lv.count -= 1
                                 continue
                     if veto is not None:
-                        v = veto(o, r if r <= qty else qty)
+                        v = veto.check(o, r if r <= qty else qty)
                         if v == VETO_MAKER:
                             o.remaining = 0
                             dq.popleft()
@@ -460,7 +468,7 @@ class Book:
                                 lv.count -= 1
                                 continue
                     if veto is not None:
-                        v = veto(o, r if r <= qty else qty)
+                        v = veto.check(o, r if r <= qty else qty)
                         if v == VETO_MAKER:
                             o.remaining = 0
                             dq.popleft()

@@ -11,7 +11,7 @@ import heapq
 from typing import Final
 
 from . import guards, liquidation, maintenance, snapshot
-from .book import BUY, FILL_OK, SELL, VETO_MAKER, VETO_TAKER, Order, RoRoom
+from .book import BUY, FILL_OK, SELL, VETO_MAKER, VETO_TAKER, FillGate, Order, RoRoom
 from .commands import Command, CommandError, NotACommand, parse_command
 from .fixedpoint import (
     FRAC_SCALE,
@@ -588,7 +588,8 @@ class Engine:
               liquidation: bool = False) -> int:
         """Match ``qty`` of ``taker`` against the book; settle every fill. Returns what is left.
 
-        Every fill is margin-checked on both sides before the book commits it (``_fill_ok``):
+        Every fill is margin-checked on both sides before the book commits it (``_fill_ok``,
+        asked by the book through ``_FillSettler``, which settles the fill when both pass):
         a maker that fails has its resting order canceled (reason ``margin``) and matching goes
         on; a taker that fails stops matching, its remainder is canceled here (reason
         ``margin``) and 0 is returned (nothing is left for the caller to rest or cancel).
@@ -602,71 +603,14 @@ class Engine:
         stp: list[tuple[Order, int]] = []
         cut: list[tuple[Order, int]] = []
         vetoed: list[tuple[Order, int]] = []
-        stp_events: list[dict] = []
-        fill_events: list[dict] = []
-        touched: dict[str, Account] = {acct.name: acct}
-        stopped = [0, 0]  # [taker stopped by the margin check, stp entries settled]
-        seq = self._seq_ev
+        gate = _FillSettler(self, mk, acct, taker, taker_fee_rate, liquidation, stp)
+        touched = gate.touched
         mname = mk.name
         accounts = self.accounts
-
-        def settle_stp() -> None:
-            # the taker's own resting orders the book canceled so far (self-trade prevention)
-            i = stopped[1]
-            while i < len(stp):
-                o, q = stp[i]
-                i += 1
-                pos = acct.positions[mname]
-                if o.side > 0:
-                    pos.open_buy -= q
-                else:
-                    pos.open_sell -= q
-                acct.mcache = None
-                self._forget(o, acct)
-                stp_events.append({"type": "order_canceled", "order_id": o.id, "account": o.account,
-                                   "market": mname, "reason": "self_trade", "size": q, "seq": seq})
-            stopped[1] = i
-
-        def veto(maker: Order, q: int) -> int:
-            if stp:
-                settle_stp()
-            owner = maker.account
-            assert owner is not None
-            maker_acct = accounts[owner]
-            price = maker.price
-            notional = price * q // SIZE_SCALE
-            tfee = fee_amount(notional, taker_fee_rate)
-            mfee = fee_amount(notional, mk.maker_fee)
-            if mfee < -tfee:  # a rebate is paid only out of the taker fee of the same fill
-                mfee = -tfee
-            mpos = maker_acct.positions[mname]
-            mdq = q if maker.side > 0 else -q
-            if not self._fill_ok(maker_acct, mk, mpos, mdq, notional, mfee, mdq):
-                if maker.side > 0:
-                    mpos.open_buy -= maker.remaining
-                else:
-                    mpos.open_sell -= maker.remaining
-                maker_acct.mcache = None
-                touched[owner] = maker_acct
-                fill_events.append({"type": "order_canceled", "order_id": maker.id, "account": owner,
-                                    "market": mname, "reason": "margin", "size": maker.remaining, "seq": seq})
-                return VETO_MAKER
-            tpos = acct.positions.get(mname)
-            if tpos is None:
-                tpos = self._pos(acct, mk)
-            if not liquidation and not self._fill_ok(acct, mk, tpos, -mdq, notional, tfee, 0):
-                maker_acct.mcache = None  # _fill_ok left the maker's figures after a fill that does not happen
-                self._drop_if_empty(acct, mname, tpos)
-                stopped[0] = 1
-                return VETO_TAKER
-            self._settle_fill(mk, acct, taker, maker, q, notional, mfee, tfee, mpos, tpos, fill_events, not liquidation)
-            touched[owner] = maker_acct
-            return FILL_OK
-
         rem = mk.book.match(taker.side, limit, qty, acct.name, fills, stp, self._ro_room(mk, True), cut,
-                            veto, vetoed)
+                            gate, vetoed)
         if stp:
-            settle_stp()
+            gate.settle_stp()
         for o, _q in fills:  # filled-out makers leave the registries
             if not o.remaining:
                 owner = o.account
@@ -680,10 +624,10 @@ class Engine:
             self._forget(o, a)
             self._drop_if_empty(a, mname, a.positions[mname])
         events = self._events
-        if stp_events:
-            events.extend(stp_events)
-        if fill_events:
-            events.extend(fill_events)
+        if gate.stp_events:
+            events.extend(gate.stp_events)
+        if gate.fill_events:
+            events.extend(gate.fill_events)
         for o, q in cut:  # reduce-only makers clipped to what their position had left
             owner = o.account
             assert owner is not None
@@ -713,7 +657,7 @@ class Engine:
             tpos = acct.positions.get(mname)
             if tpos is not None:
                 self._drop_if_empty(acct, mname, tpos)
-        if stopped[0] and rem:
+        if gate.stopped and rem:
             self._emit({"type": "order_canceled", "order_id": taker.id, "account": acct.name, "market": mname,
                         "reason": "margin", "size": rem})
             return 0
@@ -1439,6 +1383,93 @@ class Engine:
         return {"account": account, "value": value, "initial_margin": im, "maintenance_margin": mm,
                 "free_collateral": value - im, "cash": acct.cash,
                 "collateral": acct.cash + sum(p.cost for p in acct.positions.values())}
+
+
+
+class _FillSettler(FillGate):
+    """``Engine._take``'s gate for the book: checks each fill on both sides and settles it when both pass.
+
+    Settling as the book goes keeps every check exact: the next fill of the same sweep is checked
+    against the accounts as the previous fills left them. Events are collected here and emitted by
+    ``_take`` in the old order (self-trade cancels first, then trades and margin cancels)."""
+
+    def __init__(self, engine: Engine, mk: Market, acct: Account, taker: Order, fee_rate: int,
+                 liquidation: bool, stp: list[tuple[Order, int]]) -> None:
+        self.engine = engine
+        self.mk = mk
+        self.acct = acct
+        self.taker = taker
+        self.fee_rate = fee_rate
+        self.liquidation = liquidation
+        self.stp = stp
+        self.stp_done = 0
+        self.stp_events: list[dict] = []
+        self.fill_events: list[dict] = []
+        self.touched: dict[str, Account] = {acct.name: acct}
+        self.stopped = False
+
+    def settle_stp(self) -> None:
+        """The taker's own resting orders the book canceled so far (self-trade prevention)."""
+        stp = self.stp
+        i = self.stp_done
+        acct = self.acct
+        mname = self.mk.name
+        seq = self.engine._seq_ev
+        while i < len(stp):
+            o, q = stp[i]
+            i += 1
+            pos = acct.positions[mname]
+            if o.side > 0:
+                pos.open_buy -= q
+            else:
+                pos.open_sell -= q
+            acct.mcache = None
+            self.engine._forget(o, acct)
+            self.stp_events.append({"type": "order_canceled", "order_id": o.id, "account": o.account,
+                                    "market": mname, "reason": "self_trade", "size": q, "seq": seq})
+        self.stp_done = i
+
+    def check(self, maker: Order, qty: int) -> int:
+        if len(self.stp) > self.stp_done:
+            self.settle_stp()
+        engine = self.engine
+        mk = self.mk
+        mname = mk.name
+        owner = maker.account
+        assert owner is not None
+        maker_acct = engine.accounts[owner]
+        notional = maker.price * qty // SIZE_SCALE
+        tfee = fee_amount(notional, self.fee_rate)
+        mfee = fee_amount(notional, mk.maker_fee)
+        if mfee < -tfee:  # a rebate is paid only out of the taker fee of the same fill
+            mfee = -tfee
+        mpos = maker_acct.positions[mname]
+        mdq = qty if maker.side > 0 else -qty
+        if not engine._fill_ok(maker_acct, mk, mpos, mdq, notional, mfee, mdq):
+            left = maker.remaining
+            if maker.side > 0:
+                mpos.open_buy -= left
+            else:
+                mpos.open_sell -= left
+            maker_acct.mcache = None
+            self.touched[owner] = maker_acct
+            self.fill_events.append({"type": "order_canceled", "order_id": maker.id, "account": owner,
+                                     "market": mname, "reason": "margin", "size": left, "seq": engine._seq_ev})
+            return VETO_MAKER
+        acct = self.acct
+        tpos = acct.positions.get(mname)
+        if tpos is None:
+            tpos = engine._pos(acct, mk)
+        checked = not self.liquidation
+        if checked and not engine._fill_ok(acct, mk, tpos, -mdq, notional, tfee, 0):
+            maker_acct.mcache = None  # _fill_ok left the maker's figures after a fill that does not happen
+            engine._drop_if_empty(acct, mname, tpos)
+            self.stopped = True
+            return VETO_TAKER
+        engine._settle_fill(mk, acct, self.taker, maker, qty, notional, mfee, tfee, mpos, tpos, self.fill_events,
+                            checked)
+        self.touched[owner] = maker_acct
+        return FILL_OK
 
 
 __all__ = ["Engine", "NotACommand", "CommandError"]
