@@ -89,6 +89,19 @@ def limit_order(id: int, account: str | None, side: int, price: int, size: int) 
 
 #: ``room(maker, fills_so_far)``: how much a reduce-only maker may still fill (see ``Book.match``)
 RoRoom = Callable[[Order, list[tuple[Order, int]]], int]
+FILL_OK: Final = 0  # the fill goes ahead
+VETO_MAKER: Final = 1  # the maker may not fill: it is taken out of the book whole, matching goes on
+VETO_TAKER: Final = 2  # the taker may not fill: matching stops here
+
+
+class FillGate:
+    """Asked by ``Book.match`` before every fill: may ``qty`` of ``maker`` fill now?
+
+    A class rather than a callback so that, compiled, the book calls the engine's gate as a
+    native method (no boxing of its arguments); the engine subclasses it."""
+
+    def check(self, maker: Order, qty: int) -> int:
+        return FILL_OK
 
 
 class Level:
@@ -358,6 +371,8 @@ class Book:
         stp: list[tuple[Order, int]] | None = None,
         ro_room: RoRoom | None = None,
         ro_cut: list[tuple[Order, int]] | None = None,
+        veto: FillGate | None = None,
+        vetoed: list[tuple[Order, int]] | None = None,
     ) -> int:
         """Take liquidity for a taker on ``side`` up to price ``limit``.
 
@@ -369,7 +384,15 @@ class Book:
         maker: how much of it may still fill (its position, less what the same
         account already filled in this sweep). A maker with less room is cut
         down to it first; ``(maker, cut)`` is appended to ``ro_cut``.
+
+        ``veto.check(maker, q)``, when given, is asked before every fill of ``q`` from
+        ``maker`` (after self-trade prevention and the reduce-only cut), before
+        the book changes for it: ``FILL_OK`` commits the fill; ``VETO_MAKER``
+        takes the maker out of the book whole (``remaining`` 0) and appends
+        ``(maker, remaining)`` to ``vetoed``, and matching goes on;
+        ``VETO_TAKER`` stops matching (the quantity left is returned).
         """
+        stopped = False
         if side > 0:
             keys = self.ask_keys
             levels = self.asks
@@ -404,6 +427,19 @@ class Book:
                                 dq.popleft()
                                 lv.count -= 1
                                 continue
+                    if veto is not None:
+                        v = veto.check(o, r if r <= qty else qty)
+                        if v == VETO_MAKER:
+                            o.remaining = 0
+                            dq.popleft()
+                            lv.qty -= r
+                            lv.count -= 1
+                            if vetoed is not None:
+                                vetoed.append((o, r))
+                            continue
+                        if v == VETO_TAKER:
+                            stopped = True
+                            break
                     if r <= qty:
                         qty -= r
                         o.remaining = 0
@@ -419,6 +455,8 @@ class Book:
                 if not lv.count:
                     del levels[p]
                     keys.pop()
+                if stopped:
+                    break
         else:
             keys = self.bid_keys
             levels = self.bids
@@ -453,6 +491,19 @@ class Book:
                                 dq.popleft()
                                 lv.count -= 1
                                 continue
+                    if veto is not None:
+                        v = veto.check(o, r if r <= qty else qty)
+                        if v == VETO_MAKER:
+                            o.remaining = 0
+                            dq.popleft()
+                            lv.qty -= r
+                            lv.count -= 1
+                            if vetoed is not None:
+                                vetoed.append((o, r))
+                            continue
+                        if v == VETO_TAKER:
+                            stopped = True
+                            break
                     if r <= qty:
                         qty -= r
                         o.remaining = 0
@@ -468,4 +519,6 @@ class Book:
                 if not lv.count:
                     del levels[p]
                     keys.pop()
+                if stopped:
+                    break
         return qty

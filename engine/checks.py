@@ -116,12 +116,30 @@ def indices_bounded(engine: Engine) -> list[Failure]:
     return out
 
 
+def solvency(engine: Engine) -> list[Failure]:
+    """No account without positions holds negative cash; the insurance fund and the fee pool are never
+    negative. (The funding pool is a clearing balance that may sit on either side of zero: not checked.)"""
+    out = []
+    broke = [a.name for a in engine.accounts.values()
+             if a.cash < 0 and not any(p.size for p in a.positions.values())]
+    if broke:
+        broke.sort()
+        out.append(Failure("solvency", f"{len(broke)} account(s) without positions hold negative cash: "
+                                       f"{', '.join(broke[:5])}{' ...' if len(broke) > 5 else ''}"))
+    if engine.insurance_fund < 0:
+        out.append(Failure("solvency", f"the insurance fund is negative: {fmt_amount(engine.insurance_fund)} USDC"))
+    if engine.fee_pool < 0:
+        out.append(Failure("solvency", f"the fee pool is negative: {fmt_amount(engine.fee_pool)} USDC"))
+    return out
+
+
 CHECKS = {
     "money_conserved": money_conserved,
     "open_interest_balanced": open_interest_balanced,
     "book_not_crossed": book_not_crossed,
     "orders_consistent": orders_consistent,
     "indices_bounded": indices_bounded,
+    "solvency": solvency,
 }
 
 

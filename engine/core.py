@@ -11,7 +11,7 @@ import heapq
 from typing import Final
 
 from . import guards, liquidation, maintenance, snapshot
-from .book import BUY, SELL, Order, RoRoom
+from .book import BUY, FILL_OK, SELL, VETO_MAKER, VETO_TAKER, FillGate, Order, RoRoom
 from .commands import (
     MAX_SIZE,
     MAX_TOTAL_IN,
@@ -29,8 +29,16 @@ from .fixedpoint import (
     fmt_price,
     fmt_size,
 )
-from .liqindex import LiquidationIndex
-from .margin import FUNDING_DIV, account_margins, fee_amount, position_im, requirement, worst_side
+from .liqindex import LiquidationIndex, y_long, y_short
+from .margin import (
+    FUNDING_DIV,
+    account_margins,
+    account_value,
+    fee_amount,
+    position_im,
+    requirement,
+    worst_side,
+)
 from .model import (
     DEFAULT_BREAKER_ACCOUNTS,
     DEFAULT_BREAKER_OI_SHARE,
@@ -55,6 +63,7 @@ BASIS_SCALE: Final = 1_000_000_000_000  # the smoothed basis is kept at 1e-12
 BASIS_TO_FRAC: Final = 10_000  # BASIS_SCALE // FRAC_SCALE
 TRIGGER_TYPES: Final = ("stop_loss", "take_profit")
 MAX_FUNDING_INDEX: Final = 4_000_000_000_000_000_000  # |funding index| ceiling (bounds; docs/contract.md)
+TRIGGER_BATCH: Final = 50  # at most this many TP/SL execute per market per evaluation (the rest wait)
 USER_ACCESS_CMDS = frozenset({"deposit", "withdraw", "place_order", "cancel_order", "cancel_all"})
 
 
@@ -223,6 +232,14 @@ class Engine:
         self._require_access()
         acct = self._account(a["account"])
         amt = a["amount"]
+        negative = self._negative_equity()
+        if negative:
+            shown = ", ".join(negative[:5]) + (f" and {len(negative) - 5} more" if len(negative) > 5 else "")
+            raise CommandError(
+                "venue_insolvent",
+                f"withdrawals are gated while any account has negative equity: {len(negative)} account(s) "
+                f"below zero ({shown}); they wait for liquidation and the insurance fund",
+            )
         value, im = self._value_im(acct)
         free = value - im
         if amt > free:
@@ -237,6 +254,45 @@ class Engine:
         acct.mcache = None
         self._emit({"type": "withdrawn", "account": acct.name, "amount": amt})
         self.liq_dirty.add(acct.name)
+
+    def _negative_equity(self) -> list[str]:
+        """Every account whose value is below zero, in name order, without a scan of all accounts.
+
+        An account with positions and value < 0 is below maintenance, so the liquidation index
+        holds it in one of three places: ``liq_dirty`` (changed since it was last indexed), the
+        parked set (below maintenance in markets that do not liquidate now), or a heap entry
+        whose threshold the current mark and funding index have crossed (a crossed entry's
+        ancestors are crossed too, so they are found from the root without popping). Each of
+        these suspects is then valued exactly. (Accounts without positions are not indexed: a
+        negative cash balance there is uncovered bad debt, which the ``solvency`` check reports.)"""
+        idx = self.liq_index
+        suspects: set[str] = set(idx.parked)
+        suspects.update(self.liq_dirty)
+        for mk in self.markets.values():
+            if not mk.holders:
+                continue
+            self._crossed(mk.liq_long, -y_long(mk), suspects)
+            self._crossed(mk.liq_short, y_short(mk), suspects)
+        out: list[str] = []
+        for name in sorted(suspects):
+            a = self.accounts.get(name)
+            if a is not None and account_value(a, self.markets) < 0:
+                out.append(name)
+        return out
+
+    @staticmethod
+    def _crossed(heap: list[tuple[int, int, str, int]], bound: int, into: set[str]) -> None:
+        """Names of the entries of a liquidation heap whose key is below ``bound`` (heap left as it is)."""
+        stack = [0]
+        n = len(heap)
+        while stack:
+            i = stack.pop()
+            if i < n:
+                e = heap[i]
+                if e[0] < bound:
+                    into.add(e[2])
+                    stack.append(2 * i + 1)
+                    stack.append(2 * i + 2)
 
     def _place_order(self, a: dict) -> None:
         if not self.platform_access:
@@ -310,6 +366,13 @@ class Engine:
                 size = held
             reduce_only = True
             adjusted = True
+        if is_trigger:  # a stop on the wrong side of the mark would fire at once: refused
+            down = (otype == "stop_loss") == (side < 0)  # fires on a falling mark
+            if (down and trigger >= mark) or (not down and trigger <= mark):
+                raise CommandError(
+                    "trigger_wrong_side",
+                    f"a {a['side']} {otype} triggers when the mark {'falls to' if down else 'rises to'} "
+                    f"{fmt_price(trigger)}; it must be {'below' if down else 'above'} the mark {fmt_price(mark)}")
         # price band around mark
         band = mk.band
         if mode == "post_only":
@@ -596,32 +659,55 @@ class Engine:
                 and acct.positions.get(mname) is pos):
             del acct.positions[mname]
 
-    def _take(self, mk: Market, acct: Account, taker: Order, limit: int, qty: int, taker_fee_rate: int) -> int:
-        """Match ``qty`` of ``taker`` against the book; settle every fill. Returns what is left."""
+    def _take(self, mk: Market, acct: Account, taker: Order, limit: int, qty: int, taker_fee_rate: int,
+              liquidation: bool = False) -> int:
+        """Match ``qty`` of ``taker`` against the book; settle every fill. Returns what is left.
+
+        Every fill is margin-checked on both sides before the book commits it (``_fill_ok``,
+        asked by the book through ``_FillSettler``, which settles the fill when both pass):
+        a maker that fails has its resting order canceled (reason ``margin``) and matching goes
+        on; a taker that fails stops matching, its remainder is canceled here (reason
+        ``margin``) and 0 is returned (nothing is left for the caller to rest or cancel).
+
+        ``liquidation=True``: the taker is an account being liquidated (liquidation.py); it is
+        exempt from the fill check (its bound is the bankruptcy price, the liquidation engine's
+        business), its makers are still checked. Liquidation fills pay no taker fee, so their
+        makers get no rebate (a rebate is capped at the taker fee of the same fill).
+        """
         fills: list[tuple[Order, int]] = []
         stp: list[tuple[Order, int]] = []
         cut: list[tuple[Order, int]] = []
-        rem = mk.book.match(taker.side, limit, qty, acct.name, fills, stp, self._ro_room(mk), cut)
+        vetoed: list[tuple[Order, int]] = []
+        gate = _FillSettler(self, mk, acct, taker, taker_fee_rate, liquidation, stp)
+        touched = gate.touched
+        mname = mk.name
+        accounts = self.accounts
+        rem = mk.book.match(taker.side, limit, qty, acct.name, fills, stp, self._ro_room(mk, True), cut,
+                            gate, vetoed)
         if stp:
-            acct.mcache = None
-        for o, q in stp:
-            pos = acct.positions[mk.name]
-            if o.side > 0:
-                pos.open_buy -= q
-            else:
-                pos.open_sell -= q
-            self._forget(o, acct)
-            self._emit({"type": "order_canceled", "order_id": o.id, "account": o.account, "market": mk.name,
-                        "reason": "self_trade", "size": q})
-        touched = {acct.name: acct}
-        for maker, q in fills:
-            maker_acct = self._settle_fill(mk, acct, taker, maker, q, taker_fee_rate)
-            touched[maker_acct.name] = maker_acct
+            gate.settle_stp()
+        for o, _q in fills:  # filled-out makers leave the registries
+            if not o.remaining:
+                owner = o.account
+                assert owner is not None
+                if self.orders.get(o.id) is o:
+                    self._forget(o, accounts[owner])
+        for o, _q in vetoed:  # makers the margin check refused: canceled (their event is in sequence)
+            owner = o.account
+            assert owner is not None
+            a = accounts[owner]
+            self._forget(o, a)
+            self._drop_if_empty(a, mname, a.positions[mname])
+        events = self._events
+        if gate.stp_events:
+            events.extend(gate.stp_events)
+        if gate.fill_events:
+            events.extend(gate.fill_events)
         for o, q in cut:  # reduce-only makers clipped to what their position had left
             owner = o.account
             assert owner is not None
-            a = touched[owner] = self.accounts[owner]
-            pos = a.positions[mk.name]
+            a = touched[owner] = accounts[owner]
+            pos = a.positions[mname]
             if o.side > 0:
                 pos.open_buy -= q
             else:
@@ -629,22 +715,94 @@ class Engine:
             a.mcache = None
             if not o.remaining and self.orders.get(o.id) is o:
                 self._forget(o, a)
-            self._drop_if_empty(a, mk.name, pos)
-            self._emit({"type": "order_canceled", "order_id": o.id, "account": o.account, "market": mk.name,
+            self._drop_if_empty(a, mname, pos)
+            self._emit({"type": "order_canceled", "order_id": o.id, "account": o.account, "market": mname,
                         "reason": "reduce_only", "size": q, "remaining": o.remaining})
-        if fills or cut:
+        if fills or cut or vetoed:
             for name in sorted(touched):
                 a = touched[name]
-                tpos = a.positions.get(mk.name)
-                if tpos is not None and tpos.reduce_orders:
-                    self._enforce_reduce_only(a, mk, tpos)
+                tpos = a.positions.get(mname)
+                if tpos is not None:
+                    if tpos.reduce_orders:
+                        self._enforce_reduce_only(a, mk, tpos)
+                    else:
+                        self._drop_if_empty(a, mname, tpos)
                 self.liq_dirty.add(name)
-        elif stp:
-            self._drop_if_empty(acct, mk.name, acct.positions[mk.name])
+        else:
+            tpos = acct.positions.get(mname)
+            if tpos is not None:
+                self._drop_if_empty(acct, mname, tpos)
+        if gate.stopped and rem:
+            self._emit({"type": "order_canceled", "order_id": taker.id, "account": acct.name, "market": mname,
+                        "reason": "margin", "size": rem})
+            return 0
         return rem
 
-    def _ro_room(self, mk: Market) -> RoRoom:
-        """For the book: how much a reduce-only maker may still fill in this sweep."""
+    def _fill_ok(self, acct: Account, mk: Market, pos: Position, dq: int, notional: int, fee: int,
+                 open_dq: int) -> bool:
+        """May ``acct`` take a fill of signed size ``dq`` for ``notional`` and ``fee``? (dYdX v4's rule)
+
+        ``open_dq``: how much of its resting quantity the fill uses (signed like ``dq``; 0 for a
+        taker). Passes when the account meets initial margin afterwards (value >= IM of positions
+        *and* open orders); otherwise only when the fill does not add risk in this market (the
+        position shrinks, no flip), the account's value stays >= 0 (nothing fills past the
+        bankruptcy price) and its value - maintenance requirement does not fall. When it passes,
+        the account's (value, IM) cache is set to the figures after the fill (exact, so the next
+        check and the next order need no recomputation)."""
+        epoch = self.mark_epoch
+        c = acct.mcache
+        if c is not None and c[0] == epoch:
+            value = c[1]
+            im = c[2]
+        else:
+            value, im = self._value_im(acct)
+        mark = mk.mark_price
+        s = pos.size
+        n = s + dq
+        signed = notional if dq > 0 else -notional
+        v1 = value + n * mark // SIZE_SCALE - s * mark // SIZE_SCALE - signed - fee
+        ob = pos.open_buy
+        os_ = pos.open_sell
+        # worst sides before and after (margin.worst_side, written out: this runs for every fill)
+        b = s + ob
+        x = s - os_
+        w0 = b if b >= 0 else -b
+        if (x if x >= 0 else -x) > w0:
+            w0 = x if x >= 0 else -x
+        if open_dq > 0:
+            ob -= open_dq
+        elif open_dq < 0:
+            os_ += open_dq
+        b = n + ob
+        x = n - os_
+        w1 = b if b >= 0 else -b
+        if (x if x >= 0 else -x) > w1:
+            w1 = x if x >= 0 else -x
+        imf = mk.imf
+        im1 = im
+        if w1 != w0:
+            before_im = position_im(pos, w0, mark, imf) if w0 else 0
+            im1 += (position_im(pos, w1, mark, imf) if w1 else 0) - before_im  # (remembered for after the fill)
+        if v1 >= im1:
+            acct.mcache = [epoch, v1, im1]
+            return True
+        if n and (not s or (n > 0) != (s > 0) or (n if n > 0 else -n) > (s if s > 0 else -s)):
+            return False  # below initial margin afterwards: no new risk
+        if v1 < 0:
+            return False  # past the bankruptcy price
+        _v, _im, mm = account_margins(acct, self.markets)
+        mmf = mk.mmf
+        mm1 = mm - (requirement(s, mark, mmf) if s else 0) + (requirement(n, mark, mmf) if n else 0)
+        if v1 - mm1 < value - mm:
+            return False
+        acct.mcache = [epoch, v1, im1]
+        return True
+
+    def _ro_room(self, mk: Market, live: bool = False) -> RoRoom:
+        """For the book: how much a reduce-only maker may still fill in this sweep.
+
+        ``live``: fills are settled as the book makes them (``_take``), so the position already
+        reflects the sweep's earlier fills; otherwise (a dry run) they are subtracted here."""
         accounts = self.accounts
         mname = mk.name
 
@@ -656,44 +814,44 @@ class Engine:
             if not s or (s > 0) == (o.side > 0):
                 return 0
             done = 0
-            for m, q in fills:
-                if m.account == o.account:
-                    done += q
+            if not live:
+                for m, q in fills:
+                    if m.account == o.account:
+                        done += q
             return max(0, abs(s) - done)
 
         return room
 
-    def _settle_fill(self, mk: Market, taker_acct: Account, taker: Order, maker: Order, q: int, taker_fee_rate: int) -> Account:
-        """Settle one fill of ``q`` between ``taker`` and the resting ``maker``; returns the maker's account."""
-        price = maker.price
-        notional = price * q // SIZE_SCALE
-        mname = mk.name
-        maker_name = maker.account
-        assert maker_name is not None
-        maker_acct = self.accounts[maker_name]
-        mfee = fee_amount(notional, mk.maker_fee)
-        tfee = fee_amount(notional, taker_fee_rate)
-        mpos = maker_acct.positions[mname]
+    def _settle_fill(self, mk: Market, taker_acct: Account, taker: Order, maker: Order, q: int, notional: int,
+                     mfee: int, tfee: int, mpos: Position, tpos: Position, events: list[dict],
+                     taker_checked: bool) -> None:
+        """Settle one checked fill of ``q`` between ``taker`` and the resting ``maker`` (still in the book's
+        hands: the book takes ``q`` off it right after); the trade event goes to ``events``.
+
+        ``_fill_ok`` left both accounts' (value, IM) caches at the figures after the fill; they are
+        kept (the taker's only if it was checked: a liquidated taker's is dropped)."""
+        owner = maker.account
+        assert owner is not None
+        maker_acct = self.accounts[owner]
+        mcache = maker_acct.mcache
+        tcache = taker_acct.mcache
         if maker.side > 0:
             mpos.open_buy -= q
             self._apply_fill(maker_acct, mk, mpos, q, notional, mfee)
         else:
             mpos.open_sell -= q
             self._apply_fill(maker_acct, mk, mpos, -q, notional, mfee)
-        tpos = taker_acct.positions.get(mname)
-        if tpos is None:
-            tpos = self._pos(taker_acct, mk)
         self._apply_fill(taker_acct, mk, tpos, q if taker.side > 0 else -q, notional, tfee)
-        if not maker.remaining:
-            self._forget(maker, maker_acct)
+        maker_acct.mcache = mcache  # the figures after this fill, set by _fill_ok
+        if taker_checked:
+            taker_acct.mcache = tcache
+        mname = mk.name
         self._drop_if_empty(maker_acct, mname, mpos)
-        self._drop_if_empty(taker_acct, mname, tpos)
-        self._events.append({"type": "trade", "market": mname, "price": price, "size": q,
-                             "side": "buy" if taker.side > 0 else "sell",
-                             "maker_order_id": maker.id, "taker_order_id": taker.id,
-                             "maker_account": maker.account, "taker_account": taker_acct.name,
-                             "maker_fee": mfee, "taker_fee": tfee, "seq": self._seq_ev})
-        return maker_acct
+        events.append({"type": "trade", "market": mname, "price": maker.price, "size": q,
+                       "side": "buy" if taker.side > 0 else "sell",
+                       "maker_order_id": maker.id, "taker_order_id": taker.id,
+                       "maker_account": maker.account, "taker_account": taker_acct.name,
+                       "maker_fee": mfee, "taker_fee": tfee, "seq": self._seq_ev})
 
     def _apply_fill(self, acct: Account, mk: Market, pos: Position, dq: int, notional: int, fee: int) -> None:
         """Move a fill of signed size ``dq`` for ``notional`` micro-USDC into ``acct``."""
@@ -1011,11 +1169,15 @@ class Engine:
     def _after_market_data(self, markets, breaker_exempt: set[str] | None = None) -> None:
         """Fire due TP/SL triggers market by market, then liquidate whoever is below maintenance.
 
-        Nothing fires or liquidates on a market that is restricted, paused or flagged;
+        Nothing fires or liquidates on a market that is restricted, paused or flagged (a market
+        flagged only ``circuit_breaker`` still fires its triggers: the breaker pauses liquidations);
         ``breaker_exempt``: markets an operator just resumed (their waiting liquidations run)."""
         for mk in markets:
-            if mk.mode == OPEN and not (self.triggers_paused or mk.triggers_paused or mk.flags):
-                self._fire_triggers(mk)
+            if mk.mode == OPEN and not (self.triggers_paused or mk.triggers_paused):
+                flags = mk.flags
+                # the circuit breaker pauses liquidations only; any other flag (an untrusted price) pauses stops
+                if not flags or (len(flags) == 1 and guards.FLAG_CIRCUIT_BREAKER in flags):
+                    self._fire_triggers(mk)
         if not self.liquidations_paused:
             liquidation.evaluate(self, breaker_exempt)
 
@@ -1029,6 +1191,8 @@ class Engine:
         return value, im
 
     def _fire_triggers(self, mk: Market) -> None:
+        """Execute the triggers the mark has crossed, at most ``TRIGGER_BATCH`` per market per
+        evaluation in order of order id; the rest stay armed for the next market data."""
         mark = mk.mark_price
         fired = []
         heap = mk.trig_down
@@ -1043,7 +1207,12 @@ class Engine:
             o = self.orders.get(oid)
             if o is not None and o.remaining:
                 fired.append(o)
-        for o in sorted(fired, key=lambda o: o.id):
+        fired.sort(key=lambda o: o.id)
+        if len(fired) > TRIGGER_BATCH:  # staggered: never a wall of market orders at once
+            for o in fired[TRIGGER_BATCH:]:
+                self._push_trigger(mk, o)
+            del fired[TRIGGER_BATCH:]
+        for o in fired:
             if self.orders.get(o.id) is not o:  # canceled by an earlier trigger's fill
                 continue
             self._execute_trigger(mk, o)
@@ -1519,6 +1688,93 @@ class Engine:
         return {"account": account, "value": value, "initial_margin": im, "maintenance_margin": mm,
                 "free_collateral": value - im, "cash": acct.cash,
                 "collateral": acct.cash + sum(p.cost for p in acct.positions.values())}
+
+
+
+class _FillSettler(FillGate):
+    """``Engine._take``'s gate for the book: checks each fill on both sides and settles it when both pass.
+
+    Settling as the book goes keeps every check exact: the next fill of the same sweep is checked
+    against the accounts as the previous fills left them. Events are collected here and emitted by
+    ``_take`` in the old order (self-trade cancels first, then trades and margin cancels)."""
+
+    def __init__(self, engine: Engine, mk: Market, acct: Account, taker: Order, fee_rate: int,
+                 liquidation: bool, stp: list[tuple[Order, int]]) -> None:
+        self.engine = engine
+        self.mk = mk
+        self.acct = acct
+        self.taker = taker
+        self.fee_rate = fee_rate
+        self.liquidation = liquidation
+        self.stp = stp
+        self.stp_done = 0
+        self.stp_events: list[dict] = []
+        self.fill_events: list[dict] = []
+        self.touched: dict[str, Account] = {acct.name: acct}
+        self.stopped = False
+
+    def settle_stp(self) -> None:
+        """The taker's own resting orders the book canceled so far (self-trade prevention)."""
+        stp = self.stp
+        i = self.stp_done
+        acct = self.acct
+        mname = self.mk.name
+        seq = self.engine._seq_ev
+        while i < len(stp):
+            o, q = stp[i]
+            i += 1
+            pos = acct.positions[mname]
+            if o.side > 0:
+                pos.open_buy -= q
+            else:
+                pos.open_sell -= q
+            acct.mcache = None
+            self.engine._forget(o, acct)
+            self.stp_events.append({"type": "order_canceled", "order_id": o.id, "account": o.account,
+                                    "market": mname, "reason": "self_trade", "size": q, "seq": seq})
+        self.stp_done = i
+
+    def check(self, maker: Order, qty: int) -> int:
+        if len(self.stp) > self.stp_done:
+            self.settle_stp()
+        engine = self.engine
+        mk = self.mk
+        mname = mk.name
+        owner = maker.account
+        assert owner is not None
+        maker_acct = engine.accounts[owner]
+        notional = maker.price * qty // SIZE_SCALE
+        tfee = fee_amount(notional, self.fee_rate)
+        mfee = fee_amount(notional, mk.maker_fee)
+        if mfee < -tfee:  # a rebate is paid only out of the taker fee of the same fill
+            mfee = -tfee
+        mpos = maker_acct.positions[mname]
+        mdq = qty if maker.side > 0 else -qty
+        if not engine._fill_ok(maker_acct, mk, mpos, mdq, notional, mfee, mdq):
+            left = maker.remaining
+            if maker.side > 0:
+                mpos.open_buy -= left
+            else:
+                mpos.open_sell -= left
+            maker_acct.mcache = None
+            self.touched[owner] = maker_acct
+            self.fill_events.append({"type": "order_canceled", "order_id": maker.id, "account": owner,
+                                     "market": mname, "reason": "margin", "size": left, "seq": engine._seq_ev})
+            return VETO_MAKER
+        acct = self.acct
+        tpos = acct.positions.get(mname)
+        if tpos is None:
+            tpos = engine._pos(acct, mk)
+        checked = not self.liquidation
+        if checked and not engine._fill_ok(acct, mk, tpos, -mdq, notional, tfee, 0):
+            maker_acct.mcache = None  # _fill_ok left the maker's figures after a fill that does not happen
+            engine._drop_if_empty(acct, mname, tpos)
+            self.stopped = True
+            return VETO_TAKER
+        engine._settle_fill(mk, acct, self.taker, maker, qty, notional, mfee, tfee, mpos, tpos, self.fill_events,
+                            checked)
+        self.touched[owner] = maker_acct
+        return FILL_OK
 
 
 __all__ = ["Engine", "NotACommand", "CommandError"]

@@ -230,7 +230,7 @@ def _close_against_book(engine, acct, mk, side: int, q: int) -> tuple[int, int, 
     engine.next_order_id = oid + 1
     taker = Order(oid, acct.name, side, limit, q, mk.name, "market", "ioc", False, True, None, 0, engine.now)
     n_before = len(engine._events)
-    rem = engine._take(mk, acct, taker, limit, q, 0)
+    rem = engine._take(mk, acct, taker, limit, q, 0, liquidation=True)
     filled = q - rem
     notional = 0
     for ev in engine._events[n_before:]:

@@ -19,8 +19,6 @@ from engine.sim import Simulator
 
 # state hash of the command file below, produced by the pure-Python build
 EXPECTED_STATE_HASH = "3bc656dd88a515d73e36cf4a866d506d6668918dcc55d8530e379a4283812a30"  # state v3: bounds, edge flows, default venue bounds (same events as v2 but market_created's bound fields)
-# the same command file's state hash in the version-2 encoding (the fixture state_v2.json)
-V2_STATE_HASH = "43883168b2b20a9a7b981dca0524ff546642b43feed5538f6a45b0c7d0db70b7"  # state v2: guard rails (safeguards, audit, per-market guard state); shocks confirmed by a 2nd source
 
 
 def _commands() -> list[dict]:

@@ -30,7 +30,7 @@ def failing(v, name):
 
 def test_checks_registry_names():
     assert set(CHECKS) == {"money_conserved", "open_interest_balanced", "book_not_crossed",
-                           "orders_consistent", "indices_bounded"}
+                           "orders_consistent", "indices_bounded", "solvency"}
 
 
 def test_money_conserved_catches_a_changed_balance(busy):

@@ -25,6 +25,8 @@ from engine.snapshot import SnapshotError, decode, encode, restore, same_state, 
 
 FIXTURE = Path(__file__).parent / "fixtures" / "state_v2.json"
 #: the fixture's own hash: the state hash the command file replayed to when state was at version 2
+# (the current build refuses three wrong-side stops of that file and computes the mark differently, so
+# the file no longer replays to it)
 EXPECTED_STATE_HASH = "43883168b2b20a9a7b981dca0524ff546642b43feed5538f6a45b0c7d0db70b7"
 V2_MARKET_FIELDS = 28  # a version-3 market row appends the bound fields (4), then the mark and funding fields
 
@@ -69,10 +71,10 @@ def test_the_restored_fixture_carries_on_like_the_venue_it_was_taken_from():
     fires triggers, funding and cancels with every check holding; and the venue the command file
     replays to now, restored from its own version-3 state, carries on event for event, hash for hash."""
     data = _fixture()
-    live = replay_lines([orjson.dumps(c) for c in _commands()])
-    old = Engine()
-    restore(old, decode(data, expect_hash=EXPECTED_STATE_HASH))
-    old.seq, old.now = live.seq, live.now
+    # the venue it was taken from: since the fill-risk rules (wrong-side stops refused), the command
+    # file no longer replays to the fixture, so the reference is the fixture rebuilt order by order
+    live = _one_by_one(data)
+    live.seq, live.now = len(_commands()), max(c["ts"] for c in _commands())
     restored = Engine()
     restore(restored, decode(encode(live)))
     restored.seq, restored.now = live.seq, live.now

@@ -18,7 +18,7 @@ from engine import Engine, wire
 from engine.checks import run_checks
 from engine.fixedpoint import fmt_funding, fmt_price, fmt_size
 from engine.liquidation import liquidation_active
-from engine.margin import account_margins, value_and_mm
+from engine.margin import account_margins, account_value, value_and_mm
 from engine.snapshot import decode, encode, restore, state_hash
 
 ACCTS = ("a0", "a1", "a2", "a3", "a4")
@@ -126,7 +126,14 @@ class EngineMachine(RuleBasedStateMachine):
 
     @rule(a=accts, amount=st.sampled_from(("1", "100", "2500", "1000000")))
     def withdraw(self, a, amount):
-        self.send("withdraw", account=a, amount=amount)
+        # the engine finds accounts with negative equity through the liquidation index; a full scan agrees
+        negative = sorted(n for n, acct in self.e.accounts.items() if account_value(acct, self.e.markets) < 0)
+        evs = self.send("withdraw", account=a, amount=amount)
+        code = evs[0]["code"] if evs[0]["type"] == "rejected" else None
+        if code == "venue_insolvent":
+            assert negative and f"{len(negative)} account(s)" in evs[0]["message"], (negative, evs)
+        elif code not in ("access_disabled", "unknown_account"):
+            assert not negative, f"withdrawal not gated although {negative} have negative equity: {evs}"
 
     @rule(a=accts, m=markets, side=sides, n=lots, off=bps, tif=st.sampled_from(("gtc", "gtc", "ioc", "fok")),
           post_only=st.booleans(), reduce_only=st.sampled_from((False, False, False, True)),
@@ -191,6 +198,32 @@ class EngineMachine(RuleBasedStateMachine):
                   size=self.sz(m, n), price=price)
         self.send("place_order", account=a, market=m, side=side, size=self.sz(m, n), price=price,
                   time_in_force="ioc")
+
+    @rule(a=accts, m=markets, side=sides, lev=st.integers(10, 48), edge=st.integers(300, 500),
+          how=st.sampled_from(("limit", "reduce_only", "market_reduce_only", "flip")))
+    def collude(self, a, m, side, lev, edge, how):
+        """A colluding pair: one account rests a far-off bid/ask near the band edge, the other opens a
+        leveraged position and closes (or flips) it into that order. Nobody may end past bankruptcy."""
+        self.leveraged_position(a, m, side, lev)
+        pos = self.e.accounts[a].positions.get(m)
+        if pos is None or not pos.size:
+            return
+        long = pos.size > 0
+        held = abs(pos.size) // self.e.markets[m].lot
+        colluder = ACCTS[(ACCTS.index(a) + 3) % len(ACCTS)]
+        n = 2 * held if how == "flip" else held
+        close = "sell" if long else "buy"
+        price = self.px(m, -edge if long else edge)
+        self.send("place_order", account=colluder, market=m, side="buy" if long else "sell", size=self.sz(m, n),
+                  price=price)
+        if how == "market_reduce_only":
+            evs = self.send("place_order", account=a, market=m, side=close, order_type="market", size=self.sz(m, n),
+                            reduce_only=True)
+        else:
+            evs = self.send("place_order", account=a, market=m, side=close, size=self.sz(m, n), price=price,
+                            time_in_force="ioc", reduce_only=how == "reduce_only")
+        if any(ev["type"] == "trade" and ev["taker_account"] == a for ev in evs):
+            assert account_value(self.e.accounts[a], self.e.markets) >= 0, evs
 
     @rule(a=accts, m=markets, side=sides, n=lots, off=st.integers(1, 300))
     def liquidity(self, a, m, side, n, off):
