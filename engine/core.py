@@ -94,6 +94,10 @@ class Engine:
         self.snapshot_due: str | None = None  # a maintenance window's snapshot, taken at the end of its tick
         self.safeguards = True  # guard rails on (guards.py); off: the engine behaves as before they existed
         self.audit: list = [-1, []]  # last continuous audit: [engine ts or -1, [[check, detail, market], ...]]
+        # bad debt neither the insurance fund nor ADL could take: a recorded claim against the venue
+        # (Paradex: a socialized-loss factor on withdrawals), counted by checks.money_conserved
+        self.socialized_loss = 0
+        self.liq_cooldown: dict[str, int] = {}  # account -> engine time its next partial liquidation step may run
         # ---- journal position and library (not hashed) ----
         self.seq = 0
         self.now = 0
@@ -521,8 +525,11 @@ class Engine:
                 and acct.positions.get(mname) is pos):
             del acct.positions[mname]
 
-    def _take(self, mk: Market, acct: Account, taker: Order, limit: int, qty: int, taker_fee_rate: int) -> int:
-        """Match ``qty`` of ``taker`` against the book; settle every fill. Returns what is left."""
+    def _take(self, mk: Market, acct: Account, taker: Order, limit: int, qty: int, taker_fee_rate: int,
+              liquidation: bool = False) -> int:
+        """Match ``qty`` of ``taker`` against the book; settle every fill. Returns what is left.
+
+        ``liquidation``: the taker is being liquidated (a hook for the fill checks; no effect here)."""
         fills: list[tuple[Order, int]] = []
         stp: list[tuple[Order, int]] = []
         cut: list[tuple[Order, int]] = []

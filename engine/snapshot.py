@@ -24,8 +24,10 @@ from .model import Account, Market, Position
 from .runtime import gc_paused
 
 FORMAT = "perpdesk-state"
-VERSION = 2  # 2: guard rails (safeguards, audit, per-market guard parameters, flags, pending oracle)
-READABLE = (1, 2)  # a version-1 state predates the guard rails: it restores with safeguards off
+VERSION = 3  # 2: guard rails (safeguards, audit, per-market guard parameters, flags, pending oracle)
+# 3: liquidation economics (socialized_loss ledger, liq_cooldown: account -> next partial step time)
+READABLE = (1, 2, 3)  # a version-1 state predates the guard rails: it restores with safeguards off;
+# versions 1 and 2 restore with no socialized loss and no account in a liquidation cooldown
 
 
 class SnapshotError(Exception):
@@ -70,10 +72,25 @@ def _market_rows(engine) -> list:
 
 
 def _scalars(engine) -> dict:
-    """Everything in the canonical state but the markets, accounts and orders."""
+    """Everything in the canonical state but the markets, accounts and orders.
+
+    The version-3 fields are written only when they hold something (a socialized loss, an account in a
+    liquidation cooldown); a state without them is written as version 2, byte for byte as the build
+    before them wrote it, so its hash does not change (a v2 snapshot restores to its own hash)."""
+    social: int = engine.socialized_loss
+    cooldown: dict[str, int] = engine.liq_cooldown
+    if social or cooldown:
+        out = _scalars_v2(engine, VERSION)
+        out["socialized_loss"] = social
+        out["liq_cooldown"] = cooldown
+        return out
+    return _scalars_v2(engine, 2)
+
+
+def _scalars_v2(engine, version: int) -> dict:
     return {
         "format": FORMAT,
-        "version": VERSION,
+        "version": version,
         "next_order_id": engine.next_order_id,
         "insurance_fund": engine.insurance_fund,
         "fee_pool": engine.fee_pool,
@@ -302,6 +319,9 @@ def _restore(engine, state: dict) -> None:
         scalars["safeguards"] = False if v1 else bool(state["safeguards"])
         audit = state.get("audit") or [-1, []]
         scalars["audit"] = [audit[0], [list(f) for f in audit[1]]]
+        # version 3: the socialized-loss ledger and liquidation cooldowns (none before)
+        scalars["socialized_loss"] = int(state.get("socialized_loss", 0))
+        scalars["liq_cooldown"] = {str(k): int(t) for k, t in (state.get("liq_cooldown") or {}).items()}
         # every record is built into fresh registries first: a malformed one leaves the engine as it was
         fresh_orders: dict[int, Order] = {}
         fresh_coids: dict[tuple[str, str], int] = {}
