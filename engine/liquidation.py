@@ -56,7 +56,7 @@ from typing import Final
 from .book import Order
 from .fixedpoint import FRAC_SCALE, SIZE_SCALE, fmt_frac
 from .margin import fee_amount, requirement, value_and_mm
-from .model import OPEN, Account, Market
+from .model import OPEN, Account, Market, Position
 
 STEP_PARTS: Final = 5  # 20% steps
 COOLDOWN_MS: Final = 30_000  # engine time between partial steps of one account (Hyperliquid)
@@ -314,7 +314,7 @@ def liquidate(engine, acct: Account, value: int, mm: int) -> None:
     for o in sorted(acct.orders.values(), key=lambda o: o.id):
         if o.order_type not in ("stop_loss", "take_profit") or liquidation_active(engine, markets[o.market]):
             engine._remove_order(o, "liquidation")
-    active: list[tuple[Market, object]] = []
+    active: list[tuple[Market, Position]] = []
     for mname in sorted(acct.positions):
         pos = acct.positions[mname]
         if pos.size and liquidation_active(engine, markets[mname]):
@@ -322,10 +322,10 @@ def liquidate(engine, acct: Account, value: int, mm: int) -> None:
     k = choose_step(engine, acct, value, mm, active)
     events: list[dict] = []
     for mk, _p in active:
-        pos = acct.positions.get(mk.name)
-        if pos is None or not pos.size:
+        cur = acct.positions.get(mk.name)
+        if cur is None or not cur.size:
             continue
-        _close_position(engine, acct, mk, _cut(pos.size, k, mk.lot), k, events)
+        _close_position(engine, acct, mk, _cut(cur.size, k, mk.lot), k, events)
     if not _has_position(acct) and acct.cash < 0:
         settle_bad_debt(engine, acct, events[-1] if events else None)
 
@@ -376,8 +376,8 @@ def _close_position(engine, acct: Account, mk: Market, q: int, k: int, events: l
             events.append(_liq_event(engine, acct, mk, side, "insurance", filled, at_bp, 0, paid, bp, k))
     # 3. negative equity the fund cannot cover: auto-deleverage at the bankruptcy price
     if rem:
-        pos = acct.positions.get(mk.name)
-        if pos is not None and pos.size:
+        cur = acct.positions.get(mk.name)
+        if cur is not None and cur.size:
             value, mm, _n = value_and_mm(acct, markets)
             if value < 0:
                 loss = _loss_share(value, requirement(rem, mark, mk.mmf), mm)  # < 0: what the part must gain
@@ -402,9 +402,9 @@ def _close_position(engine, acct: Account, mk: Market, q: int, k: int, events: l
                                       "reason": "bankruptcy", "account": acct.name})
                     events.append(_liq_event(engine, acct, mk, side, "adl", done, notional, 0,
                                              absorbed + covered, adl_bp, k))
-    pos = acct.positions.get(mk.name)
-    if pos is not None:
-        engine._drop_if_empty(acct, mk.name, pos)
+    cur = acct.positions.get(mk.name)
+    if cur is not None:
+        engine._drop_if_empty(acct, mk.name, cur)
     engine.liq_dirty.add(acct.name)
 
 
@@ -439,12 +439,13 @@ def _backstop(engine, acct: Account, mk: Market, taker: Order, side: int, q: int
         if not p or (side < 0 and p < edge) or (side > 0 and p > edge):
             break
         gap_unit = bp - p if side < 0 else p - bp
+        if gap_unit <= 0:
+            break  # not past bankruptcy: what is left there could not fill for the book step either
         want = q - done
-        if gap_unit > 0:
-            afford = engine.insurance_fund * SIZE_SCALE // gap_unit
-            afford -= afford % lot
-            if afford < want:
-                want = afford
+        afford = engine.insurance_fund * SIZE_SCALE // gap_unit
+        afford -= afford % lot
+        if afford < want:
+            want = afford
         if not want:
             break
         filled, notional = _take(engine, acct, mk, taker, p, want)
@@ -578,9 +579,9 @@ def _deleverage(engine, acct: Account, mk: Market, side: int, qty: int, price: i
         total += notional
         if dv < 0:
             absorbed -= dv
-    pos = acct.positions.get(mk.name)
-    if pos is not None:
-        engine._drop_if_empty(acct, mk.name, pos)
+    cur = acct.positions.get(mk.name)
+    if cur is not None:
+        engine._drop_if_empty(acct, mk.name, cur)
     # drop the exhausted head of the ranking so a long cascade does not walk it again and again
     j = 0
     while j < len(ranked):
