@@ -222,6 +222,7 @@ def render_state(engine: Engine) -> dict:
         "insurance_fund": fmt_amount(engine.insurance_fund),
         "fee_pool": fmt_amount(engine.fee_pool),
         "funding_pool": fmt_amount(engine.funding_pool),
+        "socialized_loss": fmt_amount(engine.socialized_loss),
         "platform_access": engine.platform_access,
         "brake_engaged": engine.brake_engaged,
         "safeguards": engine.safeguards,
