@@ -271,7 +271,8 @@ ALERT_EVENTS = {
     "validation_failed": ("error", lambda e: f"validation failed: {e.get('check')}: {e.get('detail')}"),
     "liquidations_paused": ("warning", lambda e: f"liquidations paused ({e.get('market') or 'all markets'})"),
     "liquidations_resumed": ("information", lambda e: f"liquidations resumed ({e.get('market') or 'all markets'})"),
-    "bad_debt_uncovered": ("error", lambda e: f"bad debt not covered for {e.get('account')}"),
+    "socialized_loss": ("error", lambda e: f"socialized loss {e.get('amount')} USDC for {e.get('account')} "
+                                           f"(total {e.get('total')})"),
     "deleverage": ("warning", lambda e: f"auto-deleverage {e.get('market')}: {e.get('account')} vs {e.get('counterparty')}"),
     "market_state_loaded": ("warning", lambda e: f"market state loaded for {e.get('market')} from {e.get('source') or 'infrastructure'}"),
     "maintenance_scheduled": ("information", lambda e: f"maintenance {e.get('window_id')} scheduled ({e.get('kind')})"),

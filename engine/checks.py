@@ -30,11 +30,14 @@ class Failure:
 
 def money_conserved(engine: Engine) -> list[Failure]:
     held = sum(a.cash for a in engine.accounts.values()) + engine.insurance_fund + engine.fee_pool + engine.funding_pool
+    # bad debt written off against the socialized-loss ledger brought accounts up to zero: the ledger is
+    # the claim that balances it (held - socialized loss = what came in)
+    social = engine.socialized_loss
     inflow = engine.deposits - engine.withdrawals + engine.treasury_in
-    if held != inflow:
+    if held - social != inflow:
         return [Failure("money_conserved",
-                        f"accounts + insurance fund + fees + funding clearing hold {fmt_amount(held)} USDC, "
-                        f"but deposits - withdrawals + treasury credits are {fmt_amount(inflow)} (off by {fmt_amount(held - inflow)})")]
+                        f"accounts + insurance fund + fees + funding clearing - socialized loss hold {fmt_amount(held - social)} USDC, "
+                        f"but deposits - withdrawals + treasury credits are {fmt_amount(inflow)} (off by {fmt_amount(held - social - inflow)})")]
     return []
 
 

@@ -124,6 +124,10 @@ class Engine:
         self.snapshot_due: str | None = None  # a maintenance window's snapshot, taken at the end of its tick
         self.safeguards = True  # guard rails on (guards.py); off: the engine behaves as before they existed
         self.audit: list = [-1, []]  # last continuous audit: [engine ts or -1, [[check, detail, market], ...]]
+        # bad debt neither the insurance fund nor ADL could take: a recorded claim against the venue
+        # (Paradex: a socialized-loss factor on withdrawals), counted by checks.money_conserved
+        self.socialized_loss = 0
+        self.liq_cooldown: dict[str, int] = {}  # account -> engine time its next partial liquidation step may run
         # ---- journal position and library (not hashed) ----
         self.seq = 0
         self.now = 0

@@ -30,7 +30,9 @@ VERSION = 3  # 2: guard rails (safeguards, audit, per-market guard parameters, f
 # 3: bounds (per-market max_order_size, max_position_notional, open_interest_cap, margin_tiers at the end
 #    of the market row), each account's edge flow (third field of its row), fund_in / fund_paid;
 #    and mark and funding (impact notional, smoothed basis, premium samples, funding remainder, oracle jump
-#    run: after the bounds, at the end of the market row; an older state restores with no basis and no samples)
+#    run: after the bounds, at the end of the market row; an older state restores with no basis and no samples);
+#    and liquidation economics (socialized_loss ledger, liq_cooldown: account -> next partial step time;
+#    versions 1 and 2 restore with no socialized loss and no account in a cooldown)
 READABLE = (1, 2, 3)  # a version-1 state predates the guard rails: it restores with safeguards off
 # a version-1/2 state restores with the hard bounds, no tiers, every account's flow 0 and fund_in /
 # fund_paid 0 (flows count from there; a rollback *to* such a state re-applies nothing, so it is
@@ -89,9 +91,16 @@ def _market_rows(engine) -> list:
 
 def _scalars(engine) -> dict:
     """Everything in the canonical state but the markets, accounts and orders."""
+    out = _scalars_v2(engine, VERSION)
+    out["socialized_loss"] = engine.socialized_loss
+    out["liq_cooldown"] = engine.liq_cooldown
+    return out
+
+
+def _scalars_v2(engine, version: int) -> dict:
     return {
         "format": FORMAT,
-        "version": VERSION,
+        "version": version,
         "next_order_id": engine.next_order_id,
         "insurance_fund": engine.insurance_fund,
         "fee_pool": engine.fee_pool,
@@ -365,6 +374,9 @@ def _restore(engine, state: dict) -> None:
         scalars["safeguards"] = False if v1 else bool(state["safeguards"])
         audit = state.get("audit") or [-1, []]
         scalars["audit"] = [audit[0], [list(f) for f in audit[1]]]
+        # version 3: the socialized-loss ledger and liquidation cooldowns (none before)
+        scalars["socialized_loss"] = int(state.get("socialized_loss", 0))
+        scalars["liq_cooldown"] = {str(k): int(t) for k, t in (state.get("liq_cooldown") or {}).items()}
         # every record is built into fresh registries first: a malformed one leaves the engine as it was
         fresh_orders: dict[int, Order] = {}
         fresh_coids: dict[tuple[str, str], int] = {}

@@ -24,6 +24,7 @@ def status(engine) -> dict:
         "safeguards": engine.safeguards,
         "insurance_fund": engine.insurance_fund,
         "fee_pool": engine.fee_pool,
+        "socialized_loss": engine.socialized_loss,
         "accounts": len(engine.accounts),
         "open_orders": len(engine.orders),
         "markets": len(engine.markets),

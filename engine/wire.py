@@ -32,11 +32,11 @@ _FUNDING: dict[int, str] = {}
 _FRAC: dict[int, str] = {}
 
 _FORMATTERS: Final[dict[str, tuple[Callable[[int], str], dict[int, str]]]] = {}
-for _k in ("price", "mark_price", "index_price", "trigger_price", "avg_price", "previous_index"):
+for _k in ("price", "mark_price", "index_price", "trigger_price", "avg_price", "previous_index", "bankruptcy_price"):
     _FORMATTERS[_k] = (fmt_price, _PRICE)
 for _k in ("size", "remaining", "filled", "long_oi", "short_oi", "open_interest"):
     _FORMATTERS[_k] = (fmt_size, _SIZE)
-for _k in ("amount", "fee", "maker_fee", "taker_fee", "bad_debt", "balance", "change"):
+for _k in ("amount", "fee", "maker_fee", "taker_fee", "bad_debt", "balance", "change", "total"):
     _FORMATTERS[_k] = (fmt_amount, _AMOUNT)
 _FORMATTERS["funding_index"] = (fmt_funding, _FUNDING)
 _FORMATTERS["rate"] = (fmt_frac, _FRAC)
@@ -223,6 +223,7 @@ def render_state(engine: Engine) -> dict:
         "insurance_fund": fmt_amount(engine.insurance_fund),
         "fee_pool": fmt_amount(engine.fee_pool),
         "funding_pool": fmt_amount(engine.funding_pool),
+        "socialized_loss": fmt_amount(engine.socialized_loss),
         "platform_access": engine.platform_access,
         "brake_engaged": engine.brake_engaged,
         "safeguards": engine.safeguards,

@@ -171,8 +171,10 @@ def test_headless_report_is_unchanged_by_the_operator_hook() -> None:
     """Without ``operator=`` the runner performs every step itself (the headless path); a driver that is
     handed the operator steps and performs the same commands at the same engine time gets the very same
     journal and report: the hook changes who acts, nothing else."""
-    a = ScenarioRun("paradex-2026-01", accounts=60, safeguards=False)
-    b = ScenarioRun("paradex-2026-01", accounts=60, safeguards=False)
+    # (80 accounts: with liquidations bounded by the bankruptcy price, 60 accounts no longer produce the
+    # thin-book second wave the scenario expects without safeguards)
+    a = ScenarioRun("paradex-2026-01", accounts=80, safeguards=False)
+    b = ScenarioRun("paradex-2026-01", accounts=80, safeguards=False)
     handed = []
 
     def driver(ts, e) -> None:

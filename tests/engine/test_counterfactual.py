@@ -39,38 +39,39 @@ def rows_of(v: Venue) -> list[tuple[dict, None]]:
 def test_counterfactual_refunds_match_the_hand_computed_case():
     v, snap, s = _incident()
     liqs = of_type(s["bad_events"], "liquidation")
-    # the bad mark of 90000 liquidates alice (value 3000 - 7000 = -4000: all of it) and carol
-    # (value 3800 - 0.5 x 7000 = 300 < maintenance 450: the smallest 20% step that brings
-    # maintenance/value under 90% is 3/5, so 0.3 BTC), both against mm's bid at 89500
-    assert [(e["account"], e["size"], e["price"]) for e in liqs] == [
-        ("alice", 100_000_000, 89_500_000_000), ("carol", 30_000_000, 89_500_000_000)]
+    # the bad mark of 90000 liquidates alice (value 3000 - 7000 = -4000: all of it; her bankruptcy price
+    # is 94000, above mm's bid at 89500, so the insurance fund takes her over at 94000 and sells on the
+    # bid, paying the 4500 gap) and carol (value 3800 - 0.5 x 7000 = 300 < maintenance 450; at that
+    # ratio (0.67) a partial step's 0.7% fee costs more than the maintenance it frees, so no partial
+    # step makes her healthier: all of it, on mm's bid at 89500, above her bankruptcy price 89400)
+    assert [(e["account"], e["size"], e["price"], e["by"]) for e in liqs] == [
+        ("alice", 100_000_000, 94_000_000_000, "insurance"), ("carol", 50_000_000, 89_500_000_000, "book")]
     report = cf.compute(snap, rows_of(v), s["fix"], [s["bad"]])
     # Reference marks: the counterfactual's end state, BTC mark 97000 (the oracle), funding index 0.
     # alice, counterfactual: cash 3000 - 97000 = -94000, +1 BTC x 97000            -> V_cf = 3000
-    #        actual: sold 1 @ 89500 -> cash -4500, fee capped at her value (-4500) -> 0,
-    #                bad debt 4500 covered by the fund -> cash 0, no position    -> V_act = 0
+    #        actual: closed at her bankruptcy price 94000 (the fund paid the 4500 gap to the bid)
+    #                -> cash 0, no position                                       -> V_act = 0
     #        refund = 3000 - 0 = 3000.000000 USDC
     # carol, counterfactual: cash 3800 - 48500 = -44700, +0.5 x 97000              -> V_cf = 3800
-    #        actual: sold 0.3 @ 89500 = 26850 -> cash -17850; value then at the bad mark
-    #                -17850 + 0.2 x 90000 = 150, so the 0.7% fee (187.95) is capped at 150
-    #                -> cash -18000; at the reference mark -18000 + 0.2 x 97000  -> V_act = 1400
-    #        refund = 3800 - 1400 = 2400.000000 USDC (= 0.3 x (97000 - 89500) + 150 fee)
-    # mm bought 1.3 BTC at 89500 (worth 97000): it gained, no refund; bob is unchanged.
+    #        actual: sold 0.5 @ 89500 = 44750 -> cash 50; the 0.7% fee (313.25) is capped at
+    #                her value (50) -> cash 0, no position                         -> V_act = 0
+    #        refund = 3800 - 0 = 3800.000000 USDC
+    # mm bought 1.5 BTC at 89500 (worth 97000): it gained, no refund; bob is unchanged.
     assert [(p["account"], p["amount"]) for p in report["proposals"]] == [
-        ("alice", 3_000_000_000), ("carol", 2_400_000_000)]
-    assert report["total"] == 5_400_000_000
-    assert report["summary"]["gained_by_others"] == 1_300_000 * 7500  # mm: 1.3 x (97000 - 89500)
+        ("alice", 3_000_000_000), ("carol", 3_800_000_000)]
+    assert report["total"] == 6_800_000_000
+    assert report["summary"]["gained_by_others"] == 1_500_000 * 7500  # mm: 1.5 x (97000 - 89500)
     assert report["summary"]["actual_state_hash"] == v.hash()  # the actual run reproduces the journal
     ev = {p["account"]: p["evidence"] for p in report["proposals"]}
     assert ev["alice"]["liquidations"] == [{"seq": s["bad"], "market": BTC, "side": "sell", "size": "1",
-                                            "price": "89500", "mark_price": "90000", "fee": "0",
+                                            "price": "94000", "mark_price": "90000", "fee": "0",
                                             "bad_debt": "4500"}]
-    assert ev["carol"]["liquidations"][0]["fee"] == "150"
+    assert ev["carol"]["liquidations"][0]["fee"] == "50"
     assert ev["carol"]["fills"] == [{"seq": s["bad"], "market": BTC, "side": "sell", "role": "taker",
-                                     "size": "0.3", "price": "89500", "fee": "0", "counterparty": "mm"}]
+                                     "size": "0.5", "price": "89500", "fee": "0", "counterparty": "mm"}]
     assert ev["carol"]["counterfactual_liquidations"] == []
     assert ev["carol"]["reference_prices"] == {BTC: {"mark_price": "97000", "funding_index": "0"}}
-    assert ev["carol"]["actual"]["value"] == "1400" and ev["carol"]["counterfactual"]["value"] == "3800"
+    assert ev["carol"]["actual"]["value"] == "0" and ev["carol"]["counterfactual"]["value"] == "3800"
     assert ev["alice"]["inputs"] == report["inputs"]
     assert report["inputs"]["bad_seqs"] == [s["bad"]] and report["inputs"]["snapshot_state_hash"] == snap.state_hash
     assert ev["alice"]["bad_inputs"][0]["command"]["mark_price"] == "90000"
@@ -83,7 +84,7 @@ def test_a_correction_instead_of_dropping_and_determinism():
     dropped = cf.compute(snap, rows, s["fix"], [s["bad"]])
     corrected = cf.compute(snap, rows, s["fix"], [], {str(s["bad"]): {"mark_price": "97000"}})
     assert [(p["account"], p["amount"]) for p in corrected["proposals"]] == [
-        ("alice", 3_000_000_000), ("carol", 2_400_000_000)]
+        ("alice", 3_000_000_000), ("carol", 3_800_000_000)]
     assert corrected["inputs"]["corrections"] == {str(s["bad"]): {"mark_price": "97000"}}
     assert corrected["bad_inputs"][0]["correction"]["mark_price"] == "97000"
     # a correction within the band still liquidates alice (value 3000 - 4000 < 0) but spares carol
@@ -101,13 +102,13 @@ def test_the_reference_price_method_by_hand():
     rows = rows_of(v)
     ref_ts = v.ts  # the oracle's 97000
     report = cf.reference_price(snap, rows, snap.seq, s["fix"], ref_ts)
-    # both were longs liquidated by selling at 89500; reference index 97000:
-    # alice (97000 - 89500) x 1 = 7500; carol (97000 - 89500) x 0.3 = 2250
+    # both were longs liquidated by selling, alice at her bankruptcy price 94000 (the fund sold on the bid),
+    # carol at 89500; reference index 97000: alice (97000 - 94000) x 1 = 3000; carol (97000 - 89500) x 0.5 = 3750
     assert [(p["account"], p["amount"]) for p in report["proposals"]] == [
-        ("alice", 7_500_000_000), ("carol", 2_250_000_000)]
+        ("alice", 3_000_000_000), ("carol", 3_750_000_000)]
     assert report["reference_prices"] == {BTC: {"index_price": "97000", "oracle_seq": s["fix"]}}
     liq = report["proposals"][1]["evidence"]["liquidations"][0]
-    assert (liq["reference_price"], liq["price"], liq["size"], liq["refund"]) == ("97000", "89500", "0.3", "2250")
+    assert (liq["reference_price"], liq["price"], liq["size"], liq["refund"]) == ("97000", "89500", "0.5", "3750")
     # a reference time before the window's end is refused: the reference must come later
     with pytest.raises(cf.CounterfactualError) as e:
         cf.reference_price(snap, rows, snap.seq, s["fix"], ref_ts - 1)
@@ -129,14 +130,15 @@ def test_reference_price_for_a_short_uses_the_opposite_sign():
     evs = v.cmd("load_market_state", market=BTC, mark_price="104000", funding_index="0", source="db-restart")
     bad = v.e.seq
     (liq,) = of_type(evs, "liquidation")
-    # sam is short 1 at 97000 with 3000: at 104000 value is -4000 -> closed by buying 1 at mm's 101000
-    assert (liq["account"], liq["side"], liq["size"], liq["price"]) == ("sam", "buy", 100_000_000, 101_000_000_000)
+    # sam is short 1 at 97000 with 3000: at 104000 value is -4000, bankruptcy price 100000 -> the fund takes
+    # him over at 100000 and buys 1 at mm's 101000 (paying the 1000 gap)
+    assert (liq["account"], liq["side"], liq["size"], liq["price"]) == ("sam", "buy", 100_000_000, 100_000_000_000)
     v.ts += 60_000
     v.oracle("98000")
     ref_seq = v.e.seq
     report = cf.reference_price(snap, rows_of(v), snap.seq, bad, v.ts)
-    # short: (liquidation price - reference) x size = (101000 - 98000) x 1 = 3000
-    assert [(p["account"], p["amount"]) for p in report["proposals"]] == [("sam", 3_000_000_000)]
+    # short: (liquidation price - reference) x size = (100000 - 98000) x 1 = 2000
+    assert [(p["account"], p["amount"]) for p in report["proposals"]] == [("sam", 2_000_000_000)]
     assert report["proposals"][0]["evidence"]["liquidations"][0]["side"] == "buy"
     # the counterfactual method on the same incident, to the oracle's 98000: without the bad mark sam
     # stays short 1 at 97000 (cash 3000 + 97000 = 100000); the mark is median(index 98000, no bid -> 98000,

@@ -127,68 +127,78 @@ def thin_long(fund: str | None = None) -> Venue:
 def test_liquidation_cancels_orders_and_closes_in_20pct_steps_with_fee_to_fund():
     v = thin_long()
     resting = v.order_id(v.limit("alice", "buy", "0.001", "90000"))
-    v.limit("carol", "buy", "5", "95000")
+    v.limit("carol", "buy", "5", "95882")  # deep bids just under mark (above the bankruptcy price)
     fund0 = v.e.insurance_fund
-    evs = v.oracle("95500")
-    assert v.e.markets[BTC].mark_price == P("95500")
+    evs = v.oracle("95930")  # value 910.6 < maintenance 959.3: a partial step reaches the target after its fee
+    assert v.e.markets[BTC].mark_price == P("95930")
     c = [e for e in of_type(evs, "order_canceled") if e["order_id"] == resting]
     assert c and c[0]["reason"] == "liquidation"
     liq = one(evs, "liquidation")
     assert liq["account"] == "alice" and liq["market"] == BTC
     assert liq["size"] in [S("0.2") * k for k in range(1, 6)]  # a whole number of 20% steps
     assert liq["size"] < S("1")  # not bankrupt: a partial step
-    assert liq["price"] == P("95000")
+    assert liq["price"] == P("95882") and liq["by"] == "book"
     assert liq["fee"] > 0 and v.e.insurance_fund == fund0 + liq["fee"]
     assert one(evs, "insurance_fund")["reason"] == "liquidation_fee"
     assert v.pos("alice") == S("1") - liq["size"]
     # 0.7% of the closed notional, capped at what the account has left
-    full_fee = -(-(liq["size"] * P("95000") // 10**8) * 700_000 // FRAC_SCALE)
+    full_fee = -(-(liq["size"] * P("95882") // 10**8) * 700_000 // FRAC_SCALE)
     value_before_fee = v.e.margins("alice")["value"] + liq["fee"]
     assert liq["fee"] == min(full_fee, value_before_fee)
     assert v.checks() == []
 
 
 def test_bankrupt_account_closed_fully_and_bad_debt_covered_by_fund():
+    """The bid (89,000) is past alice's bankruptcy price (95,019.4): the book is not used at that price for
+    her; the insurance fund takes the position over at the bankruptcy price and closes it on the bid,
+    paying the gap (the bad debt). (Before: she sold at 89,000 and the fund paid her negative balance.)"""
     v = thin_long(fund="10000")
     v.limit("carol", "buy", "5", "89000")
     evs = v.shock("90000")
     liq = one(evs, "liquidation")
-    assert liq["size"] == S("1") and liq["price"] == P("89000")
+    bp = P("90000") + A("5019.4") * 10**8 // S("1")  # mark + what alice's value is short of zero
+    assert liq["by"] == "insurance" and liq["bankruptcy_price"] == bp
+    assert liq["size"] == S("1") and liq["price"] == bp
+    assert one(evs, "trade")["price"] == P("89000")
     assert v.pos("alice") == 0
-    deficit = A("2000") - A("19.4") - A("8000")  # cash after the loss
-    assert liq["bad_debt"] == -deficit
-    ins = [e for e in of_type(evs, "insurance_fund") if e["reason"] == "bad_debt"]
-    assert len(ins) == 1 and ins[0]["change"] == deficit
-    assert v.e.insurance_fund == A("10000") + deficit
+    gap = A("6019.4")  # bankruptcy price - bid
+    assert liq["bad_debt"] == gap
+    ins = [e for e in of_type(evs, "insurance_fund") if e["reason"] == "liquidation_backstop"]
+    assert len(ins) == 1 and ins[0]["change"] == -gap
+    assert v.e.insurance_fund == A("10000") - gap
     assert v.cash("alice") == 0
-    assert not of_type(evs, "bad_debt_uncovered") and not of_type(evs, "deleverage")
+    assert not of_type(evs, "socialized_loss") and not of_type(evs, "deleverage")
     assert v.checks() == []
 
 
 def test_adl_when_fund_cannot_cover_bankruptcy():
+    """Fund empty, bid past bankruptcy: ADL at the bankruptcy price, bounded to the price band (94,500 here;
+    before: 95,019.4, beyond the band); the rest of the deficit is a recorded socialized loss."""
     v = thin_long()  # insurance fund is empty
     v.limit("carol", "buy", "5", "89000")
     assert v.e.margins("bob")["value"] == A("1000000")
     evs = v.shock("90000")
     dl = one(evs, "deleverage")
     assert dl["account"] == "alice" and dl["counterparty"] == "bob" and dl["size"] == S("1")
+    assert dl["price"] == P("94500")
     assert not of_type(evs, "trade")  # the book was not used: losses go to the opposite side
     assert v.pos("alice") == 0 and v.pos("bob") == 0
-    assert v.cash("alice") == 0  # closed at its bankruptcy price: nothing owed, nothing left
-    assert not of_type(evs, "bad_debt_uncovered")
-    # bob absorbed the deficit: he gains exactly what alice had, not the full 7,000 move
-    assert v.e.margins("bob")["value"] == A("1000000") + A("1980.6")
+    assert v.cash("alice") == 0  # nothing owed, nothing left
+    sl = one(evs, "socialized_loss")
+    assert sl["amount"] == A("519.4") == v.e.socialized_loss
+    # bob absorbed the deficit up to the band edge: he gains 2,500, not the full 7,000 move
+    assert v.e.margins("bob")["value"] == A("1000000") + A("2500")
     assert v.checks() == []
 
 
-def test_adl_when_book_is_empty():
+def test_no_adl_for_a_solvent_account_when_book_is_empty():
+    """Below maintenance, not bankrupt, no bids at all: before, it was deleveraged at mark; now a solvent
+    account is never deleveraged: it waits (cooldown) for the book."""
     v = thin_long(fund="100000")
-    evs = v.oracle("95500")  # below maintenance, not bankrupt, and no bids at all
-    dl = one(evs, "deleverage")
-    assert dl["counterparty"] == "bob" and dl["price"] == P("95500")
-    liq = one(evs, "liquidation")
-    assert liq["size"] == dl["size"] and liq["size"] < S("1")
-    assert v.pos("alice") + v.pos("bob") == 0
+    evs = v.oracle("95500")
+    assert not of_type(evs, "deleverage") and not of_type(evs, "liquidation")
+    assert v.pos("alice") == S("1") and v.pos("bob") == -S("1")
+    assert v.e.liq_cooldown["alice"] > v.e.now
     assert v.checks() == []
 
 
@@ -208,7 +218,7 @@ def test_adl_picks_most_profitable_opposite_position_first():
 @pytest.mark.parametrize("scope", ["global", "market"])
 def test_paused_liquidations_wait_until_resumed(scope):
     v = thin_long()
-    v.limit("carol", "buy", "5", "95000")
+    v.limit("carol", "buy", "5", "95400")
     kw = {"market": BTC} if scope == "market" else {}
     assert types(v.op("pause_liquidations", **kw)) == ["liquidations_paused"]
     evs = v.oracle("95500")
@@ -223,7 +233,7 @@ def test_paused_liquidations_wait_until_resumed(scope):
 
 def test_market_pause_only_protects_that_market():
     v = thin_long()
-    v.limit("carol", "buy", "5", "95000")
+    v.limit("carol", "buy", "5", "95400")
     v.op("pause_liquidations", market=ETH)
     evs = v.oracle("95500")
     assert one(evs, "liquidation")["market"] == BTC
@@ -231,7 +241,7 @@ def test_market_pause_only_protects_that_market():
 
 def test_no_liquidation_while_market_restricted():
     v = thin_long()
-    v.limit("carol", "buy", "5", "95000")
+    v.limit("carol", "buy", "5", "95400")
     v.op("set_market_mode", market=BTC, mode="cancel_only")
     assert not of_type(v.oracle("95500"), "liquidation")
     assert one(v.op("set_market_mode", market=BTC, mode="open"), "liquidation")
@@ -252,7 +262,7 @@ def test_an_account_waiting_in_a_restricted_market_is_parked_not_reexamined():
     from engine.snapshot import decode, restore, take
 
     v = thin_long()
-    v.limit("carol", "buy", "5", "95000")
+    v.limit("carol", "buy", "5", "95400")
     v.op("set_market_mode", market=BTC, mode="cancel_only")
     assert not of_type(v.oracle("95500"), "liquidation")
     idx = v.e.liq_index

@@ -21,11 +21,11 @@ from engine.snapshot import decode, encode, restore, state_hash
 
 
 def thin_long(venue_accounts=("bob", "carol", "dave")) -> Venue:
-    """alice: 2,000 USDC, long 1 BTC at 97,000 (about 48x), a stop-loss at 96,000; carol bids 95,000."""
+    """alice: 2,000 USDC, long 1 BTC at 97,000 (about 48x), a stop-loss at 96,000; carol bids 95,400 (above her bankruptcy price)."""
     v = Venue.default(accounts=venue_accounts)
     v.deposit("alice", "2000")
     v.open_position("alice", "bob", "1")
-    v.limit("carol", "buy", "5", "95000")
+    v.limit("carol", "buy", "5", "95400")
     return v
 
 
@@ -199,7 +199,7 @@ def crowd(n: int, breaker_accounts: int, share: str = "0") -> Venue:
     for i in range(n):
         v.deposit(f"l{i}", "200")
         v.limit(f"l{i}", "buy", "0.1", "97000")
-    v.limit("bidder", "buy", "50", "95000")
+    v.limit("bidder", "buy", "50", "95400")
     return v
 
 
@@ -239,7 +239,7 @@ def test_breaker_trips_on_share_of_open_interest():
     v = Venue.default(accounts=("bob", "carol", "dave"))
     v.deposit("alice", "2000")
     v.open_position("alice", "bob", "1")  # alice is the whole long open interest
-    v.limit("carol", "buy", "5", "95000")
+    v.limit("carol", "buy", "5", "95400")
     evs = v.oracle("95500")  # default limits: 500 accounts, half of one side's open interest
     trip = one(evs, "circuit_breaker_tripped")
     assert trip["accounts"] == 1 and trip["limit_oi_share"] == "0.5"
@@ -258,7 +258,7 @@ def test_breaker_in_one_market_leaves_the_others_running():
     v.op("set_market_params", market=ETH, breaker_accounts=0, breaker_oi_share="0")
     v.limit("eth-short", "sell", "10", "3400", market=ETH)
     v.limit("eve", "buy", "10", "3400", market=ETH)
-    v.limit("bidder", "buy", "100", "3300", market=ETH)
+    v.limit("bidder", "buy", "100", "3310", market=ETH)  # above eve's bankruptcy price (3,300.68)
     assert one(v.oracle("95500"), "circuit_breaker_tripped")["market"] == BTC
     evs = v.oracle("3320", market=ETH)
     assert one(evs, "liquidation")["account"] == "eve"

@@ -148,9 +148,9 @@ def test_blank_lines_are_skipped_and_seq_counts_commands(tmp_path):
 # ---- the fast event writer is byte-identical to the plain definition --------------------------
 
 _REF_FIELDS = {
-    **dict.fromkeys(("price", "mark_price", "index_price", "trigger_price", "avg_price"), 6),
+    **dict.fromkeys(("price", "mark_price", "index_price", "trigger_price", "avg_price", "bankruptcy_price"), 6),
     **dict.fromkeys(("size", "remaining", "filled", "long_oi", "short_oi", "open_interest"), 8),
-    **dict.fromkeys(("amount", "fee", "maker_fee", "taker_fee", "bad_debt", "balance", "change"), 6),
+    **dict.fromkeys(("amount", "fee", "maker_fee", "taker_fee", "bad_debt", "balance", "change", "total"), 6),
     "funding_index": 12,
     "rate": 8,
     "premium": 8,

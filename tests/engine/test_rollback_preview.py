@@ -122,7 +122,7 @@ def test_preview_covers_new_closed_and_round_trip_accounts(venue):
     venue.open_position("alice", "bob", "1", price="97000")  # alice doubles, bob too
     venue.deposit("frank", "2000")  # a thin long, liquidated by the next mark
     venue.open_position("frank", "bob", "1")
-    venue.limit("carol", "buy", "5", "95000")
+    venue.limit("carol", "buy", "5", "95400")  # above frank's bankruptcy price (95,019.4)
     venue.oracle("95500")
     tail = venue.journal[start:]
     got = preview(venue.e, sid, tail)

@@ -131,7 +131,7 @@ def test_restore_into_fresh_engine_and_continue_identically(venue):
         lambda b: b"\x00\xff garbage",
         lambda b: b.replace(b'"format"', b'"f0rmat"'),
         lambda b: b.replace(FORMAT.encode(), b"other-format"),
-        lambda b: b.replace(b'"version":%d' % VERSION, b'"version":99'),
+        lambda b: b.replace(b'"version":%d' % orjson.loads(b)["version"], b'"version":99'),
         lambda b: b"[1,2,3]",
     ],
 )
@@ -177,7 +177,8 @@ def test_snapshot_encoding_is_json_not_pickle(venue):
     activity(venue)
     data = encode(venue.e)
     obj = orjson.loads(data)
-    assert obj["format"] == FORMAT and obj["version"] == VERSION
+    # version 3 only when a version-3 field holds something (snapshot._scalars); else byte for byte version 2
+    assert obj["format"] == FORMAT and obj["version"] == (VERSION if "socialized_loss" in obj else 2)
     assert data == orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)  # canonical: sorted, compact
 
 

@@ -109,7 +109,7 @@ def test_the_restored_fixture_carries_on_like_the_venue_it_was_taken_from():
     [
         lambda b: b[: len(b) // 3],
         lambda b: b[:-2],
-        lambda b: b.replace(b'"version":2', b'"version":3'),
+        lambda b: b.replace(b'"version":2', b'"version":4'),  # a version this build cannot read
         lambda b: b.replace(b'"orders":[[', b'"orders":[["x",'),
     ],
 )

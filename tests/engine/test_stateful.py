@@ -94,7 +94,10 @@ class EngineMachine(RuleBasedStateMachine):
         return evs
 
     def no_one_escapes_liquidation(self, evs) -> None:
-        """The liquidation index must find every account below maintenance (no full scan in the engine)."""
+        """The liquidation index must find every account below maintenance (no full scan in the engine).
+
+        An account the book cannot take (and that is not bankrupt) waits in a liquidation cooldown: it
+        was found, examined, and its next step waits for engine time (liquidation.COOLDOWN_MS)."""
         if self.e.liquidations_paused:
             return
         involved = set()
@@ -103,7 +106,7 @@ class EngineMachine(RuleBasedStateMachine):
                 if k in ev:
                     involved.add(ev[k])
         for name, acct in self.e.accounts.items():
-            if name in involved:
+            if name in involved or self.e.liq_cooldown.get(name, -1) > self.e.now:
                 continue
             value, mm, npos = value_and_mm(acct, self.e.markets)
             if npos and value < mm:

@@ -26,8 +26,10 @@ def incident(node: Node, insurance: str = "100000") -> dict:
     """The hand-checked case of tests/engine/test_counterfactual.py, through the node.
 
     alice (3000 USDC) long 1 BTC and carol (3800) long 0.5 at 97000 from bob; mm bids 2 at 89500; a
-    snapshot; a bad load_market_state (mark 90000) liquidates alice (all, bad debt 4500) and carol
-    (0.3 BTC, fee capped at 150); the oracle says 97000 again."""
+    snapshot; a bad load_market_state (mark 90000) liquidates alice (all, taken over by the insurance fund
+    at her bankruptcy price 94000, the fund paying the 4500 gap to mm's bid) and carol (all 0.5 BTC on
+    the bid: no partial step makes her healthier after its fee; fee capped at her last 50); the oracle
+    says 97000 again."""
     def call(cmd, actor=ADMIN):
         res = node.call(cmd, actor=actor)
         assert res.ok, res
@@ -72,9 +74,9 @@ def test_hand_checked_case_through_the_node_and_suspects(venue):
     assert [x["seq"] for x in suspects] == [s["bad"]] and "outside the price band" in suspects[0]["reasons"][0]
     report = node.compute_refunds(s["sid"], s["fix"], [x["seq"] for x in suspects])
     # alice: V_cf 3000 (long 1 at 97000, valued at the reference 97000) - V_act 0 = 3000.000000
-    # carol: V_cf 3800 - V_act (-18000 cash + 0.2 x 97000 = 1400) = 2400.000000
-    assert amounts(report) == [("alice", 3_000_000_000), ("carol", 2_400_000_000)]
-    assert report["total"] == 5_400_000_000 and report["method"] == "counterfactual"
+    # carol: V_cf 3800 - V_act (closed in full, cash 0) = 3800.000000
+    assert amounts(report) == [("alice", 3_000_000_000), ("carol", 3_800_000_000)]
+    assert report["total"] == 6_800_000_000 and report["method"] == "counterfactual"
     assert report["inputs"]["snapshot_id"] == s["sid"] and report["inputs"]["to_seq"] == s["fix"]
     # determinism: computing again gives the very same report
     assert node.compute_refunds(s["sid"], s["fix"], [s["bad"]]) == report
@@ -108,11 +110,11 @@ def test_propose_recompute_and_the_report_is_checked(venue):
     assert e.value.code == "report_mismatch"
     recs = node.propose_refunds(report, "liquidated on a bad restored mark", actor=OPERATOR)
     assert [(r["account"], r["amount"], r["status"], r["proposer"]) for r in recs] == [
-        ("alice", 3_000_000_000, "proposed", "otto"), ("carol", 2_400_000_000, "proposed", "otto")]
+        ("alice", 3_000_000_000, "proposed", "otto"), ("carol", 3_800_000_000, "proposed", "otto")]
     stored = node.store.get_refund(recs[1]["refund_id"])
     assert stored["evidence"]["method"] == "counterfactual"
     assert stored["evidence"]["inputs"] == report["inputs"]
-    assert stored["evidence"]["liquidations"][0]["fee"] == "150"
+    assert stored["evidence"]["liquidations"][0]["fee"] == "50"
     for r in recs:
         again = node.recompute_refund(r["refund_id"])
         assert again["matches"] and again["recomputed_amount"] == r["amount"] == again["stored_amount"]
@@ -146,9 +148,9 @@ def test_maker_checker_pay_once_and_conservation(venue):
     assert node.pay_refund(alice, actor=APPROVER2).ok
     assert node.pay_refund(carol, actor=APPROVER2).ok
     assert node.account("alice")["cash"] == before["alice"] + 3_000_000_000
-    assert node.account("carol")["cash"] == before["carol"] + 2_400_000_000
+    assert node.account("carol")["cash"] == before["carol"] + 3_800_000_000
     assert node.status()["insurance_fund"] == fund_before - 3_000_000_000
-    assert node.engine.treasury_in == 100_000_000_000 + 2_400_000_000  # fund_insurance + the treasury credit
+    assert node.engine.treasury_in == 100_000_000_000 + 3_800_000_000  # fund_insurance + the treasury credit
     # paying twice is refused, by the node and by the engine
     with pytest.raises(NodeError) as e:
         node.pay_refund(alice, actor=APPROVER2)
@@ -166,14 +168,14 @@ def test_refunds_never_exceed_the_insurance_fund(db_url):
     node = Node.open(db_url, actor=ADMIN, snapshot_every=0)
     try:
         s = incident(node, insurance="9000")
-        # 9000 - alice's bad debt 4500 + carol's fee 150 = 4650 USDC left in the fund
-        assert node.status()["insurance_fund"] == 4_650_000_000
+        # 9000 - alice's bad debt 4500 + carol's fee 50 = 4550 USDC left in the fund
+        assert node.status()["insurance_fund"] == 4_550_000_000
         alice, carol = (r["refund_id"] for r in node.propose_refunds(
             node.compute_refunds(s["sid"], s["fix"], [s["bad"]]), "bad mark", actor=OPERATOR))
-        node.decide_refund(alice, True, "ok", actor=APPROVER)  # 3000 <= 4650
-        with pytest.raises(NodeError) as e:  # 3000 already committed + 2400 > 4650
+        node.decide_refund(alice, True, "ok", actor=APPROVER)  # 3000 <= 4550
+        with pytest.raises(NodeError) as e:  # 3000 already committed + 3800 > 4550
             node.decide_refund(carol, True, "ok", actor=APPROVER)
-        assert e.value.code == "insufficient_fund" and "cannot also cover 2400" in e.value.message
+        assert e.value.code == "insufficient_fund" and "cannot also cover 3800" in e.value.message
         assert node.store.get_refund(carol)["status"] == "proposed"
         # the payment is checked again by the engine: the fund shrank meanwhile
         assert node.call({"type": "credit", "account": "bob", "amount": "2000", "refund_id": "goodwill-1",
@@ -181,7 +183,7 @@ def test_refunds_never_exceed_the_insurance_fund(db_url):
         res = node.pay_refund(alice, actor=APPROVER)
         assert (res.ok, res.code) == (False, "insufficient_fund")
         assert node.store.get_refund(alice)["status"] == "approved"
-        assert node.status()["insurance_fund"] == 2_650_000_000
+        assert node.status()["insurance_fund"] == 2_550_000_000
         # the treasury always covers, and is recorded as money in
         node.decide_refund(carol, True, "from the treasury", actor=APPROVER, fund="treasury")
         assert node.pay_refund(carol, actor=APPROVER).ok
@@ -197,9 +199,9 @@ def test_reference_price_refunds_through_the_node(venue):
     assert e.value.code == "reference_in_future"
     assert node.call({"type": "tick", "ts": 60_000}).ok  # the venue moves on past the reference time
     report = node.reference_refunds(s["snap_seq"], s["fix"], s["fix_ts"])
-    # both longs were sold at 89500; reference index 97000 at ts 6000:
-    # alice (97000 - 89500) x 1 = 7500; carol (97000 - 89500) x 0.3 = 2250
-    assert amounts(report) == [("alice", 7_500_000_000), ("carol", 2_250_000_000)]
+    # alice was closed at her bankruptcy price 94000, carol sold at 89500; reference index 97000 at ts 6000:
+    # alice (97000 - 94000) x 1 = 3000; carol (97000 - 89500) x 0.5 = 3750
+    assert amounts(report) == [("alice", 3_000_000_000), ("carol", 3_750_000_000)]
     assert report["method"] == "reference_price" and report["reference_prices"][BTC]["index_price"] == "97000"
     assert amounts(node.reference_refunds(s["snap_seq"], s["fix"], s["fix_ts"], market="ETH-USD-PERP")) == []
     recs = node.propose_refunds(report, "reference price at 00:00", actor=OPERATOR)
@@ -218,7 +220,7 @@ def test_rolled_back_rows_are_what_happened(venue):
     # the window is read as executed: the rolled-back liquidations still count (a venue that rolled back
     # has nothing to pay; the figure shows what the rollback undid)
     report = node.compute_refunds(s["sid"], s["fix"], [s["bad"]])
-    assert amounts(report) == [("alice", 3_000_000_000), ("carol", 2_400_000_000)]
+    assert amounts(report) == [("alice", 3_000_000_000), ("carol", 3_800_000_000)]
     # a window that crosses the rollback replays it in both runs: they converge, nobody is owed anything
     assert node.compute_refunds(s["sid"], res.seq, [s["bad"]])["proposals"] == []
 
@@ -260,7 +262,7 @@ def test_csv_export_round_trip_and_cli(venue, db_url, tmp_path, capsys):
     for row in rows:
         r = by_id[row["refund_id"]]
         assert row["account"] == r["account"] and row["status"] == r["status"]
-        assert row["amount"] == {3_000_000_000: "3000", 2_400_000_000: "2400", 12_500_000: "12.5"}[r["amount"]]
+        assert row["amount"] == {3_000_000_000: "3000", 3_800_000_000: "3800", 12_500_000: "12.5"}[r["amount"]]
         assert row["reason"] == r["reason"] and row["proposer"] == "otto"
         if r["evidence"].get("inputs"):
             assert row["method"] == "counterfactual"
