@@ -131,18 +131,23 @@ def test_liquidation_never_fills_past_bankruptcy(tmp_path):
     _leveraged_long(v, "lev", "2100")
     v.deposit("colluder", "20000")
     v.limit("colluder", "buy", "1", "92926")  # ~3% under the mark the oracle is about to set
-    liq = []
-    liq += v.oracle("95800")
+    bankrupt_at = P("97000") - (A("2100") - A("19.4"))  # value 0 for 1 BTC: 94,919.4
+    evs = v.oracle("95800")  # below maintenance, still solvent: the only bid is past bankruptcy
     for _ in range(40):  # room for partial steps and their cooldowns
-        liq += v.tick(5_000)
-        liq += v.oracle("95800")
-    assert of_type(liq, "liquidation") or of_type(liq, "deleverage"), "lev was never liquidated"
-    lev = v.e.accounts["lev"]
-    assert _value(v, "lev") >= 0 or not any(p.size for p in lev.positions.values())
-    bankrupt_at = P("97000") - (A("2100") - A("19.4"))  # value 0 for 1 BTC
-    for t in of_type(liq, "trade"):
-        if t["taker_account"] == "lev" or t["maker_account"] == "lev":
+        evs += v.tick(5_000)
+        evs += v.oracle("95800")
+    assert _value(v, "lev") >= 0
+    evs += v.oracle("94500")  # now under water: the loss goes to a profitable opposite position (ADL)
+    for _ in range(3):
+        evs += v.tick(5_000)
+        evs += v.oracle("94500")
+    assert of_type(evs, "liquidation") or of_type(evs, "deleverage"), "lev was never liquidated"
+    assert v.pos("lev") == 0 and v.cash("lev") >= 0
+    for t in of_type(evs, "trade") + of_type(evs, "deleverage"):
+        if "lev" in (t.get("taker_account"), t.get("maker_account"), t.get("account")):
             assert t["price"] >= bankrupt_at - P("1"), f"lev sold at {t['price']}, past bankruptcy {bankrupt_at}"
+    assert v.pos("colluder") == 0, "the colluder bought below bankruptcy"
+    assert _value(v, "carol") >= 0
     _sound(v)
     _replays_to_same_hash(v, tmp_path)
 

@@ -18,7 +18,7 @@ from engine.fixedpoint import fmt_price
 from engine.sim import Simulator
 
 # state hash of the command file below, produced by the pure-Python build
-EXPECTED_STATE_HASH = "3bc656dd88a515d73e36cf4a866d506d6668918dcc55d8530e379a4283812a30"  # state v3: bounds, edge flows, default venue bounds (same events as v2 but market_created's bound fields)
+EXPECTED_STATE_HASH = "1afd1e5231a24fe7ab7751a654d389b6480a01922cc8e92dd0d1b507259c51eb"  # state v3: bounds and edge flows, impact-basis mark and averaged funding, fill checks (wrong-side stops refused), liquidation economics
 
 
 def _commands() -> list[dict]:
