@@ -27,6 +27,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from . import format as fmt
 from .gateway import Feed, Gateway, GatewayError, Outcome
 from .messages import CommandDone, MarketProgress, Refreshed
 from .palette import DeskCommands
@@ -220,11 +221,13 @@ class PerpdeskApp(App):
         screen = screen or self.screen
         status = gw.status()
         now = status.get("now") or gw.clock()
+        markets = gw.markets()
+        fmt.learn_markets(markets)
         vm = {
             "read_at": time.perf_counter(),  # how old the data on screen is (bench/bench_console.py)
             "status": status,
             "identity": gw.identity,
-            "markets": gw.markets(),
+            "markets": markets,
             "now": now,
             "clock": gw.clock(),
             "counters": self.feed.counters(),
@@ -425,6 +428,13 @@ class PerpdeskApp(App):
         self.refresh_now()
 
     # ---- actions -------------------------------------------------------------------
+    def get_system_commands(self, screen):
+        """The palette offers perpdesk's actions; of Textual's own commands only the theme switch
+        (quit, screenshot, maximise, keys are either perpdesk's own or noise at the desk)."""
+        for cmd in super().get_system_commands(screen):
+            if cmd.title.lower().startswith("theme"):
+                yield cmd
+
     def action_go(self, mode: str) -> None:
         if self.current_mode != mode:
             self.switch_mode(mode)

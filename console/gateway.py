@@ -109,6 +109,11 @@ class Gateway:
     def book(self, market: str, levels: int = 10) -> dict:
         return _call(self.node.book, market, levels)
 
+    def accounts_by_risk(self, limit: int = 300, below_maintenance: bool = False) -> list[dict]:
+        """Accounts with a position, highest maintenance-margin ratio first (optionally only those below
+        maintenance)."""
+        return _call(self._need("accounts_by_risk"), limit, below_maintenance)
+
     def checks(self) -> list[dict]:
         return _call(self.node.checks)
 

@@ -526,6 +526,10 @@ class Node:
     def book(self, market: str, levels: int = 10) -> dict:
         return self.read(views.book, market, levels)
 
+    def accounts_by_risk(self, limit: int = 300, below_maintenance: bool = False) -> list[dict]:
+        """Read-only (console): accounts with a position, riskiest first (views.accounts_by_risk)."""
+        return self.read(views.accounts_by_risk, limit, below_maintenance)
+
     def checks(self) -> list[dict]:
         return self.read(views.checks)
 

@@ -237,8 +237,14 @@ async def test_maintenance_form_shows_errors_inline_then_schedules(desk_app):
         s.query_one("#f-markets", Input).value = "all"
         s.query_one("#f-start", Input).value = "+20m"
         s.query_one("#f-duration", Input).value = "15"
+        s.query_one("#f-window_id", Input).value = "mw-0430"
         s.query_one("#f-kind", Select).value = "database_upgrade"
         s.action_schedule()
+        await pilot.pause()
+        # a confirmation (Cancel focused) names what will be scheduled; a reason is required
+        assert app.screen.id == "schedule-modal" and app.focused.id == "cancel"
+        assert "mw-0430" in text_of(app.screen.query_one("#confirm-explain"))
+        await pilot.press("shift+tab", *"db upgrade", "enter", "enter")
         await pilot.pause()
         (w,) = app.gateway.maintenance_windows()
         assert w["kind"] == "database_upgrade" and len(w["markets"]) == 3
