@@ -93,8 +93,8 @@ class AccountsScreen(DeskScreen):
         except GatewayError as e:
             box.update(Text(e.message, style="red"))
             return
-        if a is None:
-            box.update(Text(f"{self.current} no longer exists", style="dim"))
+        if a is None:  # e.g. a rollback undid its deposit: its history still shows what happened to it
+            box.update(Text(f"{self.current} no longer exists\n", style="dim") + self._history(self.current))
             return
         head = Text()
         head.append(f"{a['account']}\n", style="bold")
@@ -112,12 +112,19 @@ class AccountsScreen(DeskScreen):
                         fmt.money(p["unrealized_pnl"]), fmt.money(p["funding_pnl"]))
         orders = Table(title="open orders", box=None, expand=True, title_justify="left")
         for c in ("id", "market", "side", "type", "price", "remaining"):
-            orders.add_column(c)
+            orders.add_column(c, justify="right" if c in ("id", "price", "remaining") else "left")
         for o in a["orders"][:12]:
             orders.add_row(str(o["order_id"]), o["market"], o["side"], o["order_type"],
                            fmt.price_on(o["price"] or o["trigger_price"], o["market"]), fmt.size_on(o["remaining"], o["market"]))
+        hist = self._history(a["account"])
+        from rich.console import Group
+
+        box.update(Group(head, pos, Text(""), orders, hist))
+
+    def _history(self, name: str) -> Text:
+        """Its liquidations (from the journal, rolled-back ones marked) and refunds."""
         hist = Text("\nhistory (from the journal)\n", style="bold")
-        liqs = [r for r in self.app.feed.liquidations() if r["account"] == a["account"]][-8:]
+        liqs = [r for r in self.app.feed.liquidations() if r["account"] == name][-8:]
         for r in liqs:
             mk = r["market"]
             undone = bool(r.get("rolled_back"))
@@ -126,16 +133,14 @@ class AccountsScreen(DeskScreen):
                         style="dim strike" if undone else "")
             hist.append("  rolled back\n" if undone else "\n", style="bold yellow")
         try:
-            refunds = [r for r in self.app.gateway.refunds() if r["account"] == a["account"]]
+            refunds = [r for r in self.app.gateway.refunds() if r["account"] == name]
         except GatewayError:
             refunds = []
         for r in refunds:
             hist.append(f"refund {r['refund_id']} {fmt.money(r['amount'])} USDC {r['status']}\n")
         if not liqs and not refunds:
             hist.append("no liquidations or refunds\n", style="dim")
-        from rich.console import Group
-
-        box.update(Group(head, pos, Text(""), orders, hist))
+        return hist
 
     def action_sort_risk(self) -> None:
         self.by_risk = not self.by_risk
