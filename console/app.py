@@ -148,12 +148,18 @@ class PerpdeskApp(App):
         """Compose every desk screen once at start, nothing drawn meanwhile (updates batched), and come
         back: a first visit is then a switch to an existing screen (composing one under load took
         180-560 ms)."""
-        home = self.current_mode
-        with self.batch_update():
-            for mode in self.MODES:
-                if mode != home:
-                    await self.switch_mode(mode)
-            await self.switch_mode(home)
+        self.prebuild_home = home = self.current_mode
+        try:
+            with self.batch_update():
+                for mode in self.MODES:
+                    if not self.is_running:  # shutting down: add no screen while Textual closes them
+                        return
+                    if mode != home:
+                        await self.switch_mode(mode)
+                if self.is_running:  # back where the operator is (a go key meanwhile changed it)
+                    await self.switch_mode(self.prebuild_home)
+        finally:
+            self.prebuild_home = None
 
     @staticmethod
     def _freeze_startup_objects() -> None:
@@ -454,6 +460,9 @@ class PerpdeskApp(App):
                 yield cmd
 
     def action_go(self, mode: str) -> None:
+        if getattr(self, "prebuild_home", None) is not None:  # screens are being built: land there after
+            self.prebuild_home = mode
+            return
         if self.current_mode != mode:
             self.switch_mode(mode)
 
