@@ -54,7 +54,7 @@ class DeskCommands(Provider):
                 if not isinstance(b, Binding) or not b.description or b.action in SKIP or b.key == "escape":
                     continue
                 keys = b.key_display or app.get_key_display(b)
-                help_text = f"{b.tooltip or b.description} on {title}  [{keys} there]"
+                help_text = f"{b.tooltip or b.description} on {title}  (key {keys} there)"
                 yield f"{title}: {b.description}", help_text, partial(_on_screen, app, mode, b.action)
         for name, help_text, action in getattr(app, "PALETTE_EXTRA", ()):
             control = action.split("'")[1] if "'" in action else ""

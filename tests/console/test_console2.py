@@ -236,3 +236,14 @@ async def test_accounts_sort_by_margin_ratio_and_below_maintenance_filter(desk_a
         assert all(r["ratio_bps"] is None or r["ratio_bps"] >= 10_000 for r in below)
         assert table.row_count == len(below)
         assert "below maintenance" in str(table.border_title)
+
+
+@pytest.mark.asyncio
+async def test_palette_runs_another_screens_action_there(desk_app):
+    app = desk_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p", *"accounts: below")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert app.current_mode == "accounts" and app.screen.below_mm

@@ -299,7 +299,7 @@ async def test_liquidations_pause_freezes_table_while_counters_move(desk_app):
         await pilot.press("slash", *"ETH", "enter")
         await pilot.pause()
         assert 0 < table.row_count < app.feed.counters()["liquidations"]
-        assert all(table.get_row_at(i)[2] == "ETH-USD-PERP" for i in range(table.row_count))
+        assert all(str(table.get_row_at(i)[2]) == "ETH-USD-PERP" for i in range(table.row_count))
         await pilot.press("escape")
         await pilot.pause()
         assert table.row_count == app.feed.counters()["liquidations"]
