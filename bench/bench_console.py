@@ -146,7 +146,7 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
                 if done():
                     if t_done is None:
                         t_done = time.perf_counter()
-                        switched[key].append((t_done - t) * 1000)
+                        switched.setdefault(key, []).append((t_done - t) * 1000)
                     scr = app.screen
                     if first is None:
                         hit = [f for f in frames if f[1] is scr and f[4]]  # the new screen, all of it
@@ -163,6 +163,21 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
                             return (first[0] - t) * 1000
                 if time.perf_counter() - t > 10:
                     raise RuntimeError(f"{key}: no effect on screen within 10 s")
+
+        # first visit to every screen (its screen is composed for the first time unless prebuilt)
+        first_visit: dict[str, float] = {}
+        for key, mode in (("l", "liquidations"), ("m", "maintenance"), ("s", "snapshots"), ("r", "refunds"),
+                          ("a", "audit"), ("c", "accounts"), ("t", "alerts")):
+            cls = app.MODES[mode]
+            await asyncio.sleep(0.3)
+            first_visit[mode] = await measure(key, lambda cls=cls: isinstance(app.screen, cls))
+            await asyncio.sleep(0.3)
+            await measure("d", lambda: isinstance(app.screen, DashboardScreen))
+        print("\nfirst visit to each screen under load (key -> first full frame of it): "
+              + ", ".join(f"{k} {v:.0f} ms" for k, v in first_visit.items())
+              + f"   max {max(first_visit.values()):.0f} ms (target < 150 ms)")
+        for v in switched.values():
+            v.clear()
 
         lat: dict[str, list[float]] = {"l (go to liquidations)": [], "d (go to dashboard)": [],
                                        "ctrl+b (brake preview modal)": [], "esc (dismiss modal)": []}

@@ -123,6 +123,23 @@ class Desk:
         self.node.call(cmd, actor=SYSTEM)
 
 
+#: journal rows replayed at start to rebuild the liquidations feed, alerts and account history
+HISTORY_COMMANDS = 50_000
+
+
+def seed_feed(feed: Feed, node, now: int, max_commands: int = HISTORY_COMMANDS) -> None:
+    """A restarted console remembers the incident: the recent liquidations and alerts (rolled-back
+    entries marked) and the downtime, re-derived from the journal (a failure only loses the history)."""
+    from .gateway import HISTORY_EVENTS
+
+    try:
+        feed.seed(node.history(max_commands, types=HISTORY_EVENTS), now)
+    except Exception:  # pragma: no cover - the venue still starts; the screens say nothing was rebuilt
+        import logging
+
+        logging.getLogger("perpdesk.console").exception("rebuilding the history from the journal failed")
+
+
 def leveraged_pairs(desk: Desk, pairs: int, market: str = "BTC-USD-PERP", price: str | None = None,
                     size: str = "0.5", collateral: str = "1500", prefix: str = "lev") -> None:
     """Open ``pairs`` long/short pairs of highly leveraged accounts against each other (at the mark)."""
@@ -205,6 +222,7 @@ def build_desk(seed: int = 7, accounts: int = 200, *, frozen: bool = True, warmu
     desk = Desk(node, Gateway(node), feed, sim, clock, live=not frozen)
     attach_outside(desk, config, **(outside or {}))
     if node.engine.seq:  # an existing venue: follow its prices instead of seeding a new one
+        seed_feed(feed, node, clock())
         by_name = {m["market"]: m for m in node.markets()}
         for smk in sim.markets:
             m = by_name.get(smk.name)

@@ -26,6 +26,59 @@ def _group(s: str) -> str:
     return f"{sign}{int(whole):,}{dot}{frac}"
 
 
+#: decimals per market for prices (its tick) and sizes (its lot); learnt from every markets read
+PRICE_DP: dict[str, int] = {}
+SIZE_DP: dict[str, int] = {}
+
+
+def _dp(step: int, scale_digits: int) -> int:
+    """Decimals a step needs: a tick of 100000 at 1e-6 -> 1; a lot of 100000 at 1e-8 -> 3."""
+    if step <= 0:
+        return scale_digits
+    d = scale_digits
+    while d > 0 and step % 10 == 0:
+        step //= 10
+        d -= 1
+    return d
+
+
+def learn_markets(markets) -> None:
+    """Remember each market's tick and lot (cheap: called with every view model)."""
+    for m in markets:
+        name = m.get("market")
+        if name in PRICE_DP or not name:
+            continue
+        PRICE_DP[name] = _dp(int(m.get("tick_size") or 0), 6)
+        SIZE_DP[name] = _dp(int(m.get("lot_size") or 0), 8)
+
+
+def fixed(n: int | None, scale_digits: int, decimals: int, *, sign: bool = False) -> str:
+    """An integer at 10^-scale_digits as a decimal on exactly ``decimals`` places (half away from
+    zero), with thousands separators: ``fixed(95848007692, 6, 1) == "95,848.0"``."""
+    if n is None:
+        return "—"
+    decimals = max(0, min(decimals, scale_digits))
+    q = 10 ** (scale_digits - decimals)
+    v = (abs(n) + q // 2) // q
+    whole, frac = divmod(v, 10 ** decimals)
+    out = f"{whole:,}" + (f".{frac:0{decimals}d}" if decimals else "")
+    if n < 0 and v:
+        return "-" + out
+    return ("+" + out) if sign and n > 0 and v else out
+
+
+def price_on(n: int | None, market: str) -> str:
+    """A price on the market's tick (fixed decimals, so a column lines up)."""
+    dp = PRICE_DP.get(market)
+    return price(n) if dp is None or n is None else fixed(n, 6, dp)
+
+
+def size_on(n: int | None, market: str, *, sign: bool = False) -> str:
+    """A size on the market's lot (fixed decimals)."""
+    dp = SIZE_DP.get(market)
+    return size(n) if dp is None or n is None else fixed(n, 8, dp, sign=sign)
+
+
 def price(n: int | None) -> str:
     return "—" if n is None else _group(fmt_price(n))
 
@@ -105,4 +158,4 @@ def short_hash(h: str | None) -> str:
 def positions(p: dict) -> str:
     if not p:
         return "—"
-    return ", ".join(f"{m.split('-')[0]} {size(s)}" for m, s in sorted(p.items()))
+    return ", ".join(f"{m.split('-')[0]} {size_on(s, m)}" for m, s in sorted(p.items()))

@@ -13,6 +13,7 @@ where it only appends to bounded buffers under a lock; the UI drains it.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -107,6 +108,11 @@ class Gateway:
 
     def book(self, market: str, levels: int = 10) -> dict:
         return _call(self.node.book, market, levels)
+
+    def accounts_by_risk(self, limit: int = 300, below_maintenance: bool = False) -> list[dict]:
+        """Accounts with a position, highest maintenance-margin ratio first (optionally only those below
+        maintenance)."""
+        return _call(self._need("accounts_by_risk"), limit, below_maintenance)
 
     def checks(self) -> list[dict]:
         return _call(self.node.checks)
@@ -295,6 +301,13 @@ ALERT_EVENTS = {
     "maintenance_phase": ("information", lambda e: f"maintenance {e.get('window_id')}: {e.get('phase')}"),
 }
 
+def _hms(ts_ms: int) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(ts_ms / 1000))
+
+
+#: events the console rebuilds from the journal at start (liquidations and every alert)
+HISTORY_EVENTS = frozenset({"liquidation", *ALERT_EVENTS})
+
 SPARK_POINTS = 90  # seconds of price history per market
 LIQ_ROWS = 2000  # liquidations kept for the live table
 LIQ_MINUTES = 60  # minutes of per-minute counts
@@ -316,6 +329,7 @@ class Feed:
         self.events = 0
         self.trades = 0
         self.last_seq = 0
+        self.restored: dict | None = None
 
     def __call__(self, events: list[dict]) -> None:
         """Sequencer thread: sift the batch without the lock, then merge under it in a few appends,
@@ -326,6 +340,7 @@ class Feed:
         marks: dict[str, int] = {}
         liqs: list[dict] = []
         alerts: list[tuple[int, str, str]] = []
+        undone: list[tuple[int, int]] = []
         for ev in events:
             t = ev["type"]
             if t == "trade":
@@ -336,6 +351,8 @@ class Feed:
                 row = dict(ev)
                 row["ts"] = now
                 liqs.append(row)
+            elif t == "rolled_back":
+                undone.append((ev.get("to_seq", 0), ev.get("seq", 0)))
             if t in ALERT_EVENTS:
                 level, text = ALERT_EVENTS[t]
                 alerts.append((now, level, text(ev)))
@@ -367,10 +384,63 @@ class Feed:
                     if r is None:
                         r = self.liq_recent[row["market"]] = deque(maxlen=10_000)
                     r.append(now)
+            for after_seq, rb_seq in undone:  # a rollback: the liquidations it undid are marked, not removed
+                for row in self.liqs:
+                    if after_seq < row["seq"] < rb_seq:
+                        row["rolled_back"] = True
             self.alert_count += len(alerts)
             self.alerts.extend(alerts[-100:])
             if events:
                 self.last_seq = max(self.last_seq, events[-1].get("seq", 0))
+
+    def seed(self, history: dict, now: int, gap_ms: int = 10_000) -> None:
+        """Fill the buffers from the journal at start (:meth:`engine.node.Node.history`): the
+        liquidations, alerts and per-minute counts of the recent past, rolled-back entries marked,
+        and each stretch the venue was down (journal rows further apart than ``gap_ms``, and the
+        time from the last row before this start to now)."""
+        alerts: list[tuple[int, str, str]] = []
+        liqs: list[dict] = []
+        for ev in history.get("events", ()):
+            t = ev["type"]
+            ts = ev.get("ts") or 0
+            if t == "liquidation":
+                liqs.append(dict(ev))
+            if t in ALERT_EVENTS:
+                level, text = ALERT_EVENTS[t]
+                msg = text(ev)
+                if ev.get("rolled_back"):
+                    msg += " [rolled back]"
+                alerts.append((ts, level, msg))
+        gaps = [(a, b) for a, b, _seq in history.get("gaps", ())]
+        last_ts = history.get("last_ts")
+        if last_ts and now - last_ts > gap_ms:
+            gaps.append((last_ts, now))
+        for a, b in gaps:
+            alerts.append((b, "error", f"venue down {_hms(a)}-{_hms(b)} ({(b - a) // 1000:,}s without a command)"))
+        alerts.sort(key=lambda a: a[0])
+        with self._lock:
+            kept = liqs[-LIQ_ROWS:]
+            self.liq_count = len(liqs) - len(kept)
+            for row in kept:
+                self.liq_count += 1
+                row["n"] = self.liq_count
+                self.liqs.append(row)
+            for row in liqs:
+                minute = row.get("ts", 0) // 60_000
+                self.liq_minutes[minute] = self.liq_minutes.get(minute, 0) + 1
+            if len(self.liq_minutes) > LIQ_MINUTES * 2:
+                for k in sorted(self.liq_minutes)[:-LIQ_MINUTES]:
+                    del self.liq_minutes[k]
+            self.alerts.extend(alerts[-100:])
+            self.alert_count += len(alerts)
+            self.last_seq = max(self.last_seq, history.get("head", 0))
+            self.restored = {"from_seq": history.get("from_seq", 0), "head": history.get("head", 0),
+                             "liquidations": len(liqs), "alerts": len(alerts), "downtime": gaps}
+
+    def restored_from(self) -> dict | None:
+        """What :meth:`seed` rebuilt at start (None: nothing, a new venue)."""
+        with self._lock:
+            return dict(self.restored) if self.restored else None
 
     # ---- UI side (copies under the lock) -----------------------------------------
     def liquidations_since(self, n: int) -> list[dict]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import ClassVar, NamedTuple
 
-from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -27,12 +26,12 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-CELL_PAD = 1  # a space each side of a cell, as DataTable's cell_padding
+PAD_LEFT, PAD_RIGHT = 1, 2  # three spaces between columns: a right-aligned number never meets the word before it
 
 
 class Column(NamedTuple):
     key: str
-    label: str
+    label: str | Text
 
 
 def _text(cell: object) -> Text:
@@ -112,9 +111,9 @@ class LiveTable(ScrollView, can_focus=True):
         self._cursor = 0
 
     # ---- columns and rows ---------------------------------------------------------------
-    def add_column(self, label: str, *, key: str) -> str:
+    def add_column(self, label: str | Text, *, key: str) -> str:
         self.columns[key] = Column(key, label)
-        self._widths.append(cell_len(label))
+        self._widths.append(_text(label).cell_len)
         self._layout_changed()
         return key
 
@@ -136,7 +135,7 @@ class LiveTable(ScrollView, can_focus=True):
         self._keys.clear()
         self._cells.clear()
         self._strips.clear()
-        self._widths = [cell_len(c.label) for c in self.columns.values()]
+        self._widths = [_text(c.label).cell_len for c in self.columns.values()]
         self._cursor = 0
         self._layout_changed()
 
@@ -175,7 +174,7 @@ class LiveTable(ScrollView, can_focus=True):
                 del self._strips[key]
         self._keys = keys
         self._cells = cells_by_key
-        widths = [cell_len(c.label) for c in self.columns.values()]
+        widths = [_text(c.label).cell_len for c in self.columns.values()]
         for cells in self._cells.values():
             for i, cell in enumerate(cells[:len(widths)]):
                 widths[i] = max(widths[i], _text(cell).cell_len)
@@ -203,12 +202,12 @@ class LiveTable(ScrollView, can_focus=True):
 
     @property
     def _table_width(self) -> int:
-        return sum(w + 2 * CELL_PAD for w in self._widths)
+        return sum(w + PAD_LEFT + PAD_RIGHT for w in self._widths)
 
     # ---- rendering ----------------------------------------------------------------------
     def _render_cells(self, cells: Sequence) -> Strip:
         line = Text(no_wrap=True, end="")
-        pad = " " * CELL_PAD
+        pad_l, pad_r = " " * PAD_LEFT, " " * PAD_RIGHT
         for i, width in enumerate(self._widths):
             cell = _text(cells[i]) if i < len(cells) else Text("")
             if cell.cell_len > width:
@@ -217,9 +216,9 @@ class LiveTable(ScrollView, can_focus=True):
             gap = width - cell.cell_len
             justify = cell.justify
             left = gap if justify == "right" else gap // 2 if justify == "center" else 0
-            line.append(pad + " " * left)
+            line.append(pad_l + " " * left)
             line.append_text(cell)
-            line.append(" " * (gap - left) + pad)
+            line.append(" " * (gap - left) + pad_r)
         segments = list(line.render(self.app.console))
         return Strip(segments, self._table_width)
 

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from functools import partial
 
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+
+def _on_screen(app, mode: str, action: str) -> None:
+    """Switch to ``mode``'s screen, then run one of its actions there (after the switch is drawn)."""
+    if app.current_mode != mode:
+        app.switch_mode(mode)
+
+    async def run() -> None:
+        await app.run_action(action, app.screen)
+
+    app.call_after_refresh(run)
 
 SKIP = {"command_palette", "quit", "app.quit", "screenshot", "focus_next", "focus_previous", "copy_text",
         "app.copy_text", "help_quit", "maximize", "minimize", "app.focus_next", "app.focus_previous"}
@@ -32,6 +44,18 @@ class DeskCommands(Provider):
             group = b.group.description if b.group else ""
             name = f"{group}: {b.description}" if group else b.description
             yield name, help_text, partial(app.run_action, b.action, active.node)
+        # every other screen's own actions too: the palette switches there first, then acts
+        here = type(self.screen)
+        for mode, screen_cls in getattr(app, "MODES", {}).items():
+            if not isinstance(screen_cls, type) or screen_cls is here:
+                continue
+            title = getattr(screen_cls, "TITLE_NAME", None) or mode.capitalize()
+            for b in getattr(screen_cls, "BINDINGS", ()):
+                if not isinstance(b, Binding) or not b.description or b.action in SKIP or b.key == "escape":
+                    continue
+                keys = b.key_display or app.get_key_display(b)
+                help_text = f"{b.tooltip or b.description} on {title}  (key {keys} there)"
+                yield f"{title}: {b.description}", help_text, partial(_on_screen, app, mode, b.action)
         for name, help_text, action in getattr(app, "PALETTE_EXTRA", ()):
             control = action.split("'")[1] if "'" in action else ""
             why = app.why_not_venue(control) if control and hasattr(app, "why_not_venue") else None

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from rich.text import Text
 from textual.widgets import DataTable
 
 
-def setup_columns(table: DataTable, columns: Sequence[tuple[str, str]]) -> None:
+def setup_columns(table: DataTable, columns: Sequence[tuple]) -> None:
+    """``columns``: (key, label) or (key, label, "right"): a right-aligned (number) column's header is
+    right-aligned too, over its data."""
     if not table.columns:
-        for key, label in columns:
-            table.add_column(label, key=key)
+        for key, label, *align in columns:
+            table.add_column(Text(label, justify="right") if align and align[0] == "right" else label, key=key)
 
 
 def sync_table(table: DataTable, rows: Iterable[tuple[str, Sequence]]) -> None:

@@ -635,6 +635,10 @@ class Node:
     def book(self, market: str, levels: int = 10) -> dict:
         return self.read(views.book, market, levels)
 
+    def accounts_by_risk(self, limit: int = 300, below_maintenance: bool = False) -> list[dict]:
+        """Read-only (console): accounts with a position, riskiest first (views.accounts_by_risk)."""
+        return self.read(views.accounts_by_risk, limit, below_maintenance)
+
     def checks(self) -> list[dict]:
         return self.read(views.checks)
 
@@ -1604,6 +1608,53 @@ class Node:
                     break
                 out.append((dict(c), None))
         return out
+
+    # ---- read helper for the console: the recent past, re-derived from the journal ------------
+    def history(self, max_commands: int = 50_000, gap_ms: int = 10_000, types=None) -> dict:
+        """Read-only: the events of the journal's tail (events are not stored), re-derived by replaying
+        the rows after a snapshot at or before ``head - max_commands`` on a scratch engine.
+
+        Returns ``{"from_seq", "head", "events", "gaps"}``: ``events`` every event of the replayed
+        rows, each with its row's ``seq`` and ``ts`` (the journal's stamp) and ``rolled_back`` true when
+        a later ``rollback`` in the window undid it (seq after the rollback's snapshot, before the
+        rollback); ``gaps``: ``(ts_before, ts_after, seq_after)`` where consecutive rows are further
+        apart than ``gap_ms`` (the venue was down or idle); ``types``: keep only events of these types
+        (``rolled_back`` is always kept). Never changes the venue.
+        """
+        with self._reading():
+            head = self.engine.seq
+        snap = self._base_snapshot(max(0, head - max_commands))
+        if head - snap.seq > 4 * max_commands:  # no snapshot near the window: take the newest one instead
+            snap = self._base_snapshot(head)
+        rows = self._journal_rows(snap.seq, head)
+        resolve = self._snapshot_resolver()
+        eng = cf_mod.restore(snap)
+        events: list[dict] = []
+        gaps: list[tuple[int, int, int]] = []
+        undo: list[tuple[int, int]] = []
+        last_ts: int | None = snap.ts or None
+        for cmd, _outcome in rows:
+            seq = cmd["seq"]
+            if seq != eng.seq + 1:
+                break  # a gap in the journal: show what replays cleanly
+            c = {k: v for k, v in cmd.items() if k != "seq"}
+            if c.get("type") == "rollback":
+                cf_mod._preload(eng, c.get("snapshot_id"), resolve, snap.seq)
+            evs = eng.apply_obj(c)
+            ts = c.get("ts") if isinstance(c.get("ts"), int) else eng.now
+            if last_ts is not None and ts - last_ts > gap_ms:
+                gaps.append((last_ts, ts, seq))
+            last_ts = ts
+            for ev in evs:
+                if ev.get("type") == "rolled_back" and isinstance(ev.get("to_seq"), int):
+                    undo.append((ev["to_seq"], seq))
+                if types is None or ev.get("type") in types or ev.get("type") == "rolled_back":
+                    events.append({**ev, "seq": seq, "ts": ts})
+        for after_seq, rb_seq in undo:
+            for ev in events:
+                if after_seq < ev["seq"] < rb_seq:
+                    ev["rolled_back"] = True
+        return {"from_seq": snap.seq, "head": eng.seq, "events": events, "gaps": gaps, "last_ts": last_ts}
 
     def _require(self, who: Actor, action: str) -> None:
         if not who.may(action):

@@ -115,6 +115,25 @@ def accounts(engine, limit: int = 500, offset: int = 0, query: str = "") -> list
     return out
 
 
+def accounts_by_risk(engine, limit: int = 300, below_maintenance: bool = False) -> list[dict]:
+    """Read-only, for the console: accounts holding a position, riskiest first (maintenance margin over
+    value, highest first; value <= 0 first of all); ``below_maintenance``: only those at or past it.
+    O(accounts with a position): asked for only while an operator looks at it."""
+    rows = []
+    for n, a in engine.accounts.items():
+        npos = sum(1 for p in a.positions.values() if p.size)
+        if not npos:
+            continue
+        value, im, mm = account_margins(a, engine.markets)
+        ratio = mm * 10_000 // value if value > 0 else None
+        if below_maintenance and ratio is not None and ratio < 10_000:
+            continue
+        rows.append({"account": n, "value": value, "initial_margin": im, "maintenance_margin": mm,
+                     "positions": npos, "orders": len(a.orders), "ratio_bps": ratio})
+    rows.sort(key=lambda r: (r["ratio_bps"] is not None, -(r["ratio_bps"] or 0), r["value"], r["account"]))
+    return rows[:limit]
+
+
 def checks(engine) -> list[dict]:
     return [{"check": f.check, "detail": f.detail, "market": f.market} for f in run_checks(engine)]
 

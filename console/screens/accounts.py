@@ -11,23 +11,29 @@ from textual.widgets import DataTable, Input, Static
 
 from .. import format as fmt
 from ..gateway import GatewayError
-from ..tables import setup_columns, sync_table
+from ..tables import clear_table, setup_columns, sync_table
 from ..widgets import DeskScreen
 
-COLUMNS = [("account", "Account"), ("value", "Value"), ("im", "Initial margin"), ("mm", "Maint. margin"),
-           ("ratio", "MM / value"), ("positions", "Pos"), ("orders", "Ord")]
+COLUMNS = [("account", "Account"), ("value", "Value", "right"), ("im", "Initial margin", "right"), ("mm", "Maint. margin", "right"),
+           ("ratio", "MM / value", "right"), ("positions", "Pos", "right"), ("orders", "Ord", "right")]
 LIMIT = 300
 
 
 class AccountsScreen(DeskScreen):
     NAME = "accounts"
     AUTO_FOCUS = "#acct-table"
-    BINDINGS = [Binding("slash", "filter", "Find account", id="acct_filter", key_display="/")]
+    BINDINGS = [Binding("slash", "filter", "Find account", id="acct_filter", key_display="/"),
+                Binding("R", "sort_risk", "Sort by risk", id="acct_sort", key_display="R",
+                        tooltip="Sort by margin ratio (maintenance margin / value), riskiest first; again: by name"),
+                Binding("B", "below_mm", "Below maintenance", id="acct_below", key_display="B",
+                        tooltip="Only accounts at or below maintenance margin (liquidatable); again: all")]
 
     def __init__(self) -> None:
         super().__init__()
         self.query_text = ""
         self.current: str | None = None
+        self.by_risk = False
+        self.below_mm = False
 
     def compose_body(self) -> ComposeResult:
         yield Input(placeholder="account name contains… (Enter)", id="acct-filter")
@@ -40,6 +46,11 @@ class AccountsScreen(DeskScreen):
         self.query_one("#acct-detail").border_title = "Account"
 
     def collect(self, gw) -> dict:
+        if self.by_risk or self.below_mm:
+            rows = gw.accounts_by_risk(LIMIT, self.below_mm)
+            if self.query_text:
+                rows = [r for r in rows if self.query_text in r["account"]]
+            return {"accounts": rows}
         return {"accounts": gw.accounts(LIMIT, 0, self.query_text)}
 
     def show(self, vm: dict) -> None:
@@ -55,8 +66,14 @@ class AccountsScreen(DeskScreen):
                      style=style if a["positions"] else "dim"),
                 Text(str(a["positions"]), justify="right"), Text(str(a["orders"]), justify="right"))))
         table = self.query_one(DataTable)
+        if self.by_risk or self.below_mm:
+            # order matters here: rebuild when the order changed (sync_table keeps existing rows' order)
+            if [k for k, _c in rows] != [str(k.value) for k in table.rows]:
+                clear_table(table)
         sync_table(table, rows)
-        table.border_title = f"Accounts ({len(rows)} shown, first {LIMIT})"
+        mode = ("below maintenance, " if self.below_mm else "") + ("riskiest first" if self.by_risk or self.below_mm
+                                                                   else "by name")
+        table.border_title = f"Accounts ({len(rows)} shown, {mode}, first {LIMIT})"
         if self.current is None and rows:
             self.current = rows[0][0]
         self._detail()
@@ -76,8 +93,8 @@ class AccountsScreen(DeskScreen):
         except GatewayError as e:
             box.update(Text(e.message, style="red"))
             return
-        if a is None:
-            box.update(Text(f"{self.current} no longer exists", style="dim"))
+        if a is None:  # e.g. a rollback undid its deposit: its history still shows what happened to it
+            box.update(Text(f"{self.current} no longer exists\n", style="dim") + self._history(self.current))
             return
         head = Text()
         head.append(f"{a['account']}\n", style="bold")
@@ -90,30 +107,50 @@ class AccountsScreen(DeskScreen):
         for c in ("market", "size", "entry", "mark", "uPnL", "funding"):
             pos.add_column(c, justify="right" if c != "market" else "left")
         for p in a["positions"]:
-            pos.add_row(p["market"], fmt.size(p["size"]), fmt.price(p["entry_price"]), fmt.price(p["mark_price"]),
+            mk = p["market"]
+            pos.add_row(mk, fmt.size_on(p["size"], mk), fmt.price_on(p["entry_price"], mk), fmt.price_on(p["mark_price"], mk),
                         fmt.money(p["unrealized_pnl"]), fmt.money(p["funding_pnl"]))
         orders = Table(title="open orders", box=None, expand=True, title_justify="left")
         for c in ("id", "market", "side", "type", "price", "remaining"):
-            orders.add_column(c)
+            orders.add_column(c, justify="right" if c in ("id", "price", "remaining") else "left")
         for o in a["orders"][:12]:
             orders.add_row(str(o["order_id"]), o["market"], o["side"], o["order_type"],
-                           fmt.price(o["price"] or o["trigger_price"]), fmt.size(o["remaining"]))
-        hist = Text("\nhistory (this session)\n", style="bold")
-        liqs = [r for r in self.app.feed.liquidations() if r["account"] == a["account"]][-5:]
+                           fmt.price_on(o["price"] or o["trigger_price"], o["market"]), fmt.size_on(o["remaining"], o["market"]))
+        hist = self._history(a["account"])
+        from rich.console import Group
+
+        box.update(Group(head, pos, Text(""), orders, hist))
+
+    def _history(self, name: str) -> Text:
+        """Its liquidations (from the journal, rolled-back ones marked) and refunds."""
+        hist = Text("\nhistory (from the journal)\n", style="bold")
+        liqs = [r for r in self.app.feed.liquidations() if r["account"] == name][-8:]
         for r in liqs:
-            hist.append(f"{fmt.clock_time(r['ts'])} liquidated {fmt.size(r['size'])} {r['market']} at "
-                        f"{fmt.price(r['price'])}, bad debt {fmt.money(r['bad_debt'])}\n")
+            mk = r["market"]
+            undone = bool(r.get("rolled_back"))
+            hist.append(f"{fmt.date_time(r['ts'])} seq {r['seq']:,} liquidated {fmt.size_on(r['size'], mk)} {mk} at "
+                        f"{fmt.price_on(r['price'], mk)}, bad debt {fmt.money(r['bad_debt'])}",
+                        style="dim strike" if undone else "")
+            hist.append("  rolled back\n" if undone else "\n", style="bold yellow")
         try:
-            refunds = [r for r in self.app.gateway.refunds() if r["account"] == a["account"]]
+            refunds = [r for r in self.app.gateway.refunds() if r["account"] == name]
         except GatewayError:
             refunds = []
         for r in refunds:
             hist.append(f"refund {r['refund_id']} {fmt.money(r['amount'])} USDC {r['status']}\n")
         if not liqs and not refunds:
             hist.append("no liquidations or refunds\n", style="dim")
-        from rich.console import Group
+        return hist
 
-        box.update(Group(head, pos, Text(""), orders, hist))
+    def action_sort_risk(self) -> None:
+        self.by_risk = not self.by_risk
+        clear_table(self.query_one(DataTable))
+        self.app.refresh_now()
+
+    def action_below_mm(self) -> None:
+        self.below_mm = not self.below_mm
+        clear_table(self.query_one(DataTable))
+        self.app.refresh_now()
 
     def action_filter(self) -> None:
         self.query_one("#acct-filter", Input).focus()

@@ -12,9 +12,9 @@ from ..livetable import LiveTable
 from ..tables import setup_columns
 from ..widgets import DeskScreen, show_content
 
-MARKET_COLUMNS = [("market", "Market"), ("mode", "Mode"), ("index", "Index"), ("mark", "Mark"),
-                  ("funding", "Funding /8h"), ("oi", "Open interest"), ("orders", "Open orders"),
-                  ("oracle", "Oracle age"), ("liq1m", "Liq 1m"), ("flags", "Guards / paused")]
+MARKET_COLUMNS = [("market", "Market"), ("mode", "Mode"), ("index", "Index", "right"), ("mark", "Mark", "right"),
+                  ("funding", "Funding /8h", "right"), ("oi", "Open interest", "right"), ("orders", "Open orders", "right"),
+                  ("oracle", "Oracle age"), ("liq1m", "Liq 1m", "right"), ("flags", "Guards / paused")]
 
 MODE_STYLE = {"open": "green", "post_only": "yellow", "reduce_only": "yellow", "cancel_only": "dark_orange",
               "halted": "bold red"}
@@ -67,11 +67,11 @@ class DashboardScreen(DeskScreen):
             rows.append((m["market"], (
                 Text(m["market"], style="bold"),
                 Text(m["mode"], style=MODE_STYLE.get(m["mode"], "")),
-                Text(fmt.price(m["index_price"]), justify="right"),
-                Text(fmt.price(m["mark_price"]), justify="right",
+                Text(fmt.price_on(m["index_price"], m["market"]), justify="right"),
+                Text(fmt.price_on(m["mark_price"], m["market"]), justify="right",
                      style="bold red" if m["mark_price"] <= 0 else ""),
                 Text(fmt.rate_pct(m["funding_rate"]), justify="right"),
-                Text(fmt.size(m["open_interest"]), justify="right"),
+                Text(fmt.size_on(m["open_interest"], m["market"]), justify="right"),
                 Text(str(m["open_orders"]), justify="right"),
                 age,
                 Text(str(liq), justify="right", style="bold red" if liq else ""),
@@ -85,7 +85,8 @@ class DashboardScreen(DeskScreen):
             spark.data = hist[-60:]  # assign a new list: in-place mutation does not repaint
             lo, hi = (min(hist), max(hist)) if hist else (0, 0)
             show_content(self.query_one(f"#spark-label-{i}", Label),
-                         f"{m['market'].split('-')[0]} {fmt.price(m['mark_price'])}  range {fmt.price(lo)}–{fmt.price(hi)}")
+                         f"{m['market'].split('-')[0]} {fmt.price_on(m['mark_price'], m['market'])}  range "
+                         f"{fmt.price_on(lo, m['market'])}–{fmt.price_on(hi, m['market'])}")
         st = vm["status"]
         c = vm["counters"]
         fund = Text()
@@ -122,7 +123,7 @@ class DashboardScreen(DeskScreen):
             st = ix.get("status", "")
             t.append(f"index {ix['market'].split('-')[0]:<5}", style="bold")
             t.append(f" {st:<7}", style=SOURCE_STYLE.get(st, ""))
-            t.append(f" {fmt.price(ix.get('price') if ix.get('price') is not None else ix.get('submitted_price')):>12}")
+            t.append(f" {fmt.price_on(ix.get('price') if ix.get('price') is not None else ix.get('submitted_price'), ix['market']):>12}")
             t.append(f"  {len(ix.get('used', []))} used", style="dim")
             if ix.get("outcome") and ix["outcome"] != "ok":
                 t.append(f"  {ix['outcome']}", style="yellow")
@@ -133,7 +134,7 @@ class DashboardScreen(DeskScreen):
             st = r.get("status", "")
             t.append(f"{r['source'][:9]:<9} {r['market'].split('-')[0]:<5}")
             t.append(f" {st:<7}", style=SOURCE_STYLE.get(st, ""))
-            t.append(f" {fmt.price(r.get('price')):>12} {fmt.age(r.get('age_ms')):>6}")
+            t.append(f" {fmt.price_on(r.get('price'), r['market']):>12} {fmt.age(r.get('age_ms')):>6}")
             if r.get("last_error"):
                 t.append(f"  {r['error_code']}: {r['last_error'][:40]}", style="red")
             t.append("\n")

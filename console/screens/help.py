@@ -38,7 +38,7 @@ class HelpScreen(ModalScreen[None]):
                     desc = b.tooltip or b.description
                     if why:
                         desc += f" (unavailable: {why})"
-                    t.add_row(b.key_display or b.key, b.description, desc, b.group.description if b.group else "")
+                    t.add_row(b.key_display or app.get_key_display(b), b.description, desc, b.group.description if b.group else "")
             t.add_row("^p", "Command palette", "every action above, searchable", "")
             t.add_row("^q", "Quit", "leave the console, after a confirmation (the venue stops with it)", "")
             yield Static(t)

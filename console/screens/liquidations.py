@@ -14,7 +14,7 @@ from ..tables import setup_columns
 from ..widgets import DeskScreen, show_content
 
 COLUMNS = [("time", "Time"), ("account", "Account"), ("market", "Market"), ("side", "Side"),
-           ("size", "Size"), ("price", "Price"), ("fee", "Fee"), ("bad_debt", "Bad debt"), ("seq", "Seq")]
+           ("size", "Size", "right"), ("price", "Price", "right"), ("fee", "Fee", "right"), ("bad_debt", "Bad debt", "right"), ("seq", "Seq", "right"), ("note", "Note")]
 MAX_ROWS = 500
 
 
@@ -57,17 +57,22 @@ class LiquidationsScreen(DeskScreen):
     @staticmethod
     def _cells(r: dict) -> tuple:
         bad = r.get("bad_debt", 0)
-        return (fmt.clock_time(r["ts"]), r["account"], r["market"],
-                Text(r["side"], style="red" if r["side"] == "sell" else "green"),
-                Text(fmt.size(r["size"]), justify="right"), Text(fmt.price(r["price"]), justify="right"),
-                Text(fmt.money(r["fee"]), justify="right"),
-                Text(fmt.money(bad), justify="right", style="bold red" if bad else "dim"),
-                Text(str(r["seq"]), justify="right"))
+        undone = bool(r.get("rolled_back"))
+        dim = "dim strike" if undone else ""
+        market = r["market"]
+        return (Text(fmt.clock_time(r["ts"]), style=dim), Text(r["account"], style=dim), Text(market, style=dim),
+                Text(r["side"], style=dim or ("red" if r["side"] == "sell" else "green")),
+                Text(fmt.size_on(r["size"], market), justify="right", style=dim),
+                Text(fmt.price_on(r["price"], market), justify="right", style=dim),
+                Text(fmt.money(r["fee"]), justify="right", style=dim),
+                Text(fmt.money(bad), justify="right", style=dim or ("bold red" if bad else "dim")),
+                Text(f"{r['seq']:,}", justify="right", style=dim),
+                Text("rolled back", style="bold yellow") if undone else Text(""))
 
     def collect(self, gw) -> dict:
         # off the UI thread: with the venue in its own process every feed read is a round trip
         feed = self.app.feed
-        return {"per_minute": feed.per_minute(gw.clock(), 30),
+        return {"per_minute": feed.per_minute(gw.clock(), 30), "restored": feed.restored_from(),
                 "new_liquidations": [] if self.paused else feed.liquidations_since(self.shown_upto)}
 
     def show(self, vm: dict) -> None:
@@ -84,6 +89,10 @@ class LiquidationsScreen(DeskScreen):
         t.append(" in the last minute   ")
         t.append(" · ".join(f"{m.split('-')[0]} {n}" for m, n in sorted(last_minute.items())) or "")
         t.append(f"\nshowing {self.rows:,} rows (newest {MAX_ROWS} kept)")
+        restored = vm.get("restored")
+        if restored:
+            t.append(f"   {restored['liquidations']:,} rebuilt from the journal (seq {restored['from_seq']:,}-"
+                     f"{restored['head']:,})", style="dim")
         if self.query_text:
             t.append(f"   filter: {self.query_text!r}", style="bold")
         if self.paused:

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from .. import format as fmt
+from ..dialogs import ConfirmModal
 from ..tables import setup_columns, sync_table
 from ..widgets import DeskScreen
 
@@ -88,19 +89,19 @@ class MaintenanceScreen(DeskScreen):
         with Horizontal(id="mw-top"):
             with Vertical(id="mw-form", classes="panel"):
                 yield Label("Window id")
-                yield Input("mw-0430", id="f-window_id")
+                yield Input(placeholder="e.g. mw-0430", id="f-window_id")
                 yield Static("", id="e-window_id", classes="field-error")
                 yield Label("Markets (comma separated, or all)")
-                yield Input("all", id="f-markets")
+                yield Input(placeholder="all, or e.g. BTC-USD-PERP, ETH-USD-PERP", id="f-markets")
                 yield Static("", id="e-markets", classes="field-error")
                 with Horizontal(classes="row"):
                     with Vertical():
                         yield Label("Start (HH:MM UTC or +15m)")
-                        yield Input("04:30", id="f-start")
+                        yield Input(placeholder="e.g. 04:30 or +15m", id="f-start")
                         yield Static("", id="e-start", classes="field-error")
                     with Vertical():
                         yield Label("Duration (minutes)")
-                        yield Input("15", id="f-duration")
+                        yield Input(placeholder="e.g. 15", id="f-duration")
                         yield Static("", id="e-duration", classes="field-error")
                 yield Label("Kind")
                 yield Select(KINDS, prompt="choose a kind", id="f-kind")
@@ -186,6 +187,27 @@ class MaintenanceScreen(DeskScreen):
             self.app.notify(f"{len(errors)} field(s) need attention", title="Maintenance form", severity="error")
             return
 
+        now = vm.get("now", 0)
+        what = Text()
+        what.append(f"{fields['window_id']}", style="bold")
+        what.append(f": {fields['kind'].replace('_', ' ')} on {', '.join(fields['markets'])}\n")
+        what.append(f"starts {fmt.date_time(fields['start_ts'])} UTC (in {fmt.age(fields['start_ts'] - now)}), "
+                    f"lasts {fmt.duration(fields['duration_ms'])}\n", style="bold")
+        what.append("At the start these markets go cancel-only, a snapshot is taken, then validation, post-only "
+                    "with tight bands, and open; liquidations and TP/SL triggers pause while a market is restricted.",
+                    style="dim")
+
+        def confirmed(reason) -> None:
+            if not reason:
+                self.app.notify("Nothing scheduled.", title="Maintenance")
+                return
+            self._schedule(fields, reason)
+
+        self.app.push_screen(ConfirmModal("SCHEDULE MAINTENANCE WINDOW", what, "Schedule", danger=False,
+                                          placeholder="e.g. database upgrade 16.2 (journaled, required)",
+                                          id="schedule-modal"), confirmed)
+
+    def _schedule(self, fields: dict, reason: str) -> None:
         def after(out) -> None:
             if not out.ok:
                 self.show_errors({"window_id": out.message} if out.code == "window_exists"
@@ -193,6 +215,6 @@ class MaintenanceScreen(DeskScreen):
                                  else {"kind": out.message})
 
         gw = self.app.gateway
-        self.app.run_command("Schedule maintenance", lambda: gw.schedule_maintenance(**fields),
+        self.app.run_command("Schedule maintenance", lambda: gw.schedule_maintenance(**fields, reason=reason),
                              success=f"Window {fields['window_id']} scheduled for "
                                      f"{fmt.date_time(fields['start_ts'])} UTC", then=after)

@@ -23,7 +23,7 @@ from ..gateway import GatewayError
 from ..tables import clear_table, setup_columns, sync_table
 from ..widgets import DeskScreen
 
-COLUMNS = [("id", "Refund"), ("account", "Account"), ("amount", "Amount (USDC)"), ("status", "Status"),
+COLUMNS = [("id", "Refund"), ("account", "Account"), ("amount", "Amount (USDC)", "right"), ("status", "Status"),
            ("proposer", "Proposer"), ("approver", "Decided by"), ("reason", "Reason"), ("paid", "Credit")]
 STATUS_STYLE = {"proposed": "cyan", "approved": "yellow", "rejected": "dim", "paid": "green"}
 
@@ -288,8 +288,8 @@ def parse_seqs(text: str) -> list[int] | None:
     return sorted({int(p) for p in parts})
 
 
-CF_COLUMNS = [("account", "Account"), ("refund", "Refund (USDC)"), ("actual", "Value actual"),
-              ("cf", "without bad inputs"), ("liqs", "Liqs"), ("fills", "Fills")]
+CF_COLUMNS = [("account", "Account"), ("refund", "Refund (USDC)", "right"), ("actual", "Value actual", "right"),
+              ("cf", "without bad inputs", "right"), ("liqs", "Liqs", "right"), ("fills", "Fills", "right")]
 
 
 class ComputeModal(ModalScreen[dict | None]):

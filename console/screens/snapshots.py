@@ -16,11 +16,18 @@ from ..tables import clear_table, setup_columns, sync_table
 from ..widgets import DeskScreen
 
 SNAP_COLUMNS = [("time", "Time (UTC)"), ("id", "Snapshot"), ("label", "Label"), ("trigger", "Trigger"),
-                ("seq", "Seq"), ("hash", "State hash"), ("size", "Size")]
-PREVIEW_COLUMNS = [("account", "Account"), ("coll_now", "Collateral now"), ("coll_after", "after"),
-                   ("value_now", "Value now"), ("value_after", "after"), ("pos_now", "Positions now"),
-                   ("pos_after", "after"), ("orders", "Orders now→after"), ("trades", "Trades undone"),
-                   ("liqs", "Liqs undone")]
+                ("seq", "Seq", "right"), ("hash", "State hash"), ("size", "Size", "right")]
+PREVIEW_COLUMNS = [("account", "Account"), ("coll_now", "Collateral now", "right"), ("coll_after", "after", "right"),
+                   ("value_now", "Value now", "right"), ("value_after", "after", "right"),
+                   ("pos_now", "Positions now"), ("pos_after", "after"), ("orders", "Orders", "right"),
+                   ("trades", "Trades", "right"), ("liqs", "Liqs", "right")]
+POS_WIDTH = 28  # a positions cell is cut here (…): every column fits 160 columns
+
+
+def _cut(s: str, width: int = POS_WIDTH) -> str:
+    return s if len(s) <= width else s[:width - 1] + "…"
+
+
 PREVIEW_ROWS = 300
 
 
@@ -124,8 +131,8 @@ class SnapshotsScreen(DeskScreen):
                 Text(fmt.money(r["collateral_after"]), justify="right"),
                 Text(fmt.money(r["value_now"]), justify="right"),
                 Text(fmt.money(r["value_after"]), justify="right", style="green" if dv > 0 else ("red" if dv < 0 else "")),
-                fmt.positions(r["positions_now"]), fmt.positions(r["positions_after"]),
-                f"{r['orders_now']}→{r['orders_after']}",
+                _cut(fmt.positions(r["positions_now"])), _cut(fmt.positions(r["positions_after"])),
+                Text(f"{r['orders_now']}→{r['orders_after']}", justify="right"),
                 Text(str(r["trades_undone"]), justify="right"),
                 Text(str(r["liquidations_undone"]), justify="right", style="bold" if r["liquidations_undone"] else ""),
                 key=r["account"])

@@ -241,8 +241,14 @@ async def test_maintenance_form_shows_errors_inline_then_schedules(desk_app):
         s.query_one("#f-markets", Input).value = "all"
         s.query_one("#f-start", Input).value = "+20m"
         s.query_one("#f-duration", Input).value = "15"
+        s.query_one("#f-window_id", Input).value = "mw-0430"
         s.query_one("#f-kind", Select).value = "database_upgrade"
         s.action_schedule()
+        await pilot.pause()
+        # a confirmation (Cancel focused) names what will be scheduled; a reason is required
+        assert app.screen.id == "schedule-modal" and app.focused.id == "cancel"
+        assert "mw-0430" in text_of(app.screen.query_one("#confirm-explain"))
+        await pilot.press("shift+tab", *"db upgrade", "enter", "enter")
         await pilot.pause()
         (w,) = app.gateway.maintenance_windows()
         assert w["kind"] == "database_upgrade" and len(w["markets"]) == 3
@@ -297,7 +303,7 @@ async def test_liquidations_pause_freezes_table_while_counters_move(desk_app):
         await pilot.press("slash", *"ETH", "enter")
         await pilot.pause()
         assert 0 < table.row_count < app.feed.counters()["liquidations"]
-        assert all(table.get_row_at(i)[2] == "ETH-USD-PERP" for i in range(table.row_count))
+        assert all(str(table.get_row_at(i)[2]) == "ETH-USD-PERP" for i in range(table.row_count))
         await pilot.press("escape")
         await pilot.pause()
         assert table.row_count == app.feed.counters()["liquidations"]
