@@ -228,6 +228,37 @@ class EngineMachine(RuleBasedStateMachine):
         if any(ev["type"] == "trade" and ev["taker_account"] == a for ev in evs):
             assert account_value(self.e.accounts[a], self.e.markets) >= 0, evs
 
+    @rule(a=accts, b=accts, m=markets, up=st.booleans(), deep=st.integers(50, 3000))
+    def one_lot_push(self, a, b, m, up, deep):
+        """A thin-book mark push: deep orders at the band edge and one lot just inside them, then time
+        passes. The mark may follow real depth only through its smoothed impact basis, and whatever it
+        does, every check (solvency, conservation) holds and nobody escapes or is wrongly liquidated."""
+        edge = 490 if up else -490
+        self.send("place_order", account=a, market=m, side="sell" if up else "buy", size=self.sz(m, deep),
+                  price=self.px(m, edge))
+        self.send("place_order", account=b, market=m, side="buy" if up else "sell", size=self.sz(m, 1),
+                  price=self.px(m, edge - 1 if up else edge + 1))
+        self.tick(60_000)
+
+    @rule(a=accts, m=markets, what=st.sampled_from(("deposit", "oracle", "size", "ts", "credit")))
+    def huge_value(self, a, m, what):
+        """Values past what the state can encode: each a clear refusal or an encodable result."""
+        if what == "deposit":
+            self.send("deposit", account=a, amount="20000000000000")
+        elif what == "oracle":
+            self.send("oracle_price", market=m, price="100000000000000", source="feed-a")
+        elif what == "size":
+            self.send("place_order", account=a, market=m, side="buy", size="200000000000",
+                      price=self.px(m, -100))
+        elif what == "credit":
+            self.send("credit", account=a, amount="90000000000000", refund_id=f"huge-{self.coid_n}",
+                      fund="treasury", operator="oncall", reason="test")
+            self.coid_n += 1
+        else:
+            evs = self.send("tick", ts=10**15)
+            assert [ev["type"] for ev in evs] == ["rejected"], evs
+        encode(self.e)  # never un-encodable
+
     @rule(a=accts, m=markets, side=sides, n=lots, off=st.integers(1, 300))
     def liquidity(self, a, m, side, n, off):
         """A resting order away from mark: depth for market orders, triggers and liquidations."""
@@ -465,6 +496,12 @@ class EngineMachine(RuleBasedStateMachine):
                 worst = max(abs(pos.size + pos.open_buy), abs(pos.size - pos.open_sell))
                 if pos.im_worst == worst and pos.im_mark == mk.mark_price and pos.im_frac == mk.imf:
                     assert pos.im_req == requirement(worst, mk.mark_price, mk.imf)
+
+    @invariant()
+    def money_out_never_exceeds_money_in(self):
+        e = self.e
+        assert e.withdrawals <= e.deposits + e.treasury_in
+        assert e.insurance_fund >= 0 and e.fee_pool >= 0
 
     # ---- end of a run -------------------------------------------------------------
     @invariant()
