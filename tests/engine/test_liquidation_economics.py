@@ -7,7 +7,7 @@ Each test here fails on the engine before these rules (commit 2253780) and passe
 
 from __future__ import annotations
 
-from engine_helpers import BTC, ETH, SOL, A, P, S, Venue, of_type, one
+from engine_helpers import BTC, ETH, SOL, P, S, Venue, of_type, one
 
 from engine import Engine
 from engine.checks import run_checks
