@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine import vocabulary
 from engine.node import NodeError
 from engine.roles import REQUIRED_ROLE
 
@@ -268,38 +269,9 @@ class Gateway:
 # the event buffer
 # ---------------------------------------------------------------------------
 
-ALERT_EVENTS = {
-    "brake_engaged": ("error", lambda e: f"BRAKE ENGAGED by {e.get('operator', '?')}: "
-                                         f"{e.get('canceled_orders', 0)} orders canceled, {e.get('kept_tpsl', 0)} TP/SL kept"),
-    "brake_released": ("warning", lambda e: f"brake released by {e.get('operator', '?')}"),
-    "rolled_back": ("error", lambda e: f"ROLLED BACK to {e.get('snapshot_id')} (seq {e.get('to_seq')}); "
-                                      f"{e.get('discarded_commands')} commands marked rolled back"),
-    "validation_failed": ("error", lambda e: f"validation failed: {e.get('check')}: {e.get('detail')}"),
-    "liquidations_paused": ("warning", lambda e: f"liquidations paused ({e.get('market') or 'all markets'})"),
-    "liquidations_resumed": ("information", lambda e: f"liquidations resumed ({e.get('market') or 'all markets'})"),
-    "socialized_loss": ("error", lambda e: f"socialized loss {e.get('amount')} USDC for {e.get('account')} "
-                                           f"(total {e.get('total')})"),
-    "deleverage": ("warning", lambda e: f"auto-deleverage {e.get('market')}: {e.get('account')} vs {e.get('counterparty')}"),
-    "market_state_loaded": ("warning", lambda e: f"market state loaded for {e.get('market')} from {e.get('source') or 'infrastructure'}"),
-    "maintenance_scheduled": ("information", lambda e: f"maintenance {e.get('window_id')} scheduled ({e.get('kind')})"),
-    "credited": ("information", lambda e: f"refund {e.get('refund_id')} paid to {e.get('account')}"),
-    "snapshot_taken": ("information", lambda e: f"snapshot {e.get('snapshot_id')} taken ({e.get('label') or e.get('trigger')})"),
-    # guard rails
-    "oracle_rejected": ("error", lambda e: f"oracle price refused on {e.get('market')} ({e.get('code')}): {e.get('message')}"),
-    "market_data_quarantined": ("error", lambda e: f"market data for {e.get('market')} QUARANTINED: "
-                                               f"{'; '.join(e.get('reasons') or [])}"),
-    "circuit_breaker_tripped": ("error", lambda e: f"CIRCUIT BREAKER on {e.get('market')}: {e.get('accounts')} accounts "
-                                               f"at once; liquidations paused until an operator resumes them"),
-    "market_flagged": ("warning", lambda e: f"{e.get('market')} flagged {e.get('flag')}: liquidations and TP/SL paused"),
-    "market_unflagged": ("information", lambda e: f"{e.get('market')}: {e.get('flag')} cleared"),
-    "oracle_jump_accepted": ("warning", lambda e: f"oracle jump on {e.get('market')} ACCEPTED ({e.get('reason')}"
-                                            f"{', by ' + str(e.get('operator')) if e.get('operator') else ''}) after "
-                                            f"{e.get('refused_count')} refused prints"),
-    "validation_overridden": ("warning", lambda e: f"validation gate OVERRIDDEN by {e.get('operator', '?')} "
-                                               f"for {e.get('command')}: {e.get('reason')}"),
-    "safeguards_set": ("warning", lambda e: f"safeguards {'ON' if e.get('enabled') else 'OFF'}"),
-    "maintenance_phase": ("information", lambda e: f"maintenance {e.get('window_id')}: {e.get('phase')}"),
-}
+#: events with a line in the alerts feed: their wording and colour come from the event vocabulary
+ALERT_EVENTS = vocabulary.FEED_TYPES
+
 
 def _hms(ts_ms: int) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(ts_ms / 1000))
@@ -354,8 +326,7 @@ class Feed:
             elif t == "rolled_back":
                 undone.append((ev.get("to_seq", 0), ev.get("seq", 0)))
             if t in ALERT_EVENTS:
-                level, text = ALERT_EVENTS[t]
-                alerts.append((now, level, text(ev)))
+                alerts.append((now, vocabulary.console_level(ev), vocabulary.line(ev)))
         total_liqs = len(liqs)
         liqs = liqs[-LIQ_ROWS:] if total_liqs > LIQ_ROWS else liqs
         with self._lock:
@@ -406,8 +377,7 @@ class Feed:
             if t == "liquidation":
                 liqs.append(dict(ev))
             if t in ALERT_EVENTS:
-                level, text = ALERT_EVENTS[t]
-                msg = text(ev)
+                level, msg = vocabulary.console_level(ev), vocabulary.line(ev)
                 if ev.get("rolled_back"):
                     msg += " [rolled back]"
                 alerts.append((ts, level, msg))

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import orjson
 
+from . import vocabulary
 from .checks import run_checks
 from .commands import SPECS
 from .fixedpoint import fmt_amount, fmt_price, fmt_size, parse_decimal
@@ -53,17 +54,12 @@ APPROVER = Actor("risk-lead", "approver")
 UNINTENDED_DEFINITION = ("a liquidation is unintended when it happens inside a fault's window as the scenario "
                          "file declares it (from the fault's `at` to its `until`)")
 
-#: events that get a line of their own in the timeline
-_NOTABLE = {"maintenance_phase", "brake_engaged", "brake_released", "rolled_back", "safeguards_set",
-            "market_data_quarantined", "circuit_breaker_tripped", "market_flagged", "market_unflagged",
-            "validation_failed", "platform_access", "snapshot_taken", "market_state_loaded"}
-#: events counted per step and shown as one line
-_COUNTED = {"liquidation", "oracle_rejected", "credited", "market_mode", "deleverage", "order_triggered"}
 #: timeline actions a person performs at the desk: with ``ScenarioRun(operator=fn)`` the runner hands them to
 #: ``fn(ts, entry)`` (the console's demo drives its screens) instead of performing them itself
 OPERATOR_ACTIONS = ("emergency_brake", "release_brake", "rollback", "set_market_mode", "take_snapshot",
                     "compute_refunds", "approve_refunds", "pay_refunds")
-SAFEGUARD_EVENTS = ("oracle_rejected", "market_flagged", "market_data_quarantined", "circuit_breaker_tripped")
+#: guard-rail events counted in the report (the vocabulary's ``safeguard`` types)
+SAFEGUARD_EVENTS = vocabulary.SAFEGUARD_TYPES
 
 
 class ScenarioClock:
@@ -441,10 +437,10 @@ class ScenarioRun:
             elif t == "credited":
                 self.refunds["paid_count"] += 1
                 self.refunds["paid_total"] += ev["amount"]
-            if t in _COUNTED:
+            if t in vocabulary.TIMELINE_COUNTS:
                 counts[t] += 1
-            elif t in _NOTABLE:
-                text = _describe(ev)
+            elif t in vocabulary.TIMELINE_LINES:
+                text = vocabulary.timeline_line(ev)
                 if text:
                     lines.append(Line(ts, text))
         if counts:
@@ -884,45 +880,6 @@ def _check(ex: Expect, rep: dict, prefix: str) -> list[dict]:
         actual = rep["final_modes"].get(m)
         add(f"final_modes.{m}", mode, actual, actual == mode)
     return out
-
-
-def _describe(ev: dict) -> str:
-    t = ev["type"]
-    if t == "maintenance_phase":
-        markets = ", ".join(m.split("-")[0] for m in ev["markets"])
-        return f"maintenance {ev['window_id']} ({ev['kind'].replace('_', ' ')}, {markets}): {ev['phase']}"
-    if t == "brake_engaged":
-        return (f"EMERGENCY BRAKE: {ev['canceled_orders']} orders canceled, {ev['kept_tpsl']} TP/SL kept, "
-                f"{ev.get('accounts_affected', 0)} accounts")
-    if t == "brake_released":
-        return "brake released: markets reopen in post_only"
-    if t == "rolled_back":
-        return (f"ROLLED BACK to {ev['snapshot_id']} (seq {ev['to_seq']}): "
-                f"{ev['discarded_commands']} commands discarded")
-    if t == "safeguards_set":
-        return f"safeguards {'ON' if ev.get('enabled') else 'OFF'}"
-    if t == "market_data_quarantined":
-        return f"market data QUARANTINED for {ev.get('market')}: {'; '.join(ev.get('reasons') or [])}"
-    if t == "circuit_breaker_tripped":
-        return f"circuit breaker tripped on {ev.get('market')}: {ev.get('accounts')} accounts"
-    if t == "market_flagged":
-        return f"{ev.get('market')} flagged: {ev.get('flag')} ({ev.get('detail')})"
-    if t == "market_unflagged":
-        return f"{ev.get('market')} unflagged: {ev.get('flag')}"
-    if t == "validation_failed":
-        return f"validation failed: {ev.get('check')}: {ev.get('detail')}"
-    if t == "platform_access":
-        return f"platform access {'enabled' if ev['enabled'] else 'DISABLED'}"
-    if t == "snapshot_taken":
-        if ev.get("trigger") == "auto":
-            return ""
-        return f"snapshot {ev['snapshot_id']} ({ev.get('label') or ev.get('trigger')})"
-    if t == "market_state_loaded":
-        if ev.get("source") == "genesis":
-            return ""
-        return (f"market state loaded for {ev['market']} from {ev.get('source') or '?'}: "
-                f"mark {fmt_price(ev['mark_price'])}, funding index {ev['funding_index']}")
-    return ""
 
 
 def fmt_duration(ms: int) -> str:
