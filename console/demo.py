@@ -76,6 +76,9 @@ def write_report(rep: dict, path: str) -> None:
 
 
 def run_demo(args) -> int:
+    from engine.logsetup import setup
+
+    setup("demo", tui=not args.headless)  # in the console: nothing logged to its terminal
     try:
         run = build_run(args)
     except ScenarioError as e:
