@@ -71,7 +71,7 @@ class Gateway:
     # ---- who and when ---------------------------------------------------
     @property
     def identity(self) -> dict:
-        ident = getattr(self.node, "identity", None)
+        ident = self.node.identity
         return dict(ident) if ident else {"operator": "?", "role": "?", "db": "?"}
 
     @property
@@ -79,7 +79,7 @@ class Gateway:
         return self.identity.get("role", "viewer")
 
     def may(self, action: str) -> bool:
-        actor = getattr(self.node, "actor", None)
+        actor = self.node.actor
         if actor is None:
             return True
         return actor.may(action)
@@ -113,7 +113,7 @@ class Gateway:
     def accounts_by_risk(self, limit: int = 300, below_maintenance: bool = False) -> list[dict]:
         """Accounts with a position, highest maintenance-margin ratio first (optionally only those below
         maintenance)."""
-        return _call(self._need("accounts_by_risk"), limit, below_maintenance)
+        return _call(self.node.accounts_by_risk, limit, below_maintenance)
 
     def checks(self) -> list[dict]:
         return _call(self.node.checks)
@@ -125,39 +125,28 @@ class Gateway:
         return _call(self.node.brake_preview)
 
     def rollback_preview(self, snapshot_id: str) -> dict:
-        return _call(self._need("rollback_preview"), snapshot_id)
+        return _call(self.node.rollback_preview, snapshot_id)
 
     def audit(self, limit: int = 500, query: str = "") -> list[dict]:
-        return _call(self._need("audit"), limit, query)
+        return _call(self.node.audit, limit, query)
 
     def refunds(self) -> list[dict]:
-        return _call(self._need("refunds"))
+        return _call(self.node.refunds)
 
     def maintenance_windows(self) -> list[dict]:
-        fn = getattr(self.node, "maintenance_windows", None)
-        if fn is None:
-            return list(self.status().get("maintenance", []))
-        return _call(fn)
+        return _call(self.node.maintenance_windows)
 
     def alert_deliveries(self, limit: int = 200) -> list[dict]:
         """Alert delivery attempts, newest first (no secrets: sink names only)."""
-        fn = getattr(self.node, "alert_deliveries", None)
-        return _call(fn, limit) if fn is not None else []
+        return _call(self.node.alert_deliveries, limit)
 
     def alert_sinks(self) -> list[dict]:
         """The configured alert sinks: name, kind, min_severity (never their URLs or keys)."""
-        return [dict(s) for s in getattr(self.node, "alert_sinks", None) or []]
+        return [dict(s) for s in self.node.alert_sinks]
 
     def feed_health(self) -> dict:
         """Price sources' health and each market's index ({"sources": [], "indexes": []} without feeds)."""
-        fn = getattr(self.node, "feed_health", None)
-        return _call(fn) if fn is not None else {"sources": [], "indexes": []}
-
-    def _need(self, name: str) -> Callable:
-        fn = getattr(self.node, name, None)
-        if fn is None:
-            raise GatewayError("unavailable", f"this node does not offer {name.replace('_', ' ')} yet")
-        return fn
+        return _call(self.node.feed_health)
 
     # ---- writes -----------------------------------------------------------
     def send(self, cmd: dict) -> Outcome:
@@ -224,7 +213,7 @@ class Gateway:
     # ---- refunds (node actions, maker-checker) ---------------------------------
     def _node_action(self, name: str, *args, **kwargs) -> Outcome:
         try:
-            out = self._need(name)(*args, **kwargs)
+            out = getattr(self.node, name)(*args, **kwargs)
         except GatewayError as e:
             return Outcome(False, e.code, e.message)
         except NodeError as e:
@@ -250,16 +239,16 @@ class Gateway:
     # ---- refunds computed from the journal: reads for any role, proposing needs propose_refund ----
     def compute_refunds(self, snapshot_id: str, to_seq: int, bad_seqs: list[int],
                         corrections: dict | None = None) -> dict:
-        return _call(self._need("compute_refunds"), snapshot_id, to_seq, bad_seqs, corrections)
+        return _call(self.node.compute_refunds, snapshot_id, to_seq, bad_seqs, corrections)
 
     def reference_refunds(self, from_seq: int, to_seq: int, reference_ts: int, market: str | None = None) -> dict:
-        return _call(self._need("reference_refunds"), from_seq, to_seq, reference_ts, market)
+        return _call(self.node.reference_refunds, from_seq, to_seq, reference_ts, market)
 
     def suspect_inputs(self, from_seq: int, to_seq: int) -> list[dict]:
-        return _call(self._need("suspect_inputs"), from_seq, to_seq)
+        return _call(self.node.suspect_inputs, from_seq, to_seq)
 
     def recompute_refund(self, refund_id: str) -> dict:
-        return _call(self._need("recompute_refund"), refund_id)
+        return _call(self.node.recompute_refund, refund_id)
 
     def propose_refunds(self, report: dict, reason: str) -> Outcome:
         return self._node_action("propose_refunds", report, reason)
