@@ -132,6 +132,12 @@ def _market_state_loaded(e: dict) -> str:
     return f"market state loaded for {e.get('market')} from {e.get('source') or 'infrastructure'}"
 
 
+def _maintenance_phase(e: dict) -> str:
+    what = [str(e["kind"]).replace("_", " ")] if e.get("kind") else []
+    what += [str(m).split("-")[0] for m in _list(e.get("markets"))]
+    return f"maintenance {e.get('window_id')}{' (' + ', '.join(what) + ')' if what else ''}: {e.get('phase')}"
+
+
 # ---------------------------------------------------------------------------
 # alert rules
 # ---------------------------------------------------------------------------
@@ -351,8 +357,7 @@ _TYPES: tuple[EventType, ...] = (
     _T("maintenance_scheduled", ("window_id", "markets", "start_ts", "duration_ms", "kind", "phase"),
        lambda e: f"maintenance {e.get('window_id')} scheduled ({e.get('kind')})", feed=True),
     _T("maintenance_phase", ("window_id", "phase", "kind", "markets", "until_ts"),
-       lambda e: f"maintenance {e.get('window_id')}: {e.get('phase')}",
-       feed=True, timeline="line", alert=_a_maintenance),
+       _maintenance_phase, feed=True, timeline="line", alert=_a_maintenance),
     # ---- snapshots, rollback, refunds ----
     _T("snapshot_taken", ("snapshot_id", "seq", "state_hash", "label", "trigger"),
        lambda e: f"snapshot {e.get('snapshot_id')} taken ({e.get('label') or e.get('trigger')})",
