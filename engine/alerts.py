@@ -33,8 +33,8 @@ from datetime import UTC, datetime
 import httpx
 
 from . import vocabulary
-from .config import protect_logs, redact
 from .httpretry import retry_after_seconds
+from .logsetup import protect_logs, redact
 
 log = logging.getLogger("perpdesk.alerts")
 

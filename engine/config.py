@@ -39,7 +39,7 @@ from pydantic import (
 )
 
 from . import paths
-from .logsetup import _FILTER, RedactingFilter, protect_logs, redact  # noqa: F401  (moved; re-exported)
+from .logsetup import RedactingFilter, protect_logs, redact  # noqa: F401  (moved to logsetup; re-exported)
 
 ENV_CONFIG = "PERPDESK_CONFIG"
 CONFIG_FILENAME = "config.toml"
