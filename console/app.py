@@ -22,12 +22,13 @@ import traceback
 from collections.abc import Callable
 
 from textual import events, on, work
-from textual._compositor import LayoutUpdate
+from textual.actions import parse as parse_action
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from . import format as fmt
+from . import textual_compat
 from .gateway import Feed, Gateway, GatewayError, Outcome
 from .messages import CommandDone, MarketProgress, Refreshed
 from .palette import DeskCommands
@@ -119,10 +120,16 @@ class PerpdeskApp(App):
         #: unexpected errors caught in a refresh or a demo tick (where, exception text, traceback), newest last
         self.errors: list[tuple[str, str, str]] = []
         self._errors_shown: set[str] = set()
+        #: the stylesheet's generation: a theme switch changes the CSS (kept modals restyle on it)
+        self.css_generation = 0
+        #: Textual internals (console/textual_compat.py), applied here, at start, with a version check;
+        #: False: the installed Textual is out of range and the public fallbacks are used
+        self.compat = textual_compat.apply(self, self._on_full_frame)
 
     # ---- lifecycle ----------------------------------------------------------
     def on_mount(self) -> None:
         self.theme = "textual-dark"
+        self.theme_changed_signal.subscribe(self, self._css_changed)
         if self.live:
             if self.node is not None and getattr(self.node, "_thread", None) is None:
                 self.node.start()
@@ -191,6 +198,8 @@ class PerpdeskApp(App):
             return  # already held (a key repeat), or the collector is off for another reason
         gc.disable()
         self._gc_held = self.set_timer(self.GC_HOLD_S, self._release_gc, name="gc-hold")
+        if not self.compat:  # no frame-written hook: give it back after the next refresh (public API)
+            self.call_after_refresh(self._release_gc)
 
     def _release_gc(self) -> None:
         timer, self._gc_held = self._gc_held, None
@@ -199,12 +208,13 @@ class PerpdeskApp(App):
         timer.stop()
         gc.enable()
 
-    def _display(self, screen, renderable) -> None:
-        written = (self._gc_held is not None and isinstance(renderable, LayoutUpdate)
-                   and not self._batch_count)
-        super()._display(screen, renderable)
-        if written:  # the key's full frame is out: the collector may run again, after this turn
+    def _on_full_frame(self) -> None:
+        """A full frame has been written (textual_compat's hook)."""
+        if self._gc_held is not None:  # the key's full frame is out: the collector may run again, after this turn
             asyncio.get_running_loop().call_soon(self._release_gc)
+
+    def _css_changed(self, _theme) -> None:
+        self.css_generation += 1
 
     def on_unmount(self) -> None:
         self._release_gc()
@@ -405,8 +415,7 @@ class PerpdeskApp(App):
 
     async def run_action(self, action, default_namespace=None, namespaces=None) -> bool:
         try:
-            target, name, params = self._parse_action(
-                action, self if default_namespace is None else default_namespace, namespaces)
+            target, name, params = self._action_target(action, default_namespace, namespaces)
             if target.check_action(name, params) is None:
                 why = self.why_not(name) or getattr(target, "why_not", lambda _n: None)(name)
                 if why:
@@ -415,6 +424,19 @@ class PerpdeskApp(App):
         except Exception:
             pass
         return await super().run_action(action, default_namespace, namespaces)
+
+    def _action_target(self, action, default_namespace, namespaces):
+        """(node, action name, parameters) for an action string, as Textual resolves it: the named
+        namespace (``app.``, ``screen.``, ``focused.`` or one of ``namespaces``), else the default one."""
+        destination, name, params = parse_action(action) if isinstance(action, str) else action
+        target = None
+        if destination:
+            target = (namespaces or {}).get(destination)
+            if target is None:
+                target = {"app": self, "screen": self.screen, "focused": self.focused}[destination]
+        if target is None:
+            target = self if default_namespace is None else default_namespace
+        return target, name, params
 
     # ---- commands ----------------------------------------------------------------
     def run_command(self, label: str, fn: Callable[[], Outcome], success: str = "",
@@ -470,10 +492,14 @@ class PerpdeskApp(App):
         # Textual masks every mode switch with ``delay_update(0.05)``: nothing is drawn for 50 ms, to
         # hide a screen that is still being built. A desk screen that already exists is complete, so
         # it is drawn at once (the first visit still gets the mask while its screen is composed).
-        self._switch_now = mode in self._screen_stacks
-        if self._switch_now and self.live and self.vm:
+        try:
+            stack = self.get_screen_stack(mode)
+        except KeyError:  # never visited: no stack yet
+            stack = None
+        self._switch_now = stack is not None
+        if stack and self.live and self.vm:
             # the first frame shows the latest data, not what the screen showed when it was left
-            target = self._screen_stacks[mode][-1]
+            target = stack[-1]
             if hasattr(target, "render_vm"):
                 self.guarded(f"render {mode}", target.render_vm, self.vm)
         try:

@@ -18,6 +18,9 @@ def run_console(args) -> int:
     except ConfigError as e:
         print(f"perpdesk: bad config: {e}", file=sys.stderr)
         return 2
+    from engine.logsetup import setup
+
+    setup("console", tui=True, secrets=config.secrets())  # from here on nothing is logged to the terminal
     try:
         app = make_app(seed=args.seed, frozen=False, accounts=args.accounts, db=args.db, config=config)
     except (StoreError, RecoveryError, VenueError) as e:

@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("replay", "verify", "refunds"):  # the tools: a log file, warnings also on stderr
+        from engine.logsetup import setup
+
+        setup("refunds-export" if args.command == "refunds" else args.command, tui=False)
     if args.command == "replay":
         from engine.replay import run
 

@@ -41,8 +41,7 @@ def summary(rep: dict) -> str:
     lines = [
         "",
         f"== {rep['scenario']} (seed {rep['seed']}, {rep['accounts']:,} accounts, safeguards "
-        f"{'on' if rep['safeguards']['requested'] else 'off'}"
-        f"{'' if rep['safeguards']['available'] else ': not available in this build'})",
+        f"{'on' if rep['safeguards']['requested'] else 'off'})",
         f"liquidations: {liq['total']} ({liq['unintended']} unintended"
         + ("".join(f", {k}: {v}" for k, v in liq["by_fault"].items())) + ")",
         "brake: " + (f"{rep['brake']['canceled_orders']} orders canceled, {rep['brake']['kept_tpsl']} TP/SL kept"
@@ -54,7 +53,7 @@ def summary(rep: dict) -> str:
     if rf["method"]:
         lines.append(f"refunds ({rf['method']}): " + (
             f"{rf['proposed_count']} proposed ({rf['proposed_total']} USDC), {rf['approved_count']} approved, "
-            f"{rf['paid_count']} paid ({rf['paid_total']} USDC)" if rf["available"] else "not available in this build"))
+            f"{rf['paid_count']} paid ({rf['paid_total']} USDC)"))
     if rep["recovery"]:
         r = rep["recovery"]
         lines.append(f"recovery: seq {r['recovered_seq']} of {r['acked_seq']} acknowledged, nothing lost: "
@@ -76,6 +75,9 @@ def write_report(rep: dict, path: str) -> None:
 
 
 def run_demo(args) -> int:
+    from engine.logsetup import setup
+
+    setup("demo", tui=not args.headless)  # in the console: nothing logged to its terminal
     try:
         run = build_run(args)
     except ScenarioError as e:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine import vocabulary
 from engine.node import NodeError
 from engine.roles import REQUIRED_ROLE
 
@@ -70,7 +71,7 @@ class Gateway:
     # ---- who and when ---------------------------------------------------
     @property
     def identity(self) -> dict:
-        ident = getattr(self.node, "identity", None)
+        ident = self.node.identity
         return dict(ident) if ident else {"operator": "?", "role": "?", "db": "?"}
 
     @property
@@ -78,7 +79,7 @@ class Gateway:
         return self.identity.get("role", "viewer")
 
     def may(self, action: str) -> bool:
-        actor = getattr(self.node, "actor", None)
+        actor = self.node.actor
         if actor is None:
             return True
         return actor.may(action)
@@ -112,7 +113,7 @@ class Gateway:
     def accounts_by_risk(self, limit: int = 300, below_maintenance: bool = False) -> list[dict]:
         """Accounts with a position, highest maintenance-margin ratio first (optionally only those below
         maintenance)."""
-        return _call(self._need("accounts_by_risk"), limit, below_maintenance)
+        return _call(self.node.accounts_by_risk, limit, below_maintenance)
 
     def checks(self) -> list[dict]:
         return _call(self.node.checks)
@@ -124,39 +125,28 @@ class Gateway:
         return _call(self.node.brake_preview)
 
     def rollback_preview(self, snapshot_id: str) -> dict:
-        return _call(self._need("rollback_preview"), snapshot_id)
+        return _call(self.node.rollback_preview, snapshot_id)
 
     def audit(self, limit: int = 500, query: str = "") -> list[dict]:
-        return _call(self._need("audit"), limit, query)
+        return _call(self.node.audit, limit, query)
 
     def refunds(self) -> list[dict]:
-        return _call(self._need("refunds"))
+        return _call(self.node.refunds)
 
     def maintenance_windows(self) -> list[dict]:
-        fn = getattr(self.node, "maintenance_windows", None)
-        if fn is None:
-            return list(self.status().get("maintenance", []))
-        return _call(fn)
+        return _call(self.node.maintenance_windows)
 
     def alert_deliveries(self, limit: int = 200) -> list[dict]:
         """Alert delivery attempts, newest first (no secrets: sink names only)."""
-        fn = getattr(self.node, "alert_deliveries", None)
-        return _call(fn, limit) if fn is not None else []
+        return _call(self.node.alert_deliveries, limit)
 
     def alert_sinks(self) -> list[dict]:
         """The configured alert sinks: name, kind, min_severity (never their URLs or keys)."""
-        return [dict(s) for s in getattr(self.node, "alert_sinks", None) or []]
+        return [dict(s) for s in self.node.alert_sinks]
 
     def feed_health(self) -> dict:
         """Price sources' health and each market's index ({"sources": [], "indexes": []} without feeds)."""
-        fn = getattr(self.node, "feed_health", None)
-        return _call(fn) if fn is not None else {"sources": [], "indexes": []}
-
-    def _need(self, name: str) -> Callable:
-        fn = getattr(self.node, name, None)
-        if fn is None:
-            raise GatewayError("unavailable", f"this node does not offer {name.replace('_', ' ')} yet")
-        return fn
+        return _call(self.node.feed_health)
 
     # ---- writes -----------------------------------------------------------
     def send(self, cmd: dict) -> Outcome:
@@ -223,7 +213,7 @@ class Gateway:
     # ---- refunds (node actions, maker-checker) ---------------------------------
     def _node_action(self, name: str, *args, **kwargs) -> Outcome:
         try:
-            out = self._need(name)(*args, **kwargs)
+            out = getattr(self.node, name)(*args, **kwargs)
         except GatewayError as e:
             return Outcome(False, e.code, e.message)
         except NodeError as e:
@@ -249,16 +239,16 @@ class Gateway:
     # ---- refunds computed from the journal: reads for any role, proposing needs propose_refund ----
     def compute_refunds(self, snapshot_id: str, to_seq: int, bad_seqs: list[int],
                         corrections: dict | None = None) -> dict:
-        return _call(self._need("compute_refunds"), snapshot_id, to_seq, bad_seqs, corrections)
+        return _call(self.node.compute_refunds, snapshot_id, to_seq, bad_seqs, corrections)
 
     def reference_refunds(self, from_seq: int, to_seq: int, reference_ts: int, market: str | None = None) -> dict:
-        return _call(self._need("reference_refunds"), from_seq, to_seq, reference_ts, market)
+        return _call(self.node.reference_refunds, from_seq, to_seq, reference_ts, market)
 
     def suspect_inputs(self, from_seq: int, to_seq: int) -> list[dict]:
-        return _call(self._need("suspect_inputs"), from_seq, to_seq)
+        return _call(self.node.suspect_inputs, from_seq, to_seq)
 
     def recompute_refund(self, refund_id: str) -> dict:
-        return _call(self._need("recompute_refund"), refund_id)
+        return _call(self.node.recompute_refund, refund_id)
 
     def propose_refunds(self, report: dict, reason: str) -> Outcome:
         return self._node_action("propose_refunds", report, reason)
@@ -268,38 +258,9 @@ class Gateway:
 # the event buffer
 # ---------------------------------------------------------------------------
 
-ALERT_EVENTS = {
-    "brake_engaged": ("error", lambda e: f"BRAKE ENGAGED by {e.get('operator', '?')}: "
-                                         f"{e.get('canceled_orders', 0)} orders canceled, {e.get('kept_tpsl', 0)} TP/SL kept"),
-    "brake_released": ("warning", lambda e: f"brake released by {e.get('operator', '?')}"),
-    "rolled_back": ("error", lambda e: f"ROLLED BACK to {e.get('snapshot_id')} (seq {e.get('to_seq')}); "
-                                      f"{e.get('discarded_commands')} commands marked rolled back"),
-    "validation_failed": ("error", lambda e: f"validation failed: {e.get('check')}: {e.get('detail')}"),
-    "liquidations_paused": ("warning", lambda e: f"liquidations paused ({e.get('market') or 'all markets'})"),
-    "liquidations_resumed": ("information", lambda e: f"liquidations resumed ({e.get('market') or 'all markets'})"),
-    "socialized_loss": ("error", lambda e: f"socialized loss {e.get('amount')} USDC for {e.get('account')} "
-                                           f"(total {e.get('total')})"),
-    "deleverage": ("warning", lambda e: f"auto-deleverage {e.get('market')}: {e.get('account')} vs {e.get('counterparty')}"),
-    "market_state_loaded": ("warning", lambda e: f"market state loaded for {e.get('market')} from {e.get('source') or 'infrastructure'}"),
-    "maintenance_scheduled": ("information", lambda e: f"maintenance {e.get('window_id')} scheduled ({e.get('kind')})"),
-    "credited": ("information", lambda e: f"refund {e.get('refund_id')} paid to {e.get('account')}"),
-    "snapshot_taken": ("information", lambda e: f"snapshot {e.get('snapshot_id')} taken ({e.get('label') or e.get('trigger')})"),
-    # guard rails
-    "oracle_rejected": ("error", lambda e: f"oracle price refused on {e.get('market')} ({e.get('code')}): {e.get('message')}"),
-    "market_data_quarantined": ("error", lambda e: f"market data for {e.get('market')} QUARANTINED: "
-                                               f"{'; '.join(e.get('reasons') or [])}"),
-    "circuit_breaker_tripped": ("error", lambda e: f"CIRCUIT BREAKER on {e.get('market')}: {e.get('accounts')} accounts "
-                                               f"at once; liquidations paused until an operator resumes them"),
-    "market_flagged": ("warning", lambda e: f"{e.get('market')} flagged {e.get('flag')}: liquidations and TP/SL paused"),
-    "market_unflagged": ("information", lambda e: f"{e.get('market')}: {e.get('flag')} cleared"),
-    "oracle_jump_accepted": ("warning", lambda e: f"oracle jump on {e.get('market')} ACCEPTED ({e.get('reason')}"
-                                            f"{', by ' + str(e.get('operator')) if e.get('operator') else ''}) after "
-                                            f"{e.get('refused_count')} refused prints"),
-    "validation_overridden": ("warning", lambda e: f"validation gate OVERRIDDEN by {e.get('operator', '?')} "
-                                               f"for {e.get('command')}: {e.get('reason')}"),
-    "safeguards_set": ("warning", lambda e: f"safeguards {'ON' if e.get('enabled') else 'OFF'}"),
-    "maintenance_phase": ("information", lambda e: f"maintenance {e.get('window_id')}: {e.get('phase')}"),
-}
+#: events with a line in the alerts feed: their wording and colour come from the event vocabulary
+ALERT_EVENTS = vocabulary.FEED_TYPES
+
 
 def _hms(ts_ms: int) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(ts_ms / 1000))
@@ -354,8 +315,7 @@ class Feed:
             elif t == "rolled_back":
                 undone.append((ev.get("to_seq", 0), ev.get("seq", 0)))
             if t in ALERT_EVENTS:
-                level, text = ALERT_EVENTS[t]
-                alerts.append((now, level, text(ev)))
+                alerts.append((now, vocabulary.console_level(ev), vocabulary.line(ev)))
         total_liqs = len(liqs)
         liqs = liqs[-LIQ_ROWS:] if total_liqs > LIQ_ROWS else liqs
         with self._lock:
@@ -406,8 +366,7 @@ class Feed:
             if t == "liquidation":
                 liqs.append(dict(ev))
             if t in ALERT_EVENTS:
-                level, text = ALERT_EVENTS[t]
-                msg = text(ev)
+                level, msg = vocabulary.console_level(ev), vocabulary.line(ev)
                 if ev.get("rolled_back"):
                     msg += " [rolled back]"
                 alerts.append((ts, level, msg))

@@ -211,11 +211,24 @@ def settled(scene: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[No
 
 
 def render(name: str) -> str:
-    from textual._doc import take_svg_screenshot
-
+    """The scene as an SVG, as Textual's documentation screenshots are taken (public API only: a headless
+    run with an auto-pilot that plays the scene, lets animations finish and exports the screen)."""
     small = name in SMALL_SCENES
-    return take_svg_screenshot(app=scene_app(), run_before=settled((SMALL_SCENES if small else SCENES)[name]),
-                               terminal_size=SMALL_SIZE if small else SIZE, title="perpdesk")
+    scene = settled((SMALL_SCENES if small else SCENES)[name])
+    app = scene_app()
+
+    async def auto_pilot(pilot) -> None:
+        await scene(pilot)
+        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
+        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
+        pilot.app.exit(pilot.app.export_screenshot(title="perpdesk", simplify=True))
+
+    svg = app.run(headless=True, auto_pilot=auto_pilot, size=SMALL_SIZE if small else SIZE)
+    assert isinstance(svg, str)
+    return svg
 
 
 def main(argv: list[str] | None = None) -> int:

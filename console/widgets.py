@@ -153,50 +153,10 @@ class DeskFooter(Footer):
         if self.is_attached and screen is self.screen and screen.app.app_focus:
             sig = tuple((key, b.action, b.description, enabled, tip)
                         for key, (_n, b, enabled, tip) in screen.active_bindings.items() if b.show)
-            if sig == self._shown and self._bindings_ready:
-                return
+            if sig == self._shown:  # the same keys, already composed (self._shown is set only here, before
+                return              # Footer.bindings_changed, which composes them)
             self._shown = sig
         super().bindings_changed(screen)
-
-
-def _memoize_backdrop_tint() -> None:
-    """Tint a modal's backdrop with one colour blend per distinct style, not per segment.
-
-    Textual's ``BackgroundScreen.process_segments`` blends the tint into the colours of every segment
-    of the screen beneath (tens of thousands per opening of the brake dialog, three quarters of its
-    cost). The blended style is a function of (style, tint) alone, so it is computed once and looked
-    up after that: the same segments, the same frame (the SVG snapshot tests of the modals hold)."""
-    from rich.segment import Segment
-    from textual.renderables.background_screen import BackgroundScreen
-
-    original = BackgroundScreen.process_segments.__func__
-    if getattr(original, "_perpdesk_memo", False):
-        return
-    blended: dict = {}
-
-    def process_segments(cls, segments, color):
-        if color.a == 0:
-            yield from original(cls, segments, color)
-            return
-        for segment in segments:
-            text, style, control = segment
-            if control:
-                yield segment
-                continue
-            key = (style, color)
-            new = blended.get(key)
-            if new is None:
-                new = next(iter(original(cls, [Segment(" ", style)], color))).style
-                if len(blended) > 8192:
-                    blended.clear()
-                blended[key] = new
-            yield Segment(text, new, control)
-
-    process_segments._perpdesk_memo = True  # type: ignore[attr-defined]
-    BackgroundScreen.process_segments = classmethod(process_segments)  # type: ignore[method-assign,assignment]
-
-
-_memoize_backdrop_tint()
 
 
 class KeptBackdrop:
@@ -232,24 +192,26 @@ class KeptBackdrop:
         per-segment style (a function of the segment's style, the tint and the base style, computed
         once) and stays a line: the same segments, the same frame (tests/console/test_kept_modal.py
         compares the two paths; the SVG snapshots of the modals hold)."""
-        from textual.renderables.background_screen import BackgroundScreen
         from textual.strip import Strip
+
+        from .textual_compat import screen_strips, tint_style
 
         if beneath is None or not beneath.is_attached:
             return None
         color = self.styles.background
         size = self.size
-        compositor = beneath._compositor
-        if (not 0 < color.a < 1 or compositor.size != size or self.text_selection is not None
+        if (not 0 < color.a < 1 or self.text_selection is not None
                 or self.styles.content_align != ("left", "top")):
-            return None  # not the simple case (transparent, a selection, a resize): Textual's path
+            return None  # not the simple case (transparent, a selection): Textual's path
+        strips = screen_strips(beneath, size)
+        if strips is None:  # a resize, or the compat module not in use: Textual's path
+            return None
         base = self.visual_style.rich_style
         styles = self._backdrop_styles
         if len(styles) > 8192:
             styles.clear()
-        tint = BackgroundScreen.process_segments
         lines = []
-        for strip in compositor.render_strips(size):
+        for strip in strips:
             segments = []
             append = segments.append
             for text, style, control in strip:
@@ -258,7 +220,7 @@ class KeptBackdrop:
                 key = (style, color, base)
                 new = styles.get(key)
                 if new is None:
-                    tinted = next(iter(tint([Segment(" ", style)], color))).style
+                    tinted = tint_style(style, color)
                     new = styles[key] = base + tinted if base else tinted
                 append(Segment(text, new))
             lines.append(Strip(segments, strip.cell_length))
@@ -271,13 +233,13 @@ class KeptBackdrop:
     #: the app's CSS generation this (kept) modal's nodes were last styled for
     _styled_for: int | None = None
 
-    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
         # Textual restyles every node of a pushed screen. A kept modal (the brake dialog, built once)
         # was styled on its last opening and nothing restyles it while away except a CSS change
         # (a theme switch): then it is restyled as before, else the 5-10 ms under load are skipped.
         # Its own changes before an opening (reset: the reason, the focus) restyle what they touch.
-        # (Screen._on_screen_resume runs next.)
-        css = getattr(self.app, "_css_update_count", None)
+        # (Textual dispatches this handler before the base Screen's own, which then skips the restyle.)
+        css = getattr(self.app, "css_generation", None)  # PerpdeskApp counts theme switches
         if css is not None and self._styled_for == css and self.is_attached:
             event.refresh_styles = False
         else:
@@ -325,13 +287,13 @@ class DeskScreen(Screen):
         self.show(vm)
         self.shown_vm_at = vm.get("read_at")
 
-    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
         # Textual restyles every node of a screen a mode switch resumes (refresh_styles). A desk
         # screen's styles depend on the stylesheet (switch_mode re-applies it when the CSS changed
         # while the screen was away) and on its own widgets' state, which does not change while it is
         # not shown; the restyle also made every DataTable drop all its rendered rows. Together they
         # cost 50-250 ms before the first frame of a screen switch under load, for the same frame.
-        # (Screen._on_screen_resume runs next, without the restyle.)
+        # (Textual dispatches this handler before the base Screen's own, which then skips the restyle.)
         switched = self.resumed_by_switch
         if switched:  # a mode switch (a modal's dismissal still restyles)
             self.resumed_by_switch = False

@@ -90,7 +90,19 @@ def _run_sources() -> None:
 
 COMPILED = _guard()
 
-from .commands import Command, CommandError, NotACommand, make, parse_command  # noqa: E402
-from .core import Engine  # noqa: E402
+_LAZY = {"Command": "commands", "CommandError": "commands", "NotACommand": "commands", "make": "commands",
+         "parse_command": "commands", "Engine": "core"}
+
+
+def __getattr__(name: str):
+    """``from engine import Engine`` loads the core on first use, not at ``import engine``: a process that
+    needs only a leaf module (the event vocabulary, paths, logging) does not load the compiled core."""
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["COMPILED", "Engine", "Command", "CommandError", "NotACommand", "make", "parse_command"]

@@ -6,8 +6,9 @@
 * Renderers: :func:`render_slack` (incoming webhook ``text`` + ``blocks``),
   :func:`render_pagerduty` (Events API v2 ``/v2/enqueue``), :func:`render_discord`
   (``content`` + ``embeds``), :func:`render_generic` (the alert as JSON).
-* :func:`alerts_for_event` maps node events to alerts (brake, circuit breaker,
-  oracle rejected, market flags and quarantine, validation failures,
+* :func:`alerts_for_event` maps node events to alerts by the rules of the event
+  vocabulary (``engine/vocabulary.py``: brake, circuit breaker, oracle rejected,
+  market flags and quarantine, validation failures and overrides, safeguards,
   maintenance phases, rollback, refund decisions and payments, node alerts);
   :class:`AlertDispatcher` adds liquidation spikes and index staleness.
 * :class:`AlertDispatcher` subscribes to the node (``node.subscribe``); on the
@@ -21,7 +22,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -32,12 +32,13 @@ from datetime import UTC, datetime
 
 import httpx
 
-from .config import protect_logs, redact
+from . import vocabulary
 from .httpretry import retry_after_seconds
+from .logsetup import protect_logs, redact
 
 log = logging.getLogger("perpdesk.alerts")
 
-SEVERITIES = ("info", "warning", "error", "critical")
+SEVERITIES = vocabulary.SEVERITIES
 RANK = {s: i for i, s in enumerate(SEVERITIES)}
 SLACK_EMOJI = {"info": ":information_source:", "warning": ":warning:", "error": ":rotating_light:",
                "critical": ":rotating_light:"}
@@ -178,117 +179,18 @@ class Sink:
 
 
 # ---------------------------------------------------------------------------
-# events -> alerts
+# events -> alerts (the rules live in the event vocabulary, engine/vocabulary.py)
 # ---------------------------------------------------------------------------
-def _s(v) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, list):
-        return ", ".join(map(str, v)) or "—"
-    return str(v)
-
-
-def _price(v) -> str:
-    if isinstance(v, int) and not isinstance(v, bool):
-        from .fixedpoint import fmt_price
-
-        return fmt_price(v)
-    return _s(v)
+_s = vocabulary.s
 
 
 def alerts_for_event(ev: dict, ts: int, venue: str) -> list[Alert]:
-    """The alerts one node event raises (most events raise none)."""
-    t = ev.get("type")
-    k = venue
-    seq = ev.get("seq")
-    if t == "brake_engaged":
-        return [Alert("brake_engaged", "critical", f"Emergency brake engaged by {_s(ev.get('operator'))}",
-                      f"Reason: {_s(ev.get('reason'))}. Platform access disabled, every market halted, "
-                      f"liquidations and TP/SL paused.", f"{k}:brake",
-                      {"canceled orders": _s(ev.get("canceled_orders")), "TP/SL kept": _s(ev.get("kept_tpsl")),
-                       "accounts affected": _s(ev.get("accounts_affected")), "seq": _s(seq)}, ts)]
-    if t == "brake_released":
-        return [Alert("brake_released", "critical", f"Emergency brake released by {_s(ev.get('operator'))}",
-                      f"Reason: {_s(ev.get('reason'))}. Markets reopen in post_only.", f"{k}:brake",
-                      {"seq": _s(seq)}, ts, "resolve")]
-    if t == "circuit_breaker_tripped":
-        m = _s(ev.get("market"))
-        return [Alert("circuit_breaker", "critical", f"Liquidation circuit breaker tripped on {m}",
-                      f"{_s(ev.get('accounts'))} accounts (limit {_s(ev.get('limit_accounts'))}), "
-                      f"open-interest share {_s(ev.get('oi_share'))} (limit {_s(ev.get('limit_oi_share'))}).",
-                      f"{k}:circuit_breaker:{m}", {"market": m, "seq": _s(seq)}, ts)]
-    if t == "oracle_rejected":
-        m = _s(ev.get("market"))
-        return [Alert("oracle_rejected", "error", f"Oracle price rejected on {m} ({_s(ev.get('code'))})",
-                      _s(ev.get("message")), f"{k}:oracle_rejected:{m}",
-                      {"market": m, "price": _price(ev.get("price")), "source": _s(ev.get("source")),
-                       "code": _s(ev.get("code")), "seq": _s(seq)}, ts)]
-    if t in ("market_flagged", "market_unflagged"):
-        m, flag = _s(ev.get("market")), _s(ev.get("flag"))
-        resolve = t == "market_unflagged"
-        return [Alert(t, "error", f"{m} flagged: {flag}" if not resolve else f"{m} flag cleared: {flag}",
-                      _s(ev.get("detail")) if not resolve else "", f"{k}:flag:{m}:{flag}",
-                      {"market": m, "flag": flag, "seq": _s(seq)}, ts, "resolve" if resolve else "trigger")]
-    if t == "market_data_quarantined":
-        m = _s(ev.get("market"))
-        return [Alert("market_data_quarantined", "critical", f"Market data quarantined on {m}",
-                      "Refused: " + "; ".join(map(str, ev.get("reasons") or [])), f"{k}:quarantine:{m}",
-                      {"market": m, "mark price": _price(ev.get("mark_price")),
-                       "funding index": _s(ev.get("funding_index")), "source": _s(ev.get("source")),
-                       "seq": _s(seq)}, ts)]
-    if t == "validation_failed":
-        check = _s(ev.get("check"))
-        return [Alert("validation_failed", "critical", f"Validation check failed: {check}", _s(ev.get("detail")),
-                      f"{k}:validation:{check}", {"check": check, "seq": _s(seq)}, ts)]
-    if t == "validation_overridden":
-        return [Alert("validation_overridden", "critical",
-                      f"Validation gate overridden by {_s(ev.get('operator'))} for {_s(ev.get('command'))}",
-                      f"Reason: {_s(ev.get('reason'))}. Failing: "
-                      + "; ".join(str(f) for f in (ev.get("failures") or [])),
-                      f"{k}:override:{_s(seq)}", {"command": _s(ev.get("command")), "seq": _s(seq)}, ts)]
-    if t == "safeguards_set":
-        on = bool(ev.get("enabled"))
-        return [Alert("safeguards", "info" if on else "critical",
-                      "Guard rails switched " + ("on" if on else "OFF"),
-                      "" if on else "Oracle checks, market-data quarantine, circuit breakers and post-only bands "
-                                    "no longer protect the venue.",
-                      f"{k}:safeguards_off", {"seq": _s(seq)}, ts, "resolve" if on else "trigger")]
-    if t == "maintenance_phase":
-        phase, wid = _s(ev.get("phase")), _s(ev.get("window_id"))
-        sev = "info" if phase in ("scheduled", "announced", "done") else "warning"
-        return [Alert("maintenance_phase", sev, f"Maintenance {wid}: {phase}",
-                      f"{_s(ev.get('kind'))} on {_s(ev.get('markets'))}", f"{k}:maintenance:{wid}",
-                      {"window": wid, "phase": phase, "markets": _s(ev.get("markets")),
-                       "until": _iso(ev["until_ts"]) if isinstance(ev.get("until_ts"), int) else "—",
-                       "seq": _s(seq)}, ts, "resolve" if phase == "done" else "trigger")]
-    if t == "rolled_back":
-        return [Alert("rollback", "critical", f"Venue rolled back to {_s(ev.get('snapshot_id'))}",
-                      f"By {_s(ev.get('operator'))}: {_s(ev.get('reason'))}. "
-                      f"{_s(ev.get('discarded_commands'))} commands after seq {_s(ev.get('to_seq'))} rolled back.",
-                      f"{k}:rollback:{_s(ev.get('snapshot_id'))}:{_s(seq)}",
-                      {"snapshot": _s(ev.get("snapshot_id")), "to seq": _s(ev.get("to_seq")),
-                       "state hash": _s(ev.get("state_hash"))[:16], "seq": _s(seq)}, ts)]
-    if t == "refund_decided":
-        rid, status = _s(ev.get("refund_id")), _s(ev.get("status"))
-        return [Alert("refund_" + status, "warning" if status == "approved" else "info",
-                      f"Refund {rid} {status} by {_s(ev.get('approver'))}",
-                      f"Reason: {_s(ev.get('reason'))}", f"{k}:refund:{rid}",
-                      {"refund": rid, "account": _s(ev.get("account")), "amount": _s(ev.get("amount")),
-                       "proposer": _s(ev.get("proposer"))}, ts)]
-    if t == "credited" and ev.get("refund_id"):
-        rid = _s(ev.get("refund_id"))
-        from .fixedpoint import fmt_amount
-
-        amt = ev.get("amount")
-        return [Alert("refund_paid", "info", f"Refund {rid} paid to {_s(ev.get('account'))}",
-                      f"from the {_s(ev.get('fund'))} fund", f"{k}:refund:{rid}",
-                      {"amount": fmt_amount(amt) if isinstance(amt, int) else _s(amt), "seq": _s(seq)}, ts)]
-    if t == "node_alert":
-        sev = ev.get("severity") if ev.get("severity") in RANK else "error"
-        msg = _s(ev.get("message"))
-        h = hashlib.sha256(msg.encode()).hexdigest()[:12]
-        return [Alert("node_alert", sev, f"Node: {msg[:120]}", msg, f"{k}:node:{h}", {}, ts)]
-    return []
+    """The alerts one node event raises (most events raise none): its type's rule in the vocabulary."""
+    spec = vocabulary.alert_for(ev)
+    if spec is None:
+        return []
+    return [Alert(spec.kind, spec.severity, spec.title, spec.body, f"{venue}:{spec.key}", dict(spec.fields), ts,
+                  spec.action)]
 
 
 # ---------------------------------------------------------------------------
@@ -351,7 +253,7 @@ class AlertDispatcher:
             t = ev.get("type")
             if t == "liquidation":
                 self._count_liquidation(ev, now)
-            elif t in _MAPPED:
+            elif t in vocabulary.ALERT_TYPES:
                 for a in alerts_for_event(ev, now, self.venue):
                     self.notify(a)
 
@@ -517,7 +419,3 @@ class AlertDispatcher:
         if self._own_client:
             self.client.close()
 
-
-_MAPPED = frozenset({"brake_engaged", "brake_released", "circuit_breaker_tripped", "oracle_rejected", "market_flagged",
-                     "market_unflagged", "market_data_quarantined", "validation_failed", "maintenance_phase",
-                     "rolled_back", "refund_decided", "credited", "node_alert"})

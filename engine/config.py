@@ -21,7 +21,6 @@ traceback. Unknown keys are errors, so a typo never passes silently.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import tomllib
@@ -40,6 +39,7 @@ from pydantic import (
 )
 
 from . import paths
+from .logsetup import RedactingFilter, protect_logs, redact  # noqa: F401  (moved to logsetup; re-exported)
 
 ENV_CONFIG = "PERPDESK_CONFIG"
 CONFIG_FILENAME = "config.toml"
@@ -223,49 +223,6 @@ class _KeyProblem(ValueError):
         super().__init__(f"{key}: {problem}")
         self.key = key
         self.problem = problem
-
-
-def redact(text: str, secrets: list[str] | tuple[str, ...]) -> str:
-    """``text`` with every secret (longest first) replaced by ``***``."""
-    for s in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(s, "***")
-    return text
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that replaces secrets in a record's message (httpx logs every request's URL,
-    and a Slack or Discord webhook URL *is* a secret)."""
-
-    def __init__(self) -> None:
-        super().__init__("perpdesk-redact")
-        self.secrets: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            try:
-                msg = record.getMessage()
-            except Exception:
-                return True
-            clean = redact(msg, tuple(self.secrets))
-            if clean != msg:
-                record.msg, record.args = clean, ()
-        return True
-
-
-_FILTER = RedactingFilter()
-
-
-def protect_logs(secrets) -> None:
-    """Redact ``secrets`` from every record of the HTTP libraries' and perpdesk's loggers."""
-    new = {s for s in secrets if s}
-    if not new:
-        return
-    _FILTER.secrets |= new
-    for name in ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy",
-                 "perpdesk", "perpdesk.alerts", "perpdesk.feeds"):
-        lg = logging.getLogger(name)
-        if _FILTER not in lg.filters:
-            lg.addFilter(_FILTER)
 
 
 def config_path(cli_value: str | os.PathLike | None = None) -> tuple[Path, bool]:

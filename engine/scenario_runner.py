@@ -28,8 +28,8 @@ from pathlib import Path
 
 import orjson
 
+from . import vocabulary
 from .checks import run_checks
-from .commands import SPECS
 from .fixedpoint import fmt_amount, fmt_price, fmt_size, parse_decimal
 from .markets import DEFAULT_MARKETS
 from .node import Node, NodeError
@@ -53,17 +53,12 @@ APPROVER = Actor("risk-lead", "approver")
 UNINTENDED_DEFINITION = ("a liquidation is unintended when it happens inside a fault's window as the scenario "
                          "file declares it (from the fault's `at` to its `until`)")
 
-#: events that get a line of their own in the timeline
-_NOTABLE = {"maintenance_phase", "brake_engaged", "brake_released", "rolled_back", "safeguards_set",
-            "market_data_quarantined", "circuit_breaker_tripped", "market_flagged", "market_unflagged",
-            "validation_failed", "platform_access", "snapshot_taken", "market_state_loaded"}
-#: events counted per step and shown as one line
-_COUNTED = {"liquidation", "oracle_rejected", "credited", "market_mode", "deleverage", "order_triggered"}
 #: timeline actions a person performs at the desk: with ``ScenarioRun(operator=fn)`` the runner hands them to
 #: ``fn(ts, entry)`` (the console's demo drives its screens) instead of performing them itself
 OPERATOR_ACTIONS = ("emergency_brake", "release_brake", "rollback", "set_market_mode", "take_snapshot",
                     "compute_refunds", "approve_refunds", "pay_refunds")
-SAFEGUARD_EVENTS = ("oracle_rejected", "market_flagged", "market_data_quarantined", "circuit_breaker_tripped")
+#: guard-rail events counted in the report (the vocabulary's ``safeguard`` types)
+SAFEGUARD_EVENTS = vocabulary.SAFEGUARD_TYPES
 
 
 class ScenarioClock:
@@ -125,7 +120,6 @@ class ScenarioRun:
         self.accounts = self.sc.sim.accounts if accounts is None else _override(self.sc, "accounts", accounts)
         self._db_lock: int | None = None  # flock held on the demo database's .lock file while it runs
         self.safeguards = safeguards
-        self.safeguards_available = "set_safeguards" in SPECS
         self.start = h.start_ms
         self.end = h.start_ms + h.duration_ms
         self.step_ms = h.step_ms
@@ -154,7 +148,6 @@ class ScenarioRun:
         self.recovery: dict | None = None
         self.maintenance: list[dict] = []
         self.safeguard_events: Counter = Counter()
-        self.not_available: list[str] = []
         self.refunds = {"available": True, "method": None, "proposed_count": 0, "proposed_total": 0,
                         "approved_count": 0, "paid_count": 0, "paid_total": 0}
         self._proposals: list[str] = []
@@ -256,25 +249,18 @@ class ScenarioRun:
                      f"the engine refuses the market: {r.code}: {r.message}")])
         genesis = [m for m in sc.sim.markets if m.funding_index is not None]
         if genesis:  # the venue's history: its cumulative funding indices, imported before anyone trades
-            imported = self.safeguards_available
-            if imported:
-                self._op({"type": "set_safeguards", "enabled": False, "reason": "genesis import of funding history"})
+            self._op({"type": "set_safeguards", "enabled": False, "reason": "genesis import of funding history"})
             by = {s["market"]: s for s in self._market_specs()}
             self._system([{"type": "load_market_state", "ts": self.start, "market": m.market,
                            "mark_price": by[m.market]["index_price"], "funding_index": m.funding_index,
                            "source": "genesis"} for m in genesis])
-            if imported:
-                self._op({"type": "set_safeguards", "enabled": True, "reason": "genesis import done"})
+            self._op({"type": "set_safeguards", "enabled": True, "reason": "genesis import done"})
         refused = Counter(r.code for r in self._system(cmds[n_markets:]) if not r.ok)
         if not self.safeguards:
-            if self.safeguards_available:
-                self._op({"type": "set_safeguards", "enabled": False, "reason": "scenario run without safeguards"})
-            else:
-                self.not_available.append("set_safeguards (guard rails are not in this build: the run is as without them)")
+            self._op({"type": "set_safeguards", "enabled": False, "reason": "scenario run without safeguards"})
         self._op({"type": "take_snapshot", "label": "scenario start", "trigger": "manual"})
         lines = [Line(self.start, f"venue opened: {len(sc.sim.markets)} markets, {self.accounts:,} accounts, "
-                                  f"seed {self.seed}, safeguards {'on' if self.safeguards else 'off'}"
-                                  + ("" if self.safeguards_available else " (not available in this build)"),
+                                  f"seed {self.seed}, safeguards {'on' if self.safeguards else 'off'}",
                       "action", sc.scenario.title)]
         if refused:
             lines.append(Line(self.start, "setup commands refused: " + ", ".join(
@@ -441,10 +427,10 @@ class ScenarioRun:
             elif t == "credited":
                 self.refunds["paid_count"] += 1
                 self.refunds["paid_total"] += ev["amount"]
-            if t in _COUNTED:
+            if t in vocabulary.TIMELINE_COUNTS:
                 counts[t] += 1
-            elif t in _NOTABLE:
-                text = _describe(ev)
+            elif t in vocabulary.TIMELINE_LINES:
+                text = vocabulary.timeline_line(ev)
                 if text:
                     lines.append(Line(ts, text))
         if counts:
@@ -483,9 +469,6 @@ class ScenarioRun:
             lines.append(Line(self.clock.now, "  " + d, kind, "", e.id))
         return lines
 
-    def _need_node(self) -> bool:
-        return self.node is not None
-
     def _result_text(self, res) -> str:
         return "ok" if res.ok else f"refused: {res.code}: {res.message}"
 
@@ -505,14 +488,10 @@ class ScenarioRun:
 
     def _do_release_brake(self, e) -> list[str]:
         cmd = {"type": "release_brake", "reason": e.reason}
-        out = []
         if e.override:
-            if "override" in SPECS["release_brake"]:
-                cmd["override"] = True
-            else:
-                out.append("override not available in this build")
+            cmd["override"] = True
         res = self._op(cmd, actor=APPROVER, tag=e.id)
-        return out + ([] if res.ok else [self._result_text(res)])
+        return [] if res.ok else [self._result_text(res)]
 
     def _do_set_market_mode(self, e) -> list[str]:
         out = []
@@ -582,20 +561,12 @@ class ScenarioRun:
         assert node is not None
         self.refunds["method"] = e.method
         if e.method == "counterfactual":
-            if not hasattr(node, "compute_refunds") or not hasattr(node, "propose_refunds"):
-                self.refunds["available"] = False
-                self.not_available.append("counterfactual refunds (Node.compute_refunds is not in this build)")
-                return ["not available: Node.compute_refunds is not in this build"]
             sid = self._snapshot_ref(e.snapshot or "maintenance")
             if sid is None:
                 return [f"no snapshot matches {e.snapshot!r}"]
             bad = sorted({s for ref in e.bad for s in self._seqs.get(ref, [])})
             report = node.compute_refunds(sid, node.engine.seq, bad)
         else:
-            if not hasattr(node, "reference_refunds") or not hasattr(node, "propose_refunds"):
-                self.refunds["available"] = False
-                self.not_available.append("reference-price refunds (Node.reference_refunds is not in this build)")
-                return ["not available: Node.reference_refunds is not in this build"]
             seqs = self._seqs.get(e.since or "", [])
             from_seq = min(seqs) - 1 if seqs else 0
             upto = self._seqs.get(e.upto or "", [])
@@ -612,8 +583,6 @@ class ScenarioRun:
     def _do_approve_refunds(self, e) -> list[str]:
         node = self.node
         assert node is not None
-        if not self.refunds["available"]:
-            return ["not available: no refunds were computed"]
         n = 0
         for rid in self._proposals:
             if rid in self._approved:
@@ -628,8 +597,6 @@ class ScenarioRun:
     def _do_pay_refunds(self, e) -> list[str]:
         node = self.node
         assert node is not None
-        if not self.refunds["available"]:
-            return ["not available: no refunds were computed"]
         out = []
         paid = 0
         for rid in list(self._approved):
@@ -727,8 +694,7 @@ class ScenarioRun:
         if node is None:
             return ["the node is already down"]
         if self.db is None:
-            self.not_available.append("node_crash needs [scenario] durable = true")
-            return ["not available: this scenario's node is not durable (set durable = true)"]
+            return ["refused: this scenario's node is not durable (set [scenario] durable = true)"]
         eng = node.engine
         self._crash = {"acked_seq": eng.seq, "acked_hash": state_hash(eng), "ts": self.clock.now}
         # commands in flight when the power goes: queued, never journaled, never acknowledged
@@ -786,7 +752,7 @@ class ScenarioRun:
             "title": self.sc.scenario.title,
             "seed": self.seed,
             "accounts": self.accounts,
-            "safeguards": {"requested": self.safeguards, "available": self.safeguards_available},
+            "safeguards": {"requested": self.safeguards, "available": True},
             "start_ts": self.start,
             "end_ts": self.clock.now,
             "commands": eng.seq if eng is not None else None,
@@ -804,7 +770,7 @@ class ScenarioRun:
             "final_modes": {m: mk.mode for m, mk in eng.markets.items()} if eng is not None else {},
             "state_hash": state_hash(eng) if eng is not None else None,
             "journal_sha256": self.journal_digest(),
-            "not_available": list(self.not_available),
+            "not_available": [],  # always empty: every step is available (kept so the report's format holds)
         }
         rep["expectations"] = self.check_expectations(rep)
         return rep
@@ -827,13 +793,8 @@ class ScenarioRun:
         ex = self.sc.expect
         mode = ex.safeguards_on if self.safeguards else ex.safeguards_off
         checks = _check(ex.always, rep, "always")
-        if self.safeguards and not self.safeguards_available:
-            skipped = [f"safeguards_on.{k}" for k in mode.model_dump(exclude_defaults=True)]
-            checks += [{"name": n, "ok": None, "expected": "guard rails", "actual": "not available in this build"}
-                       for n in skipped]
-        else:
-            checks += _check(mode, rep, "safeguards_on" if self.safeguards else "safeguards_off")
-        return {"ok": all(c["ok"] is not False for c in checks), "checks": checks}
+        checks += _check(mode, rep, "safeguards_on" if self.safeguards else "safeguards_off")
+        return {"ok": all(c["ok"] for c in checks), "checks": checks}
 
     def close(self) -> None:
         if self.node is not None:
@@ -857,10 +818,6 @@ def _check(ex: Expect, rep: dict, prefix: str) -> list[dict]:
     for name, actual in (("liquidations", liq["total"]), ("unintended", liq["unintended"]),
                          ("refunds_paid", rep["refunds"]["paid_count"])):
         lo, hi = getattr(ex, f"{name}_min"), getattr(ex, f"{name}_max")
-        if name == "refunds_paid" and not rep["refunds"]["available"] and (lo is not None or hi is not None):
-            out.append({"name": f"{prefix}.refunds_paid", "expected": f"{lo}..{hi}", "ok": None,
-                        "actual": "not available in this build"})
-            continue
         if lo is not None:
             add(f"{name}_min", f">= {lo}", actual, actual >= lo)
         if hi is not None:
@@ -884,45 +841,6 @@ def _check(ex: Expect, rep: dict, prefix: str) -> list[dict]:
         actual = rep["final_modes"].get(m)
         add(f"final_modes.{m}", mode, actual, actual == mode)
     return out
-
-
-def _describe(ev: dict) -> str:
-    t = ev["type"]
-    if t == "maintenance_phase":
-        markets = ", ".join(m.split("-")[0] for m in ev["markets"])
-        return f"maintenance {ev['window_id']} ({ev['kind'].replace('_', ' ')}, {markets}): {ev['phase']}"
-    if t == "brake_engaged":
-        return (f"EMERGENCY BRAKE: {ev['canceled_orders']} orders canceled, {ev['kept_tpsl']} TP/SL kept, "
-                f"{ev.get('accounts_affected', 0)} accounts")
-    if t == "brake_released":
-        return "brake released: markets reopen in post_only"
-    if t == "rolled_back":
-        return (f"ROLLED BACK to {ev['snapshot_id']} (seq {ev['to_seq']}): "
-                f"{ev['discarded_commands']} commands discarded")
-    if t == "safeguards_set":
-        return f"safeguards {'ON' if ev.get('enabled') else 'OFF'}"
-    if t == "market_data_quarantined":
-        return f"market data QUARANTINED for {ev.get('market')}: {'; '.join(ev.get('reasons') or [])}"
-    if t == "circuit_breaker_tripped":
-        return f"circuit breaker tripped on {ev.get('market')}: {ev.get('accounts')} accounts"
-    if t == "market_flagged":
-        return f"{ev.get('market')} flagged: {ev.get('flag')} ({ev.get('detail')})"
-    if t == "market_unflagged":
-        return f"{ev.get('market')} unflagged: {ev.get('flag')}"
-    if t == "validation_failed":
-        return f"validation failed: {ev.get('check')}: {ev.get('detail')}"
-    if t == "platform_access":
-        return f"platform access {'enabled' if ev['enabled'] else 'DISABLED'}"
-    if t == "snapshot_taken":
-        if ev.get("trigger") == "auto":
-            return ""
-        return f"snapshot {ev['snapshot_id']} ({ev.get('label') or ev.get('trigger')})"
-    if t == "market_state_loaded":
-        if ev.get("source") == "genesis":
-            return ""
-        return (f"market state loaded for {ev['market']} from {ev.get('source') or '?'}: "
-                f"mark {fmt_price(ev['mark_price'])}, funding index {ev['funding_index']}")
-    return ""
 
 
 def fmt_duration(ms: int) -> str:

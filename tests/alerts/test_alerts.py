@@ -249,3 +249,47 @@ def test_run_pending_delivers_queued_alerts_inline():
     d.notify(alert())
     d.notify(alert(action="resolve"))
     assert d.run_pending() == 2 and len(seen) == 2 and d.pending() == 0
+
+
+# ---- the event vocabulary drives the dispatcher (engine/vocabulary.py) -----------------------------
+def _posting_dispatcher(posted: list) -> AlertDispatcher:
+    def handler(req: httpx.Request) -> httpx.Response:
+        import json
+
+        posted.append(json.loads(req.content))
+        return httpx.Response(200)
+
+    return AlertDispatcher([Sink("all", "webhook", "http://x.test/h", min_severity="info")], venue="v",
+                           clock=lambda: TS, client=httpx.Client(transport=httpx.MockTransport(handler)))
+
+
+def test_safeguards_and_override_alerts_are_sent_through_the_dispatcher():
+    """Old dispatcher: its hand-kept pre-filter lacked these two types, so the alerts were built by
+    ``alerts_for_event`` (and unit-tested) but never sent."""
+    posted: list = []
+    d = _posting_dispatcher(posted)
+    d([{"type": "safeguards_set", "enabled": False, "operator": "ada", "reason": "drill", "seq": 3},
+       {"type": "validation_overridden", "command": "release_brake", "operator": "bo", "reason": "known rounding",
+        "failures": [{"check": "money", "detail": "off by 1"}], "seq": 12},
+       {"type": "safeguards_set", "enabled": True, "operator": "ada", "reason": "drill over", "seq": 14}])
+    assert d.run_pending() == 3
+    assert [(p["kind"], p["action"], p["severity"]) for p in posted] == [
+        ("safeguards", "trigger", "critical"), ("validation_overridden", "trigger", "critical"),
+        ("safeguards", "resolve", "info")]
+    assert posted[0]["dedup_key"] == posted[2]["dedup_key"] == "v:safeguards_off"
+    assert posted[1]["title"] == "Validation gate overridden by bo for release_brake"
+    assert "money: off by 1" in posted[1]["body"]
+
+
+def test_every_type_with_an_alert_rule_reaches_the_sinks():
+    """The dispatcher's filter is the vocabulary: a type with a rule is sent, one without is not."""
+    from engine import vocabulary
+
+    samples = {"credited": {"refund_id": "r1", "account": "u1", "amount": 5_000_000, "fund": "insurance"},
+               "refund_decided": {"refund_id": "r1", "status": "approved"}}
+    for t in sorted(vocabulary.REGISTRY):
+        posted: list = []
+        d = _posting_dispatcher(posted)
+        d([{"type": t, "seq": 1, **samples.get(t, {})}])
+        d.run_pending()
+        assert bool(posted) == (t in vocabulary.ALERT_TYPES), t

@@ -79,7 +79,8 @@ async def test_demo_plays_through_the_console_with_captions_and_takeover() -> No
             sid = run.snapshot_ref(e.snapshot)
             app.run_worker(director.perform_next(), group="demo-script")
             await _until(pilot, lambda: isinstance(app.screen, RollbackModal), "the rollback confirmation")
-            await _until(pilot, lambda: app.screen.query_one("#confirm-id").value == sid, "the typed snapshot id")
+            await _until(pilot, lambda: any(w.value == sid for w in app.screen.query("#confirm-id")),  # composed yet?
+                         "the typed snapshot id")
             assert run.rollback is None
             await _until(pilot, lambda: not director.acting, "the rollback step to finish")
             assert isinstance(app.screen, SnapshotsScreen)

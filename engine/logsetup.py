@@ -1,0 +1,161 @@
+"""Logging for every perpdesk process: a rotating file under the state directory, secrets redacted.
+
+:func:`setup` is called once by each entry point (``perpdesk`` and its venue child process,
+``perpdesk demo``, ``replay``, ``verify``, ``refunds export``). Each process kind writes its own file,
+``<state dir>/logs/<process>.log`` (``$PERPDESK_HOME/state/logs/`` when ``PERPDESK_HOME`` is set; see
+``engine/paths.py``), rotated at 5 MB with 5 backups, so two processes never rotate one file.
+
+* ``tui=True`` (the console, its venue child, a demo in the console): nothing goes to the terminal
+  the TUI draws on. No stream handler is installed; Python's ``warnings`` are routed to the file;
+  a failing log write is dropped silently (``logging.raiseExceptions`` off) instead of printing a
+  traceback; the venue child also points its file descriptor 2 at ``venue.stderr`` beside the log
+  (see ``console/remote.py``) so even a stray ``print(file=sys.stderr)`` cannot reach the screen.
+* ``tui=False`` (the command-line tools): warnings and errors are also written to stderr, as
+  Python's last-resort handler did before.
+
+Secrets: :class:`RedactingFilter` replaces every secret the process knows (the config's ``SecretStr``
+values, sinks' URLs and keys, given to :func:`protect_logs`) with ``***`` in every record that
+reaches a handler installed here, whatever logger it came from (httpx's request log included).
+No pydantic, no engine core: a tool that only replays loads nothing more for its logging.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from . import paths
+
+LOG_SUBDIR = "logs"
+MAX_BYTES = 5_000_000
+BACKUPS = 5
+FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+
+
+def redact(text: str, secrets: list[str] | tuple[str, ...]) -> str:
+    """``text`` with every secret (longest first) replaced by ``***``."""
+    for s in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(s, "***")
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that replaces secrets in a record's message (httpx logs every request's URL,
+    and a Slack or Discord webhook URL *is* a secret)."""
+
+    def __init__(self) -> None:
+        super().__init__("perpdesk-redact")
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            try:
+                msg = record.getMessage()
+            except Exception:
+                return True
+            clean = redact(msg, tuple(self.secrets))
+            if clean != msg:
+                record.msg, record.args = clean, ()
+            if record.exc_info and not record.exc_text:  # a traceback's text may quote a URL too
+                record.exc_text = redact(logging.Formatter().formatException(record.exc_info), tuple(self.secrets))
+            elif record.exc_text:
+                record.exc_text = redact(record.exc_text, tuple(self.secrets))
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def protect_logs(secrets: Iterable[str]) -> None:
+    """Redact ``secrets`` from every record of the HTTP libraries' and perpdesk's loggers, and from every
+    record reaching the handlers :func:`setup` installs."""
+    new = {s for s in secrets if s}
+    if not new:
+        return
+    _FILTER.secrets |= new
+    for name in ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy",
+                 "perpdesk", "perpdesk.alerts", "perpdesk.feeds"):
+        lg = logging.getLogger(name)
+        if _FILTER not in lg.filters:
+            lg.addFilter(_FILTER)
+
+
+def log_dir() -> Path:
+    return paths.state_dir() / LOG_SUBDIR
+
+
+def log_path(process: str) -> Path:
+    return log_dir() / f"{process}.log"
+
+
+def _ours(h: logging.Handler) -> bool:
+    return bool(getattr(h, "_perpdesk", False))
+
+
+def setup(process: str, *, tui: bool, secrets: Iterable[str] = (), level: int = logging.INFO) -> Path | None:
+    """Install this process's logging (idempotent: a second call replaces the first's handlers).
+
+    Returns the log file's path (None when it cannot be created: then a TUI process logs nowhere
+    rather than on its screen, and a tool logs to stderr only)."""
+    protect_logs(secrets)
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if _ours(h):
+            root.removeHandler(h)
+            h.close()
+    path: Path | None = log_path(process)
+    handlers: list[logging.Handler] = []
+    try:
+        assert path is not None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = logging.handlers.RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8",
+                                                  delay=True)
+        fh.setFormatter(logging.Formatter(FORMAT))
+        handlers.append(fh)
+    except OSError:
+        path = None
+    if tui:
+        if not handlers:
+            handlers.append(logging.NullHandler())  # never the last-resort handler (stderr)
+        logging.raiseExceptions = False  # a failing write must not print a traceback on the screen
+        logging.captureWarnings(True)
+    else:
+        sh = logging.StreamHandler(sys.stderr)
+        sh.setLevel(logging.WARNING)
+        sh.setFormatter(logging.Formatter(f"perpdesk {process}: %(levelname)s: %(message)s"))
+        handlers.append(sh)
+    for h in handlers:
+        h._perpdesk = True  # type: ignore[attr-defined]
+        h.addFilter(_FILTER)
+        root.addHandler(h)
+    if root.level == logging.NOTSET or root.level > level:
+        root.setLevel(level)
+    logging.getLogger("perpdesk").info("%s started (pid %d), logging to %s", process, os.getpid(), path)
+    return path
+
+
+def redirect_stderr(process: str) -> Path | None:
+    """Point file descriptor 2 (and ``sys.stderr``) at ``<log dir>/<process>.stderr``: for a child process
+    that shares the TUI's terminal, so nothing it writes to stderr (a C extension, a stray print, an
+    interpreter error at exit) lands on the screen. Returns the file (None: left as it was)."""
+    p = log_dir() / f"{process}.stderr"
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError:
+        return None
+    try:
+        sys.stderr.flush()
+    except Exception:
+        pass
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
+    return p
+
+
+__all__ = ["RedactingFilter", "log_dir", "log_path", "protect_logs", "redact", "redirect_stderr", "setup"]
