@@ -254,6 +254,29 @@ def _a_credited(e: dict) -> AlertSpec | None:
                      {"amount": amount(e.get("amount")), "seq": s(e.get("seq"))})
 
 
+def _a_socialized_loss(e: dict) -> AlertSpec:
+    acct, seq = s(e.get("account")), s(e.get("seq"))
+    return AlertSpec("socialized_loss", "critical", f"Loss socialized: {amount(e.get('amount'))} USDC for {acct}",
+                     "Bad debt the insurance fund and auto-deleveraging could not absorb was written to the "
+                     f"socialized-loss ledger (total {amount(e.get('total'))} USDC).",
+                     f"socialized_loss:{seq}", {"account": acct, "seq": seq})
+
+
+def _a_oracle_jump(e: dict) -> AlertSpec:
+    m = s(e.get("market"))
+    return AlertSpec("oracle_jump_accepted", "warning", f"Oracle jump accepted on {m} ({s(e.get('reason'))})",
+                     f"{price(e.get('previous_index'))} -> {price(e.get('price'))} after "
+                     f"{s(e.get('refused_count'))} refused prints" +
+                     (f"; accepted by {s(e.get('operator'))}" if e.get("operator") else ""),
+                     f"oracle_rejected:{m}", {"market": m, "seq": s(e.get("seq"))}, "resolve")
+
+
+def _a_snapshot_failed(e: dict) -> AlertSpec:
+    return AlertSpec("snapshot_failed", "error", f"Snapshot {s(e.get('label'))} could not be taken",
+                     f"{s(e.get('code'))}: {s(e.get('message'))}", f"snapshot_failed:{s(e.get('seq'))}",
+                     {"seq": s(e.get("seq"))})
+
+
 def _a_node_alert(e: dict) -> AlertSpec:
     sev = e.get("severity") if e.get("severity") in SEVERITIES else "error"
     msg = s(e.get("message"))
@@ -294,7 +317,7 @@ _TYPES: tuple[EventType, ...] = (
        severity="error", feed=True, timeline="count", safeguard=True, alert=_a_oracle_rejected),
     _T("oracle_jump_accepted", ("market", "price", "reason", "previous_index", "refused_count", "since_ts",
                                 "operator"),
-       _oracle_jump, severity="warning", feed=True),
+       _oracle_jump, severity="warning", feed=True, alert=_a_oracle_jump),
     # ---- liquidations ----
     _T("liquidation", ("account", "market", "side", "size", "price", "mark_price", "bankruptcy_price", "fee",
                        "bad_debt", "by", "step"),
@@ -304,8 +327,9 @@ _TYPES: tuple[EventType, ...] = (
        lambda e: f"auto-deleverage {e.get('market')}: {e.get('account')} vs {e.get('counterparty')}",
        severity="warning", feed=True, timeline="count"),
     _T("socialized_loss", ("account", "amount", "total"),
-       lambda e: f"socialized loss {e.get('amount')} USDC for {e.get('account')} (total {e.get('total')})",
-       severity="error", feed=True),
+       lambda e: f"socialized loss {amount(e.get('amount'))} USDC for {e.get('account')} "
+                 f"(total {amount(e.get('total'))})",
+       severity="error", feed=True, timeline="line", alert=_a_socialized_loss),
     _T("insurance_fund", ("change", "balance", "reason", "account"),
        lambda e: f"insurance fund {amount(e.get('change'))} USDC ({e.get('reason')}), "
                  f"balance {amount(e.get('balance'))}"),
@@ -364,7 +388,7 @@ _TYPES: tuple[EventType, ...] = (
        feed=True, timeline="line", routine=lambda e: e.get("trigger") == "auto"),
     _T("snapshot_failed", ("label", "code", "message"),
        lambda e: f"snapshot {e.get('label')} FAILED: {e.get('code')}: {e.get('message')}",
-       severity="error"),
+       severity="error", feed=True, alert=_a_snapshot_failed),
     _T("rolled_back", ("snapshot_id", "to_seq", "discarded_commands", "state_hash", "operator", "reason"),
        lambda e: f"ROLLED BACK to {e.get('snapshot_id')} (seq {e.get('to_seq')}); "
                  f"{e.get('discarded_commands')} commands marked rolled back",

@@ -293,3 +293,22 @@ def test_every_type_with_an_alert_rule_reaches_the_sinks():
         d([{"type": t, "seq": 1, **samples.get(t, {})}])
         d.run_pending()
         assert bool(posted) == (t in vocabulary.ALERT_TYPES), t
+
+
+def test_risk_events_page_the_desk():
+    """A socialized loss pages (critical), an accepted oracle jump resolves the oracle alert it answers,
+    a snapshot that could not be taken is an error."""
+    posted: list = []
+    d = _posting_dispatcher(posted)
+    d([{"type": "oracle_rejected", "market": "BTC-USD-PERP", "price": 89_240_000_000, "source": "index",
+        "code": "jump_unconfirmed", "message": "jump", "seq": 5},
+       {"type": "oracle_jump_accepted", "market": "BTC-USD-PERP", "price": 89_240_000_000, "reason": "persisted",
+        "previous_index": 97_000_000_000, "refused_count": 11, "since_ts": 0, "seq": 9},
+       {"type": "socialized_loss", "account": "lev", "amount": 12_345_670_000, "total": 12_345_670_000, "seq": 20},
+       {"type": "snapshot_failed", "label": "auto", "code": "state_unencodable", "message": "too large", "seq": 30}])
+    assert d.run_pending() == 4
+    assert [(p["kind"], p["action"], p["severity"]) for p in posted] == [
+        ("oracle_rejected", "trigger", "error"), ("oracle_jump_accepted", "resolve", "warning"),
+        ("socialized_loss", "trigger", "critical"), ("snapshot_failed", "trigger", "error")]
+    assert posted[0]["dedup_key"] == posted[1]["dedup_key"]
+    assert posted[2]["title"] == "Loss socialized: 12345.67 USDC for lev"
