@@ -4,6 +4,7 @@ the screens (modals with their previews), captions narrate, and the operator can
 import asyncio
 
 import pytest
+from textual.css.query import NoMatches
 
 from console.demo import demo_app, play, summary
 from console.demo_desk import CaptionBar
@@ -20,9 +21,14 @@ SIZE = (160, 50)
 
 
 async def _until(pilot, cond, what: str, timeout: float = 10.0) -> None:
+    """Wait for ``cond``; a widget not composed yet (a dialog on top whose children are still
+    mounting: NoMatches) is "not yet", not a failure."""
     for _ in range(int(timeout / 0.02)):
-        if cond():
-            return
+        try:
+            if cond():
+                return
+        except NoMatches:
+            pass
         await pilot.pause(0.02)
     app = pilot.app
     extra = [text_of(w) for w in app.screen.query("#cf-error, #cf-totals, #cf-suspects")]
