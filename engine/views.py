@@ -9,6 +9,7 @@ Money and prices are integers at the engine's fixed-point scales
 from __future__ import annotations
 
 from .checks import run_checks
+from .core import FUNDING_INTERVAL_MS, Engine
 from .guards import guard_status as _guard_status
 from .margin import account_margins, funding_pnl
 
@@ -32,8 +33,14 @@ def status(engine) -> dict:
     }
 
 
+def next_funding_ts(now: int) -> int:
+    """When the funding interval holding ``now`` closes (intervals are whole hours of engine time)."""
+    return now - now % FUNDING_INTERVAL_MS + FUNDING_INTERVAL_MS
+
+
 def markets(engine) -> list[dict]:
     out = []
+    next_ts = next_funding_ts(engine.now)
     for mk in engine.markets.values():
         b = mk.book
         out.append({
@@ -43,6 +50,10 @@ def markets(engine) -> list[dict]:
             "mark_price": mk.mark_price,
             "funding_rate": mk.funding_rate,
             "funding_index": mk.funding_index,
+            # read-only: the rate the current interval's samples give so far (the last interval's average
+            # while it has none) and when that interval closes; halted markets accrue nothing meanwhile
+            "funding_rate_next": Engine._funding_rate(mk)[0],
+            "next_funding_ts": next_ts,
             "open_interest": mk.long_oi,
             "open_orders": sum(lv.count for lv in b.bids.values()) + sum(lv.count for lv in b.asks.values()),
             "best_bid": b.best_bid(),
