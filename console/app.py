@@ -656,6 +656,8 @@ class PerpdeskApp(App):
         try:
             markets = self.gateway.markets()
             status = self.gateway.status()
+            # shown before a restricted market reopens: what fires then (bounded reads, restricted markets only)
+            backlog = [self.gateway.reopen_backlog(m["market"]) for m in markets if m["mode"] != "open"]
         except GatewayError as e:
             self.notify(e.message, title="Venue state unavailable", severity="error")
             return
@@ -666,7 +668,7 @@ class PerpdeskApp(App):
                 return
             self.apply_venue(choice, markets)
 
-        self.push_screen(VenueModal(control, markets, status), done)
+        self.push_screen(VenueModal(control, markets, status, backlog), done)
 
     def apply_venue(self, c: dict, markets: list[dict]) -> None:
         from .screens.venue import CONTROLS, needs

@@ -115,6 +115,11 @@ class Gateway:
         maintenance)."""
         return _call(self.node.accounts_by_risk, limit, below_maintenance)
 
+    def reopen_backlog(self, market: str) -> dict:
+        """Accounts at or below maintenance with a position in ``market`` and armed TP/SL the mark has
+        crossed: what fires when the (restricted) market reopens."""
+        return _call(self.node.reopen_backlog, market)
+
     def checks(self) -> list[dict]:
         return _call(self.node.checks)
 

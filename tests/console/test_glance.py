@@ -148,3 +148,24 @@ def test_book_key_means_one_thing():
         assert not own & keys, (name, own & keys)
         if name != "book":
             assert not own & {"left_square_bracket", "right_square_bracket"}, name
+
+
+@pytest.mark.asyncio
+async def test_venue_controls_show_what_fires_when_a_restricted_market_reopens(desk_app):
+    app = desk_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        btc = "BTC-USD-PERP"
+        assert app.gateway.set_market_mode(btc, "halted", "drill: halt before reopening").ok
+        backlog = app.gateway.reopen_backlog(btc)
+        assert backlog["liquidatable"] > 0  # the warm-up's crash left accounts below maintenance (breaker paused)
+        for name in backlog["accounts"]:
+            a = app.gateway.account(name)
+            assert a["value"] <= a["maintenance_margin"] and any(p["market"] == btc and p["size"] for p in a["positions"])
+        await pilot.press("o")
+        await pilot.pause()
+        state = app.screen.query_one("#venue-state").render()
+        text = str(state)
+        assert "Waiting to fire when a restricted market reopens" in text
+        assert f"{btc} {backlog['liquidatable']:,} liquidations, {backlog['triggers']:,} TP/SL" in text
+        assert "ETH-USD-PERP" not in text.split("reopens:")[1]  # open markets are not listed
