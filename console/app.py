@@ -86,6 +86,9 @@ class PerpdeskApp(App):
         Binding("c", "go('accounts')", "Accounts", id="go_accounts", group=GO),
         Binding("t", "go('alerts')", "Alerts", id="go_alerts", group=GO,
                 tooltip="Alert deliveries to Slack, PagerDuty, Discord and webhooks"),
+        # not in the footer or the tab bar (no room at 80 columns): in Help and the palette
+        Binding("b", "go('book')", "Book", id="go_book", group=GO, show=False,
+                tooltip="Order-book depth ladder and trades tape per market ([ ] change market)"),
         Binding("question_mark,f1", "help", "Help", id="help", key_display="?"),
     ]
 
@@ -653,6 +656,8 @@ class PerpdeskApp(App):
         try:
             markets = self.gateway.markets()
             status = self.gateway.status()
+            # shown before a restricted market reopens: what fires then (bounded reads, restricted markets only)
+            backlog = [self.gateway.reopen_backlog(m["market"]) for m in markets if m["mode"] != "open"]
         except GatewayError as e:
             self.notify(e.message, title="Venue state unavailable", severity="error")
             return
@@ -663,7 +668,7 @@ class PerpdeskApp(App):
                 return
             self.apply_venue(choice, markets)
 
-        self.push_screen(VenueModal(control, markets, status), done)
+        self.push_screen(VenueModal(control, markets, status, backlog), done)
 
     def apply_venue(self, c: dict, markets: list[dict]) -> None:
         from .screens.venue import CONTROLS, needs
@@ -728,6 +733,7 @@ def _install_modes() -> None:
     from .screens.accounts import AccountsScreen
     from .screens.alerts import AlertsScreen
     from .screens.audit import AuditScreen
+    from .screens.book import BookScreen
     from .screens.dashboard import DashboardScreen
     from .screens.liquidations import LiquidationsScreen
     from .screens.maintenance import MaintenanceScreen
@@ -743,6 +749,7 @@ def _install_modes() -> None:
         "audit": AuditScreen,
         "accounts": AccountsScreen,
         "alerts": AlertsScreen,
+        "book": BookScreen,
     }
 
 

@@ -115,6 +115,11 @@ class Gateway:
         maintenance)."""
         return _call(self.node.accounts_by_risk, limit, below_maintenance)
 
+    def reopen_backlog(self, market: str) -> dict:
+        """Accounts at or below maintenance with a position in ``market`` and armed TP/SL the mark has
+        crossed: what fires when the (restricted) market reopens."""
+        return _call(self.node.reopen_backlog, market)
+
     def checks(self) -> list[dict]:
         return _call(self.node.checks)
 
@@ -267,11 +272,19 @@ def _hms(ts_ms: int) -> str:
 
 
 #: events the console rebuilds from the journal at start (liquidations and every alert)
-HISTORY_EVENTS = frozenset({"liquidation", *ALERT_EVENTS})
+HISTORY_EVENTS = frozenset({"liquidation", "insurance_fund", *ALERT_EVENTS})
 
 SPARK_POINTS = 90  # seconds of price history per market
 LIQ_ROWS = 2000  # liquidations kept for the live table
 LIQ_MINUTES = 60  # minutes of per-minute counts
+TAPE_ROWS = 100  # last trades kept per market (the Book screen's tape)
+FUND_ROWS = 200  # insurance-fund changes kept (the dashboard's fund history)
+
+
+def _fund_row(ev: dict, ts: int) -> dict:
+    return {"ts": ts, "seq": ev.get("seq", 0), "reason": ev.get("reason", ""), "change": ev.get("change", 0),
+            "balance": ev.get("balance", 0), "account": ev.get("account"),
+            "rolled_back": bool(ev.get("rolled_back"))}
 
 
 class Feed:
@@ -287,6 +300,10 @@ class Feed:
         self.alerts: deque[tuple[int, str, str]] = deque(maxlen=100)
         self.alert_count = 0
         self.marks: dict[str, deque[tuple[int, int]]] = {}
+        #: per market, the last trades: (ts, taker side, price, size), newest last
+        self.tape: dict[str, deque[tuple[int, str, int, int]]] = {}
+        #: insurance-fund changes: {ts, seq, reason, change, balance, account, rolled_back}, newest last
+        self.fund: deque[dict] = deque(maxlen=FUND_ROWS)
         self.events = 0
         self.trades = 0
         self.last_seq = 0
@@ -302,10 +319,15 @@ class Feed:
         liqs: list[dict] = []
         alerts: list[tuple[int, str, str]] = []
         undone: list[tuple[int, int]] = []
+        tape: list[tuple[str, tuple[int, str, int, int]]] = []
+        fund: list[dict] = []
         for ev in events:
             t = ev["type"]
             if t == "trade":
                 trades += 1
+                tape.append((ev["market"], (now, ev.get("side", ""), ev["price"], ev["size"])))
+            elif t == "insurance_fund":
+                fund.append(_fund_row(ev, now))
             elif t == "mark_price" or t == "market_state_loaded":
                 marks[ev["market"]] = ev["mark_price"]
             elif t == "liquidation":
@@ -321,6 +343,12 @@ class Feed:
         with self._lock:
             self.events += len(events)
             self.trades += trades
+            for market, tr in tape[-TAPE_ROWS * 4:]:
+                q = self.tape.get(market)
+                if q is None:
+                    q = self.tape[market] = deque(maxlen=TAPE_ROWS)
+                q.append(tr)
+            self.fund.extend(fund[-FUND_ROWS:])
             for market, price in marks.items():
                 d = self.marks.get(market)
                 if d is None:
@@ -348,6 +376,9 @@ class Feed:
                 for row in self.liqs:
                     if after_seq < row["seq"] < rb_seq:
                         row["rolled_back"] = True
+                for row in self.fund:
+                    if after_seq < row["seq"] < rb_seq:
+                        row["rolled_back"] = True
             self.alert_count += len(alerts)
             self.alerts.extend(alerts[-100:])
             if events:
@@ -360,11 +391,14 @@ class Feed:
         time from the last row before this start to now)."""
         alerts: list[tuple[int, str, str]] = []
         liqs: list[dict] = []
+        fund: list[dict] = []
         for ev in history.get("events", ()):
             t = ev["type"]
             ts = ev.get("ts") or 0
             if t == "liquidation":
                 liqs.append(dict(ev))
+            elif t == "insurance_fund":
+                fund.append(_fund_row(ev, ts))
             if t in ALERT_EVENTS:
                 level, msg = vocabulary.console_level(ev), vocabulary.line(ev)
                 if ev.get("rolled_back"):
@@ -392,6 +426,7 @@ class Feed:
                     del self.liq_minutes[k]
             self.alerts.extend(alerts[-100:])
             self.alert_count += len(alerts)
+            self.fund.extend(fund[-FUND_ROWS:])
             self.last_seq = max(self.last_seq, history.get("head", 0))
             self.restored = {"from_seq": history.get("from_seq", 0), "head": history.get("head", 0),
                              "liquidations": len(liqs), "alerts": len(alerts), "downtime": gaps}
@@ -435,6 +470,21 @@ class Feed:
         with self._lock:
             return {m: [p for _s, p in d] for m, d in self.marks.items()}
 
+    def recent_trades(self, market: str, k: int = 40) -> list[tuple[int, str, int, int]]:
+        """The last ``k`` trades on ``market`` seen on the event feed: (ts, taker side, price, size), newest first."""
+        with self._lock:
+            q = self.tape.get(market)
+            if not q:
+                return []
+            return [q[-i] for i in range(1, min(k, len(q)) + 1)]
+
+    def fund_history(self, k: int = FUND_ROWS) -> list[dict]:
+        """The last ``k`` insurance-fund changes (events seen, and the journal's recent past rebuilt at
+        start): {ts, seq, reason, change, balance, account, rolled_back}, oldest first."""
+        with self._lock:
+            rows = list(self.fund)
+        return [dict(r) for r in rows[-k:]]
+
     def recent_alerts(self, k: int = 8) -> list[tuple[int, str, str]]:
         with self._lock:
             return list(self.alerts)[-k:]
@@ -444,6 +494,7 @@ class Feed:
         with self._lock:
             return {"liq_rows": len(self.liqs), "marks": sum(len(d) for d in self.marks.values()),
                     "alerts": len(self.alerts), "liq_minutes": len(self.liq_minutes),
+                    "tape": sum(len(d) for d in self.tape.values()), "fund": len(self.fund),
                     "liq_recent": sum(len(d) for d in self.liq_recent.values())}
 
     def counters(self) -> dict:

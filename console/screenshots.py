@@ -198,6 +198,26 @@ SMALL_SCENES: dict[str, Callable[..., Awaitable[None]]] = {
 }
 
 
+async def _book(pilot) -> None:
+    await pilot.press("b")
+    await pilot.pause()
+
+
+async def _book_next(pilot) -> None:
+    await pilot.press("b", "right_square_bracket")
+    await pilot.pause()
+
+
+#: the risk-at-a-glance views at 160x48: the Book screen (depth ladder, trades tape) and the dashboard
+#: with next funding and the insurance-fund history
+GLANCE_SIZE = (160, 48)
+GLANCE_SCENES: dict[str, Callable[..., Awaitable[None]]] = {
+    "book_160x48": _book,
+    "book_eth_160x48": _book_next,
+    "dashboard_160x48": _dashboard,
+}
+
+
 def settled(scene: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
     """Run a scene, then drop toasts (they expire on the wall clock, so they would make pictures flaky)."""
 
@@ -214,7 +234,8 @@ def render(name: str) -> str:
     """The scene as an SVG, as Textual's documentation screenshots are taken (public API only: a headless
     run with an auto-pilot that plays the scene, lets animations finish and exports the screen)."""
     small = name in SMALL_SCENES
-    scene = settled((SMALL_SCENES if small else SCENES)[name])
+    glance = name in GLANCE_SCENES
+    scene = settled((SMALL_SCENES if small else GLANCE_SCENES if glance else SCENES)[name])
     app = scene_app()
 
     async def auto_pilot(pilot) -> None:
@@ -226,7 +247,7 @@ def render(name: str) -> str:
         await pilot.wait_for_scheduled_animations()
         pilot.app.exit(pilot.app.export_screenshot(title="perpdesk", simplify=True))
 
-    svg = app.run(headless=True, auto_pilot=auto_pilot, size=SMALL_SIZE if small else SIZE)
+    svg = app.run(headless=True, auto_pilot=auto_pilot, size=SMALL_SIZE if small else GLANCE_SIZE if glance else SIZE)
     assert isinstance(svg, str)
     return svg
 
@@ -238,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for name in args.names or [*SCENES, *SMALL_SCENES]:
+    for name in args.names or [*SCENES, *SMALL_SCENES, *GLANCE_SCENES]:
         svg = render(name)
         (out / f"{name}.svg").write_text(svg)
         print(f"{out / f'{name}.svg'}")

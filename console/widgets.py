@@ -21,6 +21,8 @@ SCREEN_TITLES = {
     "accounts": "Accounts",
     "alerts": "Alerts",
 }
+#: screens reached by a key but not listed in the tab bar (no room for them at 80 columns)
+EXTRA_SCREENS = {"book": ("b", "Book")}
 SHORT_TITLES = {"dashboard": "Dash", "liquidations": "Liqs", "maintenance": "Maint", "snapshots": "Snaps",
                 "refunds": "Refunds", "audit": "Audit", "accounts": "Accts", "alerts": "Alerts"}
 SCREEN_KEYS = {"dashboard": "d", "liquidations": "l", "maintenance": "m", "snapshots": "s",
@@ -132,6 +134,9 @@ class StatusBanner(Static):
                 t.append(f" {key} {title} ", style="bold reverse")
             else:
                 t.append(f" {key} {title} ")
+        extra = EXTRA_SCREENS.get(self.screen_name)
+        if extra is not None:  # on a screen outside the tab bar: it is named, highlighted, at the end
+            t.append(f" {extra[0]} {extra[1]} ", style="bold reverse")
         return t
 
     def on_resize(self, event: events.Resize) -> None:

@@ -639,6 +639,10 @@ class Node:
         """Read-only (console): accounts with a position, riskiest first (views.accounts_by_risk)."""
         return self.read(views.accounts_by_risk, limit, below_maintenance)
 
+    def reopen_backlog(self, market: str) -> dict:
+        """Read-only (console): liquidations and TP/SL triggers waiting to fire when ``market`` reopens."""
+        return self.read(views.reopen_backlog, market)
+
     def checks(self) -> list[dict]:
         return self.read(views.checks)
 

@@ -9,6 +9,7 @@ Money and prices are integers at the engine's fixed-point scales
 from __future__ import annotations
 
 from .checks import run_checks
+from .core import FUNDING_INTERVAL_MS, Engine
 from .guards import guard_status as _guard_status
 from .margin import account_margins, funding_pnl
 
@@ -32,8 +33,14 @@ def status(engine) -> dict:
     }
 
 
+def next_funding_ts(now: int) -> int:
+    """When the funding interval holding ``now`` closes (intervals are whole hours of engine time)."""
+    return now - now % FUNDING_INTERVAL_MS + FUNDING_INTERVAL_MS
+
+
 def markets(engine) -> list[dict]:
     out = []
+    next_ts = next_funding_ts(engine.now)
     for mk in engine.markets.values():
         b = mk.book
         out.append({
@@ -43,6 +50,10 @@ def markets(engine) -> list[dict]:
             "mark_price": mk.mark_price,
             "funding_rate": mk.funding_rate,
             "funding_index": mk.funding_index,
+            # read-only: the rate the current interval's samples give so far (the last interval's average
+            # while it has none) and when that interval closes; halted markets accrue nothing meanwhile
+            "funding_rate_next": Engine._funding_rate(mk)[0],
+            "next_funding_ts": next_ts,
             "open_interest": mk.long_oi,
             "open_orders": sum(lv.count for lv in b.bids.values()) + sum(lv.count for lv in b.asks.values()),
             "best_bid": b.best_bid(),
@@ -63,6 +74,43 @@ def markets(engine) -> list[dict]:
 def book(engine, market: str, levels: int = 10) -> dict:
     mk = engine.markets[market]
     return {"market": market, "bids": mk.book.depth(1, levels), "asks": mk.book.depth(-1, levels)}
+
+
+def reopen_backlog(engine, market: str) -> dict:
+    """Read-only, asked for by an operator before reopening a restricted market: what would fire at the
+    current mark once liquidations and TP/SL triggers run there again. ``liquidatable``: accounts holding
+    a position in the market whose value is at or below their maintenance margin (O(holders of the
+    market)); ``triggers``: armed TP/SL orders of the market whose trigger price the mark has crossed
+    (walks only the crossed part of the trigger heaps)."""
+    mk = engine.markets[market]
+    names = []
+    for n in sorted(mk.holders):
+        a = engine.accounts.get(n)
+        if a is None:
+            continue
+        value, _im, mm = account_margins(a, engine.markets)
+        if value <= mm:
+            names.append(n)
+    mark = mk.mark_price
+    crossed: set[int] = set()
+    _crossed_triggers(mk.trig_down, -mark, crossed)  # (-trigger, id): fires when mark <= trigger
+    _crossed_triggers(mk.trig_up, mark, crossed)  # (trigger, id): fires when mark >= trigger
+    live = sorted(oid for oid in crossed if oid in engine.orders and engine.orders[oid].remaining)
+    return {"market": market, "mode": mk.mode, "mark_price": mark, "liquidatable": len(names),
+            "accounts": names[:20], "triggers": len(live), "trigger_orders": live[:20]}
+
+
+def _crossed_triggers(heap: list, bound: int, into: set) -> None:
+    """Order ids of the heap entries whose key is at or below ``bound`` (a crossed entry's ancestors are
+    crossed too, so they are found from the root; the heap is left as it is)."""
+    stack = [0]
+    n = len(heap)
+    while stack:
+        i = stack.pop()
+        if i < n and heap[i][0] <= bound:
+            into.add(heap[i][1])
+            stack.append(2 * i + 1)
+            stack.append(2 * i + 2)
 
 
 def account(engine, name: str) -> dict | None:

@@ -13,8 +13,8 @@ from ..tables import setup_columns
 from ..widgets import DeskScreen, show_content
 
 MARKET_COLUMNS = [("market", "Market"), ("mode", "Mode"), ("index", "Index", "right"), ("mark", "Mark", "right"),
-                  ("funding", "Funding /8h", "right"), ("oi", "Open interest", "right"), ("orders", "Open orders", "right"),
-                  ("oracle", "Oracle age"), ("liq1m", "Liq 1m", "right"), ("flags", "Guards / paused")]
+                  ("funding", "Rate /8h", "right"), ("next_funding", "Next /8h, ends", "right"), ("oi", "Open int.", "right"), ("orders", "Orders", "right"),
+                  ("oracle", "Oracle"), ("liq1m", "Liq 1m", "right"), ("flags", "Guards / paused")]
 
 MODE_STYLE = {"open": "green", "post_only": "yellow", "reduce_only": "yellow", "cancel_only": "dark_orange",
               "halted": "bold red"}
@@ -22,6 +22,39 @@ MODE_STYLE = {"open": "green", "post_only": "yellow", "reduce_only": "yellow", "
 GUARD_LABEL = {"oracle_rejected": "ORACLE REFUSED", "oracle_stale": "ORACLE STALE", "circuit_breaker": "BREAKER"}
 ALERT_STYLE = {"error": "bold red", "warning": "yellow", "information": ""}
 SOURCE_STYLE = {"ok": "green", "stale": "yellow", "outlier": "yellow", "error": "bold red"}
+#: insurance-fund reasons as the fund history names them
+FUND_REASON = {"liquidation_fee": "liq fee", "liquidation_backstop": "backstop", "bankruptcy": "bankruptcy",
+               "bad_debt": "bad debt", "refund": "refund", "funded": "funded", "rollback_edge_flows": "rollback edge"}
+FUND_ROWS_SHOWN = 10  # changes listed under the fund's figures
+FUND_SPARK = 60  # balances in the fund's sparkline
+
+
+def next_funding(m: dict, now: int) -> str:
+    """The rate the current hourly interval's samples give so far and when that interval closes
+    (``—`` for a halted market: funding does not accrue there)."""
+    ts = m.get("next_funding_ts")
+    if not ts:
+        return "—"
+    if m.get("mode") == "halted":
+        return "halted"
+    minutes = -(-max(0, ts - now) // 60_000)  # whole minutes, rounded up
+    return f"{fmt.rate_pct(m.get('funding_rate_next'))} {fmt.clock_time(ts)[:5]} ({minutes}m)"
+
+
+def fund_lines(rows: list[dict]) -> Text:
+    """The fund's recent changes, newest first: time, reason, change, balance after (rolled back: struck)."""
+    t = Text()
+    for r in reversed(rows[-FUND_ROWS_SHOWN:]):
+        undone = r.get("rolled_back")
+        ch = r["change"]
+        t.append(f"{fmt.clock_time(r['ts'])} ", style="dim strike" if undone else "dim")
+        t.append(f"{FUND_REASON.get(r['reason'], r['reason'])[:13]:<13} ", style="dim strike" if undone else "")
+        t.append(f"{('+' if ch >= 0 else '') + fmt.money(ch):>14} ",
+                 style="dim strike" if undone else ("green" if ch > 0 else "bold red" if ch < 0 else ""))
+        t.append(f"{fmt.money(r['balance']):>14}\n", style="dim strike" if undone else "")
+    if not rows:
+        t.append("no fund changes seen yet", style="dim")
+    return t
 
 
 class DashboardScreen(DeskScreen):
@@ -38,6 +71,9 @@ class DashboardScreen(DeskScreen):
         with Horizontal(id="lower"):
             with Vertical(id="fund", classes="panel"):  # the border is drawn once; only the figures change
                 yield Static("", id="fund-body")
+                yield Label("", id="fund-spark-label", classes="spark-label")
+                yield Sparkline([], id="fund-spark", summary_function=max)
+                yield Static("", id="fund-hist")
             yield Static("", id="alerts", classes="panel")
             yield Static("", id="sources", classes="panel")
 
@@ -51,7 +87,8 @@ class DashboardScreen(DeskScreen):
     def collect(self, gw) -> dict:
         # off the UI thread: with the venue in its own process every feed read is a round trip
         feed = self.app.feed
-        return {"feeds": gw.feed_health(), "mark_histories": feed.mark_histories(), "recent_alerts": feed.recent_alerts(9)}
+        return {"feeds": gw.feed_health(), "mark_histories": feed.mark_histories(), "recent_alerts": feed.recent_alerts(9),
+                "fund_history": feed.fund_history(FUND_SPARK)}
 
     def show(self, vm: dict) -> None:
         now = vm["now"]
@@ -71,6 +108,7 @@ class DashboardScreen(DeskScreen):
                 Text(fmt.price_on(m["mark_price"], m["market"]), justify="right",
                      style="bold red" if m["mark_price"] <= 0 else ""),
                 Text(fmt.rate_pct(m["funding_rate"]), justify="right"),
+                Text(next_funding(m, now), justify="right"),
                 Text(fmt.size_on(m["open_interest"], m["market"]), justify="right"),
                 Text(str(m["open_orders"]), justify="right"),
                 age,
@@ -99,6 +137,9 @@ class DashboardScreen(DeskScreen):
         fund.append(f"platform access {'enabled' if st['platform_access'] else 'DISABLED'}",
                     style="" if st["platform_access"] else "bold red")
         show_content(self.query_one("#fund-body", Static), fund)
+        hist = vm.get("fund_history")
+        if hist is not None:  # absent from another screen's view model: keep what is shown
+            self._show_fund_history(hist, st["insurance_fund"])
         recent = vm.get("recent_alerts")
         if recent is not None:
             alerts = Text()
@@ -110,6 +151,20 @@ class DashboardScreen(DeskScreen):
             show_content(self.query_one("#alerts", Static), alerts, layout=False)
         if "feeds" in vm:
             self._show_sources(vm["feeds"] or {})
+
+    def _show_fund_history(self, hist: list[dict], balance: int) -> None:
+        """The fund's balance after each recent change (sparkline) and the last changes, newest first."""
+        balances = [r["balance"] for r in hist if not r.get("rolled_back")][-FUND_SPARK:]
+        spark = self.query_one("#fund-spark", Sparkline)
+        if list(spark.data or []) != balances:
+            spark.data = balances  # a new list: in-place mutation does not repaint
+        if balances:
+            lo, hi = min(balances), max(balances)
+            label = f"{len(hist)} changes · low {fmt.money(lo)} · high {fmt.money(hi)}"
+        else:
+            label = f"history: none yet (now {fmt.money(balance)})"
+        show_content(self.query_one("#fund-spark-label", Label), label)
+        show_content(self.query_one("#fund-hist", Static), fund_lines(hist))
 
     def _show_sources(self, feeds: dict) -> None:
         """Each price source's health (shown only when the config enables feeds)."""

@@ -58,11 +58,12 @@ class VenueModal(ModalScreen[dict | None]):
     VenueModal #venue-effect { margin-top: 1; }
     """
 
-    def __init__(self, control: str, markets: list[dict], status: dict) -> None:
+    def __init__(self, control: str, markets: list[dict], status: dict, backlog: list[dict] | None = None) -> None:
         super().__init__(id="venue-modal")
         self.control = control
         self.markets = markets
         self.status = status
+        self.backlog = backlog or []  # per restricted market: what fires when it reopens (views.reopen_backlog)
 
     def compose(self) -> ComposeResult:
         with Dialog(classes="danger"):
@@ -103,6 +104,12 @@ class VenueModal(ModalScreen[dict | None]):
         t.append(f"; liquidations {'paused' if st.get('liquidations_paused') else 'running'}")
         t.append(f"; TP/SL {'paused' if st.get('triggers_paused') else 'running'}")
         t.append(f"; safeguards {'on' if st.get('safeguards', True) else 'OFF'}")
+        waiting = [b for b in self.backlog if b["liquidatable"] or b["triggers"]]
+        if self.backlog:
+            t.append("\nWaiting to fire when a restricted market reopens: ", style="bold")
+            t.append("; ".join(f"{b['market']} {b['liquidatable']:,} liquidation{'s' if b['liquidatable'] != 1 else ''}, "
+                               f"{b['triggers']:,} TP/SL" for b in self.backlog),
+                     style="bold yellow" if waiting else "")
         if st.get("brake_engaged"):
             t.append("\nThe brake is engaged: markets stay halted and access off until it is released.",
                      style="bold red")
