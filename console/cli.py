@@ -6,6 +6,11 @@ import argparse
 import sys
 
 
+def _progress_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show progress (done, rate, time left) on stderr; default: only when stderr is a terminal")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="perpdesk", description="Operator console for a perpetual-futures venue.")
     p.add_argument("--seed", type=int, default=7, help="simulated market seed (default 7)")
@@ -19,8 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("commands", help="JSONL file of commands")
     r.add_argument("--events-out", help="write the events as JSONL here")
     r.add_argument("--state-out", help="write the canonical state as JSON here")
+    _progress_flag(r)
     v = sub.add_parser("verify", help="check a database: hash chains, full replay, snapshots, invariants")
     v.add_argument("--db", dest="verify_db", default=None, help="database URL or path (default: PERPDESK_DB or the data directory)")
+    _progress_flag(v)
     d = sub.add_parser("demo", help="play a scenario: a shipped name (calm, paradex-2026-01, dydx-2025-10, "
                                     "cme-2025-11) or a TOML file")
     d.add_argument("scenario", help="scenario name or path to a .toml file")
@@ -31,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--no-safeguards", action="store_true", help="run with the guard rails off (set_safeguards)")
     d.add_argument("--headless", action="store_true", help="no terminal UI: print the timeline and a summary")
     d.add_argument("--report", default=None, help="write the report as JSON to this file")
+    _progress_flag(d)
     rf = sub.add_parser("refunds", help="refunds: export them as CSV")
     rsub = rf.add_subparsers(dest="refunds_command", required=True)
     ex = rsub.add_parser("export", help="write every refund (with its inputs) as CSV")
@@ -49,11 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "replay":
         from engine.replay import run
 
-        return run(args.commands, args.events_out, args.state_out)
+        return run(args.commands, args.events_out, args.state_out, progress=_progress(args))
     if args.command == "verify":
         from engine.verify import run as verify_run
 
-        return verify_run(args.verify_db or args.db)
+        return verify_run(args.verify_db or args.db, progress=_progress(args))
     if args.command == "demo":
         from console.demo import run_demo
 
@@ -65,6 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     from console.app_main import run_console
 
     return run_console(args)
+
+
+def _progress(args):
+    from engine.progress import Progress
+
+    return Progress(sys.stderr, args.progress)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import time
 
 import orjson
 
+from engine.progress import Progress
 from engine.scenario import ScenarioError
 from engine.scenario_runner import ScenarioRun
 
@@ -20,19 +21,45 @@ def build_run(args) -> ScenarioRun:
                        accounts=args.demo_accounts)
 
 
-def play(run: ScenarioRun, speed: float = 0.0, out=None) -> dict:
-    """Run to the end, printing the timeline; ``speed`` > 0 paces it at that many times real time."""
+def play(run: ScenarioRun, speed: float = 0.0, out=None, progress: Progress | None = None) -> dict:
+    """Run to the end, printing the timeline; ``speed`` > 0 paces it at that many times real time.
+    ``progress`` (a terminal): the setup's commands and the steps done, rate and time left, on one
+    line taken off the screen whenever a timeline line is printed."""
     out = out or sys.stdout
+    prog = progress if progress is not None else Progress(enabled=False)
     t0 = time.monotonic()
-    for line in run.setup():
-        print(line, file=out)
-    while not run.done:
-        for line in run.step():
+    if prog.active and run.node is None and run.sim is None:
+        prog.phase("demo: setup", None, "commands")
+
+        def on_setup(done: int, total: int) -> None:
+            prog.total = total
+            prog.update(done)
+
+        run.setup_progress = on_setup
+    try:
+        lines = run.setup()
+        prog.clear()
+        for line in lines:
             print(line, file=out)
-        if speed > 0:
-            ahead = (run.now - run.start) / 1000 / speed - (time.monotonic() - t0)
-            if ahead > 0:
-                time.sleep(ahead)
+        span = max(1, run.end - run.start)
+        steps = 0
+        prog.phase("demo: steps", -(-span // max(1, run.step_ms)), "steps")
+        while not run.done:
+            lines = run.step()
+            steps += 1
+            if lines:
+                prog.clear()
+                for line in lines:
+                    print(line, file=out)
+                out.flush()
+            prog.update(steps, (run.now - run.start) / span)
+            if speed > 0:
+                ahead = (run.now - run.start) / 1000 / speed - (time.monotonic() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)
+    finally:
+        run.setup_progress = None
+        prog.close()
     return run.report()
 
 
@@ -85,7 +112,7 @@ def run_demo(args) -> int:
         return 2
     try:
         if args.headless:
-            rep = play(run, args.speed)
+            rep = play(run, args.speed, progress=Progress(sys.stderr, getattr(args, "progress", None)))
             print(summary(rep))
             if args.report:
                 write_report(rep, args.report)

@@ -14,6 +14,7 @@ from pathlib import Path
 import orjson
 
 from .core import Engine
+from .progress import Progress
 from .runtime import tune_gc
 from .snapshot import SnapshotError
 from .wire import LineError, apply_lines, render_state
@@ -65,11 +66,41 @@ def _tmp(path: Path) -> Path:
     return path.with_name(path.name + ".tmp")
 
 
-def run(commands: str, events_out: str | None, state_out: str | None, out=None, err=None) -> int:
+_PIECE: int = 1 << 20  # the command file is handed to the compiled loop in pieces of about this many bytes
+
+
+def _apply_file(eng: Engine, inp, buf: bytearray | None, sink, prog: Progress) -> None:
+    """``apply_lines`` over the open command file, a piece (~1 MB of lines) at a time, reporting the
+    lines read between pieces (never inside the compiled loop). Same events, same bytes, same state
+    as one call over the whole file; a bad line's number counts from the file's start."""
+    try:
+        size = os.fstat(inp.fileno()).st_size
+    except (OSError, AttributeError, ValueError):
+        size = 0
+    prog.phase("replay", None, "lines")
+    done = 0
+    while True:
+        piece = inp.readlines(_PIECE)
+        if not piece:
+            break
+        try:
+            apply_lines(eng, piece, buf, None, sink)
+        except LineError as e:
+            raise LineError(done + e.line_no, e.message) from None
+        done += len(piece)
+        if prog.active:
+            prog.update(done, min(1.0, inp.tell() / size) if size > 0 else None)
+    prog.close()
+
+
+def run(commands: str, events_out: str | None, state_out: str | None, out=None, err=None,
+        progress: Progress | None = None) -> int:
     """Exit 0: replayed, both outputs written. 1: the state cannot be written (nothing written).
-    2: a bad input line, an unreadable input, colliding paths or an I/O error (nothing written)."""
+    2: a bad input line, an unreadable input, colliding paths or an I/O error (nothing written).
+    ``progress``: where lines read are reported (default: on ``err`` when it is a terminal)."""
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
+    prog = progress if progress is not None else Progress(err)
     tune_gc()
     src = Path(commands)
     ev_path = Path(events_out) if events_out else None
@@ -100,19 +131,22 @@ def run(commands: str, events_out: str | None, state_out: str | None, out=None, 
     try:
         with inp:
             if ev_tmp is None:
-                apply_lines(eng, inp, None)
+                _apply_file(eng, inp, None, None, prog)
             else:
                 with ev_tmp.open("wb") as evf:
-                    apply_lines(eng, inp, bytearray(), None, evf.write)
+                    _apply_file(eng, inp, bytearray(), evf.write, prog)
     except LineError as e:
+        prog.close()
         cleanup()
         print(f"perpdesk replay: {commands}: line {e.line_no}: {e.message}; stopped, no output written", file=err)
         return 2
     except OSError as e:
+        prog.close()
         cleanup()
         print(f"perpdesk replay: {e.filename or commands}: {e.strerror or e}; stopped, no output written", file=err)
         return 2
     except Exception as e:  # noqa: BLE001 - an engine failure is reported, never a traceback
+        prog.close()
         cleanup()
         print(f"perpdesk replay: {commands}: the engine failed after {eng.seq} commands: {e!r}; "
               "no output written", file=err)

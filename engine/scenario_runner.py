@@ -21,7 +21,7 @@ import hashlib
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,6 +109,9 @@ def _override(sc: Scenario, field: str, value) -> int:
                                                              f"{value!r}: {why}")]) from None
 
 
+_SETUP_PIECE = 5_000  # setup commands per piece when the setup reports its progress
+
+
 class ScenarioRun:
     """One run of a scenario on a fresh venue."""
 
@@ -133,6 +136,9 @@ class ScenarioRun:
         self._steps = 0
         self._pending: list[tuple[int, dict]] = []
         self._seqs: dict[str, list[int]] = {}  # timeline id -> seqs of the commands it sent
+        # ``perpdesk demo --headless`` on a terminal: (setup commands done, of total) between pieces
+        # of the setup (the same commands in the same order; None: sent in one piece)
+        self.setup_progress: Callable[[int, int], object] | None = None
         self._snap_ids: dict[str, str] = {}  # take_snapshot entry id -> snapshot id
         self._expiries: list[tuple[int, str, str, str | None]] = []  # (ts, kind, market, fault id)
         self._oracle_tags: dict[str, str] = {}  # market -> fault id while its oracle is faulty
@@ -255,7 +261,14 @@ class ScenarioRun:
                            "mark_price": by[m.market]["index_price"], "funding_index": m.funding_index,
                            "source": "genesis"} for m in genesis])
             self._op({"type": "set_safeguards", "enabled": True, "reason": "genesis import done"})
-        refused = Counter(r.code for r in self._system(cmds[n_markets:]) if not r.ok)
+        rest = cmds[n_markets:]
+        if self.setup_progress is None:
+            refused = Counter(r.code for r in self._system(rest) if not r.ok)
+        else:
+            refused = Counter()
+            for i in range(0, len(rest), _SETUP_PIECE):
+                refused.update(r.code for r in self._system(rest[i:i + _SETUP_PIECE]) if not r.ok)
+                self.setup_progress(min(i + _SETUP_PIECE, len(rest)), len(rest))
         if not self.safeguards:
             self._op({"type": "set_safeguards", "enabled": False, "reason": "scenario run without safeguards"})
         self._op({"type": "take_snapshot", "label": "scenario start", "trigger": "manual"})

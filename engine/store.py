@@ -1173,7 +1173,8 @@ class Store:
         yield from self._stream(stmt, AuditRecord, "reading the audit log", 1000)
 
     # ---------------------------------------------------------- verification
-    def verify_chains(self, *, journal: bool = True, audit: bool = True, journal_from: int = 0) -> list[ChainProblem]:
+    def verify_chains(self, *, journal: bool = True, audit: bool = True, journal_from: int = 0,
+                      progress: Callable[[str, int], object] | None = None) -> list[ChainProblem]:
         """Check the journal and audit hash chains; return the first problem of each (empty: sound).
 
         Detects an altered row (its content no longer matches its hash), an altered and
@@ -1186,20 +1187,23 @@ class Store:
         to the head are checked as above, row ``journal_from`` linked to the stored hash of the row
         before it; the rows before it only cheaply: seqs contiguous (row count = last - first + 1)
         and the last row = the head record (:meth:`verify_journal_prefix` checks their hashes).
+
+        ``progress(chain, rows checked)`` (``perpdesk verify`` on a terminal) is called between
+        batches of rows, never per row.
         """
         problems: list[ChainProblem] = []
         heads = self.meta()
         if journal:
             p = self._journal_extent_problem(heads) if journal_from > 0 else None
             if p is None:
-                p = self._verify_journal(heads, journal_from)
+                p = self._verify_journal(heads, journal_from, progress=progress)
             if p is not None:
                 problems.append(p)
         if audit:
             c = audit_t.c
             stmt = select(c.id, c.ts, c.operator, c.role, c.action, c.command, c.reason, c.outcome,
                           c.prev_hash, c.hash).order_by(c.id)
-            p = self._verify_chain("audit", stmt, audit_hash, heads)
+            p = self._verify_chain("audit", stmt, audit_hash, heads, progress)
             if p is not None:
                 problems.append(p)
         return problems
@@ -1245,7 +1249,8 @@ class Store:
         return None
 
     def _verify_journal(self, heads: dict[str, str], from_seq: int = 0, upto_seq: int | None = None,
-                        stop: Callable[[], bool] | None = None) -> ChainProblem | None:
+                        stop: Callable[[], bool] | None = None,
+                        progress: Callable[[str, int], object] | None = None) -> ChainProblem | None:
         keyed_from, p = self._keyed_from("journal", heads)
         if p is not None:
             return p
@@ -1258,6 +1263,7 @@ class Store:
         sql = (f"SELECT seq, ts, type, epoch, outcome, payload, prev_hash, hash FROM {journal_t.name}"
                f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY seq")
         prev_hash, prev_key = GENESIS, -1
+        checked = 0
         self._check_open()
         # the DBAPI cursor itself (plain tuples, no Row objects): a node start runs this over the
         # journal from its snapshot (bench/bench_store.py --startup); PostgreSQL streams from a named cursor
@@ -1278,6 +1284,9 @@ class Store:
                     bad, problem, prev_key, prev_hash = verify_rows(part, prev_hash, prev_key, key, keyed_from)
                     if bad >= 0:
                         return ChainProblem("journal", bad, problem)
+                    if progress is not None:
+                        checked += len(part)
+                        progress("journal", checked)
                     if stop is not None and stop():
                         return None
             finally:
@@ -1303,13 +1312,18 @@ class Store:
                                              f"end were deleted, or the head record was altered")
         return None
 
-    def _verify_chain(self, chain: str, stmt, hasher, heads: dict[str, str]) -> ChainProblem | None:
+    def _verify_chain(self, chain: str, stmt, hasher, heads: dict[str, str],
+                      progress: Callable[[str, int], object] | None = None) -> ChainProblem | None:
         label = "seq" if chain == "journal" else "id"
         keyed_from, p = self._keyed_from(chain, heads)
         if p is not None:
             return p
         prev_hash, prev_key = GENESIS, None
+        checked = 0
         for row in self._stream(stmt, _as_tuple, f"verifying the {chain} chain", 10_000):
+            checked += 1
+            if progress is not None and not checked & 0x1FFF:
+                progress(chain, checked)
             key, fields, stored_prev, stored_hash = row[0], row[:-2], row[-2], row[-1]
             if prev_key is not None and key != prev_key + 1:
                 return ChainProblem(chain, key, f"{label} {prev_key + 1}..{key - 1} missing: rows were "

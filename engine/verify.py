@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from . import snapshot as snapshot_mod
 from .checks import run_checks
 from .core import Engine
+from .progress import Progress
 
 
 @dataclass
@@ -52,19 +53,40 @@ def guarantee(store) -> list[str]:
     return out
 
 
-def verify_store(store) -> Report:
+def verify_store(store, progress: Progress | None = None) -> Report:
+    """``progress``: where the rows of each chain and of the replay are reported (default: nowhere)."""
     from .node import Node, RecoveryError, anchor_problem
     from .store import StoreError
 
     rep = Report()
+    prog = progress if progress is not None else Progress(enabled=False)
     try:
-        return _verify_store(store, rep, Node, RecoveryError, anchor_problem)
+        return _verify_store(store, rep, Node, RecoveryError, anchor_problem, prog)
     except StoreError as e:  # a damaged file: name it, never a traceback
         rep.bad(f"reading the database: {e}")
         return rep
+    finally:
+        prog.close()
 
 
-def _verify_store(store, rep: Report, Node, RecoveryError, anchor_problem) -> Report:
+def _chain_totals(store) -> dict[str, int | None]:
+    """Rows in each chain, for the progress line's time left (None: unknown)."""
+    from .store import StoreError, _split_head
+
+    totals: dict[str, int | None] = {"journal": None, "audit": None}
+    try:
+        totals["journal"] = store.count_journal()
+        head = store.meta().get("audit_head")
+        totals["audit"] = _split_head(head)[0] if head else None
+    except (StoreError, ValueError):
+        pass
+    return totals
+
+
+_REPLAY_EVERY = 4096  # the replay reports its rows every this many (never per row)
+
+
+def _verify_store(store, rep: Report, Node, RecoveryError, anchor_problem, prog: Progress) -> Report:
     from .store import StoreError
 
     for line in guarantee(store):
@@ -72,7 +94,20 @@ def _verify_store(store, rep: Report, Node, RecoveryError, anchor_problem) -> Re
     if store.key is None and (store.key_status()["journal"] or store.key_status()["audit"]):
         rep.bad("the chains are keyed but no journal key is available here: set PERPDESK_JOURNAL_KEY "
                 "or restore the key file, then verify again")
-    chains = store.verify_chains()
+    if prog.active:
+        totals = _chain_totals(store)
+        current = [""]
+
+        def on_rows(chain: str, rows: int) -> None:
+            if chain != current[0]:
+                current[0] = chain
+                prog.phase(f"verify: {chain} chain", totals.get(chain), "rows")
+            prog.update(rows)
+
+        chains = store.verify_chains(progress=on_rows)
+        prog.phase("verify: replay", totals["journal"], "rows")
+    else:
+        chains = store.verify_chains()
     for p in chains:
         rep.bad(f"{p.chain} chain: first bad record: {p}")
     if not any(p.chain == "journal" for p in chains):
@@ -91,6 +126,8 @@ def _verify_store(store, rep: Report, Node, RecoveryError, anchor_problem) -> Re
     try:
         for rec in store.iter_journal():
             n += 1
+            if not n % _REPLAY_EVERY:
+                prog.update(n)
             if rec.seq != eng.seq + 1:
                 rep.bad(f"journal seq {rec.seq}: expected seq {eng.seq + 1} (rows missing)")
                 break
@@ -133,6 +170,7 @@ def _verify_store(store, rep: Report, Node, RecoveryError, anchor_problem) -> Re
     except snapshot_mod.SnapshotError as e:  # (typed: StateEncodeError) reported, never a traceback
         rep.bad(f"replayed state at seq {eng.seq}: {e}")
         return rep
+    prog.close()
     if not rep.problems:
         rep.ok(f"replay: {n:,} commands from an empty engine, state hash {full_hash}")
         rep.ok(f"snapshots: {checked} of {len(stored)} stored snapshots match the replayed state")
@@ -161,9 +199,11 @@ def _verify_store(store, rep: Report, Node, RecoveryError, anchor_problem) -> Re
     return rep
 
 
-def run(db: str | None, out=None, err=None) -> int:
+def run(db: str | None, out=None, err=None, progress: Progress | None = None) -> int:
+    """``progress``: where the work is reported as it goes (default: on ``err`` when it is a terminal)."""
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
+    prog = progress if progress is not None else Progress(err)
     from .store import Store, StoreError
 
     try:
@@ -172,7 +212,7 @@ def run(db: str | None, out=None, err=None) -> int:
         print(f"perpdesk verify: {e}", file=err)
         return 2
     try:
-        rep = verify_store(store)
+        rep = verify_store(store, prog)
     except Exception as e:  # noqa: BLE001 - a damaged file must never print a traceback
         rep = Report()
         rep.bad(f"the database could not be checked ({type(e).__name__}: {e})")

@@ -63,3 +63,33 @@ def test_verify_does_not_create_a_missing_database(tmp_path, capsys):
     missing = tmp_path / "nope.db"
     assert main(["verify", "--db", f"sqlite:///{missing}"]) == 2
     assert not missing.exists()
+
+
+def test_verify_shows_progress_only_on_a_terminal(db_url, capsys, monkeypatch):
+    import io
+
+    from engine import verify as verify_mod
+    from engine.progress import Progress
+
+    class FakeTTY(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    class Clock:
+        t = 0.0
+
+        def __call__(self) -> float:
+            self.t += 1.0
+            return self.t
+
+    build(db_url)
+    assert main(["verify", "--db", db_url]) == 0
+    piped = capsys.readouterr()
+    assert "\r" not in piped.err and "\r" not in piped.out  # stderr is not a terminal here
+    monkeypatch.setattr(verify_mod, "_REPLAY_EVERY", 1)
+    out, tty = io.StringIO(), FakeTTY()
+    assert verify_mod.run(db_url, out=out, err=tty, progress=Progress(tty, clock=Clock())) == 0
+    assert out.getvalue() == piped.out  # the report itself is unchanged
+    shown = tty.getvalue()
+    assert "\rverify: journal chain: " in shown and "\rverify: replay: " in shown and "rows/s" in shown
+    assert shown.endswith("\r")
