@@ -1098,6 +1098,12 @@ class Engine:
             end = mk.prem_start + FUNDING_INTERVAL_MS
             if end > t1:
                 end = t1
+            elif mk.prem_n == 0 and mk.prem_last == 0:
+                # nothing sampled and nothing carried: every interval from here to t1 rolls to the
+                # same (zero) premium, so the same rate: one step instead of one per hour (a tick
+                # after a long gap, up to the year 9999, stays O(1)); exactly what the intervals one by
+                # one give, since the remainder carries and the final roll below lands on t1's interval
+                end = t1
             if charge:
                 rate, prem = self._funding_rate(mk)
                 num = index * 1_000_000 * rate * (end - t) + mk.funding_rem

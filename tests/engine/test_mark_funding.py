@@ -122,6 +122,19 @@ def test_funding_does_not_depend_on_the_tick_size_on_a_tiny_priced_market():
     assert fine.e.markets["TINY-USD-PERP"].funding_index == P("0.000123") * 10**6 * FUNDING_BASE_RATE // FRAC_SCALE
 
 
+def test_a_tick_after_a_long_gap_accrues_in_one_step_what_hourly_ticks_accrue():
+    """A tick 1,000 hours (or centuries) after the last one: every interval in between has no
+    sample, so the same rate; it is accrued in one step (a tick to the year 9999 stays cheap), to
+    exactly what hour-by-hour ticks give, remainder and interval bookkeeping included."""
+    hourly, once = tiny_venue(), tiny_venue()
+    for _ in range(1_000):
+        hourly.tick(3_600_000)
+    once.tick(3_600_000 * 1_000)
+    a, b = hourly.e.markets["TINY-USD-PERP"], once.e.markets["TINY-USD-PERP"]
+    assert a.funding_index == b.funding_index > 0
+    assert (a.funding_rem, a.prem_start, a.prem_n, a.prem_last) == (b.funding_rem, b.prem_start, b.prem_n, b.prem_last)
+
+
 def _balanced(v: Venue) -> None:
     v.limit("carol", "buy", "1", "96990")
     v.limit("dave", "sell", "1", "97010")
