@@ -28,6 +28,7 @@ dicts live in ``engine.maintenance`` (canonical state, hashed, snapshotted). Pur
 from __future__ import annotations
 
 from .checks import run_checks
+from .commands import CommandError
 from .model import DEFAULT_POST_ONLY_BAND  # 5 bps, the guard rails' post-only band
 
 ANNOUNCE_LEAD_MS = 10 * 60 * 1000
@@ -171,8 +172,6 @@ def _step(engine, w: dict) -> bool:
 # Each validates fully (CommandError) before it changes anything.
 
 def _window(engine, wid: str) -> dict:
-    from .commands import CommandError
-
     w = engine.maintenance.get(wid)
     if w is None:
         raise CommandError("unknown_window", f"there is no maintenance window {wid!r}")
@@ -204,8 +203,6 @@ def cancel(engine, a: dict) -> None:
 def reschedule(engine, a: dict) -> None:
     """Move a window that has not started to a new start (not in the past); it is announced again from
     there (phase back to ``scheduled``, the next tick announces it when due)."""
-    from .commands import CommandError
-
     w = _window(engine, a["window_id"])
     if w["phase"] not in NOT_STARTED:
         raise CommandError("window_started", f"maintenance window {w['window_id']!r} has started "
@@ -232,8 +229,6 @@ def extend(engine, a: dict) -> None:
     starts, or while it is active up to the end of its work phase (the work phase grows; the post-only
     phase keeps its length and moves to the new end). Refused once the markets are being reopened
     (validation, post_only) or when the new end has already passed."""
-    from .commands import CommandError
-
     w = _window(engine, a["window_id"])
     phase = w["phase"]
     dur = a["duration_ms"]
