@@ -54,6 +54,11 @@ ACTION_NEEDS = {
     "compute": "propose_refund",
     "pay": "pay_refund",
     "schedule": "schedule_maintenance",
+    "cancel_window": "cancel_maintenance",
+    "reschedule_window": "reschedule_maintenance",
+    "extend_window": "extend_maintenance",
+    "account_mode": "set_account_mode",
+    "cancel_account_orders": "cancel_account_orders",
 }
 
 
@@ -628,6 +633,7 @@ class PerpdeskApp(App):
         ("Venue: market mode…", "open / post-only / reduce-only / cancel-only / halted, one market or all",
          "venue('mode')"),
         ("Venue: platform access…", "disable or enable client access", "venue('access')"),
+        ("Venue: withdrawals…", "pause or resume withdrawals (deposits and trading go on)", "venue('withdrawals')"),
         ("Venue: TP/SL triggers…", "pause or resume stop-loss / take-profit triggers, one market or all",
          "venue('triggers')"),
         ("Venue: liquidations per market…", "pause or resume liquidations on one market or all",
@@ -711,6 +717,10 @@ class PerpdeskApp(App):
             def fn() -> Outcome:
                 return gw.set_platform_access(value == "enable", reason)
             success = f"Platform access {value}d"
+        elif control == "withdrawals":
+            def fn() -> Outcome:
+                return gw.set_withdrawals(value == "resume", reason)
+            success = f"Withdrawals {value}d"
         else:
             def fn() -> Outcome:
                 return gw.set_safeguards(value == "on", reason)

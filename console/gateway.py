@@ -215,6 +215,30 @@ class Gateway:
     def set_safeguards(self, enabled: bool, reason: str) -> Outcome:
         return self.send({"type": "set_safeguards", "enabled": enabled, "reason": reason})
 
+    # ---- operator controls: maintenance windows, withdrawals, per-account actions ----------------
+    def cancel_maintenance(self, window_id: str, reason: str) -> Outcome:
+        return self.send({"type": "cancel_maintenance", "window_id": window_id, "reason": reason})
+
+    def reschedule_maintenance(self, window_id: str, start_ts: int, reason: str) -> Outcome:
+        return self.send({"type": "reschedule_maintenance", "window_id": window_id, "start_ts": start_ts,
+                          "reason": reason})
+
+    def extend_maintenance(self, window_id: str, duration_ms: int, reason: str) -> Outcome:
+        return self.send({"type": "extend_maintenance", "window_id": window_id, "duration_ms": duration_ms,
+                          "reason": reason})
+
+    def set_withdrawals(self, enabled: bool, reason: str) -> Outcome:
+        return self.send({"type": "set_withdrawals", "enabled": enabled, "reason": reason})
+
+    def set_account_mode(self, account: str, mode: str, reason: str) -> Outcome:
+        return self.send({"type": "set_account_mode", "account": account, "mode": mode, "reason": reason})
+
+    def cancel_account_orders(self, account: str, market: str | None, reason: str) -> Outcome:
+        cmd = {"type": "cancel_account_orders", "account": account, "reason": reason}
+        if market:
+            cmd["market"] = market
+        return self.send(cmd)
+
     # ---- refunds (node actions, maker-checker) ---------------------------------
     def _node_action(self, name: str, *args, **kwargs) -> Outcome:
         try:

@@ -58,8 +58,9 @@ def venue_state(status: dict, markets: list[dict] | None = None) -> tuple[str, s
         return "BRAKE ENGAGED", "-brake"
     windows = status.get("maintenance") or []
     now = status.get("now", 0)
-    active = [w for w in windows if w.get("phase") not in ("scheduled", "done", "completed")
-              or w["start_ts"] <= now < w["start_ts"] + w["duration_ms"]]
+    active = [w for w in windows if w.get("phase") not in ("canceled", "aborted") and (
+              w.get("phase") not in ("scheduled", "done", "completed")
+              or w["start_ts"] <= now < w["start_ts"] + w["duration_ms"])]
     if active:
         return "MAINTENANCE", "-maintenance"
     if not status.get("platform_access", True):
@@ -103,6 +104,8 @@ class StatusBanner(Static):
             extra.append("TP/SL paused")
         if st.get("safeguards") is False:
             extra.append("SAFEGUARDS OFF")
+        if st.get("withdrawals_enabled") is False:
+            extra.append("WITHDRAWALS PAUSED")
         if extra:
             head.append("  " + " · ".join(extra), style="bold")
         head.append(f"   operator {ident.get('operator')} ({ident.get('role')})")

@@ -44,6 +44,13 @@ OPERATOR_COMMANDS = frozenset(
         "set_safeguards",
         "set_market_params",
         "accept_oracle_price",
+        # operator controls (docs/contract.md, "Operator controls")
+        "cancel_maintenance",
+        "reschedule_maintenance",
+        "extend_maintenance",
+        "set_withdrawals",
+        "set_account_mode",
+        "cancel_account_orders",
     }
 )
 ALL_COMMANDS = USER_COMMANDS | MARKET_DATA_COMMANDS | OPERATOR_COMMANDS
@@ -54,6 +61,7 @@ SIDES = ("buy", "sell")
 TIFS = ("gtc", "ioc", "fok")
 FUNDS = ("insurance", "treasury")
 MAINTENANCE_KINDS = ("database_upgrade", "oracle_restart", "scale_up")
+ACCOUNT_MODES = ("normal", "reduce_only", "frozen")
 
 MAX_ID_LEN = 64
 
@@ -396,6 +404,13 @@ SPECS: dict[str, FieldSpec] = {
     "set_safeguards": {"enabled": (BOOL, R, None), **_OP},
     "set_market_params": {"market": (IDENT, R, None), **_GUARD_PARAMS, **_BOUND_PARAMS, **_OP},
     "accept_oracle_price": {"market": (IDENT, R, None), "price": (PRICE, R, None), **_OP},
+    # operator controls
+    "cancel_maintenance": {"window_id": (IDENT, R, None), **_OP},
+    "reschedule_maintenance": {"window_id": (IDENT, R, None), "start_ts": (INT_MS, R, None), **_OP},
+    "extend_maintenance": {"window_id": (IDENT, R, None), "duration_ms": (INT_MS, R, None), **_OP},
+    "set_withdrawals": {"enabled": (BOOL, R, None), **_OP},
+    "set_account_mode": {"account": (IDENT, R, None), "mode": (_enum(ACCOUNT_MODES), R, None), **_OP},
+    "cancel_account_orders": {"account": (IDENT, R, None), "market": (IDENT, OPT, None), **_OP},
 }
 assert set(SPECS) == ALL_COMMANDS
 

@@ -95,6 +95,12 @@ _HANDLERS: Final[dict[str, str]] = {
     "set_safeguards": "_set_safeguards",
     "set_market_params": "_set_market_params",
     "accept_oracle_price": "_accept_oracle_price",
+    "cancel_maintenance": "_cancel_maintenance",
+    "reschedule_maintenance": "_reschedule_maintenance",
+    "extend_maintenance": "_extend_maintenance",
+    "set_withdrawals": "_set_withdrawals",
+    "set_account_mode": "_set_account_mode",
+    "cancel_account_orders": "_cancel_account_orders",
 }
 
 class Engine:
@@ -128,6 +134,9 @@ class Engine:
         # (Paradex: a socialized-loss factor on withdrawals), counted by checks.money_conserved
         self.socialized_loss = 0
         self.liq_cooldown: dict[str, int] = {}  # account -> engine time its next partial liquidation step may run
+        self.withdrawals_enabled = True  # set_withdrawals: off, every withdraw is refused (withdrawals_paused)
+        # set_account_mode: account -> "reduce_only" | "frozen"; normal accounts are absent (empty: no cost)
+        self.account_modes: dict[str, str] = {}
         # ---- journal position and library (not hashed) ----
         self.seq = 0
         self.now = 0
@@ -212,12 +221,18 @@ class Engine:
         if not self.platform_access:
             raise CommandError("access_disabled", "platform access is disabled by the operators")
 
+    def _refuse_frozen(self, name: str) -> None:
+        if self.account_modes.get(name) == "frozen":
+            raise CommandError("account_frozen", f"{name} is frozen by the operators; it may only cancel orders")
+
     # ==================================================================
     # user commands
     # ==================================================================
     def _deposit(self, a: dict) -> None:
         self._require_access()
         name = a["account"]
+        if self.account_modes:
+            self._refuse_frozen(name)
         amt = a["amount"]
         if self.deposits + amt > MAX_TOTAL_IN:
             raise CommandError("too_large", f"deposits would total more than {fmt_amount(MAX_TOTAL_IN)} USDC, "
@@ -234,7 +249,12 @@ class Engine:
 
     def _withdraw(self, a: dict) -> None:
         self._require_access()
+        if not self.withdrawals_enabled:
+            raise CommandError("withdrawals_paused", "withdrawals are paused by the operators; deposits and "
+                                                     "trading go on")
         acct = self._account(a["account"])
+        if self.account_modes:
+            self._refuse_frozen(acct.name)
         amt = a["amount"]
         negative = self._negative_equity()
         if negative:
@@ -322,6 +342,13 @@ class Engine:
             raise CommandError("market_halted", f"{mk.name} is halted; it accepts no orders")
         if mode == "cancel_only":
             raise CommandError("cancel_only", f"{mk.name} is in cancel_only; it accepts only cancels")
+        acct_ro = False  # the account is reduce-only (set_account_mode); one truth test for a normal venue
+        if self.account_modes:
+            am = self.account_modes.get(acct.name)
+            if am is not None:
+                if am == "frozen":
+                    self._refuse_frozen(acct.name)
+                acct_ro = True
         if size % mk.lot:
             raise CommandError("off_lot", f"size {fmt_size(size)} is not a multiple of the lot size {fmt_size(mk.lot)}")
         if coid is not None and (acct.name, coid) in self.coids:
@@ -360,10 +387,13 @@ class Engine:
                 raise CommandError("post_only_mode", f"{mk.name} is in post_only; ioc and fok orders cannot rest")
             post_only = True
             adjusted = True
-        if is_trigger or reduce_only or mode == "reduce_only":
+        if is_trigger or reduce_only or mode == "reduce_only" or acct_ro:
             if not pos_size or (pos_size > 0) == (side > 0):
                 if mode == "reduce_only" and not (is_trigger or reduce_only):
                     raise CommandError("reduce_only_mode", f"{mk.name} is in reduce_only; only orders that shrink a position are accepted")
+                if acct_ro and not (is_trigger or reduce_only):
+                    raise CommandError("account_reduce_only", f"{acct.name} is reduce-only (set by the operators); "
+                                                              "only orders that shrink a position are accepted")
                 raise CommandError("no_position", f"{acct.name} has no {'short' if side > 0 else 'long'} position in {mk.name} to reduce")
             held = pos_size if pos_size > 0 else -pos_size
             if size > held:
@@ -1595,6 +1625,10 @@ class Engine:
             for o in sorted((o for o in self.orders.values() if o.order_type not in TRIGGER_TYPES),
                             key=lambda o: o.id):
                 self._remove_order(o, "brake")
+        for name in sorted(self.account_modes):  # and an account's mode's: restored orders it forbids go
+            acct = self.accounts.get(name)
+            if acct is not None:
+                self._cancel_for_mode(acct, self.account_modes[name])
 
     def _reapply_edge(self, plan: snapshot.EdgePlan, kept: tuple) -> None:
         """After a restore: put back the money that crossed the edge since the snapshot (``plan``) and the
@@ -1646,6 +1680,65 @@ class Engine:
         self._emit({"type": "maintenance_scheduled", "window_id": wid, "markets": list(w["markets"]),
                     "start_ts": w["start_ts"], "duration_ms": w["duration_ms"], "kind": w["kind"],
                     "phase": "scheduled"})
+
+    # ---- operator controls (docs/contract.md, "Operator controls") ----
+    def _cancel_maintenance(self, a: dict) -> None:
+        maintenance.cancel(self, a)
+
+    def _reschedule_maintenance(self, a: dict) -> None:
+        maintenance.reschedule(self, a)
+
+    def _extend_maintenance(self, a: dict) -> None:
+        maintenance.extend(self, a)
+
+    def _set_withdrawals(self, a: dict) -> None:
+        en = a["enabled"]
+        if en == self.withdrawals_enabled:
+            raise CommandError("no_change", f"withdrawals are already {'enabled' if en else 'paused'}")
+        self.withdrawals_enabled = en
+        self._emit({"type": "withdrawals_set", "enabled": en, "operator": a["operator"], "reason": a["reason"]})
+
+    def _cancel_for_mode(self, acct: Account, mode: str) -> int:
+        """Cancel the orders ``mode`` forbids: every order of a frozen account (TP/SL included), the
+        orders of a reduce-only account that are not reduce-only (TP/SL always are: kept)."""
+        if mode == "frozen":
+            todo = sorted(acct.orders.values(), key=lambda o: o.id)
+            why = "account_frozen"
+        elif mode == "reduce_only":
+            todo = sorted((o for o in acct.orders.values() if not o.reduce_only), key=lambda o: o.id)
+            why = "account_reduce_only"
+        else:
+            return 0
+        for o in todo:
+            self._remove_order(o, why)
+        return len(todo)
+
+    def _set_account_mode(self, a: dict) -> None:
+        acct = self._account(a["account"])
+        mode = a["mode"]
+        before = self.account_modes.get(acct.name, "normal")
+        if mode == before:
+            raise CommandError("no_change", f"{acct.name} is already {mode}")
+        if mode == "normal":
+            del self.account_modes[acct.name]
+        else:
+            self.account_modes[acct.name] = mode
+        n = self._cancel_for_mode(acct, mode)
+        self._emit({"type": "account_mode_set", "account": acct.name, "mode": mode, "previous": before,
+                    "canceled_orders": n, "operator": a["operator"], "reason": a["reason"]})
+
+    def _cancel_account_orders(self, a: dict) -> None:
+        acct = self._account(a["account"])
+        m = a["market"]
+        if m is not None:
+            self._market(m)
+        todo = sorted((o for o in acct.orders.values() if m is None or o.market == m), key=lambda o: o.id)
+        if not todo:
+            raise CommandError("no_orders", f"{acct.name} has no live orders" + (f" in {m}" if m else ""))
+        for o in todo:
+            self._remove_order(o, "operator")
+        self._emit({"type": "account_orders_canceled", "account": acct.name, "market": m, "canceled": len(todo),
+                    "operator": a["operator"], "reason": a["reason"]})
 
     def _credit(self, a: dict) -> None:
         acct = self._account(a["account"])

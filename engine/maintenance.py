@@ -28,6 +28,7 @@ dicts live in ``engine.maintenance`` (canonical state, hashed, snapshotted). Pur
 from __future__ import annotations
 
 from .checks import run_checks
+from .commands import CommandError
 from .model import DEFAULT_POST_ONLY_BAND  # 5 bps, the guard rails' post-only band
 
 ANNOUNCE_LEAD_MS = 10 * 60 * 1000
@@ -36,7 +37,8 @@ POST_ONLY_MS = 2 * 60 * 1000
 
 PHASES = ("scheduled", "announced", "cancel_only", "snapshot", "work", "validation", "post_only", "open", "done")
 ACTIVE = frozenset({"cancel_only", "snapshot", "work", "validation", "post_only"})
-FINISHED = frozenset({"done", "aborted"})
+FINISHED = frozenset({"done", "aborted", "canceled"})
+NOT_STARTED = frozenset({"scheduled", "announced"})
 
 
 def new_window(a: dict) -> dict:
@@ -164,6 +166,93 @@ def _step(engine, w: dict) -> bool:
         _enter(engine, w, "done")
         return True
     return False
+
+
+# ---- operator controls: cancel, reschedule, extend (docs/contract.md, "Operator controls") ----------
+# Each validates fully (CommandError) before it changes anything.
+
+def _window(engine, wid: str) -> dict:
+    w = engine.maintenance.get(wid)
+    if w is None:
+        raise CommandError("unknown_window", f"there is no maintenance window {wid!r}")
+    if w["phase"] in FINISHED:
+        raise CommandError("window_finished", f"maintenance window {wid!r} is already {w['phase']}")
+    return w
+
+
+def cancel(engine, a: dict) -> None:
+    """Cancel a window. Before its start it simply never runs. Once active it ends *safely*: the markets
+    stay in the mode they are in (cancel_only or post_only; never reopened by a cancel), the post-only
+    bands it narrowed are restored, and the operators reopen them through the validation gate
+    (``set_market_mode`` open)."""
+    w = _window(engine, a["window_id"])
+    was = w["phase"]
+    for m, band in sorted(w["saved_bands"].items()):
+        mk = engine.markets.get(m)
+        if mk is not None:
+            mk.post_only_band = band
+    w["saved_bands"] = {}
+    w["phase"] = "canceled"
+    w["phase_ts"] = engine.now
+    left = {m: engine.markets[m].mode for m in w["markets"] if m in engine.markets}
+    engine._emit({"type": "maintenance_canceled", "window_id": w["window_id"], "markets": list(w["markets"]),
+                  "kind": w["kind"], "phase": was, "started": was not in NOT_STARTED, "market_modes": left,
+                  "operator": a["operator"], "reason": a["reason"]})
+
+
+def reschedule(engine, a: dict) -> None:
+    """Move a window that has not started to a new start (not in the past); it is announced again from
+    there (phase back to ``scheduled``, the next tick announces it when due)."""
+    w = _window(engine, a["window_id"])
+    if w["phase"] not in NOT_STARTED:
+        raise CommandError("window_started", f"maintenance window {w['window_id']!r} has started "
+                                             f"(phase {w['phase']}); cancel or extend it instead")
+    start = a["start_ts"]
+    if start < engine.now:
+        raise CommandError("in_the_past", "start_ts is before the engine's current time")
+    if start == w["start_ts"]:
+        raise CommandError("no_change", f"maintenance window {w['window_id']!r} already starts at {start}")
+    before = w["start_ts"]
+    fresh = new_window({"window_id": w["window_id"], "markets": w["markets"], "start_ts": start,
+                        "duration_ms": w["duration_ms"], "kind": w["kind"]})
+    fresh["phase_ts"] = engine.now
+    w.clear()
+    w.update(fresh)
+    engine._emit({"type": "maintenance_rescheduled", "window_id": w["window_id"], "markets": list(w["markets"]),
+                  "kind": w["kind"], "start_ts": start, "previous_start_ts": before,
+                  "duration_ms": w["duration_ms"], "phase": "scheduled",
+                  "operator": a["operator"], "reason": a["reason"]})
+
+
+def extend(engine, a: dict) -> None:
+    """Make a window longer (``duration_ms`` is the new total, longer than the current one): before it
+    starts, or while it is active up to the end of its work phase (the work phase grows; the post-only
+    phase keeps its length and moves to the new end). Refused once the markets are being reopened
+    (validation, post_only) or when the new end has already passed."""
+    w = _window(engine, a["window_id"])
+    phase = w["phase"]
+    dur = a["duration_ms"]
+    if phase == "validation" or phase == "post_only":
+        raise CommandError("window_reopening", f"maintenance window {w['window_id']!r} is in {phase}: its markets "
+                                               "are being reopened, it can no longer be extended")
+    if dur <= w["duration_ms"]:
+        raise CommandError("not_longer", f"duration_ms must be longer than the window's {w['duration_ms']} ms")
+    end = w["start_ts"] + dur
+    if end <= engine.now:
+        raise CommandError("in_the_past", "the extended window would already have ended")
+    before = w["duration_ms"]
+    if phase in NOT_STARTED:
+        fresh = new_window({"window_id": w["window_id"], "markets": w["markets"], "start_ts": w["start_ts"],
+                            "duration_ms": dur, "kind": w["kind"]})
+        w["work_ts"], w["post_only_ts"] = fresh["work_ts"], fresh["post_only_ts"]
+    else:
+        w["post_only_ts"] = end - (w["end_ts"] - w["post_only_ts"])
+    w["duration_ms"] = dur
+    w["end_ts"] = end
+    engine._emit({"type": "maintenance_extended", "window_id": w["window_id"], "markets": list(w["markets"]),
+                  "kind": w["kind"], "phase": phase, "duration_ms": dur, "previous_duration_ms": before,
+                  "post_only_ts": w["post_only_ts"], "end_ts": end,
+                  "operator": a["operator"], "reason": a["reason"]})
 
 
 def on_brake(engine) -> None:

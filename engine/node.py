@@ -151,7 +151,8 @@ class _Job(NamedTuple):
     windows: list[dict]  # maintenance windows the batch touched, as it left them
 
 
-_NODE_EVENTS = frozenset({"snapshot_taken", "maintenance_scheduled", "maintenance_phase", "rolled_back"})
+_NODE_EVENTS = frozenset({"snapshot_taken", "maintenance_scheduled", "maintenance_phase", "rolled_back",
+                          "maintenance_canceled", "maintenance_rescheduled", "maintenance_extended"})
 
 
 class RecoveryError(Exception):
@@ -801,7 +802,7 @@ class Node:
                         epoch = self.epoch = epoch + 1
                         windows_touched.update(eng.maintenance)
                         marks.append(RollbackMark(ev["to_seq"], seq - 1, epoch, ev["snapshot_id"], seq))
-                    else:  # maintenance_scheduled, maintenance_phase
+                    else:  # maintenance_scheduled, maintenance_phase, maintenance_canceled / _rescheduled / _extended
                         windows_touched.add(ev["window_id"])
             if len(evs) == 1 and evs[0]["type"] == "rejected":  # _outcome, inlined
                 rows.append((seq, cmd["ts"], ctype, cmd, f"rejected:{evs[0]['code']}", epoch))

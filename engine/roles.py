@@ -30,6 +30,13 @@ REQUIRED_ROLE = {
     "set_safeguards": "operator",  # turning them back on; turning them off is disable_safeguards
     "set_market_params": "operator",
     "propose_refund": "operator",
+    # operator controls: maintenance windows, the withdrawals pause, per-account actions
+    "cancel_maintenance": "operator",
+    "reschedule_maintenance": "operator",
+    "extend_maintenance": "operator",
+    "set_withdrawals": "operator",
+    "set_account_mode": "operator",
+    "cancel_account_orders": "operator",
     "release_brake": "approver",
     "rollback": "approver",
     "credit": "approver",

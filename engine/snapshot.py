@@ -94,6 +94,11 @@ def _scalars(engine) -> dict:
     out = _scalars_v2(engine, VERSION)
     out["socialized_loss"] = engine.socialized_loss
     out["liq_cooldown"] = engine.liq_cooldown
+    # operator controls: written only when set, so a venue that never used them hashes as before
+    if not engine.withdrawals_enabled:
+        out["withdrawals_enabled"] = False
+    if engine.account_modes:
+        out["account_modes"] = engine.account_modes
     return out
 
 
@@ -377,6 +382,12 @@ def _restore(engine, state: dict) -> None:
         # version 3: the socialized-loss ledger and liquidation cooldowns (none before)
         scalars["socialized_loss"] = int(state.get("socialized_loss", 0))
         scalars["liq_cooldown"] = {str(k): int(t) for k, t in (state.get("liq_cooldown") or {}).items()}
+        # operator controls (absent: withdrawals enabled, every account normal)
+        scalars["withdrawals_enabled"] = bool(state.get("withdrawals_enabled", True))
+        modes = {str(k): str(v) for k, v in (state.get("account_modes") or {}).items()}
+        if any(v not in ("reduce_only", "frozen") for v in modes.values()):
+            raise ValueError("account_modes holds an unknown mode")
+        scalars["account_modes"] = modes
         # every record is built into fresh registries first: a malformed one leaves the engine as it was
         fresh_orders: dict[int, Order] = {}
         fresh_coids: dict[tuple[str, str], int] = {}
@@ -534,6 +545,8 @@ def controls(engine) -> dict:
         # the maintenance schedule is the operators' too: a restored window must not run again and reopen
         "maintenance": orjson.loads(orjson.dumps(engine.maintenance)),
         "safeguards": engine.safeguards,
+        "withdrawals_enabled": engine.withdrawals_enabled,
+        "account_modes": dict(engine.account_modes),
         "markets": {m: (mk.mode, mk.liquidations_paused, mk.triggers_paused, dict(mk.flags),
                         (mk.post_only_band, mk.oracle_band, mk.oracle_stale_ms, mk.breaker_accounts, mk.breaker_oi_share,
                          mk.max_order_size, mk.max_position_notional, mk.open_interest_cap,
@@ -558,6 +571,18 @@ def apply_controls(engine, c: dict) -> list[dict]:
     if engine.safeguards != c["safeguards"]:
         engine.safeguards = c["safeguards"]
         events.append({"type": "safeguards_set", "enabled": engine.safeguards})
+    # a rollback never lifts a withdrawals pause or an account's mode by itself (nor sets one)
+    if "withdrawals_enabled" in c and engine.withdrawals_enabled != c["withdrawals_enabled"]:
+        engine.withdrawals_enabled = c["withdrawals_enabled"]
+        events.append({"type": "withdrawals_set", "enabled": engine.withdrawals_enabled})
+    if "account_modes" in c:
+        modes: dict = c["account_modes"]
+        for name in sorted(set(modes) | set(engine.account_modes)):
+            want = modes.get(name, "normal")
+            if engine.account_modes.get(name, "normal") != want:
+                events.append({"type": "account_mode_set", "account": name, "mode": want,
+                               "previous": engine.account_modes.get(name, "normal")})
+        engine.account_modes = dict(modes)
     for m, (mode, lp, tp, flags, params) in c["markets"].items():
         mk = engine.markets.get(m)
         if mk is None:

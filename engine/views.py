@@ -23,6 +23,7 @@ def status(engine) -> dict:
         "liquidations_paused": engine.liquidations_paused,
         "triggers_paused": engine.triggers_paused,
         "safeguards": engine.safeguards,
+        "withdrawals_enabled": engine.withdrawals_enabled,
         "insurance_fund": engine.insurance_fund,
         "fee_pool": engine.fee_pool,
         "socialized_loss": engine.socialized_loss,
@@ -140,6 +141,7 @@ def account(engine, name: str) -> dict | None:
         "maintenance_margin": mm,
         "free_collateral": value - im,
         "margin_ratio_bps": (mm * 10_000 // value) if value > 0 else None,
+        "mode": engine.account_modes.get(name, "normal"),
         "positions": positions,
         "orders": orders,
     }

@@ -13,10 +13,20 @@ from .. import format as fmt
 from ..gateway import GatewayError
 from ..tables import clear_table, setup_columns, sync_table
 from ..widgets import DeskScreen
+from .controls import FieldConfirmModal
 
 COLUMNS = [("account", "Account"), ("value", "Value", "right"), ("im", "Initial margin", "right"), ("mm", "Maint. margin", "right"),
            ("ratio", "MM / value", "right"), ("positions", "Pos", "right"), ("orders", "Ord", "right")]
 LIMIT = 300
+ACCOUNT_MODES = [("normal", "normal"), ("reduce-only", "reduce_only"), ("frozen", "frozen")]
+MODE_LABEL = {"normal": "normal", "reduce_only": "reduce-only", "frozen": "frozen"}
+MODE_EXPLAIN = {
+    "normal": "normal: the account trades, deposits and withdraws as any other.",
+    "reduce_only": "reduce-only: only orders that shrink its positions are accepted; its resting orders that "
+                   "are not reduce-only are canceled (TP/SL kept). Deposits and withdrawals go on.",
+    "frozen": "frozen: every order it has is canceled (TP/SL included) and it may only cancel: no orders, "
+              "deposits or withdrawals. Liquidation still applies to it.",
+}
 
 
 class AccountsScreen(DeskScreen):
@@ -26,7 +36,14 @@ class AccountsScreen(DeskScreen):
                 Binding("R", "sort_risk", "Sort by risk", id="acct_sort", key_display="R",
                         tooltip="Sort by margin ratio (maintenance margin / value), riskiest first; again: by name"),
                 Binding("B", "below_mm", "Below maintenance", id="acct_below", key_display="B",
-                        tooltip="Only accounts at or below maintenance margin (liquidatable); again: all")]
+                        tooltip="Only accounts at or below maintenance margin (liquidatable); again: all"),
+                # on the selected account; each a confirmation with a required reason
+                Binding("M", "account_mode", "Account mode", id="acct_mode", key_display="M", show=False,
+                        tooltip="Freeze the selected account (its orders are canceled; only cancels accepted), "
+                                "make it reduce-only, or back to normal; liquidations still apply"),
+                Binding("X", "cancel_account_orders", "Cancel its orders", id="acct_cancel_orders",
+                        key_display="X", show=False,
+                        tooltip="Cancel every order of the selected account (TP/SL included), one market or all")]
 
     def __init__(self) -> None:
         super().__init__()
@@ -97,7 +114,12 @@ class AccountsScreen(DeskScreen):
             box.update(Text(f"{self.current} no longer exists\n", style="dim") + self._history(self.current))
             return
         head = Text()
-        head.append(f"{a['account']}\n", style="bold")
+        head.append(f"{a['account']}", style="bold")
+        mode = a.get("mode", "normal")
+        if mode != "normal":
+            head.append(f"  {MODE_LABEL.get(mode, mode).upper()}", style="bold reverse red" if mode == "frozen"
+                        else "bold reverse yellow")
+        head.append("\n")
         head.append(f"collateral {fmt.money(a['collateral'])}   value {fmt.money(a['value'])}   "
                     f"free {fmt.money(a['free_collateral'])}\n")
         ratio = a.get("margin_ratio_bps")
@@ -160,3 +182,74 @@ class AccountsScreen(DeskScreen):
         self.current = None
         self.app.refresh_now()
         self.query_one(DataTable).focus()
+
+    # ---- the selected account: mode, cancel its orders ------------------------------------------------
+    def _target(self, action: str) -> dict | None:
+        why = self.app.why_not(action)
+        if why:
+            self.app.notify(why, title="Not available", severity="warning")
+            return None
+        if not self.current:
+            self.app.notify("Select an account first.", title="Accounts", severity="warning")
+            return None
+        try:
+            a = self.app.gateway.account(self.current)
+        except GatewayError as e:
+            self.app.notify(e.message, title="Account unavailable", severity="error")
+            return None
+        if a is None:
+            self.app.notify(f"{self.current} no longer exists", title="Accounts", severity="warning")
+        return a
+
+    def action_account_mode(self) -> None:
+        a = self._target("account_mode")
+        if a is None:
+            return
+        name, mode = a["account"], a.get("mode", "normal")
+        what = Text()
+        what.append(f"{name}", style="bold")
+        what.append(f" is {MODE_LABEL.get(mode, mode)}; {len(a['orders'])} open order(s), "
+                    f"{len(a['positions'])} position(s).\n")
+        for k in ("frozen", "reduce_only", "normal"):
+            what.append(MODE_EXPLAIN[k] + "\n", style="dim")
+        other = next(v for _l, v in ACCOUNT_MODES[::-1] if v != mode)  # frozen unless it is frozen already
+
+        def confirmed(res) -> None:
+            if not res:
+                self.app.notify("Nothing changed.", title="Account mode")
+                return
+            new = str(res["value"])
+            gw = self.app.gateway
+            self.app.run_command("Account mode", lambda: gw.set_account_mode(name, new, res["reason"]),
+                                 success=f"{name} is {MODE_LABEL[new]}")
+
+        self.app.push_screen(FieldConfirmModal("ACCOUNT MODE", what, "Set mode", "Set to", options=ACCOUNT_MODES,
+                                               value=other, id="account-mode-modal"), confirmed)
+
+    def action_cancel_account_orders(self) -> None:
+        a = self._target("cancel_account_orders")
+        if a is None:
+            return
+        name = a["account"]
+        if not a["orders"]:
+            self.app.notify(f"{name} has no open orders", title="Not available", severity="warning")
+            return
+        markets = sorted({o["market"] for o in a["orders"]})
+        what = Text()
+        what.append(f"{name}", style="bold")
+        what.append(f": {len(a['orders'])} open order(s) in {', '.join(markets)}.\n")
+        what.append("Every order of the account in the market chosen is canceled (reason operator), stop-loss "
+                    "and take-profit orders included. Its positions stay.", style="dim")
+
+        def confirmed(res) -> None:
+            if not res:
+                self.app.notify("Nothing canceled.", title="Cancel orders")
+                return
+            market = None if res["value"] == "*" else str(res["value"])
+            gw = self.app.gateway
+            self.app.run_command("Cancel orders", lambda: gw.cancel_account_orders(name, market, res["reason"]),
+                                 success=f"{name}: orders canceled in {market or 'every market'}")
+
+        self.app.push_screen(FieldConfirmModal("CANCEL THE ACCOUNT'S ORDERS", what, "Cancel orders", "Market",
+                                               options=[("every market", "*")] + [(m, m) for m in markets],
+                                               id="cancel-orders-modal"), confirmed)

@@ -136,6 +136,8 @@ class DashboardScreen(DeskScreen):
         fund.append(f"liquidations    {c['liquidations']:,}\n")
         fund.append(f"platform access {'enabled' if st['platform_access'] else 'DISABLED'}",
                     style="" if st["platform_access"] else "bold red")
+        if st.get("withdrawals_enabled") is False:  # (shown only when paused)
+            fund.append("\nwithdrawals     PAUSED", style="bold red")
         show_content(self.query_one("#fund-body", Static), fund)
         hist = vm.get("fund_history")
         if hist is not None:  # absent from another screen's view model: keep what is shown

@@ -14,6 +14,7 @@ from .. import format as fmt
 from ..dialogs import ConfirmModal
 from ..tables import setup_columns, sync_table
 from ..widgets import DeskScreen
+from .controls import FieldConfirmModal
 
 KINDS = [("database upgrade", "database_upgrade"), ("oracle restart", "oracle_restart"), ("scale-up", "scale_up")]
 WINDOW_COLUMNS = [("id", "Window"), ("kind", "Kind"), ("markets", "Markets"), ("start", "Start (UTC)"),
@@ -83,7 +84,15 @@ def validate(form: dict, markets: list[str], existing: set[str], now: int) -> tu
 class MaintenanceScreen(DeskScreen):
     NAME = "maintenance"
     AUTO_FOCUS = "#mw-table"
-    BINDINGS = [Binding("ctrl+s", "schedule", "Schedule window", id="mw_schedule", key_display="^s")]
+    BINDINGS = [Binding("ctrl+s", "schedule", "Schedule window", id="mw_schedule", key_display="^s"),
+                # on the selected window (the table's cursor); each a confirmation with a required reason
+                Binding("X", "cancel_window", "Cancel window", id="mw_cancel", key_display="X", show=False,
+                        tooltip="Cancel the selected window: before its start it never runs; once active it "
+                                "ends with its markets left as they are (reopen them through the gate)"),
+                Binding("T", "reschedule_window", "Reschedule window", id="mw_reschedule", key_display="T",
+                        show=False, tooltip="Move the selected window's start (only before it starts)"),
+                Binding("E", "extend_window", "Extend window", id="mw_extend", key_display="E", show=False,
+                        tooltip="Make the selected window longer (before its validation phase)")]
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="mw-top"):
@@ -127,7 +136,9 @@ class MaintenanceScreen(DeskScreen):
         current = None
         for w in windows:
             start, end = w["start_ts"], w["start_ts"] + w["duration_ms"]
-            if now < start:
+            if w.get("phase") in ("canceled", "aborted"):
+                status = Text(str(w["phase"]), style="dim")
+            elif now < start:
                 status = Text(f"starts in {fmt.age(start - now)}", style="cyan")
                 if current is None:
                     current = ("next", w, start - now)
@@ -218,3 +229,129 @@ class MaintenanceScreen(DeskScreen):
         self.app.run_command("Schedule maintenance", lambda: gw.schedule_maintenance(**fields, reason=reason),
                              success=f"Window {fields['window_id']} scheduled for "
                                      f"{fmt.date_time(fields['start_ts'])} UTC", then=after)
+
+    # ---- the selected window: cancel, reschedule, extend --------------------------------------------
+    def selected_window(self) -> dict | None:
+        table = self.query_one("#mw-table", DataTable)
+        if not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:
+            return None
+        return next((w for w in getattr(self, "windows", []) if w["window_id"] == key), None)
+
+    def _target(self, action: str, allowed: tuple[str, ...], refused: str) -> dict | None:
+        """The selected window if ``action`` is available for it (else a notification, no dialog)."""
+        why = self.app.why_not(action)
+        if why:
+            self.app.notify(why, title="Not available", severity="warning")
+            return None
+        w = self.selected_window()
+        if w is None:
+            self.app.notify("Select a window in the table first.", title="Maintenance", severity="warning")
+            return None
+        if w.get("phase") not in allowed:
+            self.app.notify(f"{w['window_id']} is {w.get('phase')}: {refused}", title="Not available",
+                            severity="warning")
+            return None
+        return w
+
+    def action_cancel_window(self) -> None:
+        w = self._target("cancel_window", ("scheduled", "announced", "cancel_only", "snapshot", "work",
+                                           "validation", "post_only"), "it is already finished")
+        if w is None:
+            return
+        started = w.get("phase") not in ("scheduled", "announced")
+        what = Text()
+        what.append(f"{w['window_id']}", style="bold")
+        what.append(f": {w['kind'].replace('_', ' ')} on {', '.join(w['markets'])}, phase {w.get('phase')}\n")
+        if started:
+            what.append("The window is ACTIVE. Canceling ends it here: its markets stay in the mode they are in "
+                        "(cancel-only or post-only); reopen them yourself through the validation gate (o).",
+                        style="bold yellow")
+        else:
+            what.append("It has not started: it will never run, and its markets are not touched.", style="dim")
+
+        def confirmed(reason) -> None:
+            if not reason:
+                self.app.notify("Nothing changed.", title="Maintenance")
+                return
+            gw = self.app.gateway
+            self.app.run_command("Cancel maintenance", lambda: gw.cancel_maintenance(w["window_id"], reason),
+                                 success=f"Window {w['window_id']} canceled")
+
+        self.app.push_screen(ConfirmModal("CANCEL MAINTENANCE WINDOW", what, "Cancel window",
+                                          id="cancel-window-modal"), confirmed)
+
+    def action_reschedule_window(self) -> None:
+        w = self._target("reschedule_window", ("scheduled", "announced"),
+                         "only a window that has not started can be rescheduled")
+        if w is None:
+            return
+        now = self.app.vm.get("now", 0)
+
+        def check(text: str) -> tuple[object, str]:
+            try:
+                ts = parse_start(text, now)
+            except ValueError as e:
+                return None, str(e)
+            if ts == w["start_ts"]:
+                return None, "that is the window's current start"
+            return ts, ""
+
+        what = Text()
+        what.append(f"{w['window_id']}", style="bold")
+        what.append(f": starts {fmt.date_time(w['start_ts'])} UTC, lasts {fmt.duration(w['duration_ms'])}.\n")
+        what.append("The window is announced again from its new start; its length stays.", style="dim")
+
+        def confirmed(res) -> None:
+            if not res:
+                self.app.notify("Nothing changed.", title="Maintenance")
+                return
+            gw = self.app.gateway
+            ts = int(res["value"])
+            self.app.run_command("Reschedule maintenance",
+                                 lambda: gw.reschedule_maintenance(w["window_id"], ts, res["reason"]),
+                                 success=f"Window {w['window_id']} now starts {fmt.date_time(ts)} UTC")
+
+        self.app.push_screen(FieldConfirmModal("RESCHEDULE MAINTENANCE WINDOW", what, "Reschedule",
+                                               "New start (HH:MM UTC or +15m)", check=check,
+                                               placeholder="e.g. 05:30 or +2h", danger=False,
+                                               id="reschedule-modal"), confirmed)
+
+    def action_extend_window(self) -> None:
+        w = self._target("extend_window", ("scheduled", "announced", "cancel_only", "snapshot", "work"),
+                         "its markets are being reopened; it can no longer be extended")
+        if w is None:
+            return
+        current = w["duration_ms"] // 60_000
+
+        def check(text: str) -> tuple[object, str]:
+            if not text.isdigit() or not 1 <= int(text) <= 720:
+                return None, "minutes, a whole number from 1 to 720"
+            if int(text) * 60_000 <= w["duration_ms"]:
+                return None, f"longer than the current {current} minutes"
+            return int(text) * 60_000, ""
+
+        what = Text()
+        what.append(f"{w['window_id']}", style="bold")
+        what.append(f": phase {w.get('phase')}, lasts {fmt.duration(w['duration_ms'])}, ends "
+                    f"{fmt.date_time(w['start_ts'] + w['duration_ms'])} UTC.\n")
+        what.append("The work phase grows; post-only (tight bands) and the reopening move to the new end.",
+                    style="dim")
+
+        def confirmed(res) -> None:
+            if not res:
+                self.app.notify("Nothing changed.", title="Maintenance")
+                return
+            gw = self.app.gateway
+            dur = int(res["value"])
+            self.app.run_command("Extend maintenance",
+                                 lambda: gw.extend_maintenance(w["window_id"], dur, res["reason"]),
+                                 success=f"Window {w['window_id']} now lasts {fmt.duration(dur)}")
+
+        self.app.push_screen(FieldConfirmModal("EXTEND MAINTENANCE WINDOW", what, "Extend",
+                                               "New total duration (minutes)", check=check,
+                                               placeholder=f"more than {current}", danger=False,
+                                               id="extend-modal"), confirmed)

@@ -1,4 +1,5 @@
-"""Venue controls: market modes, platform access, TP/SL triggers, liquidations per market, safeguards.
+"""Venue controls: market modes, platform access, withdrawals, TP/SL triggers, liquidations per market,
+safeguards.
 
 One dialog (``o``, or the palette's "Venue: …" entries, which open it on their control): choose the
 control, what to set and where, type the reason (required), then Tab to Apply; Cancel is focused.
@@ -26,6 +27,7 @@ CONTROLS: dict[str, tuple[str, list[str], bool, str]] = {
     "liquidations": ("Liquidations", ["pause", "resume"], True, "pause_liquidations"),
     "triggers": ("TP/SL triggers", ["pause", "resume"], True, "pause_triggers"),
     "access": ("Platform access", ["disable", "enable"], False, "set_platform_access"),
+    "withdrawals": ("Withdrawals", ["pause", "resume"], False, "set_withdrawals"),
     "safeguards": ("Safeguards (guard rails)", ["off", "on"], False, "set_safeguards"),
 }
 
@@ -35,6 +37,7 @@ EXPLAIN = {
     "liquidations": "Paused, accounts below maintenance margin stay open (and may build bad debt) until resumed.",
     "triggers": "Paused, stop-loss / take-profit orders do not fire until resumed.",
     "access": "Disabled, no client may place or cancel orders; operators still act.",
+    "withdrawals": "Paused, every withdrawal is refused (withdrawals_paused); deposits and trading go on.",
     "safeguards": "Off, the venue runs without its guard rails (price bands on market data, circuit breaker, "
                   "reopen gate): turning them off needs an approver.",
 }
@@ -101,6 +104,7 @@ class VenueModal(ModalScreen[dict | None]):
         t = Text("now: ", style="bold")
         t.append(", ".join(f"{m['market']} {m['mode'].replace('_', '-')}" for m in self.markets))
         t.append(f"; access {'enabled' if st.get('platform_access', True) else 'DISABLED'}")
+        t.append(f"; withdrawals {'enabled' if st.get('withdrawals_enabled', True) else 'PAUSED'}")
         t.append(f"; liquidations {'paused' if st.get('liquidations_paused') else 'running'}")
         t.append(f"; TP/SL {'paused' if st.get('triggers_paused') else 'running'}")
         t.append(f"; safeguards {'on' if st.get('safeguards', True) else 'OFF'}")
