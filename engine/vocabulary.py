@@ -277,6 +277,24 @@ def _a_snapshot_failed(e: dict) -> AlertSpec:
                      {"seq": s(e.get("seq"))})
 
 
+def _a_maintenance_change(e: dict) -> AlertSpec:
+    wid, t = s(e.get("window_id")), str(e.get("type"))
+    what = {"maintenance_canceled": "canceled", "maintenance_rescheduled": "rescheduled",
+            "maintenance_extended": "extended"}.get(t, t)
+    return AlertSpec(t, "warning", f"Maintenance {wid} {what} by {s(e.get('operator'))}",
+                     f"Reason: {s(e.get('reason'))}.", f"maintenance:{wid}",
+                     {"window": wid, "markets": s(e.get("markets")), "seq": s(e.get("seq"))},
+                     "resolve" if t == "maintenance_canceled" else "trigger")
+
+
+def _a_withdrawals(e: dict) -> AlertSpec:
+    on = bool(e.get("enabled"))
+    return AlertSpec("withdrawals", "info" if on else "critical",
+                     "Withdrawals resumed" if on else f"Withdrawals PAUSED by {s(e.get('operator'))}",
+                     f"Reason: {s(e.get('reason'))}.", "withdrawals_paused", {"seq": s(e.get("seq"))},
+                     "resolve" if on else "trigger")
+
+
 def _a_node_alert(e: dict) -> AlertSpec:
     sev = e.get("severity") if e.get("severity") in SEVERITIES else "error"
     msg = s(e.get("message"))
@@ -382,6 +400,29 @@ _TYPES: tuple[EventType, ...] = (
        lambda e: f"maintenance {e.get('window_id')} scheduled ({e.get('kind')})", feed=True),
     _T("maintenance_phase", ("window_id", "phase", "kind", "markets", "until_ts"),
        _maintenance_phase, feed=True, timeline="line", alert=_a_maintenance),
+    _T("maintenance_canceled", ("window_id", "markets", "kind", "phase", "started", "market_modes", "operator",
+                                "reason"),
+       lambda e: f"maintenance {e.get('window_id')} CANCELED by {e.get('operator')} (was {e.get('phase')})",
+       severity="warning", feed=True, timeline="line", alert=_a_maintenance_change),
+    _T("maintenance_rescheduled", ("window_id", "markets", "kind", "start_ts", "previous_start_ts", "duration_ms",
+                                   "phase", "operator", "reason"),
+       lambda e: f"maintenance {e.get('window_id')} rescheduled to "
+                 f"{iso(e['start_ts']) if isinstance(e.get('start_ts'), int) else s(e.get('start_ts'))}",
+       feed=True, timeline="line", alert=_a_maintenance_change),
+    _T("maintenance_extended", ("window_id", "markets", "kind", "phase", "duration_ms", "previous_duration_ms",
+                                "post_only_ts", "end_ts", "operator", "reason"),
+       lambda e: f"maintenance {e.get('window_id')} extended to {s(e.get('duration_ms'))} ms",
+       feed=True, timeline="line", alert=_a_maintenance_change),
+    _T("withdrawals_set", ("enabled", "operator", "reason"),
+       lambda e: f"withdrawals {'resumed' if e.get('enabled') else 'PAUSED'} by {e.get('operator')}",
+       severity="warning", feed=True, timeline="line", alert=_a_withdrawals),
+    _T("account_mode_set", ("account", "mode", "previous", "canceled_orders", "operator", "reason"),
+       lambda e: f"account {e.get('account')} set {e.get('mode')} by {e.get('operator')} "
+                 f"({s(e.get('canceled_orders'))} orders canceled)",
+       severity="warning", feed=True, timeline="line"),
+    _T("account_orders_canceled", ("account", "market", "canceled", "operator", "reason"),
+       lambda e: f"{s(e.get('canceled'))} orders of {e.get('account')} canceled by {e.get('operator')}",
+       feed=True, timeline="line"),
     # ---- snapshots, rollback, refunds ----
     _T("snapshot_taken", ("snapshot_id", "seq", "state_hash", "label", "trigger"),
        lambda e: f"snapshot {e.get('snapshot_id')} taken ({e.get('label') or e.get('trigger')})",
