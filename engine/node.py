@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
 import orjson
@@ -1702,12 +1703,13 @@ def _is_fenced(err: BaseException) -> bool:
 
 def _writer_timeout() -> float:
     """PERPDESK_WRITER_TIMEOUT_S (default 5): how long the journal writer process may take to
-    acknowledge one batch before the node stops it and journals in-process."""
+    acknowledge one batch before the node stops it and journals in-process. Read as a decimal and
+    kept in whole milliseconds (1 ms to a day); a bad value means the default."""
     try:
-        v = float(os.environ.get("PERPDESK_WRITER_TIMEOUT_S", "") or 5.0)
-    except ValueError:
-        v = 5.0
-    return v if v > 0 and math.isfinite(v) else 5.0
+        ms = int(Decimal(os.environ.get("PERPDESK_WRITER_TIMEOUT_S", "") or "5") * 1000)
+    except (InvalidOperation, ValueError, OverflowError):  # garbage, NaN, Infinity
+        ms = 5000
+    return (ms if 0 < ms <= 86_400_000 else 5000) / 1000  # up to a day
 
 
 def _int_arg(value, name: str) -> int:
