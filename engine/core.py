@@ -1413,16 +1413,11 @@ class Engine:
         mk = self._market(a["market"])
         params = self._guard_params(a, mk.band)
         bounds = self._bound_params(a, mk.imf, mk.lot)
-        if bounds:
-            self._set_bounds(mk, bounds)
-            if not params:
-                self._emit({"type": "market_params_set", "market": mk.name, "changed": sorted(bounds),
-                            **self._params_wire(mk), **self._bounds_wire(mk), "operator": a["operator"],
-                            "reason": a["reason"]})
-                return
-        if not params:
+        if not params and not bounds:
             raise CommandError("missing_field", "set_market_params needs at least one of post_only_band, oracle_band, "
-                                                "oracle_stale_ms, breaker_accounts, breaker_oi_share, impact_notional")
+                                                "oracle_stale_ms, breaker_accounts, breaker_oi_share, impact_notional, "
+                                                "max_order_size, max_position_notional, open_interest_cap, margin_tiers")
+        self._set_bounds(mk, bounds)
         for k, v in params.items():
             if k == "post_only_band":
                 mk.post_only_band = v
