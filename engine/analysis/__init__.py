@@ -1,0 +1,1 @@
+"""Scratch-engine analysis: the rollback preview and the counterfactual refunds (on copies of the core)."""

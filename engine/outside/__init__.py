@@ -1,0 +1,1 @@
+"""The outside world: price feeds, alert webhooks, the one HTTP retry policy."""

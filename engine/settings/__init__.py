@@ -1,0 +1,1 @@
+"""Settings: configuration, paths (platformdirs), logging set-up."""

@@ -1,0 +1,1 @@
+"""The simulator (participants, price paths) and the incident scenarios (format and runner)."""

@@ -1,0 +1,1 @@
+"""Persistence: the SQL store (SQLite/PostgreSQL), the writer lease, the journal trust (chain key, anchor)."""

@@ -1,0 +1,1 @@
+"""Command-line tools: replay, verify, refunds export (and their progress line)."""
