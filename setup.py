@@ -7,8 +7,10 @@ installed package is the same either way; the compiled one is several times fast
 * ``PERPDESK_PURE=1`` at build time: no compilation, pure Python.
 * mypyc missing or the C build failing: a warning, then pure Python.
 
-Next to the extensions the build writes ``engine/_build_info.py`` with the SHA-256
-of every compiled source; ``engine/__init__.py`` runs the engine from its sources
+The compiled set is the package ``engine/core`` (one list: every module in it except
+``NOT_COMPILED``, each exclusion with its reason; ``[tool.mypy] files`` is the same package).
+Next to the extensions the build writes ``engine/core/_build_info.py`` with the SHA-256
+of every compiled source; ``engine/core/__init__.py`` runs the core from its sources
 (with a warning) when any compiled ``.py`` has changed since (edit, checkout, merge)
 rather than run stale code. At run time ``PERPDESK_PURE=1`` runs the sources even where
 extensions are installed.
@@ -25,22 +27,20 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-COMPILED = [
-    "engine/book.py",
-    "engine/model.py",
-    "engine/fixedpoint.py",
-    "engine/margin.py",
-    # engine/liqindex.py stays interpreted: its wide-integer threshold arithmetic runs faster in CPython than compiled
-    "engine/commands.py",
-    "engine/core.py",
-    "engine/liquidation.py",
-    "engine/snapshot.py",
-    "engine/wire.py",
-    "engine/checks.py",
-    "engine/journalchain.py",
-]
-GROUP = "engine.native"  # the shared library lives inside the package: engine/native__mypyc.*.so
-BUILD_INFO = os.path.join(HERE, "engine", "_build_info.py")
+CORE = "engine/core"
+#: engine/core modules left interpreted, each with its reason (everything else in the package is compiled)
+NOT_COMPILED = {
+    "__init__": "the compiled-module guard itself: it decides whether the extensions may run",
+    "_build_info": "written by this build (data, no code)",
+    "liqindex": "its wide-integer threshold arithmetic runs faster in CPython than compiled",
+}
+COMPILED = sorted(
+    f"{CORE}/{name}"
+    for name in os.listdir(os.path.join(HERE, CORE))
+    if name.endswith(".py") and name[:-3] not in NOT_COMPILED
+)
+GROUP = "engine.core.native"  # the shared library lives inside the package: engine/core/native__mypyc.*.so
+BUILD_INFO = os.path.join(HERE, "engine", "core", "_build_info.py")
 
 
 def _say(msg: str) -> None:
@@ -69,7 +69,7 @@ def _write_build_info(compiled: bool) -> None:
 
 def _remove_inplace_extensions() -> None:
     """A pure (re)build of an editable install: drop extensions a previous build left in the tree."""
-    for path in glob.glob(os.path.join(HERE, "engine", "*.so")) + glob.glob(os.path.join(HERE, "engine", "*.pyd")):
+    for path in glob.glob(os.path.join(HERE, "engine", "core", "*.so")) + glob.glob(os.path.join(HERE, "engine", "core", "*.pyd")):
         os.remove(path)
         _say(f"removed {os.path.relpath(path, HERE)} (pure build)")
 
@@ -105,11 +105,14 @@ def ext_modules() -> list:
         return []
     # extensions of modules no longer compiled would shadow their sources: drop them
     keep = {os.path.basename(p)[:-3] for p in COMPILED} | {GROUP.rpartition(".")[2] + "__mypyc"}
-    for path in glob.glob(os.path.join(HERE, "engine", "*.so")):
+    for path in glob.glob(os.path.join(HERE, "engine", "*.so")):  # the flat engine/ of old builds
+        os.remove(path)
+        _say(f"removed {os.path.relpath(path, HERE)} (the core now lives in engine/core)")
+    for path in glob.glob(os.path.join(HERE, "engine", "core", "*.so")):
         if os.path.basename(path).split(".")[0] not in keep:
             os.remove(path)
             _say(f"removed {os.path.relpath(path, HERE)} (no longer compiled)")
-    _write_build_info(True)  # before mypycify: mypy follows engine/__init__.py's import of it
+    _write_build_info(True)  # before mypycify: mypy follows engine/core/__init__.py's import of it
     try:
         from mypyc.build import mypycify
 

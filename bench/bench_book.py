@@ -1,4 +1,4 @@
-"""Bare order-book benchmark: our ``engine.book.Book`` against PyPI order books.
+"""Bare order-book benchmark: our ``engine.core.book.Book`` against PyPI order books.
 
 Every engine is driven through the same pre-generated, seeded operation
 stream (see ``bench/streams.py``) in the same process; only the replay loop is
@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from streams import ADD, make_stream  # noqa: E402
 
-from engine.book import Book, Order, limit_order  # noqa: E402
+from engine.core.book import Book, Order, limit_order  # noqa: E402
 
 TARGET_OPS = 800_000
 TARGET_RATIO = 8.0
@@ -47,7 +47,7 @@ class NullAdapter:
 
 
 class OursAdapter:
-    """``engine.book.Book``: ``place`` (match if crossing, rest the remainder), cancel by Order.
+    """``engine.core.book.Book``: ``place`` (match if crossing, rest the remainder), cancel by Order.
 
     ``stp=True`` gives each order an account ``"a1".."a50"`` (``oid % 50``) so
     self-trade prevention runs as in production; ``stp=False`` passes account

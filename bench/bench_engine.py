@@ -25,12 +25,12 @@ import orjson  # noqa: E402
 
 import engine as engine_pkg  # noqa: E402
 from bench.streams import ADD, make_stream  # noqa: E402
-from engine import Engine, parse_command  # noqa: E402
-from engine import snapshot as snap_mod  # noqa: E402
-from engine.fixedpoint import fmt_price, fmt_size  # noqa: E402
-from engine.margin import value_and_mm  # noqa: E402
-from engine.replay import run as replay_run  # noqa: E402
-from engine.runtime import tune_gc  # noqa: E402
+from engine.core import Engine, parse_command  # noqa: E402
+from engine.core import snapshot as snap_mod  # noqa: E402
+from engine.core.fixedpoint import fmt_price, fmt_size  # noqa: E402
+from engine.core.margin import value_and_mm  # noqa: E402
+from engine.core.runtime import tune_gc  # noqa: E402
+from engine.tools.replay import run as replay_run  # noqa: E402
 
 MARKET = {
     "type": "create_market", "market": "BTC-USD-PERP", "tick_size": "0.1", "lot_size": "0.001",
@@ -179,7 +179,7 @@ def bench_liquidation(n_accounts: int) -> None:
     target = thresholds[-len(thresholds) // 100] / 10**6  # the highest 1% of thresholds
     hit, evs = mark_move(f"{target - 0.05:.1f}")
     liq_accounts = len({x["account"] for x in evs if x["type"] == "liquidation"})
-    from engine.checks import run_checks
+    from engine.core.checks import run_checks
 
     fails = run_checks(e)
     print(f"liquidation    {holders:,} accounts with positions (setup {setup:.1f}s; indexing them all "

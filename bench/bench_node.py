@@ -22,9 +22,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.bench_engine import order_flow_commands  # noqa: E402
-from engine import Engine, parse_command  # noqa: E402
-from engine.node import Node  # noqa: E402
-from engine.roles import Actor  # noqa: E402
+from engine.core import Engine, parse_command  # noqa: E402
+from engine.node.node import Node  # noqa: E402
+from engine.node.roles import Actor  # noqa: E402
 
 ADMIN = Actor("bench", "admin")
 

@@ -18,11 +18,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import engine.store  # noqa: E402,F401  (the node imports it on its first batch: keep that one-off out of the figures)
-from engine.node import Node  # noqa: E402
-from engine.roles import SYSTEM  # noqa: E402
-from engine.scenario_runner import ScenarioRun  # noqa: E402
-from engine.sim import Participants, Simulator  # noqa: E402
+import engine.store.store  # noqa: E402,F401  (the node imports it on its first batch: keep that one-off out of the figures)
+from engine.node.node import Node  # noqa: E402
+from engine.node.roles import SYSTEM  # noqa: E402
+from engine.sim.runner import ScenarioRun  # noqa: E402
+from engine.sim.simulator import Participants, Simulator  # noqa: E402
 
 
 def bench_setup(accounts: int, steps: int) -> None:

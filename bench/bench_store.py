@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.store import JournalEntry, Store
+from engine.store.store import JournalEntry, Store
 
 
 def command(seq: int) -> dict:
@@ -82,8 +82,8 @@ def bench_startup(db: str | None, n: int) -> None:
     the background verification of those rows after the start."""
     import os
 
-    from engine import trust
-    from engine.node import DEFAULT_SNAPSHOT_EVERY, Node
+    from engine.node.node import DEFAULT_SNAPSHOT_EVERY, Node
+    from engine.store import trust
 
     with tempfile.TemporaryDirectory(prefix="perpdesk-bench-") as tmp:
         os.environ.setdefault("PERPDESK_HOME", tmp)

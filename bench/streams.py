@@ -11,7 +11,7 @@ One market, integer price ticks, integer lot quantities. The mix is, per op:
 * ~15% crossing limit orders: priced 0..``through`` ticks through the
   opposite best so they trade (the remainder, if any, rests).
 
-Liveness is simulated with our own ``engine.book.Book`` (account ``None``,
+Liveness is simulated with our own ``engine.core.book.Book`` (account ``None``,
 no self-trade prevention), so cancels hit live orders exactly. The output is a
 list of tuples::
 
@@ -30,7 +30,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from engine.book import Book, Order  # noqa: E402
+from engine.core.book import Book, Order  # noqa: E402
 
 ADD = "add"
 CANCEL = "cancel"

@@ -6,9 +6,9 @@ import sys
 
 
 def run_console(args) -> int:
-    from engine.config import ConfigError, load_config
-    from engine.node import RecoveryError
-    from engine.store import StoreError
+    from engine.node.node import RecoveryError
+    from engine.settings.config import ConfigError, load_config
+    from engine.store.store import StoreError
 
     from .factory import make_app
     from .remote import VenueError
@@ -18,13 +18,13 @@ def run_console(args) -> int:
     except ConfigError as e:
         print(f"perpdesk: bad config: {e}", file=sys.stderr)
         return 2
-    from engine.logsetup import setup
+    from engine.settings.logsetup import setup
 
     setup("console", tui=True, secrets=config.secrets())  # from here on nothing is logged to the terminal
     try:
         app = make_app(seed=args.seed, frozen=False, accounts=args.accounts, db=args.db, config=config)
     except (StoreError, RecoveryError, VenueError) as e:
-        from engine.store import LeaseHeldError
+        from engine.store.store import LeaseHeldError
 
         what = "the venue's database is in use" if isinstance(e, LeaseHeldError) else \
             "cannot open the venue's database"

@@ -51,15 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("replay", "verify", "refunds"):  # the tools: a log file, warnings also on stderr
-        from engine.logsetup import setup
+        from engine.settings.logsetup import setup
 
         setup("refunds-export" if args.command == "refunds" else args.command, tui=False)
     if args.command == "replay":
-        from engine.replay import run
+        from engine.tools.replay import run
 
         return run(args.commands, args.events_out, args.state_out, progress=_progress(args))
     if args.command == "verify":
-        from engine.verify import run as verify_run
+        from engine.tools.verify import run as verify_run
 
         return verify_run(args.verify_db or args.db, progress=_progress(args))
     if args.command == "demo":
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_demo(args)
     if args.command == "refunds":
-        from engine.refunds import run_export
+        from engine.tools.refunds_export import run_export
 
         return run_export(args.refunds_db or args.db, args.out)
     from console.app_main import run_console
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _progress(args):
-    from engine.progress import Progress
+    from engine.tools.progress import Progress
 
     return Progress(sys.stderr, args.progress)
 

@@ -1,6 +1,6 @@
 """``perpdesk demo``: play a scenario headlessly (timeline + report) or open the console on it.
 
-The runner is :class:`engine.scenario_runner.ScenarioRun`; this module only paces it, prints it,
+The runner is :class:`engine.sim.runner.ScenarioRun`; this module only paces it, prints it,
 writes the report and, without ``--headless``, builds the console on the scenario's desk.
 """
 
@@ -11,9 +11,9 @@ import time
 
 import orjson
 
-from engine.progress import Progress
-from engine.scenario import ScenarioError
-from engine.scenario_runner import ScenarioRun
+from engine.sim.runner import ScenarioRun
+from engine.sim.scenario import ScenarioError
+from engine.tools.progress import Progress
 
 
 def build_run(args) -> ScenarioRun:
@@ -102,7 +102,7 @@ def write_report(rep: dict, path: str) -> None:
 
 
 def run_demo(args) -> int:
-    from engine.logsetup import setup
+    from engine.settings.logsetup import setup
 
     setup("demo", tui=not args.headless)  # in the console: nothing logged to its terminal
     try:

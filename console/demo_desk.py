@@ -2,7 +2,7 @@
 
 :class:`DemoApp` is the operator console (:class:`~console.app.PerpdeskApp`, frozen mode: reads and
 commands run inline on the UI thread) with a timer that advances the scenario's engine clock at
-``speed`` times real time by stepping :class:`engine.scenario_runner.ScenarioRun` (the simulated
+``speed`` times real time by stepping :class:`engine.sim.runner.ScenarioRun` (the simulated
 market and the timeline's faults). The timeline's operator actions (``OPERATOR_ACTIONS``) are not
 performed by the runner: it hands them to the :class:`Director`, which performs each one the way a
 person would: switch to the screen, open the modal, fill it in, pause on it so the audience can read
@@ -27,8 +27,8 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
-from engine.roles import Actor
-from engine.scenario_runner import ScenarioRun, fmt_duration
+from engine.node.roles import Actor
+from engine.sim.runner import ScenarioRun, fmt_duration
 
 from .app import PerpdeskApp
 from .format import clock_time
@@ -356,7 +356,7 @@ class Director:
     async def _set_market_mode(self, e) -> None:
         # the console has no market-mode form: the gateway write a person would send, on the dashboard
         await self._go("dashboard")
-        from engine.scenario_runner import _markets_of
+        from engine.sim.runner import _markets_of
 
         gw = self.app.gateway
         modes = {m["market"]: m["mode"] for m in gw.markets()}

@@ -12,9 +12,9 @@ import os
 import time
 from dataclasses import dataclass
 
-from engine.node import Node
-from engine.roles import SYSTEM, default_actor
-from engine.sim import Simulator
+from engine.node.node import Node
+from engine.node.roles import SYSTEM, default_actor
+from engine.sim.simulator import Simulator
 
 from .gateway import Feed, Gateway
 
@@ -41,8 +41,8 @@ class Desk:
     sim: Simulator
     clock: object
     live: bool
-    feeds: object | None = None  # engine.feeds.FeedRunner when the config enables price feeds
-    alerts: object | None = None  # engine.alerts.AlertDispatcher when the config lists alert sinks
+    feeds: object | None = None  # engine.outside.feeds.FeedRunner when the config enables price feeds
+    alerts: object | None = None  # engine.outside.alerts.AlertDispatcher when the config lists alert sinks
     fed_markets: frozenset = frozenset()  # markets whose index comes from the feeds, not the simulator
 
     def start_services(self) -> None:
@@ -144,7 +144,7 @@ def leveraged_pairs(desk: Desk, pairs: int, market: str = "BTC-USD-PERP", price:
                     size: str = "0.5", collateral: str = "1500", prefix: str = "lev") -> None:
     """Open ``pairs`` long/short pairs of highly leveraged accounts against each other (at the mark)."""
     if price is None:
-        from engine.fixedpoint import fmt_price
+        from engine.core.fixedpoint import fmt_price
 
         mark = next(m["mark_price"] for m in desk.gateway.markets() if m["market"] == market)
         price = fmt_price(mark)
@@ -163,7 +163,7 @@ def oracle_shock(desk: Desk, market: str, bps: int) -> None:
     for mk in desk.sim.markets:
         if mk.name == market:
             mk.price = (mk.price * (10_000 + bps) // 10_000) // mk.tick * mk.tick
-            from engine.fixedpoint import fmt_price
+            from engine.core.fixedpoint import fmt_price
 
             desk.system({"type": "oracle_price", "market": market, "price": fmt_price(mk.price), "source": "sim"})
 
@@ -171,9 +171,9 @@ def oracle_shock(desk: Desk, market: str, bps: int) -> None:
 def attach_outside(desk: Desk, config, *, feed_client=None, alert_client=None, sleep=None) -> None:
     """Wire the configured price feeds and alert sinks to ``desk`` (nothing is started here).
 
-    Feeds: a :class:`~engine.feeds.FeedRunner` submits the index as the ``system`` actor, the
+    Feeds: a :class:`~engine.outside.feeds.FeedRunner` submits the index as the ``system`` actor, the
     simulator stops publishing its own oracle for those markets and follows the index instead.
-    Alerts: an :class:`~engine.alerts.AlertDispatcher` subscribes to the node, hears the index going
+    Alerts: an :class:`~engine.outside.alerts.AlertDispatcher` subscribes to the node, hears the index going
     stale, and records every delivery attempt through the node.
     """
     if config is None:
@@ -181,7 +181,7 @@ def attach_outside(desk: Desk, config, *, feed_client=None, alert_client=None, s
     node = desk.node
     kw = {"sleep": sleep} if sleep is not None else {}
     if config.alerts.sinks and any(s.enabled for s in config.alerts.sinks):
-        from engine.alerts import AlertDispatcher
+        from engine.outside.alerts import AlertDispatcher
 
         desk.alerts = AlertDispatcher.from_config(config.alerts, clock=node.clock, record=node.record_alert_delivery,
                                                   secrets=config.secrets(), client=alert_client, **kw)
@@ -189,7 +189,7 @@ def attach_outside(desk: Desk, config, *, feed_client=None, alert_client=None, s
         node.alert_sinks = [{"name": s.name, "kind": s.kind, "min_severity": s.min_severity}
                             for s in config.alerts.sinks if s.enabled]
     if config.feeds.enabled:
-        from engine.feeds import FeedRunner
+        from engine.outside.feeds import FeedRunner
 
         sim_by_name = {m.name: m for m in desk.sim.markets}
         alerts = desk.alerts
@@ -265,7 +265,7 @@ def make_app(seed: int = 7, frozen: bool = True, accounts: int = 200, *, db: str
     (console.remote) unless ``in_process`` (or ``PERPDESK_IN_PROCESS=1``, or ``outside``): the UI
     thread then has an interpreter to itself.
 
-    ``config``: an :class:`engine.config.Config` (price feeds, alert sinks); ``outside``: keyword
+    ``config``: an :class:`engine.settings.config.Config` (price feeds, alert sinks); ``outside``: keyword
     arguments for :func:`attach_outside` (tests inject HTTP clients and the sleep function, which
     only works in process)."""
     from .app import PerpdeskApp

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import vocabulary
-from engine.node import NodeError
-from engine.roles import REQUIRED_ROLE
+from engine.api import vocabulary
+from engine.node.node import NodeError
+from engine.node.roles import REQUIRED_ROLE
 
 #: actions the console can ask for that are node actions rather than commands
 NODE_ACTIONS = ("propose_refund", "decide_refund", "pay_refund", "propose_refunds")
@@ -62,7 +62,7 @@ def _call(fn: Callable, *args, **kwargs):
 
 
 class Gateway:
-    """Talks to an in-process :class:`engine.node.Node` (a remote node would offer the same methods)."""
+    """Talks to an in-process :class:`engine.node.node.Node` (a remote node would offer the same methods)."""
 
     def __init__(self, node, *, timeout: float = 10.0) -> None:
         self.node = node
@@ -409,7 +409,7 @@ class Feed:
                 self.last_seq = max(self.last_seq, events[-1].get("seq", 0))
 
     def seed(self, history: dict, now: int, gap_ms: int = 10_000) -> None:
-        """Fill the buffers from the journal at start (:meth:`engine.node.Node.history`): the
+        """Fill the buffers from the journal at start (:meth:`engine.node.node.Node.history`): the
         liquidations, alerts and per-minute counts of the recent past, rolled-back entries marked,
         and each stretch the venue was down (journal rows further apart than ``gap_ms``, and the
         time from the last row before this start to now)."""

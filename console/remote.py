@@ -105,8 +105,8 @@ def _serve(address: str, authkey: bytes, opts: dict, ready) -> None:  # pragma: 
     """Child process: build the live desk, start the sequencer and the market, answer calls.
 
     It shares the console's terminal: its logging goes to ``venue.log`` and its stderr to ``venue.stderr``
-    under the state directory (engine/logsetup.py), never to the screen the console draws on."""
-    from engine.logsetup import redirect_stderr, setup
+    under the state directory (engine/settings/logsetup.py), never to the screen the console draws on."""
+    from engine.settings.logsetup import redirect_stderr, setup
 
     config = opts["desk"].get("config")
     setup("venue", tui=True, secrets=config.secrets() if config is not None else ())

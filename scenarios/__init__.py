@@ -1,1 +1,1 @@
-"""The scenarios shipped with perpdesk (TOML data files; see engine/scenario.py and the README)."""
+"""The scenarios shipped with perpdesk (TOML data files; see engine/sim/scenario.py and the README)."""

@@ -1,7 +1,7 @@
 """Book: one market's order-book depth ladder and its trades tape (read-only).
 
 The ladder is the top ``LEVELS`` price levels of each side, aggregated per price by the engine's book
-(``engine.views.book``: at most ``LEVELS`` levels walked per side per refresh), with the size at the
+(``engine.node.views.book``: at most ``LEVELS`` levels walked per side per refresh), with the size at the
 level and the cumulative size from the touch. The tape is the market's last trades as the console's
 event feed saw them (``Feed.recent_trades``): the time the console received them, the taker's side, price
 and size. ``[`` / ``]`` cycle the market.

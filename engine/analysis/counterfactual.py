@@ -66,11 +66,11 @@ from types import SimpleNamespace
 
 import orjson
 
-from . import guards
-from .commands import NotACommand, command_type
-from .core import Engine
-from .fixedpoint import SIZE_SCALE, fmt_amount, fmt_funding, fmt_price, fmt_size
-from .margin import account_value
+from ..core import guards
+from ..core.commands import NotACommand, command_type
+from ..core.engine import Engine
+from ..core.fixedpoint import SIZE_SCALE, fmt_amount, fmt_funding, fmt_price, fmt_size
+from ..core.margin import account_value
 from .rollback import restore_scratch
 
 METHOD = "counterfactual"
@@ -526,7 +526,7 @@ def suspect_reasons(engine: Engine, cmd: dict) -> list[str]:
     t = cmd.get("type")
     if t not in ("load_market_state", "oracle_price"):
         return []
-    from .commands import CommandError, parse_command
+    from ..core.commands import CommandError, parse_command
 
     try:
         args = parse_command(cmd).args

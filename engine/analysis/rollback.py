@@ -11,10 +11,10 @@ Values "after" are at the snapshot's marks, computed for the listed accounts onl
 
 from __future__ import annotations
 
-from . import snapshot
-from .core import Engine
-from .margin import account_margins
-from .runtime import gc_paused
+from ..core import snapshot
+from ..core.engine import Engine
+from ..core.margin import account_margins
+from ..core.runtime import gc_paused
 
 _EMPTY = (0, {}, 0, 0)
 

@@ -5,16 +5,16 @@ into words is derived:
 
 * the console's alerts feed (``console/gateway.py``): the types with ``feed=True``, their line
   (:func:`line`) and colour (:func:`console_level`); the same set is rebuilt from the journal at start;
-* a scenario's timeline (``engine/scenario_runner.py``): ``timeline="line"`` types get a line of their
+* a scenario's timeline (``engine/sim/runner.py``): ``timeline="line"`` types get a line of their
   own (the same :func:`line`, unless ``routine`` says the event is routine: an automatic snapshot, the
   genesis import), ``timeline="count"`` types are counted per step; ``safeguard=True`` types are the
   report's ``safeguard_events``;
-* the alert rules (``engine/alerts.py``): a type with an ``alert`` rule raises the alert that rule
+* the alert rules (``engine/outside/alerts.py``): a type with an ``alert`` rule raises the alert that rule
   returns (an :class:`AlertSpec`); the dispatcher sends exactly the types that have a rule.
 
 Pure: no I/O, no engine imports (the console loads it without the engine core). Money and prices in
 events are integers in fixed point (1e-6); they are formatted here with the same rule as
-``engine.fixedpoint`` (no trailing zeros). A test (``tests/engine/test_vocabulary.py``) scans the
+``engine.core.fixedpoint`` (no trailing zeros). A test (``tests/engine/test_vocabulary.py``) scans the
 engine's sources for every event type they can emit and fails when one is missing here.
 """
 
@@ -33,7 +33,7 @@ _CONSOLE_LEVEL = {"info": "information", "warning": "warning", "error": "error",
 
 @dataclass(frozen=True)
 class AlertSpec:
-    """What an alert rule returns; ``engine.alerts`` turns it into an ``Alert`` (``key`` is prefixed
+    """What an alert rule returns; ``engine.outside.alerts`` turns it into an ``Alert`` (``key`` is prefixed
     with the venue to make the dedup key; a resolve reuses its trigger's key and severity)."""
 
     kind: str

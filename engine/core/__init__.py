@@ -1,6 +1,8 @@
-"""perpdesk's exchange engine: a pure, deterministic perp venue (no Textual, no I/O in the core).
+"""perpdesk's exchange core: a pure, deterministic perp venue (no Textual, no I/O, no threads).
 
-The core modules may be installed compiled by mypyc (see setup.py). Two guards:
+The whole package is the compiled set: its modules may be installed compiled by mypyc (see setup.py;
+the few it leaves interpreted are listed there with the reason). Two guards, run when ``engine.core``
+is first imported (``import engine`` alone loads nothing):
 
 * ``PERPDESK_PURE=1`` in the environment runs the ``.py`` sources even where
   compiled modules are installed (same behaviour, slower; for comparisons and
@@ -38,7 +40,7 @@ def _compiled_modules() -> dict[str, str]:
 
 
 class _SourceFinder:
-    """Meta path finder for PERPDESK_PURE=1: load ``engine.<mod>`` from ``<mod>.py``."""
+    """Meta path finder for PERPDESK_PURE=1: load ``engine.core.<mod>`` from ``<mod>.py``."""
 
     @staticmethod
     def find_spec(name, path=None, target=None):
@@ -68,7 +70,7 @@ def _guard() -> bool:
         with open(os.path.join(_HERE, mod + ".py"), "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()
         if SOURCE_SHA256.get(mod) != digest:
-            stale.append(f"engine/{mod}.py")
+            stale.append(f"engine/core/{mod}.py")
     if stale:
         import warnings
 
@@ -91,12 +93,11 @@ def _run_sources() -> None:
 COMPILED = _guard()
 
 _LAZY = {"Command": "commands", "CommandError": "commands", "NotACommand": "commands", "make": "commands",
-         "parse_command": "commands", "Engine": "core"}
+         "parse_command": "commands", "Engine": "engine"}
 
 
 def __getattr__(name: str):
-    """``from engine import Engine`` loads the core on first use, not at ``import engine``: a process that
-    needs only a leaf module (the event vocabulary, paths, logging) does not load the compiled core."""
+    """``from engine.core import Engine`` loads the engine module on first use, not at ``import engine.core``."""
     mod = _LAZY.get(name)
     if mod is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

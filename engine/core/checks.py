@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final
 from .fixedpoint import FRAC_SCALE, fmt_amount, fmt_price, fmt_size
 
 if TYPE_CHECKING:
-    from .core import Engine
+    from .engine import Engine
 
 TRIGGERS: Final = ("stop_loss", "take_profit")
 #: |funding index| may not exceed this many times the index price (per base unit)

@@ -2,8 +2,8 @@
 
 Compiled with mypyc (setup.py ``COMPILED``): it runs once per journaled command on the
 node's writer thread, whose interpreter time would otherwise hold the GIL against the
-sequencer. :func:`engine.store._chain_journal` wraps it with the store's errors; the
-hash is :func:`engine.store.journal_hash` exactly (a test pins it).
+sequencer. :func:`engine.store.store._chain_journal` wraps it with the store's errors; the
+hash is :func:`engine.store.store.journal_hash` exactly (a test pins it).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class ChainError(Exception):
 def chain_rows(rows: Any, head_seq: int, head_hash: str, epoch_now: int, key: bytes | None = None) -> list[tuple]:
     """INSERT parameter tuples ``(seq, ts, type, payload, epoch, outcome, prev_hash, hash)``.
 
-    With ``key`` the hash is HMAC-SHA256(key, the same message) (a keyed chain, see engine/trust.py).
+    With ``key`` the hash is HMAC-SHA256(key, the same message) (a keyed chain, see engine/store/trust.py).
 
     Each row is a ``(seq, ts, type, payload, outcome, epoch)`` tuple (a JournalEntry) or a
     mapping with those keys; ``payload`` a dict (encoded here as canonical JSON) or JSON text.

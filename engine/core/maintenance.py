@@ -9,7 +9,7 @@ Phases (brief agreement #2, Paradex's mechanics in shared/VENUES.md)::
 * ``snapshot``: an engine snapshot with trigger ``maintenance`` (the node persists it), then ``work``.
 * ``work``: the work itself (database upgrade, oracle restart, scale-up) until the post-only
   phase is due; the markets stay in ``cancel_only``.
-* ``validation``: :func:`engine.checks.run_checks`. While any check fails the window stays here
+* ``validation``: :func:`engine.core.checks.run_checks`. While any check fails the window stays here
   (a ``validation_failed`` event per failing check, once per change of the failing set) and never
   reopens by itself; an operator who reopens the markets (``set_market_mode``) ends the window.
 * ``post_only`` (~2 min) with tight price bands: the market's post-only band is narrowed to the

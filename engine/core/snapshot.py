@@ -476,7 +476,7 @@ def _rest_all(rows: list, accounts: dict[str, Account], markets: dict[str, Marke
     market's book loaded in one go instead of an insert per order. Leaves the very same registries
     (in the same order), quantities, books and trigger heaps as resting them one by one (a test pins
     it). Raises KeyError/TypeError/ValueError on a malformed record."""
-    from .core import Engine
+    from .engine import Engine
 
     book_orders: dict[str, list[Order]] = {m: [] for m in markets}
     # ids stay the decoded int objects (registry keys without boxing them again); account and

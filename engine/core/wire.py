@@ -20,7 +20,7 @@ from .margin import account_margins, funding_pnl
 from .snapshot import state_hash
 
 if TYPE_CHECKING:
-    from .core import Engine
+    from .engine import Engine
 
 # formatted values repeat a lot (prices on the tick grid, lot sizes, fees): each formatter
 # keeps a bounded cache int -> decimal string (a pure function, so caching changes nothing)

@@ -1,7 +1,7 @@
 """The journal writer process: the node's group commits, appended outside the node's GIL.
 
 A node with a file or server database hands each batch of journal rows to this process
-(``python -m engine.journalwriter``), which runs :meth:`engine.store.Store.append_journal`
+(``python -m engine.node.journalwriter``), which runs :meth:`engine.store.store.Store.append_journal`
 on its own connection, the very code the node would run in-process: same validation,
 canonical encoding, hash chain, INSERT, COMMIT (``synchronous=FULL``) and errors. The
 node's three threads (callers, sequencer, writer) then share one GIL only with the engine
@@ -86,8 +86,8 @@ def _die_with_parent(parent: int) -> None:
 def main(argv: list[str]) -> int:
     rfd, wfd, parent = int(argv[0]), int(argv[1]), int(argv[2])
     _die_with_parent(parent)
-    from .runtime import tune_gc
-    from .store import RollbackMark, Store, StoreError
+    from ..core.runtime import tune_gc
+    from ..store.store import RollbackMark, Store, StoreError
 
     tune_gc()
     config = recv(rfd)
@@ -147,12 +147,12 @@ class WriterProcess:
 
         to_r, to_w = os.pipe()  # node -> writer
         from_r, from_w = os.pipe()  # writer -> node
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = dict(os.environ)
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "engine.journalwriter", str(to_r), str(from_w), str(os.getpid())],
+                [sys.executable, "-m", "engine.node.journalwriter", str(to_r), str(from_w), str(os.getpid())],
                 pass_fds=(to_r, from_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, env=env)  # (its errors come back as frames; a console owns the tty)
         except BaseException:
@@ -225,7 +225,7 @@ class WriterProcess:
         head = msg.get("head")
         if head is not None:
             return head[0], head[1]
-        from . import store as store_mod
+        from ..store import store as store_mod
 
         cls = getattr(store_mod, str(msg.get("error")), None)
         if not (isinstance(cls, type) and issubclass(cls, store_mod.StoreError)):

@@ -7,7 +7,7 @@ commands in arrival order; with a store attached, each batch is journaled in
 one transaction (group commit) before any result is acknowledged or any event
 is published, by a writer thread that journals batch N while the sequencer
 applies batch N+1 (see "the sequencer" below). Once batches grow (a burst), the
-writer thread hands them to a journal writer process (engine/journalwriter.py) that
+writer thread hands them to a journal writer process (engine/node/journalwriter.py) that
 runs the store's own append on its own connection, so the encoding, hashing and
 SQLite work leave this process's GIL; the writer thread still acknowledges only
 after that process reports the COMMIT. Subscribers receive event
@@ -31,15 +31,15 @@ from typing import NamedTuple
 
 import orjson
 
-from . import counterfactual as cf_mod
-from . import rollback as rollback_mod
-from . import snapshot as snapshot_mod
+from ..analysis import counterfactual as cf_mod
+from ..analysis import rollback as rollback_mod
+from ..core import snapshot as snapshot_mod
+from ..core.commands import FUNDS, OPERATOR_COMMANDS, NotACommand, command_type
+from ..core.engine import Engine
+from ..core.fixedpoint import DecimalError, fmt_amount, parse_decimal
+from ..core.runtime import NODE_GEN0_THRESHOLD, tune_gc
 from . import views
-from .commands import FUNDS, OPERATOR_COMMANDS, NotACommand, command_type
-from .core import Engine
-from .fixedpoint import DecimalError, fmt_amount, parse_decimal
 from .roles import Actor, actions_of, default_actor
-from .runtime import NODE_GEN0_THRESHOLD, tune_gc
 
 PIPELINE_DEPTH = 2  # batches applied but not yet durable, at most (one being written, one waiting)
 MAX_BATCH = 4096  # commands per group commit at most (and per hold of the engine lock); a queue that
@@ -173,8 +173,8 @@ class TrustError(RecoveryError):
 
 def anchor_problem(store) -> str | None:
     """The first reason the store's journal is not the one its node acknowledged (the anchor file
-    beside it, engine/trust.py), or None. A missing anchor is a problem only once one was written."""
-    from . import trust
+    beside it, engine/store/trust.py), or None. A missing anchor is a problem only once one was written."""
+    from ..store import trust
 
     path = store.anchor_path
     if path is None or store.key is None:
@@ -260,7 +260,7 @@ class Node:
         self._wstop = False
         self._writer: threading.Thread | None = None
         self._readers = 0  # readers waiting for the writer to catch up (the sequencer waits for them)
-        # the journal writer process (engine/journalwriter.py): used by the writer thread only
+        # the journal writer process (engine/node/journalwriter.py): used by the writer thread only
         self._wproc = None
         self.writer_process_batches = 0  # batches journaled through it (figures, tests)
         # None: yes unless PERPDESK_WRITER_PROCESS=0 (a node that must stay one process, or a comparison)
@@ -272,7 +272,7 @@ class Node:
         # not be rebuilt from the journal; every command is refused while it is set (see _apply_failed)
         self._failed: str | None = None
         self._halted = False  # a failed batch is being recovered: readers wait (never see its effects)
-        # one sequencer (engine/lease.py): the lease Node.open takes, and the error once fenced
+        # one sequencer (engine/store/lease.py): the lease Node.open takes, and the error once fenced
         self._lease = None
         self._fenced: NodeError | None = None
         # the writer watchdog: seconds the journal writer process may take to acknowledge a batch
@@ -289,8 +289,8 @@ class Node:
              create: bool = True, snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
              keep_auto: int = DEFAULT_KEEP_AUTO, writer_process: bool | None = None) -> Node:
         """Open the database at ``url`` (default: ``PERPDESK_DB`` or the data directory) and recover."""
-        from . import trust
-        from .store import Store, StoreError
+        from ..store import trust
+        from ..store.store import Store, StoreError
 
         try:
             key = trust.load_key(create=True)
@@ -320,7 +320,7 @@ class Node:
         audit chain, and the anchor (the head the node acknowledged). Before ``from_seq``: only
         contiguous seqs and the count (the node verifies those rows' hashes in the background
         once it runs: :meth:`background_verification`)."""
-        from .store import StoreError
+        from ..store.store import StoreError
 
         store = self.store
         t0 = time.monotonic()
@@ -337,8 +337,8 @@ class Node:
         return {"verify_s": time.monotonic() - t0, "verified_from": from_seq}
 
     def _start_anchor(self) -> None:
-        """Record the head this node acknowledges from now on, outside the database (engine/trust.py)."""
-        from . import trust
+        """Record the head this node acknowledges from now on, outside the database (engine/store/trust.py)."""
+        from ..store import trust
 
         store = self.store
         if store is None or store.key is None or store.anchor_path is None:
@@ -368,7 +368,7 @@ class Node:
         :meth:`start`) and after a failed write; a running node's engine is always what
         its store holds plus the batches on their way there.
         """
-        from .store import StoreError
+        from ..store.store import StoreError
 
         store = self.store
         if store is None:
@@ -432,7 +432,7 @@ class Node:
         """Make a stored snapshot available to a ``rollback`` command (the engine itself does no I/O)."""
         if self.store is None or not isinstance(snapshot_id, str):
             return
-        from .store import StoreError
+        from ..store.store import StoreError
 
         # the store is the library of record: a snapshot pruned from it is gone, even if a replayed
         # take_snapshot re-created it in memory (so a replay decides exactly as the original did)
@@ -453,7 +453,7 @@ class Node:
         if self.store is not None:
             self.store.close()
 
-    # ---- one sequencer: the lease and the fencing token (engine/lease.py) ----------------
+    # ---- one sequencer: the lease and the fencing token (engine/store/lease.py) ----------------
     @property
     def leader_epoch(self) -> int:
         """The fencing token this node appends under (0: no lease, e.g. a node built on a bare store)."""
@@ -612,7 +612,7 @@ class Node:
 
     # ---- gateway: reads -------------------------------------------------
     def read(self, fn: Callable, *args, **kwargs):
-        """Run a read-only view (``engine.views``-style function) under the engine lock."""
+        """Run a read-only view (``engine.node.views``-style function) under the engine lock."""
         with self._reading():
             return fn(self.engine, *args, **kwargs)
 
@@ -715,7 +715,7 @@ class Node:
                 self._apply_failed(batch, e)
                 return
             if self.store is not None:
-                from .store import StoreError
+                from ..store.store import StoreError
 
                 try:
                     head = self.store.append_journal(job.rows, job.marks)
@@ -773,7 +773,7 @@ class Node:
 
     def _apply(self, batch: list) -> _Job:
         """Apply ``batch`` (the caller holds ``_lock``); returns what is left to journal and acknowledge."""
-        from .store import JournalEntry, RollbackMark
+        from ..store.store import JournalEntry, RollbackMark
 
         done: list[Ack] = []  # their _seq and _events set; _done once durable
         published: list[dict] = []
@@ -845,7 +845,7 @@ class Node:
         if self.store is None:
             return
         if job.new_snaps:
-            from .store import StoreError
+            from ..store.store import StoreError
 
             try:
                 for s in job.new_snaps:
@@ -887,7 +887,7 @@ class Node:
             self._close_writer_process()
 
     def _write_jobs(self) -> None:
-        from .store import StoreError
+        from ..store.store import StoreError
 
         while True:
             with self._wcv:
@@ -962,7 +962,7 @@ class Node:
             result = None
             outcome = "journaled in-process"
         else:
-            from .store import JournalConflictError
+            from ..store.store import JournalConflictError
 
             raise JournalConflictError(f"after the stalled journal writer process was killed the journal "
                                        f"ends at seq {head[0]}, neither before ({job.base_seq}) nor after "
@@ -1130,7 +1130,7 @@ class Node:
         self._store_windows(windows)
 
     def _store_windows(self, windows: list[dict]) -> None:
-        from .store import StoreError
+        from ..store.store import StoreError
 
         try:
             for w in windows:
@@ -1165,7 +1165,7 @@ class Node:
     # ---- audit -----------------------------------------------------------
     def _audit(self, who: Actor, action: str, cmd: dict | None, reason: str, outcome: str) -> None:
         if self.store is not None:
-            from .store import StoreError
+            from ..store.store import StoreError
 
             try:
                 self.store.append_audit(operator=who.name, role=who.role, action=action, command=cmd,
@@ -1228,7 +1228,7 @@ class Node:
 
     def _update_refund(self, refund_id: str, expect: str, **changes) -> dict:
         if self.store is not None:
-            from .store import StoreError
+            from ..store.store import StoreError
 
             try:
                 return self.store.update_refund(refund_id, expect_status=expect, **changes)
@@ -1345,7 +1345,7 @@ class Node:
         return res
 
     def _journal_ts(self, seq: int) -> int:
-        from .store import StoreError
+        from ..store.store import StoreError
 
         try:
             rec = self.store.get_journal(seq)
@@ -1362,7 +1362,7 @@ class Node:
         (at every start, and when paying again is refused as already paid)."""
         if self.store is None:
             return []
-        from .store import StoreError
+        from ..store.store import StoreError
 
         done: list[str] = []
         try:
@@ -1390,7 +1390,7 @@ class Node:
         (or with ``corrections``: seq -> corrected fields). Changes nothing; any role may compute.
 
         Returns ``{method, inputs, proposals: [{account, amount, evidence}], total, summary, ...}``
-        (see ``engine/counterfactual.py`` for the formula and the evidence).
+        (see ``engine/analysis/counterfactual.py`` for the formula and the evidence).
         """
         to_seq = _int_arg(to_seq, "to_seq")
         if not isinstance(bad_seqs, (list, tuple, set, frozenset)):
@@ -1431,7 +1431,7 @@ class Node:
     def suspect_inputs(self, from_seq: int, to_seq: int) -> list[dict]:
         """Market-data rows in (``from_seq``, ``to_seq``] that look wrong: a zeroed or backwards funding
         index, a mark off the band around the index, an oracle price that jumps beyond the band.
-        Each: ``{seq, ts, type, market, reasons, command}``. (Self-contained until engine/guards.py lands.)"""
+        Each: ``{seq, ts, type, market, reasons, command}``. (Self-contained until engine/core/guards.py lands.)"""
         from_seq = _int_arg(from_seq, "from_seq")
         to_seq = _int_arg(to_seq, "to_seq")
         if to_seq <= from_seq:
@@ -1501,7 +1501,7 @@ class Node:
 
     def export_refunds_csv(self, out) -> int:
         """Write every refund as CSV to ``out`` (a path or a text file); returns the rows written."""
-        from .refunds import write_csv
+        from .refunds_csv import write_csv
 
         return write_csv(self.refunds(), out)
 
@@ -1521,7 +1521,7 @@ class Node:
         if not isinstance(snapshot_id, str) or not snapshot_id:
             raise NodeError("unknown_snapshot", "choose a snapshot")
         if self.store is not None:
-            from .store import StoreError, StoreNotFoundError
+            from ..store.store import StoreError, StoreNotFoundError
 
             try:
                 return self.store.load_snapshot(snapshot_id)
@@ -1539,7 +1539,7 @@ class Node:
         """The newest snapshot at or before a seq (the empty venue if there is none)."""
         best = None
         if self.store is not None:
-            from .store import StoreError
+            from ..store.store import StoreError
 
             try:
                 best = self.store.latest_snapshot(max_seq=at_or_before, skip_corrupt=True)
@@ -1556,7 +1556,7 @@ class Node:
     def _snapshot_resolver(self) -> Callable:
         """What a replayed ``rollback`` row restores: the store's snapshot (the library of record), as on recovery."""
         if self.store is not None:
-            from .store import StoreError
+            from ..store.store import StoreError
 
             def stored(sid: str):
                 try:
@@ -1595,7 +1595,7 @@ class Node:
 
         out: list[tuple[dict, str | None]] = []
         if self.store is not None:
-            from .store import StoreError
+            from ..store.store import StoreError
 
             try:
                 for rec in self.store.iter_journal(after_seq=after_seq, upto_seq=upto_seq):
@@ -1690,13 +1690,13 @@ class Node:
 
 
 def _take_lease(store):
-    from . import lease
+    from ..store import lease
 
     return lease.acquire(store)
 
 
 def _is_fenced(err: BaseException) -> bool:
-    from .store import FencedError
+    from ..store.store import FencedError
 
     return isinstance(err, FencedError)
 

@@ -11,7 +11,7 @@ import getpass
 import os
 from dataclasses import dataclass
 
-from .commands import OPERATOR_COMMANDS
+from ..core.commands import OPERATOR_COMMANDS
 
 ROLES = ("viewer", "operator", "approver", "admin")
 _RANK = {r: i for i, r in enumerate(ROLES)}

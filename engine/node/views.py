@@ -3,15 +3,15 @@
 Everything here returns fresh dicts and lists of ints, strings and bools, never
 engine objects, so a screen can keep what it gets without holding engine state.
 Money and prices are integers at the engine's fixed-point scales
-(``engine.fixedpoint``); format them with its ``fmt_*`` helpers.
+(``engine.core.fixedpoint``); format them with its ``fmt_*`` helpers.
 """
 
 from __future__ import annotations
 
-from .checks import run_checks
-from .core import FUNDING_INTERVAL_MS, Engine
-from .guards import guard_status as _guard_status
-from .margin import account_margins, funding_pnl
+from ..core.checks import run_checks
+from ..core.engine import FUNDING_INTERVAL_MS, Engine
+from ..core.guards import guard_status as _guard_status
+from ..core.margin import account_margins, funding_pnl
 
 
 def status(engine) -> dict:

@@ -7,7 +7,7 @@
   :func:`render_pagerduty` (Events API v2 ``/v2/enqueue``), :func:`render_discord`
   (``content`` + ``embeds``), :func:`render_generic` (the alert as JSON).
 * :func:`alerts_for_event` maps node events to alerts by the rules of the event
-  vocabulary (``engine/vocabulary.py``: brake, circuit breaker, oracle rejected,
+  vocabulary (``engine/api/vocabulary.py``: brake, circuit breaker, oracle rejected,
   market flags and quarantine, validation failures and overrides, safeguards,
   maintenance phases, rollback, refund decisions and payments, node alerts);
   :class:`AlertDispatcher` adds liquidation spikes and index staleness.
@@ -32,9 +32,9 @@ from datetime import UTC, datetime
 
 import httpx
 
-from . import vocabulary
+from ..api import vocabulary
+from ..settings.logsetup import protect_logs, redact
 from .httpretry import retry_after_seconds
-from .logsetup import protect_logs, redact
 
 log = logging.getLogger("perpdesk.alerts")
 
@@ -179,7 +179,7 @@ class Sink:
 
 
 # ---------------------------------------------------------------------------
-# events -> alerts (the rules live in the event vocabulary, engine/vocabulary.py)
+# events -> alerts (the rules live in the event vocabulary, engine/api/vocabulary.py)
 # ---------------------------------------------------------------------------
 _s = vocabulary.s
 
@@ -239,7 +239,7 @@ class AlertDispatcher:
 
     @classmethod
     def from_config(cls, cfg, *, clock, record=None, secrets=(), **kw) -> AlertDispatcher:
-        """From a :class:`engine.config.AlertsConfig` (enabled sinks only)."""
+        """From a :class:`engine.settings.config.AlertsConfig` (enabled sinks only)."""
         sinks = [Sink.from_config(s) for s in cfg.sinks if s.enabled]
         return cls(sinks, venue=cfg.venue, clock=clock, record=record, timeout_s=cfg.timeout_s,
                    max_attempts=cfg.max_attempts, backoff_s=cfg.backoff_s, max_retry_after_s=cfg.max_retry_after_s,

@@ -4,7 +4,7 @@ Where it is read from, first match wins:
 
 1. the ``--config FILE`` value (``load_config(path)``),
 2. the ``PERPDESK_CONFIG`` environment variable,
-3. ``config.toml`` in the config directory (:func:`engine.paths.config_dir`:
+3. ``config.toml`` in the config directory (:func:`engine.settings.paths.config_dir`:
    ``$PERPDESK_HOME/config`` when ``PERPDESK_HOME`` is set, else platformdirs,
    ``~/.config/perpdesk`` on Linux).
 

@@ -3,7 +3,7 @@
 :func:`setup` is called once by each entry point (``perpdesk`` and its venue child process,
 ``perpdesk demo``, ``replay``, ``verify``, ``refunds export``). Each process kind writes its own file,
 ``<state dir>/logs/<process>.log`` (``$PERPDESK_HOME/state/logs/`` when ``PERPDESK_HOME`` is set; see
-``engine/paths.py``), rotated at 5 MB with 5 backups, so two processes never rotate one file.
+``engine/settings/paths.py``), rotated at 5 MB with 5 backups, so two processes never rotate one file.
 
 * ``tui=True`` (the console, its venue child, a demo in the console): nothing goes to the terminal
   the TUI draws on. No stream handler is installed; Python's ``warnings`` are routed to the file;

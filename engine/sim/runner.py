@@ -28,12 +28,13 @@ from pathlib import Path
 
 import orjson
 
-from . import vocabulary
-from .checks import run_checks
-from .fixedpoint import fmt_amount, fmt_price, fmt_size, parse_decimal
-from .markets import DEFAULT_MARKETS
-from .node import Node, NodeError
-from .roles import SYSTEM, Actor
+from ..api import vocabulary
+from ..core.checks import run_checks
+from ..core.fixedpoint import fmt_amount, fmt_price, fmt_size, parse_decimal
+from ..core.markets import DEFAULT_MARKETS
+from ..core.snapshot import state_hash
+from ..node.node import Node, NodeError
+from ..node.roles import SYSTEM, Actor
 from .scenario import (
     FAULT_ACTIONS,
     MAX_PRICE_PATH_BYTES,
@@ -44,8 +45,7 @@ from .scenario import (
     parse_duration,
     read_limited,
 )
-from .sim import Participants, PricePathError, Simulator, load_price_path
-from .snapshot import state_hash
+from .simulator import Participants, PricePathError, Simulator, load_price_path
 
 ONCALL = Actor("oncall", "admin")
 APPROVER = Actor("risk-lead", "approver")
@@ -718,7 +718,7 @@ class ScenarioRun:
             node.submit(c, SYSTEM)
         self._crash["unacknowledged"] = len(inflight)
         self._abandoned.append(node)  # no close, no final snapshot: abandoned as a dead process would be
-        node._release_lease()  # a dead process's lock on the database goes with it (engine/lease.py)
+        node._release_lease()  # a dead process's lock on the database goes with it (engine/store/lease.py)
         self.node = None
         return [f"node down at seq {eng.seq}; {len(inflight)} commands in flight were never acknowledged"]
 

@@ -4,7 +4,7 @@ actions, expectations), parsed into validated models.
 ``load_scenario(name_or_path)`` finds a shipped scenario by name (``scenarios/NAME.toml``, packaged
 with perpdesk) or reads a file; a file with an error (unknown field, bad value, unknown market,
 times out of order) raises :class:`ScenarioError` naming the file, the line where it can be found,
-the field path and the reason. The runner lives in :mod:`engine.scenario_runner`.
+the field path and the reason. The runner lives in :mod:`engine.sim.runner`.
 
 Times are durations from the scenario's start (``"90s"``, ``"30m"``, ``"1h30m"``, ``"250ms"``, or an
 integer of milliseconds) or absolute UTC times (``"2026-01-19T04:30:00Z"``). Money, prices and sizes
@@ -31,8 +31,8 @@ from pydantic import (
     model_validator,
 )
 
-from .fixedpoint import DecimalError, parse_decimal
-from .markets import DEFAULT_MARKETS
+from ..core.fixedpoint import DecimalError, parse_decimal
+from ..core.markets import DEFAULT_MARKETS
 
 MARKET_NAMES = [m["market"] for m in DEFAULT_MARKETS]
 
@@ -97,7 +97,7 @@ class _Strict(BaseModel):
 
 # ---- the venue and the participants ---------------------------------------------
 class MarketSpec(_Strict):
-    """One market; fields not given keep the default venue's values (engine/markets.py)."""
+    """One market; fields not given keep the default venue's values (engine/core/markets.py)."""
 
     market: str
     tick_size: str | None = None
@@ -537,7 +537,7 @@ def _shipped_dir():
     try:
         return resources.files("scenarios")
     except ModuleNotFoundError:  # running from a source tree without the package installed
-        return Path(__file__).resolve().parent.parent / "scenarios"
+        return Path(__file__).resolve().parents[2] / "scenarios"
 
 
 def _read_text(path: str, data: bytes) -> str:

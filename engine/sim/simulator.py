@@ -26,10 +26,10 @@ import random
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from .fixedpoint import FRAC_SCALE, fmt_price, fmt_size, frac
-from .fixedpoint import price as price_of
-from .fixedpoint import size as size_of
-from .markets import DEFAULT_MARKETS
+from ..core.fixedpoint import FRAC_SCALE, fmt_price, fmt_size, frac
+from ..core.fixedpoint import price as price_of
+from ..core.fixedpoint import size as size_of
+from ..core.markets import DEFAULT_MARKETS
 
 _VOL_BPS = {"BTC-USD-PERP": 8, "ETH-USD-PERP": 10, "SOL-USD-PERP": 14}
 
@@ -301,7 +301,7 @@ class Simulator:
 
 def oracle_publish_ts_supported() -> bool:
     """Whether ``oracle_price`` takes ``publish_ts`` (the guard rails add it; brief agreement #1)."""
-    from .commands import SPECS
+    from ..core.commands import SPECS
 
     return "publish_ts" in SPECS["oracle_price"]
 

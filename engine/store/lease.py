@@ -5,7 +5,7 @@ The lease
 
     * SQLite: an exclusive ``flock`` on ``FILE.lease`` beside the database (0600; a separate file,
       never the database itself: closing any descriptor of the database would drop the process's
-      POSIX locks on it, see ``engine/store.py``). The holder's identity is written into the file.
+      POSIX locks on it, see ``engine/store/store.py``). The holder's identity is written into the file.
     * PostgreSQL: a session advisory lock (``pg_try_advisory_lock``) on a connection the node
       keeps open (per database: advisory locks are scoped to the current database).
 
@@ -17,9 +17,9 @@ The lease
 The fencing token
     Each node that takes the lease bumps ``leader_epoch`` in the meta table (in the same
     transaction that records it as holder) and checks it in the same transaction as every journal
-    append (:meth:`engine.store.Store.append_journal`, in the node and in its journal writer
+    append (:meth:`engine.store.store.Store.append_journal`, in the node and in its journal writer
     process). A node whose epoch was superseded (it was stopped, its lease lost and another node
-    took over) can never append: its append raises :class:`engine.store.FencedError` and the node
+    took over) can never append: its append raises :class:`engine.store.store.FencedError` and the node
     stops taking commands (code ``fenced``).
 """
 

@@ -8,7 +8,7 @@ milliseconds for time).
 
 Opening
     ``Store.open(url=None)`` resolves the URL (``--db`` value, ``PERPDESK_DB``,
-    then ``sqlite:///<data dir>/perpdesk.db``, see :mod:`engine.paths`), creates
+    then ``sqlite:///<data dir>/perpdesk.db``, see :mod:`engine.settings.paths`), creates
     the parent directory of a SQLite file lazily, creates the schema in an
     empty database, and refuses (with a :class:`StoreError` subclass whose
     message names the problem and what to do) a file that is not a SQLite
@@ -99,9 +99,10 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, SQLModel
 
-from . import paths, trust
-from .journalchain import ChainError, chain_rows, verify_rows
-from .snapshot import Snapshot
+from ..core.journalchain import ChainError, chain_rows, verify_rows
+from ..core.snapshot import Snapshot
+from ..settings import paths
+from . import trust
 
 APPLICATION_ID = "perpdesk"
 #: 1: journal, epochs, snapshots, audit, maintenance windows, refunds; 2: + alert_deliveries
@@ -532,10 +533,10 @@ class Store:
         self.where = url.render_as_string(hide_password=True)
         self.pragmas: dict[str, Any] = {}
         self._closed = False
-        self.key: bytes | None = None  # the chain key (engine/trust.py); None: an unkeyed store
+        self.key: bytes | None = None  # the chain key (engine/store/trust.py); None: an unkeyed store
         self.key_id: str | None = None
         self.anchor_path = trust.anchor_path_for(url.database, self.backend, self.where)
-        self.fence: int | None = None  # the leader epoch every journal append checks (engine/lease.py)
+        self.fence: int | None = None  # the leader epoch every journal append checks (engine/store/lease.py)
 
     # ---------------------------------------------------------------- open
     @classmethod
@@ -544,14 +545,14 @@ class Store:
         """Open (and, in an empty database, create) the store at ``url``.
 
         ``url``: a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://...``), a
-        bare SQLite file path, or None for :func:`engine.paths.resolve_db_url` (``PERPDESK_DB``
+        bare SQLite file path, or None for :func:`engine.settings.paths.resolve_db_url` (``PERPDESK_DB``
         or the default file under the data directory). ``create=False`` refuses to create a
         new database (:class:`StoreNotFoundError`), for commands that only inspect one.
         ``pragmas``: extra SQLite pragmas applied to every connection after the standard
         ones (tests use ``max_page_count`` to simulate a full disk).
 
-        ``key``: the chain key (engine/trust.py); by default ``PERPDESK_JOURNAL_KEY`` or the key
-        file if it exists (a node creates it on first use: :meth:`engine.node.Node.open`); None
+        ``key``: the chain key (engine/store/trust.py); by default ``PERPDESK_JOURNAL_KEY`` or the key
+        file if it exists (a node creates it on first use: :meth:`engine.node.node.Node.open`); None
         for an unkeyed store (older databases' writers, tests of compatibility).
 
         Raises a :class:`StoreError` subclass for a missing/foreign/corrupt/newer database.
@@ -706,7 +707,7 @@ class Store:
                 "pragmas": self.pragmas, "key": self.key.decode("latin-1") if self.key is not None else None,
                 "fence": self.fence}
 
-    # ------------------------------------------------------------ lease (engine/lease.py)
+    # ------------------------------------------------------------ lease (engine/store/lease.py)
     def take_leadership(self, holder: Mapping) -> int:
         """Bump ``leader_epoch`` and record ``holder`` (its ``epoch`` set to the new one) in one
         transaction; from now on this store's journal appends are fenced by it. Returns the epoch."""
@@ -989,7 +990,7 @@ class Store:
 
     # ------------------------------------------------------------ snapshots
     def save_snapshot(self, snap: Snapshot, *, created_at: int | None = None) -> SnapshotInfo:
-        """Store an engine snapshot (:class:`engine.snapshot.Snapshot`).
+        """Store an engine snapshot (:class:`engine.core.snapshot.Snapshot`).
 
         The bytes must match ``snap.state_hash`` (a corrupt snapshot is refused). Saving the
         same snapshot twice is a no-op; a different snapshot under an existing id is refused.
@@ -1180,7 +1181,7 @@ class Store:
         Detects an altered row (its content no longer matches its hash), an altered and
         re-hashed row (the next row's ``prev_hash`` no longer matches), deleted rows (a gap in
         seq/id or a broken link), rows deleted from the end (the recorded head is ahead) and a
-        missing head record. Keyed rows (see :mod:`engine.trust`) are checked with the key: a
+        missing head record. Keyed rows (see :mod:`engine.store.trust`) are checked with the key: a
         row edited and re-hashed with the public function is caught where it was edited.
 
         ``journal_from`` (a node start: the restored snapshot's seq): the journal rows from that seq
@@ -1510,7 +1511,7 @@ def _chain_journal(rows: Iterable[JournalEntry | Mapping], head_seq: int, head_h
                    epoch_now: int, key: bytes | None = None) -> list[tuple]:
     """Validate, encode and hash-chain ``rows``; return INSERT parameter tuples.
 
-    The hot path of the journal: one tight loop (compiled: engine/journalchain.py), no
+    The hot path of the journal: one tight loop (compiled: engine/core/journalchain.py), no
     per-row objects beyond the tuple.
     """
     try:
@@ -1655,7 +1656,7 @@ def _int_amount(value: Any) -> int:
     if type(value) is int:
         return value
     if isinstance(value, str):
-        from .fixedpoint import parse_decimal
+        from ..core.fixedpoint import parse_decimal
 
         return parse_decimal(value, 6, "amount")
     raise TypeError(f"amount must be int micro-USDC or a decimal string, not {type(value).__name__}")

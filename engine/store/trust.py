@@ -2,7 +2,7 @@
 
 The chain key
     An HMAC-SHA256 key that keys the journal and audit hash chains and the snapshot MACs
-    (see :mod:`engine.store`). Without it, nobody can recompute a chain after editing a row:
+    (see :mod:`engine.store.store`). Without it, nobody can recompute a chain after editing a row:
     ``verify`` and every node start would see the edit. It comes from ``PERPDESK_JOURNAL_KEY``
     (any text, at least 16 characters; hex of 32+ bytes recommended) or, when that is unset,
     from ``journal.key`` in the perpdesk config directory (``$PERPDESK_HOME/config`` in tests),
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import orjson
 
-from . import paths
+from ..settings import paths
 
 ENV_KEY = "PERPDESK_JOURNAL_KEY"
 KEY_FILENAME = "journal.key"

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import orjson
 
-from .core import Engine
+from ..core.engine import Engine
+from ..core.runtime import tune_gc
+from ..core.snapshot import SnapshotError
+from ..core.wire import LineError, apply_lines, render_state
 from .progress import Progress
-from .runtime import tune_gc
-from .snapshot import SnapshotError
-from .wire import LineError, apply_lines, render_state
 
 
 class ReplayError(Exception):

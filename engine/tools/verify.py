@@ -16,9 +16,9 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
-from . import snapshot as snapshot_mod
-from .checks import run_checks
-from .core import Engine
+from ..core import snapshot as snapshot_mod
+from ..core.checks import run_checks
+from ..core.engine import Engine
 from .progress import Progress
 
 
@@ -55,8 +55,8 @@ def guarantee(store) -> list[str]:
 
 def verify_store(store, progress: Progress | None = None) -> Report:
     """``progress``: where the rows of each chain and of the replay are reported (default: nowhere)."""
-    from .node import Node, RecoveryError, anchor_problem
-    from .store import StoreError
+    from ..node.node import Node, RecoveryError, anchor_problem
+    from ..store.store import StoreError
 
     rep = Report()
     prog = progress if progress is not None else Progress(enabled=False)
@@ -71,7 +71,7 @@ def verify_store(store, progress: Progress | None = None) -> Report:
 
 def _chain_totals(store) -> dict[str, int | None]:
     """Rows in each chain, for the progress line's time left (None: unknown)."""
-    from .store import StoreError, _split_head
+    from ..store.store import StoreError, _split_head
 
     totals: dict[str, int | None] = {"journal": None, "audit": None}
     try:
@@ -87,7 +87,7 @@ _REPLAY_EVERY = 4096  # the replay reports its rows every this many (never per r
 
 
 def _verify_store(store, rep: Report, Node, RecoveryError, anchor_problem, prog: Progress) -> Report:
-    from .store import StoreError
+    from ..store.store import StoreError
 
     for line in guarantee(store):
         rep.lines.append(f"note  {line}")
@@ -204,7 +204,7 @@ def run(db: str | None, out=None, err=None, progress: Progress | None = None) ->
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     prog = progress if progress is not None else Progress(err)
-    from .store import Store, StoreError
+    from ..store.store import Store, StoreError
 
     try:
         store = Store.open(db, create=False)

@@ -7,7 +7,7 @@ import logging
 import httpx
 import pytest
 
-from engine.alerts import (
+from engine.outside.alerts import (
     Alert,
     AlertDispatcher,
     Sink,
@@ -18,7 +18,7 @@ from engine.alerts import (
     render_slack,
     retry_after_seconds,
 )
-from engine.feeds.index import IndexResult
+from engine.outside.feeds.index import IndexResult
 
 TS = 1_768_798_680_000
 SECRET_URL = "https://hooks.slack.com/services/T000/B000/XXXXsecretXXXX"
@@ -251,7 +251,7 @@ def test_run_pending_delivers_queued_alerts_inline():
     assert d.run_pending() == 2 and len(seen) == 2 and d.pending() == 0
 
 
-# ---- the event vocabulary drives the dispatcher (engine/vocabulary.py) -----------------------------
+# ---- the event vocabulary drives the dispatcher (engine/api/vocabulary.py) -----------------------------
 def _posting_dispatcher(posted: list) -> AlertDispatcher:
     def handler(req: httpx.Request) -> httpx.Response:
         import json
@@ -283,7 +283,7 @@ def test_safeguards_and_override_alerts_are_sent_through_the_dispatcher():
 
 def test_every_type_with_an_alert_rule_reaches_the_sinks():
     """The dispatcher's filter is the vocabulary: a type with a rule is sent, one without is not."""
-    from engine import vocabulary
+    from engine.api import vocabulary
 
     samples = {"credited": {"refund_id": "r1", "account": "u1", "amount": 5_000_000, "fund": "insurance"},
                "refund_decided": {"refund_id": "r1", "status": "approved"}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.config import EXAMPLE, ConfigError, load_config, parse_config
+from engine.settings.config import EXAMPLE, ConfigError, load_config, parse_config
 
 ENV = {"PYTH_API_KEY": "pyth-SECRET", "PERPDESK_SLACK_WEBHOOK": "https://hooks.slack.com/services/T/B/SECRETx",
        "PERPDESK_PD_ROUTING_KEY": "pd-SECRET-key"}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from engine.alerts import AlertDispatcher
-from engine.config import parse_config
-from engine.markets import default_market_commands
-from engine.node import Node
-from engine.roles import Actor
+from engine.core.markets import default_market_commands
+from engine.node.node import Node
+from engine.node.roles import Actor
+from engine.outside.alerts import AlertDispatcher
+from engine.settings.config import parse_config
 
 ADMIN = Actor("ada", "admin")
 APPROVER = Actor("bo", "approver")

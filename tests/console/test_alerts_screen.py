@@ -9,7 +9,7 @@ from textual.widgets import DataTable
 from console.palette import DeskCommands
 from console.screens.alerts import AlertsScreen
 from console.screenshots import TRIP
-from engine.config import parse_config
+from engine.settings.config import parse_config
 
 from .test_flows import SIZE, text_of
 

@@ -164,7 +164,7 @@ async def test_a_viewer_is_refused_before_any_control_dialog_opens(desk_app):
         _window_as_admin({"type": "schedule_maintenance", "window_id": "mw-9", "markets": ["BTC-USD-PERP"],
                           "start_ts": app.gateway.status()["now"] + 30 * MIN, "duration_ms": 15 * MIN,
                           "kind": "scale_up", "reason": "drill"},
-                         actor=__import__("engine.roles", fromlist=["Actor"]).Actor("ada", "admin"))
+                         actor=__import__("engine.node.roles", fromlist=["Actor"]).Actor("ada", "admin"))
         await _on_maintenance(app, pilot)
         for key in ("X", "T", "E"):
             await pilot.press(key)

@@ -13,7 +13,7 @@ from console.screens.brake import BrakeModal
 from console.screens.refunds import ComputeModal, RefundsScreen
 from console.screens.snapshots import RollbackModal, SnapshotsScreen
 from console.widgets import StatusBanner
-from engine.scenario_runner import OPERATOR_ACTIONS, ScenarioRun
+from engine.sim.runner import OPERATOR_ACTIONS, ScenarioRun
 
 from .test_flows import text_of
 

@@ -5,7 +5,7 @@ import pytest
 
 from console.demo import demo_app
 from console.widgets import SCREEN_KEYS
-from engine.scenario_runner import ScenarioRun
+from engine.sim.runner import ScenarioRun
 
 from .test_flows import text_of
 

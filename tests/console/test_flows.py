@@ -14,7 +14,7 @@ from console.screens.refunds import ProposeModal, ReasonModal
 from console.screens.snapshots import RollbackModal
 from console.screenshots import TRIP
 from console.widgets import StatusBanner
-from engine.roles import Actor
+from engine.node.roles import Actor
 
 pytestmark = pytest.mark.asyncio
 SIZE = (140, 44)

@@ -4,8 +4,8 @@ import pytest
 from textual.widgets import Button, DataTable, Input, Select, Static
 
 from console.screens.refunds import ComputeModal, RefundsScreen
-from engine.fixedpoint import fmt_price
-from engine.roles import Actor
+from engine.core.fixedpoint import fmt_price
+from engine.node.roles import Actor
 
 from .test_flows import messages, text_of
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from engine import Engine
-from engine.checks import run_checks
-from engine.fixedpoint import AMOUNT_SCALE, PRICE_SCALE, SIZE_SCALE, parse_decimal
-from engine.markets import default_market_commands
-from engine.snapshot import state_hash
+from engine.core import Engine
+from engine.core.checks import run_checks
+from engine.core.fixedpoint import AMOUNT_SCALE, PRICE_SCALE, SIZE_SCALE, parse_decimal
+from engine.core.markets import default_market_commands
+from engine.core.snapshot import state_hash
 
 BTC = "BTC-USD-PERP"
 ETH = "ETH-USD-PERP"

@@ -12,11 +12,11 @@ import orjson
 import pytest
 from engine_helpers import BTC, A, P, Venue, of_type, one
 
-from engine import replay
-from engine.checks import run_checks
-from engine.fixedpoint import fmt_amount
-from engine.margin import account_value
-from engine.snapshot import encode, state_hash
+from engine.core.checks import run_checks
+from engine.core.fixedpoint import fmt_amount
+from engine.core.margin import account_value
+from engine.core.snapshot import encode, state_hash
+from engine.tools import replay
 
 
 def _value(v: Venue, name: str) -> int:

@@ -7,7 +7,7 @@ import math
 import pytest
 from engine_helpers import BTC, ETH, Venue, types
 
-from engine.commands import NotACommand
+from engine.core.commands import NotACommand
 
 
 @pytest.fixture
@@ -188,7 +188,7 @@ _KEYS = st.sampled_from(["account", "market", "side", "order_type", "size", "pri
 @settings(max_examples=3000, deadline=None)
 @given(st.dictionaries(_KEYS, _VALUES, max_size=12), st.booleans())
 def test_fast_place_order_parse_equals_the_generic_parse(fields, warm):
-    from engine.commands import CommandError, _fast_place_order, _parse_generic
+    from engine.core.commands import CommandError, _fast_place_order, _parse_generic
 
     obj = {"type": "place_order", **fields}
     if warm:  # fill the parsers' caches the way earlier commands would
@@ -205,7 +205,7 @@ def test_fast_place_order_parse_equals_the_generic_parse(fields, warm):
 
 
 def test_fast_place_order_parse_takes_a_warm_plain_order_and_declines_the_rest():
-    from engine.commands import _fast_place_order, parse_command
+    from engine.core.commands import _fast_place_order, parse_command
 
     obj = {"type": "place_order", "account": "fp-a", "market": "BTC-USD-PERP", "side": "buy", "size": "0.25",
            "price": "97001.5", "post_only": True, "client_order_id": "fp-1"}

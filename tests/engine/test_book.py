@@ -1,8 +1,8 @@
-"""engine.book: the bare price-time priority book."""
+"""engine.core.book: the bare price-time priority book."""
 
 from __future__ import annotations
 
-from engine.book import BUY, SELL, Book, Order
+from engine.core.book import BUY, SELL, Book, Order
 
 
 def mk(id_, side, price, size, account="m"):

@@ -11,9 +11,9 @@ import orjson
 import pytest
 from engine_helpers import BTC, ETH, Venue, one, rejected_code
 
-from engine import Engine, snapshot
-from engine.commands import MAX_TS
-from engine.replay import run
+from engine.core import Engine, snapshot
+from engine.core.commands import MAX_TS
+from engine.tools.replay import run
 
 # create_market for a cheap token (0.000012 USDC): the market of "a 200-billion-token position"
 CHEAP = {"market": "CHEAP-USD-PERP", "tick_size": "0.000001", "lot_size": "1", "initial_margin": "0.1",

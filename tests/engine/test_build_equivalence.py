@@ -14,8 +14,8 @@ import sys
 
 import orjson
 
-from engine.fixedpoint import fmt_price
-from engine.sim import Simulator
+from engine.core.fixedpoint import fmt_price
+from engine.sim.simulator import Simulator
 
 # state hash of the command file below, produced by the pure-Python build
 EXPECTED_STATE_HASH = "1afd1e5231a24fe7ab7751a654d389b6480a01922cc8e92dd0d1b507259c51eb"  # state v3: bounds and edge flows, impact-basis mark and averaged funding, fill checks (wrong-side stops refused), liquidation economics
@@ -70,7 +70,7 @@ def test_pure_and_compiled_replays_are_byte_identical(tmp_path):
 
 
 def test_runtime_switch_reports_what_runs():
-    code = "import engine, engine.core; print(engine.COMPILED, engine.core.__file__.endswith('.py'))"
+    code = "import engine.core, engine.core.engine; print(engine.core.COMPILED, engine.core.engine.__file__.endswith('.py'))"
     env = dict(os.environ, PERPDESK_PURE="1")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from engine_helpers import BTC, ETH, P, S, Venue
 
-from engine.book import BUY, Order
-from engine.checks import CHECKS, run_checks
+from engine.core.book import BUY, Order
+from engine.core.checks import CHECKS, run_checks
 
 
 @pytest.fixture

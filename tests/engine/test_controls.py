@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from engine_helpers import BTC, ETH, SOL, Venue, of_type, one, rejected_code, types
 
-from engine import Engine
-from engine.snapshot import decode, encode, restore, state_hash
+from engine.core import Engine
+from engine.core.snapshot import decode, encode, restore, state_hash
 
 MIN = 60_000
 

@@ -1,11 +1,11 @@
-"""Counterfactual refunds, hand-checked to the micro-USDC (engine/counterfactual.py)."""
+"""Counterfactual refunds, hand-checked to the micro-USDC (engine/analysis/counterfactual.py)."""
 
 from __future__ import annotations
 
 import pytest
 from engine_helpers import BTC, Venue, of_type
 
-from engine import counterfactual as cf
+from engine.analysis import counterfactual as cf
 
 
 def _incident(v: Venue | None = None, bad_mark: str = "90000") -> tuple[Venue, object, dict]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from engine_helpers import BTC, A, P, S, Venue, of_type, one, rejected_code, types
 
-from engine.core import TRIGGER_BATCH
-from engine.margin import account_margins, account_value
+from engine.core.engine import TRIGGER_BATCH
+from engine.core.margin import account_margins, account_value
 
 
 def _levered_long(v: Venue, who: str = "lev", deposit: str = "2000", size: str = "1") -> None:

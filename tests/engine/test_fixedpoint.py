@@ -1,4 +1,4 @@
-"""engine.fixedpoint: exact decimal strings in, ints inside, decimal strings out."""
+"""engine.core.fixedpoint: exact decimal strings in, ints inside, decimal strings out."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.fixedpoint import (
+from engine.core.fixedpoint import (
     DecimalError,
     fmt_amount,
     fmt_funding,
@@ -145,7 +145,7 @@ def test_mul_div_rounding(a, b, d):
 def test_fast_formatters_equal_format_decimal():
     import random
 
-    from engine.fixedpoint import (
+    from engine.core.fixedpoint import (
         fmt_amount,
         fmt_frac,
         fmt_funding,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from engine_helpers import BTC, ETH, A, P, S, Venue, of_type, one, rejected_code, types
 
-from engine.core import FUNDING_PERIOD_MS
-from engine.fixedpoint import FRAC_SCALE
-from engine.margin import funding_pnl
+from engine.core.engine import FUNDING_PERIOD_MS
+from engine.core.fixedpoint import FRAC_SCALE
+from engine.core.margin import funding_pnl
 
 
 # ---- funding -------------------------------------------------------------------
@@ -258,8 +258,8 @@ def test_an_account_waiting_in_a_restricted_market_is_parked_not_reexamined():
     """Below maintenance in a market that does not liquidate: parked out of the index after one look,
     examined again when the market reopens, and decided exactly as an engine restored from a snapshot
     (which has no parked set) decides."""
-    from engine import Engine
-    from engine.snapshot import decode, restore, take
+    from engine.core import Engine
+    from engine.core.snapshot import decode, restore, take
 
     v = thin_long()
     v.limit("carol", "buy", "5", "95400")

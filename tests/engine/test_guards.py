@@ -11,13 +11,13 @@ from __future__ import annotations
 import pytest
 from engine_helpers import BTC, ETH, SOL, P, S, Venue, of_type, one, rejected_code, types
 
-from engine import Engine
-from engine.guards import (
+from engine.core import Engine
+from engine.core.guards import (
     AUDIT_INTERVAL_MS,
     check_market_state,
     check_oracle,
 )
-from engine.snapshot import decode, encode, restore, state_hash
+from engine.core.snapshot import decode, encode, restore, state_hash
 
 
 def thin_long(venue_accounts=("bob", "carol", "dave")) -> Venue:
@@ -173,7 +173,7 @@ def test_corrupt_market_state_is_quarantined_not_applied(venue):
 
 
 def _f(v: int) -> str:
-    from engine.fixedpoint import fmt_funding
+    from engine.core.fixedpoint import fmt_funding
 
     return fmt_funding(v)
 

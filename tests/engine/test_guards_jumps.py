@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from engine_helpers import BTC, P, Venue, of_type, one, rejected_code, types
 
-from engine.guards import JUMP_CONFIRM_MS
-from engine.roles import Actor
+from engine.core.guards import JUMP_CONFIRM_MS
+from engine.node.roles import Actor
 
 
 def test_a_frozen_oracle_then_a_real_fall_is_followed_within_the_confirmation_period():

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from engine_helpers import BTC, ETH, SOL, P, S, Venue, of_type, one
 
-from engine import Engine
-from engine.checks import run_checks
-from engine.fixedpoint import FRAC_SCALE, SIZE_SCALE
-from engine.margin import requirement, value_and_mm
-from engine.snapshot import decode, restore, state_hash, take
+from engine.core import Engine
+from engine.core.checks import run_checks
+from engine.core.fixedpoint import FRAC_SCALE, SIZE_SCALE
+from engine.core.margin import requirement, value_and_mm
+from engine.core.snapshot import decode, restore, state_hash, take
 
 
 def long_alice(fund: str | None = None, deposit: str = "2000", size: str = "1") -> Venue:

@@ -1,10 +1,10 @@
-"""engine.margin: value and requirements, rounded against the account."""
+"""engine.core.margin: value and requirements, rounded against the account."""
 
 from __future__ import annotations
 
 from engine_helpers import BTC, SOL, A, P, S
 
-from engine.margin import (
+from engine.core.margin import (
     FUNDING_DIV,
     account_margins,
     account_value,
@@ -14,11 +14,11 @@ from engine.margin import (
     requirement,
     value_and_mm,
 )
-from engine.model import Account, Market, Position
+from engine.core.model import Account, Market, Position
 
 
 def market(name, mark, imf="0.02", mmf="0.01"):
-    from engine.fixedpoint import frac
+    from engine.core.fixedpoint import frac
 
     mk = Market(name, P("0.1"), S("0.001"), frac(imf), frac(mmf), 0, frac("0.0002"), frac("0.007"),
                 frac("0.05"), 0)
@@ -115,7 +115,7 @@ def test_requirement_equals_the_one_line_formula(qty, price, fraction):
 
 
 def test_position_caches_follow_their_inputs():
-    from engine.margin import position_im, position_mm
+    from engine.core.margin import position_im, position_mm
 
     mk = market("BTC-USD-PERP", P("10000"))
     a = Account("u")

@@ -12,14 +12,14 @@ from __future__ import annotations
 import pytest
 from engine_helpers import BTC, P, Venue, of_type, one
 
-from engine.core import (
+from engine.core.engine import (
     FUNDING_BASE_RATE,
     FUNDING_CAP,
     FUNDING_CLAMP,
     FUNDING_DEN,
     FUNDING_PERIOD_MS,
 )
-from engine.fixedpoint import FRAC_SCALE
+from engine.core.fixedpoint import FRAC_SCALE
 
 
 def _btc(evs, t: str) -> list[dict]:
@@ -215,8 +215,8 @@ def test_funding_accrues_while_positions_exist_in_restricted_modes(mode):
 
 
 def test_mark_and_funding_state_survive_a_snapshot(venue):
-    from engine import Engine
-    from engine.snapshot import decode, encode, restore, state_hash
+    from engine.core import Engine
+    from engine.core.snapshot import decode, encode, restore, state_hash
 
     venue.limit("carol", "buy", "1", "97500")
     for _ in range(7):

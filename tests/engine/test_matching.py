@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from engine_helpers import BTC, ETH, A, P, S, Venue, of_type, one, rejected_code, types
 
-from engine.fixedpoint import fmt_amount
+from engine.core.fixedpoint import fmt_amount
 
 # BTC-USD-PERP: tick 0.1, lot 0.001, band 5% (mark 97000 -> 92150 .. 101850), post-only band 5 bps
 

@@ -1,4 +1,4 @@
-"""The progress line (engine/progress.py) and its use by ``perpdesk replay``, ``verify`` and the
+"""The progress line (engine/tools/progress.py) and its use by ``perpdesk replay``, ``verify`` and the
 headless demo: drawn only on a terminal (a fake one here), at most five times a second (a fake
 clock: no test depends on wall time), and output byte-identical when it is not drawn."""
 
@@ -10,9 +10,9 @@ import orjson
 import pytest
 from test_replay import ROOT, script, write
 
-from engine import replay as replay_mod
-from engine.progress import Progress, fmt_duration
-from engine.replay import run as replay_run
+from engine.tools import replay as replay_mod
+from engine.tools.progress import Progress, fmt_duration
+from engine.tools.replay import run as replay_run
 
 
 class FakeTTY(io.StringIO):
@@ -173,8 +173,8 @@ def test_replay_cli_with_stderr_to_a_pipe_prints_no_progress(tmp_path):
 
 def _play(progress, pieces: int | None = None):
     from console.demo import play
-    from engine import scenario_runner
-    from engine.scenario_runner import ScenarioRun
+    from engine.sim import runner as scenario_runner
+    from engine.sim.runner import ScenarioRun
 
     run = ScenarioRun("calm", accounts=40)
     out = io.StringIO()

@@ -10,8 +10,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from engine.markets import default_market_commands
-from engine.replay import ReplayError, replay_lines, run
+from engine.core.markets import default_market_commands
+from engine.tools.replay import ReplayError, replay_lines, run
 
 ROOT = Path(__file__).resolve().parents[2]
 BTC = "BTC-USD-PERP"
@@ -160,7 +160,7 @@ _REF_FIELDS = {
 
 def _reference_line(ev: dict) -> bytes:
     """The contract's wire form spelled out with the slow, obviously right formatter."""
-    from engine.fixedpoint import format_decimal
+    from engine.core.fixedpoint import format_decimal
 
     out = {k: (format_decimal(v, _REF_FIELDS[k]) if k in _REF_FIELDS and type(v) is int else v)
            for k, v in ev.items()}
@@ -207,8 +207,8 @@ def test_replay_events_file_is_the_plain_encoding_of_every_event(tmp_path):
 
 
 def test_event_writer_matches_event_to_wire_and_leaves_no_ints_behind():
-    from engine.replay import replay_lines as rl
-    from engine.wire import event_to_wire, write_events_jsonl
+    from engine.core.wire import event_to_wire, write_events_jsonl
+    from engine.tools.replay import replay_lines as rl
 
     lines = [orjson.dumps(c) for c in _busy_script()]
     evs: list[dict] = []
@@ -233,7 +233,7 @@ def _order_flow(n: int) -> list[dict]:
 def test_a_long_replay_streams_its_events_in_pieces_with_the_same_bytes(tmp_path):
     """EVENTS.jsonl leaves memory in ~1 MB pieces (several here): the file is the same bytes as
     every event's wire form written in one go, and the temporary file is gone afterwards."""
-    from engine.wire import write_events_jsonl
+    from engine.core.wire import write_events_jsonl
 
     cmds = _order_flow(12_000)
     src = write(tmp_path / "cmds.jsonl", cmds)
@@ -294,8 +294,8 @@ def test_replay_writes_both_outputs_or_neither_when_the_state_cannot_be_written(
 
 
 def test_replay_whose_state_cannot_be_encoded_exits_cleanly_and_leaves_nothing(tmp_path, monkeypatch):
-    from engine import replay as replay_mod
-    from engine.snapshot import StateEncodeError
+    from engine.core.snapshot import StateEncodeError
+    from engine.tools import replay as replay_mod
 
     def unencodable(engine):
         raise StateEncodeError("the state cannot be encoded: state.accounts.a[0] = 18446744073709551616 is beyond signed 64 bits")

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from engine_helpers import BTC, Venue, of_type, one, rejected_code
 
-from engine.checks import money_conserved, run_checks
-from engine.rollback import preview
+from engine.analysis.rollback import preview
+from engine.core.checks import money_conserved, run_checks
 
 M = 10**6  # micro-USDC per USDC
 
@@ -162,7 +162,7 @@ def test_a_version_2_snapshot_is_refused_when_money_crossed_the_edge_after_it(ba
     crossed the edge since; otherwise refused (snapshot_predates_flows), nothing changed."""
     import orjson
 
-    from engine import snapshot
+    from engine.core import snapshot
 
     v = bare
     v.deposit("alice", "100")

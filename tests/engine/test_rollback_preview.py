@@ -6,10 +6,10 @@ from __future__ import annotations
 import orjson
 from engine_helpers import ETH, one
 
-from engine import Engine, snapshot
-from engine.margin import account_margins
-from engine.replay import replay_lines
-from engine.rollback import preview
+from engine.analysis.rollback import preview
+from engine.core import Engine, snapshot
+from engine.core.margin import account_margins
+from engine.tools.replay import replay_lines
 
 
 def _reference_preview(engine: Engine, snapshot_id: str, tail: list[dict]) -> dict:

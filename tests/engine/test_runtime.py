@@ -1,4 +1,4 @@
-"""The collector pause of bulk phases (engine.runtime.gc_paused)."""
+"""The collector pause of bulk phases (engine.core.runtime.gc_paused)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import weakref
 
 import pytest
 
-from engine.runtime import gc_paused
+from engine.core.runtime import gc_paused
 
 
 class _Node:
@@ -97,8 +97,8 @@ def test_a_nested_pause_leaves_the_collector_and_the_hand_over_to_the_outer_one(
 def test_a_restored_venue_is_not_left_to_young_collections(collector):
     from engine_helpers import Venue
 
-    from engine import Engine
-    from engine.snapshot import decode, encode, restore
+    from engine.core import Engine
+    from engine.core.snapshot import decode, encode, restore
 
     v = Venue.default()
     v.limit("alice", "buy", "1", "90000")

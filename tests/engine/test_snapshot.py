@@ -6,8 +6,8 @@ import orjson
 import pytest
 from engine_helpers import BTC, ETH, Venue, of_type, one, rejected_code, types
 
-from engine import Engine
-from engine.snapshot import (
+from engine.core import Engine
+from engine.core.snapshot import (
     FORMAT,
     VERSION,
     SnapshotError,
@@ -209,8 +209,8 @@ def _derived(e: Engine) -> dict:
 
 def _one_by_one(data: bytes) -> Engine:
     """The plain restore: each order rested through the engine, each account reindexed in turn."""
-    from engine.book import Order
-    from engine.liqindex import LiquidationIndex
+    from engine.core.book import Order
+    from engine.core.liqindex import LiquidationIndex
 
     state = decode(data)
     rows = state["orders"]
@@ -240,7 +240,7 @@ def _one_by_one(data: bytes) -> Engine:
 def _busy_engine() -> Engine:
     from test_build_equivalence import _commands
 
-    from engine.replay import replay_lines
+    from engine.tools.replay import replay_lines
 
     e = replay_lines([orjson.dumps(c) for c in _commands()])
     assert len(e.orders) > 50 and any(o.order_type != "limit" for o in e.orders.values())
@@ -317,11 +317,11 @@ def test_same_state_agrees_with_the_state_hash_on_every_field(venue):
         del c.accounts[name].positions[m]
         assert not same_state(c, e) and not same_state(e, c)
         c = _copy(e)  # an empty position (orders only, or closed) is not canonical state
-        from engine.model import Position
+        from engine.core.model import Position
         c.accounts[name].positions["NEW-USD-PERP"] = Position(0)
         assert state_hash(c) == state_hash(e) and same_state(c, e) and same_state(e, c)
         c = _copy(e)
-        from engine.model import Account
+        from engine.core.model import Account
         c.accounts["zz-new"] = Account("zz-new")
         assert not same_state(c, e) and not same_state(e, c)
         c = _copy(e)

@@ -18,10 +18,10 @@ import pytest
 from test_build_equivalence import _commands
 from test_snapshot import _derived, _one_by_one
 
-from engine import Engine
-from engine.checks import run_checks
-from engine.replay import replay_lines
-from engine.snapshot import SnapshotError, decode, encode, restore, same_state, state_hash
+from engine.core import Engine
+from engine.core.checks import run_checks
+from engine.core.snapshot import SnapshotError, decode, encode, restore, same_state, state_hash
+from engine.tools.replay import replay_lines
 
 FIXTURE = Path(__file__).parent / "fixtures" / "state_v2.json"
 #: the fixture's own hash: the state hash the command file replayed to when state was at version 2

@@ -14,12 +14,12 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from engine import Engine, wire
-from engine.checks import run_checks
-from engine.fixedpoint import fmt_funding, fmt_price, fmt_size
-from engine.liquidation import liquidation_active
-from engine.margin import account_margins, account_value, value_and_mm
-from engine.snapshot import decode, encode, restore, state_hash
+from engine.core import Engine, wire
+from engine.core.checks import run_checks
+from engine.core.fixedpoint import fmt_funding, fmt_price, fmt_size
+from engine.core.liquidation import liquidation_active
+from engine.core.margin import account_margins, account_value, value_and_mm
+from engine.core.snapshot import decode, encode, restore, state_hash
 
 ACCTS = ("a0", "a1", "a2", "a3", "a4")
 DEPOSITS = ("300", "3000", "30000", "300000", "3000000")
@@ -483,7 +483,7 @@ class EngineMachine(RuleBasedStateMachine):
     def margin_caches_agree_with_a_fresh_computation(self):
         # the engine's per-account (value, IM) cache and the per-position requirement caches are
         # derived data: whatever their history, they give what a computation from scratch gives
-        from engine.margin import requirement
+        from engine.core.margin import requirement
 
         e = self.e
         for a in e.accounts.values():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from engine_helpers import BTC, ETH, P, Venue, of_type
 
-from engine import views
-from engine.core import FUNDING_INTERVAL_MS
+from engine.core.engine import FUNDING_INTERVAL_MS
+from engine.node import views
 
 
 def test_reopen_backlog_counts_crossed_triggers_without_firing_them(venue: Venue):

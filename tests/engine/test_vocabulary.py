@@ -1,4 +1,4 @@
-"""The event vocabulary (engine/vocabulary.py): every event type the engine or node can emit is registered,
+"""The event vocabulary (engine/api/vocabulary.py): every event type the engine or node can emit is registered,
 each has a wording, and the console loads it without the engine core."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine import vocabulary
-from engine.commands import SPECS
+from engine.api import vocabulary
+from engine.core.commands import SPECS
 
 ENGINE = Path(__file__).resolve().parents[2] / "engine"
 #: files whose "type" dicts are not events: Slack block kit (alerts), the registry itself
@@ -54,7 +54,7 @@ def test_the_scan_sees_the_engines_events():
 
 def test_every_event_type_the_engine_can_emit_is_in_the_vocabulary():
     missing = {t: f for t, f in emitted_types().items() if t not in vocabulary.REGISTRY}
-    assert not missing, f"event types missing from engine/vocabulary.py: {missing}"
+    assert not missing, f"event types missing from engine/api/vocabulary.py: {missing}"
 
 
 def test_every_registered_type_is_emitted_somewhere():
@@ -80,9 +80,8 @@ def test_one_wording_for_the_brake_in_feed_and_timeline():
 
 
 def test_the_vocabulary_loads_without_the_engine_core():
-    code = ("import sys, engine.vocabulary; "
-            "print(sorted(m for m in sys.modules if m.startswith('engine.') and m != 'engine.vocabulary'"
-            " and m != 'engine._build_info'))")  # (the build's record of compiled sources: data, no code)
+    code = ("import sys, engine.api.vocabulary; "
+            "print(sorted(m for m in sys.modules if m.startswith('engine.') and m not in ('engine.api', 'engine.api.vocabulary')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=ENGINE.parent).stdout.strip()
     assert out == "[]"

@@ -1,4 +1,4 @@
-"""The wire form's per-type formatting plans (engine/wire.py ``_TYPE_PLANS``) must list every field
+"""The wire form's per-type formatting plans (engine/core/wire.py ``_TYPE_PLANS``) must list every field
 that the generic walk would format, for every event of that type the engine can build.
 
 Statically: every place in engine/ that builds an event of a planned type (a dict literal with that
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import Engine, wire
-from engine.commands import SPECS
+from engine.core import Engine, wire
+from engine.core.commands import SPECS
 
 ENGINE_DIR = Path(wire.__file__).resolve().parent
 PLANNED = {t: {k for k, _f, _c in steps} for t, steps in wire._TYPE_PLANS.items()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.feeds.index import SourcePrice, compute_index, deviates, weighted_median
+from engine.outside.feeds.index import SourcePrice, compute_index, deviates, weighted_median
 
 prices = st.integers(min_value=1, max_value=10**15)
 weights = st.integers(min_value=1, max_value=10)

@@ -8,12 +8,12 @@ import time
 import httpx
 import pytest
 
-from engine.config import parse_config
-from engine.core import Engine
-from engine.feeds.runner import FeedRunner
-from engine.markets import default_market_commands
-from engine.node import Node
-from engine.roles import SYSTEM, Actor
+from engine.core.engine import Engine
+from engine.core.markets import default_market_commands
+from engine.node.node import Node
+from engine.node.roles import SYSTEM, Actor
+from engine.outside.feeds.runner import FeedRunner
+from engine.settings.config import parse_config
 
 from . import shapes
 

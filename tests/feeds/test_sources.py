@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.feeds.sources import SourceError, make_source, median_int, price_int
-from engine.fixedpoint import parse_decimal
+from engine.core.fixedpoint import parse_decimal
+from engine.outside.feeds.sources import SourceError, make_source, median_int, price_int
 
 from . import shapes
 

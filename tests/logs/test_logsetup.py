@@ -1,4 +1,4 @@
-"""Logging in every process (engine/logsetup.py): a rotating file under the state directory, secrets
+"""Logging in every process (engine/settings/logsetup.py): a rotating file under the state directory, secrets
 redacted, nothing on the terminal a TUI draws on."""
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ import sys
 import textwrap
 from pathlib import Path
 
-from engine import logsetup, paths
+from engine.settings import logsetup, paths
 
 ROOT = Path(__file__).resolve().parents[2]
 
 VENUE_SCRIPT = textwrap.dedent('''
     import sys, time
-    from engine.config import parse_config
-    from engine.logsetup import log_path
+    from engine.settings.config import parse_config
+    from engine.settings.logsetup import log_path
     from console.remote import VenueProcess
 
     cfg = parse_config(sys.argv[1])
@@ -93,7 +93,7 @@ def test_secrets_are_redacted_in_the_file_whatever_logger_writes_them():
 def test_a_tui_process_has_no_stream_handler_and_a_tool_logs_warnings_to_stderr():
     code = textwrap.dedent('''
         import logging, sys
-        from engine.logsetup import setup
+        from engine.settings.logsetup import setup
         setup(sys.argv[1], tui=sys.argv[1] == "console")
         logging.getLogger("perpdesk.x").warning("careful")
         print([type(h).__name__ for h in logging.getLogger().handlers])

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine.markets import default_market_commands
-from engine.node import Node
-from engine.roles import Actor
-from engine.store import Store
+from engine.core.markets import default_market_commands
+from engine.node.node import Node
+from engine.node.roles import Actor
+from engine.store.store import Store
 from tests.store.conftest import pg_server_url, pg_url  # noqa: F401  (fixtures, for any_url)
 
 ADMIN = Actor("ada", "admin")

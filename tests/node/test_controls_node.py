@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.node import Node
-from engine.roles import Actor
+from engine.node.node import Node
+from engine.node.roles import Actor
 
 from .conftest import ADMIN
 

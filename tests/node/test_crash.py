@@ -9,15 +9,15 @@ import sys
 import textwrap
 import time
 
-from engine.checks import run_checks
-from engine.node import Node
-from engine.verify import verify_store
+from engine.core.checks import run_checks
+from engine.node.node import Node
+from engine.tools.verify import verify_store
 
 CHILD = textwrap.dedent(
     """
     import sys
-    from engine.node import Node
-    from engine.markets import default_market_commands
+    from engine.node.node import Node
+    from engine.core.markets import default_market_commands
     node = Node.open(sys.argv[1], snapshot_every=3000).start()
     for c in default_market_commands(1):
         node.call(c)

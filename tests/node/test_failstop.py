@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import Engine
-from engine.node import Node, NodeError
+from engine.core import Engine
+from engine.node.node import Node, NodeError
 
 from .conftest import ADMIN, seed_venue
 

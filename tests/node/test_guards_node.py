@@ -3,8 +3,8 @@ trail of both, the guard_status read, and recovery of guard state from the journ
 
 from __future__ import annotations
 
-from engine.node import Node
-from engine.roles import Actor
+from engine.node.node import Node
+from engine.node.roles import Actor
 
 from .conftest import ADMIN
 

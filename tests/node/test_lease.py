@@ -13,9 +13,9 @@ import textwrap
 
 import pytest
 
-from engine.node import Node, NodeError
-from engine.store import LeaseHeldError, Store
-from engine.verify import verify_store
+from engine.node.node import Node, NodeError
+from engine.store.store import LeaseHeldError, Store
+from engine.tools.verify import verify_store
 
 from .conftest import ADMIN, flow, seed_venue
 
@@ -52,7 +52,7 @@ def test_the_lease_holds_against_another_process_and_dies_with_its_holder(tmp_pa
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     code = textwrap.dedent(f"""
         import sys, time
-        from engine.node import Node
+        from engine.node.node import Node
         n = Node.open({url!r})
         print("up", n.leader_epoch, flush=True)
         time.sleep(600)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.node import Node
+from engine.node.node import Node
 
 from .conftest import ADMIN
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine.node import Node, NodeError
-from engine.roles import Actor
-from engine.store import Store, StoreError
-from engine.verify import verify_store
+from engine.node.node import Node, NodeError
+from engine.node.roles import Actor
+from engine.store.store import Store, StoreError
+from engine.tools.verify import verify_store
 
 from .conftest import ADMIN, seed_venue
 

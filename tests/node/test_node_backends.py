@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.node import Node
-from engine.verify import verify_store
+from engine.node.node import Node
+from engine.tools.verify import verify_store
 
 from .conftest import ADMIN, seed_venue
 

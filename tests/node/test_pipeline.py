@@ -12,9 +12,9 @@ import threading
 
 import pytest
 
-from engine.node import Node, NodeError
-from engine.store import Store
-from engine.verify import verify_store
+from engine.node.node import Node, NodeError
+from engine.store.store import Store
+from engine.tools.verify import verify_store
 
 from .conftest import ADMIN, flow, full_disk_node, seed_venue
 

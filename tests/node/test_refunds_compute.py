@@ -8,11 +8,11 @@ import orjson
 import pytest
 
 from console.cli import main as cli_main
-from engine.checks import run_checks
-from engine.markets import default_market_commands
-from engine.node import Node, NodeError
-from engine.refunds import CSV_COLUMNS, read_csv
-from engine.roles import Actor
+from engine.core.checks import run_checks
+from engine.core.markets import default_market_commands
+from engine.node.node import Node, NodeError
+from engine.node.roles import Actor
+from engine.tools.refunds_export import CSV_COLUMNS, read_csv
 
 ADMIN = Actor("ada", "admin")
 VIEWER = Actor("vic", "viewer")

@@ -11,14 +11,14 @@ import sqlite3
 
 import pytest
 
-from engine import snapshot as snapshot_mod
-from engine import trust
-from engine.core import Engine
-from engine.node import Node, NodeError, TrustError
-from engine.refunds import read_csv, run_export
-from engine.roles import Actor
-from engine.store import Store, journal_hash
-from engine.verify import run as verify_run
+from engine.core import snapshot as snapshot_mod
+from engine.core.engine import Engine
+from engine.node.node import Node, NodeError, TrustError
+from engine.node.roles import Actor
+from engine.store import trust
+from engine.store.store import Store, journal_hash
+from engine.tools.refunds_export import read_csv, run_export
+from engine.tools.verify import run as verify_run
 
 from .conftest import ADMIN, seed_venue
 
@@ -277,7 +277,7 @@ def test_verify_on_flipped_bytes_never_prints_a_traceback(db_url, tmp_path):
 @pytest.fixture
 def long_prefix(monkeypatch):
     """As on a big journal: the rows before the restored snapshot are more than a start verifies."""
-    import engine.node as node_mod
+    import engine.node.node as node_mod
 
     monkeypatch.setattr(node_mod, "START_VERIFY_PREFIX_ROWS", 0)
 

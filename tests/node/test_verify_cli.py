@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from console.cli import main
-from engine.node import Node
+from engine.node.node import Node
 
 from .conftest import ADMIN, seed_venue
 
@@ -68,8 +68,8 @@ def test_verify_does_not_create_a_missing_database(tmp_path, capsys):
 def test_verify_shows_progress_only_on_a_terminal(db_url, capsys, monkeypatch):
     import io
 
-    from engine import verify as verify_mod
-    from engine.progress import Progress
+    from engine.tools import verify as verify_mod
+    from engine.tools.progress import Progress
 
     class FakeTTY(io.StringIO):
         def isatty(self) -> bool:

@@ -1,4 +1,4 @@
-"""The journal writer process (engine/journalwriter.py): the same journal, nothing lost when it goes.
+"""The journal writer process (engine/node/journalwriter.py): the same journal, nothing lost when it goes.
 
 The node hands big batches to a writer process that runs the store's own append_journal on its own
 connection. What must hold: the rows and hashes are exactly those the node writes in-process, every
@@ -15,11 +15,11 @@ import time
 
 import pytest
 
-import engine.node as node_mod
-from engine.journalwriter import WriterGone, WriterProcess
-from engine.node import Node, NodeError
-from engine.store import Store
-from engine.verify import verify_store
+import engine.node.node as node_mod
+from engine.node.journalwriter import WriterGone, WriterProcess
+from engine.node.node import Node, NodeError
+from engine.store.store import Store
+from engine.tools.verify import verify_store
 
 from .conftest import ADMIN, flow, full_disk_node, seed_venue
 

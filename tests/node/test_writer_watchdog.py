@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 import signal
 
-from engine.node import Node
-from engine.store import Store
-from engine.verify import verify_store
+from engine.node.node import Node
+from engine.store.store import Store
+from engine.tools.verify import verify_store
 
 from .conftest import ADMIN, flow, seed_venue
 

@@ -9,9 +9,9 @@ import stat
 import pytest
 
 from console.cli import main
-from engine import scenario_runner
-from engine.scenario import ScenarioError, find, load_scenario
-from engine.scenario_runner import ScenarioRun
+from engine.sim import runner as scenario_runner
+from engine.sim.runner import ScenarioRun
+from engine.sim.scenario import ScenarioError, find, load_scenario
 
 from .test_scenario_files import GOOD
 

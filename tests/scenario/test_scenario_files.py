@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.scenario import ScenarioError, load_scenario, parse_scenario
-from engine.scenario_runner import ScenarioRun
-from engine.sim import PricePathError, load_price_path
+from engine.sim.runner import ScenarioRun
+from engine.sim.scenario import ScenarioError, load_scenario, parse_scenario
+from engine.sim.simulator import PricePathError, load_price_path
 
 GOOD = """\
 [scenario]

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from console.cli import main
-from engine.commands import SPECS
-from engine.scenario import load_scenario, shipped
-from engine.scenario_runner import ScenarioRun
+from engine.core.commands import SPECS
+from engine.sim.runner import ScenarioRun
+from engine.sim.scenario import load_scenario, shipped
 
 SMALL = 200  # accounts: fast in pure Python, still a few dozen leveraged traders
 GUARDS = "set_safeguards" in SPECS

@@ -97,7 +97,7 @@ def store_url(request, tmp_path):
 
 @pytest.fixture
 def store(store_url):
-    from engine.store import Store
+    from engine.store.store import Store
 
     s = Store.open(store_url)
     yield s

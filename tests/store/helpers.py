@@ -23,7 +23,7 @@ def raw_exec(url: str, sql: str, params: dict | None = None) -> None:
 
 def entries(start: int, stop: int, epoch: int | None = None):
     """Journal entries seq start..stop-1 with small deposit commands."""
-    from engine.store import JournalEntry
+    from engine.store.store import JournalEntry
 
     return [JournalEntry(s, 1_000 + s, "deposit", {"type": "deposit", "account": f"a{s % 7}",
                                                    "amount": "1.5", "ts": 1_000 + s, "seq": s},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.store import GENESIS, audit_hash
+from engine.store.store import GENESIS, audit_hash
 
 from .helpers import raw_exec
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.store import (
+from engine.store.store import (
     GENESIS,
     JournalConflictError,
     JournalEntry,

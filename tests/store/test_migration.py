@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.store import SCHEMA_VERSION, SchemaVersionError, Store
+from engine.store.store import SCHEMA_VERSION, SchemaVersionError, Store
 
 from .helpers import entries, raw_exec
 

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine import paths
-from engine.store import Store
+from engine.settings import paths
+from engine.store.store import Store
 
 
 def test_home_relocates_every_file(tmp_path, monkeypatch):
@@ -45,7 +45,7 @@ def test_db_url_precedence(tmp_path, monkeypatch):
 def test_nothing_created_at_import(tmp_path):
     home = tmp_path / "fresh-home"
     env = dict(os.environ, PERPDESK_HOME=str(home))
-    code = ("import engine.paths, engine.store, engine.paths as p; "
+    code = ("import engine.settings.paths, engine.store.store, engine.settings.paths as p; "
             "p.data_dir(); p.config_dir(); p.default_db_url(); p.resolve_db_url(None)")
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=Path(__file__).parents[2])
     assert not home.exists()
@@ -63,7 +63,7 @@ def test_dirs_created_lazily_when_store_opens(tmp_path):
 def test_create_false_on_missing_file_creates_nothing(tmp_path):
     import pytest
 
-    from engine.store import StoreNotFoundError
+    from engine.store.store import StoreNotFoundError
 
     target = tmp_path / "nope" / "x.db"
     with pytest.raises(StoreNotFoundError, match="no database"):

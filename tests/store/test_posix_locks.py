@@ -14,7 +14,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from engine.store import JournalEntry, Store
+from engine.store.store import JournalEntry, Store
 
 
 def test_opening_a_second_store_in_the_process_keeps_the_writers_commits_visible(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.store import RecordConflictError, StoreError, StoreNotFoundError
+from engine.store.store import RecordConflictError, StoreError, StoreNotFoundError
 
 
 def test_maintenance_crud(store):

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from engine.store import (
+from engine.store.store import (
     NotAPerpdeskDatabaseError,
     SchemaVersionError,
     Store,

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from engine import snapshot
-from engine.core import Engine
-from engine.snapshot import Snapshot
-from engine.store import RecordConflictError, StoreCorruptError, StoreError, StoreNotFoundError
+from engine.core import snapshot
+from engine.core.engine import Engine
+from engine.core.snapshot import Snapshot
+from engine.store.store import (
+    RecordConflictError,
+    StoreCorruptError,
+    StoreError,
+    StoreNotFoundError,
+)
 
 from .helpers import raw_exec
 

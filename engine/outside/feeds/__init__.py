@@ -1,8 +1,8 @@
 """Real price feeds: adapters for public price APIs, the index per market, and the runner.
 
-* :mod:`engine.feeds.sources`: Pyth Hermes, Binance, Coinbase, Kraken, OKX adapters.
-* :mod:`engine.feeds.index`: weighted median, staleness, deviation and quorum (pure).
-* :mod:`engine.feeds.runner`: :class:`FeedRunner`, which polls off the sequencer and
+* :mod:`engine.outside.feeds.sources`: Pyth Hermes, Binance, Coinbase, Kraken, OKX adapters.
+* :mod:`engine.outside.feeds.index`: weighted median, staleness, deviation and quorum (pure).
+* :mod:`engine.outside.feeds.runner`: :class:`FeedRunner`, which polls off the sequencer and
   submits the index as journaled ``oracle_price`` commands.
 
 Nothing here is imported by the engine core: replay never calls the network.

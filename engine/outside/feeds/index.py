@@ -1,7 +1,7 @@
 """The index of one market: a weighted median across sources, pure integer arithmetic.
 
 Per source the price is already the median of its bid, ask and last (see
-:mod:`engine.feeds.sources`). Across sources:
+:mod:`engine.outside.feeds.sources`). Across sources:
 
 1. drop every source whose quote is older than ``stale_after_ms`` (dYdX v4: 30 s);
 2. take the weighted median of the rest (Hyperliquid weights, e.g. Binance 3,
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..fixedpoint import FRAC_SCALE
+from ...core.fixedpoint import FRAC_SCALE
 
 
 @dataclass(frozen=True)

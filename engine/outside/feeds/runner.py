@@ -3,11 +3,11 @@
 One polling thread (``perpdesk-feeds``) wakes every ``poll_interval_s``,
 fetches every (source, market) pair concurrently (a small thread pool over one
 ``httpx.Client``), keeps each source's last good quote, computes each market's
-index (:func:`engine.feeds.index.compute_index`) and submits
+index (:func:`engine.outside.feeds.index.compute_index`) and submits
 
     {"type": "oracle_price", "market": M, "price": "64250.5", "source": "index", "publish_ts": T, "sources": N}
 
-through ``submit`` (the node's :meth:`~engine.node.Node.submit`, which only
+through ``submit`` (the node's :meth:`~engine.node.node.Node.submit`, which only
 queues). It never waits for the sequencer: the acknowledgement is read in a
 done-callback. The index is thus journaled like any command; replaying the
 journal never calls the network. A stale index (below quorum) is not
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from ..fixedpoint import FRAC_DECIMALS, fmt_price, parse_decimal
+from ...core.fixedpoint import FRAC_DECIMALS, fmt_price, parse_decimal
 from .index import IndexResult, SourcePrice, compute_index
 from .sources import PriceSource, Quote, SourceError, make_source
 
@@ -37,13 +37,13 @@ log = logging.getLogger("perpdesk.feeds")
 
 
 def engine_takes_publish_ts() -> bool:
-    from ..commands import SPECS
+    from ...core.commands import SPECS
 
     return "publish_ts" in SPECS["oracle_price"]
 
 
 def engine_takes_sources() -> bool:
-    from ..commands import SPECS
+    from ...core.commands import SPECS
 
     return "sources" in SPECS["oracle_price"]
 
@@ -85,7 +85,7 @@ class FeedRunner:
         self.on_index = on_index
         self.publish_ts = engine_takes_publish_ts() if publish_ts is None else publish_ts
         self.send_sources = engine_takes_sources()
-        from ..config import protect_logs
+        from ...settings.config import protect_logs
 
         protect_logs([k for k in (getattr(s, "_api_key", None) for s in sources.values()) if k])
         self._own_client = client is None
@@ -106,7 +106,7 @@ class FeedRunner:
 
     @classmethod
     def from_config(cls, cfg, *, submit, clock, **kw) -> FeedRunner:
-        """From a :class:`engine.config.FeedsConfig` (enabled sources only)."""
+        """From a :class:`engine.settings.config.FeedsConfig` (enabled sources only)."""
         sources = {}
         for name, s in cfg.sources.items():
             if s.enabled:

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from ..fixedpoint import PRICE_DECIMALS
+from ...core.fixedpoint import PRICE_DECIMALS
 from ..httpretry import retry_after_seconds
 
 _DIGITS = frozenset("0123456789")
