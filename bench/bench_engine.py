@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import orjson  # noqa: E402
 
-import engine as engine_pkg  # noqa: E402
+import engine.core as engine_pkg  # noqa: E402
 from bench.streams import ADD, make_stream  # noqa: E402
 from engine.core import Engine, parse_command  # noqa: E402
 from engine.core import snapshot as snap_mod  # noqa: E402
