@@ -175,7 +175,7 @@ def replay(snap, rows: Sequence[Row], *, drop: frozenset[int] = frozenset(),
         c = replace.get(seq, cmd)
         c = {k: v for k, v in c.items() if k != "seq"}
         if c.get("type") == "rollback":
-            _preload(eng, c.get("snapshot_id"), resolve, start)
+            preload(eng, c.get("snapshot_id"), resolve, start)
         if before is not None:
             before(eng, c)
         evs = eng.apply_obj(c)
@@ -189,7 +189,7 @@ def replay(snap, rows: Sequence[Row], *, drop: frozenset[int] = frozenset(),
     return Run(eng, kept)
 
 
-def _preload(eng: Engine, snapshot_id, resolve: Resolver | None, start: int) -> None:
+def preload(eng: Engine, snapshot_id, resolve: Resolver | None, start: int) -> None:
     """Make the snapshot a replayed ``rollback`` names available, as the node does on recovery."""
     if not isinstance(snapshot_id, str):
         return

@@ -48,6 +48,8 @@ from .model import (
     Market,
     Position,
     default_impact_notional,
+    hold_order,
+    push_trigger,
 )
 
 FUNDING_PERIOD_MS: Final = 28_800_000  # 8 h
@@ -147,7 +149,7 @@ class Engine:
         self.liq_dirty: set[str] = set()  # accounts changed since they were last indexed
         self.adl_ranking: dict[tuple[str, bool], list[str]] = {}  # per liquidation pass
         self.mark_epoch = 0  # bumps whenever any mark or funding index changes (margin cache key)
-        self._events: list[dict] = []
+        self.current_events: list[dict] = []
         self._seq_ev = 0
 
     # ==================================================================
@@ -158,7 +160,7 @@ class Engine:
         self.seq += 1
         seq = self.seq
         events: list[dict] = []
-        self._events = events
+        self.current_events = events
         self._seq_ev = seq
         ts = cmd.ts
         if ts is not None:
@@ -198,9 +200,9 @@ class Engine:
     def _rejected(self, ctype: str, code: str, message: str) -> dict:
         return {"type": "rejected", "seq": self.seq, "command_type": ctype, "code": code, "message": message}
 
-    def _emit(self, ev: dict) -> None:
+    def emit(self, ev: dict) -> None:
         ev["seq"] = self._seq_ev
-        self._events.append(ev)
+        self.current_events.append(ev)
 
     # ==================================================================
     # lookups that refuse
@@ -244,7 +246,7 @@ class Engine:
         acct.flow += amt
         self.deposits += amt
         acct.mcache = None
-        self._emit({"type": "deposited", "account": name, "amount": amt})
+        self.emit({"type": "deposited", "account": name, "amount": amt})
         self.liq_dirty.add(name)
 
     def _withdraw(self, a: dict) -> None:
@@ -276,7 +278,7 @@ class Engine:
         acct.flow -= amt
         self.withdrawals += amt
         acct.mcache = None
-        self._emit({"type": "withdrawn", "account": acct.name, "amount": amt})
+        self.emit({"type": "withdrawn", "account": acct.name, "amount": amt})
         self.liq_dirty.add(acct.name)
 
     def _negative_equity(self) -> list[str]:
@@ -477,11 +479,11 @@ class Engine:
             ev["post_only"] = post_only
             ev["reduce_only"] = reduce_only
         ev["seq"] = self._seq_ev
-        self._events.append(ev)
+        self.current_events.append(ev)
         if is_trigger:
             self._rest_trigger(acct, mk, o)
             return
-        rem = self._take(mk, acct, o, limit, size, mk.taker_fee) if crossing else size
+        rem = self.take_liquidity(mk, acct, o, limit, size, mk.taker_fee) if crossing else size
         if rem:
             if otype == "limit" and tif == "gtc":
                 o.remaining = rem
@@ -499,7 +501,7 @@ class Engine:
                         before_im = position_im(pos, w0, mark, imf) if w0 else 0
                         c[2] += position_im(pos, w1, mark, imf) - before_im
             else:
-                self._emit({"type": "order_canceled", "order_id": oid, "account": name, "market": mk.name,
+                self.emit({"type": "order_canceled", "order_id": oid, "account": name, "market": mk.name,
                             "reason": "ioc_remainder", "size": rem})
 
     def _check_bounds(self, acct: Account, mk: Market, pos: Position | None, pos_size: int, side: int, size: int,
@@ -586,7 +588,7 @@ class Engine:
             raise CommandError("unknown_order", f"{acct.name} has no live order {oid}")
         if self.markets[o.market].mode == "halted":
             raise CommandError("market_halted", f"{o.market} is halted; it accepts nothing from users")
-        self._remove_order(o, "user")
+        self.remove_order(o, "user")
 
     def _cancel_all(self, a: dict) -> None:
         self._require_access()
@@ -596,7 +598,7 @@ class Engine:
             self._market(m)
         todo = [o for o in acct.orders.values() if (m is None or o.market == m) and self.markets[o.market].mode != "halted"]
         for o in sorted(todo, key=lambda o: o.id):
-            self._remove_order(o, "user")
+            self.remove_order(o, "user")
 
     # ==================================================================
     # order plumbing
@@ -612,12 +614,7 @@ class Engine:
         mk.book.add(o)
         if pos is None:
             pos = self._pos(acct, mk)
-        if o.side > 0:
-            pos.open_buy += o.remaining
-        else:
-            pos.open_sell += o.remaining
-        if o.reduce_only:
-            pos.reduce_orders += 1
+        hold_order(pos, o)
         oid = o.id
         self.orders[oid] = o
         acct.orders[oid] = o
@@ -631,16 +628,7 @@ class Engine:
         acct.orders[o.id] = o
         if o.client_order_id is not None:
             self.coids[(acct.name, o.client_order_id)] = o.id
-        self._push_trigger(mk, o)
-
-    @staticmethod
-    def _push_trigger(mk: Market, o: Order) -> None:
-        # a sell stop (long's stop-loss) and a buy take-profit fire on a falling mark
-        down = (o.order_type == "stop_loss") == (o.side < 0)
-        if down:
-            heapq.heappush(mk.trig_down, (-o.trigger_price, o.id))
-        else:
-            heapq.heappush(mk.trig_up, (o.trigger_price, o.id))
+        push_trigger(mk, o)
 
     def _forget(self, o: Order, acct: Account | None = None) -> None:
         """Drop a no-longer-live order from the registries (the caller settles book and quantities).
@@ -662,7 +650,7 @@ class Engine:
         if o.reduce_only:
             acct.positions[o.market].reduce_orders -= 1
 
-    def _remove_order(self, o: Order, reason: str) -> None:
+    def remove_order(self, o: Order, reason: str) -> None:
         """Cancel a live order (resting or trigger) and emit ``order_canceled``."""
         mname = o.market
         mk = self.markets[mname]
@@ -683,17 +671,17 @@ class Engine:
                 pos.open_sell -= qty
         self._forget(o, acct)
         if not pos.size and not pos.open_buy and not pos.open_sell and not pos.reduce_orders:
-            self._drop_if_empty(acct, mname, pos)
-        self._events.append({"type": "order_canceled", "order_id": o.id, "account": o.account, "market": mname,
+            self.drop_if_empty(acct, mname, pos)
+        self.current_events.append({"type": "order_canceled", "order_id": o.id, "account": o.account, "market": mname,
                              "reason": reason, "size": qty, "seq": self._seq_ev})
 
     @staticmethod
-    def _drop_if_empty(acct: Account, mname: str, pos: Position) -> None:
+    def drop_if_empty(acct: Account, mname: str, pos: Position) -> None:
         if (not pos.size and not pos.open_buy and not pos.open_sell and not pos.reduce_orders
                 and acct.positions.get(mname) is pos):
             del acct.positions[mname]
 
-    def _take(self, mk: Market, acct: Account, taker: Order, limit: int, qty: int, taker_fee_rate: int,
+    def take_liquidity(self, mk: Market, acct: Account, taker: Order, limit: int, qty: int, taker_fee_rate: int,
               liquidation: bool = False) -> int:
         """Match ``qty`` of ``taker`` against the book; settle every fill. Returns what is left.
 
@@ -731,8 +719,8 @@ class Engine:
             assert owner is not None
             a = accounts[owner]
             self._forget(o, a)
-            self._drop_if_empty(a, mname, a.positions[mname])
-        events = self._events
+            self.drop_if_empty(a, mname, a.positions[mname])
+        events = self.current_events
         if gate.stp_events:
             events.extend(gate.stp_events)
         if gate.fill_events:
@@ -749,8 +737,8 @@ class Engine:
             a.mcache = None
             if not o.remaining and self.orders.get(o.id) is o:
                 self._forget(o, a)
-            self._drop_if_empty(a, mname, pos)
-            self._emit({"type": "order_canceled", "order_id": o.id, "account": o.account, "market": mname,
+            self.drop_if_empty(a, mname, pos)
+            self.emit({"type": "order_canceled", "order_id": o.id, "account": o.account, "market": mname,
                         "reason": "reduce_only", "size": q, "remaining": o.remaining})
         if fills or cut or vetoed:
             for name in sorted(touched):
@@ -758,16 +746,16 @@ class Engine:
                 tpos = a.positions.get(mname)
                 if tpos is not None:
                     if tpos.reduce_orders:
-                        self._enforce_reduce_only(a, mk, tpos)
+                        self.enforce_reduce_only(a, mk, tpos)
                     else:
-                        self._drop_if_empty(a, mname, tpos)
+                        self.drop_if_empty(a, mname, tpos)
                 self.liq_dirty.add(name)
         else:
             tpos = acct.positions.get(mname)
             if tpos is not None:
-                self._drop_if_empty(acct, mname, tpos)
+                self.drop_if_empty(acct, mname, tpos)
         if gate.stopped and rem:
-            self._emit({"type": "order_canceled", "order_id": taker.id, "account": acct.name, "market": mname,
+            self.emit({"type": "order_canceled", "order_id": taker.id, "account": acct.name, "market": mname,
                         "reason": "margin", "size": rem})
             return 0
         return rem
@@ -835,7 +823,7 @@ class Engine:
     def _ro_room(self, mk: Market, live: bool = False) -> RoRoom:
         """For the book: how much a reduce-only maker may still fill in this sweep.
 
-        ``live``: fills are settled as the book makes them (``_take``), so the position already
+        ``live``: fills are settled as the book makes them (``take_liquidity``), so the position already
         reflects the sweep's earlier fills; otherwise (a dry run) they are subtracted here."""
         accounts = self.accounts
         mname = mk.name
@@ -871,23 +859,23 @@ class Engine:
         tcache = taker_acct.mcache
         if maker.side > 0:
             mpos.open_buy -= q
-            self._apply_fill(maker_acct, mk, mpos, q, notional, mfee)
+            self.apply_fill(maker_acct, mk, mpos, q, notional, mfee)
         else:
             mpos.open_sell -= q
-            self._apply_fill(maker_acct, mk, mpos, -q, notional, mfee)
-        self._apply_fill(taker_acct, mk, tpos, q if taker.side > 0 else -q, notional, tfee)
+            self.apply_fill(maker_acct, mk, mpos, -q, notional, mfee)
+        self.apply_fill(taker_acct, mk, tpos, q if taker.side > 0 else -q, notional, tfee)
         maker_acct.mcache = mcache  # the figures after this fill, set by _fill_ok
         if taker_checked:
             taker_acct.mcache = tcache
         mname = mk.name
-        self._drop_if_empty(maker_acct, mname, mpos)
+        self.drop_if_empty(maker_acct, mname, mpos)
         events.append({"type": "trade", "market": mname, "price": maker.price, "size": q,
                        "side": "buy" if taker.side > 0 else "sell",
                        "maker_order_id": maker.id, "taker_order_id": taker.id,
                        "maker_account": maker.account, "taker_account": taker_acct.name,
                        "maker_fee": mfee, "taker_fee": tfee, "seq": self._seq_ev})
 
-    def _apply_fill(self, acct: Account, mk: Market, pos: Position, dq: int, notional: int, fee: int) -> None:
+    def apply_fill(self, acct: Account, mk: Market, pos: Position, dq: int, notional: int, fee: int) -> None:
         """Move a fill of signed size ``dq`` for ``notional`` micro-USDC into ``acct``."""
         s = pos.size
         fi = mk.funding_index
@@ -923,7 +911,7 @@ class Engine:
         else:
             mk.holders.discard(acct.name)
 
-    def _enforce_reduce_only(self, acct: Account, mk: Market, pos: Position) -> None:
+    def enforce_reduce_only(self, acct: Account, mk: Market, pos: Position) -> None:
         """Cancel reduce-only and TP/SL orders that would no longer shrink the position."""
         if not pos.reduce_orders:
             return
@@ -931,8 +919,8 @@ class Engine:
         bad = [o for o in acct.orders.values()
                if o.market == mk.name and o.reduce_only and (not s or (s > 0) == (o.side > 0))]
         for o in sorted(bad, key=lambda o: o.id):
-            self._remove_order(o, "reduce_only")
-        self._drop_if_empty(acct, mk.name, pos)
+            self.remove_order(o, "reduce_only")
+        self.drop_if_empty(acct, mk.name, pos)
 
     # ==================================================================
     # market data
@@ -953,10 +941,10 @@ class Engine:
                 if code == "jump_unconfirmed":
                     mk.oracle_pending = [p, source, self.now]
                     guards.note_refused_jump(mk, p, self.now)
-                self._emit({"type": "oracle_rejected", "market": mk.name, "price": p, "source": source,
+                self.emit({"type": "oracle_rejected", "market": mk.name, "price": p, "source": source,
                             "code": code, "message": message})
-                self._flag(mk, guards.FLAG_ORACLE_REJECTED, f"{code}: {message}")
-                self._after_market_data((mk,))  # like any market data: whoever is due elsewhere is evaluated
+                self.flag(mk, guards.FLAG_ORACLE_REJECTED, f"{code}: {message}")
+                self.after_market_data((mk,))  # like any market data: whoever is due elsewhere is evaluated
                 return
             if guards.is_jump(mk, p):  # a jump check_oracle let through: say why
                 why = guards.jump_acceptance(mk, p, source, sources, self.now)
@@ -972,7 +960,7 @@ class Engine:
 
     def _emit_jump_accepted(self, mk: Market, p: int, why: str, extra: dict) -> None:
         j = mk.oracle_jump
-        self._emit({"type": "oracle_jump_accepted", "market": mk.name, "price": p, "reason": why,
+        self.emit({"type": "oracle_jump_accepted", "market": mk.name, "price": p, "reason": why,
                     "since_ts": j[0] if j is not None else None, "refused_count": j[2] if j is not None else 0,
                     "previous_index": mk.index_price, **extra})
 
@@ -988,12 +976,12 @@ class Engine:
         if publish_ts is not None:
             ev["publish_ts"] = publish_ts
         ev.update(extra)
-        self._emit(ev)
+        self.emit(ev)
         if mk.flags:
             for f in guards.ORACLE_FLAGS:
                 self._unflag(mk, f)
         self._update_mark(mk, None)
-        self._after_market_data((mk,))
+        self.after_market_data((mk,))
 
     def _accept_oracle_price(self, a: dict) -> None:
         """An approver accepts an oracle price by hand (e.g. one the guard rails held after a real move)."""
@@ -1004,16 +992,16 @@ class Engine:
         self._emit_jump_accepted(mk, p, "manual", {"operator": a["operator"], "operator_reason": a["reason"]})
         self._set_index(mk, p, "manual", None, {"operator": a["operator"]})
 
-    def _flag(self, mk: Market, flag: str, detail: str) -> None:
+    def flag(self, mk: Market, flag: str, detail: str) -> None:
         """Flag ``mk`` (liquidations and triggers pause on it); an event when the flag is new."""
         if flag not in mk.flags:
             mk.flags[flag] = detail
-            self._emit({"type": "market_flagged", "market": mk.name, "flag": flag, "detail": detail})
+            self.emit({"type": "market_flagged", "market": mk.name, "flag": flag, "detail": detail})
 
     def _unflag(self, mk: Market, flag: str) -> None:
         if flag in mk.flags:
             del mk.flags[flag]
-            self._emit({"type": "market_unflagged", "market": mk.name, "flag": flag})
+            self.emit({"type": "market_unflagged", "market": mk.name, "flag": flag})
 
     def _load_market_state(self, a: dict) -> None:
         mk = self._market(a["market"])
@@ -1024,16 +1012,16 @@ class Engine:
             reasons = guards.check_market_state(self, mk.name, mark, a["funding_index"])
             if reasons:  # quarantined: recorded, never applied
                 mk.quarantined += 1
-                self._emit({"type": "market_data_quarantined", "market": mk.name, "mark_price": mark,
+                self.emit({"type": "market_data_quarantined", "market": mk.name, "mark_price": mark,
                             "funding_index": a["funding_index"], "source": a["source"], "reasons": reasons})
-                self._after_market_data((mk,))  # nothing applied, but whoever is due is still evaluated
+                self.after_market_data((mk,))  # nothing applied, but whoever is due is still evaluated
                 return
         mk.mark_price = mark
         mk.funding_index = a["funding_index"]
         self.mark_epoch += 1
-        self._emit({"type": "market_state_loaded", "market": mk.name, "mark_price": mark,
+        self.emit({"type": "market_state_loaded", "market": mk.name, "mark_price": mark,
                     "funding_index": mk.funding_index, "source": a["source"]})
-        self._after_market_data((mk,))
+        self.after_market_data((mk,))
 
     def _tick(self, a: dict) -> None:
         if self.maintenance:
@@ -1057,19 +1045,19 @@ class Engine:
         if self.safeguards:
             for mk in self.markets.values():
                 if mk.index_price and now - mk.oracle_ts > mk.oracle_stale_ms:
-                    self._flag(mk, guards.FLAG_ORACLE_STALE,
+                    self.flag(mk, guards.FLAG_ORACLE_STALE,
                                f"no accepted oracle price within {mk.oracle_stale_ms} ms")
             last = self.audit[0]
             if last < 0 or now - last >= guards.AUDIT_INTERVAL_MS:
                 self._audit()
-        self._after_market_data(self.markets.values())
+        self.after_market_data(self.markets.values())
         label = self.snapshot_due
         if label is not None:  # after everything this tick did: the snapshot is the state after its seq
             self.snapshot_due = None
             try:
                 self._take_snapshot({"label": label, "trigger": "maintenance"})
             except CommandError as e:  # this tick already changed state: reported, not refused
-                self._emit({"type": "snapshot_failed", "label": label, "code": e.code, "message": e.message})
+                self.emit({"type": "snapshot_failed", "label": label, "code": e.code, "message": e.message})
 
     def _audit(self) -> None:
         """The continuous audit: run the validation checks; halt what fails into cancel_only."""
@@ -1082,7 +1070,7 @@ class Engine:
         affected: set[str] = set()
         for i, f in enumerate(failures):
             if i < 20:  # one event per failure, up to 20 (the audit record keeps the same 20)
-                self._emit({"type": "validation_failed", "check": f.check, "detail": f.detail, "market": f.market,
+                self.emit({"type": "validation_failed", "check": f.check, "detail": f.detail, "market": f.market,
                             "source": "audit"})
             if f.market is None:
                 affected.update(self.markets)
@@ -1091,7 +1079,7 @@ class Engine:
         for m in sorted(affected):
             mk = self.markets[m]
             if mk.mode not in ("cancel_only", "halted"):  # never loosen a stricter mode
-                self._set_mode(mk, "cancel_only")
+                self.set_mode(mk, "cancel_only")
 
     @staticmethod
     def _roll_interval(mk: Market, t: int) -> None:
@@ -1105,7 +1093,7 @@ class Engine:
         mk.prem_start = start
 
     @staticmethod
-    def _funding_rate(mk: Market) -> tuple[int, int]:
+    def funding_rate_of(mk: Market) -> tuple[int, int]:
         """(rate per period, average premium): the interval's average premium so far (the last
         interval's while none is sampled yet), plus the interest clamp, capped."""
         n = mk.prem_n
@@ -1135,7 +1123,7 @@ class Engine:
                 # one give, since the remainder carries and the final roll below lands on t1's interval
                 end = t1
             if charge:
-                rate, prem = self._funding_rate(mk)
+                rate, prem = self.funding_rate_of(mk)
                 num = index * 1_000_000 * rate * (end - t) + mk.funding_rem
                 delta = num // FUNDING_DEN
                 mk.funding_rem = num - delta * FUNDING_DEN
@@ -1153,7 +1141,7 @@ class Engine:
         mk.funding_rate = rate
         if mk.funding_index != f0:
             self.mark_epoch += 1
-            self._emit({"type": "funding", "market": mk.name, "rate": rate, "funding_index": mk.funding_index,
+            self.emit({"type": "funding", "market": mk.name, "rate": rate, "funding_index": mk.funding_index,
                         "premium": prem})
 
     def _premium(self, mk: Market) -> int:
@@ -1204,9 +1192,9 @@ class Engine:
         if mark != mk.mark_price:
             mk.mark_price = mark
             self.mark_epoch += 1
-            self._emit({"type": "mark_price", "market": mk.name, "mark_price": mark, "index_price": index})
+            self.emit({"type": "mark_price", "market": mk.name, "mark_price": mark, "index_price": index})
 
-    def _after_market_data(self, markets, breaker_exempt: set[str] | None = None) -> None:
+    def after_market_data(self, markets, breaker_exempt: set[str] | None = None) -> None:
         """Fire due TP/SL triggers market by market, then liquidate whoever is below maintenance.
 
         Nothing fires or liquidates on a market that is restricted, paused or flagged (a market
@@ -1250,7 +1238,7 @@ class Engine:
         fired.sort(key=lambda o: o.id)
         if len(fired) > TRIGGER_BATCH:  # staggered: never a wall of market orders at once
             for o in fired[TRIGGER_BATCH:]:
-                self._push_trigger(mk, o)
+                push_trigger(mk, o)
             del fired[TRIGGER_BATCH:]
         for o in fired:
             if self.orders.get(o.id) is not o:  # canceled by an earlier trigger's fill
@@ -1262,15 +1250,15 @@ class Engine:
         assert owner is not None
         acct = self.accounts[owner]
         self._forget(o, acct)
-        self._emit({"type": "order_triggered", "order_id": o.id, "account": o.account, "market": mk.name,
+        self.emit({"type": "order_triggered", "order_id": o.id, "account": o.account, "market": mk.name,
                     "order_type": o.order_type, "trigger_price": o.trigger_price, "mark_price": mk.mark_price})
         pos = acct.positions.get(mk.name)
         s = pos.size if pos is not None else 0
         if not s or (s > 0) == (o.side > 0):
             if pos is not None:
-                self._drop_if_empty(acct, mk.name, pos)
+                self.drop_if_empty(acct, mk.name, pos)
             o.remaining = 0
-            self._emit({"type": "order_canceled", "order_id": o.id, "account": o.account, "market": mk.name,
+            self.emit({"type": "order_canceled", "order_id": o.id, "account": o.account, "market": mk.name,
                         "reason": "reduce_only", "size": o.size})
             return
         qty = min(o.remaining, abs(s))
@@ -1282,9 +1270,9 @@ class Engine:
         else:
             lo = mark - mark * mk.band // FRAC_SCALE
             limit = lo + (-lo) % mk.tick
-        rem = self._take(mk, acct, o, limit, qty, mk.taker_fee)
+        rem = self.take_liquidity(mk, acct, o, limit, qty, mk.taker_fee)
         if rem:
-            self._emit({"type": "order_canceled", "order_id": o.id, "account": o.account, "market": mk.name,
+            self.emit({"type": "order_canceled", "order_id": o.id, "account": o.account, "market": mk.name,
                         "reason": "ioc_remainder", "size": rem})
 
     # ==================================================================
@@ -1323,7 +1311,7 @@ class Engine:
         mk.basis_ts = mk.sample_ts = self.now
         mk.prem_start = self.now - self.now % FUNDING_INTERVAL_MS
         self.markets[name] = mk
-        self._emit({"type": "market_created", "market": name, "tick_size": fmt_price(tick), "lot_size": fmt_size(lot),
+        self.emit({"type": "market_created", "market": name, "tick_size": fmt_price(tick), "lot_size": fmt_size(lot),
                     "initial_margin": fmt_frac(imf), "maintenance_margin": fmt_frac(mmf),
                     "maker_fee_rate": fmt_frac(maker), "taker_fee_rate": fmt_frac(taker),
                     "liquidation_fee_rate": fmt_frac(liq), "price_band": fmt_frac(band),
@@ -1331,7 +1319,7 @@ class Engine:
         if idx is not None:
             mk.index_price = mk.mark_price = idx
             mk.oracle_ts = mk.last_funding_ts = self.now
-            self._emit({"type": "mark_price", "market": name, "mark_price": idx, "index_price": idx})
+            self.emit({"type": "mark_price", "market": name, "mark_price": idx, "index_price": idx})
 
     @staticmethod
     def _guard_params(a: dict, band: int) -> dict:
@@ -1431,7 +1419,7 @@ class Engine:
                 mk.impact_notional = v
             else:
                 mk.breaker_oi_share = v
-        self._emit({"type": "market_params_set", "market": mk.name, "changed": sorted(params) + sorted(bounds),
+        self.emit({"type": "market_params_set", "market": mk.name, "changed": sorted(params) + sorted(bounds),
                     **self._params_wire(mk), **self._bounds_wire(mk), "operator": a["operator"], "reason": a["reason"]})
 
     def _set_safeguards(self, a: dict) -> None:
@@ -1441,19 +1429,19 @@ class Engine:
         if not en and not a["reason"].strip():
             raise CommandError("missing_reason", "turning the safeguards off needs a reason")
         self.safeguards = en
-        self._emit({"type": "safeguards_set", "enabled": en, "operator": a["operator"], "reason": a["reason"]})
+        self.emit({"type": "safeguards_set", "enabled": en, "operator": a["operator"], "reason": a["reason"]})
         if not en:  # as before the guard rails existed: no flags, nothing pending
             for mk in self.markets.values():
                 for f in sorted(mk.flags):
                     self._unflag(mk, f)
                 mk.oracle_pending = None
                 mk.oracle_jump = None
-            self._after_market_data(self.markets.values())
+            self.after_market_data(self.markets.values())
 
-    def _set_mode(self, mk: Market, mode: str) -> None:
+    def set_mode(self, mk: Market, mode: str) -> None:
         if mk.mode != mode:
             mk.mode = mode
-            self._emit({"type": "market_mode", "market": mk.name, "mode": mode})
+            self.emit({"type": "market_mode", "market": mk.name, "mode": mode})
 
     def _set_market_mode(self, a: dict) -> None:
         mk = self._market(a["market"])
@@ -1465,9 +1453,9 @@ class Engine:
         overridden = guards.reopen_gate(self, a, f"opening {mk.name}") if (mode == OPEN and self.safeguards) else []
         if overridden:
             self._emit_override("set_market_mode", overridden, a)
-        self._set_mode(mk, mode)
+        self.set_mode(mk, mode)
         if mode == OPEN:
-            self._after_market_data((mk,))
+            self.after_market_data((mk,))
 
     def _set_platform_access(self, a: dict) -> None:
         en = a["enabled"]
@@ -1476,7 +1464,7 @@ class Engine:
         if en and self.brake_engaged:
             raise CommandError("brake_engaged", "the emergency brake is engaged; release it to restore access")
         self.platform_access = en
-        self._emit({"type": "platform_access", "enabled": en})
+        self.emit({"type": "platform_access", "enabled": en})
 
     def brake_preview(self) -> dict:
         """What ``emergency_brake`` would do now, without doing it."""
@@ -1505,18 +1493,18 @@ class Engine:
         self.brake_engaged = True
         if self.platform_access:
             self.platform_access = False
-            self._emit({"type": "platform_access", "enabled": False})
+            self.emit({"type": "platform_access", "enabled": False})
         for mk in self.markets.values():
-            self._set_mode(mk, "halted")
+            self.set_mode(mk, "halted")
         self.pre_brake_pauses = [self.liquidations_paused, self.triggers_paused]
         self.liquidations_paused = True
         self.triggers_paused = True
-        self._emit({"type": "liquidations_paused", "market": None})
+        self.emit({"type": "liquidations_paused", "market": None})
         for o in sorted((o for o in self.orders.values() if o.order_type not in TRIGGER_TYPES), key=lambda o: o.id):
-            self._remove_order(o, "brake")
+            self.remove_order(o, "brake")
         if self.maintenance:
             maintenance.on_brake(self)
-        self._emit({"type": "brake_engaged", "canceled_orders": preview["canceled_orders"],
+        self.emit({"type": "brake_engaged", "canceled_orders": preview["canceled_orders"],
                     "canceled_by_market": preview["canceled_by_market"], "kept_tpsl": preview["kept_tpsl"],
                     "accounts_affected": preview["accounts_affected"], "operator": a["operator"], "reason": a["reason"]})
 
@@ -1528,22 +1516,22 @@ class Engine:
             self._emit_override("release_brake", overridden, a)
         self.brake_engaged = False
         self.platform_access = True
-        self._emit({"type": "platform_access", "enabled": True})
+        self.emit({"type": "platform_access", "enabled": True})
         # pauses an operator set before the brake stay set: releasing the brake only undoes the brake
         liq, trig = self.pre_brake_pauses if self.pre_brake_pauses is not None else [False, False]
         self.pre_brake_pauses = None
         self.liquidations_paused = liq
         self.triggers_paused = trig
         if not liq:
-            self._emit({"type": "liquidations_resumed", "market": None})
+            self.emit({"type": "liquidations_resumed", "market": None})
         for mk in self.markets.values():
             if mk.mode in ("halted", "cancel_only", OPEN):
-                self._set_mode(mk, "post_only")
-        self._emit({"type": "brake_released", "operator": a["operator"], "reason": a["reason"],
+                self.set_mode(mk, "post_only")
+        self.emit({"type": "brake_released", "operator": a["operator"], "reason": a["reason"],
                     "override": bool(overridden)})
 
     def _emit_override(self, command: str, failures: list, a: dict) -> None:
-        self._emit({"type": "validation_overridden", "command": command,
+        self.emit({"type": "validation_overridden", "command": command,
                     "failures": [{"check": f.check, "detail": f.detail} for f in failures],
                     "operator": a["operator"], "reason": a["reason"]})
 
@@ -1553,9 +1541,9 @@ class Engine:
         if getattr(target, attr) == value:
             raise CommandError("no_change", f"{attr.replace('_', ' ')} already {'on' if value else 'off'}" + (f" for {m}" if m else ""))
         setattr(target, attr, value)
-        self._emit({"type": event, "market": m})
+        self.emit({"type": event, "market": m})
         if not value:
-            self._after_market_data([target] if m is not None else list(self.markets.values()))
+            self.after_market_data([target] if m is not None else list(self.markets.values()))
 
     def _pause_liquidations(self, a: dict) -> None:
         self._pause_flag(a, "liquidations_paused", True, "liquidations_paused")
@@ -1569,11 +1557,11 @@ class Engine:
         if not tripped or paused:
             self._pause_flag(a, "liquidations_paused", False, "liquidations_resumed")  # no_change when neither
         else:
-            self._emit({"type": "liquidations_resumed", "market": m})
+            self.emit({"type": "liquidations_resumed", "market": m})
         for mk in tripped:
             self._unflag(mk, guards.FLAG_CIRCUIT_BREAKER)
         if tripped:  # what waited for the operator runs now, without tripping the breaker again
-            self._after_market_data(tripped, {mk.name for mk in tripped})
+            self.after_market_data(tripped, {mk.name for mk in tripped})
 
     def _pause_triggers(self, a: dict) -> None:
         self._pause_flag(a, "triggers_paused", True, "triggers_paused")
@@ -1587,7 +1575,7 @@ class Engine:
         except snapshot.StateEncodeError as e:  # (before any change: a clean refusal)
             raise CommandError("state_unencodable", str(e)) from None
         self.snapshots[snap.snapshot_id] = snap
-        self._emit({"type": "snapshot_taken", "snapshot_id": snap.snapshot_id, "seq": snap.seq,
+        self.emit({"type": "snapshot_taken", "snapshot_id": snap.snapshot_id, "seq": snap.seq,
                     "state_hash": snap.state_hash, "label": snap.label, "trigger": snap.trigger})
 
     def _rollback(self, a: dict) -> None:
@@ -1610,16 +1598,16 @@ class Engine:
         controls = snapshot.controls(self)
         snapshot.restore(self, state)
         restored_hash = snap.state_hash  # restored from bytes verified against this hash
-        self._emit({"type": "rolled_back", "snapshot_id": sid, "to_seq": snap.seq,
+        self.emit({"type": "rolled_back", "snapshot_id": sid, "to_seq": snap.seq,
                     "discarded_commands": self.seq - snap.seq - 1, "state_hash": restored_hash,
                     "operator": a["operator"], "reason": a["reason"]})
         self._reapply_edge(plan, kept)
         for ev in snapshot.apply_controls(self, controls):
-            self._emit(ev)
+            self.emit(ev)
         if self.brake_engaged:  # the brake's promise holds after a rollback too: no live non-TP/SL orders
             for o in sorted((o for o in self.orders.values() if o.order_type not in TRIGGER_TYPES),
                             key=lambda o: o.id):
-                self._remove_order(o, "brake")
+                self.remove_order(o, "brake")
         for name in sorted(self.account_modes):  # and an account's mode's: restored orders it forbids go
             acct = self.accounts.get(name)
             if acct is not None:
@@ -1653,11 +1641,11 @@ class Engine:
             if acct.positions and account_margins(acct, self.markets)[0] < 0:
                 below_zero.append(name)  # liquidated at the next evaluation (fund, then ADL)
         if flows or plan.bad_debt:
-            self._emit({"type": "edge_flows_reapplied", "flows": flows, "bad_debt": [
+            self.emit({"type": "edge_flows_reapplied", "flows": flows, "bad_debt": [
                 {"account": n, "amount": plan.bad_debt[n]} for n in sorted(plan.bad_debt)],
                 "accounts_below_zero": below_zero, "refunds_kept": len(self.credits)})
         if self.insurance_fund != fund_before:
-            self._emit({"type": "insurance_fund", "change": self.insurance_fund - fund_before,
+            self.emit({"type": "insurance_fund", "change": self.insurance_fund - fund_before,
                         "balance": self.insurance_fund, "reason": "rollback_edge_flows"})
 
     def _schedule_maintenance(self, a: dict) -> None:
@@ -1672,7 +1660,7 @@ class Engine:
             raise CommandError("bad_value", "duration_ms must be positive")
         w = maintenance.new_window(a)
         self.maintenance[wid] = w
-        self._emit({"type": "maintenance_scheduled", "window_id": wid, "markets": list(w["markets"]),
+        self.emit({"type": "maintenance_scheduled", "window_id": wid, "markets": list(w["markets"]),
                     "start_ts": w["start_ts"], "duration_ms": w["duration_ms"], "kind": w["kind"],
                     "phase": "scheduled"})
 
@@ -1691,7 +1679,7 @@ class Engine:
         if en == self.withdrawals_enabled:
             raise CommandError("no_change", f"withdrawals are already {'enabled' if en else 'paused'}")
         self.withdrawals_enabled = en
-        self._emit({"type": "withdrawals_set", "enabled": en, "operator": a["operator"], "reason": a["reason"]})
+        self.emit({"type": "withdrawals_set", "enabled": en, "operator": a["operator"], "reason": a["reason"]})
 
     def _cancel_for_mode(self, acct: Account, mode: str) -> int:
         """Cancel the orders ``mode`` forbids: every order of a frozen account (TP/SL included), the
@@ -1705,7 +1693,7 @@ class Engine:
         else:
             return 0
         for o in todo:
-            self._remove_order(o, why)
+            self.remove_order(o, why)
         return len(todo)
 
     def _set_account_mode(self, a: dict) -> None:
@@ -1719,7 +1707,7 @@ class Engine:
         else:
             self.account_modes[acct.name] = mode
         n = self._cancel_for_mode(acct, mode)
-        self._emit({"type": "account_mode_set", "account": acct.name, "mode": mode, "previous": before,
+        self.emit({"type": "account_mode_set", "account": acct.name, "mode": mode, "previous": before,
                     "canceled_orders": n, "operator": a["operator"], "reason": a["reason"]})
 
     def _cancel_account_orders(self, a: dict) -> None:
@@ -1731,8 +1719,8 @@ class Engine:
         if not todo:
             raise CommandError("no_orders", f"{acct.name} has no live orders" + (f" in {m}" if m else ""))
         for o in todo:
-            self._remove_order(o, "operator")
-        self._emit({"type": "account_orders_canceled", "account": acct.name, "market": m, "canceled": len(todo),
+            self.remove_order(o, "operator")
+        self.emit({"type": "account_orders_canceled", "account": acct.name, "market": m, "canceled": len(todo),
                     "operator": a["operator"], "reason": a["reason"]})
 
     def _credit(self, a: dict) -> None:
@@ -1755,10 +1743,10 @@ class Engine:
         acct.flow += amt
         acct.mcache = None
         self.credits[rid] = {"account": acct.name, "amount": amt, "fund": fund, "seq": self.seq}
-        self._emit({"type": "credited", "account": acct.name, "amount": amt, "refund_id": rid, "fund": fund,
+        self.emit({"type": "credited", "account": acct.name, "amount": amt, "refund_id": rid, "fund": fund,
                     "operator": a["operator"], "reason": a["reason"]})
         if fund == "insurance":
-            self._emit({"type": "insurance_fund", "change": -amt, "balance": self.insurance_fund, "reason": "refund"})
+            self.emit({"type": "insurance_fund", "change": -amt, "balance": self.insurance_fund, "reason": "refund"})
         self.liq_dirty.add(acct.name)
 
     def _fund_insurance(self, a: dict) -> None:
@@ -1768,7 +1756,7 @@ class Engine:
         self.insurance_fund += amt
         self.treasury_in += amt
         self.fund_in += amt
-        self._emit({"type": "insurance_fund", "change": amt, "balance": self.insurance_fund, "reason": "funded"})
+        self.emit({"type": "insurance_fund", "change": amt, "balance": self.insurance_fund, "reason": "funded"})
 
     # ==================================================================
     # reads
@@ -1790,11 +1778,11 @@ class Engine:
 
 
 class _FillSettler(FillGate):
-    """``Engine._take``'s gate for the book: checks each fill on both sides and settles it when both pass.
+    """``Engine.take_liquidity``'s gate for the book: checks each fill on both sides and settles it when both pass.
 
     Settling as the book goes keeps every check exact: the next fill of the same sweep is checked
     against the accounts as the previous fills left them. Events are collected here and emitted by
-    ``_take`` in the old order (self-trade cancels first, then trades and margin cancels)."""
+    ``take_liquidity`` in the old order (self-trade cancels first, then trades and margin cancels)."""
 
     def __init__(self, engine: Engine, mk: Market, acct: Account, taker: Order, fee_rate: int,
                  liquidation: bool, stp: list[tuple[Order, int]]) -> None:
@@ -1866,7 +1854,7 @@ class _FillSettler(FillGate):
         checked = not self.liquidation
         if checked and not engine._fill_ok(acct, mk, tpos, -mdq, notional, tfee, 0):
             maker_acct.mcache = None  # _fill_ok left the maker's figures after a fill that does not happen
-            engine._drop_if_empty(acct, mname, tpos)
+            engine.drop_if_empty(acct, mname, tpos)
             self.stopped = True
             return VETO_TAKER
         engine._settle_fill(mk, acct, self.taker, maker, qty, notional, mfee, tfee, mpos, tpos, self.fill_events,

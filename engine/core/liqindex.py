@@ -68,16 +68,16 @@ class LiquidationIndex:
                 trig = y_long(mk) - (share * K) // s
                 heapq.heappush(mk.liq_long, (-trig, self.counter, name, ver))
                 if len(mk.liq_long) > 4 * len(mk.holders) + 1024:
-                    self._compact(mk, markets, True)
+                    self.compact(mk, markets, True)
             else:
                 trig = y_short(mk) + (share * K) // -s
                 heapq.heappush(mk.liq_short, (trig, self.counter, name, ver))
                 if len(mk.liq_short) > 4 * len(mk.holders) + 1024:
-                    self._compact(mk, markets, False)
+                    self.compact(mk, markets, False)
         return slack
 
     @staticmethod
-    def _compact(mk, markets, long_side: bool) -> None:
+    def compact(mk, markets, long_side: bool) -> None:
         # keep only the newest entry of every account (older versions are stale)
         heap = mk.liq_long if long_side else mk.liq_short
         newest: dict[str, tuple] = {}

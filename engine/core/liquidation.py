@@ -204,9 +204,9 @@ def circuit_breaker(engine, found: dict, exempt=None) -> list[str]:
         if not (over_count or over_share):
             continue
         tripped.append(m)
-        engine._emit({"type": "circuit_breaker_tripped", "market": m, "accounts": count, "oi_share": fmt_frac(share),
+        engine.emit({"type": "circuit_breaker_tripped", "market": m, "accounts": count, "oi_share": fmt_frac(share),
                       "limit_accounts": mk.breaker_accounts, "limit_oi_share": fmt_frac(mk.breaker_oi_share)})
-        engine._flag(mk, "circuit_breaker",
+        engine.flag(mk, "circuit_breaker",
                      f"one evaluation would liquidate {count} account(s) and {fmt_frac(share)} of open interest "
                      f"(limits {mk.breaker_accounts} and {fmt_frac(mk.breaker_oi_share)}); liquidations wait "
                      "for resume_liquidations")
@@ -313,7 +313,7 @@ def liquidate(engine, acct: Account, value: int, mm: int) -> None:
     # every order goes, except TP/SL in markets where liquidation is paused (those positions stay)
     for o in sorted(acct.orders.values(), key=lambda o: o.id):
         if o.order_type not in ("stop_loss", "take_profit") or liquidation_active(engine, markets[o.market]):
-            engine._remove_order(o, "liquidation")
+            engine.remove_order(o, "liquidation")
     active: list[tuple[Market, Position]] = []
     for mname in sorted(acct.positions):
         pos = acct.positions[mname]
@@ -335,7 +335,7 @@ def _liq_event(engine, acct: Account, mk: Market, side: int, by: str, size: int,
     ev = {"type": "liquidation", "account": acct.name, "market": mk.name, "side": "sell" if side < 0 else "buy",
           "size": size, "price": notional * SIZE_SCALE // size, "mark_price": mk.mark_price, "fee": fee,
           "bad_debt": bad_debt, "bankruptcy_price": bp, "step": k, "by": by}
-    engine._emit(ev)
+    engine.emit(ev)
     return ev
 
 
@@ -365,7 +365,7 @@ def _close_position(engine, acct: Account, mk: Market, q: int, k: int, events: l
                 acct.cash -= fee
                 acct.mcache = None
                 engine.insurance_fund += fee
-                engine._emit({"type": "insurance_fund", "change": fee, "balance": engine.insurance_fund,
+                engine.emit({"type": "insurance_fund", "change": fee, "balance": engine.insurance_fund,
                               "reason": "liquidation_fee", "account": acct.name})
             events.append(_liq_event(engine, acct, mk, side, "book", filled, notional, fee, 0, bp, k))
     # 2. the insurance fund takes the rest over at the bankruptcy price and closes it on the book
@@ -398,21 +398,21 @@ def _close_position(engine, acct: Account, mk: Market, q: int, k: int, events: l
                         engine.insurance_fund -= covered
                         acct.cash += covered
                         acct.mcache = None
-                        engine._emit({"type": "insurance_fund", "change": -covered, "balance": engine.insurance_fund,
+                        engine.emit({"type": "insurance_fund", "change": -covered, "balance": engine.insurance_fund,
                                       "reason": "bankruptcy", "account": acct.name})
                     events.append(_liq_event(engine, acct, mk, side, "adl", done, notional, 0,
                                              absorbed + covered, adl_bp, k))
     cur = acct.positions.get(mk.name)
     if cur is not None:
-        engine._drop_if_empty(acct, mk.name, cur)
+        engine.drop_if_empty(acct, mk.name, cur)
     engine.liq_dirty.add(acct.name)
 
 
 def _take(engine, acct: Account, mk: Market, taker: Order, limit: int, q: int) -> tuple[int, int]:
     """An IOC of ``q`` up to ``limit`` for the liquidated account; returns (filled, notional)."""
-    evs = engine._events
+    evs = engine.current_events
     n_before = len(evs)
-    rem = engine._take(mk, acct, taker, limit, q, 0, liquidation=True)
+    rem = engine.take_liquidity(mk, acct, taker, limit, q, 0, liquidation=True)
     filled = q - rem
     notional = 0
     if filled:
@@ -463,7 +463,7 @@ def _backstop(engine, acct: Account, mk: Market, taker: Order, side: int, q: int
             engine.insurance_fund -= gap
             acct.cash += gap
             acct.mcache = None
-            engine._emit({"type": "insurance_fund", "change": -gap, "balance": engine.insurance_fund,
+            engine.emit({"type": "insurance_fund", "change": -gap, "balance": engine.insurance_fund,
                           "reason": "liquidation_backstop", "account": acct.name})
             paid_total += gap
         done += filled
@@ -481,7 +481,7 @@ def settle_bad_debt(engine, acct: Account, ev: dict | None) -> None:
     if paid:
         engine.insurance_fund -= paid
         acct.cash += paid
-        engine._emit({"type": "insurance_fund", "change": -paid, "balance": engine.insurance_fund,
+        engine.emit({"type": "insurance_fund", "change": -paid, "balance": engine.insurance_fund,
                       "reason": "bad_debt", "account": acct.name})
     if ev is not None:
         ev["bad_debt"] += bad
@@ -489,7 +489,7 @@ def settle_bad_debt(engine, acct: Account, ev: dict | None) -> None:
     if rest:
         acct.cash += rest
         engine.socialized_loss += rest
-        engine._emit({"type": "socialized_loss", "account": acct.name, "amount": rest,
+        engine.emit({"type": "socialized_loss", "account": acct.name, "amount": rest,
                       "total": engine.socialized_loss})
     acct.mcache = None
 
@@ -568,11 +568,11 @@ def _deleverage(engine, acct: Account, mk: Market, side: int, qty: int, price: i
         if v_other + dv - 1 < 0:
             continue  # it would be pushed below zero: skipped (dYdX v4)
         pos = acct.positions[mk.name]
-        engine._apply_fill(acct, mk, pos, x * side, notional, 0)
-        engine._apply_fill(other, mk, op, -x * side, notional, 0)
-        engine._enforce_reduce_only(other, mk, op)
-        engine._drop_if_empty(other, mk.name, op)
-        engine._emit({"type": "deleverage", "market": mk.name, "account": acct.name, "counterparty": name,
+        engine.apply_fill(acct, mk, pos, x * side, notional, 0)
+        engine.apply_fill(other, mk, op, -x * side, notional, 0)
+        engine.enforce_reduce_only(other, mk, op)
+        engine.drop_if_empty(other, mk.name, op)
+        engine.emit({"type": "deleverage", "market": mk.name, "account": acct.name, "counterparty": name,
                       "size": x, "price": price, "side": "sell" if side < 0 else "buy"})
         engine.liq_dirty.add(other.name)
         done += x
@@ -581,7 +581,7 @@ def _deleverage(engine, acct: Account, mk: Market, side: int, qty: int, price: i
             absorbed -= dv
     cur = acct.positions.get(mk.name)
     if cur is not None:
-        engine._drop_if_empty(acct, mk.name, cur)
+        engine.drop_if_empty(acct, mk.name, cur)
     # drop the exhausted head of the ranking so a long cascade does not walk it again and again
     j = 0
     while j < len(ranked):

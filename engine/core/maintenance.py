@@ -17,7 +17,7 @@ Phases (brief agreement #2, Paradex's mechanics in shared/VENUES.md)::
 * ``open`` at ``start_ts + duration_ms`` (or later if validation held it), then ``done``.
 
 Liquidations and TP/SL triggers do not run while a market is restricted (mode != open, see
-``liquidation.liquidation_active`` and ``Engine._after_market_data``); reopening runs them at once.
+``liquidation.liquidation_active`` and ``Engine.after_market_data``); reopening runs them at once.
 The emergency brake aborts an active window (phase ``aborted``): the operators own the venue then.
 
 Every transition emits ``maintenance_phase`` {window_id, phase, markets, kind, until_ts}. The window
@@ -67,7 +67,7 @@ def _enter(engine, w: dict, phase: str, **extra) -> None:
     ev = {"type": "maintenance_phase", "window_id": w["window_id"], "phase": phase,
           "markets": list(w["markets"]), "kind": w["kind"], "until_ts": _until(w, phase)}
     ev.update(extra)
-    engine._emit(ev)
+    engine.emit(ev)
 
 
 def advance(engine) -> None:
@@ -102,7 +102,7 @@ def _step(engine, w: dict) -> bool:
             _enter(engine, w, "cancel_only")
             for mk in _markets(engine, w):
                 if mk.mode != "halted":
-                    engine._set_mode(mk, "cancel_only")
+                    engine.set_mode(mk, "cancel_only")
             return True
         return False
     if phase == "cancel_only":
@@ -133,7 +133,7 @@ def _step(engine, w: dict) -> bool:
             if names != w["failing"]:
                 w["failing"] = names
                 for f in failures:
-                    engine._emit({"type": "validation_failed", "check": f.check, "detail": f.detail,
+                    engine.emit({"type": "validation_failed", "check": f.check, "detail": f.detail,
                                   "window_id": w["window_id"]})
             return False
         w["failing"] = []
@@ -145,7 +145,7 @@ def _step(engine, w: dict) -> bool:
             if not mk.post_only_band or band < mk.post_only_band:
                 mk.post_only_band = min(band, mk.band)
             if mk.mode == "cancel_only":
-                engine._set_mode(mk, "post_only")
+                engine.set_mode(mk, "post_only")
         w["saved_bands"] = saved
         return True
     if phase == "post_only":
@@ -156,10 +156,10 @@ def _step(engine, w: dict) -> bool:
                 if mk.name in w["saved_bands"]:
                     mk.post_only_band = w["saved_bands"][mk.name]
                 if mk.mode == "post_only":
-                    engine._set_mode(mk, "open")
+                    engine.set_mode(mk, "open")
             w["saved_bands"] = {}
             engine.mark_epoch += 1
-            engine._after_market_data(mks)  # triggers and liquidations resume on reopened markets
+            engine.after_market_data(mks)  # triggers and liquidations resume on reopened markets
             return True
         return False
     if phase == "open":
@@ -195,7 +195,7 @@ def cancel(engine, a: dict) -> None:
     w["phase"] = "canceled"
     w["phase_ts"] = engine.now
     left = {m: engine.markets[m].mode for m in w["markets"] if m in engine.markets}
-    engine._emit({"type": "maintenance_canceled", "window_id": w["window_id"], "markets": list(w["markets"]),
+    engine.emit({"type": "maintenance_canceled", "window_id": w["window_id"], "markets": list(w["markets"]),
                   "kind": w["kind"], "phase": was, "started": was not in NOT_STARTED, "market_modes": left,
                   "operator": a["operator"], "reason": a["reason"]})
 
@@ -218,7 +218,7 @@ def reschedule(engine, a: dict) -> None:
     fresh["phase_ts"] = engine.now
     w.clear()
     w.update(fresh)
-    engine._emit({"type": "maintenance_rescheduled", "window_id": w["window_id"], "markets": list(w["markets"]),
+    engine.emit({"type": "maintenance_rescheduled", "window_id": w["window_id"], "markets": list(w["markets"]),
                   "kind": w["kind"], "start_ts": start, "previous_start_ts": before,
                   "duration_ms": w["duration_ms"], "phase": "scheduled",
                   "operator": a["operator"], "reason": a["reason"]})
@@ -249,7 +249,7 @@ def extend(engine, a: dict) -> None:
         w["post_only_ts"] = end - (w["end_ts"] - w["post_only_ts"])
     w["duration_ms"] = dur
     w["end_ts"] = end
-    engine._emit({"type": "maintenance_extended", "window_id": w["window_id"], "markets": list(w["markets"]),
+    engine.emit({"type": "maintenance_extended", "window_id": w["window_id"], "markets": list(w["markets"]),
                   "kind": w["kind"], "phase": phase, "duration_ms": dur, "previous_duration_ms": before,
                   "post_only_ts": w["post_only_ts"], "end_ts": end,
                   "operator": a["operator"], "reason": a["reason"]})

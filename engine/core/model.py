@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+
 from .book import Book, Order
 from .commands import MAX_OPEN_INTEREST, MAX_POSITION_NOTIONAL, MAX_SIZE
 
@@ -190,3 +192,24 @@ class Account:
         self.orders: dict[int, Order] = {}  # live order id -> Order (resting and triggers)
         self.liq_version = 0
         self.mcache: list[int] | None = None  # [mark_epoch, value, initial margin] while valid
+
+
+def hold_order(pos: Position, o: Order) -> None:
+    """Count a resting book order in its position: its open size on its side and, if reduce-only,
+    one more reduce order. (The engine's ``rest`` and a snapshot's bulk restore both use it.)"""
+    if o.side > 0:
+        pos.open_buy += o.remaining
+    else:
+        pos.open_sell += o.remaining
+    if o.reduce_only:
+        pos.reduce_orders += 1
+
+
+def push_trigger(mk: Market, o: Order) -> None:
+    """Put a TP/SL order on its market's trigger heap: a sell stop (a long's stop-loss) and a buy
+    take-profit fire on a falling mark, the others on a rising one."""
+    down = (o.order_type == "stop_loss") == (o.side < 0)
+    if down:
+        heapq.heappush(mk.trig_down, (-o.trigger_price, o.id))
+    else:
+        heapq.heappush(mk.trig_up, (o.trigger_price, o.id))

@@ -22,7 +22,7 @@ import orjson
 from .book import Order
 from .commands import MAX_OPEN_INTEREST, MAX_POSITION_NOTIONAL, MAX_SIZE
 from .margin import value_and_mm
-from .model import Account, Market, Position
+from .model import Account, Market, Position, hold_order, push_trigger
 from .runtime import gc_paused
 
 FORMAT = "perpdesk-state"
@@ -443,9 +443,9 @@ def _index_all(idx, accts: list[Account], markets: dict[str, Market]) -> None:
         heapq.heapify(mk.liq_long)
         heapq.heapify(mk.liq_short)
         if len(mk.liq_long) > 4 * len(mk.holders) + 1024:
-            idx._compact(mk, markets, True)
+            idx.compact(mk, markets, True)
         if len(mk.liq_short) > 4 * len(mk.holders) + 1024:
-            idx._compact(mk, markets, False)
+            idx.compact(mk, markets, False)
 
 
 def _by_name(accounts: dict[str, Account]) -> list[Account]:
@@ -472,12 +472,11 @@ def _account_name(a: Account) -> str:
 def _rest_all(rows: list, accounts: dict[str, Account], markets: dict[str, Market],
               eng_orders: dict[int, Order], coids: dict[tuple[str, str], int]) -> None:
     """Build the orders of ``rows`` (canonical records, in id order: their time priority) and do what
-    ``Engine._rest`` / ``Engine._rest_trigger`` do for each, into the fresh registries, with each
+    ``Engine._rest`` / ``Engine._rest_trigger`` do for each (through the same ``model.hold_order`` and
+    ``model.push_trigger``), into the fresh registries, with each
     market's book loaded in one go instead of an insert per order. Leaves the very same registries
     (in the same order), quantities, books and trigger heaps as resting them one by one (a test pins
     it). Raises KeyError/TypeError/ValueError on a malformed record."""
-    from .engine import Engine
-
     book_orders: dict[str, list[Order]] = {m: [] for m in markets}
     # ids stay the decoded int objects (registry keys without boxing them again); account and
     # market names become the account's and market's own strings (shared, hashes computed once).
@@ -516,15 +515,10 @@ def _rest_all(rows: list, accounts: dict[str, Account], markets: dict[str, Marke
             pos = acct.positions[mname] = Position(mk.funding_index)
         if otype == "stop_loss" or otype == "take_profit":
             pos.reduce_orders += 1
-            Engine._push_trigger(mk, o)
+            push_trigger(mk, o)
         else:
             blist.append(o)
-            if side > 0:
-                pos.open_buy += remaining
-            else:
-                pos.open_sell += remaining
-            if ro:
-                pos.reduce_orders += 1
+            hold_order(pos, o)
         reg[oid] = o
         aorders: dict = acct.orders
         aorders[oid] = o

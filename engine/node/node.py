@@ -449,7 +449,7 @@ class Node:
         self.stop()
         if self._anchor is not None:
             self._anchor.flush()
-        self._release_lease()
+        self.release_lease()
         if self.store is not None:
             self.store.close()
 
@@ -503,7 +503,7 @@ class Node:
         else:
             self._bg_verify = {"status": "ok", "upto_seq": upto}
 
-    def _release_lease(self) -> None:
+    def release_lease(self) -> None:
         lease, self._lease = self._lease, None
         if lease is not None:
             lease.release()
@@ -1645,7 +1645,7 @@ class Node:
                 break  # a gap in the journal: show what replays cleanly
             c = {k: v for k, v in cmd.items() if k != "seq"}
             if c.get("type") == "rollback":
-                cf_mod._preload(eng, c.get("snapshot_id"), resolve, snap.seq)
+                cf_mod.preload(eng, c.get("snapshot_id"), resolve, snap.seq)
             evs = eng.apply_obj(c)
             ts = c.get("ts") if isinstance(c.get("ts"), int) else eng.now
             if last_ts is not None and ts - last_ts > gap_ms:

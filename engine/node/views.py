@@ -53,7 +53,7 @@ def markets(engine) -> list[dict]:
             "funding_index": mk.funding_index,
             # read-only: the rate the current interval's samples give so far (the last interval's average
             # while it has none) and when that interval closes; halted markets accrue nothing meanwhile
-            "funding_rate_next": Engine._funding_rate(mk)[0],
+            "funding_rate_next": Engine.funding_rate_of(mk)[0],
             "next_funding_ts": next_ts,
             "open_interest": mk.long_oi,
             "open_orders": sum(lv.count for lv in b.bids.values()) + sum(lv.count for lv in b.asks.values()),

@@ -718,7 +718,7 @@ class ScenarioRun:
             node.submit(c, SYSTEM)
         self._crash["unacknowledged"] = len(inflight)
         self._abandoned.append(node)  # no close, no final snapshot: abandoned as a dead process would be
-        node._release_lease()  # a dead process's lock on the database goes with it (engine/store/lease.py)
+        node.release_lease()  # a dead process's lock on the database goes with it (engine/store/lease.py)
         self.node = None
         return [f"node down at seq {eng.seq}; {len(inflight)} commands in flight were never acknowledged"]
 
