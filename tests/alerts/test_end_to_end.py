@@ -8,10 +8,8 @@ from engine.alerts import AlertDispatcher
 from engine.config import parse_config
 from engine.markets import default_market_commands
 from engine.node import Node
-from engine.roles import Actor
+from tests.kit import ADMIN, APPROVER
 
-ADMIN = Actor("ada", "admin")
-APPROVER = Actor("bo", "approver")
 SLACK_TOKEN = "T0001/B0001/abcdefSECRETslack"
 PD_KEY = "pdROUTINGkeySECRET000000000000000"
 DISCORD_TOKEN = "discordSECRETtoken"

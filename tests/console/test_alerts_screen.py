@@ -10,6 +10,7 @@ from console.palette import DeskCommands
 from console.screens.alerts import AlertsScreen
 from console.screenshots import TRIP
 from engine.config import parse_config
+from tests.kit import wait_until_async
 
 from .test_flows import SIZE, text_of
 
@@ -136,7 +137,6 @@ async def test_dashboard_shows_each_price_sources_health(desk_app):
 
 async def test_live_desk_takes_its_index_from_the_feeds():
     """A live console with feeds: the FeedRunner's index is journaled, the simulator's own oracle is not."""
-    import asyncio
 
     from console.factory import make_app
 
@@ -151,11 +151,9 @@ async def test_live_desk_takes_its_index_from_the_feeds():
     app = make_app(seed=7, frozen=False, accounts=20, db="memory", incident=False, config=cfg,
                    outside={"feed_client": httpx.Client(transport=httpx.MockTransport(prices))})
     async with app.run_test(size=SIZE):
-        for _ in range(100):
-            await asyncio.sleep(0.05)
-            journal = list(app.node.journal)
-            if any(c["type"] == "oracle_price" and c.get("source") == "index" for c in journal):
-                break
+        await wait_until_async(lambda: any(c["type"] == "oracle_price" and c.get("source") == "index"
+                                           for c in list(app.node.journal)), 5.0, interval=0.05,
+                               what="an index oracle price in the journal")
         btc = [c for c in list(app.node.journal) if c["type"] == "oracle_price" and c["market"] == "BTC-USD-PERP"]
         assert btc and all(c["source"] == "index" for c in btc)
         assert btc[0]["price"] == "97100"

@@ -5,9 +5,9 @@ with Cancel focused and a required reason; a role that may not is refused before
 import pytest
 from textual.widgets import Button, Input, Select
 
-from console.screens.controls import FieldConfirmModal
-from console.screens.venue import VenueModal
-from console.widgets import StatusBanner
+from console.modals.confirm import ConfirmDialog
+from console.modals.venue import VenueModal
+from console.widgets.banner import StatusBanner
 
 from .test_flows import SIZE, messages, text_of
 
@@ -60,7 +60,7 @@ async def test_cancel_the_selected_window_cancel_focused_and_a_reason_required(d
         assert "canceled" in str(app.screen.query_one("#mw-table").get_row_at(0))
         await pilot.press("X")  # a finished window: refused before a dialog
         await pilot.pause()
-        assert not isinstance(app.screen, FieldConfirmModal) and app.screen.id != "cancel-window-modal"
+        assert not isinstance(app.screen, ConfirmDialog) and app.screen.id != "cancel-window-modal"
         assert any("already finished" in m for m in messages(app))
 
 
@@ -72,7 +72,7 @@ async def test_reschedule_and_extend_the_selected_window(desk_app):
         await pilot.press("T")
         await pilot.pause()
         modal = app.screen
-        assert isinstance(modal, FieldConfirmModal) and app.focused.id == "cancel"
+        assert isinstance(modal, ConfirmDialog) and app.focused.id == "cancel"
         modal.query_one("#field-value", Input).value = "25:00"
         modal.query_one("#field-reason", Input).value = "vendor late"
         await pilot.pause()
@@ -89,7 +89,7 @@ async def test_reschedule_and_extend_the_selected_window(desk_app):
         await pilot.press("E")
         await pilot.pause()
         modal = app.screen
-        assert isinstance(modal, FieldConfirmModal) and app.focused.id == "cancel"
+        assert isinstance(modal, ConfirmDialog) and app.focused.id == "cancel"
         modal.query_one("#field-value", Input).value = "10"  # not longer than 15 minutes
         modal.query_one("#field-reason", Input).value = "bigger migration"
         await pilot.pause()
@@ -169,12 +169,12 @@ async def test_a_viewer_is_refused_before_any_control_dialog_opens(desk_app):
         for key in ("X", "T", "E"):
             await pilot.press(key)
             await pilot.pause()
-            assert app.screen.id not in ("cancel-window-modal",) and not isinstance(app.screen, FieldConfirmModal)
+            assert app.screen.id not in ("cancel-window-modal",) and not isinstance(app.screen, ConfirmDialog)
         await pilot.press("c")
         await pilot.pause()
         for key in ("M", "X"):
             await pilot.press(key)
             await pilot.pause()
-            assert not isinstance(app.screen, FieldConfirmModal)
+            assert not isinstance(app.screen, ConfirmDialog)
         assert sum("needs operator" in m for m in messages(app)) >= 5, messages(app)
         assert _win(app, "mw-9")["phase"] == "scheduled"

@@ -5,11 +5,13 @@ venue that is not braked needs an override and a stale preview is recomputed at 
 import pytest
 from textual.widgets import Button, Input
 
-from console.dialogs import ConfirmModal
+from console.modals.brake import BrakeModal
+from console.modals.confirm import ConfirmDialog
+from console.modals.release import ReleaseModal
+from console.modals.rollback import RollbackModal
 from console.screens.alerts import AlertsScreen
-from console.screens.brake import BrakeModal, ReleaseModal
 from console.screens.refunds import RefundsScreen
-from console.screens.snapshots import RollbackModal, SnapshotsScreen
+from console.screens.snapshots import SnapshotsScreen
 from console.screenshots import TRIP
 
 from .test_flows import SIZE, messages, text_of
@@ -23,11 +25,11 @@ async def test_ctrl_q_asks_first_with_cancel_focused(desk_app):
         await pilot.press("ctrl+q")
         await pilot.pause()
         modal = app.screen
-        assert isinstance(modal, ConfirmModal) and modal.id == "quit-modal"
+        assert isinstance(modal, ConfirmDialog) and modal.id == "quit-modal"
         assert modal.focused is modal.query_one("#cancel", Button)
         await pilot.press("enter")  # Enter on Cancel: still here
         await pilot.pause()
-        assert app.is_running and not isinstance(app.screen, ConfirmModal)
+        assert app.is_running and not isinstance(app.screen, ConfirmDialog)
         await pilot.press("ctrl+q", "tab", "enter")  # Tab to Quit, Enter
         await pilot.pause()
         assert app.return_code == 0 and not app.is_running
@@ -45,7 +47,7 @@ async def test_brake_dialog_ignores_y_and_requires_a_typed_reason(desk_app):
         assert app.screen is modal and not app.gateway.status()["brake_engaged"]
         trip = modal.query_one("#trip", Button)
         assert trip.disabled
-        modal.action_trip()  # even called directly: no reason, no brake
+        modal.action_confirm()  # even called directly: no reason, no brake
         await pilot.pause()
         assert app.screen is modal and "reason is required" in text_of(modal.query_one("#brake-error"))
         await pilot.press("shift+tab", *"   ", "enter")  # blanks are no reason
@@ -81,7 +83,7 @@ async def test_ctrl_l_confirms_with_a_required_reason_both_ways(desk_app):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+l")
         modal = app.screen
-        assert isinstance(modal, ConfirmModal) and modal.focused.id == "cancel"
+        assert isinstance(modal, ConfirmDialog) and modal.focused.id == "cancel"
         assert modal.query_one("#confirm", Button).disabled
         await pilot.press("enter")  # Cancel
         await pilot.pause()
@@ -91,7 +93,7 @@ async def test_ctrl_l_confirms_with_a_required_reason_both_ways(desk_app):
         assert app.gateway.status()["liquidations_paused"]
         assert any(a["reason"] == "bad marks on BTC" for a in app.gateway.audit(50, "pause_liquidations"))
         await pilot.press("ctrl+l")  # resume asks too, with its own reason
-        assert isinstance(app.screen, ConfirmModal) and "RESUME" in str(app.screen.query_one("#dialog-title").render())
+        assert isinstance(app.screen, ConfirmDialog) and "RESUME" in str(app.screen.query_one("#dialog-title").render())
         await pilot.press("shift+tab", *"marks verified", "enter", "enter")
         await pilot.pause()
         assert not app.gateway.status()["liquidations_paused"]
@@ -139,7 +141,7 @@ async def test_rollback_of_a_live_venue_needs_the_override_and_recomputes_a_stal
         modal.query_one("#confirm-reason", Input).value = "corrupted marks"
         await pilot.pause()
         assert modal.query_one("#confirm", Button).disabled  # not without the override
-        modal._confirm()
+        modal.action_confirm()
         assert "override" in text_of(modal.query_one("#confirm-error"))
         modal.query_one("#override").value = True
         await pilot.pause()

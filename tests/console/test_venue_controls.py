@@ -4,10 +4,10 @@ required reason, refused before the dialog for a role that may not; the banner s
 import pytest
 from textual.widgets import Button, Input, Select
 
+from console.modals.venue import VenueModal
 from console.palette import DeskCommands
-from console.screens.venue import VenueModal
 from console.screenshots import TRIP
-from console.widgets import StatusBanner
+from console.widgets.banner import StatusBanner
 
 from .test_flows import SIZE, messages, text_of
 

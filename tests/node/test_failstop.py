@@ -9,8 +9,9 @@ import pytest
 
 from engine import Engine
 from engine.node import Node, NodeError
+from tests.kit import ADMIN
 
-from .conftest import ADMIN, seed_venue
+from .conftest import seed_venue
 
 
 class _Booming:

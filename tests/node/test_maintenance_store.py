@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from engine.node import Node
-
-from .conftest import ADMIN
+from tests.kit import ADMIN
 
 MIN = 60_000
 

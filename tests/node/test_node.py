@@ -8,12 +8,9 @@ from engine.node import Node, NodeError
 from engine.roles import Actor
 from engine.store import Store, StoreError
 from engine.verify import verify_store
+from tests.kit import ADMIN, APPROVER, OPERATOR, VIEWER
 
-from .conftest import ADMIN, seed_venue
-
-VIEWER = Actor("vic", "viewer")
-OPERATOR = Actor("olga", "operator")
-APPROVER = Actor("april", "approver")
+from .conftest import seed_venue
 
 
 def trade(node: Node, ts: int) -> None:

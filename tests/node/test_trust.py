@@ -16,14 +16,11 @@ from engine import trust
 from engine.core import Engine
 from engine.node import Node, NodeError, TrustError
 from engine.refunds import read_csv, run_export
-from engine.roles import Actor
 from engine.store import Store, journal_hash
 from engine.verify import run as verify_run
+from tests.kit import ADMIN, APPROVER, OPERATOR
 
-from .conftest import ADMIN, seed_venue
-
-OPERATOR = Actor("olga", "operator")
-APPROVER = Actor("april", "approver")
+from .conftest import seed_venue
 
 
 def build(db_url: str, snapshot_at_end: bool = True) -> None:

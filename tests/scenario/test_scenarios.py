@@ -10,6 +10,7 @@ from console.cli import main
 from engine.commands import SPECS
 from engine.scenario import load_scenario, shipped
 from engine.scenario_runner import ScenarioRun
+from tests.kit import DEMO
 
 SMALL = 200  # accounts: fast in pure Python, still a few dozen leveraged traders
 GUARDS = "set_safeguards" in SPECS
@@ -127,7 +128,7 @@ async def test_console_opens_on_the_scenario_desk() -> None:
     app = demo_app(run)
     run.run_until(run.start + 64 * 60_000)  # just after the brake
     try:
-        async with app.run_test(size=(160, 50)) as pilot:
+        async with app.run_test(size=DEMO) as pilot:
             await pilot.pause()
             assert app.node is run.node
             assert app.gateway.status()["brake_engaged"] is True
