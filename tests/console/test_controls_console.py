@@ -8,8 +8,9 @@ from textual.widgets import Button, Input, Select
 from console.modals.confirm import ConfirmDialog
 from console.modals.venue import VenueModal
 from console.widgets.banner import StatusBanner
+from tests.kit import DESK
 
-from .test_flows import SIZE, messages, text_of
+from .test_flows import messages, text_of
 
 pytestmark = pytest.mark.asyncio
 MIN = 60_000
@@ -37,7 +38,7 @@ async def _on_maintenance(app, pilot) -> None:
 
 async def test_cancel_the_selected_window_cancel_focused_and_a_reason_required(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         _window(app)
         await _on_maintenance(app, pilot)
         await pilot.press("X")
@@ -66,7 +67,7 @@ async def test_cancel_the_selected_window_cancel_focused_and_a_reason_required(d
 
 async def test_reschedule_and_extend_the_selected_window(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         start = _window(app)
         await _on_maintenance(app, pilot)
         await pilot.press("T")
@@ -103,7 +104,7 @@ async def test_reschedule_and_extend_the_selected_window(desk_app):
 
 async def test_withdrawals_pause_from_the_venue_controls_shows_in_the_banner_and_dashboard(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press("o")
         modal = app.screen
         assert isinstance(modal, VenueModal) and "withdrawals enabled" in text_of(modal.query_one("#venue-state"))
@@ -124,7 +125,7 @@ async def test_withdrawals_pause_from_the_venue_controls_shows_in_the_banner_and
 
 async def test_freeze_the_selected_account_and_cancel_its_orders(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         gw = app.gateway
         await pilot.press("c")
         await pilot.pause()
@@ -159,7 +160,7 @@ async def test_freeze_the_selected_account_and_cancel_its_orders(desk_app):
 
 async def test_a_viewer_is_refused_before_any_control_dialog_opens(desk_app):
     app = desk_app(role="viewer", operator="victor")
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         _window_as_admin = app.node.call  # the viewer cannot schedule; the venue's own actor can
         _window_as_admin({"type": "schedule_maintenance", "window_id": "mw-9", "markets": ["BTC-USD-PERP"],
                           "start_ts": app.gateway.status()["now"] + 30 * MIN, "duration_ms": 15 * MIN,

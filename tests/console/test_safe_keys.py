@@ -13,15 +13,16 @@ from console.screens.alerts import AlertsScreen
 from console.screens.refunds import RefundsScreen
 from console.screens.snapshots import SnapshotsScreen
 from console.screenshots import TRIP
+from tests.kit import DESK
 
-from .test_flows import SIZE, messages, text_of
+from .test_flows import messages, text_of
 
 pytestmark = pytest.mark.asyncio
 
 
 async def test_ctrl_q_asks_first_with_cancel_focused(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press("ctrl+q")
         await pilot.pause()
         modal = app.screen
@@ -37,7 +38,7 @@ async def test_ctrl_q_asks_first_with_cancel_focused(desk_app):
 
 async def test_brake_dialog_ignores_y_and_requires_a_typed_reason(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press("ctrl+b")
         modal = app.screen
         assert isinstance(modal, BrakeModal)
@@ -63,7 +64,7 @@ async def test_brake_dialog_ignores_y_and_requires_a_typed_reason(desk_app):
 
 async def test_release_requires_a_typed_reason_and_ignores_y(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press(*TRIP, "ctrl+r")
         modal = app.screen
         assert isinstance(modal, ReleaseModal)
@@ -80,7 +81,7 @@ async def test_release_requires_a_typed_reason_and_ignores_y(desk_app):
 
 async def test_ctrl_l_confirms_with_a_required_reason_both_ways(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press("ctrl+l")
         modal = app.screen
         assert isinstance(modal, ConfirmDialog) and modal.focused.id == "cancel"
@@ -103,7 +104,7 @@ async def test_ctrl_l_confirms_with_a_required_reason_both_ways(desk_app):
 
 async def test_t_means_alerts_on_the_refunds_screen_too(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press("r")
         assert isinstance(app.screen, RefundsScreen)
         await pilot.press("t")
@@ -113,7 +114,7 @@ async def test_t_means_alerts_on_the_refunds_screen_too(desk_app):
 
 async def test_rollback_on_a_braked_venue_needs_no_override(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press(*TRIP, "s", "enter", "ctrl+k")
         modal = app.screen
         assert isinstance(modal, RollbackModal) and not modal.needs_override
@@ -129,7 +130,7 @@ async def test_rollback_on_a_braked_venue_needs_no_override(desk_app):
 
 async def test_rollback_of_a_live_venue_needs_the_override_and_recomputes_a_stale_preview(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press("s", "enter", "ctrl+k")
         screen = app.screen_stack[-2]
         assert isinstance(screen, SnapshotsScreen)
