@@ -45,7 +45,7 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
     # the live console is durable: keep the bench's database out of the real home
     os.environ.setdefault("PERPDESK_HOME", tempfile.mkdtemp(prefix="perpdesk-bench-"))
     from console.factory import leveraged_pairs, make_app, oracle_shock
-    from console.screens.brake import BrakeModal
+    from console.modals.brake import BrakeModal
     from console.screens.dashboard import DashboardScreen
     from console.screens.liquidations import LiquidationsScreen
 

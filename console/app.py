@@ -522,12 +522,12 @@ class PerpdeskApp(App):
             super().delay_update(delay)
 
     def action_help(self) -> None:
-        from .screens.help import HelpScreen
+        from .modals.help import HelpScreen
 
         self.push_screen(HelpScreen(self.screen))
 
     def action_brake(self) -> None:
-        from .screens.brake import BrakeModal
+        from .modals.brake import BrakeModal
 
         if isinstance(self.screen, BrakeModal):
             return
@@ -557,7 +557,7 @@ class PerpdeskApp(App):
         self.push_screen(modal, done)
 
     def action_release(self) -> None:
-        from .screens.brake import ReleaseModal
+        from .modals.release import ReleaseModal
 
         modal = ReleaseModal(None)
         self._load_into(modal, self.gateway.checks, "Validation checks failed to run")
@@ -591,7 +591,7 @@ class PerpdeskApp(App):
         self.call_from_thread(modal.load, data)
 
     def action_toggle_liquidations(self) -> None:
-        from .dialogs import ConfirmModal
+        from .modals.confirm import ConfirmDialog
 
         paused = self.vm.get("status", {}).get("liquidations_paused")
         if paused:
@@ -609,13 +609,13 @@ class PerpdeskApp(App):
                 return
             self.run_command(label, lambda: fn(None, reason), success=f"Liquidations {verb} on every market")
 
-        self.push_screen(ConfirmModal(label.upper(), explain, label, id="liquidations-modal"), done)
+        self.push_screen(ConfirmDialog(label.upper(), explain, label, id="liquidations-modal"), done)
 
     async def action_quit(self) -> None:
         """Quit only after a confirmation (Cancel focused): quitting stops the venue."""
-        from .dialogs import ConfirmModal
+        from .modals.confirm import ConfirmDialog
 
-        if isinstance(self.screen, ConfirmModal) and self.screen.id == "quit-modal":
+        if isinstance(self.screen, ConfirmDialog) and self.screen.id == "quit-modal":
             return
 
         def done(ok) -> None:
@@ -624,8 +624,8 @@ class PerpdeskApp(App):
 
         what = ("the scenario stops where it is" if getattr(self, "director", None) is not None
                 else "the venue stops with it: the market, the sequencer and the database close")
-        self.push_screen(ConfirmModal("QUIT PERPDESK", f"Leave the console: {what}.", "Quit", reason=False,
-                                      id="quit-modal"), done)
+        self.push_screen(ConfirmDialog("QUIT PERPDESK", f"Leave the console: {what}.", "Quit", reason=False,
+                                       id="quit-modal"), done)
 
     # ---- venue controls ------------------------------------------------------------
     #: extra command palette entries: (name, help, action)
@@ -642,7 +642,7 @@ class PerpdeskApp(App):
     ]
 
     def why_not_venue(self, control: str) -> str | None:
-        from .screens.venue import CONTROLS
+        from .modals.venue import CONTROLS
 
         need = CONTROLS[control][3]
         gw = self.gateway
@@ -653,7 +653,7 @@ class PerpdeskApp(App):
         return None
 
     def action_venue(self, control: str = "mode") -> None:
-        from .screens.venue import VenueModal
+        from .modals.venue import VenueModal
 
         why = self.why_not_venue(control)
         if why:  # refused before a dialog opens
@@ -677,7 +677,7 @@ class PerpdeskApp(App):
         self.push_screen(VenueModal(control, markets, status, backlog), done)
 
     def apply_venue(self, c: dict, markets: list[dict]) -> None:
-        from .screens.venue import CONTROLS, needs
+        from .modals.venue import CONTROLS, needs
 
         gw = self.gateway
         control, value, market, reason = str(c["control"]), str(c["value"]), c["market"], c["reason"]

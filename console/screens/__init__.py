@@ -1,1 +1,1 @@
-"""The console's screens and modals."""
+"""The console's desk screens, one per module (their dialogs are in console/modals/)."""

@@ -11,9 +11,10 @@ from textual.widgets import DataTable, Input, Static
 
 from .. import format as fmt
 from ..gateway import GatewayError
-from ..tables import clear_table, setup_columns, sync_table
-from ..widgets import DeskScreen
-from .controls import FieldConfirmModal
+from ..modals.confirm import ConfirmDialog
+from ..modals.field import Field
+from ..widgets.desk_screen import DeskScreen
+from ..widgets.tables import clear_table, setup_columns, sync_table
 
 COLUMNS = [("account", "Account"), ("value", "Value", "right"), ("im", "Initial margin", "right"), ("mm", "Maint. margin", "right"),
            ("ratio", "MM / value", "right"), ("positions", "Pos", "right"), ("orders", "Ord", "right")]
@@ -223,8 +224,11 @@ class AccountsScreen(DeskScreen):
             self.app.run_command("Account mode", lambda: gw.set_account_mode(name, new, res["reason"]),
                                  success=f"{name} is {MODE_LABEL[new]}")
 
-        self.app.push_screen(FieldConfirmModal("ACCOUNT MODE", what, "Set mode", "Set to", options=ACCOUNT_MODES,
-                                               value=other, id="account-mode-modal"), confirmed)
+        self.app.push_screen(ConfirmDialog(
+            "ACCOUNT MODE", what, "Set mode", id="account-mode-modal",
+            fields=[Field("field-value", "Set to", kind="select", key="value", options=tuple(ACCOUNT_MODES),
+                          value=other, error_id="field-error")],
+            reason_id="field-reason", body_id="field-explain"), confirmed)
 
     def action_cancel_account_orders(self) -> None:
         a = self._target("cancel_account_orders")
@@ -250,6 +254,8 @@ class AccountsScreen(DeskScreen):
             self.app.run_command("Cancel orders", lambda: gw.cancel_account_orders(name, market, res["reason"]),
                                  success=f"{name}: orders canceled in {market or 'every market'}")
 
-        self.app.push_screen(FieldConfirmModal("CANCEL THE ACCOUNT'S ORDERS", what, "Cancel orders", "Market",
-                                               options=[("every market", "*")] + [(m, m) for m in markets],
-                                               id="cancel-orders-modal"), confirmed)
+        self.app.push_screen(ConfirmDialog(
+            "CANCEL THE ACCOUNT'S ORDERS", what, "Cancel orders", id="cancel-orders-modal",
+            fields=[Field("field-value", "Market", kind="select", key="value",
+                          options=(("every market", "*"), *((m, m) for m in markets)), error_id="field-error")],
+            reason_id="field-reason", body_id="field-explain"), confirmed)

@@ -10,8 +10,8 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from .. import format as fmt
-from ..tables import setup_columns, sync_table
-from ..widgets import DeskScreen
+from ..widgets.desk_screen import DeskScreen
+from ..widgets.tables import setup_columns, sync_table
 
 COLUMNS = [("time", "Time (UTC)"), ("kind", "Kind"), ("action", "Action"), ("sink", "Sink"),
            ("attempt", "Attempt"), ("status", "Status"), ("http", "HTTP"), ("error", "Error")]

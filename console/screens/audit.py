@@ -5,73 +5,16 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Label, Static
+from textual.widgets import DataTable, Input
 
 from .. import format as fmt
-from ..dialogs import Dialog
-from ..tables import setup_columns, sync_table
-from ..widgets import DeskScreen
+from ..modals.audit_detail import AuditDetail
+from ..widgets.desk_screen import DeskScreen
+from ..widgets.tables import setup_columns, sync_table
 
 
 def _cut(s: str, width: int) -> str:
     return s if len(s) <= width else s[:width - 1] + "…"
-
-
-#: the objects an audited command names, in the order the detail view lists them
-NAMED = ("snapshot_id", "to_seq", "seq", "window_id", "refund_id", "account", "market", "markets", "fund",
-         "amount", "mode", "enabled", "label", "check", "command")
-
-
-def detail_text(r: dict) -> Text:
-    """An audit entry in full: who, when, the complete outcome and reason, and what it names."""
-    t = Text()
-    t.append(f"{fmt.date_time(r.get('ts'))} UTC   {r.get('operator', '')} ({r.get('role', '')})\n", style="bold")
-    t.append("action   ", style="dim")
-    t.append(f"{r.get('action', '')}\n", style="bold")
-    t.append("reason   ", style="dim")
-    t.append(f"{r.get('reason') or '—'}\n")
-    t.append("outcome  ", style="dim")
-    outcome = r.get("outcome", "")
-    t.append(f"{outcome}\n", style="green" if outcome in ("ok", "approved", "paid") else "bold red"
-             if outcome.startswith(("refused", "rejected", "error")) else "")
-    cmd = r.get("command") or {}
-    if isinstance(cmd, dict) and cmd:
-        named = [(k, cmd[k]) for k in NAMED if k in cmd]
-        if named:
-            t.append("\nnames\n", style="bold")
-            for k, v in named:
-                t.append(f"  {k:<12}", style="dim")
-                t.append(f"{', '.join(map(str, v)) if isinstance(v, list) else v}\n")
-        t.append("\ncommand\n", style="bold")
-        for k in sorted(cmd):
-            t.append(f"  {k:<16}", style="dim")
-            t.append(f"{cmd[k]}\n")
-    if r.get("id") is not None:
-        t.append(f"\naudit record {r['id']}  hash {fmt.short_hash(r.get('hash'))}", style="dim")
-    return t
-
-
-class AuditDetail(ModalScreen[None]):
-    """One audit entry in full (Enter on a row); Esc or Enter closes it."""
-
-    BINDINGS = [Binding("escape,enter,q", "dismiss", "Close", id="audit_detail_close")]
-
-    def __init__(self, entry: dict) -> None:
-        super().__init__(id="audit-detail")
-        self.entry = entry
-
-    def compose(self) -> ComposeResult:
-        with Dialog(keys="Esc or Enter closes · ↑/↓ scroll", classes="warning"):
-            yield Label(f"AUDIT — {self.entry.get('action', '')}", id="dialog-title")
-            with VerticalScroll(classes="dialog-body"):
-                yield Static(detail_text(self.entry), id="audit-detail-body")
-            with Horizontal(classes="buttons"):
-                yield Button("Close", id="close", variant="primary")
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(None)
 
 
 COLUMNS = [("time", "Time (UTC)"), ("operator", "Operator"), ("role", "Role"), ("action", "Action"),

@@ -16,9 +16,10 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from .. import format as fmt
-from ..livetable import LiveTable
-from ..tables import setup_columns
-from ..widgets import DeskScreen, show_content
+from ..widgets.content import show_content
+from ..widgets.desk_screen import DeskScreen
+from ..widgets.livetable import LiveTable
+from ..widgets.tables import setup_columns
 
 LEVELS = 20  # price levels per side
 TAPE = 40  # trades on the tape

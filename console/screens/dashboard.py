@@ -8,9 +8,10 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Sparkline, Static
 
 from .. import format as fmt
-from ..livetable import LiveTable
-from ..tables import setup_columns
-from ..widgets import DeskScreen, show_content
+from ..widgets.content import show_content
+from ..widgets.desk_screen import DeskScreen
+from ..widgets.livetable import LiveTable
+from ..widgets.tables import setup_columns
 
 MARKET_COLUMNS = [("market", "Market"), ("mode", "Mode"), ("index", "Index", "right"), ("mark", "Mark", "right"),
                   ("funding", "Rate /8h", "right"), ("next_funding", "Next /8h, ends", "right"), ("oi", "Open int.", "right"), ("orders", "Orders", "right"),

@@ -9,9 +9,10 @@ from textual.containers import Horizontal
 from textual.widgets import Input, Sparkline, Static
 
 from .. import format as fmt
-from ..livetable import LiveTable
-from ..tables import setup_columns
-from ..widgets import DeskScreen, show_content
+from ..widgets.content import show_content
+from ..widgets.desk_screen import DeskScreen
+from ..widgets.livetable import LiveTable
+from ..widgets.tables import setup_columns
 
 COLUMNS = [("time", "Time"), ("account", "Account"), ("market", "Market"), ("side", "Side"),
            ("size", "Size", "right"), ("price", "Price", "right"), ("fee", "Fee", "right"), ("bad_debt", "Bad debt", "right"), ("seq", "Seq", "right"), ("note", "Note")]

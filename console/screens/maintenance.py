@@ -11,10 +11,10 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from .. import format as fmt
-from ..dialogs import ConfirmModal
-from ..tables import setup_columns, sync_table
-from ..widgets import DeskScreen
-from .controls import FieldConfirmModal
+from ..modals.confirm import ConfirmDialog
+from ..modals.field import Field
+from ..widgets.desk_screen import DeskScreen
+from ..widgets.tables import setup_columns, sync_table
 
 KINDS = [("database upgrade", "database_upgrade"), ("oracle restart", "oracle_restart"), ("scale-up", "scale_up")]
 WINDOW_COLUMNS = [("id", "Window"), ("kind", "Kind"), ("markets", "Markets"), ("start", "Start (UTC)"),
@@ -214,9 +214,9 @@ class MaintenanceScreen(DeskScreen):
                 return
             self._schedule(fields, reason)
 
-        self.app.push_screen(ConfirmModal("SCHEDULE MAINTENANCE WINDOW", what, "Schedule", danger=False,
-                                          placeholder="e.g. database upgrade 16.2 (journaled, required)",
-                                          id="schedule-modal"), confirmed)
+        self.app.push_screen(ConfirmDialog(
+            "SCHEDULE MAINTENANCE WINDOW", what, "Schedule", danger=False,
+            reason_placeholder="e.g. database upgrade 16.2 (journaled, required)", id="schedule-modal"), confirmed)
 
     def _schedule(self, fields: dict, reason: str) -> None:
         def after(out) -> None:
@@ -281,8 +281,8 @@ class MaintenanceScreen(DeskScreen):
             self.app.run_command("Cancel maintenance", lambda: gw.cancel_maintenance(w["window_id"], reason),
                                  success=f"Window {w['window_id']} canceled")
 
-        self.app.push_screen(ConfirmModal("CANCEL MAINTENANCE WINDOW", what, "Cancel window",
-                                          id="cancel-window-modal"), confirmed)
+        self.app.push_screen(ConfirmDialog("CANCEL MAINTENANCE WINDOW", what, "Cancel window",
+                                           id="cancel-window-modal"), confirmed)
 
     def action_reschedule_window(self) -> None:
         w = self._target("reschedule_window", ("scheduled", "announced"),
@@ -315,10 +315,11 @@ class MaintenanceScreen(DeskScreen):
                                  lambda: gw.reschedule_maintenance(w["window_id"], ts, res["reason"]),
                                  success=f"Window {w['window_id']} now starts {fmt.date_time(ts)} UTC")
 
-        self.app.push_screen(FieldConfirmModal("RESCHEDULE MAINTENANCE WINDOW", what, "Reschedule",
-                                               "New start (HH:MM UTC or +15m)", check=check,
-                                               placeholder="e.g. 05:30 or +2h", danger=False,
-                                               id="reschedule-modal"), confirmed)
+        self.app.push_screen(ConfirmDialog(
+            "RESCHEDULE MAINTENANCE WINDOW", what, "Reschedule", danger=False, id="reschedule-modal",
+            fields=[Field("field-value", "New start (HH:MM UTC or +15m)", key="value", check=check,
+                          placeholder="e.g. 05:30 or +2h", error_id="field-error")],
+            reason_id="field-reason", body_id="field-explain"), confirmed)
 
     def action_extend_window(self) -> None:
         w = self._target("extend_window", ("scheduled", "announced", "cancel_only", "snapshot", "work"),
@@ -351,7 +352,8 @@ class MaintenanceScreen(DeskScreen):
                                  lambda: gw.extend_maintenance(w["window_id"], dur, res["reason"]),
                                  success=f"Window {w['window_id']} now lasts {fmt.duration(dur)}")
 
-        self.app.push_screen(FieldConfirmModal("EXTEND MAINTENANCE WINDOW", what, "Extend",
-                                               "New total duration (minutes)", check=check,
-                                               placeholder=f"more than {current}", danger=False,
-                                               id="extend-modal"), confirmed)
+        self.app.push_screen(ConfirmDialog(
+            "EXTEND MAINTENANCE WINDOW", what, "Extend", danger=False, id="extend-modal",
+            fields=[Field("field-value", "New total duration (minutes)", key="value", check=check,
+                          placeholder=f"more than {current}", error_id="field-error")],
+            reason_id="field-reason", body_id="field-explain"), confirmed)

@@ -5,15 +5,13 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
+from textual.widgets import DataTable, Static
 
 from .. import format as fmt
-from ..dialogs import Dialog
 from ..gateway import GatewayError
-from ..tables import clear_table, setup_columns, sync_table
-from ..widgets import DeskScreen
+from ..modals.rollback import RollbackModal
+from ..widgets.desk_screen import DeskScreen
+from ..widgets.tables import clear_table, setup_columns, sync_table
 
 SNAP_COLUMNS = [("time", "Time (UTC)"), ("id", "Snapshot"), ("label", "Label"), ("trigger", "Trigger"),
                 ("seq", "Seq", "right"), ("hash", "State hash"), ("size", "Size", "right")]
@@ -214,89 +212,3 @@ class SnapshotsScreen(DeskScreen):
 
     def why_not(self, action: str) -> str | None:
         return self.app.why_not(action)
-
-
-class RollbackModal(ModalScreen[tuple[str, bool] | None]):
-    """Type the snapshot id and a reason (and, on a venue that is not braked, tick the override);
-    Cancel is the default. Dismisses with (reason, overridden) or None."""
-
-    AUTO_FOCUS = "#cancel"  # (Textual focuses it once composed: no query of a child that may be gone)
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="rollback_cancel")]
-
-    def __init__(self, preview: dict, *, needs_override: bool = False, note: str = "") -> None:
-        super().__init__(id="rollback-modal")
-        self.p = preview
-        self.needs_override = needs_override
-        self.note = note
-
-    def compose(self) -> ComposeResult:
-        p, tot = self.p, self.p["totals"]
-        with Dialog(classes="danger"):
-            yield Label(f"ROLL BACK TO {p['snapshot_id']}", id="dialog-title")
-            with VerticalScroll(classes="dialog-body"):
-                if self.note:
-                    yield Static(Text(self.note, style="bold yellow"), id="rollback-note")
-                yield Static(
-                    f"State returns to seq {p['to_seq']:,} ({p.get('label', '')}). {p['discarded_commands']:,} "
-                    f"commands are kept in the journal, marked rolled back. {tot['accounts_affected']:,} accounts "
-                    f"change; {tot['trades_undone']:,} trades and {tot['liquidations_undone']:,} liquidations are "
-                    f"undone. The brake, access and market modes stay as they are now.", classes="explain")
-                if self.needs_override:
-                    yield Static(Text("The venue is LIVE and the brake is NOT engaged: trading continues while "
-                                      "you roll back, and the preview is recomputed when you confirm.",
-                                      style="bold red"), id="override-warning")
-                    yield Checkbox("Override: roll back the live venue without the brake", id="override")
-                yield Label(f"Type {p['snapshot_id']} to confirm:")
-                yield Input(placeholder=p["snapshot_id"], id="confirm-id")
-                yield Label("Reason (journaled, required):")
-                yield Input(placeholder="e.g. corrupted market data after the 04:30 restart", id="confirm-reason")
-                yield Static("", id="confirm-error", classes="error")
-            with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel", variant="primary")
-                yield Button("Roll back", id="confirm", variant="error", disabled=True)
-
-    def _valid(self) -> str | None:
-        typed = self.query_one("#confirm-id", Input).value.strip()
-        reason = self.query_one("#confirm-reason", Input).value.strip()
-        if typed != self.p["snapshot_id"]:
-            return f"type {self.p['snapshot_id']} exactly to confirm"
-        if not reason:
-            return "a reason is required"
-        if self.needs_override and not self.query_one("#override", Checkbox).value:
-            return "the venue is not braked: tick the override to roll back anyway"
-        return None
-
-    def _update(self) -> None:
-        self.query_one("#confirm", Button).disabled = self._valid() is not None
-        self.query_one("#confirm-error", Static).update("")
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self._update()
-
-    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
-        self._update()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        err = self._valid()
-        if err:
-            self.query_one("#confirm-error", Static).update(err)
-            return
-        self.query_one("#confirm", Button).focus()  # Enter again, on the button, rolls back
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "confirm":
-            self._confirm()
-        else:
-            self.dismiss(None)
-
-    def _confirm(self) -> None:
-        err = self._valid()
-        if err:
-            self.query_one("#confirm-error", Static).update(err)
-            return
-        overridden = self.needs_override and self.query_one("#override", Checkbox).value
-        self.dismiss((self.query_one("#confirm-reason", Input).value.strip(), overridden))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -65,9 +65,7 @@ def test_a_secret_in_a_bad_value_is_not_echoed():
     assert "SECRETHOOK" not in str(ei.value) and "alerts.sinks[0].nope" in str(ei.value)
 
 
-def test_resolution_order(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    monkeypatch.setenv("PERPDESK_HOME", str(home))
+def test_resolution_order(home, tmp_path, monkeypatch):
     monkeypatch.delenv("PERPDESK_CONFIG", raising=False)
     assert load_config().path is None and not load_config().feeds.enabled  # nothing there: defaults
     (home / "config").mkdir(parents=True)

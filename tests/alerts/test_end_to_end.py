@@ -6,12 +6,10 @@ import logging
 
 from engine.core.markets import default_market_commands
 from engine.node.node import Node
-from engine.node.roles import Actor
 from engine.outside.alerts import AlertDispatcher
 from engine.settings.config import parse_config
+from tests.kit import ADMIN, APPROVER
 
-ADMIN = Actor("ada", "admin")
-APPROVER = Actor("bo", "approver")
 SLACK_TOKEN = "T0001/B0001/abcdefSECRETslack"
 PD_KEY = "pdROUTINGkeySECRET000000000000000"
 DISCORD_TOKEN = "discordSECRETtoken"

@@ -10,8 +10,9 @@ from console.palette import DeskCommands
 from console.screens.alerts import AlertsScreen
 from console.screenshots import TRIP
 from engine.settings.config import parse_config
+from tests.kit import DESK, wait_until_async
 
-from .test_flows import SIZE, text_of
+from .test_flows import text_of
 
 pytestmark = pytest.mark.asyncio
 
@@ -62,7 +63,7 @@ async def test_alerts_screen_lists_deliveries_and_never_a_secret(desk_app):
     seen: list = []
     cfg = parse_config(CONFIG, env={"HOOK": HOOK_SECRET, "PD": PD_SECRET})
     app = desk_app(config=cfg, outside={"alert_client": alert_client(seen), "sleep": lambda s: None})
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         app.desk.alerts.run_pending()  # whatever the warm-up raised (a liquidation spike, ...)
         await pilot.press("t")
         await pilot.pause()
@@ -87,7 +88,7 @@ async def test_alerts_screen_lists_deliveries_and_never_a_secret(desk_app):
 
 async def test_alerts_screen_without_config_says_nothing_is_sent(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press("t")
         await pilot.pause()
         assert isinstance(app.screen, AlertsScreen)
@@ -102,7 +103,7 @@ async def test_alerts_screen_without_config_says_nothing_is_sent(desk_app):
 
 async def test_palette_and_help_offer_the_alerts_screen(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.pause()
         names = [str(hit.display) async for hit in DeskCommands(app.screen).discover()]
         assert "Go: Alerts" in names
@@ -121,7 +122,7 @@ async def test_dashboard_shows_each_price_sources_health(desk_app):
     cfg = parse_config(FEEDS)
     app = desk_app(config=cfg, outside={"feed_client": httpx.Client(transport=httpx.MockTransport(prices)),
                                         "sleep": lambda s: None})
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         app.desk.feeds.poll_once()
         app.refresh_now()
         await pilot.pause()
@@ -136,7 +137,6 @@ async def test_dashboard_shows_each_price_sources_health(desk_app):
 
 async def test_live_desk_takes_its_index_from_the_feeds():
     """A live console with feeds: the FeedRunner's index is journaled, the simulator's own oracle is not."""
-    import asyncio
 
     from console.factory import make_app
 
@@ -150,12 +150,10 @@ async def test_live_desk_takes_its_index_from_the_feeds():
     cfg = parse_config(FEEDS.replace("enabled = true", "enabled = true\npoll_interval_s = 0.1"))
     app = make_app(seed=7, frozen=False, accounts=20, db="memory", incident=False, config=cfg,
                    outside={"feed_client": httpx.Client(transport=httpx.MockTransport(prices))})
-    async with app.run_test(size=SIZE):
-        for _ in range(100):
-            await asyncio.sleep(0.05)
-            journal = list(app.node.journal)
-            if any(c["type"] == "oracle_price" and c.get("source") == "index" for c in journal):
-                break
+    async with app.run_test(size=DESK):
+        await wait_until_async(lambda: any(c["type"] == "oracle_price" and c.get("source") == "index"
+                                           for c in list(app.node.journal)), 5.0, interval=0.05,
+                               what="an index oracle price in the journal")
         btc = [c for c in list(app.node.journal) if c["type"] == "oracle_price" and c["market"] == "BTC-USD-PERP"]
         assert btc and all(c["source"] == "index" for c in btc)
         assert btc[0]["price"] == "97100"

@@ -7,13 +7,12 @@ from textual.widgets import DataTable, Input, Static
 import console.factory as factory
 from console import format as fmt
 from console.app import PerpdeskApp
-from console.livetable import LiveTable
+from console.modals.audit_detail import AuditDetail
 from console.palette import DeskCommands
-from console.screens.audit import AuditDetail
+from console.widgets.livetable import LiveTable
+from tests.kit import WIDE, palette_highlights, wait_until_async
 
 from .test_flows import text_of
-
-SIZE = (160, 48)
 
 
 def cell_text(cell) -> str:
@@ -34,7 +33,7 @@ def test_fixed_decimals_on_the_market_tick_and_lot():
 @pytest.mark.asyncio
 async def test_liquidations_columns_are_fixed_width_padded_and_headers_right_aligned(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await pilot.press("l")
         await pilot.pause()
         table = app.screen.query_one("#liq-table", LiveTable)
@@ -53,7 +52,7 @@ async def test_liquidations_columns_are_fixed_width_padded_and_headers_right_ali
 @pytest.mark.asyncio
 async def test_panel_titles_use_the_theme_text_colour_in_every_theme(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         for theme in ("textual-dark", "textual-light", "nord", "gruvbox"):
             app.theme = theme
             await pilot.pause()
@@ -68,18 +67,18 @@ async def test_panel_titles_use_the_theme_text_colour_in_every_theme(desk_app):
 @pytest.mark.asyncio
 async def test_rollback_preview_fits_160_columns(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await pilot.press("s", "enter")
         await pilot.pause()
         table = app.screen.query_one("#preview-table", DataTable)
         assert table.row_count
-        assert table.virtual_size.width <= SIZE[0]
+        assert table.virtual_size.width <= WIDE[0]
 
 
 @pytest.mark.asyncio
 async def test_palette_lists_every_screen_action_and_hides_framework_commands(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE):
+    async with app.run_test(size=WIDE):
         provider = DeskCommands(app.screen)
         names = [e[0] for e in provider._entries()]
         assert "Snapshots: Roll back…" in names and "Refunds: Propose" in names
@@ -91,7 +90,7 @@ async def test_palette_lists_every_screen_action_and_hides_framework_commands(de
 @pytest.mark.asyncio
 async def test_help_names_keys_as_typed(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await pilot.press("l", "question_mark")
         await pilot.pause()
         shown = "".join(text_of(w) for w in app.screen.query(Static))
@@ -104,7 +103,7 @@ async def test_help_names_keys_as_typed(desk_app):
 @pytest.mark.asyncio
 async def test_maintenance_form_starts_empty_and_a_stray_ctrl_s_schedules_nothing(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await pilot.press("m")
         await pilot.pause()
         for f in ("window_id", "markets", "start", "duration"):
@@ -118,7 +117,7 @@ async def test_maintenance_form_starts_empty_and_a_stray_ctrl_s_schedules_nothin
 @pytest.mark.asyncio
 async def test_maintenance_confirmation_cancel_schedules_nothing(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await pilot.press("m")
         s = app.screen
         for f, v in (("window_id", "mw-1"), ("markets", "all"), ("start", "+20m"), ("duration", "15")):
@@ -140,7 +139,7 @@ def _rollback_target(gw) -> dict:
 @pytest.mark.asyncio
 async def test_a_live_rollback_marks_the_liquidations_it_undid(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         gw = app.gateway
         before = app.feed.liquidations()
         assert before
@@ -177,7 +176,7 @@ async def test_restart_rebuilds_liquidations_alerts_history_and_downtime(tmp_pat
         assert any(a.startswith("ROLLED BACK") for a in alerts)
         assert any(a.startswith("venue down ") and "(15s" in a for a in alerts)
         app = PerpdeskApp(desk2.node, gateway=desk2.gateway, feed=desk2.feed, desk=desk2, live=False)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=WIDE) as pilot:
             await pilot.press("l")
             await pilot.pause()
             assert app.screen.query_one("#liq-table", LiveTable).row_count == len(liqs)
@@ -199,7 +198,7 @@ async def test_restart_rebuilds_liquidations_alerts_history_and_downtime(tmp_pat
 @pytest.mark.asyncio
 async def test_audit_detail_shows_the_full_outcome_and_what_it_names(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         gw = app.gateway
         sid = _rollback_target(gw)["snapshot_id"]
         assert gw.rollback(sid, "drill: corrupted marks after the 04:30 restart").ok
@@ -219,7 +218,7 @@ async def test_audit_detail_shows_the_full_outcome_and_what_it_names(desk_app):
 @pytest.mark.asyncio
 async def test_accounts_sort_by_margin_ratio_and_below_maintenance_filter(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await pilot.press("c", "R")
         await pilot.pause()
         rows = app.gateway.accounts_by_risk(300)
@@ -241,9 +240,9 @@ async def test_accounts_sort_by_margin_ratio_and_below_maintenance_filter(desk_a
 @pytest.mark.asyncio
 async def test_palette_runs_another_screens_action_there(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await pilot.press("ctrl+p", *"accounts: below")
-        await pilot.pause(0.3)
+        await wait_until_async(lambda: palette_highlights(app, "below"), pilot=pilot, what="the palette's hit")
         await pilot.press("enter")
-        await pilot.pause(0.3)
-        assert app.current_mode == "accounts" and app.screen.below_mm
+        await wait_until_async(lambda: app.current_mode == "accounts" and app.screen.below_mm, pilot=pilot,
+                               what="the accounts screen, below maintenance margin only")

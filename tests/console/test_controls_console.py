@@ -5,11 +5,12 @@ with Cancel focused and a required reason; a role that may not is refused before
 import pytest
 from textual.widgets import Button, Input, Select
 
-from console.screens.controls import FieldConfirmModal
-from console.screens.venue import VenueModal
-from console.widgets import StatusBanner
+from console.modals.confirm import ConfirmDialog
+from console.modals.venue import VenueModal
+from console.widgets.banner import StatusBanner
+from tests.kit import DESK
 
-from .test_flows import SIZE, messages, text_of
+from .test_flows import messages, text_of
 
 pytestmark = pytest.mark.asyncio
 MIN = 60_000
@@ -37,7 +38,7 @@ async def _on_maintenance(app, pilot) -> None:
 
 async def test_cancel_the_selected_window_cancel_focused_and_a_reason_required(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         _window(app)
         await _on_maintenance(app, pilot)
         await pilot.press("X")
@@ -60,19 +61,19 @@ async def test_cancel_the_selected_window_cancel_focused_and_a_reason_required(d
         assert "canceled" in str(app.screen.query_one("#mw-table").get_row_at(0))
         await pilot.press("X")  # a finished window: refused before a dialog
         await pilot.pause()
-        assert not isinstance(app.screen, FieldConfirmModal) and app.screen.id != "cancel-window-modal"
+        assert not isinstance(app.screen, ConfirmDialog) and app.screen.id != "cancel-window-modal"
         assert any("already finished" in m for m in messages(app))
 
 
 async def test_reschedule_and_extend_the_selected_window(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         start = _window(app)
         await _on_maintenance(app, pilot)
         await pilot.press("T")
         await pilot.pause()
         modal = app.screen
-        assert isinstance(modal, FieldConfirmModal) and app.focused.id == "cancel"
+        assert isinstance(modal, ConfirmDialog) and app.focused.id == "cancel"
         modal.query_one("#field-value", Input).value = "25:00"
         modal.query_one("#field-reason", Input).value = "vendor late"
         await pilot.pause()
@@ -89,7 +90,7 @@ async def test_reschedule_and_extend_the_selected_window(desk_app):
         await pilot.press("E")
         await pilot.pause()
         modal = app.screen
-        assert isinstance(modal, FieldConfirmModal) and app.focused.id == "cancel"
+        assert isinstance(modal, ConfirmDialog) and app.focused.id == "cancel"
         modal.query_one("#field-value", Input).value = "10"  # not longer than 15 minutes
         modal.query_one("#field-reason", Input).value = "bigger migration"
         await pilot.pause()
@@ -103,7 +104,7 @@ async def test_reschedule_and_extend_the_selected_window(desk_app):
 
 async def test_withdrawals_pause_from_the_venue_controls_shows_in_the_banner_and_dashboard(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press("o")
         modal = app.screen
         assert isinstance(modal, VenueModal) and "withdrawals enabled" in text_of(modal.query_one("#venue-state"))
@@ -124,7 +125,7 @@ async def test_withdrawals_pause_from_the_venue_controls_shows_in_the_banner_and
 
 async def test_freeze_the_selected_account_and_cancel_its_orders(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         gw = app.gateway
         await pilot.press("c")
         await pilot.pause()
@@ -159,7 +160,7 @@ async def test_freeze_the_selected_account_and_cancel_its_orders(desk_app):
 
 async def test_a_viewer_is_refused_before_any_control_dialog_opens(desk_app):
     app = desk_app(role="viewer", operator="victor")
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         _window_as_admin = app.node.call  # the viewer cannot schedule; the venue's own actor can
         _window_as_admin({"type": "schedule_maintenance", "window_id": "mw-9", "markets": ["BTC-USD-PERP"],
                           "start_ts": app.gateway.status()["now"] + 30 * MIN, "duration_ms": 15 * MIN,
@@ -169,12 +170,12 @@ async def test_a_viewer_is_refused_before_any_control_dialog_opens(desk_app):
         for key in ("X", "T", "E"):
             await pilot.press(key)
             await pilot.pause()
-            assert app.screen.id not in ("cancel-window-modal",) and not isinstance(app.screen, FieldConfirmModal)
+            assert app.screen.id not in ("cancel-window-modal",) and not isinstance(app.screen, ConfirmDialog)
         await pilot.press("c")
         await pilot.pause()
         for key in ("M", "X"):
             await pilot.press(key)
             await pilot.pause()
-            assert not isinstance(app.screen, FieldConfirmModal)
+            assert not isinstance(app.screen, ConfirmDialog)
         assert sum("needs operator" in m for m in messages(app)) >= 5, messages(app)
         assert _win(app, "mw-9")["phase"] == "scheduled"

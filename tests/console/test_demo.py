@@ -7,33 +7,37 @@ import pytest
 from textual.css.query import NoMatches
 
 from console.demo import demo_app, play, summary
-from console.demo_desk import CaptionBar
+from console.modals.brake import BrakeModal
+from console.modals.compute import ComputeModal
+from console.modals.rollback import RollbackModal
 from console.palette import DeskCommands
-from console.screens.brake import BrakeModal
-from console.screens.refunds import ComputeModal, RefundsScreen
-from console.screens.snapshots import RollbackModal, SnapshotsScreen
-from console.widgets import StatusBanner
+from console.screens.refunds import RefundsScreen
+from console.screens.snapshots import SnapshotsScreen
+from console.widgets.banner import StatusBanner
+from console.widgets.caption import CaptionBar
 from engine.sim.runner import OPERATOR_ACTIONS, ScenarioRun
+from tests.kit import DEMO, wait_until_async
 
 from .test_flows import text_of
-
-SIZE = (160, 50)
 
 
 async def _until(pilot, cond, what: str, timeout: float = 10.0) -> None:
     """Wait for ``cond``; a widget not composed yet (a dialog on top whose children are still
     mounting: NoMatches) is "not yet", not a failure."""
-    for _ in range(int(timeout / 0.02)):
+
+    def ready() -> bool:
         try:
-            if cond():
-                return
+            return bool(cond())
         except NoMatches:
-            pass
-        await pilot.pause(0.02)
-    app = pilot.app
-    extra = [text_of(w) for w in app.screen.query("#cf-error, #cf-totals, #cf-suspects")]
-    raise AssertionError(f"timed out waiting for {what}: {app.screen}, {extra}, "
-                         f"notes {[n.message for n in app._notifications]}")
+            return False
+
+    try:
+        await wait_until_async(ready, timeout, what=what, pilot=pilot, interval=0.02)
+    except AssertionError as e:
+        app = pilot.app
+        extra = [text_of(w) for w in app.screen.query("#cf-error, #cf-totals, #cf-suspects")]
+        raise AssertionError(f"{e}: {app.screen}, {extra}, "
+                             f"notes {[n.message for n in app._notifications]}") from None
 
 
 def _advance_to_next_operator_step(director) -> object:
@@ -58,7 +62,7 @@ async def test_demo_plays_through_the_console_with_captions_and_takeover() -> No
     app = demo_app(run, speed=1000, beat=0.05, autoplay=False)
     director = app.director
     try:
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=DEMO) as pilot:
             await pilot.pause()
             assert "paradex-2026-01" in _caption(app) and "next" in _caption(app)
 
@@ -104,7 +108,7 @@ async def test_demo_plays_through_the_console_with_captions_and_takeover() -> No
             for _ in range(2):
                 director.advance()  # the market keeps running
                 director.tick()  # the app's clock: would start the script's step if it had the desk
-                await pilot.pause(0.02)
+                await pilot.pause(0.02)  # (the point: time for the step to start if it wrongly could)
             assert run.now > due and director.acting is None
             assert app.gateway.status()["brake_engaged"]  # not released: the script does not have the desk
             assert [q[1].action for q in director.queue] == ["release_brake"]
@@ -153,12 +157,12 @@ async def test_pause_stops_the_clock() -> None:
     run = ScenarioRun("calm", accounts=30)
     app = demo_app(run, speed=500, beat=0.01)
     try:
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=DEMO) as pilot:
             await _until(pilot, lambda: run.now > run.start, "the clock to run")
             await pilot.press("f7")
-            await pilot.pause(0.1)
+            await _until(pilot, lambda: "PAUSED" in _caption(app), "the demo to pause")
             t = run.now
-            await pilot.pause(0.3)
+            await pilot.pause(0.3)  # (the point: wall time passes and the paused clock must not move)
             assert run.now == t and "PAUSED" in _caption(app)
             await pilot.press("f7")
             await _until(pilot, lambda: run.now > t, "the clock to resume")

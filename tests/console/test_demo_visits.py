@@ -4,21 +4,17 @@ the market running at high speed, and again after ``ctrl+t`` takes the desk."""
 import pytest
 
 from console.demo import demo_app
-from console.widgets import SCREEN_KEYS
+from console.widgets.tabs import SCREEN_KEYS
 from engine.sim.runner import ScenarioRun
+from tests.kit import WIDE, wait_until_async
 
 from .test_flows import text_of
 
-SIZE = (160, 48)
 MINUTE = 60_000
 
 
 async def _until(pilot, cond, what: str, timeout: float = 60.0) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if cond():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
+    await wait_until_async(cond, timeout, what=what, pilot=pilot, interval=0.02)
 
 
 async def _visit_every_screen(pilot, moment: str) -> None:
@@ -41,7 +37,7 @@ async def test_every_screen_at_several_moments_of_the_live_demo_and_after_takeov
     app = demo_app(run, speed=5000, beat=0.01)
     director = app.director
     try:
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=WIDE) as pilot:
             await _visit_every_screen(pilot, "at the start")  # each screen's first visit, the clock running
             await _until(pilot, lambda: run.now - run.start >= 40 * MINUTE, "the maintenance window")
             await _visit_every_screen(pilot, "during maintenance")
@@ -71,7 +67,7 @@ async def test_a_failing_screen_refresh_is_logged_and_notified_not_a_crash(desk_
 
     monkeypatch.setattr(AuditScreen, "show", broken)
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await pilot.press("a")
         await pilot.pause()
         app.refresh_now()

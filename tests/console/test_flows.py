@@ -6,18 +6,20 @@ import pytest
 from textual.widgets import Button, DataTable, Input, Select, Static
 
 from console.gateway import GatewayError
-from console.livetable import LiveTable
+from console.modals.brake import BrakeModal
+from console.modals.propose import ProposeModal
+from console.modals.reason import ReasonModal
+from console.modals.release import ReleaseModal
+from console.modals.rollback import RollbackModal
 from console.palette import DeskCommands
-from console.screens.brake import BrakeModal, ReleaseModal
 from console.screens.liquidations import LiquidationsScreen
-from console.screens.refunds import ProposeModal, ReasonModal
-from console.screens.snapshots import RollbackModal
 from console.screenshots import TRIP
-from console.widgets import StatusBanner
+from console.widgets.banner import StatusBanner
+from console.widgets.livetable import LiveTable
 from engine.node.roles import Actor
+from tests.kit import DESK, palette_highlights, wait_until_async
 
 pytestmark = pytest.mark.asyncio
-SIZE = (140, 44)
 
 
 def messages(app) -> list[str]:
@@ -35,7 +37,7 @@ def text_of(widget) -> str:
 
 async def test_dashboard_renders_markets_banner_and_alerts(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.pause()
         table = app.screen.query_one("#markets", LiveTable)
         assert table.row_count == 3
@@ -48,7 +50,7 @@ async def test_dashboard_renders_markets_banner_and_alerts(desk_app):
 
 async def test_brake_preview_then_cancel_changes_nothing(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.pause()
         before = (app.node.engine.state_hash(), app.node.engine.seq)
         await pilot.press("ctrl+b")
@@ -86,7 +88,7 @@ async def test_brake_preview_then_cancel_changes_nothing(desk_app):
 
 async def test_brake_trip_from_another_screen_shows_result(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press("l", *TRIP)
         await pilot.pause()
         st = app.gateway.status()
@@ -102,7 +104,7 @@ async def test_brake_trip_from_another_screen_shows_result(desk_app):
 
 async def test_release_refused_while_a_check_fails(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press(*TRIP)
         # with the guard rails the corrupt write is quarantined (tests/engine/test_guards.py); without them
         # it lands, a check fails, and the console's release gate must say so
@@ -114,7 +116,7 @@ async def test_release_refused_while_a_check_fails(desk_app):
         assert "indices_bounded" in text_of(app.screen.query_one("#checks"))
         assert app.screen.query_one("#release", Button).disabled
         await pilot.press("shift+tab", *"checked", "enter")
-        app.screen.action_release()  # (the disabled button cannot be pressed; the action refuses too)
+        app.screen.action_confirm()  # (the disabled button cannot be pressed; the action refuses too)
         await pilot.pause()
         assert isinstance(app.screen, ReleaseModal)  # refused, still open
         assert any("Release refused" in m for m in messages(app))
@@ -127,7 +129,7 @@ async def test_release_refused_while_a_check_fails(desk_app):
 
 async def test_release_when_checks_pass_reopens_post_only(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press(*TRIP, "ctrl+r")
         assert isinstance(app.screen, ReleaseModal)
         assert app.screen.query_one("#release", Button).disabled  # until a reason is typed
@@ -142,7 +144,7 @@ async def test_release_when_checks_pass_reopens_post_only(desk_app):
 
 async def test_rollback_with_preview_and_typed_confirmation(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press("s", "enter")
         screen = app.screen
         assert screen.preview is not None and screen.preview["snapshot_id"] != "snap-209"
@@ -158,7 +160,7 @@ async def test_rollback_with_preview_and_typed_confirmation(desk_app):
         modal.query_one("#confirm-reason", Input).value = "corrupted mark"
         await pilot.pause()
         assert confirm.disabled
-        modal._confirm()
+        modal.action_confirm()
         assert "type" in text_of(modal.query_one("#confirm-error"))
         modal.query_one("#confirm-id", Input).value = sid
         await pilot.pause()
@@ -178,7 +180,7 @@ async def test_rollback_with_preview_and_typed_confirmation(desk_app):
 
 async def test_rollback_cancel_changes_nothing(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         before = app.node.engine.state_hash()
         await pilot.press("s", "enter", "ctrl+k", "escape")
         await pilot.pause()
@@ -187,17 +189,17 @@ async def test_rollback_cancel_changes_nothing(desk_app):
 
 async def test_refund_proposer_cannot_approve(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press("r", "n")
         assert isinstance(app.screen, ProposeModal)
         m = app.screen
         m.query_one("#p-account", Input).value = "lev0001L"
         m.query_one("#p-amount", Input).value = "abc"
         m.query_one("#p-reason", Input).value = "liquidated on a bad mark"
-        m._ok()
+        m.action_confirm()
         assert "positive decimal" in text_of(m.query_one("#p-error"))
         m.query_one("#p-amount", Input).value = "125.5"
-        m._ok()
+        m.action_confirm()
         await pilot.pause()
         assert app.gateway.refunds()[0]["proposer"] == "alice"
         await pilot.press("y")
@@ -224,7 +226,7 @@ async def test_refund_proposer_cannot_approve(desk_app):
 
 async def test_maintenance_form_shows_errors_inline_then_schedules(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press("m")
         s = app.screen
         s.query_one("#f-markets", Input).value = "BTC-USD-PERP, NOPE"
@@ -262,7 +264,7 @@ async def test_maintenance_form_shows_errors_inline_then_schedules(desk_app):
 
 async def test_viewer_sees_dimmed_actions_and_is_told_why(desk_app):
     app = desk_app(role="viewer", operator="victor")
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         assert app.check_action("brake", ()) is None
         await pilot.press("ctrl+b")
         await pilot.pause()
@@ -275,7 +277,7 @@ async def test_viewer_sees_dimmed_actions_and_is_told_why(desk_app):
 
 async def test_liquidations_pause_freezes_table_while_counters_move(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press("l")
         screen = app.screen
         table = screen.query_one("#liq-table", LiveTable)
@@ -311,14 +313,14 @@ async def test_liquidations_pause_freezes_table_while_counters_move(desk_app):
 
 async def test_palette_offers_every_action(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.pause()
         provider = DeskCommands(app.screen)
         names = [hit.display async for hit in provider.discover()]
         for want in ("Incident: Brake", "Incident: Release", "Go: Liquidations", "Go: Refunds", "Help", "Snapshot"):
             assert any(str(n) == want for n in names), (want, names)
         await pilot.press("ctrl+p", *"brake")
-        await pilot.pause(0.3)
+        await wait_until_async(lambda: palette_highlights(app, "brake"), pilot=pilot, what="the palette's hit")
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, BrakeModal)
@@ -326,7 +328,7 @@ async def test_palette_offers_every_action(desk_app):
 
 async def test_help_audit_and_accounts(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press("question_mark")
         assert type(app.screen).__name__ == "HelpScreen"
         await pilot.press("escape", *TRIP, "a")
@@ -344,7 +346,7 @@ async def test_help_audit_and_accounts(desk_app):
 
 async def test_node_errors_become_notifications_not_tracebacks(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         def boom():
             raise RuntimeError("node exploded")
 
@@ -363,34 +365,30 @@ async def test_live_mode_runs_the_market_and_refreshes(in_process):
     from console.factory import make_app
 
     app = make_app(seed=3, frozen=False, accounts=50, refresh_s=0.05, in_process=in_process)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         seq0 = app.gateway.status()["seq"]
         renders0 = app.renders
-        await pilot.pause(1.0)
         # a busy machine (CI runs the venue in a child process beside the test suite) may need
-        # longer than a second for a few reads; the chain must keep going, however slowly
-        deadline = time.perf_counter() + 15.0
-        while app.renders <= renders0 + 3 and time.perf_counter() < deadline:
-            await pilot.pause(0.05)
+        # long for a few reads; the chain must keep going, however slowly
+        await wait_until_async(lambda: app.renders > renders0 + 3, 16.0, pilot=pilot, interval=0.05,
+                               what="a few refreshes rendered")
+        await wait_until_async(lambda: app.gateway.status()["seq"] > seq0, 16.0, pilot=pilot, interval=0.05,
+                               what="the market to move")
         assert app.gateway.status()["seq"] > seq0  # the market moves
         assert app.renders > renders0 + 3  # the refresh chain keeps going
         await pilot.press("ctrl+b")
         assert isinstance(app.screen, BrakeModal)
         renders = app.renders
         opened = time.perf_counter()
-        await pilot.pause(0.3)
-        for _ in range(100):  # a busy machine may take longer than the pause for the next read
-            if app.vm["read_at"] > opened:
-                break
-            await pilot.pause(0.02)
+        await pilot.pause(0.3)  # (the point: refreshes come due while the modal is open; none may render)
+        await wait_until_async(lambda: app.vm["read_at"] > opened, pilot=pilot, interval=0.02,
+                               what="a read while the modal is open")
         assert app.renders == renders  # no rendering while a modal is open
         assert app.vm["read_at"] > opened  # but the data beneath keeps being read
         await pilot.press(*TRIP[1:])  # the reason, then Enter on the Trip button
-        for _ in range(100):  # the command runs in a worker; wait for its effect, not for time
-            if app.gateway.status()["brake_engaged"]:
-                break
-            await pilot.pause(0.02)
-        assert app.gateway.status()["brake_engaged"]
+        # the command runs in a worker; wait for its effect, not for time
+        await wait_until_async(lambda: app.gateway.status()["brake_engaged"], pilot=pilot, interval=0.02,
+                               what="the brake to engage")
         assert app.screen.shown_vm_at > opened  # the screen came back with the data read under the modal
         await pilot.press("l")  # screens work the same over the venue socket
         assert isinstance(app.screen, LiquidationsScreen)
@@ -407,16 +405,15 @@ async def test_live_brake_modal_shows_the_preview_that_arrives_later():
     from console.factory import make_app
 
     app = make_app(seed=5, frozen=False, accounts=30, refresh_s=0.05, db="memory")
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.5)
+    async with app.run_test(size=DESK) as pilot:
+        await wait_until_async(lambda: app.vm, pilot=pilot, what="the first refresh")
         await pilot.press("ctrl+b")
         assert isinstance(app.screen, BrakeModal)
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if app.screen.data is not None:
-                break
-        assert app.screen.data is not None
-        await pilot.pause(0.2)
+        await wait_until_async(lambda: app.screen.data is not None, pilot=pilot, interval=0.02,
+                               what="the brake preview")
+        markets = ", ".join(app.screen.data["markets_to_halt"])
+        await wait_until_async(lambda: markets in str(app.screen.query_one("#brake-summary").render()),
+                               pilot=pilot, what="the preview rendered into the modal")
         summary = str(app.screen.query_one("#brake-summary").render())
         markets = ", ".join(app.screen.data["markets_to_halt"])
         assert markets and markets in summary  # the modal was rebuilt with the preview

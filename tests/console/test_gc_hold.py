@@ -1,22 +1,20 @@
 """A key press holds the cyclic garbage collector off until its first full frame (PerpdeskApp._hold_gc)."""
 
-import asyncio
 import gc
 import time
 
 import pytest
 
 from console.screens.liquidations import LiquidationsScreen
+from tests.kit import DESK, wait_until_async
 
 pytestmark = pytest.mark.asyncio
-SIZE = (140, 44)
 
 
 async def _until(cond, limit: float) -> float:
+    """Wait for ``cond`` (polling with asyncio.sleep, not a pilot pause: no extra frames); how long it took."""
     t = time.perf_counter()
-    while not cond():
-        assert time.perf_counter() - t < limit, "condition not met in time"
-        await asyncio.sleep(0.005)
+    await wait_until_async(cond, limit, what="the collector to be given back", interval=0.005)
     return time.perf_counter() - t
 
 
@@ -31,7 +29,7 @@ async def test_a_key_holds_the_collector_until_its_full_frame(desk_app):
         go(mode)
 
     app.action_go = observed_go
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.pause()
         assert gc.isenabled() and app._gc_held is None
         await pilot.press("l")
@@ -48,7 +46,7 @@ async def test_a_key_holds_the_collector_until_its_full_frame(desk_app):
 
 async def test_a_key_without_a_new_frame_gives_the_collector_back_after_the_limit(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.pause()
         app._hold_gc()  # what a key press does; no full frame follows (nothing changed on screen)
         assert not gc.isenabled()
@@ -65,10 +63,10 @@ async def test_a_collector_turned_off_elsewhere_stays_off(desk_app):
     app = desk_app()
     gc.disable()
     try:
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=DESK) as pilot:
             await pilot.pause()
             await pilot.press("l")
-            await pilot.pause(app.GC_HOLD_S + 0.2)
+            await pilot.pause(app.GC_HOLD_S + 0.2)  # (the point: the hold's time limit passes, wall time)
             assert not gc.isenabled() and app._gc_held is None
     finally:
         gc.enable()

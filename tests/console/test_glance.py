@@ -8,9 +8,10 @@ from console import format as fmt
 from console.app import PerpdeskApp
 from console.factory import seed_feed
 from console.gateway import Feed
-from console.livetable import LiveTable
 from console.screens.book import LEVELS, TAPE, BookScreen, ladder_rows
 from console.screens.dashboard import DashboardScreen, fund_lines, next_funding
+from console.widgets.livetable import LiveTable
+from tests.kit import WIDE
 
 
 def _cells(table: LiveTable) -> list[list[str]]:
@@ -20,7 +21,7 @@ def _cells(table: LiveTable) -> list[list[str]]:
 @pytest.mark.asyncio
 async def test_book_screen_shows_the_ladder_of_the_selected_market(desk_app):
     app = desk_app()
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await pilot.press("b")
         await pilot.pause()
         screen = app.screen
@@ -51,7 +52,7 @@ async def test_book_screen_shows_the_ladder_of_the_selected_market(desk_app):
 @pytest.mark.asyncio
 async def test_trades_tape_comes_from_the_event_feed(desk_app):
     app = desk_app()
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await pilot.press("b")
         await pilot.pause()
         market = app.screen.market
@@ -87,7 +88,7 @@ def test_feed_keeps_a_bounded_tape_per_market_newest_first():
 @pytest.mark.asyncio
 async def test_dashboard_shows_next_funding_time_and_rate(desk_app):
     app = desk_app()
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await pilot.pause()
         markets = app.gateway.markets()
         now = app.gateway.status()["now"]
@@ -107,7 +108,7 @@ async def test_dashboard_shows_next_funding_time_and_rate(desk_app):
 @pytest.mark.asyncio
 async def test_dashboard_shows_insurance_fund_history(desk_app):
     app = desk_app()
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
         hist = app.feed.fund_history()
@@ -153,7 +154,7 @@ def test_book_key_means_one_thing():
 @pytest.mark.asyncio
 async def test_venue_controls_show_what_fires_when_a_restricted_market_reopens(desk_app):
     app = desk_app()
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await pilot.pause()
         btc = "BTC-USD-PERP"
         assert app.gateway.set_market_mode(btc, "halted", "drill: halt before reopening").ok

@@ -3,10 +3,10 @@
 import pytest
 from textual.widgets import Button
 
-from console.screens.brake import BrakeModal
+from console.modals.brake import BrakeModal
+from tests.kit import DESK
 
 pytestmark = pytest.mark.asyncio
-SIZE = (140, 44)
 
 
 async def _open(pilot) -> str:
@@ -26,7 +26,7 @@ async def _close(pilot) -> None:
 
 async def test_a_kept_dialog_reopens_exactly_as_first_drawn(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.pause()
         first = await _open(pilot)
         await pilot.press("tab")  # move the focus away from Cancel, then leave
@@ -38,7 +38,7 @@ async def test_a_kept_dialog_reopens_exactly_as_first_drawn(desk_app):
 
 async def test_a_theme_change_while_away_restyles_the_kept_dialog(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.pause()
         dark = await _open(pilot)
         await _close(pilot)
@@ -56,7 +56,7 @@ async def test_the_backdrop_is_the_same_segments_as_textuals_own_path(desk_app):
     from textual._context import visible_screen_stack
 
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press("l")  # a busy screen beneath: the liquidations table, its chart and counters
         await pilot.pause()
         await pilot.press("ctrl+b")
@@ -65,7 +65,7 @@ async def test_the_backdrop_is_the_same_segments_as_textuals_own_path(desk_app):
         assert isinstance(modal, BrakeModal)
         beneath = app.screen_stack[-2]
         fast = modal._tinted_lines(beneath)
-        assert fast is not None and len(fast) == SIZE[1]
+        assert fast is not None and len(fast) == DESK[1]
         visible_screen_stack.set(app._background_screens)  # as when Textual renders the modal
         modal._layout_cache.clear()
         modal._render_content()  # Textual's path: Rich renders the screen beneath, tinted

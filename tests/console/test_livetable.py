@@ -4,7 +4,7 @@ import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 
-from console.livetable import LiveTable
+from console.widgets.livetable import LiveTable
 
 pytestmark = pytest.mark.asyncio
 

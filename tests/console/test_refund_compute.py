@@ -3,14 +3,15 @@
 import pytest
 from textual.widgets import Button, DataTable, Input, Select, Static
 
-from console.screens.refunds import ComputeModal, RefundsScreen
+from console.modals.compute import ComputeModal
+from console.screens.refunds import RefundsScreen
 from engine.core.fixedpoint import fmt_price
 from engine.node.roles import Actor
+from tests.kit import DESK, wait_until_async
 
 from .test_flows import messages, text_of
 
 pytestmark = pytest.mark.asyncio
-SIZE = (140, 44)
 BTC = "BTC-USD-PERP"
 
 
@@ -41,7 +42,7 @@ async def open_compute(app, pilot) -> ComputeModal:
 
 async def test_compute_from_incident_shows_evidence_and_proposes(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.pause()
         bad = bad_mark(app)
         app.refresh_now()
@@ -109,22 +110,25 @@ async def test_compute_from_incident_shows_evidence_and_proposes(desk_app):
 
 async def test_compute_errors_are_shown_not_raised(desk_app):
     app = desk_app(role="operator", operator="olga")
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.pause()
         bad = bad_mark(app)
         app.refresh_now()
         modal = await open_compute(app, pilot)
         modal.query_one("#cf-bad", Input).value = "twelve"
+        compute = modal.query_one("#cf-compute")
         await pilot.click("#cf-compute")
         assert "name the bad inputs" in text_of(modal.query_one("#cf-error"))
         modal.query_one("#cf-bad", Input).value = "1"  # before the snapshot: the node refuses
-        await pilot.pause(0.25)  # the Compute button ignores a press while its press animation runs
+        await wait_until_async(lambda: not compute.has_class("-active"), pilot=pilot,
+                               what="the Compute button's press animation to end")  # a press is ignored till then
         await pilot.click("#cf-compute")
         await pilot.pause()
         assert modal.report is None
         assert any("outside the window" in m for m in messages(app))
         modal.query_one("#cf-bad", Input).value = str(bad)
-        await pilot.pause(0.25)
+        await wait_until_async(lambda: not compute.has_class("-active"), pilot=pilot,
+                               what="the Compute button's press animation to end")
         await pilot.click("#cf-compute")
         await pilot.pause()
         assert modal.report and modal.report["proposals"]
@@ -134,7 +138,7 @@ async def test_a_viewer_is_refused_before_any_refund_dialog_opens(desk_app):
     """Role refusals come first: a viewer pressing compute, propose, approve, reject, approve from the
     treasury or pay is told why at once; no dialog opens (it used to open and refuse only at Confirm)."""
     app = desk_app(role="viewer", operator="victor")
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.pause()
         app.node.propose_refund("lev0001L", "10", "goodwill", {}, actor=Actor("bob", "operator"))
         await pilot.press("r")
@@ -158,7 +162,7 @@ async def test_a_viewer_is_refused_before_any_refund_dialog_opens(desk_app):
 
 async def test_approve_from_the_treasury_and_pay(desk_app):
     app = desk_app(role="approver", operator="carol")
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.pause()
         bad = bad_mark(app)
         snap = max(app.gateway.snapshots(), key=lambda s: s["seq"])["snapshot_id"]

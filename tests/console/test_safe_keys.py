@@ -5,29 +5,32 @@ venue that is not braked needs an override and a stale preview is recomputed at 
 import pytest
 from textual.widgets import Button, Input
 
-from console.dialogs import ConfirmModal
+from console.modals.brake import BrakeModal
+from console.modals.confirm import ConfirmDialog
+from console.modals.release import ReleaseModal
+from console.modals.rollback import RollbackModal
 from console.screens.alerts import AlertsScreen
-from console.screens.brake import BrakeModal, ReleaseModal
 from console.screens.refunds import RefundsScreen
-from console.screens.snapshots import RollbackModal, SnapshotsScreen
+from console.screens.snapshots import SnapshotsScreen
 from console.screenshots import TRIP
+from tests.kit import DESK
 
-from .test_flows import SIZE, messages, text_of
+from .test_flows import messages, text_of
 
 pytestmark = pytest.mark.asyncio
 
 
 async def test_ctrl_q_asks_first_with_cancel_focused(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press("ctrl+q")
         await pilot.pause()
         modal = app.screen
-        assert isinstance(modal, ConfirmModal) and modal.id == "quit-modal"
+        assert isinstance(modal, ConfirmDialog) and modal.id == "quit-modal"
         assert modal.focused is modal.query_one("#cancel", Button)
         await pilot.press("enter")  # Enter on Cancel: still here
         await pilot.pause()
-        assert app.is_running and not isinstance(app.screen, ConfirmModal)
+        assert app.is_running and not isinstance(app.screen, ConfirmDialog)
         await pilot.press("ctrl+q", "tab", "enter")  # Tab to Quit, Enter
         await pilot.pause()
         assert app.return_code == 0 and not app.is_running
@@ -35,7 +38,7 @@ async def test_ctrl_q_asks_first_with_cancel_focused(desk_app):
 
 async def test_brake_dialog_ignores_y_and_requires_a_typed_reason(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press("ctrl+b")
         modal = app.screen
         assert isinstance(modal, BrakeModal)
@@ -45,7 +48,7 @@ async def test_brake_dialog_ignores_y_and_requires_a_typed_reason(desk_app):
         assert app.screen is modal and not app.gateway.status()["brake_engaged"]
         trip = modal.query_one("#trip", Button)
         assert trip.disabled
-        modal.action_trip()  # even called directly: no reason, no brake
+        modal.action_confirm()  # even called directly: no reason, no brake
         await pilot.pause()
         assert app.screen is modal and "reason is required" in text_of(modal.query_one("#brake-error"))
         await pilot.press("shift+tab", *"   ", "enter")  # blanks are no reason
@@ -61,7 +64,7 @@ async def test_brake_dialog_ignores_y_and_requires_a_typed_reason(desk_app):
 
 async def test_release_requires_a_typed_reason_and_ignores_y(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press(*TRIP, "ctrl+r")
         modal = app.screen
         assert isinstance(modal, ReleaseModal)
@@ -78,10 +81,10 @@ async def test_release_requires_a_typed_reason_and_ignores_y(desk_app):
 
 async def test_ctrl_l_confirms_with_a_required_reason_both_ways(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press("ctrl+l")
         modal = app.screen
-        assert isinstance(modal, ConfirmModal) and modal.focused.id == "cancel"
+        assert isinstance(modal, ConfirmDialog) and modal.focused.id == "cancel"
         assert modal.query_one("#confirm", Button).disabled
         await pilot.press("enter")  # Cancel
         await pilot.pause()
@@ -91,7 +94,7 @@ async def test_ctrl_l_confirms_with_a_required_reason_both_ways(desk_app):
         assert app.gateway.status()["liquidations_paused"]
         assert any(a["reason"] == "bad marks on BTC" for a in app.gateway.audit(50, "pause_liquidations"))
         await pilot.press("ctrl+l")  # resume asks too, with its own reason
-        assert isinstance(app.screen, ConfirmModal) and "RESUME" in str(app.screen.query_one("#dialog-title").render())
+        assert isinstance(app.screen, ConfirmDialog) and "RESUME" in str(app.screen.query_one("#dialog-title").render())
         await pilot.press("shift+tab", *"marks verified", "enter", "enter")
         await pilot.pause()
         assert not app.gateway.status()["liquidations_paused"]
@@ -101,7 +104,7 @@ async def test_ctrl_l_confirms_with_a_required_reason_both_ways(desk_app):
 
 async def test_t_means_alerts_on_the_refunds_screen_too(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press("r")
         assert isinstance(app.screen, RefundsScreen)
         await pilot.press("t")
@@ -111,7 +114,7 @@ async def test_t_means_alerts_on_the_refunds_screen_too(desk_app):
 
 async def test_rollback_on_a_braked_venue_needs_no_override(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press(*TRIP, "s", "enter", "ctrl+k")
         modal = app.screen
         assert isinstance(modal, RollbackModal) and not modal.needs_override
@@ -127,7 +130,7 @@ async def test_rollback_on_a_braked_venue_needs_no_override(desk_app):
 
 async def test_rollback_of_a_live_venue_needs_the_override_and_recomputes_a_stale_preview(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press("s", "enter", "ctrl+k")
         screen = app.screen_stack[-2]
         assert isinstance(screen, SnapshotsScreen)
@@ -139,7 +142,7 @@ async def test_rollback_of_a_live_venue_needs_the_override_and_recomputes_a_stal
         modal.query_one("#confirm-reason", Input).value = "corrupted marks"
         await pilot.pause()
         assert modal.query_one("#confirm", Button).disabled  # not without the override
-        modal._confirm()
+        modal.action_confirm()
         assert "override" in text_of(modal.query_one("#confirm-error"))
         modal.query_one("#override").value = True
         await pilot.pause()

@@ -5,11 +5,13 @@ import pytest
 from textual.containers import VerticalScroll
 from textual.widgets import Button
 
-from console.screens.brake import BrakeModal
-from console.screens.refunds import ComputeModal
-from console.screens.snapshots import RollbackModal
+from console.modals.brake import BrakeModal
+from console.modals.compute import ComputeModal
+from console.modals.rollback import RollbackModal
 from console.screenshots import TRIP, scene_app
-from console.widgets import SCREEN_KEYS, StatusBanner
+from console.widgets.banner import StatusBanner
+from console.widgets.tabs import SCREEN_KEYS
+from tests.kit import SMALL, WIDE
 
 from .test_flows import text_of
 from .test_refund_compute import bad_mark, open_compute
@@ -41,7 +43,7 @@ def _buttons_on_screen(app, modal, *ids: str) -> None:
 
 async def test_brake_dialog_at_80x24(desk_app):
     app = desk_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=SMALL) as pilot:
         await pilot.press("ctrl+b")
         await pilot.pause()
         modal = app.screen
@@ -58,7 +60,7 @@ async def test_brake_dialog_at_80x24(desk_app):
 
 async def test_rollback_dialog_at_80x24(desk_app):
     app = desk_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=SMALL) as pilot:
         await pilot.press("s", "enter", "ctrl+k")
         await pilot.pause()
         modal = app.screen
@@ -95,7 +97,7 @@ async def test_refunds_compute_dialog_reason_and_buttons_reachable(desk_app, siz
 async def test_the_banner_truncates_instead_of_wrapping():
     app = scene_app()
     long_db = "sqlite:////home/operator/.local/share/perpdesk/venues/production-eu-west-1/perpdesk.sqlite3"
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await pilot.press(*TRIP)  # the brake adds to the first line
         await pilot.pause()
         banner = app.screen.query_one(StatusBanner)

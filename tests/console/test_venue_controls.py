@@ -4,12 +4,13 @@ required reason, refused before the dialog for a role that may not; the banner s
 import pytest
 from textual.widgets import Button, Input, Select
 
+from console.modals.venue import VenueModal
 from console.palette import DeskCommands
-from console.screens.venue import VenueModal
 from console.screenshots import TRIP
-from console.widgets import StatusBanner
+from console.widgets.banner import StatusBanner
+from tests.kit import DESK
 
-from .test_flows import SIZE, messages, text_of
+from .test_flows import messages, text_of
 
 pytestmark = pytest.mark.asyncio
 
@@ -25,7 +26,7 @@ async def _choose(pilot, modal, control: str, value: str, market: str = "*", rea
 
 async def test_reopen_post_only_markets_after_a_release_and_the_banner_says_so(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press(*TRIP, "ctrl+r", "shift+tab", *"checks pass", "enter", "enter")
         await pilot.pause()
         assert {m["mode"] for m in app.gateway.markets()} == {"post_only"}
@@ -53,7 +54,7 @@ async def test_reopen_post_only_markets_after_a_release_and_the_banner_says_so(d
 
 async def test_each_control_sends_its_command(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         gw = app.gateway
         for control, value, market, check in (
             ("mode", "reduce_only", "ETH-USD-PERP",
@@ -81,13 +82,13 @@ async def test_each_control_sends_its_command(desk_app):
 
 async def test_roles_are_checked_before_the_dialog_and_for_safeguards_off(desk_app):
     app = desk_app(role="viewer", operator="victor")
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press("o")
         await pilot.pause()
         assert not isinstance(app.screen, VenueModal)
         assert any("victor is viewer" in m for m in messages(app))
     app = desk_app(role="operator", operator="olga")
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.press("o")
         modal = app.screen
         assert isinstance(modal, VenueModal)
@@ -100,7 +101,7 @@ async def test_roles_are_checked_before_the_dialog_and_for_safeguards_off(desk_a
 
 async def test_the_palette_lists_every_venue_control(desk_app):
     app = desk_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=DESK) as pilot:
         await pilot.pause()
         names = {str(h.display) for h in [hit async for hit in DeskCommands(app.screen).discover()]}
         assert {"Venue: market mode…", "Venue: platform access…", "Venue: TP/SL triggers…",

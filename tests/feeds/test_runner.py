@@ -8,16 +8,16 @@ import time
 import httpx
 import pytest
 
-from engine.core.engine import Engine
+from engine.core import Engine
 from engine.core.markets import default_market_commands
 from engine.node.node import Node
-from engine.node.roles import SYSTEM, Actor
+from engine.node.roles import SYSTEM
 from engine.outside.feeds.runner import FeedRunner
 from engine.settings.config import parse_config
+from tests.kit import ADMIN, wait_until
 
 from . import shapes
 
-ADMIN = Actor("ada", "admin")
 CONFIG = """
 [feeds]
 enabled = true
@@ -100,9 +100,7 @@ def oracle_cmds(node):
 
 
 def wait_journal(node, n, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while len(oracle_cmds(node)) < n and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: len(oracle_cmds(node)) >= n, timeout, what=f"{n} index oracle price(s) in the journal")
     return oracle_cmds(node)
 
 
@@ -119,11 +117,7 @@ def test_index_is_submitted_as_a_journaled_oracle_price(setup):
     h = runner.health()
     assert {r["source"]: r["status"] for r in h["sources"]} == {"binance": "ok", "okx": "ok", "kraken": "ok"}
     assert h["indexes"][0]["status"] == "ok"
-    deadline = time.monotonic() + 5
-    while h["indexes"][0]["outcome"] != "ok" and time.monotonic() < deadline:
-        time.sleep(0.01)
-        h = runner.health()
-    assert h["indexes"][0]["outcome"] == "ok"
+    wait_until(lambda: runner.health()["indexes"][0]["outcome"] == "ok", 5, what="the index's outcome to be ok")
 
 
 def test_replay_of_the_journal_never_calls_the_network(setup):

@@ -15,21 +15,19 @@ from engine.settings import logsetup, paths
 ROOT = Path(__file__).resolve().parents[2]
 
 VENUE_SCRIPT = textwrap.dedent('''
-    import sys, time
+    import sys
     from engine.settings.config import parse_config
     from engine.settings.logsetup import log_path
     from console.remote import VenueProcess
+    from tests.kit import wait_until
 
     cfg = parse_config(sys.argv[1])
     v = VenueProcess(seed=3, accounts=20, db="memory", warmup_steps=5, incident=False, config=cfg).start()
     try:
         v.venue.start_market()  # starts the price feeds: every poll of the dead sources logs a warning
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            p = log_path("venue")
-            if p.exists() and "feed binance" in p.read_text():
-                break
-            time.sleep(0.1)
+        # (the test kit's wait, in the child: cwd is the repository; a timeout fails the child loudly)
+        wait_until(lambda: log_path("venue").exists() and "feed binance" in log_path("venue").read_text(), 60,
+                   what="the feed's warning in the venue log", interval=0.1)
     finally:
         v.stop()
     print("done")
@@ -53,10 +51,9 @@ coinbase = "BTC-USD"
 '''
 
 
-def test_a_warning_in_the_venue_child_lands_in_the_file_not_on_stderr(tmp_path):
+def test_a_warning_in_the_venue_child_lands_in_the_file_not_on_stderr(home):
     """Old venue child: no handler anywhere, so the feed's warning went through Python's last-resort
     handler to stderr, the terminal the console draws on."""
-    home = tmp_path / "home"
     env = {**os.environ, "PERPDESK_HOME": str(home), "PERPDESK_PURE": "1"}
     env.pop("PERPDESK_DB", None)
     out = subprocess.run([sys.executable, "-c", VENUE_SCRIPT, CONFIG], cwd=ROOT, env=env, capture_output=True,

@@ -4,17 +4,8 @@ import pytest
 
 from engine.core.markets import default_market_commands
 from engine.node.node import Node
-from engine.node.roles import Actor
 from engine.store.store import Store
-from tests.store.conftest import pg_server_url, pg_url  # noqa: F401  (fixtures, for any_url)
-
-ADMIN = Actor("ada", "admin")
-
-
-@pytest.fixture(autouse=True)
-def _isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("PERPDESK_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("PERPDESK_DB", raising=False)
+from tests.kit import ADMIN
 
 
 @pytest.fixture

@@ -6,13 +6,9 @@ from __future__ import annotations
 import pytest
 
 from engine.node.node import Node
-from engine.node.roles import Actor
-
-from .conftest import ADMIN
+from tests.kit import ADMIN, OPERATOR, VIEWER
 
 MIN = 60_000
-VIEWER = Actor("vic", "viewer")
-OPERATOR = Actor("olga", "operator")
 
 CONTROLS = [
     {"type": "set_withdrawals", "enabled": False},

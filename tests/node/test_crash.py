@@ -34,13 +34,12 @@ CHILD = textwrap.dedent(
                    "side": "buy" if i % 2 else "sell", "size": "0.01", "price": f"{3300 + i % 50}"}
         node.submit(cmd).add_done_callback(lambda f, i=i: ack(f, i))
         if i % 500 == 0:
-            import time; time.sleep(0.001)
+            import time; time.sleep(0.001)  # (the point: a paced burst, so the kill lands mid-burst)
     """
 )
 
 
-def test_sigkill_mid_burst_loses_no_acknowledged_command(tmp_path, monkeypatch):
-    monkeypatch.setenv("PERPDESK_HOME", str(tmp_path / "home"))
+def test_sigkill_mid_burst_loses_no_acknowledged_command(tmp_path, home):
     db = f"sqlite:///{tmp_path / 'crash.db'}"
     proc = subprocess.Popen([sys.executable, "-c", CHILD, db], stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})

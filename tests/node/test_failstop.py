@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from engine.core import Engine
+from engine import Engine
 from engine.node.node import Node, NodeError
+from tests.kit import ADMIN
 
-from .conftest import ADMIN, seed_venue
+from .conftest import seed_venue
 
 
 class _Booming:

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 from engine.node.node import Node
 from engine.node.roles import Actor
-
-from .conftest import ADMIN
-
-OPERATOR = Actor("olga", "operator")
-APPROVER = Actor("april", "approver")
+from tests.kit import ADMIN, APPROVER, OPERATOR
 
 
 def _break_a_check(node: Node) -> None:

@@ -16,8 +16,9 @@ import pytest
 from engine.node.node import Node, NodeError
 from engine.store.store import LeaseHeldError, Store
 from engine.tools.verify import verify_store
+from tests.kit import ADMIN
 
-from .conftest import ADMIN, flow, seed_venue
+from .conftest import flow, seed_venue
 
 
 def _deposit(i: int) -> dict:
@@ -55,7 +56,7 @@ def test_the_lease_holds_against_another_process_and_dies_with_its_holder(tmp_pa
         from engine.node.node import Node
         n = Node.open({url!r})
         print("up", n.leader_epoch, flush=True)
-        time.sleep(600)
+        time.sleep(600)  # (the point: a live process that holds the lease until it is killed)
     """)
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
     try:

@@ -8,12 +8,9 @@ from engine.node.node import Node, NodeError
 from engine.node.roles import Actor
 from engine.store.store import Store, StoreError
 from engine.tools.verify import verify_store
+from tests.kit import ADMIN, APPROVER, OPERATOR, VIEWER
 
-from .conftest import ADMIN, seed_venue
-
-VIEWER = Actor("vic", "viewer")
-OPERATOR = Actor("olga", "operator")
-APPROVER = Actor("april", "approver")
+from .conftest import seed_venue
 
 
 def trade(node: Node, ts: int) -> None:

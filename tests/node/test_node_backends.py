@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from engine.node.node import Node
 from engine.tools.verify import verify_store
+from tests.kit import ADMIN
 
-from .conftest import ADMIN, seed_venue
+from .conftest import seed_venue
 
 
 def test_node_round_trip_on_each_backend(any_url):

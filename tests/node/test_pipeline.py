@@ -15,8 +15,9 @@ import pytest
 from engine.node.node import Node, NodeError
 from engine.store.store import Store
 from engine.tools.verify import verify_store
+from tests.kit import ADMIN
 
-from .conftest import ADMIN, flow, full_disk_node, seed_venue
+from .conftest import flow, full_disk_node, seed_venue
 
 
 @pytest.fixture

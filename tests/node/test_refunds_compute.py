@@ -13,12 +13,9 @@ from engine.core.markets import default_market_commands
 from engine.node.node import Node, NodeError
 from engine.node.roles import Actor
 from engine.tools.refunds_export import CSV_COLUMNS, read_csv
+from tests.kit import ADMIN, APPROVER, APPROVER2, VIEWER
 
-ADMIN = Actor("ada", "admin")
-VIEWER = Actor("vic", "viewer")
 OPERATOR = Actor("otto", "operator")
-APPROVER = Actor("april", "approver")
-APPROVER2 = Actor("bert", "approver")
 BTC = "BTC-USD-PERP"
 
 

@@ -11,19 +11,16 @@ import sqlite3
 
 import pytest
 
+from engine.core import Engine
 from engine.core import snapshot as snapshot_mod
-from engine.core.engine import Engine
 from engine.node.node import Node, NodeError, TrustError
-from engine.node.roles import Actor
 from engine.store import trust
 from engine.store.store import Store, journal_hash
 from engine.tools.refunds_export import read_csv, run_export
 from engine.tools.verify import run as verify_run
+from tests.kit import ADMIN, APPROVER, OPERATOR
 
-from .conftest import ADMIN, seed_venue
-
-OPERATOR = Actor("olga", "operator")
-APPROVER = Actor("april", "approver")
+from .conftest import seed_venue
 
 
 def build(db_url: str, snapshot_at_end: bool = True) -> None:

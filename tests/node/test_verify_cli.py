@@ -6,8 +6,9 @@ import sqlite3
 
 from console.cli import main
 from engine.node.node import Node
+from tests.kit import ADMIN
 
-from .conftest import ADMIN, seed_venue
+from .conftest import seed_venue
 
 
 def build(db_url: str) -> None:

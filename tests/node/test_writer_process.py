@@ -20,8 +20,9 @@ from engine.node.journalwriter import WriterGone, WriterProcess
 from engine.node.node import Node, NodeError
 from engine.store.store import Store
 from engine.tools.verify import verify_store
+from tests.kit import ADMIN, wait_until
 
-from .conftest import ADMIN, flow, full_disk_node, seed_venue
+from .conftest import flow, full_disk_node, seed_venue
 
 
 def _journal(store: Store) -> list[tuple]:
@@ -134,11 +135,8 @@ def test_a_full_disk_fails_the_batches_through_the_writer_process(tmp_path, smal
 def test_a_writer_process_that_cannot_open_the_store_says_why(tmp_path):
     wp = WriterProcess({"url": f"sqlite:///{tmp_path / 'missing.db'}", "busy_timeout_ms": 1000, "pragmas": {}})
     try:
-        deadline = time.monotonic() + 60
         with pytest.raises(WriterGone) as e:
-            while not wp.ready():
-                assert time.monotonic() < deadline
-                time.sleep(0.02)
+            wait_until(wp.ready, 60, what="the writer process to start or say why not")
         assert "there is no database at" in str(e.value)
     finally:
         wp.close()
@@ -206,10 +204,7 @@ def test_writer_process_true_starts_it_with_the_node(tmp_path):
 
 def test_closing_a_node_whose_writer_process_is_still_starting_does_not_wait_for_it(tmp_path):
     n = Node.open(f"sqlite:///{tmp_path / 'quick.db'}", actor=ADMIN, writer_process=True).start()
-    deadline = time.monotonic() + 30
-    while n._wproc is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.001)
+    wait_until(lambda: n._wproc is not None, 30, what="the writer process to be spawned", interval=0.001)
     proc = n._wproc.proc
     t0 = time.monotonic()
     n.close()

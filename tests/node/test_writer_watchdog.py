@@ -10,8 +10,9 @@ import signal
 from engine.node.node import Node
 from engine.store.store import Store
 from engine.tools.verify import verify_store
+from tests.kit import ADMIN
 
-from .conftest import ADMIN, flow, seed_venue
+from .conftest import flow, seed_venue
 
 
 def test_a_stopped_writer_process_is_killed_and_the_node_journals_in_process(any_url):

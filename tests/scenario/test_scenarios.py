@@ -10,6 +10,7 @@ from console.cli import main
 from engine.core.commands import SPECS
 from engine.sim.runner import ScenarioRun
 from engine.sim.scenario import load_scenario, shipped
+from tests.kit import DEMO
 
 SMALL = 200  # accounts: fast in pure Python, still a few dozen leveraged traders
 GUARDS = "set_safeguards" in SPECS
@@ -106,7 +107,7 @@ def test_run_can_be_stepped_and_iterated() -> None:
     lines = run.run_until(run.start + 13 * 60_000)
     assert run.now == run.start + 13 * 60_000 and not run.done
     assert any("cancel_only" in ln.text for ln in lines)
-    assert run.node.engine.markets["BTC-USD-PERP"].mode == "cancel_only"
+    assert run.node.engine.core.markets["BTC-USD-PERP"].mode == "cancel_only"
     rest = list(run)
     assert run.done and any(ln.text.endswith(": done") for ln in rest)
     run.close()
@@ -127,7 +128,7 @@ async def test_console_opens_on_the_scenario_desk() -> None:
     app = demo_app(run)
     run.run_until(run.start + 64 * 60_000)  # just after the brake
     try:
-        async with app.run_test(size=(160, 50)) as pilot:
+        async with app.run_test(size=DEMO) as pilot:
             await pilot.pause()
             assert app.node is run.node
             assert app.gateway.status()["brake_engaged"] is True

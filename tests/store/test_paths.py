@@ -11,8 +11,7 @@ from engine.settings import paths
 from engine.store.store import Store
 
 
-def test_home_relocates_every_file(tmp_path, monkeypatch):
-    home = tmp_path / "home"
+def test_home_relocates_every_file(home):
     assert paths.home() == home
     assert paths.data_dir() == home / "data"
     assert paths.config_dir() == home / "config"

@@ -1,4 +1,4 @@
-"""Help: every key binding, grouped, with what it does."""
+"""Help (`?`): every key binding, grouped, with what it does. A viewer, not a confirmation."""
 
 from __future__ import annotations
 

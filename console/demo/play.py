@@ -126,7 +126,7 @@ def run_demo(args) -> int:
 
 
 def _console(run: ScenarioRun, args) -> int:
-    """The console on the scenario's desk, the scenario playing live in it (console.demo_desk)."""
+    """The console on the scenario's desk, the scenario playing live in it (console.demo.desk)."""
     run.setup()
     app = demo_app(run, speed=args.speed or 30.0)
     app.run()
@@ -143,9 +143,9 @@ def _console(run: ScenarioRun, args) -> int:
 def demo_app(run: ScenarioRun, feed=None, *, speed: float = 30.0, beat: float = 1.2, autoplay: bool = True):
     """The console on the scenario's node with the scenario playing in it (``autoplay`` False: the
     caller steps ``app.director`` itself)."""
-    from .demo_desk import DemoApp
-    from .factory import Desk
-    from .gateway import Feed, Gateway
+    from ..factory import Desk
+    from ..gateway import Feed, Gateway
+    from .desk import DemoApp
 
     run.setup()
     node = run.node

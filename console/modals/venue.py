@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Label, Select, Static
 
-from ..dialogs import Dialog
+from .confirm import ConfirmDialog
 
 MODES = ["open", "post_only", "reduce_only", "cancel_only", "halted"]
 ALL = "*"
@@ -50,11 +48,9 @@ def needs(control: str, value: str) -> str:
     return CONTROLS[control][3]
 
 
-class VenueModal(ModalScreen[dict | None]):
+class VenueModal(ConfirmDialog):
     """Choose a control, its setting and market; a reason is required; Cancel is focused."""
 
-    AUTO_FOCUS = "#cancel"
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="venue_cancel")]
     DEFAULT_CSS = """
     VenueModal .row { height: auto; }
     VenueModal .row Vertical { height: auto; width: 1fr; }
@@ -62,39 +58,28 @@ class VenueModal(ModalScreen[dict | None]):
     """
 
     def __init__(self, control: str, markets: list[dict], status: dict, backlog: list[dict] | None = None) -> None:
-        super().__init__(id="venue-modal")
+        super().__init__("VENUE CONTROLS", None, "Apply", reason_id="venue-reason", reason_placeholder="why",
+                         error_id="venue-error", id="venue-modal")
         self.control = control
         self.markets = markets
         self.status = status
         self.backlog = backlog or []  # per restricted market: what fires when it reopens (views.reopen_backlog)
 
-    def compose(self) -> ComposeResult:
-        with Dialog(classes="danger"):
-            yield Label("VENUE CONTROLS", id="dialog-title")
-            with VerticalScroll(classes="dialog-body"):
-                yield Static(self._state(), id="venue-state", classes="explain")
-                with Horizontal(classes="row"):
-                    with Vertical():
-                        yield Label("Control")
-                        yield Select([(v[0], k) for k, v in CONTROLS.items()], value=self.control,
-                                     allow_blank=False, id="venue-control")
-                    with Vertical():
-                        yield Label("Set to")
-                        yield Select(self._choices(self.control), allow_blank=False, id="venue-value")
-                    with Vertical():
-                        yield Label("Market")
-                        yield Select([("every market", ALL)] + [(m["market"], m["market"]) for m in self.markets],
-                                     value=ALL, allow_blank=False, id="venue-market")
-                yield Static("", id="venue-effect")
-                yield Label("Reason (journaled, required):")
-                yield Input(placeholder="why", id="venue-reason")
-                yield Static("", id="venue-error", classes="field-error")
-            with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel", variant="primary")
-                yield Button("Apply", id="confirm", variant="error", disabled=True)
-
-    def on_mount(self) -> None:
-        self._update()
+    def compose_body(self) -> ComposeResult:
+        yield Static(self._state(), id="venue-state", classes="explain")
+        with Horizontal(classes="row"):
+            with Vertical():
+                yield Label("Control")
+                yield Select([(v[0], k) for k, v in CONTROLS.items()], value=self.control,
+                             allow_blank=False, id="venue-control")
+            with Vertical():
+                yield Label("Set to")
+                yield Select(self._choices(self.control), allow_blank=False, id="venue-value")
+            with Vertical():
+                yield Label("Market")
+                yield Select([("every market", ALL)] + [(m["market"], m["market"]) for m in self.markets],
+                             value=ALL, allow_blank=False, id="venue-market")
+        yield Static("", id="venue-effect")
 
     def _choices(self, control: str) -> list[tuple[str, str]]:
         return [(c.replace("_", "-"), c) for c in CONTROLS[control][1]]
@@ -128,16 +113,13 @@ class VenueModal(ModalScreen[dict | None]):
                 "reason": self.query_one("#venue-reason", Input).value.strip()}
 
     def on_select_changed(self, event: Select.Changed) -> None:
+        # (then ConfirmDialog's handler refreshes the effect and the buttons)
         if event.select.id == "venue-control" and event.value != self.control:
             self.control = str(event.value)
             sel = self.query_one("#venue-value", Select)
             sel.set_options(self._choices(self.control))
-        self._update()
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self._update()
-
-    def _update(self) -> None:
+    def _refresh_state(self, show_problems: bool = True) -> None:
         c = self.choice()
         control = str(c["control"])
         self.query_one("#venue-market", Select).disabled = not CONTROLS[control][2]
@@ -146,27 +128,7 @@ class VenueModal(ModalScreen[dict | None]):
         t.append(f"{CONTROLS[control][0]} → {str(c['value']).replace('_', '-')} on {where}. ", style="bold")
         t.append(EXPLAIN[control], style="dim")
         self.query_one("#venue-effect", Static).update(t)
-        self.query_one("#confirm", Button).disabled = not c["reason"]
-        self.query_one("#venue-error", Static).update("")
+        super()._refresh_state(show_problems)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if self.choice()["reason"]:
-            self.query_one("#confirm", Button).focus()  # Enter again, on the button, applies
-        else:
-            self.query_one("#venue-error", Static).update(Text("✗ a reason is required", style="bold red"))
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "confirm":
-            self.action_apply()
-        else:
-            self.dismiss(None)
-
-    def action_apply(self) -> None:
-        c = self.choice()
-        if not c["reason"]:
-            self.query_one("#venue-error", Static).update(Text("✗ a reason is required", style="bold red"))
-            return
-        self.dismiss(c)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def result(self) -> dict:
+        return self.choice()

@@ -25,14 +25,15 @@ import time
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from engine.node.roles import Actor
 from engine.sim.runner import ScenarioRun, fmt_duration
 
-from .app import PerpdeskApp
-from .format import clock_time
-from .gateway import Gateway, Outcome
+from ..app import PerpdeskApp
+from ..format import clock_time
+from ..gateway import Gateway, Outcome
+from ..widgets.caption import CaptionBar
 
 DEMO = Binding.Group("Demo")
 APPROVER = Actor("risk-lead", "approver")
@@ -65,32 +66,6 @@ class ActorGateway(Gateway):
 
     def _node_action(self, name: str, *args, **kwargs) -> Outcome:
         return super()._node_action(name, *args, actor=self.actor, **kwargs)
-
-
-class CaptionBar(Static):
-    """The demo's narration: scenario, engine time, speed, who drives, this step and the next."""
-
-    DEFAULT_CSS = """
-    CaptionBar {
-        height: 3;
-        padding: 0 1;
-        background: $primary-darken-2;
-        color: $text;
-    }
-    CaptionBar.-yours { background: $warning-darken-3; }
-    """
-
-    def __init__(self) -> None:
-        super().__init__("", id="caption")
-
-    def on_mount(self) -> None:
-        director = getattr(self.app, "director", None)
-        if director is not None:
-            self.show(director)
-
-    def show(self, d: Director) -> None:
-        self.set_class(not d.scripted, "-yours")
-        self.update(d.caption_text())
 
 
 class Director:
@@ -277,7 +252,7 @@ class Director:
         return out
 
     async def _emergency_brake(self, e) -> None:
-        from .screens.brake import BrakeModal
+        from ..modals.brake import BrakeModal
 
         await self._go("dashboard")
         if self.app.gateway.status().get("brake_engaged"):  # someone at the desk already tripped it
@@ -291,12 +266,12 @@ class Director:
         modal.query_one("#brake-reason", Input).value = e.reason
         await self._hold(2)
         self.app.last_outcome = None
-        modal.action_trip()
+        modal.action_confirm()
         await self._hold(0.2)
         self._outcome(e, "brake")
 
     async def _release_brake(self, e) -> None:
-        from .screens.brake import ReleaseModal
+        from ..modals.release import ReleaseModal
 
         await self._go("dashboard")
         if not self.app.gateway.status().get("brake_engaged"):  # someone at the desk already released it
@@ -316,12 +291,12 @@ class Director:
             self.app.run_command("Release brake (override)", lambda: self.app.gateway.send(
                 {"type": "release_brake", "reason": e.reason, "override": True}))
         else:
-            modal.action_release()
+            modal.action_confirm()
         await self._hold(0.2)
         self._outcome(e, "release")
 
     async def _rollback(self, e) -> None:
-        from .screens.snapshots import RollbackModal
+        from ..modals.rollback import RollbackModal
 
         sid = self.run.snapshot_ref(e.snapshot)
         if sid is None:
@@ -349,7 +324,7 @@ class Director:
         modal.query_one("#confirm-reason", Input).value = e.reason
         await self._hold(1.5)
         self.app.last_outcome = None
-        modal._confirm()
+        modal.action_confirm()
         await self._hold(0.3)
         self._outcome(e, "rollback")
 
@@ -388,7 +363,7 @@ class Director:
     async def _compute_refunds(self, e) -> None:
         from textual.widgets import Select
 
-        from .screens.refunds import ComputeModal
+        from ..modals.compute import ComputeModal
 
         if e.method != "counterfactual":  # the console computes counterfactual refunds; reference-price ones via the gateway
             await self._go("refunds")
@@ -442,7 +417,7 @@ class Director:
 
     async def _approve_refunds(self, e) -> None:
         """A second person (risk-lead, approver) approves: the first in its modal, the rest in one go."""
-        from .screens.refunds import ReasonModal
+        from ..modals.reason import ReasonModal
 
         await self._go("refunds")
         app = self.app
@@ -467,7 +442,7 @@ class Director:
             if isinstance(modal, ReasonModal):
                 modal.query_one(Input).value = e.reason
                 await self._hold()
-                modal._ok()
+                modal.action_confirm()
                 await self._hold(0.3)
             gw = app.gateway
             rest = [r["refund_id"] for r in pending[1:]]
@@ -514,6 +489,7 @@ def _modal_types():
 class DemoApp(PerpdeskApp):
     """The console with a scenario playing in it (see the module docstring)."""
 
+    CSS_PATH = "../app.tcss"  # (Textual reads it beside the class that runs: the app's own stylesheet)
     BINDINGS = PerpdeskApp.BINDINGS + [
         Binding("ctrl+t", "takeover", "Take/give the desk", id="demo_takeover", group=DEMO, priority=True,
                 key_display="^t", tooltip="Stop the script's operator actions (the market keeps running); again to resume"),

@@ -1,0 +1,73 @@
+"""Release the brake through the validation gate: every failing check is listed; release is offered only
+when none fail, with a required reason; Cancel focused."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import Button, Input, Static
+
+from ..widgets.backdrop import KeptBackdrop
+from .confirm import ConfirmDialog
+
+
+class ReleaseModal(KeptBackdrop, ConfirmDialog):
+    """The validation gate: every failing check is listed; release is offered only when none fail."""
+
+    cancel_value = False
+
+    def __init__(self, failures: list[dict] | None) -> None:
+        super().__init__("RELEASE THE BRAKE", None, "Release", reason_id="release-reason",
+                         reason_placeholder="why you release it", error_id="release-error", confirm_id="release",
+                         confirm_variant="warning", id="release-modal")
+        self.data = failures
+
+    @property
+    def failures(self) -> list[dict]:
+        return self.data or []
+
+    def load(self, failures: list[dict]) -> None:
+        self.data = failures
+        if self.is_mounted:
+            self.call_later(self._rebuild)
+
+    async def _rebuild(self) -> None:
+        typed = self.reason
+        await self.recompose()
+        self.query_one("#release-reason", Input).value = typed
+        self.query_one("#cancel", Button).focus()
+
+    def dialog_classes(self) -> str:
+        return "warning" if not self.failures else "danger"
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("Release goes through the validation gate. Markets reopen in post_only, "
+                     "never straight to open; access and liquidations resume.", classes="explain")
+        if self.data is None:
+            yield Static(Text("running the validation checks…", style="dim"), id="checks")
+        elif self.failures:
+            t = Text()
+            t.append(f"{len(self.failures)} validation check(s) fail; release is refused:\n", style="bold red")
+            for f in self.failures:
+                t.append(f"  ✗ {f['check']}", style="bold")
+                t.append(f": {f['detail']}\n")
+            yield Static(t, id="checks")
+        else:
+            yield Static(Text("✓ every validation check passes", style="bold green"), id="checks")
+
+    def ready(self) -> bool:
+        return self.data is not None and not self.failures
+
+    def blocked(self) -> bool:
+        if self.data is None:
+            self.app.notify("The validation checks are still running.", severity="warning")
+            return True
+        if self.failures:
+            names = ", ".join(sorted({f["check"] for f in self.failures}))
+            self.app.notify(f"Release refused: {len(self.failures)} validation check(s) fail ({names})",
+                            title="Validation gate", severity="error")
+            return True
+        return False
+
+    def result(self) -> bool:
+        return True
