@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import Engine
+from engine.core import Engine
 from engine.node.node import Node, NodeError
 from tests.kit import ADMIN
 

@@ -30,6 +30,6 @@ def test_store_table_follows_the_phases_and_survives_recovery(node, db_url) -> N
         assert again.maintenance_windows()[0]["phase"] == "post_only"
         assert again.call({"type": "tick", "ts": 30 * MIN}).ok
         assert again.store.get_maintenance("w9")["phase"] == "done"
-        assert again.engine.core.markets["BTC-USD-PERP"].mode == "open"
+        assert again.engine.markets["BTC-USD-PERP"].mode == "open"
     finally:
         again.close()

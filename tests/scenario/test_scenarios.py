@@ -107,7 +107,7 @@ def test_run_can_be_stepped_and_iterated() -> None:
     lines = run.run_until(run.start + 13 * 60_000)
     assert run.now == run.start + 13 * 60_000 and not run.done
     assert any("cancel_only" in ln.text for ln in lines)
-    assert run.node.engine.core.markets["BTC-USD-PERP"].mode == "cancel_only"
+    assert run.node.engine.markets["BTC-USD-PERP"].mode == "cancel_only"
     rest = list(run)
     assert run.done and any(ln.text.endswith(": done") for ln in rest)
     run.close()
