@@ -408,7 +408,7 @@ async def test_live_brake_modal_shows_the_preview_that_arrives_later():
     async with app.run_test(size=DESK) as pilot:
         await wait_until_async(lambda: app.vm, pilot=pilot, what="the first refresh")
         await pilot.press("ctrl+b")
-        assert isinstance(app.screen, BrakeModal)
+        await wait_until_async(lambda: isinstance(app.screen, BrakeModal), pilot=pilot, what="the brake dialog")
         await wait_until_async(lambda: app.screen.data is not None, pilot=pilot, interval=0.02,
                                what="the brake preview")
         markets = ", ".join(app.screen.data["markets_to_halt"])
