@@ -129,7 +129,7 @@ class Standby:
             snap = store.latest_snapshot(skip_corrupt=True)
             big = snap is not None and snap.seq > START_VERIFY_PREFIX_ROWS
             self._verified_from = snap.seq if big else 0
-            problems = store.verify_chains(journal_from=self._verified_from)
+            problems = store.verify_chains(journal_from=self._verified_from, live=True)
             if problems:
                 raise StandbyError(self._refusal(f"{problems[0].chain} chain: first bad record: {problems[0]}"))
             if store.anchor_path is not None and store.anchor_path.exists():  # the leader's machine

@@ -1216,7 +1216,7 @@ class Store:
 
     # ---------------------------------------------------------- verification
     def verify_chains(self, *, journal: bool = True, audit: bool = True, journal_from: int = 0,
-                      progress: Callable[[str, int], object] | None = None) -> list[ChainProblem]:
+                      progress: Callable[[str, int], object] | None = None, live: bool = False) -> list[ChainProblem]:
         """Check the journal and audit hash chains; return the first problem of each (empty: sound).
 
         Detects an altered row (its content no longer matches its hash), an altered and
@@ -1232,19 +1232,32 @@ class Store:
 
         ``progress(chain, rows checked)`` (``perpdesk verify`` on a terminal) is called between
         batches of rows, never per row.
+
+        ``live`` (a standby, while the leader appends): each chain is checked up to its head record
+        as read first, which must be its last row checked; rows appended meanwhile are left out.
         """
         problems: list[ChainProblem] = []
         heads = self.meta()
+        jupto = aupto = None
+        if live:
+            try:
+                jupto = _split_head(heads["journal_head"])[0]
+                aupto = _split_head(heads["audit_head"])[0]
+            except (KeyError, ValueError):
+                live = False  # a missing or damaged head record: the full checks name it
+                jupto = aupto = None
         if journal:
-            p = self._journal_extent_problem(heads) if journal_from > 0 else None
+            p = self._journal_extent_problem(heads, jupto) if journal_from > 0 else None
             if p is None:
-                p = self._verify_journal(heads, journal_from, progress=progress)
+                p = self._verify_journal(heads, journal_from, jupto, progress=progress, check_head=True)
             if p is not None:
                 problems.append(p)
         if audit:
             c = audit_t.c
             stmt = select(c.id, c.ts, c.operator, c.role, c.action, c.command, c.reason, c.outcome,
                           c.prev_hash, c.hash).order_by(c.id)
+            if aupto is not None:
+                stmt = stmt.where(c.id <= aupto)
             p = self._verify_chain("audit", stmt, audit_hash, heads, progress)
             if p is not None:
                 problems.append(p)
@@ -1269,9 +1282,11 @@ class Store:
         (returns None)."""
         return self._verify_journal(self.meta(), 0, upto_seq, stop)
 
-    def _journal_extent_problem(self, heads: dict[str, str]) -> ChainProblem | None:
+    def _journal_extent_problem(self, heads: dict[str, str], upto: int | None = None) -> ChainProblem | None:
         """Cheap: the journal's seqs are contiguous (count = last - first + 1) and end at the head record."""
         sql = f"SELECT COUNT(*), MIN(seq), MAX(seq) FROM {journal_t.name}"
+        if upto is not None:
+            sql += f" WHERE seq <= {int(upto)}"
         with self._read("checking the journal's extent") as conn:
             n, lo, hi = conn.exec_driver_sql(sql).one()
         if n and n != hi - lo + 1:
@@ -1292,7 +1307,8 @@ class Store:
 
     def _verify_journal(self, heads: dict[str, str], from_seq: int = 0, upto_seq: int | None = None,
                         stop: Callable[[], bool] | None = None,
-                        progress: Callable[[str, int], object] | None = None) -> ChainProblem | None:
+                        progress: Callable[[str, int], object] | None = None,
+                        check_head: bool = False) -> ChainProblem | None:
         keyed_from, p = self._keyed_from("journal", heads)
         if p is not None:
             return p
@@ -1333,7 +1349,7 @@ class Store:
                         return None
             finally:
                 cur.close()
-        if upto_seq is not None:
+        if upto_seq is not None and not check_head:
             return None
         return self._check_head("journal", heads, max(prev_key, 0), prev_hash)
 
