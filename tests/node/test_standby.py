@@ -277,3 +277,11 @@ def test_failover_under_load_kill_the_leader_the_standby_serves_within_5s_and_lo
         a.kill()
         if b is not None:
             b.kill()
+
+
+def test_the_standby_tool_refuses_sqlite_with_exit_2(tmp_path, capsys):
+    from engine.tools.standby import main
+
+    assert main(["--db", f"sqlite:///{tmp_path / 'node.db'}"]) == 2
+    assert "follows a PostgreSQL database" in capsys.readouterr().err
+    assert not (tmp_path / "node.db").exists()
