@@ -89,8 +89,8 @@ def main(argv: list[str]) -> int:
             if acks:
                 out({"ev": "ack", "seq": r.seq, "type": cmd["type"], "cid": cmd["client_order_id"]})
             i += 1
-        with node._reading():
-            out({"ev": "state", "seq": node.engine.seq, "hash": node.engine.state_hash()})
+        seq, h = node.read(lambda e: (e.seq, e.state_hash()))
+        out({"ev": "state", "seq": seq, "hash": h})
     finally:
         node.close()
     return 0

@@ -279,7 +279,7 @@ class Standby:
             self._close_listener()
             node.promote(lease, eng, self._taken, self._verified_from)
         except BaseException:
-            if node._lease is None:
+            if node.lease_holder is None:  # not handed to the node: give it back
                 lease.release()
             raise
         self.state = "leader"
