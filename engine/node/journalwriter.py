@@ -102,6 +102,7 @@ def main(argv: list[str]) -> int:
         send(wfd, {"error": type(e).__name__, "message": str(e)})
         return 1
     store.fence = config.get("fence")  # the node's leader epoch: checked in every append's transaction
+    store.notify = bool(config.get("notify", store.notify))  # PostgreSQL: NOTIFY the standby
     send(wfd, {"ready": True})
     try:
         while True:

@@ -373,7 +373,6 @@ class Node:
         store = self.store
         if store is None:
             return {"snapshot_id": None, "replayed": 0}
-        eng = Engine()
         figures: dict = {}
         try:
             snap = store.latest_snapshot(skip_corrupt=True)
@@ -386,33 +385,13 @@ class Node:
             if verify:
                 raise TrustError(store.where, str(e)) from None
             raise RecoveryError(str(e)) from None
-        if snap is not None:
-            try:
-                snapshot_mod.restore(eng, snapshot_mod.decode(snap.data, expect_hash=snap.state_hash))
-            except snapshot_mod.SnapshotError as e:
-                raise RecoveryError(f"snapshot {snap.snapshot_id}: {e}") from None
-            eng.seq = snap.seq
-            eng.now = snap.ts
-            eng.snapshots[snap.snapshot_id] = snap
+        eng = self.base_engine(snap)
         stored = {i.snapshot_id for i in store.list_snapshots()}
         n = 0
         for rec in store.iter_journal(after_seq=eng.seq):
-            cmd = rec.command
-            if rec.seq != eng.seq + 1:
-                raise RecoveryError(f"journal gap: expected seq {eng.seq + 1}, found {rec.seq}")
-            if cmd.get("type") == "rollback":
-                self._preload_snapshot(eng, cmd.get("snapshot_id"))
-            evs = eng.apply_obj(cmd)
-            outcome = _outcome(evs)
-            if outcome != rec.outcome:
-                raise RecoveryError(f"journal seq {rec.seq} ({rec.type}) replays as {outcome!r} but was journaled "
-                                    f"as {rec.outcome!r}: the journal was edited or the engine changed behaviour")
-            for ev in evs:
-                if ev["type"] == "snapshot_taken" and ev["snapshot_id"] not in stored:
-                    try:  # taken but not saved before a crash (best effort: the journal holds the command)
-                        store.save_snapshot(eng.snapshots[ev["snapshot_id"]])
-                    except StoreError as e:  # e.g. a full disk: recovery itself must not fail for it
-                        self._alert("error", f"snapshot {ev['snapshot_id']} not saved during recovery: {e}")
+            for sid in self.replay_record(eng, rec):
+                if sid not in stored:
+                    self._save_replayed_snapshot(eng, sid)
             n += 1
         with self._lock:
             self.engine = eng
@@ -427,6 +406,45 @@ class Node:
             self._complete_paid_refunds()
         return {"snapshot_id": snap.snapshot_id if snap is not None else None, "replayed": n, "seq": eng.seq,
                 "snapshot": trusted, **figures}
+
+    @staticmethod
+    def base_engine(snap: snapshot_mod.Snapshot | None) -> Engine:
+        """A fresh engine restored from ``snap`` (recovery's, and a standby's, starting point; the
+        empty venue at seq 0 for None)."""
+        eng = Engine()
+        if snap is not None:
+            try:
+                snapshot_mod.restore(eng, snapshot_mod.decode(snap.data, expect_hash=snap.state_hash))
+            except snapshot_mod.SnapshotError as e:
+                raise RecoveryError(f"snapshot {snap.snapshot_id}: {e}") from None
+            eng.seq = snap.seq
+            eng.now = snap.ts
+            eng.snapshots[snap.snapshot_id] = snap
+        return eng
+
+    def replay_record(self, eng: Engine, rec) -> list[str]:
+        """Apply one journal row (a :class:`engine.store.store.JournalRecord`) to ``eng`` as recovery
+        does (a standby follows the journal with it too): it must land on its journaled seq with its
+        journaled outcome, else :class:`RecoveryError`. Returns the ids of snapshots it took."""
+        cmd = rec.command
+        if rec.seq != eng.seq + 1:
+            raise RecoveryError(f"journal gap: expected seq {eng.seq + 1}, found {rec.seq}")
+        if cmd.get("type") == "rollback":
+            self._preload_snapshot(eng, cmd.get("snapshot_id"))
+        evs = eng.apply_obj(cmd)
+        outcome = _outcome(evs)
+        if outcome != rec.outcome:
+            raise RecoveryError(f"journal seq {rec.seq} ({rec.type}) replays as {outcome!r} but was journaled "
+                                f"as {rec.outcome!r}: the journal was edited or the engine changed behaviour")
+        return [ev["snapshot_id"] for ev in evs if ev["type"] == "snapshot_taken"]
+
+    def _save_replayed_snapshot(self, eng: Engine, snapshot_id: str) -> None:
+        from ..store.store import StoreError
+
+        try:  # taken but not saved before a crash (best effort: the journal holds the command)
+            self.store.save_snapshot(eng.snapshots[snapshot_id])
+        except StoreError as e:  # e.g. a full disk: recovery itself must not fail for it
+            self._alert("error", f"snapshot {snapshot_id} not saved during recovery: {e}")
 
     def _preload_snapshot(self, eng: Engine, snapshot_id) -> None:
         """Make a stored snapshot available to a ``rollback`` command (the engine itself does no I/O)."""
@@ -462,6 +480,42 @@ class Node:
     @property
     def lease_holder(self) -> dict | None:
         return dict(self._lease.holder) if self._lease is not None else None
+
+    def promote(self, lease, engine: Engine, taken: list[str] = (), verified_from: int = 0) -> Node:
+        """A standby's takeover (engine/node/standby.py): ``lease`` was just taken (the leader epoch
+        bumped, ``store.fence`` set) and ``engine`` caught up to the last committed seq after that, by
+        the same replay as :meth:`recover` (no full replay here). Snapshots the journal took that the
+        old leader did not save (``taken``) are saved, the maintenance and refund records completed
+        from the engine as at a start, the anchor and the background check of the journal before
+        ``verified_from`` started; then the node starts sequencing."""
+        if self.store is None or self._thread is not None:
+            raise NodeError("not_standby", "only a stopped node on a store can be promoted")
+        with self._lock:
+            self.engine = engine
+            self.epoch = self.store.current_epoch()
+            self._last_snap_seq = max((s.seq for s in engine.snapshots.values()), default=0)
+        self._lease = lease
+        stored = {i.snapshot_id for i in self.store.list_snapshots()}
+        saved = [sid for sid in taken if sid not in stored and sid in engine.snapshots]
+        for sid in saved:
+            self._save_replayed_snapshot(engine, sid)
+        if saved:
+            from ..store.store import StoreError
+
+            try:
+                for sid in self.store.prune_auto_snapshots(self.keep_auto):
+                    engine.snapshots.pop(sid, None)
+            except StoreError as e:
+                self._alert("error", f"auto snapshots not pruned at takeover: {e}")
+        if engine.maintenance:
+            self._save_windows(list(engine.maintenance))
+        self._complete_paid_refunds()
+        self._verified_from = verified_from
+        self._start_anchor()
+        self._start_background_verification()
+        self._alert("warning", f"took over as the sequencer at leader epoch {lease.epoch}, journal seq "
+                               f"{engine.seq}")
+        return self.start()
 
     # ---- start verification: the journal before the restored snapshot, after start ----------
     def background_verification(self, wait: float | None = None) -> dict:

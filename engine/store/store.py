@@ -112,6 +112,9 @@ SNAPSHOT_TRIGGERS = ("auto", "manual", "maintenance")
 REFUND_STATUSES = ("proposed", "approved", "rejected", "paid")
 SQLITE_HEADER = b"SQLite format 3\x00"
 
+#: the PostgreSQL channel every journal append NOTIFYs (payload: the new head seq); see Store.notify
+JOURNAL_CHANNEL = "perpdesk_journal"
+
 #: 64-bit integer; on SQLite plain INTEGER so a primary key is the rowid (faster appends)
 BigInt = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -186,6 +189,10 @@ class LeaseHeldError(StoreError):
 
 class FencedError(StoreError):
     """A journal append by a node whose leader epoch was superseded (another node took the lease)."""
+
+
+class JournalChainBrokenError(StoreCorruptError):
+    """A journal row read by a standby does not continue the chain it verified so far."""
 
 
 class RecordConflictError(StoreError):
@@ -537,6 +544,9 @@ class Store:
         self.key_id: str | None = None
         self.anchor_path = trust.anchor_path_for(url.database, self.backend, self.where)
         self.fence: int | None = None  # the leader epoch every journal append checks (engine/store/lease.py)
+        # PostgreSQL: every journal append NOTIFYs JOURNAL_CHANNEL with the new head seq, in its own
+        # transaction (delivered at COMMIT): a standby (engine/node/standby.py) LISTENs for it
+        self.notify: bool = self.backend == "postgresql"
 
     # ---------------------------------------------------------------- open
     @classmethod
@@ -705,7 +715,7 @@ class Store:
                 return None
         return {"url": self.url.render_as_string(hide_password=False), "busy_timeout_ms": self.busy_timeout_ms,
                 "pragmas": self.pragmas, "key": self.key.decode("latin-1") if self.key is not None else None,
-                "fence": self.fence}
+                "fence": self.fence, "notify": self.notify}
 
     # ------------------------------------------------------------ lease (engine/store/lease.py)
     def take_leadership(self, holder: Mapping) -> int:
@@ -848,7 +858,10 @@ class Store:
                         f"journal append refused: seq {params[0][0]}..{params[-1][0]} collides "
                         f"with rows already in the journal (another writer?). Nothing was written.") from e
                 head = (params[-1][0], params[-1][-1])
-                conn.exec_driver_sql(sql["write_head"], (f"{head[0]} {head[1]}",))
+                if self.notify and self.backend == "postgresql":  # the same statement: no extra round trip (delivered at COMMIT)
+                    conn.exec_driver_sql(sql["write_head_notify"], (f"{head[0]} {head[1]}", str(head[0])))
+                else:
+                    conn.exec_driver_sql(sql["write_head"], (f"{head[0]} {head[1]}",))
             else:
                 head = (head_seq, head_hash)
             for mark in rollbacks:
@@ -877,6 +890,8 @@ class Store:
                 "read_head": f"SELECT key, value FROM {meta_t.name} "
                              f"WHERE key IN ('journal_head', 'epoch', 'journal_key', 'leader_epoch'){lock}",
                 "write_head": f"UPDATE {meta_t.name} SET value = {mark} WHERE key = 'journal_head'",
+                "write_head_notify": f"UPDATE {meta_t.name} SET value = {mark} WHERE key = 'journal_head' "
+                                     f"RETURNING pg_notify('{JOURNAL_CHANNEL}', {mark})",
             }
             self._hot = sql
         return sql
@@ -922,6 +937,32 @@ class Store:
         if live_only:
             stmt = stmt.where(c.rolled_back_epoch.is_(None))
         yield from self._stream(stmt, JournalRecord, "reading the journal", batch_size)
+
+    def follow_journal(self, after_seq: int, after_hash: str, limit: int = 10_000) -> list[JournalRecord]:
+        """Up to ``limit`` committed journal rows after ``after_seq``, their chain verified as they are
+        read (a standby, engine/node/standby.py): the first row must be ``after_seq + 1`` and link to
+        ``after_hash`` (the hash of row ``after_seq``, :data:`GENESIS` for 0), each row's hash must
+        match its content (keyed rows with the key) and the next row must link to it. Raises
+        :class:`JournalChainBrokenError` naming the first bad row; never returns a row past it."""
+        keyed_from, p = self._keyed_from("journal", self.meta())
+        if p is not None:
+            raise JournalChainBrokenError(str(p))
+        key = self.key if keyed_from < (1 << 62) else None
+        c = journal_t.c
+        stmt = (select(c.seq, c.ts, c.type, c.epoch, c.outcome, c.payload, c.prev_hash, c.hash)
+                .where(c.seq > after_seq).order_by(c.seq).limit(int(limit)))
+        with self._read("following the journal") as conn:
+            rows = [tuple(r) for r in conn.execute(stmt).all()]
+        if not rows:
+            return []
+        bad, problem, _last, _h = verify_rows(rows, after_hash, after_seq if after_seq > 0 else -1, key, keyed_from)
+        if bad >= 0:
+            raise JournalChainBrokenError(f"{ChainProblem('journal', bad, problem)}")
+        return [JournalRecord(r[0], r[1], r[2], r[5], r[3], r[4], None, r[6], r[7]) for r in rows]
+
+    def journal_listener(self) -> JournalListener:
+        """A connection of its own that LISTENs for the journal's NOTIFYs (PostgreSQL only)."""
+        return JournalListener(self)
 
     def get_journal(self, seq: int) -> JournalRecord | None:
         c = journal_t.c
@@ -1175,7 +1216,7 @@ class Store:
 
     # ---------------------------------------------------------- verification
     def verify_chains(self, *, journal: bool = True, audit: bool = True, journal_from: int = 0,
-                      progress: Callable[[str, int], object] | None = None) -> list[ChainProblem]:
+                      progress: Callable[[str, int], object] | None = None, live: bool = False) -> list[ChainProblem]:
         """Check the journal and audit hash chains; return the first problem of each (empty: sound).
 
         Detects an altered row (its content no longer matches its hash), an altered and
@@ -1191,19 +1232,32 @@ class Store:
 
         ``progress(chain, rows checked)`` (``perpdesk verify`` on a terminal) is called between
         batches of rows, never per row.
+
+        ``live`` (a standby, while the leader appends): each chain is checked up to its head record
+        as read first, which must be its last row checked; rows appended meanwhile are left out.
         """
         problems: list[ChainProblem] = []
         heads = self.meta()
+        jupto = aupto = None
+        if live:
+            try:
+                jupto = _split_head(heads["journal_head"])[0]
+                aupto = _split_head(heads["audit_head"])[0]
+            except (KeyError, ValueError):
+                live = False  # a missing or damaged head record: the full checks name it
+                jupto = aupto = None
         if journal:
-            p = self._journal_extent_problem(heads) if journal_from > 0 else None
+            p = self._journal_extent_problem(heads, jupto) if journal_from > 0 else None
             if p is None:
-                p = self._verify_journal(heads, journal_from, progress=progress)
+                p = self._verify_journal(heads, journal_from, jupto, progress=progress, check_head=True)
             if p is not None:
                 problems.append(p)
         if audit:
             c = audit_t.c
             stmt = select(c.id, c.ts, c.operator, c.role, c.action, c.command, c.reason, c.outcome,
                           c.prev_hash, c.hash).order_by(c.id)
+            if aupto is not None:
+                stmt = stmt.where(c.id <= aupto)
             p = self._verify_chain("audit", stmt, audit_hash, heads, progress)
             if p is not None:
                 problems.append(p)
@@ -1228,9 +1282,11 @@ class Store:
         (returns None)."""
         return self._verify_journal(self.meta(), 0, upto_seq, stop)
 
-    def _journal_extent_problem(self, heads: dict[str, str]) -> ChainProblem | None:
+    def _journal_extent_problem(self, heads: dict[str, str], upto: int | None = None) -> ChainProblem | None:
         """Cheap: the journal's seqs are contiguous (count = last - first + 1) and end at the head record."""
         sql = f"SELECT COUNT(*), MIN(seq), MAX(seq) FROM {journal_t.name}"
+        if upto is not None:
+            sql += f" WHERE seq <= {int(upto)}"
         with self._read("checking the journal's extent") as conn:
             n, lo, hi = conn.exec_driver_sql(sql).one()
         if n and n != hi - lo + 1:
@@ -1251,7 +1307,8 @@ class Store:
 
     def _verify_journal(self, heads: dict[str, str], from_seq: int = 0, upto_seq: int | None = None,
                         stop: Callable[[], bool] | None = None,
-                        progress: Callable[[str, int], object] | None = None) -> ChainProblem | None:
+                        progress: Callable[[str, int], object] | None = None,
+                        check_head: bool = False) -> ChainProblem | None:
         keyed_from, p = self._keyed_from("journal", heads)
         if p is not None:
             return p
@@ -1292,7 +1349,7 @@ class Store:
                         return None
             finally:
                 cur.close()
-        if upto_seq is not None:
+        if upto_seq is not None and not check_head:
             return None
         return self._check_head("journal", heads, max(prev_key, 0), prev_hash)
 
@@ -1499,6 +1556,46 @@ class Store:
         stmt = stmt.order_by(c.id.desc()).limit(limit)
         with self._read("reading alert deliveries") as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+class JournalListener:
+    """LISTEN on :data:`JOURNAL_CHANNEL` over a dedicated autocommit psycopg connection (a standby).
+
+    :meth:`wait` returns the highest head seq notified within ``timeout`` seconds (None: none came).
+    A lost connection raises :class:`StoreUnavailableError` (the standby keeps polling and listens
+    again later): a missed NOTIFY costs at most one poll interval, never a row."""
+
+    def __init__(self, store: Store) -> None:
+        if store.backend != "postgresql":
+            raise StoreError(f"{store.where} is not PostgreSQL: there is no NOTIFY to listen for")
+        self.where = store.where
+        try:
+            import psycopg
+
+            conninfo = store.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self._conn = psycopg.connect(conninfo, autocommit=True)
+            self._conn.execute(f"LISTEN {JOURNAL_CHANNEL}")
+        except Exception as e:
+            raise _translate(e, "listening for the journal", self.where, store.busy_timeout_ms) from None
+
+    def wait(self, timeout: float) -> int | None:
+        best: int | None = None
+        try:
+            for n in self._conn.notifies(timeout=timeout, stop_after=1):
+                try:
+                    seq = int(n.payload)
+                except ValueError:
+                    continue
+                best = seq if best is None else max(best, seq)
+        except Exception as e:
+            raise _translate(e, "listening for the journal", self.where, 0) from None
+        return best
+
+    def close(self) -> None:
+        try:
+            self._conn.close()
+        except Exception:
+            pass
 
 
 # =====================================================================
