@@ -273,7 +273,8 @@ class ScenarioRun:
         ps = sc.sim.participants
         parts = Participants(**{k: getattr(ps, k) for k in Participants.__dataclass_fields__ if hasattr(ps, k)})
         self.sim = Simulator(seed=self.seed, accounts=self.accounts, participants=parts,
-                             market_specs=self._market_specs(), price_path=path_points, path_start_ts=self.start)
+                             market_specs=self._market_specs(), price_path=path_points, path_start_ts=self.start,
+                             step_ms=self.step_ms)
         for mk, ms in zip(self.sim.markets, sc.sim.markets, strict=True):
             if ms.vol_bps is not None:
                 mk.vol_bps = ms.vol_bps
