@@ -35,7 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", dest="demo_seed", type=int, default=None, help="override the scenario's seed")
     d.add_argument("--accounts", dest="demo_accounts", type=int, default=None,
                    help="override the scenario's number of accounts")
-    d.add_argument("--no-safeguards", action="store_true", help="run with the guard rails off (set_safeguards)")
+    d.add_argument("--safeguards", dest="safeguards", action=argparse.BooleanOptionalAction, default=None,
+                   help="run with perpdesk's guard rails on or off (default: as the real venue ran, the "
+                        "scenario's [scenario] safeguards)")
+    d.add_argument("--no-compare", dest="compare", action="store_false",
+                   help="skip the second run (the other guard-rail setting, same seed) shown side by side")
     d.add_argument("--headless", action="store_true", help="no terminal UI: print the timeline and a summary")
     d.add_argument("--report", default=None, help="write the report as JSON to this file")
     _progress_flag(d)

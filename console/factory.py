@@ -158,6 +158,14 @@ def leveraged_pairs(desk: Desk, pairs: int, market: str = "BTC-USD-PERP", price:
                      "price": price})
 
 
+def live_leveraged_ladder(desk: Desk, pairs: int = 40) -> None:
+    """The live sandbox's thin-margin traders: 40 long/short pairs of 0.5 BTC whose collateral steps from
+    1,000 to 1,975 USDC (liquidated 1.1% to 3.1% away), so a calm market (55% a year) liquidates a few an
+    hour, one rung at a time, rather than all forty at once."""
+    for i in range(pairs):
+        leveraged_pairs(desk, 1, collateral=str(1000 + 25 * i), prefix=f"lev{i:02d}-")
+
+
 def oracle_shock(desk: Desk, market: str, bps: int) -> None:
     """Move the simulator's oracle for ``market`` by ``bps`` (negative: down) and publish it."""
     for mk in desk.sim.markets:
@@ -237,7 +245,7 @@ def build_desk(seed: int = 7, accounts: int = 200, *, frozen: bool = True, warmu
     node.call({"type": "take_snapshot", "label": "venue opened", "trigger": "auto",
                "reason": "startup", **({"ts": t0} if frozen else {})}, actor=SYSTEM)
     if not frozen and incident:
-        leveraged_pairs(desk, 40)  # thin-margin accounts: a live newcomer sees liquidations within minutes
+        live_leveraged_ladder(desk)
     if frozen:
         desk.drive(warmup_steps // 2)
         if incident:

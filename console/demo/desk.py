@@ -21,6 +21,7 @@ the script had started when you took over is left to you (its modal stays open).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from rich.text import Text
@@ -71,8 +72,10 @@ class ActorGateway(Gateway):
 class Director:
     """Plays a :class:`ScenarioRun` inside a :class:`DemoApp`; performs its operator steps on screen."""
 
-    def __init__(self, app: DemoApp, run: ScenarioRun, speed: float, beat: float) -> None:
+    def __init__(self, app: DemoApp, run: ScenarioRun, speed: float, beat: float, compare: bool = False) -> None:
         self.app = app
+        self.compare = compare  # at the end, run the other guard-rail setting headless and show both
+        self._compare_thread = None
         self.run = run
         self.speed = speed
         self.beat = beat  # seconds each scripted screen is held so the audience can read it
@@ -120,7 +123,7 @@ class Director:
     def advance(self) -> None:
         """One runner step (market, faults, ticks); captions from the timeline lines."""
         for line in self.run.step():
-            if line.caption and any(e.caption == line.caption for _ts, e in self.queue):
+            if line.caption and any(self.run.caption_for(e) == line.caption for _ts, e in self.queue):
                 continue  # a step handed to the script: its caption shows when the script performs it
             if line.caption:
                 self.caption = line.caption
@@ -140,6 +143,43 @@ class Director:
                             f"{self.report['liquidations']['total']} liquidations "
                             f"({self.report['liquidations']['unintended']} unintended)",
                             title="Demo finished", timeout=15)
+            if self.compare:
+                self._start_comparison()
+
+    # ---- the end: both runs side by side ------------------------------------------------
+    def _start_comparison(self) -> None:
+        """The same scenario and seed with the other guard-rail setting, headless, on a thread; then both
+        runs side by side in a notification (and in the summary printed on quitting)."""
+        import threading
+
+        from .play import compare, comparison_table
+
+        rep = self.report
+        assert rep is not None
+        self.caption = ("The scenario is over: the desk is yours. Running it again "
+                        f"{'with' if not self.run.safeguards else 'without'} the guard rails for the comparison…")
+
+        def work() -> None:
+            try:
+                compare(self.run, rep)
+            except Exception as err:  # the comparison is extra: say so, never end the app
+                self.app.call_from_thread(self.app.notify, f"{type(err).__name__}: {err}",
+                                          title="Demo comparison failed", severity="error")
+                return
+            self.app.call_from_thread(self._compared, comparison_table(rep))
+
+        self._compare_thread = threading.Thread(target=work, name="demo-compare", daemon=True)
+        self._compare_thread.start()
+
+    def _compared(self, table: str) -> None:
+        self.caption = "The scenario is over: the desk is yours. Both runs are compared in the summary."
+        self.app.notify(table, title="As it happened vs with perpdesk's guard rails", timeout=60)
+        self.app.show_caption()
+
+    def wait_comparison(self, timeout: float | None = None) -> None:
+        t = self._compare_thread
+        if t is not None:
+            t.join(timeout)
 
     # ---- keys ---------------------------------------------------------------------------
     def toggle_takeover(self) -> None:
@@ -198,8 +238,9 @@ class Director:
             return
         ts, e = self.queue.pop(0)
         self.acting = e.action.replace("_", " ")
-        if e.caption:
-            self.caption = e.caption
+        caption = self.run.caption_for(e)
+        if caption:
+            self.caption = caption
         self.app.show_caption()
         try:
             await getattr(self, f"_{e.action}")(e)
@@ -270,7 +311,22 @@ class Director:
         await self._hold(0.2)
         self._outcome(e, "brake")
 
+    @contextlib.contextmanager
+    def _approver(self):
+        """The second person at the desk (risk-lead, approver) for the steps the runner sends as them
+        (release, rollback, refund decisions and payments): the same journal live and headless."""
+        own = self.app.gateway
+        self.app.gateway = ActorGateway(own.node, APPROVER, timeout=own.timeout)
+        try:
+            yield self.app.gateway
+        finally:
+            self.app.gateway = own
+
     async def _release_brake(self, e) -> None:
+        with self._approver():
+            await self._release_brake_as(e)
+
+    async def _release_brake_as(self, e) -> None:
         from ..modals.release import ReleaseModal
 
         await self._go("dashboard")
@@ -296,6 +352,10 @@ class Director:
         self._outcome(e, "release")
 
     async def _rollback(self, e) -> None:
+        with self._approver():
+            await self._rollback_as(e)
+
+    async def _rollback_as(self, e) -> None:
         from ..modals.rollback import RollbackModal
 
         sid = self.run.snapshot_ref(e.snapshot)
@@ -435,7 +495,10 @@ class Director:
 
             table = screen.query_one("#refund-table", DataTable)
             table.move_cursor(row=table.get_row_index(pending[0]["refund_id"]))
-            screen.action_approve()
+            if e.fund == "treasury":
+                screen.action_approve_treasury()
+            else:
+                screen.action_approve()
             await self._settle(lambda: isinstance(app.screen, ReasonModal) and app.screen.is_mounted)
             await self._hold(0.3)
             modal = app.screen
@@ -449,7 +512,7 @@ class Director:
 
             def approve_rest() -> Outcome:
                 for rid in rest:
-                    gw.decide_refund(rid, True, e.reason)
+                    gw.decide_refund(rid, True, e.reason, fund=e.fund)
                 ids = {r["refund_id"] for r in pending}
                 n = sum(1 for r in gw.refunds() if r["refund_id"] in ids and r["status"] == "approved")
                 self.run.refunds["approved_count"] += n
@@ -472,7 +535,7 @@ class Director:
             outs = [gw.pay_refund(rid, e.fund) for rid in approved]
             n = sum(o.ok for o in outs)
             bad = next((o for o in outs if not o.ok), None)
-            msg = f"{n} refunds paid from the {e.fund} fund"
+            msg = f"{n} refunds paid" + (f" from the {e.fund} fund" if e.fund else "")
             return Outcome(True, "", msg + (f"; {len(outs) - n} refused: {bad.message}" if bad else ""))
 
         app.run_command("Pay refunds", pay)
@@ -500,10 +563,11 @@ class DemoApp(PerpdeskApp):
     ]
 
     def __init__(self, run: ScenarioRun, *, gateway: Gateway, feed, desk, speed: float = 30.0,
-                 beat: float = 1.2, tick_s: float = 0.1, autoplay: bool = True, report_path: str | None = None) -> None:
+                 beat: float = 1.2, tick_s: float = 0.1, autoplay: bool = True, report_path: str | None = None,
+                 compare_runs: bool = False) -> None:
         super().__init__(run.node, gateway=gateway, feed=feed, desk=desk, live=False)
         self.scenario_run = run  # (App.run is the app's own method)
-        self.director = Director(self, run, speed, beat)
+        self.director = Director(self, run, speed, beat, compare=compare_runs)
         self.tick_s = tick_s
         self.autoplay = autoplay
         self.report_path = report_path

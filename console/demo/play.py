@@ -8,17 +8,91 @@ from __future__ import annotations
 
 import sys
 import time
+from decimal import Decimal
 
 import orjson
 
-from engine.sim.runner import ScenarioRun
+from engine.sim.runner import ScenarioRun, fmt_duration
 from engine.sim.scenario import ScenarioError
 from engine.tools.progress import Progress
 
 
 def build_run(args) -> ScenarioRun:
-    return ScenarioRun(args.scenario, seed=args.demo_seed, safeguards=not args.no_safeguards,
+    return ScenarioRun(args.scenario, seed=args.demo_seed, safeguards=getattr(args, "safeguards", None),
                        accounts=args.demo_accounts)
+
+
+def counterpart(run: ScenarioRun) -> ScenarioRun:
+    """The same scenario, seed and accounts with the other guard-rail setting (headless, in process)."""
+    return ScenarioRun(run.sc, seed=run.seed, accounts=run.accounts, safeguards=not run.safeguards, home=run.home)
+
+
+def compare(run: ScenarioRun, rep: dict, progress: Progress | None = None) -> dict:
+    """Run the counterpart to the end and attach both sides to ``rep`` (``rep["compare"]``).
+
+    The second run is headless and in process; ``compare.seconds`` is how long it took (wall time, so it
+    is left out of ``compare.deterministic`` figures the tests check)."""
+    other = counterpart(run)
+    t0 = time.monotonic()
+    try:
+        orep = play(other, out=_Null(), progress=progress)
+    finally:
+        other.close()
+    seconds = time.monotonic() - t0
+    on, off = (rep, orep) if run.safeguards else (orep, rep)
+    rep["compare"] = {
+        "as_happened": "safeguards_on" if run.sc.scenario.safeguards else "safeguards_off",
+        "safeguards_off": off["impact"], "safeguards_on": on["impact"],
+        "other": {k: orep[k] for k in ("safeguards", "liquidations", "brake", "rollback", "refunds", "recovery",
+                                        "invariants_ok", "state_hash", "journal_sha256", "expectations")},
+        "seconds": round(seconds, 1),
+    }
+    return rep
+
+
+class _Null:
+    def write(self, _s: str) -> int:
+        return 0
+
+    def flush(self) -> None:
+        pass
+
+
+COMPARE_ROWS = (
+    ("liquidations", "liquidations", "n"), ("accounts liquidated", "accounts_liquidated", "n"),
+    ("liquidated notional", "liquidated_notional", "usdc"), ("bad debt (insurance fund)", "bad_debt", "usdc"),
+    ("auto-deleverages", "deleverages", "n"), ("socialized loss", "socialized_loss", "usdc"),
+    ("refunds proposed", "refunds_proposed", "n"), ("refunds proposed (USDC)", "refunds_proposed_total", "usdc"),
+    ("refunds paid", "refunds_paid", "n"), ("refunds paid (USDC)", "refunds_paid_total", "usdc"),
+    ("venue down (brake, node down)", "downtime_ms", "ms"), ("markets restricted", "restricted_ms", "ms"),
+    ("rollbacks", "rollbacks", "n"),
+)
+
+
+def _cell(v, kind: str) -> str:
+    if kind == "usdc":
+        return f"{Decimal(v):,.2f}"
+    if kind == "ms":
+        return fmt_duration(int(v))
+    return f"{int(v):,}"
+
+
+def comparison_table(rep: dict) -> str:
+    """The two runs side by side: as it happened, and with perpdesk's guard rails (or the other way)."""
+    cmp = rep.get("compare")
+    if not cmp:
+        return ""
+    happened = cmp["as_happened"]
+    cols = [("safeguards_off", "guard rails off"), ("safeguards_on", "guard rails on")]
+    heads = [f"{label}{' (as it happened)' if key == happened else ''}" for key, label in cols]
+    w0 = max(len(r[0]) for r in COMPARE_ROWS)
+    ws = [max(len(h), 14) for h in heads]
+    out = [f"{'':<{w0}}   " + "   ".join(f"{h:>{w}}" for h, w in zip(heads, ws, strict=True))]
+    for label, key, kind in COMPARE_ROWS:
+        cells = [_cell(cmp[c][key], kind) for c, _ in cols]
+        out.append(f"{label:<{w0}}   " + "   ".join(f"{c:>{w}}" for c, w in zip(cells, ws, strict=True)))
+    out.append(f"(same seed {rep['seed']}, {rep['accounts']:,} accounts; the second run took {cmp['seconds']:.1f} s)")
+    return "\n".join(out)
 
 
 def play(run: ScenarioRun, speed: float = 0.0, out=None, progress: Progress | None = None) -> dict:
@@ -68,7 +142,7 @@ def summary(rep: dict) -> str:
     lines = [
         "",
         f"== {rep['scenario']} (seed {rep['seed']}, {rep['accounts']:,} accounts, safeguards "
-        f"{'on' if rep['safeguards']['requested'] else 'off'})",
+        f"{'on' if rep['safeguards']['requested'] else 'off'}{', as it happened' if rep.get('as_happened') else ''})",
         f"liquidations: {liq['total']} ({liq['unintended']} unintended"
         + ("".join(f", {k}: {v}" for k, v in liq["by_fault"].items())) + ")",
         "brake: " + (f"{rep['brake']['canceled_orders']} orders canceled, {rep['brake']['kept_tpsl']} TP/SL kept"
@@ -93,7 +167,20 @@ def summary(rep: dict) -> str:
         mark = {True: "ok  ", False: "FAIL", None: "n/a "}[c["ok"]]
         lines.append(f"  [{mark}] {c['name']}: expected {c['expected']}, got {c['actual']}")
     lines.append("expectations: " + ("met" if rep["expectations"]["ok"] else "NOT MET"))
+    table = comparison_table(rep)
+    if table:
+        other = rep["compare"]["other"]
+        lines += ["", f"== the same incident, {'with' if not rep['safeguards']['requested'] else 'without'} "
+                      "perpdesk's guard rails", table,
+                  "expectations of the other run: " + ("met" if other["expectations"]["ok"] else "NOT MET: " + ", ".join(
+                      c["name"] for c in other["expectations"]["checks"] if c["ok"] is False))]
     return "\n".join(lines)
+
+
+def all_met(rep: dict) -> bool:
+    """The run's expectations, and the comparison run's when there is one."""
+    cmp = rep.get("compare")
+    return rep["expectations"]["ok"] and (cmp is None or cmp["other"]["expectations"]["ok"])
 
 
 def write_report(rep: dict, path: str) -> None:
@@ -113,10 +200,12 @@ def run_demo(args) -> int:
     try:
         if args.headless:
             rep = play(run, args.speed, progress=Progress(sys.stderr, getattr(args, "progress", None)))
+            if getattr(args, "compare", True):
+                compare(run, rep, progress=Progress(sys.stderr, getattr(args, "progress", None)))
             print(summary(rep))
             if args.report:
                 write_report(rep, args.report)
-            return 0 if rep["expectations"]["ok"] else 1
+            return 0 if all_met(rep) else 1
         return _console(run, args)
     except ScenarioError as e:
         print(f"perpdesk demo: {e}", file=sys.stderr)
@@ -128,10 +217,15 @@ def run_demo(args) -> int:
 def _console(run: ScenarioRun, args) -> int:
     """The console on the scenario's desk, the scenario playing live in it (console.demo.desk)."""
     run.setup()
-    app = demo_app(run, speed=args.speed or 30.0)
+    app = demo_app(run, speed=args.speed or 30.0, compare_runs=getattr(args, "compare", True))
     app.run()
     rep = app.director.report
     if rep is not None:
+        if getattr(args, "compare", True) and "compare" not in rep:
+            app.director.wait_comparison()
+            if "compare" not in rep:
+                print("perpdesk demo: computing the other run for the comparison...", file=sys.stderr)
+                compare(run, rep)
         print(summary(rep))
         if args.report:
             write_report(rep, args.report)
@@ -140,7 +234,8 @@ def _console(run: ScenarioRun, args) -> int:
     return app.return_code or 0
 
 
-def demo_app(run: ScenarioRun, feed=None, *, speed: float = 30.0, beat: float = 1.2, autoplay: bool = True):
+def demo_app(run: ScenarioRun, feed=None, *, speed: float = 30.0, beat: float = 1.2, autoplay: bool = True,
+             compare_runs: bool = False):
     """The console on the scenario's node with the scenario playing in it (``autoplay`` False: the
     caller steps ``app.director`` itself)."""
     from ..factory import Desk
@@ -154,4 +249,5 @@ def demo_app(run: ScenarioRun, feed=None, *, speed: float = 30.0, beat: float = 
         feed = Feed(run.clock)
         run.subscribe(feed)
     desk = Desk(node, Gateway(node), feed, run.sim, run.clock, live=False)
-    return DemoApp(run, gateway=desk.gateway, feed=feed, desk=desk, speed=speed, beat=beat, autoplay=autoplay)
+    return DemoApp(run, gateway=desk.gateway, feed=feed, desk=desk, speed=speed, beat=beat, autoplay=autoplay,
+                   compare_runs=compare_runs)

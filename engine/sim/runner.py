@@ -35,6 +35,7 @@ from ..core.markets import DEFAULT_MARKETS
 from ..core.snapshot import state_hash
 from ..node.node import Node, NodeError
 from ..node.roles import SYSTEM, Actor
+from . import captions
 from .scenario import (
     FAULT_ACTIONS,
     MAX_PRICE_PATH_BYTES,
@@ -57,6 +58,26 @@ UNINTENDED_DEFINITION = ("a liquidation is unintended when it happens inside a f
 #: ``fn(ts, entry)`` (the console's demo drives its screens) instead of performing them itself
 OPERATOR_ACTIONS = ("emergency_brake", "release_brake", "rollback", "set_market_mode", "take_snapshot",
                     "compute_refunds", "approve_refunds", "pay_refunds")
+#: every operator command (engine/core/commands.py OPERATOR_COMMANDS) -> the timeline action that sends it
+COMMAND_ACTIONS = {
+    "set_market_mode": "set_market_mode", "set_platform_access": "set_platform_access",
+    "emergency_brake": "emergency_brake", "release_brake": "release_brake",
+    "pause_liquidations": "pause_liquidations", "resume_liquidations": "resume_liquidations",
+    "pause_triggers": "pause_triggers", "resume_triggers": "resume_triggers", "take_snapshot": "take_snapshot",
+    "rollback": "rollback", "schedule_maintenance": "schedule_maintenance", "credit": "pay_refunds",
+    "fund_insurance": "fund_insurance", "set_safeguards": "set_safeguards", "set_market_params": "set_market_params",
+    "accept_oracle_price": "accept_oracle_price", "cancel_maintenance": "cancel_maintenance",
+    "reschedule_maintenance": "reschedule_maintenance", "extend_maintenance": "extend_maintenance",
+    "set_withdrawals": "set_withdrawals", "set_account_mode": "set_account_mode",
+    "cancel_account_orders": "cancel_account_orders",
+}
+#: operator commands no timeline entry sends, and why
+NOT_IN_TIMELINE = {"create_market": "the venue's markets are the file's [[sim.markets]] (created at setup)"}
+#: the node's public actions (Node methods beyond submitting commands) -> the timeline action that uses them
+NODE_ACTIONS = {
+    "compute_refunds": "compute_refunds", "reference_refunds": "compute_refunds", "propose_refunds": "compute_refunds",
+    "decide_refund": "approve_refunds", "pay_refund": "pay_refunds", "recover": "recover",
+}
 #: guard-rail events counted in the report (the vocabulary's ``safeguard`` types)
 SAFEGUARD_EVENTS = vocabulary.SAFEGUARD_TYPES
 
@@ -115,14 +136,16 @@ _SETUP_PIECE = 5_000  # setup commands per piece when the setup reports its prog
 class ScenarioRun:
     """One run of a scenario on a fresh venue."""
 
-    def __init__(self, scenario: Scenario | str, *, seed: int | None = None, safeguards: bool = True,
+    def __init__(self, scenario: Scenario | str, *, seed: int | None = None, safeguards: bool | None = None,
                  accounts: int | None = None, home: str | None = None, operator=None) -> None:
         self.sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
         h = self.sc.scenario
         self.seed = self.sc.sim.seed if seed is None else _override(self.sc, "seed", seed)
         self.accounts = self.sc.sim.accounts if accounts is None else _override(self.sc, "accounts", accounts)
         self._db_lock: int | None = None  # flock held on the demo database's .lock file while it runs
-        self.safeguards = safeguards
+        #: None: as the real venue ran (the scenario's ``[scenario] safeguards``)
+        self.safeguards = h.safeguards if safeguards is None else safeguards
+        self.as_happened = self.safeguards == h.safeguards
         self.start = h.start_ms
         self.end = h.start_ms + h.duration_ms
         self.step_ms = h.step_ms
@@ -135,6 +158,13 @@ class ScenarioRun:
         self._next_entry = 0
         self._steps = 0
         self._pending: list[tuple[int, dict]] = []
+        self._target: int | None = None  # the step under way when an operator entry interrupted it
+        self._fired_at: dict[str, int] = {}  # timeline id -> liquidations counted when it fired
+        #: timeline index -> the caption shown for it (after its condition; filled from the counters)
+        self.captions: dict[int, str] = {}
+        self._socialized_events = 0
+        self.figures = {"liquidated_notional": 0, "bad_debt": 0, "socialized_loss": 0, "deleverages": 0,
+                        "downtime_ms": 0, "restricted_ms": 0, "rollbacks": 0}
         self._seqs: dict[str, list[int]] = {}  # timeline id -> seqs of the commands it sent
         # ``perpdesk demo --headless`` on a terminal: (setup commands done, of total) between pieces
         # of the setup (the same commands in the same order; None: sent in one piece)
@@ -158,6 +188,7 @@ class ScenarioRun:
                         "approved_count": 0, "paid_count": 0, "paid_total": 0}
         self._proposals: list[str] = []
         self._approved: list[str] = []
+        self._rejected: list[str] = []
         self._build_windows()
 
     def _claim_db(self, d: Path, stem: str) -> Path:
@@ -242,7 +273,8 @@ class ScenarioRun:
         ps = sc.sim.participants
         parts = Participants(**{k: getattr(ps, k) for k in Participants.__dataclass_fields__ if hasattr(ps, k)})
         self.sim = Simulator(seed=self.seed, accounts=self.accounts, participants=parts,
-                             market_specs=self._market_specs(), price_path=path_points, path_start_ts=self.start)
+                             market_specs=self._market_specs(), price_path=path_points, path_start_ts=self.start,
+                             step_ms=self.step_ms)
         for mk, ms in zip(self.sim.markets, sc.sim.markets, strict=True):
             if ms.vol_bps is not None:
                 mk.vol_bps = ms.vol_bps
@@ -319,7 +351,66 @@ class ScenarioRun:
 
     @property
     def done(self) -> bool:
-        return self.clock.now >= self.end and self._next_entry >= len(self.sc.timeline)
+        return (self.clock.now >= self.end and self._next_entry >= len(self.sc.timeline)
+                and self._target is None)
+
+    def _account_time(self, t: int) -> None:
+        """Venue downtime (node down, brake engaged, access off) and restricted time (a market not open)."""
+        dt = t - self.clock.now
+        if dt <= 0:
+            return
+        node = self.node
+        eng = node.engine if node is not None else None
+        if eng is None or eng.brake_engaged or not eng.platform_access:
+            self.figures["downtime_ms"] += dt
+        elif any(m.mode != "open" for m in eng.markets.values()):
+            self.figures["restricted_ms"] += dt
+
+    def counters(self) -> dict[str, int]:
+        """What a caption condition or template may name (engine/sim/captions.py), as of now."""
+        liqs = self.liquidations
+        c = {
+            "liquidations": len(liqs),
+            "accounts_liquidated": len({ev["account"] for _t, ev in liqs}),
+            "deleverages": self.figures["deleverages"],
+            "socialized_losses": self._socialized_events,
+            "oracle_rejected": self.safeguard_events.get("oracle_rejected", 0),
+            "quarantined": self.safeguard_events.get("market_data_quarantined", 0),
+            "safeguard_events": sum(self.safeguard_events.values()),
+            "refunds_proposed": self.refunds["proposed_count"],
+            "refunds_approved": self.refunds["approved_count"],
+            "refunds_paid": self.refunds["paid_count"],
+            "brake": int(bool(self.node is not None and self.node.engine.brake_engaged)),
+            "rollbacks": self.figures["rollbacks"],
+            "safeguards": int(self.safeguards),
+        }
+        unintended = 0
+        by_fault = dict.fromkeys((fid for fid, _s, _u in self._windows), 0)
+        for ts, _ev in liqs:
+            hit = False
+            for fid, s, u in self._windows:
+                if s <= ts <= u:
+                    by_fault[fid] += 1
+                    hit = True
+            unintended += hit
+        c["unintended"] = unintended
+        for fid, n in by_fault.items():
+            c[f"unintended.{fid}"] = n
+        for eid, n in self._fired_at.items():
+            c[f"since.{eid}"] = len(liqs) - n
+        return c
+
+    def caption_for(self, e) -> str:
+        """The caption shown for entry ``e`` (its condition applied, its template filled) once it fired."""
+        idx = next((i for i, x in enumerate(self.sc.timeline) if x is e), None)
+        return self.captions.get(idx, e.caption) if idx is not None else e.caption
+
+    def _caption(self, e) -> str:
+        c = self.counters()
+        text = e.caption
+        if e.caption_if is not None and not captions.holds(e.caption_if, c):
+            text = e.caption_else
+        return captions.fill(text, c)
 
     def step(self) -> list[Line]:
         """One simulator step: due timeline entries, the participants' commands, a tick."""
@@ -328,18 +419,27 @@ class ScenarioRun:
         if self.done:
             return []
         sc = self.sc
-        t = min(self.clock.now + self.step_ms, self.end)
+        # an operator entry handed to a driver ends a step early, at the entry's time: the driver acts at
+        # the scripted engine time, however long it takes, and the next call finishes the same step
+        t = self._target if self._target is not None else min(self.clock.now + self.step_ms, self.end)
+        self._target = None
         lines: list[Line] = []
         while self._next_entry < len(sc.timeline):
             e = sc.timeline[self._next_entry]
             ets = self.start + sc.offset(e.at)
             if ets > t:
                 break
+            self._account_time(ets)
             self.clock.now = max(self.clock.now, ets)
             self._expire(self.clock.now)
             self._next_entry += 1
             lines += self._fire(e)
             lines += self._drain()
+            if self.operator is not None and e.action in OPERATOR_ACTIONS:
+                self._target = t
+                self.lines += lines
+                return lines
+        self._account_time(t)
         self.clock.now = t
         self._expire(t)
         lines += self._sim_step(t)
@@ -415,6 +515,11 @@ class ScenarioRun:
         self._expiries = keep
 
     # ---- events -> lines, measurements ------------------------------------------------------
+    def _liquidated(self, ev: dict) -> None:
+        f = self.figures
+        f["liquidated_notional"] += _int(ev.get("size"), 8) * _int(ev.get("price"), 6) // 10**8
+        f["bad_debt"] += _int(ev.get("bad_debt"), 6)
+
     def _drain(self) -> list[Line]:
         pend, self._pending = self._pending, []
         lines: list[Line] = []
@@ -426,9 +531,17 @@ class ScenarioRun:
             last_ts = ts
             if t in SAFEGUARD_EVENTS:
                 self.safeguard_events[t] += 1
+            if t == "rolled_back":
+                self.figures["rollbacks"] += 1
             if t == "liquidation":
                 self.liquidations.append((ts, ev))
                 accounts.add(ev["account"])
+                self._liquidated(ev)
+            elif t == "deleverage":
+                self.figures["deleverages"] += 1
+            elif t == "socialized_loss":
+                self._socialized_events += 1
+                self.figures["socialized_loss"] += _int(ev.get("amount"), 6)
             elif t == "brake_engaged" and self.brake is None:
                 self.brake = {"canceled_orders": ev["canceled_orders"], "kept_tpsl": ev["kept_tpsl"],
                               "accounts_affected": ev.get("accounts_affected", 0)}
@@ -468,8 +581,12 @@ class ScenarioRun:
     # ---- the timeline's actions ------------------------------------------------------------
     def _fire(self, e) -> list[Line]:
         kind = "fault" if e.action in FAULT_ACTIONS else "action"
+        caption = self._caption(e)
+        self.captions[self._next_entry - 1] = caption
+        if e.id:
+            self._fired_at[e.id] = len(self.liquidations)
         head = Line(self.clock.now, f"{'FAULT ' if kind == 'fault' else ''}{e.action.replace('_', ' ')}"
-                    + (f" [{e.id}]" if e.id else ""), kind, e.caption, e.id)
+                    + (f" [{e.id}]" if e.id else ""), kind, caption, e.id)
         if self.operator is not None and e.action in OPERATOR_ACTIONS:
             self.operator(self.clock.now, e)  # the driver performs it (through the console's screens)
             return [head]
@@ -528,8 +645,8 @@ class ScenarioRun:
     _do_resume_liquidations = _do_pause_triggers = _do_resume_triggers = _do_pause_liquidations
 
     def _do_take_snapshot(self, e) -> list[str]:
-        res = self._op({"type": "take_snapshot", "label": e.label or (e.id or "scenario"), "trigger": "manual"},
-                       tag=e.id)
+        label = e.label or (e.id or "scenario")  # the command the console's snapshot action sends
+        res = self._op({"type": "take_snapshot", "label": label, "reason": label}, tag=e.id)
         if res.ok and e.id:
             self._snap_ids[e.id] = next(ev["snapshot_id"] for ev in res.events if ev["type"] == "snapshot_taken")
         return [] if res.ok else [self._result_text(res)]
@@ -597,15 +714,74 @@ class ScenarioRun:
         node = self.node
         assert node is not None
         n = 0
+        refused: Counter = Counter()
         for rid in self._proposals:
-            if rid in self._approved:
+            if rid in self._approved or rid in self._rejected:
                 continue
-            rec = node.decide_refund(rid, True, e.reason, actor=APPROVER)
+            try:
+                rec = node.decide_refund(rid, True, e.reason, actor=APPROVER, fund=e.fund)
+            except NodeError as err:  # e.g. the insurance fund cannot cover it: say so, go on with the rest
+                refused[f"{err.code}: {err.message}" if err.code != "insufficient_fund" else err.code] += 1
+                continue
             if rec["status"] == "approved":
                 self._approved.append(rid)
                 n += 1
         self.refunds["approved_count"] += n
-        return [f"{n} refunds approved by {APPROVER.name}"]
+        return [f"{n} refunds approved by {APPROVER.name}, paid from the {e.fund} fund"] + [
+            f"refused: {why} x{k}" for why, k in sorted(refused.items())]
+
+    def _do_reject_refunds(self, e) -> list[str]:
+        node = self.node
+        assert node is not None
+        n = 0
+        for rid in self._proposals:
+            if rid in self._approved or rid in self._rejected:
+                continue
+            rec = node.decide_refund(rid, False, e.reason, actor=APPROVER)
+            if rec["status"] == "rejected":
+                self._rejected.append(rid)
+                n += 1
+        return [f"{n} refunds rejected by {APPROVER.name}"]
+
+    def _simple(self, cmd: dict, e) -> list[str]:
+        res = self._op(cmd, tag=e.id)
+        return [] if res.ok else [self._result_text(res)]
+
+    def _do_set_withdrawals(self, e) -> list[str]:
+        return self._simple({"type": "set_withdrawals", "enabled": e.enabled, "reason": e.reason}, e)
+
+    def _do_set_account_mode(self, e) -> list[str]:
+        return self._simple({"type": "set_account_mode", "account": e.account, "mode": e.mode, "reason": e.reason}, e)
+
+    def _do_cancel_account_orders(self, e) -> list[str]:
+        cmd = {"type": "cancel_account_orders", "account": e.account, "reason": e.reason}
+        if e.market is not None:
+            cmd["market"] = e.market
+        return self._simple(cmd, e)
+
+    def _do_cancel_maintenance(self, e) -> list[str]:
+        return self._simple({"type": "cancel_maintenance", "window_id": e.window_id, "reason": e.reason}, e)
+
+    def _do_reschedule_maintenance(self, e) -> list[str]:
+        return self._simple({"type": "reschedule_maintenance", "window_id": e.window_id,
+                             "start_ts": self.start + self.sc.offset(e.start), "reason": e.reason}, e)
+
+    def _do_extend_maintenance(self, e) -> list[str]:
+        return self._simple({"type": "extend_maintenance", "window_id": e.window_id,
+                             "duration_ms": parse_duration(e.duration), "reason": e.reason}, e)
+
+    def _do_accept_oracle_price(self, e) -> list[str]:
+        return self._simple({"type": "accept_oracle_price", "market": e.market, "price": e.price,
+                             "reason": e.reason}, e)
+
+    def _do_set_market_params(self, e) -> list[str]:
+        return self._simple({"type": "set_market_params", "market": e.market, **e.params(), "reason": e.reason}, e)
+
+    def _do_set_safeguards(self, e) -> list[str]:
+        return self._simple({"type": "set_safeguards", "enabled": e.enabled, "reason": e.reason}, e)
+
+    def _do_fund_insurance(self, e) -> list[str]:
+        return self._simple({"type": "fund_insurance", "amount": e.amount, "reason": e.reason}, e)
 
     def _do_pay_refunds(self, e) -> list[str]:
         node = self.node
@@ -619,7 +795,8 @@ class ScenarioRun:
                 self._approved.remove(rid)
             else:
                 out.append(f"{rid}: {self._result_text(res)}")
-        return [f"{paid} refunds paid from the {e.fund} fund"] + out[:5]
+        return [f"{paid} refunds paid" + (f" from the {e.fund} fund" if e.fund else " (each from its approved fund)")
+                ] + out[:5]
 
     def _do_participants(self, e) -> list[str]:
         sim = self.sim
@@ -765,7 +942,9 @@ class ScenarioRun:
             "title": self.sc.scenario.title,
             "seed": self.seed,
             "accounts": self.accounts,
-            "safeguards": {"requested": self.safeguards, "available": True},
+            "safeguards": {"requested": self.safeguards, "available": True,
+                           "as_happened": self.sc.scenario.safeguards},
+            "as_happened": self.as_happened,
             "start_ts": self.start,
             "end_ts": self.clock.now,
             "commands": eng.seq if eng is not None else None,
@@ -783,10 +962,30 @@ class ScenarioRun:
             "final_modes": {m: mk.mode for m, mk in eng.markets.items()} if eng is not None else {},
             "state_hash": state_hash(eng) if eng is not None else None,
             "journal_sha256": self.journal_digest(),
+            "impact": self.impact(),
             "not_available": [],  # always empty: every step is available (kept so the report's format holds)
         }
         rep["expectations"] = self.check_expectations(rep)
         return rep
+
+    def impact(self) -> dict:
+        """What the incident cost, the figures the demo compares side by side (money as USDC strings)."""
+        f = self.figures
+        return {
+            "liquidations": len(self.liquidations),
+            "accounts_liquidated": len({ev["account"] for _t, ev in self.liquidations}),
+            "liquidated_notional": fmt_amount(f["liquidated_notional"]),
+            "bad_debt": fmt_amount(f["bad_debt"]),
+            "deleverages": f["deleverages"],
+            "socialized_loss": fmt_amount(f["socialized_loss"]),
+            "refunds_proposed": self.refunds["proposed_count"],
+            "refunds_proposed_total": fmt_amount(self.refunds["proposed_total"]),
+            "refunds_paid": self.refunds["paid_count"],
+            "refunds_paid_total": fmt_amount(self.refunds["paid_total"]),
+            "downtime_ms": f["downtime_ms"],
+            "restricted_ms": f["restricted_ms"],
+            "rollbacks": f["rollbacks"],
+        }
 
     def journal_digest(self) -> str | None:
         """SHA-256 of the journal (every command as applied, in order): same seed, same digest."""
@@ -854,6 +1053,15 @@ def _check(ex: Expect, rep: dict, prefix: str) -> list[dict]:
         actual = rep["final_modes"].get(m)
         add(f"final_modes.{m}", mode, actual, actual == mode)
     return out
+
+
+def _int(v, decimals: int) -> int:
+    """An event's amount: an int of micro units (the engine's events), or a decimal string (node events)."""
+    if type(v) is int:
+        return v
+    if isinstance(v, str) and v:
+        return parse_decimal(v, decimals, "amount", allow_negative=True)
+    return 0
 
 
 def fmt_duration(ms: int) -> str:

@@ -33,6 +33,7 @@ from pydantic import (
 
 from ..core.fixedpoint import DecimalError, parse_decimal
 from ..core.markets import DEFAULT_MARKETS
+from .captions import check_template, names_in, parse_condition, template_names
 
 MARKET_NAMES = [m["market"] for m in DEFAULT_MARKETS]
 
@@ -207,6 +208,9 @@ class Header(_Strict):
     step: str | int = "1s"
     tick_every: int = Field(1, ge=1)
     durable: bool = Field(False, description="a real SQLite database (a temp dir, or PERPDESK_HOME)")
+    #: how the real venue ran: false for the historical incidents (the guard rails did not exist); the
+    #: demo plays the scenario this way by default (``--safeguards`` / ``--no-safeguards`` override)
+    safeguards: bool = True
 
     @field_validator("name")
     @classmethod
@@ -247,6 +251,23 @@ class _Entry(_Strict):
     at: str | int
     id: str | None = None
     caption: str = ""
+    #: the caption shows only when this holds on the run's counters when the entry fires
+    #: (``"liquidations > 0"``; see engine/sim/captions.py); otherwise ``caption_else`` (may be empty)
+    caption_if: str | None = None
+    caption_else: str = ""
+
+    @field_validator("caption_if")
+    @classmethod
+    def _cond(cls, v):
+        if v is not None:
+            parse_condition(v)
+        return v
+
+    @field_validator("caption", "caption_else")
+    @classmethod
+    def _template(cls, v):
+        check_template(v)
+        return v
 
     @field_validator("at")
     @classmethod
@@ -335,11 +356,133 @@ class ComputeRefunds(_Entry):
 class ApproveRefunds(_Entry):
     action: Literal["approve_refunds"]
     reason: str = "recomputed and checked"
+    #: the fund that pays (Node.decide_refund): the insurance fund must cover every approved, unpaid
+    #: refund; the treasury always covers (money from outside the venue)
+    fund: Literal["insurance", "treasury"] = "insurance"
+
+
+class RejectRefunds(_Entry):
+    action: Literal["reject_refunds"]
+    reason: str = "not owed"
 
 
 class PayRefunds(_Entry):
     action: Literal["pay_refunds"]
-    fund: Literal["insurance", "treasury"] = "insurance"
+    #: default: the fund each refund was approved from (naming another is refused by the node)
+    fund: Literal["insurance", "treasury"] | None = None
+
+
+class SetWithdrawals(_Entry):
+    action: Literal["set_withdrawals"]
+    enabled: bool
+    reason: str = ""
+
+
+class SetAccountMode(_Entry):
+    action: Literal["set_account_mode"]
+    account: str
+    mode: Literal["normal", "reduce_only", "frozen"]
+    reason: str = ""
+
+
+class CancelAccountOrders(_Entry):
+    action: Literal["cancel_account_orders"]
+    account: str
+    market: str | None = None
+    reason: str = ""
+
+
+class CancelMaintenance(_Entry):
+    action: Literal["cancel_maintenance"]
+    window_id: str
+    reason: str = ""
+
+
+class RescheduleMaintenance(_Entry):
+    action: Literal["reschedule_maintenance"]
+    window_id: str
+    start: str | int
+    reason: str = ""
+
+
+class ExtendMaintenance(_Entry):
+    action: Literal["extend_maintenance"]
+    window_id: str
+    #: the window's new total duration
+    duration: str | int
+    reason: str = ""
+
+
+class AcceptOraclePrice(_Entry):
+    action: Literal["accept_oracle_price"]
+    market: str
+    price: str
+    reason: str = ""
+
+    @field_validator("price", mode="before")
+    @classmethod
+    def _p(cls, v):
+        return _decimal(6, positive=True)(v)
+
+
+class SetMarketParams(_Entry):
+    action: Literal["set_market_params"]
+    market: str
+    post_only_band: str | None = None
+    oracle_band: str | None = None
+    oracle_stale_ms: int | None = Field(None, ge=0)
+    breaker_accounts: int | None = Field(None, ge=0)
+    breaker_oi_share: str | None = None
+    impact_notional: str | None = None
+    max_order_size: str | None = None
+    max_position_notional: str | None = None
+    open_interest_cap: str | None = None
+    #: [[notional floor, initial-margin fraction], ...] as decimal strings
+    margin_tiers: list[tuple[str, str]] | None = None
+    reason: str = ""
+
+    @field_validator("post_only_band", "oracle_band", "breaker_oi_share", mode="before")
+    @classmethod
+    def _frac(cls, v):
+        return None if v is None else _decimal(8)(v)
+
+    @field_validator("impact_notional", "max_position_notional", mode="before")
+    @classmethod
+    def _money(cls, v):
+        return None if v is None else _decimal(6, positive=True)(v)
+
+    @field_validator("max_order_size", "open_interest_cap", mode="before")
+    @classmethod
+    def _size(cls, v):
+        return None if v is None else _decimal(8, positive=True)(v)
+
+    @model_validator(mode="after")
+    def _something(self):
+        if not self.params():
+            raise ValueError("set_market_params needs at least one parameter to set")
+        return self
+
+    def params(self) -> dict:
+        return {k: (list(map(list, v)) if k == "margin_tiers" else v)
+                for k, v in self.model_dump(exclude_none=True).items()
+                if k not in ("at", "id", "caption", "caption_if", "caption_else", "action", "market", "reason")}
+
+
+class SetSafeguards(_Entry):
+    action: Literal["set_safeguards"]
+    enabled: bool
+    reason: str = ""
+
+
+class FundInsurance(_Entry):
+    action: Literal["fund_insurance"]
+    amount: str
+    reason: str = ""
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _a(cls, v):
+        return _decimal(6, positive=True)(v)
 
 
 class Participants(_Entry):
@@ -416,7 +559,9 @@ class Recover(_Entry):
 
 Entry = Annotated[
     ScheduleMaintenance | Brake | ReleaseBrake | SetMode | SetAccess | PauseLiq | TakeSnapshot | Rollback
-    | ComputeRefunds | ApproveRefunds | PayRefunds | Participants | PriceMove | Note | CorruptMarketState
+    | ComputeRefunds | ApproveRefunds | RejectRefunds | PayRefunds | SetWithdrawals | SetAccountMode
+    | CancelAccountOrders | CancelMaintenance | RescheduleMaintenance | ExtendMaintenance | AcceptOraclePrice
+    | SetMarketParams | SetSafeguards | FundInsurance | Participants | PriceMove | Note | CorruptMarketState
     | StaleOracle | FreezeOracle | ThinBook | NodeCrash | Recover,
     Field(discriminator="action"),
 ]
@@ -505,6 +650,19 @@ class Scenario(_Strict):
                     what = ("a snapshot (\"maintenance\", \"label:TEXT\", a snapshot id or the id of an "
                             "earlier take_snapshot entry)" if fld == "snapshot" else "the id of an earlier timeline entry")
                     raise _at(f"{loc}.{fld}", f"{ref!r} is not {what}")
+        faults = {e.id for e in self.timeline if e.id and e.action in FAULT_ACTIONS}
+        for i, e in enumerate(self.timeline):
+            used = [(f"timeline[{i}].caption_if", n) for n in (names_in(parse_condition(e.caption_if))
+                                                              if e.caption_if else [])]
+            used += [(f"timeline[{i}].{f}", n) for f in ("caption", "caption_else")
+                     for n in template_names(getattr(e, f))]
+            for loc, name in used:
+                kind, _, ref = name.partition(".")
+                if kind == "unintended" and ref and ref not in faults:
+                    raise _at(loc, f"{name!r}: {ref!r} is not the id of a fault in this timeline "
+                                   f"(faults: {', '.join(sorted(faults)) or 'none'})")
+                if kind == "since" and ref and (ref not in ids or ids[ref] > self.offset(e.at)):
+                    raise _at(loc, f"{name!r}: {ref!r} is not the id of this or an earlier timeline entry")
         for k in self.expect.always.unintended_by_fault | self.expect.safeguards_on.unintended_by_fault | \
                 self.expect.safeguards_off.unintended_by_fault:
             if k not in ids:
@@ -620,6 +778,8 @@ def _problem(path: str, text: str, data: dict, err: dict) -> tuple[str, str, str
             if len(loc) >= 3 and loc[0] == "timeline":
                 entry = _dig(data, loc[:2])
                 msg += f" for action {entry.get('action')!r}" if isinstance(entry, dict) else ""
+        elif err["type"] == "union_tag_not_found":
+            msg = f"missing field 'action'; actions: {', '.join(sorted(_ACTION_TAGS))}"
         elif err["type"] == "union_tag_invalid":
             msg = f"unknown action {err.get('input', {}).get('action')!r}; actions: {', '.join(sorted(_ACTION_TAGS))}" \
                 if isinstance(err.get("input"), dict) else msg
@@ -689,9 +849,13 @@ def _line_of(text: str, data: dict, loc: list) -> int | None:
     return start or None
 
 
-_ACTION_TAGS = {
-    "schedule_maintenance", "emergency_brake", "release_brake", "set_market_mode", "set_platform_access",
-    "pause_liquidations", "resume_liquidations", "pause_triggers", "resume_triggers", "take_snapshot",
-    "rollback", "compute_refunds", "approve_refunds", "pay_refunds", "participants", "price_move", "note",
-    "corrupt_market_state", "stale_oracle", "freeze_oracle", "thin_book", "node_crash", "recover",
-}
+def _tags() -> set[str]:
+    from typing import get_args
+
+    union = get_args(Entry)[0]
+    return {a for cls in get_args(union) for a in get_args(cls.model_fields["action"].annotation)}
+
+
+#: every timeline action (from the Entry union: a new action class is listed by itself)
+_ACTION_TAGS = _tags()
+ACTIONS = frozenset(_ACTION_TAGS)

@@ -31,7 +31,17 @@ from ..core.fixedpoint import price as price_of
 from ..core.fixedpoint import size as size_of
 from ..core.markets import DEFAULT_MARKETS
 
-_VOL_BPS = {"BTC-USD-PERP": 8, "ETH-USD-PERP": 10, "SOL-USD-PERP": 14}
+#: annualised volatility of the default random walk, per market (realistic calm-market figures: BTC
+#: ~55%, ETH ~70%, SOL ~90%); a scenario's ``vol_bps`` sets the step's move itself instead
+ANNUAL_VOL_PCT = {"BTC-USD-PERP": 55, "ETH-USD-PERP": 70, "SOL-USD-PERP": 90}
+DEFAULT_ANNUAL_VOL_PCT = 60
+YEAR_MS = 365 * 24 * 3600 * 1000
+
+
+def step_vol_bps(annual_pct: float, step_ms: int) -> float:
+    """One step's standard deviation in bps for an annualised volatility (random walk: sigma x sqrt(t)).
+    55% a year at 100 ms steps is 0.31 bps a step, 0.59% an hour; no drift."""
+    return annual_pct * 100 * (step_ms / YEAR_MS) ** 0.5
 
 
 class PricePathError(ValueError):
@@ -44,7 +54,7 @@ class SimMarket:
     tick: int
     lot: int
     price: int  # the "true" price the oracle follows, micro-USDC
-    vol_bps: int
+    vol_bps: float  # one step's standard deviation (bps)
     published: int = 0  # the last price the oracle published
     path: list[tuple[int, int]] | None = None  # (offset ms, price) sorted by offset
 
@@ -134,6 +144,8 @@ class Simulator:
     market_specs: list[dict] | None = None  # create_market fields (default: DEFAULT_MARKETS)
     price_path: dict[str, list[tuple[int, int]]] | None = None
     path_start_ts: int = 0
+    #: market time per step (ms): sets the default random walk's step from ANNUAL_VOL_PCT
+    step_ms: int = 100
     rng: random.Random = field(init=False)
     markets: list[SimMarket] = field(init=False)
     step_no: int = field(default=0, init=False)
@@ -157,8 +169,8 @@ class Simulator:
             path = (self.price_path or {}).get(m["market"])
             if path:
                 price = path[0][1] // tick * tick
-            self.markets.append(SimMarket(m["market"], tick, lot, price, _VOL_BPS.get(m["market"], 10),
-                                          price, path))
+            vol = step_vol_bps(ANNUAL_VOL_PCT.get(m["market"], DEFAULT_ANNUAL_VOL_PCT), self.step_ms)
+            self.markets.append(SimMarket(m["market"], tick, lot, price, vol, price, path))
 
     # ---- setup ---------------------------------------------------------
     def setup_commands(self, ts: int = 0) -> list[dict]:
@@ -243,8 +255,10 @@ class Simulator:
 
         for mk in self.markets:
             # oracle: random walk on the tick grid, or the recorded path
-            move = int(rng.gauss(0, mk.vol_bps) * mk.price) // 10_000
-            mk.price = max(mk.tick * 10, (mk.price + move) // mk.tick * mk.tick)
+            # rounded to the nearest tick, not floored: flooring drifted the walk down half a tick a step
+            # (SOL lost ~10% an hour at 100 ms steps)
+            move = round(rng.gauss(0, mk.vol_bps) * mk.price / 10_000)
+            mk.price = max(mk.tick * 10, (mk.price + move + mk.tick // 2) // mk.tick * mk.tick)
             if mk.path and ts is not None:
                 mk.price = self._path_price(mk, ts)
             if self.step_no % p.oracle_every == 1 % p.oracle_every and mk.name not in self.oracle_frozen:

@@ -18,7 +18,7 @@ from engine.core.fixedpoint import fmt_price
 from engine.sim.simulator import Simulator
 
 # state hash of the command file below, produced by the pure-Python build
-EXPECTED_STATE_HASH = "1afd1e5231a24fe7ab7751a654d389b6480a01922cc8e92dd0d1b507259c51eb"  # state v3: bounds and edge flows, impact-basis mark and averaged funding, fill checks (wrong-side stops refused), liquidation economics
+EXPECTED_STATE_HASH = "b17f6eb7b1f8ed8dae0e5d64cbfc5ab914c770dad7f69734ef0636b4940f8a3b"  # state v3: bounds and edge flows, impact-basis mark and averaged funding, fill checks (wrong-side stops refused), liquidation economics; the simulator's realistic default walk (issue 16)
 
 
 def _commands() -> list[dict]:

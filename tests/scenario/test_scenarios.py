@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -29,10 +30,47 @@ def test_the_four_scenarios_are_shipped() -> None:
     assert {"paradex-2026-01", "dydx-2025-10", "cme-2025-11", "calm"} <= set(shipped())
 
 
+# a caption claims an outcome when it says one happened (a number of liquidations, a second wave, refunds
+# approved or paid); negated phrasings ("nobody is liquidated", "no second wave", "nothing to pay") claim nothing
+_NEGATED = re.compile(r"\b(nobody|no|nothing|not|never|though)\b", re.I)
+_CLAIMS = {
+    "liquidations": re.compile(r"\d[\d,]* liquidations|liquidates|second wave", re.I),
+    "second wave": re.compile(r"second wave", re.I),
+    "refunds approved": re.compile(r"approves", re.I),
+    "refunds paid": re.compile(r"\bpaid\b", re.I),
+}
+
+
+def _caption_claims_hold(run: ScenarioRun) -> list[str]:
+    """Every caption shown that claims an outcome, checked against what the run observed by then."""
+    bad = []
+    rollback_ts = next((ln.ts for ln in run.lines if ln.text.startswith("rollback")), None)
+    for ln in run.lines:
+        cap = ln.caption
+        if not cap or ln.kind == "event" or _NEGATED.search(cap) or ln.text.startswith("venue opened"):
+            continue
+        before = [ts for ts, _ev in run.liquidations if ts <= ln.ts]
+        if _CLAIMS["liquidations"].search(cap) and not before:
+            bad.append(f"{ln.text}: {cap!r} but no liquidation by then")
+        if _CLAIMS["second wave"].search(cap) and not [t for t in before if rollback_ts and t > rollback_ts]:
+            bad.append(f"{ln.text}: {cap!r} but nobody was liquidated after the rollback")
+        if _CLAIMS["refunds approved"].search(cap) and "refund" in cap and run.refunds["proposed_count"] == 0:
+            bad.append(f"{ln.text}: {cap!r} but no refund was proposed")
+        if _CLAIMS["refunds paid"].search(cap) and run.refunds["paid_count"] == 0:
+            bad.append(f"{ln.text}: {cap!r} but no refund was paid")
+    return bad
+
+
 @pytest.mark.parametrize("safeguards", [True, False], ids=["safeguards-on", "safeguards-off"])
 @pytest.mark.parametrize("name", ["paradex-2026-01", "dydx-2025-10", "cme-2025-11", "calm"])
 def test_shipped_scenario_meets_its_expectations(name: str, safeguards: bool) -> None:
-    rep = _run(name, safeguards)
+    run = ScenarioRun(name, accounts=SMALL, safeguards=safeguards)
+    try:
+        rep = run.run()
+        # captions never announce what does not happen (issue 16), in either mode
+        assert not _caption_claims_hold(run), _caption_claims_hold(run)
+    finally:
+        run.close()
     failed = [c for c in rep["expectations"]["checks"] if c["ok"] is False]
     assert not failed, failed
     assert rep["expectations"]["checks"], "every shipped scenario states expectations"
@@ -62,6 +100,35 @@ def test_paradex_with_safeguards_has_no_unintended_liquidations() -> None:
     assert on["liquidations"]["unintended"] == 0
     assert off["liquidations"]["unintended"] > 0
     assert sum(on["safeguard_events"].values()) > 0
+
+
+def test_captions_follow_the_run_and_fill_in_its_figures() -> None:
+    """The same timeline, both modes: paradex's outcome captions change with what happened."""
+    shown = {}
+    for safeguards in (False, True):
+        run = ScenarioRun("paradex-2026-01", accounts=SMALL, safeguards=safeguards)
+        try:
+            run.run()
+            shown[safeguards] = [ln.caption for ln in run.lines if ln.caption]
+            corrupt = sum(1 for _ in run.liquidations)
+        finally:
+            run.close()
+    off, on = shown[False], shown[True]
+    assert any(c.startswith("A second wave: ") and "liquidations on the thin books" in c for c in off)
+    assert "No second wave: nobody was liquidated on the thin books." in on
+    assert not any("second wave:" in c.lower() and not c.startswith("No") for c in on)
+    assert "Nothing to pay." in on and "Nothing to pay." not in off
+    assert corrupt == 0  # (the last run: guard rails on)
+
+
+def test_scenarios_declare_how_the_real_venue_ran() -> None:
+    """Historical incidents run as they happened by default (the guard rails did not exist then)."""
+    for name in ("paradex-2026-01", "dydx-2025-10", "cme-2025-11"):
+        assert load_scenario(name).scenario.safeguards is False
+        run = ScenarioRun(name, accounts=20)
+        assert run.safeguards is False and run.as_happened
+        assert ScenarioRun(name, accounts=20, safeguards=True).as_happened is False
+    assert load_scenario("calm").scenario.safeguards is True
 
 
 def test_same_seed_same_report_other_seed_other_venue() -> None:
