@@ -27,9 +27,9 @@ from engine.store.store import (
     LeaseHeldError,
     Store,
 )
-from tests.store.conftest import pg_server_url, pg_url  # noqa: F401  (fixtures)
+from tests.kit import ADMIN
 
-from .conftest import ADMIN, flow, seed_venue
+from .conftest import flow, seed_venue
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "standby-test-key-0123456789abcdef"
