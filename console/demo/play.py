@@ -13,7 +13,6 @@ from decimal import Decimal
 import orjson
 
 from engine.sim.runner import ScenarioRun, fmt_duration
-from engine.sim.scenario import ScenarioError
 from engine.tools.progress import Progress
 
 
@@ -186,68 +185,3 @@ def all_met(rep: dict) -> bool:
 def write_report(rep: dict, path: str) -> None:
     with open(path, "wb") as f:
         f.write(orjson.dumps(rep, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n")
-
-
-def run_demo(args) -> int:
-    from engine.settings.logsetup import setup
-
-    setup("demo", tui=not args.headless)  # in the console: nothing logged to its terminal
-    try:
-        run = build_run(args)
-    except ScenarioError as e:
-        print(f"perpdesk demo: {e}", file=sys.stderr)
-        return 2
-    try:
-        if args.headless:
-            rep = play(run, args.speed, progress=Progress(sys.stderr, getattr(args, "progress", None)))
-            if getattr(args, "compare", True):
-                compare(run, rep, progress=Progress(sys.stderr, getattr(args, "progress", None)))
-            print(summary(rep))
-            if args.report:
-                write_report(rep, args.report)
-            return 0 if all_met(rep) else 1
-        return _console(run, args)
-    except ScenarioError as e:
-        print(f"perpdesk demo: {e}", file=sys.stderr)
-        return 2
-    finally:
-        run.close()
-
-
-def _console(run: ScenarioRun, args) -> int:
-    """The console on the scenario's desk, the scenario playing live in it (console.demo.desk)."""
-    run.setup()
-    app = demo_app(run, speed=args.speed or 30.0, compare_runs=getattr(args, "compare", True))
-    app.run()
-    rep = app.director.report
-    if rep is not None:
-        if getattr(args, "compare", True) and "compare" not in rep:
-            app.director.wait_comparison()
-            if "compare" not in rep:
-                print("perpdesk demo: computing the other run for the comparison...", file=sys.stderr)
-                compare(run, rep)
-        print(summary(rep))
-        if args.report:
-            write_report(rep, args.report)
-    else:
-        print(f"perpdesk demo: left at engine time +{(run.now - run.start) // 1000}s, before the end; no report")
-    return app.return_code or 0
-
-
-def demo_app(run: ScenarioRun, feed=None, *, speed: float = 30.0, beat: float = 1.2, autoplay: bool = True,
-             compare_runs: bool = False):
-    """The console on the scenario's node with the scenario playing in it (``autoplay`` False: the
-    caller steps ``app.director`` itself)."""
-    from ..factory import Desk
-    from ..gateway import Feed, Gateway
-    from .desk import DemoApp
-
-    run.setup()
-    node = run.node
-    assert node is not None
-    if feed is None:
-        feed = Feed(run.clock)
-        run.subscribe(feed)
-    desk = Desk(node, Gateway(node), feed, run.sim, run.clock, live=False)
-    return DemoApp(run, gateway=desk.gateway, feed=feed, desk=desk, speed=speed, beat=beat, autoplay=autoplay,
-                   compare_runs=compare_runs)
