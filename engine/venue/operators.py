@@ -217,6 +217,7 @@ class Operators:
                 raise AuthError("exists", f"an active operator named {norm!r} already exists: revoke it first "
                                           f"to issue a new token") from None
             raise
+        self._audit_change(by, "operators_add", {"name": norm, "role": role, "token_id": tid})
         return f"{TOKEN_PREFIX}_{tid}_{secret}"
 
     def list(self) -> list[dict]:
@@ -241,6 +242,19 @@ class Operators:
         with self._lock:
             for k in [k for k, v in self._cache.items() if v[1] == row["token_id"]]:
                 del self._cache[k]
+        self._audit_change(by, "operators_revoke", {"name": norm, "token_id": row["token_id"]})
+
+    def _audit_change(self, by: str, action: str, cmd: dict) -> None:
+        """A registry change, in the store's audit chain (public token id only)."""
+        if self.store is None:
+            return
+        from ..store.store import StoreError
+
+        try:
+            self.store.append_audit(operator=str(by), role="registry", action=action, command=cmd, reason="",
+                                    outcome="ok")
+        except StoreError:
+            pass
 
     @staticmethod
     def _is_conflict(e: Exception) -> bool:

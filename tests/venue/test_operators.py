@@ -221,3 +221,36 @@ def test_local_admin_token_never_promotes_an_operator(clock, tmp_path, monkeypat
     reg = Operators(None, clock=clock)
     reg.add("lee", "viewer")
     assert code_of(reg.local_admin_token, tmp_path / "t") == "exists"
+
+
+def test_registry_changes_are_audited(store):
+    reg = Operators(store)
+    token = reg.add("mia", "operator", by="cli:ada")
+    reg.revoke("MIA", by="cli:ada")
+    rows = [r.as_dict() for r in store.iter_audit()]
+    assert [(r["action"], r["operator"], r["command"]["name"]) for r in rows] == [
+        ("operators_add", "cli:ada", "mia"), ("operators_revoke", "cli:ada", "mia")]
+    assert ops_mod.split_token(token)[1] not in str(rows) and store.verify_chains() == []
+
+
+def test_cli_add_list_revoke(store_url, capsys):
+    from console.cli import main
+
+    assert main(["operators", "add", "Nora", "--role", "approver", "--db", store_url]) == 0
+    out = capsys.readouterr().out
+    token = next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("token: "))
+    assert "shown only now" in out and "operator nora added as approver" in out
+    assert main(["operators", "add", "nora", "--role", "viewer", "--db", store_url]) == 1
+    assert "exists" in capsys.readouterr().err
+    assert main(["operators", "add", "nora ", "--role", "viewer", "--db", store_url]) == 1
+    assert "bad_name" in capsys.readouterr().err
+    assert main(["operators", "list", "--db", store_url]) == 0
+    listed = capsys.readouterr().out
+    assert "nora" in listed and "approver" in listed and token not in listed
+    with Store.open(store_url) as s:
+        assert Operators(s).authenticate(token).name == "nora"
+    assert main(["operators", "revoke", "NORA", "--db", store_url]) == 0
+    assert main(["operators", "revoke", "nora", "--db", store_url]) == 1
+    assert "unknown_operator" in capsys.readouterr().err
+    with Store.open(store_url) as s:
+        assert code_of(Operators(s).authenticate, token) == "revoked"
