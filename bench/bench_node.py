@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench.bench_engine import order_flow_commands  # noqa: E402
 from engine.core import Engine, parse_command  # noqa: E402
 from engine.node.node import Node  # noqa: E402
-from engine.node.roles import Actor  # noqa: E402
+from engine.node.roles import SYSTEM, Actor  # noqa: E402
 
 ADMIN = Actor("bench", "admin")
 
@@ -52,7 +52,7 @@ def durable_rate(cmds: list[dict], url: str, writer_process: bool) -> tuple[floa
         if writer_process and not up:
             print("  (the journal writer process did not come up: journaling in-process)")
         t0 = time.perf_counter()
-        futs = [node.submit(c) for c in cmds]
+        futs = [node.submit(c, SYSTEM) for c in cmds]  # the venue's own flow
         last = futs[-1].result(timeout=600)
         dt = time.perf_counter() - t0
         return len(cmds) / dt, last.seq, node.writer_process_batches, warm
@@ -90,7 +90,7 @@ def bench_recovery(n: int, seed: int, d: str) -> None:
     for i, c in enumerate(cmds):
         if i == tail_from:
             futs.append(node.submit({"type": "take_snapshot", "label": "recent", "ts": 10}, actor=ADMIN))
-        futs.append(node.submit(c))
+        futs.append(node.submit(c, SYSTEM))
     futs[-1].result(timeout=3600)
     build = time.perf_counter() - t0
     seq, h = node.engine.seq, node.engine.state_hash()
@@ -114,7 +114,7 @@ def bench_rollback(accounts: int) -> None:
     snap = node.call({"type": "take_snapshot", "label": "pre-incident", "ts": 100}, actor=ADMIN).events[0]
     # the incident: a bad mark liquidates ~1% of the accounts
     res = node.call({"type": "load_market_state", "market": "BTC-USD-PERP", "mark_price": "9880",
-                     "funding_index": "0", "ts": 101})
+                     "funding_index": "0", "ts": 101}, actor=SYSTEM)
     liqs = sum(1 for e in res.events if e["type"] == "liquidation")
     t0 = time.perf_counter()
     preview = node.rollback_preview(snap["snapshot_id"])

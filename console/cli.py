@@ -49,12 +49,23 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--db", dest="refunds_db", default=None,
                     help="database URL or path (default: PERPDESK_DB or the data directory)")
     ex.add_argument("--out", default=None, help="CSV file to write (default: standard output)")
+    op = sub.add_parser("operators", help="operators: add (prints a token once), list, revoke")
+    osub = op.add_subparsers(dest="operators_command", required=True)
+    oa = osub.add_parser("add", help="register an operator and print its token (shown only once)")
+    oa.add_argument("name", help="operator name (a-z 0-9 . _ -, case-insensitive)")
+    oa.add_argument("--role", required=True, choices=("viewer", "operator", "approver", "admin"))
+    ol = osub.add_parser("list", help="every operator: name, role, created, last seen, revoked")
+    orv = osub.add_parser("revoke", help="revoke an operator's token at once")
+    orv.add_argument("name", help="operator name")
+    for q in (oa, ol, orv):
+        q.add_argument("--db", dest="operators_db", default=None,
+                       help="database URL or path (default: PERPDESK_DB or the data directory)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command in ("replay", "verify", "refunds"):  # the tools: a log file, warnings also on stderr
+    if args.command in ("replay", "verify", "refunds", "operators"):  # the tools: a log file, warnings on stderr
         from engine.settings.logsetup import setup
 
         setup("refunds-export" if args.command == "refunds" else args.command, tui=False)
@@ -74,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
         from engine.tools.refunds_export import run_export
 
         return run_export(args.refunds_db or args.db, args.out)
+    if args.command == "operators":
+        from engine.tools.operators import run as operators_run
+
+        return operators_run(args.operators_command, args.operators_db or args.db, name=getattr(args, "name", None),
+                             role=getattr(args, "role", None))
     from console.app_main import run_console
 
     return run_console(args)

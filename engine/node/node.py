@@ -39,7 +39,7 @@ from ..core.engine import Engine
 from ..core.fixedpoint import DecimalError, fmt_amount, parse_decimal
 from ..core.runtime import NODE_GEN0_THRESHOLD, tune_gc
 from . import views
-from .roles import Actor, actions_of, default_actor
+from .roles import SYSTEM, Actor, actions_of, default_actor, kind_of, same_operator
 
 PIPELINE_DEPTH = 2  # batches applied but not yet durable, at most (one being written, one waiting)
 MAX_BATCH = 4096  # commands per group commit at most (and per hold of the engine lock); a queue that
@@ -606,10 +606,17 @@ class Node:
     def submit(self, cmd: dict, actor: Actor | None = None) -> Ack:
         """Queue ``cmd`` (a wire-form dict); the future resolves to a Result once durable.
 
-        Operator commands are stamped with the actor's name and checked against
-        its role (``actor`` defaults to the node's operator); a refusal resolves
-        to a Result with ``code == "forbidden"`` and is audited.
+        Every command kind is role-checked (engine/node/roles.py): user commands, market data and
+        the clock come only from :data:`SYSTEM` (the venue's own services), an operator of any role
+        sending one is refused; operator commands are stamped with the actor's name and checked
+        against its role (``actor`` defaults to the node's operator); ``credit`` only from the refund
+        desk (:meth:`pay_refund`). A refusal resolves to a Result with ``code == "forbidden"`` and is
+        audited.
         """
+        return self._submit(cmd, actor if actor is not None else self.actor, None)
+
+    def _submit(self, cmd: dict, who: Actor, payer: Actor | None) -> Ack:
+        """``payer``: the operator on whose behalf the refund desk sends a ``credit`` as SYSTEM."""
         fut = Ack(self._acked)
         try:
             ctype = command_type(cmd)
@@ -621,17 +628,32 @@ class Node:
             if type(v) is float and not math.isfinite(v):
                 fut.set_exception(NodeError("not_finite", f"{ctype}: {v!r} cannot be journaled; send decimal strings"))
                 return fut
-        if ctype in OPERATOR_COMMANDS:
-            who = actor if actor is not None else self.actor
-            cmd["operator"] = who.name
-            cmd.setdefault("reason", "")
+        if who is SYSTEM:  # the hot path: the simulator's and feeds' millions of commands
+            if ctype in OPERATOR_COMMANDS:
+                if ctype == "credit":
+                    refused = self._credit_refusal(cmd, payer)
+                    if refused is not None:
+                        res = Result(0, [], False, refused[0], refused[1])
+                        self._audit(payer or who, ctype, cmd, cmd.get("reason", ""), f"refused: {res.message}")
+                        fut.set_result(res)
+                        return fut
+                    who = payer if payer is not None else who  # journaled and audited as the payer
+                cmd["operator"] = who.name
+                cmd.setdefault("reason", "")
+                fut.add_done_callback(lambda f, who=who, c=cmd: self._audit_result(who, c, f))
+        else:
             denied = [act for act in actions_of(ctype, cmd) if not who.may(act)]
             if denied:
-                what = ctype if denied[0] == ctype else f"{ctype} ({denied[0].replace('_', ' ')})"
-                res = Result(0, [], False, "forbidden", f"{who.name} ({who.role}) may not issue {what}")
-                self._audit(who, ctype, cmd, cmd.get("reason", ""), f"refused: {res.message}")
+                if ctype in OPERATOR_COMMANDS:
+                    cmd["operator"] = who.name
+                    cmd.setdefault("reason", "")
+                res = Result(0, [], False, "forbidden", _forbidden_message(who, ctype, denied[0]))
+                self._audit(who, ctype, cmd, cmd.get("reason", "") if isinstance(cmd.get("reason"), str) else "",
+                            f"refused: {res.message}")
                 fut.set_result(res)
                 return fut
+            cmd["operator"] = who.name  # only operator commands get here (every other kind is SYSTEM's)
+            cmd.setdefault("reason", "")
             fut.add_done_callback(lambda f, who=who, c=cmd: self._audit_result(who, c, f))
         if self._failed is not None:
             fut.set_exception(NodeError("node_failed", f"the node is fail-stopped and takes no commands: {self._failed}"))
@@ -649,9 +671,42 @@ class Node:
                 self._cv.notify()
         return fut
 
+    def _credit_refusal(self, cmd: dict, payer: Actor | None) -> tuple[str, str] | None:
+        """Why a ``credit`` may not be sent (None: it may): money leaves the treasury or the insurance
+        fund only through an approved, unpaid refund record, paid by the refund desk."""
+        if payer is None:
+            return ("forbidden", "a credit is sent only by the refund desk, for an approved refund record "
+                                 "(propose, approve by another operator, then pay)")
+        rid = cmd.get("refund_id")
+        rec = None
+        if isinstance(rid, str):
+            from ..store.store import StoreError
+
+            try:
+                rec = self.store.get_refund(rid) if self.store is not None else self.refund_book.get(rid)
+            except StoreError as e:
+                return ("refund_unreadable", f"refund {rid} could not be read: {e}")
+        if rec is None:
+            return ("no_approved_refund", f"there is no refund record {rid!r}: nothing is credited without one")
+        if rec["status"] == "paid":
+            return ("already_paid", f"refund {rid} was already paid at seq {rec.get('paid_seq')}")
+        if rec["status"] != "approved":
+            return ("no_approved_refund", f"refund {rid} is {rec['status']}, not approved: nothing is credited")
+        try:
+            amount = parse_decimal(cmd.get("amount"), 6, "amount")
+        except DecimalError:
+            amount = -1
+        if (cmd.get("account") != rec["account"] or amount != rec["amount"]
+                or cmd.get("fund", "insurance") != (rec.get("fund") or "insurance")):
+            return ("refund_mismatch", f"the credit does not match refund {rid} as approved "
+                                       f"(account, amount and fund must be the record's)")
+        return None
+
     def call(self, cmd: dict, actor: Actor | None = None, timeout: float = 60.0) -> Result:
         """Submit and wait. Runs inline when the sequencer thread is not started."""
-        fut = self.submit(cmd, actor)
+        return self._wait(self.submit(cmd, actor), timeout)
+
+    def _wait(self, fut: Ack, timeout: float) -> Result:
         if self._thread is None:
             with self._cv:
                 batch = list(self._queue)
@@ -1336,7 +1391,7 @@ class Node:
         rec = self._get_refund(refund_id)
         if rec["status"] != "proposed":
             raise NodeError("already_decided", f"refund {refund_id} is already {rec['status']}")
-        if rec["proposer"] == who.name:
+        if same_operator(rec["proposer"], who.name):  # by normalised name: "alice ", "Alice", "alice" are one
             self._audit(who, "decide_refund", {"refund_id": refund_id, "approve": approve}, reason,
                         "refused: the proposer may not decide")
             raise NodeError("self_approval", f"{who.name} proposed {refund_id} and may not approve or reject it")
@@ -1388,8 +1443,10 @@ class Node:
         if approved_fund and fund != approved_fund:
             raise NodeError("fund_mismatch", f"refund {refund_id} was approved for payment from the {approved_fund} "
                                              f"fund, not the {fund}")
-        res = self.call({"type": "credit", "account": rec["account"], "amount": fmt_amount(rec["amount"]),
-                         "refund_id": refund_id, "fund": fund, "reason": rec["reason"]}, actor=who)
+        # the desk sends the credit as SYSTEM on the payer's behalf, after _credit_refusal checks the record
+        fut = self._submit({"type": "credit", "account": rec["account"], "amount": fmt_amount(rec["amount"]),
+                            "refund_id": refund_id, "fund": fund, "reason": rec["reason"]}, SYSTEM, who)
+        res = self._wait(fut, 60.0)
         if res.ok:
             self._refund_paid_hook(refund_id)  # tests crash here: the credit is journaled, the row not yet
             self._update_refund(refund_id, "approved", status="paid", paid_seq=res.seq, fund=fund,
@@ -1721,6 +1778,16 @@ class Node:
             self._audit(who, action, None, "", "refused: role")
             raise NodeError("forbidden", f"{who.name} ({who.role}) may not {action.replace('_', ' ')}")
 
+    def audit_auth_failure(self, source: str, code: str, detail: str, *, token_id: str | None = None) -> None:
+        """Audit one refused login or request (the venue service calls it; engine/venue/operators.py
+        records through the store's audit chain itself). ``token_id``: the token's public id only,
+        never its secret."""
+        cmd = {"source": str(source)[:200], "code": str(code)[:64]}
+        if token_id:
+            cmd["token_id"] = str(token_id)[:64]
+        self._audit(Actor(f"token:{token_id}" if token_id else "anonymous", "none"), "authenticate", cmd,
+                    "", f"refused: {code}: {str(detail)[:300]}")
+
     # ---- the outside world: alert deliveries and price-feed health ------------------
     def record_alert_delivery(self, rec: dict) -> None:
         """Keep one alert delivery attempt (the store's alert_deliveries table, or memory)."""
@@ -1764,6 +1831,19 @@ def _writer_timeout() -> float:
     except (InvalidOperation, ValueError, OverflowError):  # garbage, NaN, Infinity
         ms = 5000
     return (ms if 0 < ms <= 86_400_000 else 5000) / 1000  # up to a day
+
+
+def _forbidden_message(who: Actor, ctype: str, denied: str) -> str:
+    kind = kind_of(ctype)
+    if kind in ("user", "market_data", "clock"):
+        what = {"user": "user commands", "market_data": "market data", "clock": "the clock"}[kind]
+        return (f"{who.name} ({who.role}) may not issue {ctype}: {what} come only from the venue's own "
+                f"services, never from an operator")
+    if ctype == "credit":
+        return (f"{who.name} ({who.role}) may not issue credit: money leaves the treasury or the insurance "
+                f"fund only through an approved refund record (propose, approve by another operator, pay)")
+    what = ctype if denied == ctype else f"{ctype} ({denied.replace('_', ' ')})"
+    return f"{who.name} ({who.role}) may not issue {what}"
 
 
 def _int_arg(value, name: str) -> int:

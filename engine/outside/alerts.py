@@ -315,7 +315,8 @@ class AlertDispatcher:
                 if 200 <= status_code < 300:
                     self._record(alert, sink, attempt, "delivered", status_code, "")
                     return True
-                error = f"HTTP {status_code}: {resp.text[:200].strip()}"
+                # redacted before it is cut: a cut mid-token would no longer match the secret
+                error = f"HTTP {status_code}: {redact(resp.text, self._secrets)[:200].strip()}"
                 retry = status_code == 429 or status_code >= 500
                 if retry:
                     ra = retry_after_seconds(resp.headers.get("retry-after"))

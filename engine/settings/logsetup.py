@@ -21,12 +21,15 @@ No pydantic, no engine core: a tool that only replays loads nothing more for its
 
 from __future__ import annotations
 
+import functools
 import logging
 import logging.handlers
 import os
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from . import paths
 
@@ -36,11 +39,76 @@ BACKUPS = 5
 FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 
 
-def redact(text: str, secrets: list[str] | tuple[str, ...]) -> str:
-    """``text`` with every secret (longest first) replaced by ``***``."""
-    for s in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(s, "***")
-    return text
+#: a URL's path segment or query value this long (or with a digit and 8 long) is treated as a token
+_TOKEN_PART_MIN = 16
+_SHORT_TOKEN_MIN = 8
+
+
+def _looks_like_token(part: str) -> bool:
+    return len(part) >= _TOKEN_PART_MIN or (len(part) >= _SHORT_TOKEN_MIN and any(c.isdigit() for c in part))
+
+
+@functools.lru_cache(maxsize=256)
+def secret_parts(secret: str) -> tuple[str, ...]:
+    """The strings that reveal ``secret``, longest first: the secret and, for a URL, its userinfo
+    (user, password), its query values, its path and its token-like path segments (a Slack or
+    Discord webhook's ``T.../B.../xyz`` parts); plain words of a URL (``services``) are not secrets."""
+    parts = {secret}
+    try:
+        u = urlsplit(secret)
+    except ValueError:
+        u = None
+    if u is not None and u.scheme and u.netloc:
+        if u.password:
+            parts.add(u.password)
+        if u.username and (u.password or _looks_like_token(u.username)):
+            parts.add(u.username)
+        if u.path and u.path != "/":
+            path = u.path.rstrip("/")
+            segs = [seg for seg in path.split("/") if _looks_like_token(seg)]
+            if segs:
+                parts.add(path)
+            parts.update(segs)
+        for pair in u.query.split("&"):
+            value = pair.split("=", 1)[1] if "=" in pair else ""
+            if len(value) >= 6:
+                parts.add(value)
+        if u.fragment and len(u.fragment) >= 6:
+            parts.add(u.fragment)
+    parts |= {unquote(p) for p in parts}
+    return tuple(sorted((p for p in parts if p), key=len, reverse=True))
+
+
+def _char_pattern(ch: str) -> str:
+    """One character as it may appear: itself, percent-encoded (any case), ``+`` for a space, ``\\/``
+    for a slash (JSON)."""
+    alts = [re.escape(ch)] + ["".join(f"%(?i:{b:02x})" for b in ch.encode())]
+    if ch == " ":
+        alts.append(r"\+")
+    elif ch == "/":
+        alts.append(r"\\/")
+    return "(?:" + "|".join(alts) + ")"
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(secrets: tuple[str, ...]) -> re.Pattern | None:
+    parts: set[str] = set()
+    for s in secrets:
+        if s:
+            parts.update(secret_parts(s))
+    if not parts:
+        return None
+    return re.compile("|".join("".join(_char_pattern(c) for c in p) for p in sorted(parts, key=len, reverse=True)))
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret replaced by ``***``: each secret itself and, for a URL, its
+    query-string values, userinfo, path and token-like path segments (:func:`secret_parts`), whether
+    written plain, percent-encoded (wholly or in part, any case), with ``+`` for spaces or JSON-escaped
+    slashes. The one redaction of the logs, the alert delivery records and anything else that shows
+    an error text."""
+    pat = _pattern(tuple(secrets))
+    return pat.sub("***", text) if pat is not None else text
 
 
 class RedactingFilter(logging.Filter):
@@ -158,4 +226,5 @@ def redirect_stderr(process: str) -> Path | None:
     return p
 
 
-__all__ = ["RedactingFilter", "log_dir", "log_path", "protect_logs", "redact", "redirect_stderr", "setup"]
+__all__ = ["RedactingFilter", "log_dir", "log_path", "protect_logs", "redact", "redirect_stderr", "secret_parts",
+           "setup"]

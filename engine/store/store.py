@@ -17,7 +17,8 @@ Opening
     before any pragma (such as WAL) is applied to it.
     An older schema version for which a migration exists is upgraded in the
     opening transaction (all or nothing; ``MIGRATIONS``): version 1 -> 2 adds
-    the ``alert_deliveries`` table and records ``migrated_to_2_at``.
+    the ``alert_deliveries`` table and records ``migrated_to_2_at``; 2 -> 3 adds the ``operators``
+    table (engine/venue/operators.py: names, roles, token ids, salts and scrypt hashes, never a token).
 
 SQLite settings
     Every connection gets ``busy_timeout``, ``journal_mode=WAL``,
@@ -82,6 +83,7 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy import (
     BigInteger,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -105,8 +107,8 @@ from ..settings import paths
 from . import trust
 
 APPLICATION_ID = "perpdesk"
-#: 1: journal, epochs, snapshots, audit, maintenance windows, refunds; 2: + alert_deliveries
-SCHEMA_VERSION = 2
+#: 1: journal, epochs, snapshots, audit, maintenance windows, refunds; 2: + alert_deliveries; 3: + operators
+SCHEMA_VERSION = 3
 GENESIS = "0" * 64
 SNAPSHOT_TRIGGERS = ("auto", "manual", "maintenance")
 REFUND_STATUSES = ("proposed", "approved", "rejected", "paid")
@@ -312,6 +314,26 @@ class AlertDeliveryRow(SQLModel, table=True):
     error: str = Field(default="", sa_type=Text)
 
 
+class OperatorRow(SQLModel, table=True):
+    """One operator token (schema version 3): who (normalised name), what role, and how to check a
+    token: its public id, a random salt and the scrypt hash of its secret. Never the token itself.
+    At most one active (not revoked) row per name (a partial unique index)."""
+
+    __tablename__ = "operators"
+    __table_args__ = (Index("operators_active_name", "name", unique=True,
+                            sqlite_where=text("revoked_ms IS NULL"), postgresql_where=text("revoked_ms IS NULL")),)
+    token_id: str = Field(primary_key=True, sa_type=String(32))
+    name: str = Field(sa_type=String(64))
+    role: str = Field(sa_type=String(16))
+    salt: str = Field(sa_type=String(64))  # hex
+    hash: str = Field(sa_type=String(128))  # hex scrypt(secret, salt)
+    created_ms: int = Field(sa_type=BigInteger)
+    created_by: str = Field(sa_type=Text)
+    revoked_ms: int | None = Field(default=None, sa_type=BigInteger)
+    revoked_by: str | None = Field(default=None, sa_type=Text)
+    last_seen_ms: int | None = Field(default=None, sa_type=BigInteger)
+
+
 meta_t = Meta.__table__
 journal_t = JournalRow.__table__
 epochs_t = EpochRow.__table__
@@ -320,7 +342,9 @@ audit_t = AuditRow.__table__
 maintenance_t = MaintenanceWindowRow.__table__
 refunds_t = RefundRow.__table__
 alert_deliveries_t = AlertDeliveryRow.__table__
-TABLES = (meta_t, journal_t, epochs_t, snapshots_t, audit_t, maintenance_t, refunds_t, alert_deliveries_t)
+operators_t = OperatorRow.__table__
+TABLES = (meta_t, journal_t, epochs_t, snapshots_t, audit_t, maintenance_t, refunds_t, alert_deliveries_t,
+          operators_t)
 TABLE_NAMES = frozenset(t.name for t in TABLES)
 
 
@@ -1558,6 +1582,55 @@ class Store:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
 
+    # -------------------------------------------------------------- operators
+    _OPERATOR_COLUMNS = ("token_id", "name", "role", "salt", "hash", "created_ms", "created_by", "revoked_ms",
+                         "revoked_by", "last_seen_ms")
+
+    def add_operator(self, row: Mapping) -> dict:
+        """Insert one operator token row (keys as :class:`OperatorRow`). Refuses
+        (:class:`RecordConflictError`) a second active operator of the same name, or a token id in use."""
+        values = {k: row.get(k) for k in self._OPERATOR_COLUMNS}
+        c = operators_t.c
+        with self._write(f"adding operator {values['name']}") as conn:
+            if self.backend == "postgresql":  # serialise adds (the partial unique index is the backstop)
+                conn.execute(text("SELECT pg_advisory_xact_lock(7074726564657369)"))
+            taken = conn.execute(select(c.token_id).where(c.name == values["name"], c.revoked_ms.is_(None))).first()
+            if taken is not None:
+                raise RecordConflictError(f"an active operator named {values['name']!r} already exists")
+            if conn.execute(select(c.token_id).where(c.token_id == values["token_id"])).first() is not None:
+                raise RecordConflictError(f"token id {values['token_id']!r} is in use")
+            conn.execute(operators_t.insert().values(**values))
+        return dict(values)
+
+    def get_operator(self, token_id: str) -> dict | None:
+        """The operator row of a token id (revoked or not), or None."""
+        with self._read("reading operators") as conn:
+            r = conn.execute(select(operators_t).where(operators_t.c.token_id == token_id)).first()
+        return dict(r._mapping) if r is not None else None
+
+    def list_operators(self) -> list[dict]:
+        """Every operator row, oldest first (revoked ones included)."""
+        c = operators_t.c
+        with self._read("reading operators") as conn:
+            return [dict(r._mapping) for r in conn.execute(select(operators_t).order_by(c.created_ms, c.token_id))]
+
+    def revoke_operator(self, name: str, *, by: str, ts: int) -> dict:
+        """Revoke the active operator ``name``; return its row. :class:`StoreNotFoundError` if none."""
+        c = operators_t.c
+        with self._write(f"revoking operator {name}") as conn:
+            r = conn.execute(select(operators_t).where(c.name == name, c.revoked_ms.is_(None))
+                             .with_for_update()).first()
+            if r is None:
+                raise StoreNotFoundError(f"there is no active operator named {name!r}")
+            conn.execute(update(operators_t).where(c.token_id == r.token_id).values(revoked_ms=ts, revoked_by=by))
+        return {**dict(r._mapping), "revoked_ms": ts, "revoked_by": by}
+
+    def touch_operator(self, token_id: str, ts: int) -> None:
+        """Record that ``token_id`` was used at ``ts`` (ms)."""
+        with self._write("recording an operator's last use") as conn:
+            conn.execute(update(operators_t).where(operators_t.c.token_id == token_id).values(last_seen_ms=ts))
+
+
 class JournalListener:
     """LISTEN on :data:`JOURNAL_CHANNEL` over a dedicated autocommit psycopg connection (a standby).
 
@@ -1694,8 +1767,13 @@ def _migrate_1_to_2(conn: Connection) -> None:
     alert_deliveries_t.create(conn, checkfirst=True)
 
 
+def _migrate_2_to_3(conn: Connection) -> None:
+    """Version 3 adds the operator registry (additive: nothing existing changes)."""
+    operators_t.create(conn, checkfirst=True)
+
+
 #: from version N to N + 1, run in the opening transaction (all or nothing)
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1_to_2}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
 
 
 def _migrate(conn: Connection, version: int) -> None:

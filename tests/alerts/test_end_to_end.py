@@ -6,6 +6,7 @@ import logging
 
 from engine.core.markets import default_market_commands
 from engine.node.node import Node
+from engine.node.roles import SYSTEM
 from engine.outside.alerts import AlertDispatcher
 from engine.settings.config import parse_config
 from tests.kit import ADMIN, APPROVER
@@ -98,7 +99,7 @@ def test_brake_trip_and_release_reach_every_sink(receiver, tmp_path, caplog):
 def test_a_refund_approval_is_alerted(receiver):
     node, d, _cfg = build(receiver)
     try:
-        assert node.call({"type": "deposit", "account": "u1", "amount": "10"}).ok
+        assert node.call({"type": "deposit", "account": "u1", "amount": "10"}, actor=SYSTEM).ok
         rec = node.propose_refund("u1", "25", "liquidated on a bad print")
         node.decide_refund(rec["refund_id"], True, "checked the evidence", actor=APPROVER, fund="treasury")  # the empty insurance fund could not cover it
         assert d.drain(10)
@@ -116,7 +117,7 @@ def test_an_unreachable_sink_never_blocks_the_node(receiver):
     receiver.close()  # every sink now refuses connections
     try:
         for _ in range(3):
-            assert node.call({"type": "deposit", "account": "x", "amount": "1"}, timeout=2).ok
+            assert node.call({"type": "deposit", "account": "x", "amount": "1"}, timeout=2, actor=SYSTEM).ok
         assert node.call({"type": "emergency_brake", "reason": "r"}, timeout=2).ok
         assert d.drain(20)
         rows = node.alert_deliveries()

@@ -180,7 +180,7 @@ def test_a_hanging_source_never_blocks_the_sequencer(setup):
     t.start()
     try:
         t0 = time.monotonic()
-        res = node.call({"type": "deposit", "account": "zoe", "amount": "100"}, timeout=5)
+        res = node.call({"type": "deposit", "account": "zoe", "amount": "100"}, timeout=5, actor=SYSTEM)
         assert res.ok and time.monotonic() - t0 < 2
         assert t.is_alive()  # the poll is still waiting on the API
     finally:

@@ -4,6 +4,7 @@ import pytest
 
 from engine.core.markets import default_market_commands
 from engine.node.node import Node
+from engine.node.roles import SYSTEM
 from engine.store.store import Store
 from tests.kit import ADMIN
 
@@ -18,7 +19,7 @@ def seed_venue(node: Node) -> None:
         assert node.call(c, actor=ADMIN).ok
     assert node.call({"type": "fund_insurance", "amount": "100000", "ts": 1}, actor=ADMIN).ok
     for name in ("alice", "bob", "carol"):
-        assert node.call({"type": "deposit", "account": name, "amount": "10000", "ts": 2}).ok
+        assert node.call({"type": "deposit", "account": name, "amount": "10000", "ts": 2}, actor=SYSTEM).ok
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

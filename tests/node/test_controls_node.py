@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from engine.node.node import Node
+from engine.node.roles import SYSTEM
 from tests.kit import ADMIN, OPERATOR, VIEWER
 
 MIN = 60_000
@@ -19,7 +20,7 @@ CONTROLS = [
 
 
 def _window(node, wid: str, start: int, dur: int = 10 * MIN) -> None:
-    assert node.call({"type": "oracle_price", "market": "BTC-USD-PERP", "price": "97000", "ts": 10}).ok
+    assert node.call({"type": "oracle_price", "market": "BTC-USD-PERP", "price": "97000", "ts": 10}, actor=SYSTEM).ok
     assert node.call({"type": "schedule_maintenance", "window_id": wid, "markets": ["BTC-USD-PERP"],
                       "start_ts": start, "duration_ms": dur, "kind": "database_upgrade", "ts": 10},
                      actor=ADMIN).ok
@@ -29,7 +30,7 @@ def _window(node, wid: str, start: int, dur: int = 10 * MIN) -> None:
 def test_a_viewer_is_refused_and_an_operator_may_and_both_are_audited(node, cmd) -> None:
     _window(node, "w1", 20 * MIN)
     node.call({"type": "place_order", "account": "bob", "market": "BTC-USD-PERP", "side": "buy", "size": "0.01",
-               "price": "96000", "ts": 11})
+               "price": "96000", "ts": 11}, actor=SYSTEM)
     res = node.call({**cmd, "reason": "drill", "ts": 12}, actor=VIEWER)
     assert (res.ok, res.code) == (False, "forbidden")
     res = node.call({**cmd, "reason": "drill", "ts": 12}, actor=OPERATOR)
@@ -57,7 +58,7 @@ def test_store_mirrors_canceled_rescheduled_and_extended_windows_and_a_restart_k
     node.close()
     again = Node.open(db_url, actor=ADMIN, snapshot_every=0)
     try:
-        assert again.call({"type": "tick", "ts": 20 * MIN}).ok
+        assert again.call({"type": "tick", "ts": 20 * MIN}, actor=SYSTEM).ok
         phases = {w["window_id"]: w["phase"] for w in again.maintenance_windows()}
         assert phases == {"w1": "canceled", "w2": "scheduled", "w3": "cancel_only"}
         assert again.store.get_maintenance("w3")["phase"] == "cancel_only"

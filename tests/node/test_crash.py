@@ -11,12 +11,14 @@ import time
 
 from engine.core.checks import run_checks
 from engine.node.node import Node
+from engine.node.roles import SYSTEM
 from engine.tools.verify import verify_store
 
 CHILD = textwrap.dedent(
     """
     import sys
     from engine.node.node import Node
+    from engine.node.roles import SYSTEM
     from engine.core.markets import default_market_commands
     node = Node.open(sys.argv[1], snapshot_every=3000).start()
     for c in default_market_commands(1):
@@ -32,7 +34,7 @@ CHILD = textwrap.dedent(
         if i % 3 == 0:
             cmd = {"type": "place_order", "account": f"acct{i % 500}", "market": "ETH-USD-PERP",
                    "side": "buy" if i % 2 else "sell", "size": "0.01", "price": f"{3300 + i % 50}"}
-        node.submit(cmd).add_done_callback(lambda f, i=i: ack(f, i))
+        node.submit(cmd, SYSTEM).add_done_callback(lambda f, i=i: ack(f, i))
         if i % 500 == 0:
             import time; time.sleep(0.001)  # (the point: a paced burst, so the kill lands mid-burst)
     """
@@ -69,6 +71,6 @@ def test_sigkill_mid_burst_loses_no_acknowledged_command(tmp_path, home):
         assert run_checks(node.engine) == []
         assert verify_store(node.store).problems == []
         # and the recovered node carries on
-        assert node.call({"type": "deposit", "account": "after", "amount": "1"}).ok
+        assert node.call({"type": "deposit", "account": "after", "amount": "1"}, actor=SYSTEM).ok
     finally:
         node.close()

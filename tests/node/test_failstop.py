@@ -9,6 +9,7 @@ import pytest
 
 from engine.core import Engine
 from engine.node.node import Node, NodeError
+from engine.node.roles import SYSTEM
 from tests.kit import ADMIN
 
 from .conftest import seed_venue
@@ -53,9 +54,9 @@ def _journal_of(node: Node) -> list[dict]:
 
 def _fail_a_batch(node: Node, monkeypatch) -> list:
     _boom_on(node, "mallory", monkeypatch)
-    futs = [node.submit({"type": "deposit", "account": "alice", "amount": "5"}),
-            node.submit({"type": "deposit", "account": "mallory", "amount": "7"}),
-            node.submit({"type": "deposit", "account": "bob", "amount": "9"})]
+    futs = [node.submit({"type": "deposit", "account": "alice", "amount": "5"}, actor=SYSTEM),
+            node.submit({"type": "deposit", "account": "mallory", "amount": "7"}, actor=SYSTEM),
+            node.submit({"type": "deposit", "account": "bob", "amount": "9"}, actor=SYSTEM)]
     if node._thread is None:
         with node._cv:
             batch = list(node._queue)
@@ -96,7 +97,7 @@ def test_a_batch_failing_after_apply_fails_its_callers_and_the_node_rebuilds_fro
         if where != "started":  # one batch: all three failed, the state is what it was
             assert not ok and node.engine.state_hash() == before
         assert node.status()["failed"] is None  # rebuilt: it takes commands again
-        res = node.call({"type": "deposit", "account": "carol", "amount": "1"})
+        res = node.call({"type": "deposit", "account": "carol", "amount": "1"}, actor=SYSTEM)
         assert res.ok and res.seq == seq + 1
         assert node.engine.state_hash() == _replay_hash(_journal_of(node))
     finally:
@@ -116,7 +117,7 @@ def test_a_node_that_cannot_rebuild_stays_stopped_and_refuses_every_command(db_u
         assert {e.code for e in got} == {"node_failed"}
         assert "the store is gone" in node.status()["failed"]
         with pytest.raises(NodeError) as ei:
-            node.call({"type": "deposit", "account": "carol", "amount": "1"})
+            node.call({"type": "deposit", "account": "carol", "amount": "1"}, actor=SYSTEM)
         assert ei.value.code == "node_failed"
     finally:
         node.close()
@@ -129,7 +130,7 @@ def test_a_periodic_snapshot_that_cannot_be_encoded_is_refused_not_a_crash(db_ur
         node.engine.accounts["alice"].cash += 2**64  # as if some path had let it through
         node.engine.accounts["alice"].flow += 2**64
         for _ in range(4):  # one of them is followed by the periodic snapshot
-            assert node.call({"type": "deposit", "account": "bob", "amount": "1"}).ok
+            assert node.call({"type": "deposit", "account": "bob", "amount": "1"}, actor=SYSTEM).ok
         assert any("periodic snapshot refused: state_unencodable" in a["message"] for a in node.alerts)
     finally:
         node.close()

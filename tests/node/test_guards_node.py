@@ -4,7 +4,7 @@ trail of both, the guard_status read, and recovery of guard state from the journ
 from __future__ import annotations
 
 from engine.node.node import Node
-from engine.node.roles import Actor
+from engine.node.roles import SYSTEM, Actor
 from tests.kit import ADMIN, APPROVER, OPERATOR
 
 
@@ -70,10 +70,10 @@ def test_turning_safeguards_off_needs_an_approver_and_on_an_operator(node):
 
 def test_guard_status_and_recovery_of_guard_state(db_url, node):
     res = node.call({"type": "oracle_price", "market": "BTC-USD-PERP", "price": "80000", "source": "binance",
-                     "ts": 20})
+                     "ts": 20}, actor=SYSTEM)
     assert res.ok and [e["type"] for e in res.events] == ["oracle_rejected", "market_flagged"]
     res = node.call({"type": "load_market_state", "market": "ETH-USD-PERP", "mark_price": "0",
-                     "funding_index": "0", "source": "db-restart", "ts": 21})
+                     "funding_index": "0", "source": "db-restart", "ts": 21}, actor=SYSTEM)
     assert [e["type"] for e in res.events] == ["market_data_quarantined"]
     st = node.guard_status()
     btc = st["markets"]["BTC-USD-PERP"]
@@ -87,14 +87,14 @@ def test_guard_status_and_recovery_of_guard_state(db_url, node):
         assert again.guard_status() == st
         # the pending jump is confirmed by a second source after the restart
         res = again.call({"type": "oracle_price", "market": "BTC-USD-PERP", "price": "80010", "source": "okx",
-                          "ts": 22})
+                          "ts": 22}, actor=SYSTEM)
         assert res.ok and any(e.get("confirmed_by") == "okx" for e in res.events)
     finally:
         again.close()
 
 
 def test_accepting_an_oracle_price_by_hand_needs_an_approver_and_is_audited(node):
-    res = node.call({"type": "oracle_price", "market": "BTC-USD-PERP", "price": "89240", "source": "pyth", "ts": 10})
+    res = node.call({"type": "oracle_price", "market": "BTC-USD-PERP", "price": "89240", "source": "pyth", "ts": 10}, actor=SYSTEM)
     assert [e["type"] for e in res.events][:1] == ["oracle_rejected"]
     cmd = {"type": "accept_oracle_price", "market": "BTC-USD-PERP", "price": "89240",
            "reason": "BTC fell 8% everywhere", "ts": 11}

@@ -14,6 +14,7 @@ import textwrap
 import pytest
 
 from engine.node.node import Node, NodeError
+from engine.node.roles import SYSTEM
 from engine.store.store import LeaseHeldError, Store
 from engine.tools.verify import verify_store
 from tests.kit import ADMIN
@@ -36,14 +37,14 @@ def test_a_second_node_on_the_same_database_is_refused_with_the_holder_named(any
         assert isinstance(held["since"], int)
         msg = str(ei.value)
         assert f"pid {os.getpid()}" in msg and socket.gethostname() in msg and "since" in msg
-        assert first.call(_deposit(0)).ok  # the holder is untouched by the refusal
+        assert first.call(_deposit(0), actor=SYSTEM).ok  # the holder is untouched by the refusal
     finally:
         first.close()
     again = Node.open(any_url, actor=ADMIN)  # released on close: the next node takes it, one epoch on
     try:
         assert again.leader_epoch == 2
         assert again.store.leader_epoch() == 2
-        assert again.call(_deposit(1)).ok
+        assert again.call(_deposit(1), actor=SYSTEM).ok
     finally:
         again.close()
 
@@ -82,11 +83,11 @@ def test_a_deposed_node_cannot_append(any_url):
         with Store.open(any_url) as other:
             assert other.take_leadership({"host": "standby", "pid": 4242, "since": 1}) == 2
         with pytest.raises(NodeError) as ei:
-            node.call(_deposit(0))
+            node.call(_deposit(0), actor=SYSTEM)
         assert ei.value.code == "fenced"
         assert "leader epoch is 1" in ei.value.message and "at leader epoch 2" in ei.value.message
         with pytest.raises(NodeError) as ei:
-            node.call(_deposit(1))  # stopped for good
+            node.call(_deposit(1), actor=SYSTEM)  # stopped for good
         assert ei.value.code == "fenced"
         assert any("fenced" in a["message"] for a in node.alerts if a["severity"] == "critical")
         assert node.store.last_seq() == head  # nothing was written
@@ -100,13 +101,13 @@ def test_the_journal_writer_process_carries_the_epoch(tmp_path):
     try:
         seed_venue(node)
         assert node.writer_process_ready(60)
-        futs = [node.submit(c) for c in flow(3_000)]
+        futs = [node.submit(c, SYSTEM) for c in flow(3_000)]
         assert all(f.result(120).seq for f in futs)
         assert node.writer_process_batches > 0  # the process journals the bursts
         head = node.store.last_seq()
         with Store.open(url) as other:
             other.take_leadership({"host": "standby", "pid": 4242, "since": 1})
-        futs = [node.submit(c) for c in flow(3_000, 10_000)]
+        futs = [node.submit(c, SYSTEM) for c in flow(3_000, 10_000)]
         codes = set()
         for f in futs:
             with pytest.raises(NodeError) as ei:

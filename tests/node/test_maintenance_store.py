@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from engine.node.node import Node
+from engine.node.roles import SYSTEM
 from tests.kit import ADMIN
 
 MIN = 60_000
 
 
 def test_store_table_follows_the_phases_and_survives_recovery(node, db_url) -> None:
-    assert node.call({"type": "oracle_price", "market": "BTC-USD-PERP", "price": "97000", "ts": 10}).ok
+    assert node.call({"type": "oracle_price", "market": "BTC-USD-PERP", "price": "97000", "ts": 10}, actor=SYSTEM).ok
     res = node.call({"type": "schedule_maintenance", "window_id": "w9", "markets": ["BTC-USD-PERP"],
                      "start_ts": 20 * MIN, "duration_ms": 10 * MIN, "kind": "database_upgrade", "ts": 10},
                     actor=ADMIN)
@@ -17,7 +18,7 @@ def test_store_table_follows_the_phases_and_survives_recovery(node, db_url) -> N
     assert node.store.get_maintenance("w9")["phase"] == "scheduled"
     seen = []
     for t in (10 * MIN, 20 * MIN, 22 * MIN, 28 * MIN):
-        assert node.call({"type": "tick", "ts": t}).ok
+        assert node.call({"type": "tick", "ts": t}, actor=SYSTEM).ok
         seen.append(node.store.get_maintenance("w9")["phase"])
     assert seen == ["announced", "cancel_only", "work", "post_only"]
     row = node.store.get_maintenance("w9")
@@ -28,7 +29,7 @@ def test_store_table_follows_the_phases_and_survives_recovery(node, db_url) -> N
     again = Node.open(db_url, actor=ADMIN, snapshot_every=0)
     try:
         assert again.maintenance_windows()[0]["phase"] == "post_only"
-        assert again.call({"type": "tick", "ts": 30 * MIN}).ok
+        assert again.call({"type": "tick", "ts": 30 * MIN}, actor=SYSTEM).ok
         assert again.store.get_maintenance("w9")["phase"] == "done"
         assert again.engine.markets["BTC-USD-PERP"].mode == "open"
     finally:

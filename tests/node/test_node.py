@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.node.node import Node, NodeError
-from engine.node.roles import Actor
+from engine.node.roles import SYSTEM, Actor
 from engine.store.store import Store, StoreError
 from engine.tools.verify import verify_store
 from tests.kit import ADMIN, APPROVER, OPERATOR, VIEWER
@@ -15,9 +15,9 @@ from .conftest import seed_venue
 
 def trade(node: Node, ts: int) -> None:
     assert node.call({"type": "place_order", "account": "alice", "market": "BTC-USD-PERP", "side": "sell",
-                      "size": "0.01", "price": "97000", "ts": ts}).ok
+                      "size": "0.01", "price": "97000", "ts": ts}, actor=SYSTEM).ok
     res = node.call({"type": "place_order", "account": "bob", "market": "BTC-USD-PERP", "side": "buy",
-                     "size": "0.01", "price": "97000", "ts": ts})
+                     "size": "0.01", "price": "97000", "ts": ts}, actor=SYSTEM)
     assert [e["type"] for e in res.events] == ["order_accepted", "trade"]
 
 
@@ -65,7 +65,7 @@ def test_refunds_are_maker_checker_and_paid_once(node):
         node.pay_refund(rec["refund_id"], actor=APPROVER)
     again = node.call({"type": "credit", "account": "carol", "amount": "125.5", "refund_id": rec["refund_id"],
                        "fund": "insurance", "reason": "again"}, actor=APPROVER)
-    assert (again.ok, again.code) == (False, "already_paid")
+    assert (again.ok, again.code) == (False, "forbidden")  # a raw credit: never from an operator
     assert node.store.get_refund(rec["refund_id"])["status"] == "paid"
     assert node.checks() == []
 
@@ -152,8 +152,8 @@ def test_opening_something_that_is_not_a_perpdesk_database(tmp_path):
 def test_nan_cannot_be_journaled(node):
     before = node.engine.seq
     with pytest.raises(NodeError) as e:
-        node.call({"type": "oracle_price", "market": "BTC-USD-PERP", "price": float("nan")})
+        node.call({"type": "oracle_price", "market": "BTC-USD-PERP", "price": float("nan")}, actor=SYSTEM)
     assert e.value.code == "not_finite"
     assert node.engine.seq == before and node.store.last_seq() == before
-    res = node.call({"type": "oracle_price", "market": "BTC-USD-PERP", "price": 97000.0})
+    res = node.call({"type": "oracle_price", "market": "BTC-USD-PERP", "price": 97000.0}, actor=SYSTEM)
     assert (res.ok, res.code) == (False, "float_not_allowed")  # a finite float is journaled, then refused

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.node.node import Node
+from engine.node.roles import SYSTEM
 from engine.tools.verify import verify_store
 from tests.kit import ADMIN
 
@@ -16,9 +17,9 @@ def test_node_round_trip_on_each_backend(any_url):
     acks = []
     for ts in range(10, 40):
         acks.append(n.submit({"type": "place_order", "account": "alice", "market": "SOL-USD-PERP",
-                              "side": "sell", "size": "1", "price": "180", "ts": ts}))
+                              "side": "sell", "size": "1", "price": "180", "ts": ts}, actor=SYSTEM))
         acks.append(n.submit({"type": "place_order", "account": "bob", "market": "SOL-USD-PERP",
-                              "side": "buy", "size": "1", "price": "180", "ts": ts}))
+                              "side": "buy", "size": "1", "price": "180", "ts": ts}, actor=SYSTEM))
     assert all(a.result(30).ok for a in acks)
     assert n.call({"type": "rollback", "snapshot_id": snap["snapshot_id"], "reason": "drill", "ts": 50}).ok
     assert n.engine.state_hash() == snap["state_hash"]

@@ -13,6 +13,7 @@ import threading
 import pytest
 
 from engine.node.node import Node, NodeError
+from engine.node.roles import SYSTEM
 from engine.store.store import Store
 from engine.tools.verify import verify_store
 from tests.kit import ADMIN
@@ -48,7 +49,7 @@ def test_acks_and_events_come_only_after_their_rows_are_durable(started, db_url)
 
     node.subscribe(on_events)
     cmds = flow(12_000)
-    futs = [node.submit(c) for c in cmds]
+    futs = [node.submit(c, SYSTEM) for c in cmds]
     for f in futs[::97]:
         f.add_done_callback(on_ack)
     results = [f.result(120) for f in futs]
@@ -84,7 +85,7 @@ def test_readers_never_see_a_command_that_is_not_durable(started, db_url):
     t = threading.Thread(target=poll)
     t.start()
     try:
-        futs = [node.submit(c) for c in flow(15_000)]
+        futs = [node.submit(c, SYSTEM) for c in flow(15_000)]
         futs[-1].result(120)
     finally:
         stop.set()
@@ -97,7 +98,7 @@ def test_readers_never_see_a_command_that_is_not_durable(started, db_url):
 def test_a_rollback_restores_a_snapshot_from_an_earlier_batch(started):
     node = started
     snap = node.call({"type": "take_snapshot", "label": "before the burst"}, actor=ADMIN).events[0]
-    futs = [node.submit(c) for c in flow(6_000)]
+    futs = [node.submit(c, SYSTEM) for c in flow(6_000)]
     rb = node.submit({"type": "rollback", "snapshot_id": snap["snapshot_id"], "reason": "test"}, actor=ADMIN)
     assert all(f.result(120).seq for f in futs)
     res = rb.result(120)
@@ -111,7 +112,7 @@ def test_a_failed_write_fails_the_later_batches_and_recovers_to_the_store(tmp_pa
     assert node._writer is not None
     junk = "x" * 3000  # an unknown field: rejected, but journaled with its payload
     def burst(lo: int, hi: int) -> list:
-        return [node.submit({"type": "deposit", "account": "alice", "amount": "1", "note": junk + str(i)})
+        return [node.submit({"type": "deposit", "account": "alice", "amount": "1", "note": junk + str(i)}, actor=SYSTEM)
                 for i in range(lo, hi)]
 
     futs = burst(0, 400)

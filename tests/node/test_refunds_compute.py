@@ -11,7 +11,7 @@ from console.cli import main as cli_main
 from engine.core.checks import run_checks
 from engine.core.markets import default_market_commands
 from engine.node.node import Node, NodeError
-from engine.node.roles import Actor
+from engine.node.roles import SYSTEM, SYSTEM_ONLY, Actor
 from engine.tools.refunds_export import CSV_COLUMNS, read_csv
 from tests.kit import ADMIN, APPROVER, APPROVER2, VIEWER
 
@@ -27,8 +27,8 @@ def incident(node: Node, insurance: str = "100000") -> dict:
     at her bankruptcy price 94000, the fund paying the 4500 gap to mm's bid) and carol (all 0.5 BTC on
     the bid: no partial step makes her healthier after its fee; fee capped at her last 50); the oracle
     says 97000 again."""
-    def call(cmd, actor=ADMIN):
-        res = node.call(cmd, actor=actor)
+    def call(cmd, actor=None):  # user commands and market data come from the venue itself (SYSTEM)
+        res = node.call(cmd, actor=actor or (SYSTEM if cmd["type"] in SYSTEM_ONLY else ADMIN))
         assert res.ok, res
         return res
 
@@ -154,7 +154,10 @@ def test_maker_checker_pay_once_and_conservation(venue):
     assert e.value.code == "already_paid"  # (was not_approved: a paid refund now says so, with its seq)
     again = node.call({"type": "credit", "account": "alice", "amount": "3000", "refund_id": alice,
                        "fund": "insurance", "reason": "again"}, actor=APPROVER2)
-    assert (again.ok, again.code) == (False, "already_paid")
+    assert (again.ok, again.code) == (False, "forbidden")  # a raw credit: never from an operator
+    again = node._submit({"type": "credit", "account": "alice", "amount": "3000", "refund_id": alice,
+                          "fund": "insurance", "reason": "again"}, SYSTEM, APPROVER2).result(10)
+    assert (again.ok, again.code) == (False, "already_paid")  # the desk itself: the record says paid
     assert node.account("alice")["cash"] == before["alice"] + 3_000_000_000
     # conservation holds through the refunds: every validation check passes
     assert node.checks() == [] and run_checks(node.engine) == []
@@ -174,9 +177,12 @@ def test_refunds_never_exceed_the_insurance_fund(db_url):
             node.decide_refund(carol, True, "ok", actor=APPROVER)
         assert e.value.code == "insufficient_fund" and "cannot also cover 3800" in e.value.message
         assert node.store.get_refund(carol)["status"] == "proposed"
-        # the payment is checked again by the engine: the fund shrank meanwhile
-        assert node.call({"type": "credit", "account": "bob", "amount": "2000", "refund_id": "goodwill-1",
-                          "fund": "insurance", "reason": "goodwill"}, actor=APPROVER).ok
+        # the payment is checked again by the engine: the fund shrank meanwhile (another desk's approved
+        # refund, written straight to the store: a race the approval's check cannot see)
+        node.store.create_refund({"refund_id": "goodwill-1", "account": "bob", "amount": 2_000_000_000,
+                                  "reason": "goodwill", "proposer": "olga", "status": "approved",
+                                  "approver": "april", "fund": "insurance"})
+        assert node.pay_refund("goodwill-1", actor=APPROVER).ok
         res = node.pay_refund(alice, actor=APPROVER)
         assert (res.ok, res.code) == (False, "insufficient_fund")
         assert node.store.get_refund(alice)["status"] == "approved"
@@ -194,7 +200,7 @@ def test_reference_price_refunds_through_the_node(venue):
     with pytest.raises(NodeError) as e:  # nothing journaled after the reference time yet: not settled
         node.reference_refunds(s["snap_seq"], s["fix"], s["fix_ts"])
     assert e.value.code == "reference_in_future"
-    assert node.call({"type": "tick", "ts": 60_000}).ok  # the venue moves on past the reference time
+    assert node.call({"type": "tick", "ts": 60_000}, actor=SYSTEM).ok  # the venue moves on past the reference time
     report = node.reference_refunds(s["snap_seq"], s["fix"], s["fix_ts"])
     # alice was closed at her bankruptcy price 94000, carol sold at 89500; reference index 97000 at ts 6000:
     # alice (97000 - 94000) x 1 = 3000; carol (97000 - 89500) x 0.5 = 3750

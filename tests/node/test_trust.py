@@ -14,6 +14,7 @@ import pytest
 from engine.core import Engine
 from engine.core import snapshot as snapshot_mod
 from engine.node.node import Node, NodeError, TrustError
+from engine.node.roles import SYSTEM
 from engine.store import trust
 from engine.store.store import Store, journal_hash
 from engine.tools.refunds_export import read_csv, run_export
@@ -28,12 +29,12 @@ def build(db_url: str, snapshot_at_end: bool = True) -> None:
     seed_venue(n)
     for ts in range(10, 16):
         n.call({"type": "place_order", "account": "alice", "market": "ETH-USD-PERP", "side": "sell",
-                "size": "0.1", "price": "3400", "ts": ts})
+                "size": "0.1", "price": "3400", "ts": ts}, actor=SYSTEM)
     if snapshot_at_end:
         assert n.call({"type": "take_snapshot", "label": "t", "ts": 20}, actor=ADMIN).ok
     for ts in range(21, 25):
         n.call({"type": "place_order", "account": "bob", "market": "ETH-USD-PERP", "side": "buy",
-                "size": "0.1", "price": "3300", "ts": ts})
+                "size": "0.1", "price": "3300", "ts": ts}, actor=SYSTEM)
     n.close()
 
 
@@ -161,7 +162,7 @@ def test_an_unkeyed_database_stays_readable_and_is_reported(db_url):
     code, out = verify_out(db_url)
     assert code == 0 and "journal chain unkeyed: recomputation would hide an edit" in out
     n = Node.open(db_url, actor=ADMIN)  # keyed from the next row on
-    assert n.call({"type": "deposit", "account": "alice", "amount": "1", "ts": 30}).ok
+    assert n.call({"type": "deposit", "account": "alice", "amount": "1", "ts": 30}, actor=SYSTEM).ok
     n.close()
     code, out = verify_out(db_url)
     assert code == 0 and f"journal chain keyed from seq {last + 1}" in out, out
@@ -192,7 +193,7 @@ def test_a_lost_wal_is_named_against_the_acknowledged_head(tmp_path):
     n.recover(verify=True)
     n._start_anchor()
     for ts in range(30, 90):
-        assert n.call({"type": "deposit", "account": "alice", "amount": "1", "ts": ts}).ok
+        assert n.call({"type": "deposit", "account": "alice", "amount": "1", "ts": ts}, actor=SYSTEM).ok
     n._anchor.flush()
     acked = n.engine.seq
     # what a crash after losing FILE-wal leaves: the main file without the WAL's frames

@@ -6,6 +6,7 @@ import sqlite3
 
 from console.cli import main
 from engine.node.node import Node
+from engine.node.roles import SYSTEM
 from tests.kit import ADMIN
 
 from .conftest import seed_venue
@@ -16,9 +17,9 @@ def build(db_url: str) -> None:
     seed_venue(n)
     for ts in range(10, 16):
         n.call({"type": "place_order", "account": "alice", "market": "ETH-USD-PERP", "side": "sell",
-                "size": "0.1", "price": "3400", "ts": ts})
+                "size": "0.1", "price": "3400", "ts": ts}, actor=SYSTEM)
         n.call({"type": "place_order", "account": "bob", "market": "ETH-USD-PERP", "side": "buy",
-                "size": "0.1", "price": "3400", "ts": ts})
+                "size": "0.1", "price": "3400", "ts": ts}, actor=SYSTEM)
     n.call({"type": "emergency_brake", "reason": "drill", "ts": 20})
     n.close()
 

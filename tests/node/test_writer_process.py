@@ -18,6 +18,7 @@ import pytest
 import engine.node.node as node_mod
 from engine.node.journalwriter import WriterGone, WriterProcess
 from engine.node.node import Node, NodeError
+from engine.node.roles import SYSTEM
 from engine.store.store import Store
 from engine.tools.verify import verify_store
 from tests.kit import ADMIN, wait_until
@@ -36,7 +37,7 @@ def _until_the_process_writes(node: Node, start: int = 0, chunk: int = 3_000, li
     i = start
     while node.writer_process_batches == 0:
         assert time.monotonic() < deadline, "the writer process never journaled a batch"
-        futs = [node.submit(c) for c in flow(chunk, i)]
+        futs = [node.submit(c, SYSTEM) for c in flow(chunk, i)]
         i += chunk
         assert all(f.result(120).seq for f in futs)
     return i
@@ -58,14 +59,14 @@ def test_the_writer_process_writes_the_same_rows_and_hashes(tmp_path, monkeypatc
         if mode == "1":
             first = _until_the_process_writes(n)
         else:
-            futs = [n.submit(c) for c in flow(first)]
+            futs = [n.submit(c, SYSTEM) for c in flow(first)]
             assert all(f.result(120).seq for f in futs)
         # what a batch carries besides plain rows: a snapshot, a rollback (its mark and the new epoch)
-        futs = [n.submit(c) for c in flow(4_000, 50_000)]
+        futs = [n.submit(c, SYSTEM) for c in flow(4_000, 50_000)]
         futs.append(n.submit({"type": "take_snapshot", "label": "mid", "ts": 11}, actor=ADMIN))
         rb = n.submit({"type": "rollback", "snapshot_id": snap["snapshot_id"], "reason": "drill", "ts": 11},
                       actor=ADMIN)
-        futs += [n.submit(c) for c in flow(4_000, 60_000)]
+        futs += [n.submit(c, SYSTEM) for c in flow(4_000, 60_000)]
         assert all(f.result(120).seq for f in futs)
         assert rb.result(120).ok
         used[mode] = n.writer_process_batches
@@ -86,7 +87,7 @@ def test_a_dead_writer_process_loses_nothing(tmp_path, small_batches_spawn):
     seed_venue(n)
     i = _until_the_process_writes(n)
     pid = n._wproc.proc.pid
-    futs = [n.submit(c) for c in flow(20_000, i)]
+    futs = [n.submit(c, SYSTEM) for c in flow(20_000, i)]
     os.kill(pid, signal.SIGKILL)  # mid-burst: a batch may be half sent, committed or not
     results = [f.result(120) for f in futs]  # every command acknowledged: none failed
     assert all(r.seq for r in results)
@@ -108,7 +109,7 @@ def test_a_full_disk_fails_the_batches_through_the_writer_process(tmp_path, smal
     node, url = full_disk_node(tmp_path, spare_pages=3000)
     _until_the_process_writes(node, chunk=500)
     junk = "x" * 3000
-    futs = [node.submit({"type": "deposit", "account": "alice", "amount": "1", "note": junk + str(i)})
+    futs = [node.submit({"type": "deposit", "account": "alice", "amount": "1", "note": junk + str(i)}, actor=SYSTEM)
             for i in range(8000)]  # about 25 MB: far beyond the limit the process inherited
     acked, failed = [], []
     for f in futs:
@@ -146,7 +147,7 @@ def test_an_in_memory_store_never_starts_a_writer_process(small_batches_spawn):
     n = Node.open("sqlite://", actor=ADMIN, snapshot_every=0).start()
     try:
         seed_venue(n)
-        futs = [n.submit(c) for c in flow(3_000)]
+        futs = [n.submit(c, SYSTEM) for c in flow(3_000)]
         assert all(f.result(120).seq for f in futs)
         assert n._wproc is None and n.writer_process_batches == 0
     finally:
@@ -158,10 +159,10 @@ def test_the_writer_process_on_each_backend(any_url, small_batches_spawn):
     seed_venue(n)
     snap = n.call({"type": "take_snapshot", "label": "pre", "ts": 10}, actor=ADMIN).events[0]
     i = _until_the_process_writes(n)
-    futs = [n.submit(c) for c in flow(5_000, i)]
+    futs = [n.submit(c, SYSTEM) for c in flow(5_000, i)]
     futs.append(n.submit({"type": "rollback", "snapshot_id": snap["snapshot_id"], "reason": "drill", "ts": 11},
                          actor=ADMIN))
-    futs += [n.submit(c) for c in flow(2_000, i + 10_000)]
+    futs += [n.submit(c, SYSTEM) for c in flow(2_000, i + 10_000)]
     assert all(f.result(120).seq for f in futs)
     assert futs[5_000].result().ok
     assert n.writer_process_batches > 0 and n._wproc is not None
@@ -190,7 +191,7 @@ def test_writer_process_true_starts_it_with_the_node(tmp_path):
     off = Node.open(url, actor=ADMIN, snapshot_every=0, writer_process=False).start()
     try:
         assert not off.writer_process_ready(1)
-        futs = [off.submit(c) for c in flow(3_000)]
+        futs = [off.submit(c, SYSTEM) for c in flow(3_000)]
         assert all(f.result(120).seq for f in futs)
         assert off.writer_process_batches == 0 and off._wproc is None
     finally:

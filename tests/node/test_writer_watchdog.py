@@ -8,6 +8,7 @@ import os
 import signal
 
 from engine.node.node import Node
+from engine.node.roles import SYSTEM
 from engine.store.store import Store
 from engine.tools.verify import verify_store
 from tests.kit import ADMIN
@@ -23,19 +24,19 @@ def test_a_stopped_writer_process_is_killed_and_the_node_journals_in_process(any
     try:
         seed_venue(node)
         assert node.writer_process_ready(60)
-        futs = [node.submit(c) for c in flow(3_000)]
+        futs = [node.submit(c, SYSTEM) for c in flow(3_000)]
         assert all(f.result(120).seq for f in futs)
         assert node.writer_process_batches > 0
         wp = node._wproc
         os.kill(wp.proc.pid, signal.SIGSTOP)  # stalled: alive, holding its pipe, answering nothing
         before = node.writer_process_batches
-        futs = [node.submit(c) for c in flow(6_000, 10_000)]
+        futs = [node.submit(c, SYSTEM) for c in flow(6_000, 10_000)]
         results = [f.result(120) for f in futs]  # old node: blocks forever (TimeoutError here)
         assert wp.proc.returncode == -signal.SIGKILL  # killed and reaped: it can commit nothing late
         assert node._wproc is None and node.writer_process_batches == before
         alerts = [a["message"] for a in node.alerts if a["severity"] == "critical"]
         assert any(f"pid {wp.proc.pid}" in m and "killed it" in m and "in-process" in m for m in alerts), alerts
-        more = [node.submit(c) for c in flow(2_000, 30_000)]  # and it keeps going, in-process
+        more = [node.submit(c, SYSTEM) for c in flow(2_000, 30_000)]  # and it keeps going, in-process
         assert all(f.result(120).seq for f in more)
         seqs = [r.seq for r in results] + [f.result().seq for f in more]
         assert len(set(seqs)) == len(seqs)

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from ...core.fixedpoint import PRICE_DECIMALS
+from ...settings.logsetup import redact
 from ..httpretry import retry_after_seconds
 
 _DIGITS = frozenset("0123456789")
@@ -210,7 +211,7 @@ class PriceSource:
 
 
 def _safe(text: str, secret: str | None) -> str:
-    return text.replace(secret, "***") if secret else text
+    return redact(text, (secret,)) if secret else text
 
 
 def _error_detail(data: Any) -> str:
