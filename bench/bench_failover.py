@@ -103,7 +103,7 @@ def failovers(server: str, kills: int, load_s: float) -> list[float]:
 def throughput(server: str, n: int, notify: bool) -> float:
     from engine.core.markets import default_market_commands
     from engine.node.node import Node
-    from engine.node.roles import Actor
+    from engine.node.roles import SYSTEM, Actor
 
     from .failover_worker import command
 
@@ -115,10 +115,10 @@ def throughput(server: str, n: int, notify: bool) -> float:
         for c in default_market_commands(1):
             node.call(c, actor=admin)
         for name in ("alice", "bob"):
-            node.call({"type": "deposit", "account": name, "amount": "1000000"})
+            node.call({"type": "deposit", "account": name, "amount": "1000000"}, actor=SYSTEM)
         cmds = [command(i, "t") for i in range(n)]
         t0 = time.perf_counter()
-        futs = [node.submit(c) for c in cmds]
+        futs = [node.submit(c, actor=SYSTEM) for c in cmds]
         futs[-1].result(600)
         dt = time.perf_counter() - t0
         assert all(f.done() for f in futs)

@@ -42,7 +42,7 @@ def command(i: int, tag: str) -> dict:
 
 def seed(node) -> None:
     from engine.core.markets import default_market_commands
-    from engine.node.roles import Actor
+    from engine.node.roles import SYSTEM, Actor
 
     admin = Actor("drill", "admin")
     if node.engine.markets:
@@ -51,10 +51,11 @@ def seed(node) -> None:
         node.call(c, actor=admin)
     node.call({"type": "fund_insurance", "amount": "100000"}, actor=admin)
     for name in ("alice", "bob"):
-        node.call({"type": "deposit", "account": name, "amount": "1000000"})
+        node.call({"type": "deposit", "account": name, "amount": "1000000"}, actor=SYSTEM)
 
 
 def main(argv: list[str]) -> int:
+    from engine.node.roles import SYSTEM
     from engine.node.standby import Standby
 
     url = argv[0]
@@ -82,7 +83,7 @@ def main(argv: list[str]) -> int:
         first = True
         while not stop.is_set():
             cmd = command(i, tag)
-            r = node.call(cmd)
+            r = node.call(cmd, actor=SYSTEM)
             if first:
                 out({"ev": "served", "seq": r.seq, "t": time.monotonic()})
                 first = False

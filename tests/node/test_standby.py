@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 
 from engine.core.engine import Engine
 from engine.node.node import Node, NodeError
+from engine.node.roles import SYSTEM
 from engine.node.standby import Standby, StandbyError, run_standby
 from engine.store.store import (
     JOURNAL_CHANNEL,
@@ -105,12 +106,12 @@ def test_the_standby_follows_with_a_state_equal_to_a_full_replay(pgdb):
     try:
         seed_venue(leader)
         for c in flow(200):
-            leader.call(c)
+            leader.call(c, actor=SYSTEM)
         sb = Standby(pgdb, snapshot_every=300).open()  # restores the newest snapshot, then follows
         try:
             assert sb.state == "following" and sb.seq == leader.store.last_seq()
             for c in flow(700, 1000):
-                leader.call(c)
+                leader.call(c, actor=SYSTEM)
             assert sb.catch_up() > 0
             assert sb.seq == leader.store.last_seq() > 600
             with Store.open(pgdb) as st:
@@ -128,7 +129,7 @@ def test_a_chain_break_refuses_the_standby_loudly(pgdb):
         sb = Standby(pgdb, snapshot_every=0).open()
         at = sb.seq
         for c in flow(20):
-            leader.call(c)
+            leader.call(c, actor=SYSTEM)
         db = create_engine(pgdb, isolation_level="AUTOCOMMIT")
         with db.connect() as c:  # an edited row the standby has not read yet
             c.execute(text("UPDATE journal SET payload = replace(payload, '0.001', '9.001') WHERE seq = :s"),
@@ -140,7 +141,7 @@ def test_a_chain_break_refuses_the_standby_loudly(pgdb):
         assert sb.state == "refused" and sb.seq == at  # nothing of the broken batch applied
         with pytest.raises(StandbyError):
             sb.run()  # and it never takes over
-        assert leader.call(flow(1, 500)[0]).seq  # the leader was not disturbed
+        assert leader.call(flow(1, 500)[0], actor=SYSTEM).seq  # the leader was not disturbed
     finally:
         leader.close()
 
@@ -155,7 +156,7 @@ def test_the_standby_takes_over_a_deposed_leader_that_then_cannot_append(pgdb):
                              daemon=True)
         t.start()
         for c in flow(100):
-            leader.call(c)
+            leader.call(c, actor=SYSTEM)
         t.join(1.0)
         assert t.is_alive() and "node" not in got  # still following: the leader holds the lease
         head = leader.store.last_seq()
@@ -173,9 +174,9 @@ def test_the_standby_takes_over_a_deposed_leader_that_then_cannot_append(pgdb):
             assert new.leader_epoch == leader.leader_epoch + 1
             assert new.engine.seq == head
             with pytest.raises(NodeError) as ei:
-                leader.call(flow(1, 900)[0])
+                leader.call(flow(1, 900)[0], actor=SYSTEM)
             assert ei.value.code == "fenced"
-            r = new.call(flow(1, 901)[0])
+            r = new.call(flow(1, 901)[0], actor=SYSTEM)
             assert r.seq == head + 1
             assert new.store.last_seq() == head + 1
             with Store.open(pgdb) as st:

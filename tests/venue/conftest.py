@@ -2,13 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.store.conftest import pg_server_url, pg_url, store_url  # noqa: F401  (fixtures)
-
-
-@pytest.fixture(autouse=True)
-def _isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("PERPDESK_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("PERPDESK_DB", raising=False)
+from tests.store.conftest import store_url  # noqa: F401  (fixture: SQLite and PostgreSQL)
 
 
 class FakeClock:
