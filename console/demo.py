@@ -143,9 +143,11 @@ def _console(run: ScenarioRun, args) -> int:
 def demo_app(run: ScenarioRun, feed=None, *, speed: float = 30.0, beat: float = 1.2, autoplay: bool = True):
     """The console on the scenario's node with the scenario playing in it (``autoplay`` False: the
     caller steps ``app.director`` itself)."""
+    from engine.venue.desk import Desk
+    from engine.venue.feed import Feed
+    from engine.venue.gateway import Gateway
+
     from .demo_desk import DemoApp
-    from .factory import Desk
-    from .gateway import Feed, Gateway
 
     run.setup()
     node = run.node

@@ -27,12 +27,13 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
+from engine.api.models import Outcome
 from engine.node.roles import Actor
 from engine.sim.runner import ScenarioRun, fmt_duration
+from engine.venue.gateway import Gateway
 
 from .app import PerpdeskApp
 from .format import clock_time
-from .gateway import Gateway, Outcome
 
 DEMO = Binding.Group("Demo")
 APPROVER = Actor("risk-lead", "approver")

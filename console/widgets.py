@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.segment import Segment
 from rich.text import Text
 from textual import events
@@ -92,6 +94,10 @@ class StatusBanner(Static):
         st = vm["status"]
         ident = vm["identity"]
         label, cls = venue_state(st, vm.get("markets"))
+        conn = vm.get("connection")
+        if conn is not None and not conn.get("connected", True):  # the attached venue does not answer
+            since = time.strftime("%H:%M:%S", time.localtime(conn.get("down_since") or time.time()))
+            label, cls = f"VENUE UNREACHABLE since {since}, retrying", "-brake"
         for c in ("-open", "-brake", "-maintenance"):
             self.set_class(c == cls, c)
         width = max(0, (self.size.width or self.app.size.width) - 2)  # (padding 0 1)
@@ -109,6 +115,11 @@ class StatusBanner(Static):
         if extra:
             head.append("  " + " · ".join(extra), style="bold")
         head.append(f"   operator {ident.get('operator')} ({ident.get('role')})")
+        others = [s for s in vm.get("sessions") or () if s.get("session") != vm.get("session")]
+        if others:  # who else is attached to this venue
+            head.append(f"   +{len(others)} attached: "
+                        + ", ".join(f"{s['operator']} ({s['role']})" for s in others[:3])
+                        + (" …" if len(others) > 3 else ""), style="bold")
         tail = f"   seq {st.get('seq', 0):,}   engine time {fmt.clock_time(st.get('now'))} UTC"
         if vm.get("rate") is not None:
             tail += f"   {vm['rate']:,.0f} cmd/s"
@@ -292,6 +303,13 @@ class DeskScreen(Screen):
         if not banners:  # not composed yet (a refresh that raced a screen switch): the next one renders
             return
         banners.first().show(vm)
+        stale = bool(vm.get("stale"))
+        if stale != self.has_class("-stale"):  # the venue does not answer: the last data, dimmed, marked
+            self.set_class(stale, "-stale")
+            for w in self.query("DataTable"):
+                w.border_subtitle = "stale" if stale else ""
+        if stale:
+            return
         self.show(vm)
         self.shown_vm_at = vm.get("read_at")
 

@@ -9,8 +9,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Static
 
+from engine.api.errors import GatewayError
+
 from .. import format as fmt
-from ..gateway import GatewayError
 from ..tables import clear_table, setup_columns, sync_table
 from ..widgets import DeskScreen
 from .controls import FieldConfirmModal

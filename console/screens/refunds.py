@@ -17,9 +17,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
+from engine.api.errors import GatewayError
+
 from .. import format as fmt
 from ..dialogs import ConfirmModal, Dialog
-from ..gateway import GatewayError
 from ..tables import clear_table, setup_columns, sync_table
 from ..widgets import DeskScreen
 

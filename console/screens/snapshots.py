@@ -9,9 +9,10 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
 
+from engine.api.errors import GatewayError
+
 from .. import format as fmt
 from ..dialogs import Dialog
-from ..gateway import GatewayError
 from ..tables import clear_table, setup_columns, sync_table
 from ..widgets import DeskScreen
 

@@ -7,10 +7,10 @@ from textual.binding import Binding
 from console import format as fmt
 from console.app import PerpdeskApp
 from console.factory import seed_feed
-from console.gateway import Feed
 from console.livetable import LiveTable
 from console.screens.book import LEVELS, TAPE, BookScreen, ladder_rows
 from console.screens.dashboard import DashboardScreen, fund_lines, next_funding
+from engine.venue.feed import Feed
 
 
 def _cells(table: LiveTable) -> list[list[str]]:

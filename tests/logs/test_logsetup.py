@@ -18,12 +18,14 @@ VENUE_SCRIPT = textwrap.dedent('''
     import sys, time
     from engine.settings.config import parse_config
     from engine.settings.logsetup import log_path
-    from console.remote import VenueProcess
+    from console.sandbox import attach_or_start
 
-    cfg = parse_config(sys.argv[1])
-    v = VenueProcess(seed=3, accounts=20, db="memory", warmup_steps=5, incident=False, config=cfg).start()
+    open("cfg.toml", "w").write(sys.argv[1])
+    parse_config(sys.argv[1])
+    # the sandbox venue a console starts: its price feeds poll dead sources, every poll logs a warning
+    v = attach_or_start(db="memory", seed=3, accounts=20, config_path="cfg.toml", incident=False)
+    v.attach()
     try:
-        v.venue.start_market()  # starts the price feeds: every poll of the dead sources logs a warning
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             p = log_path("venue")
@@ -31,7 +33,8 @@ VENUE_SCRIPT = textwrap.dedent('''
                 break
             time.sleep(0.1)
     finally:
-        v.stop()
+        v.close()
+        v.proc.wait(30)  # the sandbox stops once its last console has left
     print("done")
 ''')
 
@@ -59,7 +62,7 @@ def test_a_warning_in_the_venue_child_lands_in_the_file_not_on_stderr(tmp_path):
     home = tmp_path / "home"
     env = {**os.environ, "PERPDESK_HOME": str(home), "PERPDESK_PURE": "1"}
     env.pop("PERPDESK_DB", None)
-    out = subprocess.run([sys.executable, "-c", VENUE_SCRIPT, CONFIG], cwd=ROOT, env=env, capture_output=True,
+    out = subprocess.run([sys.executable, "-c", VENUE_SCRIPT, CONFIG], cwd=tmp_path, env=env, capture_output=True,
                          text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "done" in out.stdout
