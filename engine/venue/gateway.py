@@ -73,6 +73,10 @@ class Gateway:
             return True
         return actor.may(action)
 
+    def sim_rate(self) -> float | None:
+        """The simulated market's rate (the service knows it; an in-process desk's app measures its own)."""
+        return None
+
     def sessions(self) -> list[dict]:
         """Who else is attached (the service fills this in; an in-process desk has nobody else)."""
         return []
