@@ -262,9 +262,14 @@ class PerpdeskApp(App):
         """Read everything the active screen shows. Safe off the UI thread (gateway reads only)."""
         gw = self.gateway
         screen = screen or self.screen
-        status = gw.status()
+        if self.venue is not None:  # attached: the common reads in one request
+            ov = self.venue.overview(gw.clock())
+            status, markets = ov["status"], ov["markets"]
+            counters, last_minute, rate = ov["counters"], ov["last_minute"], ov["rate"]
+        else:
+            status, markets = gw.status(), gw.markets()
+            counters, last_minute, rate = self.feed.counters(), self.feed.last_minute(gw.clock()), self.sim_rate
         now = status.get("now") or gw.clock()
-        markets = gw.markets()
         fmt.learn_markets(markets)
         vm = {
             "read_at": time.perf_counter(),  # how old the data on screen is (bench/bench_console.py)
@@ -273,12 +278,12 @@ class PerpdeskApp(App):
             "markets": markets,
             "now": now,
             "clock": gw.clock(),
-            "counters": self.feed.counters(),
-            "last_minute": self.feed.last_minute(gw.clock()),
-            "rate": self.sim_rate if self.venue is None else gw.sim_rate(),
+            "counters": counters,
+            "last_minute": last_minute,
+            "rate": rate,
         }
         if self.venue is not None:
-            vm["sessions"] = gw.sessions()
+            vm["sessions"] = ov["sessions"]
             vm["session"] = self.venue.session
             vm["connection"] = self.venue.connection.state()
         collect = getattr(screen, "collect", None)

@@ -483,6 +483,11 @@ class VenueClient:
         self.detach()
         self.http.close()
 
+    def overview(self, now: int) -> dict:
+        """What every console refresh reads, in one request: {status, markets, counters, last_minute,
+        rate, sessions}."""
+        return self.http.request("GET", routes.OVERVIEW, params={"now": now})
+
     def _emit(self, kind: str, payload: dict) -> None:
         fn = self._on_event
         if fn is not None:

@@ -93,6 +93,15 @@ class Row(_Open):
     """A row of plain data (ints and strings); the fields are those of the node's views."""
 
 
+class Overview(BaseModel):
+    status: Row
+    markets: list[Row]
+    counters: dict[str, int]
+    last_minute: dict[str, int]
+    rate: float | None
+    sessions: list[Session]
+
+
 class Rate(BaseModel):
     rate: float | None
 

@@ -55,6 +55,13 @@ FEED_READS: dict[str, tuple[str, tuple[tuple[str, type, object], ...]]] = {
     "sizes": ("/feed/sizes", ()),
 }
 
+#: reads that are bounded and cheap (the venue answers them without a thread hop)
+FAST_READS = frozenset({
+    "status", "markets", "account", "book", "sessions", "counters", "last_minute", "per_minute",
+    "liquidations", "liquidations_since", "mark_history", "mark_histories", "recent_trades", "fund_history",
+    "recent_alerts", "restored_from", "sizes", "alert_sinks",
+})
+
 #: actions (gateway writes): name -> (path, body model)
 ACTIONS: dict[str, tuple[str, type]] = {
     "emergency_brake": ("/brake", m.Reason),
@@ -83,6 +90,9 @@ ACTIONS: dict[str, tuple[str, type]] = {
 
 #: a read with a structured input: POST, JSON body, plain data back
 COMPUTE_REFUNDS = "/refunds/compute"
+#: what every console refresh reads, in one request: status, markets, feed counters, the last minute's
+#: liquidations per market, the market's rate, who is attached
+OVERVIEW = "/overview"
 COMMANDS = "/commands"
 WHOAMI = "/whoami"
 HEALTH = "/health"

@@ -19,6 +19,7 @@ import orjson
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.api import models as m
@@ -93,7 +94,9 @@ def create_app(service: VenueService) -> FastAPI:
         return JSONResponse({"code": code, "message": str(exc.detail)}, status_code=exc.status_code)
 
     # ---- who is calling ---------------------------------------------------------------------------
-    def caller(request: Request, authorization: str | None = Header(default=None)) -> Caller:
+    async def caller(request: Request, authorization: str | None = Header(default=None)) -> Caller:
+        """On the event loop when the token was seen within a second (no thread hop); else the registry
+        (a slow hash, a store read) is asked in the thread pool."""
         if not service.ready:
             raise ApiError(ErrorCode.not_ready.value, "the venue is starting or stopping")
         token = None
@@ -102,11 +105,13 @@ def create_app(service: VenueService) -> FastAPI:
             if scheme.lower() == "bearer":
                 token = value.strip() or None
         client = _client(request)
-        try:
-            actor, gw = service.authenticate(token, source=client)
-        except AuthError as e:
-            raise ApiError(e.code, e.message) from None
-        return Caller(actor, gw, client)
+        hit = service.cached(token)
+        if hit is None:
+            try:
+                hit = await run_in_threadpool(service.authenticate, token, client)
+            except AuthError as e:
+                raise ApiError(e.code, e.message) from None
+        return Caller(hit[0], hit[1], client)
 
     who = Depends(caller)
 
@@ -132,19 +137,38 @@ def create_app(service: VenueService) -> FastAPI:
     def progress(c: Caller = who):
         return service.progress()
 
+    @app.get(routes.PREFIX + routes.OVERVIEW, tags=["reads"], responses={200: {"model": m.Overview}})
+    async def overview(now: int, c: Caller = who):
+        """Everything a console refresh reads, in one request (the screens' own reads come on top)."""
+        feed = service.desk.feed
+        gw = c.gateway
+        try:
+            return _json({"status": gw.status(), "markets": gw.markets(), "counters": feed.counters(),
+                          "last_minute": feed.last_minute(now), "rate": service.rate,
+                          "sessions": service.sessions()})
+        except GatewayError as e:
+            raise ApiError(e.code, e.message) from None
+
     @app.get(routes.PREFIX + "/sim-rate", response_model=m.Rate, tags=["venue"])
     def sim_rate(c: Caller = who):
         return {"rate": service.rate}
 
     # ---- reads: one typed GET per gateway / feed read ---------------------------------------------------
     def add_read(name: str, path: str, params, target: Callable[[Caller], object], tag: str) -> None:
-        def endpoint(c: Caller, **kw):
+        def read(c: Caller, kw: dict) -> Response:
             try:
                 return _json(getattr(target(c), name)(**kw))
             except GatewayError as e:
                 raise ApiError(e.code, e.message) from None
             except KeyError as e:
                 raise ApiError(ErrorCode.not_found.value, f"not found: {e.args[0] if e.args else e}") from None
+
+        if name in routes.FAST_READS:  # bounded and cheap: answered on the event loop, no thread hop
+            async def endpoint(c: Caller, **kw):
+                return read(c, kw)
+        else:  # may take a while (previews, audit, accounts): in the thread pool
+            def endpoint(c: Caller, **kw):
+                return read(c, kw)
 
         sig = [inspect.Parameter("c", inspect.Parameter.KEYWORD_ONLY, default=who, annotation=Caller)]
         for pname, ptype, default in params:

@@ -119,7 +119,7 @@ def run(args) -> int:
     from engine.settings.config import ConfigError, load_config
 
     try:
-        config = load_config(args.venue_config)
+        config = load_config(args.venue_config or getattr(args, "config", None))
     except ConfigError as e:
         print(f"perpdesk venue: bad config: {e}", file=sys.stderr)
         return 2
@@ -132,7 +132,7 @@ def run(args) -> int:
     from .operators import Operators
     from .service import VenueService
 
-    db = args.venue_db or os.environ.get("PERPDESK_DB")
+    db = args.venue_db or getattr(args, "db", None) or os.environ.get("PERPDESK_DB")
     if db != "memory":
         db = resolve_db_url(db)
     service = VenueService(db=db, config=config, seed=args.venue_seed, accounts=args.venue_accounts,

@@ -165,6 +165,16 @@ class VenueService:
             desk.node.close()
 
     # ---- who is calling --------------------------------------------------------------------------
+    def cached(self, token: str | None) -> tuple[Actor, Gateway] | None:
+        """The operator a token was authenticated as less than AUTH_CACHE_S ago (None: ask again)."""
+        if not token:
+            return None
+        with self._auth_lock:
+            hit = self._auth.get(token)
+        if hit is not None and time.monotonic() - hit[0] < AUTH_CACHE_S:
+            return hit[1], hit[2]
+        return None
+
     def authenticate(self, token: str | None, source: str = "") -> tuple[Actor, Gateway]:
         """The operator a token belongs to and a gateway acting for it (cached AUTH_CACHE_S per token);
         AuthError when refused (audited)."""
