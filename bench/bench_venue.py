@@ -112,6 +112,28 @@ def throughput(accounts: int, clients: int, seconds: float, rounds: int = 3) -> 
           f"its event stream")
 
 
+def offered_load(accounts: int, clients: int, seconds: float, rounds: int = 3) -> None:
+    """At the load a console bench uses (~6,500 commands/s offered by the simulator, not flat out): does
+    the venue still take all of it with ``clients`` attached?"""
+    w = seconds / (2 * rounds)
+    proc, url, tok = start_venue(accounts, 20.0, steps_per_batch=20)
+    time.sleep(2.0)
+    alone, busy = [rate(proc, w)], []
+    for _ in range(rounds):
+        readers = [Reader(url, tok) for _ in range(clients)]
+        for r in readers:
+            r.start()
+        busy.append(rate(proc, w))
+        for r in readers:
+            r.stop.set()
+        for r in readers:
+            r.join(10)
+        alone.append(rate(proc, w))
+    stop_venue(proc)
+    print(f"   at ~6,500 cmd/s offered: nobody attached {statistics.mean(alone):,.0f} cmd/s, {clients} clients "
+          f"attached {statistics.mean(busy):,.0f} cmd/s ({statistics.mean(busy) / statistics.mean(alone):.2f}x)")
+
+
 def event_lag(accounts: int, seconds: float) -> None:
     print("\n2. event lag, journal -> client (SSE) at ~5,000 commands/s")
     proc, url, tok = start_venue(accounts, 20.0, steps_per_batch=20)
@@ -153,6 +175,7 @@ def main() -> None:
 
     os.environ.setdefault("PERPDESK_HOME", tempfile.mkdtemp(prefix="perpdesk-bench-"))
     throughput(a.accounts, a.clients, a.seconds)
+    offered_load(a.accounts, a.clients, a.seconds)
     event_lag(a.accounts, a.seconds)
     if not a.skip_console:
         print("\n3. one console attached over the API (bench/bench_console.py's measurement)")

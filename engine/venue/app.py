@@ -35,7 +35,8 @@ from .service import VenueService
 #: heartbeat cadence of the event stream: while the journal moves, and when idle
 HEARTBEAT_BUSY_S = 0.1
 HEARTBEAT_IDLE_S = 2.0
-POLL_S = 0.02
+POLL_S = 0.04  # a stream looks at the hub this often (two int reads when nothing happened)
+DISCONNECT_EVERY = 25  # polls between two checks that the client is still there
 
 
 class ApiError(Exception):
@@ -233,21 +234,22 @@ def create_app(service: VenueService) -> FastAPI:
             nonlocal n
             last_beat = 0.0
             last_head = -1
+            polls = 0
             try:
                 yield b"retry: 500\n\n"
                 while service.ready:
-                    batches = hub.since(n)
-                    for bn, seq, _at, data in batches:
-                        n = bn
-                        yield b"id: %d\nevent: events\ndata: %s\n\n" % (seq, data)
+                    if hub.n > n:
+                        for bn, seq, _at, data in hub.since(n):
+                            n = bn
+                            yield b"id: %d\nevent: events\ndata: %s\n\n" % (seq, data)
                     now = time.monotonic()
                     head = hub.head
-                    moved = head != last_head
-                    if (moved and now - last_beat >= HEARTBEAT_BUSY_S) or now - last_beat >= HEARTBEAT_IDLE_S:
+                    if (head != last_head and now - last_beat >= HEARTBEAT_BUSY_S) or now - last_beat >= HEARTBEAT_IDLE_S:
                         last_beat, last_head = now, head
                         yield b"event: heartbeat\ndata: %s\n\n" % orjson.dumps(
                             {"head": head, "at": time.time_ns() // 1_000_000})
-                    if await request.is_disconnected():
+                    polls += 1
+                    if polls % DISCONNECT_EVERY == 0 and await request.is_disconnected():
                         break
                     await asyncio.sleep(POLL_S)
             finally:
