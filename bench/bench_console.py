@@ -2,7 +2,8 @@
 
     python bench/bench_console.py [--accounts 2000] [--minutes 10]
 
-The simulated market runs in the venue process (>= 5,000 commands/s at the
+The simulated market runs in the venue process (``bench/venue_proc.py``: the venue service, the
+console attached over its HTTP API on a Unix socket) (>= 5,000 commands/s at the
 default speed on a quiet machine), a cascade liquidates about 2,000 leveraged
 accounts, and the console is driven headlessly. Prints figures; no pass/fail.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import resource
 import statistics
 import time
@@ -39,7 +41,6 @@ def pct(xs: list[float], p: float) -> float:
 
 
 async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: float, in_process: bool) -> None:
-    import os
     import tempfile
 
     # the live console is durable: keep the bench's database out of the real home
@@ -50,13 +51,33 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
     from console.screens.liquidations import LiquidationsScreen
 
     t = time.perf_counter()
-    app = make_app(seed=11, frozen=False, accounts=accounts, incident=False, refresh_s=float(os.environ.get("BENCH_REFRESH_S", "0.25")),
-                   sim_speed=speed, sim_steps_per_batch=20, in_process=in_process)
-    if app.venue is not None:  # the venue (node + market) in its own process: ask it over the socket
+    venue_proc = None
+    if in_process:
+        app = make_app(seed=11, frozen=False, accounts=accounts, incident=False,
+                       refresh_s=float(os.environ.get("BENCH_REFRESH_S", "0.25")),
+                       sim_speed=speed, sim_steps_per_batch=20, in_process=True)
+    else:  # the venue service in its own process (bench/venue_proc.py), the console attached over its API
+        venue_proc, url, token = start_venue(accounts, speed)
+        app = make_app(frozen=False, venue_url=url, token=token,
+                       refresh_s=float(os.environ.get("BENCH_REFRESH_S", "0.25")))
+    if app.venue is not None:
         v = app.venue.venue
-        venue_pid = app.venue.proc.pid
-        add_pairs, shock, step_no, seq = v.leveraged_pairs, v.oracle_shock, v.sim_step_no, v.journal_len
-        system = v.system
+        venue_pid = venue_proc.pid
+        step_no, seq = v.sim_step_no, v.journal_len
+
+        def drill(line: str) -> None:
+            venue_proc.stdin.write(line + "\n")
+            venue_proc.stdin.flush()
+            assert venue_proc.stdout.readline().strip() == "ok"
+
+        def add_pairs(n):
+            drill(f"pairs {n}")
+
+        def shock(market, bps):
+            drill(f"shock {market} {bps}")
+
+        def system(_cmd):
+            drill("breaker_off")
     else:
         desk = app.desk
         venue_pid = None
@@ -232,6 +253,33 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
                   f"feed: {fs['liq_rows']} liq rows, {fs['marks']} marks, "
                   f"{fs['alerts']} alerts   liq table {screen_rows} rows   renders {app.renders:,}"
                   f"   ({time.perf_counter() - wall:.0f}s wall)")
+    if venue_proc is not None:
+        stop_venue(venue_proc)
+
+
+def stop_venue(proc) -> None:
+    try:
+        proc.stdin.write("quit\n")
+        proc.stdin.flush()
+        proc.wait(60)
+    except Exception:
+        proc.kill()
+
+
+def start_venue(accounts: int, speed: float, steps_per_batch: int = 20, extra: tuple = ()):
+    """``bench/venue_proc.py`` in its own process on a Unix socket: (process, url, token)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    sock = os.path.join(tempfile.mkdtemp(prefix="pdb-", dir="/tmp"), "v.sock")
+    proc = subprocess.Popen([sys.executable, "-m", "bench.venue_proc", sock, "--accounts", str(accounts),
+                             "--speed", str(speed), "--steps-per-batch", str(steps_per_batch), *extra],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline().split()
+    if not line or line[0] != "ready":
+        raise RuntimeError(f"the bench venue did not start: {line}")
+    return proc, f"unix:{sock}", line[1]
 
 
 def main() -> None:

@@ -1,8 +1,10 @@
 """The perpdesk operator console.
 
 Threads: the node's sequencer applies commands and hands event batches to the
-:class:`~console.gateway.Feed` (buffering only). In live mode a thread worker
-runs the simulated market. Refreshes are one chain: a thread worker reads the
+:class:`~engine.venue.feed.Feed` (buffering only). Attached to a venue (``venue``, an
+:class:`engine.api.client.VenueClient`) the gateway and feed are HTTP calls and the venue's event
+stream asks for a read when something happens; an in-process live desk runs the simulated market in
+a thread worker. Refreshes are one chain: a thread worker reads the
 gateway and posts :class:`Refreshed`; its handler renders, then a one-shot
 timer asks for the next read ``refresh_s`` later. One read is in flight at a
 time: a screen switch or a command asks for a read now, and a request made
@@ -27,10 +29,12 @@ from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from engine.api.errors import GatewayError
+from engine.api.models import Outcome
+
 from . import format as fmt
 from . import textual_compat
-from .gateway import Feed, Gateway, GatewayError, Outcome
-from .messages import CommandDone, MarketProgress, Refreshed
+from .messages import CommandDone, MarketProgress, Refreshed, VenueEvent
 from .palette import DeskCommands
 
 log = logging.getLogger("perpdesk.console")
@@ -97,16 +101,13 @@ class PerpdeskApp(App):
         Binding("question_mark,f1", "help", "Help", id="help", key_display="?"),
     ]
 
-    def __init__(self, node, *, gateway: Gateway | None = None, feed: Feed | None = None, desk=None,
+    def __init__(self, node, *, gateway, feed, desk=None,
                  live: bool = False, refresh_s: float = 0.25, sim_speed: float = 1.0,
                  sim_steps_per_batch: int = 1, venue=None) -> None:
         super().__init__()
-        self.node = node  # None when the venue runs in its own process (``venue``)
-        self.venue = venue  # console.remote.VenueProcess, or None for an in-process node
-        self.gateway = gateway or Gateway(node)
-        if feed is None:
-            feed = Feed(self.gateway.clock)
-            self.gateway.subscribe(feed)
+        self.node = node  # None when attached to a venue (``venue``)
+        self.venue = venue  # engine.api.client.VenueClient, or None for an in-process desk
+        self.gateway = gateway
         self.feed = feed
         self.desk = desk
         self.live = live
@@ -142,8 +143,8 @@ class PerpdeskApp(App):
             if self.node is not None and getattr(self.node, "_thread", None) is None:
                 self.node.start()
                 self._started_node = True
-            if self.venue is not None:
-                self.venue.venue.start_market()  # with the venue's price feeds and alert delivery
+            if self.venue is not None:  # the venue runs its market; we follow its event stream
+                self.venue.attach(lambda kind, payload: self.post_message(VenueEvent(kind, payload)))
             elif self.desk is not None:
                 self.desk.start_services()  # price feeds and alert delivery, when configured
                 self.run_market()
@@ -232,7 +233,7 @@ class PerpdeskApp(App):
         if self._started_node:
             self.node.stop()
         if self.venue is not None:
-            self.venue.stop()  # the market stops, the sequencer drains and closes the database
+            self.venue.detach()  # leaving never stops the venue (a sandbox stops after its last console)
 
     # ---- the simulated market (live) -------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="market", name="market")
@@ -261,9 +262,14 @@ class PerpdeskApp(App):
         """Read everything the active screen shows. Safe off the UI thread (gateway reads only)."""
         gw = self.gateway
         screen = screen or self.screen
-        status = gw.status()
+        if self.venue is not None:  # attached: the common reads in one request
+            ov = self.venue.overview(gw.clock())
+            status, markets = ov["status"], ov["markets"]
+            counters, last_minute, rate = ov["counters"], ov["last_minute"], ov["rate"]
+        else:
+            status, markets = gw.status(), gw.markets()
+            counters, last_minute, rate = self.feed.counters(), self.feed.last_minute(gw.clock()), self.sim_rate
         now = status.get("now") or gw.clock()
-        markets = gw.markets()
         fmt.learn_markets(markets)
         vm = {
             "read_at": time.perf_counter(),  # how old the data on screen is (bench/bench_console.py)
@@ -272,10 +278,14 @@ class PerpdeskApp(App):
             "markets": markets,
             "now": now,
             "clock": gw.clock(),
-            "counters": self.feed.counters(),
-            "last_minute": self.feed.last_minute(gw.clock()),
-            "rate": self.sim_rate if self.venue is None else gw.sim_rate(),
+            "counters": counters,
+            "last_minute": last_minute,
+            "rate": rate,
         }
+        if self.venue is not None:
+            vm["sessions"] = ov["sessions"]
+            vm["session"] = self.venue.session
+            vm["connection"] = self.venue.connection.state()
         collect = getattr(screen, "collect", None)
         if collect is not None:
             vm.update(collect(gw))
@@ -331,7 +341,56 @@ class PerpdeskApp(App):
 
     @work(thread=True, exit_on_error=False, group="refresh", name="refresh")
     def _fetch(self, screen) -> None:
-        self.post_message(Refreshed(self.collect(screen)))
+        try:
+            vm = self.collect(screen)
+        except GatewayError as e:
+            if e.code != "venue_unreachable" or self.venue is None:
+                raise
+            vm = self._stale_vm()
+            if vm is None:  # nothing read yet: the banner still says so
+                self.call_from_thread(self._show_unreachable)
+                return
+        self.post_message(Refreshed(vm))
+
+    # ---- the attached venue: its event stream, and when it does not answer ------------------------
+    def _stale_vm(self) -> dict | None:
+        """The last data read, marked stale, with the connection's state (the venue does not answer)."""
+        if not self.vm or self.venue is None:
+            return None
+        vm = dict(self.vm)
+        vm["stale"] = True
+        vm["connection"] = self.venue.connection.state()
+        return vm
+
+    def _show_unreachable(self) -> None:
+        vm = self._stale_vm()
+        if vm is not None:
+            self._render_vm(vm)
+        self.refresh_bindings()
+
+    @on(VenueEvent)
+    def _venue_event(self, msg: VenueEvent) -> None:
+        if msg.kind == "events":
+            self.request_fetch()  # something happened: read now (coalesced with a read in flight)
+        elif msg.kind == "down":
+            self._show_unreachable()
+        elif msg.kind == "up":  # back: everything is read again (who we are included)
+            try:
+                self.gateway.whoami(refresh=True)
+            except GatewayError:
+                pass
+            self.refresh_bindings()
+            self.request_fetch()
+
+    def venue_unreachable(self) -> str | None:
+        """Why nothing can be done now when the attached venue does not answer (None: it answers)."""
+        if self.venue is None:
+            return None
+        st = self.venue.connection.state()
+        if st["connected"]:
+            return None
+        since = time.strftime("%H:%M:%S", time.localtime(st["down_since"] or time.time()))
+        return f"VENUE UNREACHABLE since {since}, retrying"
 
     def _fetch_done(self) -> None:
         self._fetching = False
@@ -360,7 +419,8 @@ class PerpdeskApp(App):
                 self.guarded(f"render {getattr(screen, 'NAME', screen)}", screen.render_vm, vm)
             self.renders += 1
         st = vm["status"]
-        state = (st.get("brake_engaged"), st.get("liquidations_paused"), vm["identity"].get("role"))
+        state = (st.get("brake_engaged"), st.get("liquidations_paused"), vm["identity"].get("role"),
+                 bool(vm.get("stale")))
         if state != self._brake_state:
             self._brake_state = state
             self.refresh_bindings()
@@ -403,6 +463,10 @@ class PerpdeskApp(App):
     def why_not(self, action: str) -> str | None:
         """Why ``action`` is unavailable now (None: it is available)."""
         need = ACTION_NEEDS.get(action)
+        if need or action in ("venue", "quit_venue"):
+            down = self.venue_unreachable()
+            if down:
+                return down
         gw = self.gateway
         if need and not gw.may(need):
             ident = gw.identity
@@ -623,6 +687,8 @@ class PerpdeskApp(App):
                 self.exit()
 
         what = ("the scenario stops where it is" if getattr(self, "director", None) is not None
+                else "the venue keeps running (a sandbox venue stops a few seconds after its last console "
+                     "leaves)" if self.venue is not None
                 else "the venue stops with it: the market, the sequencer and the database close")
         self.push_screen(ConfirmDialog("QUIT PERPDESK", f"Leave the console: {what}.", "Quit", reason=False,
                                        id="quit-modal"), done)
@@ -645,6 +711,9 @@ class PerpdeskApp(App):
         from .modals.venue import CONTROLS
 
         need = CONTROLS[control][3]
+        down = self.venue_unreachable()
+        if down:
+            return down
         gw = self.gateway
         if not gw.may(need):
             ident = gw.identity

@@ -19,7 +19,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, metavar="FILE",
                    help="TOML config: price feeds and alert sinks (default: PERPDESK_CONFIG, else config.toml "
                         "in the platformdirs config directory; none: simulated market, no alerts)")
+    p.add_argument("--venue", default=None, metavar="URL",
+                   help="attach to a running venue (http(s)://host:port or unix:/path; default: PERPDESK_VENUE, "
+                        "else the local sandbox venue)")
+    p.add_argument("--token-file", default=None, help="the operator's token (default: PERPDESK_TOKEN)")
     sub = p.add_subparsers(dest="command")
+    from engine.venue.server import add_arguments as venue_arguments
+
+    venue_arguments(sub.add_parser("venue", help="run the venue as a service: node, market, feeds, alerts, HTTP API"))
     r = sub.add_parser("replay", help="apply a JSONL command file to a fresh engine")
     r.add_argument("commands", help="JSONL file of commands")
     r.add_argument("--events-out", help="write the events as JSONL here")
@@ -69,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         from engine.settings.logsetup import setup
 
         setup("refunds-export" if args.command == "refunds" else args.command, tui=False)
+    if args.command == "venue":
+        from engine.venue.server import run as run_venue
+
+        return run_venue(args)
     if args.command == "replay":
         from engine.tools.replay import run
 

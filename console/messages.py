@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from .gateway import Outcome
+from engine.api.models import Outcome
 
 
 class Refreshed(Message):
@@ -29,6 +29,15 @@ class MarketProgress(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, MarketProgress)
+
+
+class VenueEvent(Message):
+    """The attached venue's event stream: ``events``, ``heartbeat``, ``down`` or ``up``."""
+
+    def __init__(self, kind: str, payload: dict) -> None:
+        super().__init__()
+        self.kind = kind
+        self.payload = payload
 
 
 class CommandDone(Message):

@@ -21,7 +21,8 @@ def home(tmp_path, monkeypatch):
     """This test's PERPDESK_HOME (tmp_path/home, not created until something writes there)."""
     path = tmp_path / "home"
     monkeypatch.setenv("PERPDESK_HOME", str(path))
-    monkeypatch.delenv("PERPDESK_DB", raising=False)
+    for var in ("PERPDESK_DB", "PERPDESK_VENUE", "PERPDESK_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
     return path
 
 

@@ -28,12 +28,13 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import Input
 
+from engine.api.models import Outcome
 from engine.node.roles import Actor
 from engine.sim.runner import ScenarioRun, fmt_duration
+from engine.venue.gateway import Gateway
 
 from ..app import PerpdeskApp
 from ..format import clock_time
-from ..gateway import Gateway, Outcome
 from ..widgets.caption import CaptionBar
 
 DEMO = Binding.Group("Demo")
@@ -48,25 +49,7 @@ class ActorGateway(Gateway):
     """The same node, another person at the desk: the second approver of the maker-checker steps."""
 
     def __init__(self, node, actor: Actor, **kw) -> None:
-        super().__init__(node, **kw)
-        self.actor = actor
-
-    @property
-    def identity(self) -> dict:
-        return {"operator": self.actor.name, "role": self.actor.role, "db": getattr(self.node, "db", None)}
-
-    def may(self, action: str) -> bool:
-        return self.actor.may(action)
-
-    def send(self, cmd: dict) -> Outcome:
-        try:
-            res = self.node.call(cmd, actor=self.actor, timeout=self.timeout)
-        except Exception as e:
-            return Outcome(False, getattr(e, "code", "error"), getattr(e, "message", str(e)))
-        return Outcome(res.ok, res.code, res.message, res.seq, list(res.events))
-
-    def _node_action(self, name: str, *args, **kwargs) -> Outcome:
-        return super()._node_action(name, *args, actor=self.actor, **kwargs)
+        super().__init__(node, actor=actor, **kw)
 
 
 class Director:

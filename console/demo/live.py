@@ -33,8 +33,10 @@ def demo_app(run: ScenarioRun, feed=None, *, speed: float = 30.0, beat: float = 
              compare_runs: bool = False):
     """The console on the scenario's node with the scenario playing in it (``autoplay`` False: the
     caller steps ``app.director`` itself)."""
-    from ..factory import Desk
-    from ..gateway import Feed, Gateway
+    from engine.venue.desk import Desk
+    from engine.venue.feed import Feed
+    from engine.venue.gateway import Gateway
+
     from .desk import DemoApp
 
     run.setup()

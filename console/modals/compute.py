@@ -12,9 +12,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
+from engine.api.errors import GatewayError
+
 from .. import format as fmt
 from ..evidence import evidence_text, parse_seqs, usdc
-from ..gateway import GatewayError
 from ..widgets.dialog import Dialog
 from ..widgets.tables import clear_table, setup_columns
 

@@ -9,8 +9,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Static
 
+from engine.api.errors import GatewayError
+
 from .. import format as fmt
-from ..gateway import GatewayError
 from ..modals.confirm import ConfirmDialog
 from ..modals.field import Field
 from ..widgets.desk_screen import DeskScreen

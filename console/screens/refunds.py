@@ -14,9 +14,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from engine.api.errors import GatewayError
+
 from .. import format as fmt
 from ..evidence import evidence_text
-from ..gateway import GatewayError
 from ..modals.compute import ComputeModal
 from ..modals.confirm import ConfirmDialog
 from ..modals.propose import ProposeModal

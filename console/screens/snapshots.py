@@ -7,8 +7,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from engine.api.errors import GatewayError
+
 from .. import format as fmt
-from ..gateway import GatewayError
 from ..modals.rollback import RollbackModal
 from ..widgets.desk_screen import DeskScreen
 from ..widgets.tables import clear_table, setup_columns, sync_table

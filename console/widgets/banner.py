@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual import events
 from textual.widgets import Static
@@ -54,6 +56,10 @@ class StatusBanner(Static):
         st = vm["status"]
         ident = vm["identity"]
         label, cls = venue_state(st, vm.get("markets"))
+        conn = vm.get("connection")
+        if conn is not None and not conn.get("connected", True):  # the attached venue does not answer
+            since = time.strftime("%H:%M:%S", time.localtime(conn.get("down_since") or time.time()))
+            label, cls = f"VENUE UNREACHABLE since {since}, retrying", "-brake"
         for c in ("-open", "-brake", "-maintenance"):
             self.set_class(c == cls, c)
         width = max(0, (self.size.width or self.app.size.width) - 2)  # (padding 0 1)
@@ -71,6 +77,11 @@ class StatusBanner(Static):
         if extra:
             head.append("  " + " · ".join(extra), style="bold")
         head.append(f"   operator {ident.get('operator')} ({ident.get('role')})")
+        others = [s for s in vm.get("sessions") or () if s.get("session") != vm.get("session")]
+        if others:  # who else is attached to this venue
+            head.append(f"   +{len(others)} attached: "
+                        + ", ".join(f"{s['operator']} ({s['role']})" for s in others[:3])
+                        + (" …" if len(others) > 3 else ""), style="bold")
         tail = f"   seq {st.get('seq', 0):,}   engine time {fmt.clock_time(st.get('now'))} UTC"
         if vm.get("rate") is not None:
             tail += f"   {vm['rate']:,.0f} cmd/s"

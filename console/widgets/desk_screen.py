@@ -47,6 +47,13 @@ class DeskScreen(Screen):
         if not banners:  # not composed yet (a refresh that raced a screen switch): the next one renders
             return
         banners.first().show(vm)
+        stale = bool(vm.get("stale"))
+        if stale != self.has_class("-stale"):  # the venue does not answer: the last data, dimmed, marked
+            self.set_class(stale, "-stale")
+            for w in self.query("DataTable"):
+                w.border_subtitle = "stale" if stale else ""
+        if stale:
+            return
         self.show(vm)
         self.shown_vm_at = vm.get("read_at")
 

@@ -3,7 +3,7 @@
 One registry (:data:`REGISTRY`, name -> :class:`EventType`) from which everything that turns events
 into words is derived:
 
-* the console's alerts feed (``console/gateway.py``): the types with ``feed=True``, their line
+* the console's alerts feed (``engine/venue/feed.py``): the types with ``feed=True``, their line
   (:func:`line`) and colour (:func:`console_level`); the same set is rebuilt from the journal at start;
 * a scenario's timeline (``engine/sim/runner.py``): ``timeline="line"`` types get a line of their
   own (the same :func:`line`, unless ``routine`` says the event is routine: an automatic snapshot, the

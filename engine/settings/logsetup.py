@@ -9,7 +9,7 @@
   the TUI draws on. No stream handler is installed; Python's ``warnings`` are routed to the file;
   a failing log write is dropped silently (``logging.raiseExceptions`` off) instead of printing a
   traceback; the venue child also points its file descriptor 2 at ``venue.stderr`` beside the log
-  (see ``console/remote.py``) so even a stray ``print(file=sys.stderr)`` cannot reach the screen.
+  (the sandbox venue's stdout and stderr go to ``venue.stdout``) so even a stray ``print(file=sys.stderr)`` cannot reach the screen.
 * ``tui=False`` (the command-line tools): warnings and errors are also written to stderr, as
   Python's last-resort handler did before.
 

@@ -4,7 +4,7 @@ incident rebuilt from the journal after a restart, the audit detail view, risk a
 import pytest
 from textual.widgets import DataTable, Input, Static
 
-import console.factory as factory
+import engine.venue.desk as factory
 from console import format as fmt
 from console.app import PerpdeskApp
 from console.modals.audit_detail import AuditDetail

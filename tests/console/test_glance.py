@@ -7,10 +7,10 @@ from textual.binding import Binding
 from console import format as fmt
 from console.app import PerpdeskApp
 from console.factory import seed_feed
-from console.gateway import Feed
 from console.screens.book import LEVELS, TAPE, BookScreen, ladder_rows
 from console.screens.dashboard import DashboardScreen, fund_lines, next_funding
 from console.widgets.livetable import LiveTable
+from engine.venue.feed import Feed
 from tests.kit import WIDE
 
 

@@ -1,9 +1,7 @@
 """The console's import graph has no cycles (an AST scan of every module under console/, imports inside
 functions included: a lazy import is still a dependency), and its layers point one way:
-widgets <- modals <- screens <- app <- demo.
-
-The one known cycle, ``console.factory <-> console.remote``, belongs to the gateway/factory code that
-the HTTP API work replaces; it is listed here as an exception to be removed by that work."""
+widgets <- modals <- screens <- app <- demo. (The old ``console.factory <-> console.remote`` cycle went
+with the pickle RPC: consoles attach over the HTTP API now.)"""
 
 from __future__ import annotations
 
@@ -12,8 +10,8 @@ from pathlib import Path
 
 CONSOLE = Path(__file__).resolve().parents[2] / "console"
 
-#: cycles known and owned elsewhere (remove the entry when the API client replaces factory/remote)
-KNOWN_CYCLES = [{"console.factory", "console.remote"}]
+#: cycles known and owned elsewhere: none
+KNOWN_CYCLES: list[set[str]] = []
 
 
 def _module(path: Path) -> str:

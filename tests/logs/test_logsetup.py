@@ -18,18 +18,23 @@ VENUE_SCRIPT = textwrap.dedent('''
     import sys
     from engine.settings.config import parse_config
     from engine.settings.logsetup import log_path
-    from console.remote import VenueProcess
-    from tests.kit import wait_until
+    from console.sandbox import attach_or_start
 
-    cfg = parse_config(sys.argv[1])
-    v = VenueProcess(seed=3, accounts=20, db="memory", warmup_steps=5, incident=False, config=cfg).start()
+    open("cfg.toml", "w").write(sys.argv[1])
+    parse_config(sys.argv[1])
+    # the sandbox venue a console starts: its price feeds poll dead sources, every poll logs a warning
+    v = attach_or_start(db="memory", seed=3, accounts=20, config_path="cfg.toml", incident=False)
+    v.attach()
     try:
-        v.venue.start_market()  # starts the price feeds: every poll of the dead sources logs a warning
-        # (the test kit's wait, in the child: cwd is the repository; a timeout fails the child loudly)
-        wait_until(lambda: log_path("venue").exists() and "feed binance" in log_path("venue").read_text(), 60,
-                   what="the feed's warning in the venue log", interval=0.1)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            p = log_path("venue")
+            if p.exists() and "feed binance" in p.read_text():
+                break
+            time.sleep(0.1)  # (a poll in the child: the test kit is not importable from its cwd)
     finally:
-        v.stop()
+        v.close()
+        v.proc.wait(30)  # the sandbox stops once its last console has left
     print("done")
 ''')
 
@@ -51,12 +56,12 @@ coinbase = "BTC-USD"
 '''
 
 
-def test_a_warning_in_the_venue_child_lands_in_the_file_not_on_stderr(home):
+def test_a_warning_in_the_venue_child_lands_in_the_file_not_on_stderr(home, tmp_path):
     """Old venue child: no handler anywhere, so the feed's warning went through Python's last-resort
     handler to stderr, the terminal the console draws on."""
     env = {**os.environ, "PERPDESK_HOME": str(home), "PERPDESK_PURE": "1"}
     env.pop("PERPDESK_DB", None)
-    out = subprocess.run([sys.executable, "-c", VENUE_SCRIPT, CONFIG], cwd=ROOT, env=env, capture_output=True,
+    out = subprocess.run([sys.executable, "-c", VENUE_SCRIPT, CONFIG], cwd=tmp_path, env=env, capture_output=True,
                          text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "done" in out.stdout
