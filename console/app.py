@@ -27,6 +27,7 @@ from textual import events, on, work
 from textual.actions import parse as parse_action
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import ModalScreen
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from engine.api.errors import GatewayError
@@ -121,6 +122,8 @@ class PerpdeskApp(App):
         self._brake_state: tuple | None = None
         self._switch_now = False
         self._brake_modal = None  # the brake dialog, built on first use and kept
+        self._pending_modals: list = []  # dialogs opened while the screens were being built (push_screen)
+        self.prebuild_home: str | None = None
         self._refresh_timer = None  # the refresh chain's pending tick
         self._fetching = False  # a refresh read is in flight
         self._fetch_again = False  # and another was asked for meanwhile
@@ -176,6 +179,20 @@ class PerpdeskApp(App):
                     await self.switch_mode(self.prebuild_home)
         finally:
             self.prebuild_home = None
+            pending, self._pending_modals = self._pending_modals, []
+            for screen, callback in pending:  # dialogs opened meanwhile (the brake!) open now, on the right screen
+                if self.is_running:
+                    self.push_screen(screen, callback)
+
+    def push_screen(self, screen, callback=None, wait_for_dismiss: bool = False):
+        """A dialog opened while the screens are being built at start (a key pressed in the first second)
+        would land on the stack of whichever screen is being built, out of sight: it waits for the
+        build to come back home, then opens (the build takes a fraction of a second)."""
+        if (getattr(self, "prebuild_home", None) is not None and not wait_for_dismiss
+                and isinstance(screen, ModalScreen)):
+            self._pending_modals.append((screen, callback))
+            return None
+        return super().push_screen(screen, callback, wait_for_dismiss=wait_for_dismiss)
 
     @staticmethod
     def _freeze_startup_objects() -> None:
@@ -593,7 +610,7 @@ class PerpdeskApp(App):
     def action_brake(self) -> None:
         from .modals.brake import BrakeModal
 
-        if isinstance(self.screen, BrakeModal):
+        if isinstance(self.screen, BrakeModal) or any(isinstance(s, BrakeModal) for s, _ in self._pending_modals):
             return
         modal = self._brake_modal
         if modal is None:  # built once and kept (installed): opening it again is only a repaint

@@ -31,7 +31,7 @@ class BrakeModal(KeptBackdrop, ConfirmDialog):
         styling a dialog on every press was most of the time to open it)."""
         self.data = None
         self.reason = ""
-        if self.is_mounted:
+        if self.is_mounted and self.query("#brake-preview"):  # (installed, not yet composed: compose shows it)
             self.query_one("#brake-reason", Input).value = ""
             self.query_one("#brake-error", Static).update("")
             self._show()
@@ -41,7 +41,7 @@ class BrakeModal(KeptBackdrop, ConfirmDialog):
     def load(self, preview: dict) -> None:
         """The preview arrived (live mode reads it off the UI thread)."""
         self.data = preview
-        if self.is_mounted:
+        if self.is_mounted and self.query("#brake-preview"):  # (installed, not yet composed: compose shows it)
             self._show()
 
     def _show(self) -> None:
@@ -81,6 +81,8 @@ class BrakeModal(KeptBackdrop, ConfirmDialog):
         yield Static(self._engaged_note(), id="brake-engaged-note")
 
     def on_mount(self) -> None:
+        if not self.query("#brake-preview"):  # mounted without its body (an app closing around it)
+            return
         self._show()  # the preview may have arrived between compose and mount (then ConfirmDialog's runs)
         self.query_one("#cancel", Button).focus()
 

@@ -109,6 +109,8 @@ class ConfirmDialog(ModalScreen[object]):
             yield Static("", id=f.error_id, classes="field-error")
 
     def on_mount(self) -> None:
+        if not self.query("#cancel"):  # mounted without its body: an app closing around a dialog just opened
+            return
         if self.strict:
             self._refresh_state(show_problems=False)
 
