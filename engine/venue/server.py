@@ -129,7 +129,6 @@ def run(args) -> int:
     from engine.store.store import LeaseHeldError, StoreError
 
     from .app import create_app
-    from .operators import Operators
     from .service import VenueService
 
     db = args.venue_db or getattr(args, "db", None) or os.environ.get("PERPDESK_DB")
@@ -137,7 +136,7 @@ def run(args) -> int:
         db = resolve_db_url(db)
     service = VenueService(db=db, config=config, seed=args.venue_seed, accounts=args.venue_accounts,
                            sandbox=args.sandbox, market=not args.no_market, speed=args.venue_speed,
-                           steps_per_batch=args.steps_per_batch, operators=Operators(),
+                           steps_per_batch=args.steps_per_batch,
                            incident=not args.no_incident)
     try:
         service.start()

@@ -97,7 +97,9 @@ class VenueService:
         self.config = config
         self.seed = seed
         self.accounts = accounts
-        self.operators = operators if operators is not None else Operators()
+        #: who may call (the database's operator registry once started: :meth:`start`)
+        self.operators: Operators = operators if operators is not None else Operators()
+        self._own_operators = operators is None
         self.sandbox = sandbox
         self.market = market
         self.speed = speed
@@ -126,6 +128,10 @@ class VenueService:
             self.desk = build_desk(self.seed, self.accounts, frozen=False, db=self.db, config=self.config,
                                    incident=self.incident)
         desk = self.desk
+        if self._own_operators:  # the registry lives in the venue's own database (memory: in memory)
+            self.operators = Operators(desk.node.store)
+        if self.operators.store is None:  # no store to audit refused logins in: the node's audit log
+            self.operators.audit_hook = desk.node.audit_auth_failure
         desk.node.subscribe(self.hub)
         if desk.live:
             desk.node.start()
@@ -186,8 +192,7 @@ class VenueService:
                 return hit[1], hit[2]
         try:
             actor = self.operators.authenticate(token, source=source)
-        except AuthError as e:
-            self.audit_refusal(source, e.code, e.message)
+        except AuthError:  # (the registry audited it: the store's audit chain, or the node's hook)
             raise
         gw = self.desk.gateway.as_actor(actor)
         gw.sessions = self.sessions  # type: ignore[method-assign]  # presence comes from the service
@@ -196,16 +201,6 @@ class VenueService:
                 self._auth.clear()
             self._auth[token] = (now, actor, gw)
         return actor, gw
-
-    def audit_refusal(self, source: str, code: str, message: str) -> None:
-        """An audit row for a refused login (the node's audit log: operator ``?``)."""
-        node = self.desk.node if self.desk is not None else None
-        if node is None:
-            return
-        try:
-            node._audit(Actor("?", "none"), "login", {"source": source}, "", f"refused: {code}: {message}")
-        except Exception:  # never fail a request over its audit row
-            log.exception("audit of a refused login failed")
 
     # ---- presence ---------------------------------------------------------------------------------
     def open_session(self, actor: Actor, client: str, session_id: str | None = None) -> str:

@@ -61,7 +61,7 @@ async def test_two_consoles_one_venue_the_operator_proposes_a_second_operator_ap
         m.query_one("#p-account", Input).value = account
         m.query_one("#p-amount", Input).value = "125.5"
         m.query_one("#p-reason", Input).value = "liquidated on a bad mark"
-        m._ok()
+        m.action_confirm()
         await await_until(pa, lambda: a.gateway.refunds() and a.gateway.refunds()[0]["proposer"] == "alice",
                           what="the proposal")
         # alice may not decide it: the console refuses before any dialog, naming the role it needs
