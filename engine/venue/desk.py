@@ -141,14 +141,15 @@ def seed_feed(feed: Feed, node, now: int, max_commands: int = HISTORY_COMMANDS) 
 
 
 def leveraged_pairs(desk: Desk, pairs: int, market: str = "BTC-USD-PERP", price: str | None = None,
-                    size: str = "0.5", collateral: str = "1500", prefix: str = "lev") -> None:
-    """Open ``pairs`` long/short pairs of highly leveraged accounts against each other (at the mark)."""
+                    size: str = "0.5", collateral: str = "1500", prefix: str = "lev", start: int = 0) -> None:
+    """Open ``pairs`` long/short pairs of highly leveraged accounts against each other (at the mark):
+    ``{prefix}{n:04d}L`` / ``S`` for n from ``start``."""
     if price is None:
         from engine.core.fixedpoint import fmt_price
 
         mark = next(m["mark_price"] for m in desk.gateway.markets() if m["market"] == market)
         price = fmt_price(mark)
-    for i in range(pairs):
+    for i in range(start, start + pairs):
         lo, sh = f"{prefix}{i:04d}L", f"{prefix}{i:04d}S"
         desk.system({"type": "deposit", "account": lo, "amount": collateral})
         desk.system({"type": "deposit", "account": sh, "amount": collateral})
@@ -163,7 +164,7 @@ def live_leveraged_ladder(desk: Desk, pairs: int = 40) -> None:
     1,000 to 1,975 USDC (liquidated 1.1% to 3.1% away), so a calm market (55% a year) liquidates a few an
     hour, one rung at a time, rather than all forty at once."""
     for i in range(pairs):
-        leveraged_pairs(desk, 1, collateral=str(1000 + 25 * i), prefix=f"lev{i:02d}-")
+        leveraged_pairs(desk, 1, collateral=str(1000 + 25 * i), start=i)
 
 
 def oracle_shock(desk: Desk, market: str, bps: int) -> None:
@@ -251,12 +252,15 @@ def build_desk(seed: int = 7, accounts: int = 200, *, frozen: bool = True, warmu
         if incident:
             desk.system({"type": "take_snapshot", "label": "pre-maintenance 04:59", "trigger": "maintenance",
                          "reason": "scheduled"})
-            leveraged_pairs(desk, 40)
+            live_leveraged_ladder(desk)
         desk.drive(warmup_steps - warmup_steps // 2 - 20)
         if incident:
-            # the mark follows the oracle at once now (no thin book holds it up): at -2.5% the 40 identical
-            # pairs would need cuts past half the long open interest in one evaluation, which trips the
-            # circuit breaker; -2.4% liquidates them in 20% steps
-            oracle_shock(desk, "BTC-USD-PERP", -240)
-        desk.drive(20)
+            # a -2.4% slide in four steps: the ladder's thinnest rungs are liquidated a few at a time (one
+            # -2.4% jump would cut the forty pairs, most of the long open interest, in one evaluation and
+            # trip the circuit breaker instead)
+            for _ in range(4):
+                oracle_shock(desk, "BTC-USD-PERP", -60)
+                desk.drive(5)
+        else:
+            desk.drive(20)
     return desk
