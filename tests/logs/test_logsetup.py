@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 VENUE_SCRIPT = textwrap.dedent('''
     import sys
+    import time
     from engine.settings.config import parse_config
     from engine.settings.logsetup import log_path
     from console.sandbox import attach_or_start
