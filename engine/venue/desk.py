@@ -218,10 +218,13 @@ def attach_outside(desk: Desk, config, *, feed_client=None, alert_client=None, s
 
 def build_desk(seed: int = 7, accounts: int = 200, *, frozen: bool = True, warmup_steps: int = 600,
                operator: str | None = None, role: str | None = None, db: str | None = "memory",
-               incident: bool = True, config=None, outside: dict | None = None) -> Desk:
+               incident: bool = True, config=None, outside: dict | None = None, node: Node | None = None) -> Desk:
+    """The desk on a new or recovered node (``db``), or around ``node`` (a standby that took over)."""
     actor = default_actor(operator or ("alice" if frozen else None), role or ("admin" if frozen else None))
     clock = SimClock(FROZEN_START_MS) if frozen else (lambda: time.time_ns() // 1_000_000)
-    if db == "memory":
+    if node is not None:
+        clock = node.clock
+    elif db == "memory":
         node = Node(clock=clock, actor=actor, db=db)
     else:  # durable: journal, snapshots and audit in the database; a restart resumes where it stopped
         node = Node.open(db, clock=clock, actor=actor)

@@ -73,6 +73,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sandbox", action="store_true", help="the local sandbox: OS user as admin, token file, "
                    "stops when no console is attached")
     p.add_argument("--token-file", default=None, help="sandbox: where to write the admin token (0600)")
+    p.add_argument("--standby", action="store_true", help="PostgreSQL: follow the journal as a hot standby and "
+                   "serve once the leader's lease is gone (engine/node/standby.py)")
 
 
 def _token_path(listen: dict, explicit: str | None) -> Path:
@@ -134,10 +136,15 @@ def run(args) -> int:
     db = args.venue_db or getattr(args, "db", None) or os.environ.get("PERPDESK_DB")
     if db != "memory":
         db = resolve_db_url(db)
+    desk = None
+    if getattr(args, "standby", False):
+        desk = _follow_as_standby(db, args, config)
+        if desk is None:
+            return 0 if _STANDBY_STOPPED.is_set() else 2
     service = VenueService(db=db, config=config, seed=args.venue_seed, accounts=args.venue_accounts,
                            sandbox=args.sandbox, market=not args.no_market, speed=args.venue_speed,
                            steps_per_batch=args.steps_per_batch,
-                           incident=not args.no_incident)
+                           incident=not args.no_incident, desk=desk)
     try:
         service.start()
     except LeaseHeldError as e:
@@ -191,6 +198,37 @@ def run(args) -> int:
         log.info("venue: stopped")
     print("perpdesk venue: stopped (journal drained, database closed)", flush=True)
     return 0
+
+
+_STANDBY_STOPPED = threading.Event()
+
+
+def _follow_as_standby(db: str | None, args, config):
+    """``--standby``: follow the leader's journal (a hot engine) until its lease is gone, take over, and
+    return the desk built around the promoted node (None: stopped by a signal, or refused: printed)."""
+    from engine.node.standby import StandbyError, run_standby
+
+    from .desk import build_desk
+
+    def on_signal(signum, frame) -> None:
+        log.info("venue standby: signal %s, stopping", signum)
+        _STANDBY_STOPPED.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(f"perpdesk venue: standby on {db}: following the journal until the leader's lease is free", flush=True)
+    try:
+        node = run_standby(db, stop=_STANDBY_STOPPED)
+    except StandbyError as e:
+        print(f"perpdesk venue: standby refused: {e}", file=sys.stderr)
+        return None
+    if node is None:
+        print("perpdesk venue: standby stopped before taking over", flush=True)
+        return None
+    print(f"perpdesk venue: took over as the sequencer at leader epoch {node.leader_epoch}, "
+          f"journal seq {node.engine.seq}", flush=True)
+    return build_desk(args.venue_seed, args.venue_accounts, frozen=False, db=db, config=config,
+                      incident=not args.no_incident, node=node)
 
 
 def main(argv: list[str] | None = None) -> int:
