@@ -84,9 +84,13 @@ class Connection:
 
 
 class _Http:
+    """Requests to one venue, or to the first of several that answers (``URL1,URL2``: a leader and its
+    standbys: when the one in use does not answer, the next request goes to the next URL, so a console
+    follows the leader to whichever venue took over)."""
+
     def __init__(self, url: str, token: str | None, timeout: float, connection: Connection,
                  verify: bool | str = True) -> None:
-        self.url = url
+        self.urls = [u.strip() for u in url.split(",") if u.strip()] or [url]
         self.token = token
         self.timeout = timeout
         self.verify = verify
@@ -94,12 +98,34 @@ class _Http:
         self._local = threading.local()
         self._all: list[httpx.Client] = []
         self._lock = threading.Lock()
+        self.generation = 0  # bumped at each move to another URL: per-thread clients are rebuilt
+        self._use(0)
+
+    def _use(self, i: int) -> None:
+        self.index = i
+        self.url = url = self.urls[i]
         if url.startswith("unix:"):
             self.uds: str | None = url[5:]
             self.base = "http://venue"
         else:
             self.uds = None
             self.base = url.rstrip("/")
+
+    def failover(self, failed: str) -> None:
+        """``failed`` (a URL) did not answer: the next requests go to the next URL (if there are several)."""
+        if len(self.urls) < 2:
+            return
+        with self._lock:
+            if self.url != failed:  # another thread moved on already
+                return
+            self._use((self.index + 1) % len(self.urls))
+            self.generation += 1
+            old, self._all = self._all, []
+        for c in old:
+            try:
+                c.close()
+            except Exception:
+                pass
 
     def new_client(self, timeout: float | httpx.Timeout | None = None) -> httpx.Client:
         transport = httpx.HTTPTransport(uds=self.uds, verify=self.verify) if self.uds else \
@@ -110,24 +136,28 @@ class _Http:
 
     def client(self) -> httpx.Client:
         c = getattr(self._local, "client", None)
-        if c is None:
+        if c is None or getattr(self._local, "generation", -1) != self.generation:
             c = self._local.client = self.new_client()
+            self._local.generation = self.generation
             with self._lock:
                 self._all.append(c)
         return c
 
     def request(self, method: str, path: str, params: dict | None = None, body: dict | None = None) -> Any:
+        url = self.url
         try:
             r = self.client().request(method, path, params=params,
                                       content=orjson.dumps(body) if body is not None else None,
                                       headers={"Content-Type": "application/json"} if body is not None else None)
         except httpx.HTTPError as e:
-            msg = f"the venue at {self.url} does not answer: {e or type(e).__name__}"
+            msg = f"the venue at {url} does not answer: {e or type(e).__name__}"
             self.connection.down(msg)
+            self.failover(url)
             raise GatewayError(UNREACHABLE, msg) from None
         if r.status_code >= 500 and r.status_code in (502, 504):
-            msg = f"the venue at {self.url} answered {r.status_code}"
+            msg = f"the venue at {url} answered {r.status_code}"
             self.connection.down(msg)
+            self.failover(url)
             raise GatewayError(UNREACHABLE, msg)
         self.connection.up()
         try:
@@ -540,7 +570,9 @@ class VenueClient:
                 if code in ("unauthenticated", "revoked"):
                     self.connection.down(f"{code}: {msg}")
                 else:
-                    self.connection.down(f"the venue at {self.url} does not answer: {msg}")
+                    failed = self.http.url
+                    self.connection.down(f"the venue at {failed} does not answer: {msg}")
+                    self.http.failover(failed)  # a leader and its standbys: try the next one
             finally:
                 try:
                     client.close()

@@ -179,3 +179,24 @@ def test_presence_sessions_and_the_event_stream(venue):
     wait_until(lambda: [r["operator"] for r in a.gateway.sessions()] == ["alice"], what="bob's session to close")
     a.close()
     b.close()
+
+
+def test_a_client_given_several_urls_moves_on_to_the_next_when_one_does_not_answer(venue):
+    """``--venue URL1,URL2`` (a leader and its standby): a request to a venue that does not answer fails
+    as unreachable, and the next one goes to the next URL."""
+    import socket
+
+
+    v = venue(market=False)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    c = VenueClient(f"{dead},{v.url}", v.token("olga", "operator"), timeout=5)
+    try:
+        with pytest.raises(GatewayError) as e:
+            c.gateway.status()
+        assert e.value.code == "venue_unreachable" and dead in e.value.message
+        assert c.gateway.status()["seq"] >= 0 and c.http.url == v.url
+        assert c.gateway.whoami()["operator"] == "olga"
+    finally:
+        c.close()
