@@ -10,7 +10,6 @@ def run_console(args) -> int:
     from engine.api.client import read_token
     from engine.api.errors import GatewayError
     from engine.settings.config import ConfigError, load_config
-    from engine.store.store import StoreError
 
     from .factory import make_app
     from .sandbox import VenueError
@@ -41,18 +40,19 @@ def run_console(args) -> int:
         app = make_app(seed=args.seed, frozen=False, accounts=args.accounts, db=args.db, config=config,
                        venue_url=url, token=token, config_path=getattr(args, "config", None),
                        in_process=in_process or None)
-    except (StoreError, VenueError) as e:
-        from engine.store.store import LeaseHeldError
-
-        what = "the venue's database is in use" if isinstance(e, LeaseHeldError) else \
-            "cannot start or reach the venue"
-        print(f"perpdesk: {what}: {e}", file=sys.stderr)
+    except VenueError as e:
+        print(f"perpdesk: cannot start or reach the venue: {e}", file=sys.stderr)
         return 2
     except GatewayError as e:
         print(f"perpdesk: the venue refused: {e.message} ({e.code})", file=sys.stderr)
         return 2
-    except Exception as e:  # RecoveryError and the like: never a traceback
-        print(f"perpdesk: cannot open the venue: {type(e).__name__}: {e}", file=sys.stderr)
+    except Exception as e:  # an in-process desk's StoreError, RecoveryError and the like: never a traceback
+        if type(e).__name__ == "LeaseHeldError":
+            print(f"perpdesk: the venue's database is in use: {e}", file=sys.stderr)
+        elif type(e).__module__.startswith("engine.store"):
+            print(f"perpdesk: cannot start or reach the venue: {e}", file=sys.stderr)
+        else:
+            print(f"perpdesk: cannot open the venue: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
     try:
         app.run()

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import os
 
-from engine.venue.desk import (  # noqa: F401  (re-exported)
-    FROZEN_START_MS,
-    STEP_MS,
-    Desk,
-    SimClock,
-    build_desk,
-    leveraged_pairs,
-    oracle_shock,
-    seed_feed,
-)
+#: the desk helpers re-exported for tests and benches, loaded on first use (an attached console never
+#: loads the engine: it talks to the venue through engine.api alone)
+_DESK_NAMES = frozenset({"FROZEN_START_MS", "STEP_MS", "Desk", "SimClock", "build_desk", "leveraged_pairs",
+                         "oracle_shock", "seed_feed", "live_leveraged_ladder"})
+
+
+def __getattr__(name: str):
+    if name in _DESK_NAMES:
+        from engine.venue import desk
+
+        return getattr(desk, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_app(seed: int = 7, frozen: bool = True, accounts: int = 200, *, db: str | None = None,
@@ -60,6 +62,8 @@ def make_app(seed: int = 7, frozen: bool = True, accounts: int = 200, *, db: str
         client.gateway.whoami()  # GatewayError when the venue refuses the token
         return PerpdeskApp(None, gateway=client.gateway, feed=client.feed, live=True, venue=client, **app_kwargs)
     app_kwargs.pop("config_path", None)
+    from engine.venue.desk import build_desk
+
     desk = build_desk(seed, accounts, frozen=frozen, warmup_steps=warmup_steps, operator=operator,
                       role=role, db=db, incident=incident, config=config, outside=outside)
     return PerpdeskApp(desk.node, gateway=desk.gateway, feed=desk.feed, desk=desk, live=not frozen,

@@ -1,13 +1,13 @@
 """Formatting for the screens: fixed-point integers in, short human strings out.
 
-The only place the console touches ``engine.core.fixedpoint``; screens import from here.
+The API's units (``engine.api.units``: ints at fixed scales) in; screens import from here.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from engine.core.fixedpoint import (  # noqa: F401  (re-exported for the screens)
+from engine.api.units import (  # noqa: F401  (re-exported for the screens)
     AMOUNT_SCALE,
     FRAC_SCALE,
     PRICE_SCALE,

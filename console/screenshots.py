@@ -173,7 +173,7 @@ SCENES: dict[str, Callable[..., Awaitable[None]]] = {
 
 async def _refunds_compute(pilot) -> None:
     """The refunds compute dialog, computed over a corrupted write (a mark 10% off, without guard rails)."""
-    from engine.core.fixedpoint import fmt_price
+    from engine.api.units import fmt_price
 
     app = pilot.app
     app.desk.system(dict(NO_GUARDS))

@@ -80,3 +80,22 @@ def test_the_core_loads_no_io_threads_sql_http_or_ui():
     others = ("engine.analysis", "engine.api", "engine.node", "engine.outside", "engine.settings", "engine.sim",
               "engine.store", "engine.tools")
     assert _under(loaded, others) == []
+
+
+def test_an_attached_console_loads_only_the_api_of_the_engine():
+    """The console's process (the entry point, the app, every screen, modal and widget, the sandbox
+    launcher) imports engine.api and nothing else of the engine until it builds an in-process desk."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pkgutil, importlib, console.cli, console.app_main, console.factory, console.sandbox, console.app\n"
+        "import console.screens, console.modals, console.widgets\n"
+        "for pkg in (console.screens, console.modals, console.widgets):\n"
+        "    for m in pkgutil.iter_modules(pkg.__path__):\n"
+        "        importlib.import_module(pkg.__name__ + '.' + m.name)\n"
+        "print(','.join(sorted(m for m in sys.modules if m.startswith('engine.'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    loaded = [m for m in out.stdout.strip().split(",") if m]
+    assert loaded and all(m.startswith("engine.api") for m in loaded), loaded

@@ -1,0 +1,26 @@
+"""The API's published units (engine/api/units.py) are the engine core's, value for value."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engine.api import units
+from engine.core import fixedpoint as fp
+
+NAMES = ("amount", "price", "size", "frac", "funding")
+
+
+def test_the_scales_are_the_cores():
+    for name in ("AMOUNT", "PRICE", "SIZE", "FRAC", "FUNDING"):
+        assert getattr(units, f"{name}_DECIMALS") == getattr(fp, f"{name}_DECIMALS")
+        assert getattr(units, f"{name}_SCALE") == getattr(fp, f"{name}_SCALE")
+
+
+@given(st.integers(min_value=-(2**80), max_value=2**80))
+def test_the_formatting_is_the_cores(n):
+    for name in NAMES:
+        text = getattr(units, f"fmt_{name}")(n)
+        assert text == getattr(fp, f"fmt_{name}")(n)
+        if abs(n) < 10**25:  # (parse_decimal takes at most 30 whole digits)
+            assert fp.parse_decimal(text, getattr(fp, f"{name.upper()}_DECIMALS"), name, allow_negative=True) == n
