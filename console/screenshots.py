@@ -189,12 +189,34 @@ async def _refunds_compute(pilot) -> None:
     await pilot.pause()
 
 
-#: the dangerous dialogs on the smallest supported terminal: everything reachable, buttons visible
+async def _alerts(pilot) -> None:
+    await pilot.press("t")
+    await pilot.pause()
+
+
+async def _venue_controls(pilot) -> None:
+    await pilot.press("o")
+    await pilot.pause()
+
+
+#: the smallest supported terminal: every screen, and the dangerous dialogs with everything reachable and
+#: their buttons visible
 SMALL_SIZE = (80, 24)
 SMALL_SCENES: dict[str, Callable[..., Awaitable[None]]] = {
     "brake_preview_80x24": _brake_preview,
     "rollback_confirm_80x24": _rollback_confirm,
     "refunds_compute_80x24": _refunds_compute,
+    "release_refused_80x24": _release_refused,
+    "venue_controls_80x24": _venue_controls,
+    "dashboard_80x24": _dashboard,
+    "liquidations_80x24": _liquidations,
+    "maintenance_80x24": _maintenance_scheduled,
+    "snapshots_80x24": _snapshots_preview,
+    "refunds_80x24": _refunds,
+    "audit_80x24": _audit,
+    "accounts_80x24": _accounts,
+    "alerts_80x24": _alerts,
+    "help_80x24": _help,
 }
 
 
@@ -216,6 +238,7 @@ GLANCE_SCENES: dict[str, Callable[..., Awaitable[None]]] = {
     "book_eth_160x48": _book_next,
     "dashboard_160x48": _dashboard,
 }
+SMALL_SCENES["book_80x24"] = _book  # (the Book screen at the smallest terminal too)
 
 
 def settled(scene: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:

@@ -97,27 +97,42 @@ class MaintenanceScreen(DeskScreen):
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="mw-top"):
             with Vertical(id="mw-form", classes="panel"):
-                yield Label("Window id")
-                yield Input(placeholder="e.g. mw-0430", id="f-window_id")
-                yield Static("", id="e-window_id", classes="field-error")
-                yield Label("Markets (comma separated, or all)")
-                yield Input(placeholder="all, or e.g. BTC-USD-PERP, ETH-USD-PERP", id="f-markets")
-                yield Static("", id="e-markets", classes="field-error")
+                # two fields a row (six fields in three rows); on a short terminal the labels give way
+                # to the placeholders, which name their field too (MaintenanceScreen.on_resize)
+                with Horizontal(classes="row"):
+                    with Vertical():
+                        yield Label("Window id")
+                        yield Input(placeholder="window id, e.g. mw-0430", id="f-window_id")
+                        yield Static("", id="e-window_id", classes="field-error")
+                    with Vertical():
+                        yield Label("Markets (comma separated, or all)")
+                        yield Input(placeholder="markets: all, or BTC-USD-PERP, ...", id="f-markets")
+                        yield Static("", id="e-markets", classes="field-error")
                 with Horizontal(classes="row"):
                     with Vertical():
                         yield Label("Start (HH:MM UTC or +15m)")
-                        yield Input(placeholder="e.g. 04:30 or +15m", id="f-start")
+                        yield Input(placeholder="start: 04:30 or +15m", id="f-start")
                         yield Static("", id="e-start", classes="field-error")
                     with Vertical():
                         yield Label("Duration (minutes)")
-                        yield Input(placeholder="e.g. 15", id="f-duration")
+                        yield Input(placeholder="minutes, e.g. 15", id="f-duration")
                         yield Static("", id="e-duration", classes="field-error")
-                yield Label("Kind")
-                yield Select(KINDS, prompt="choose a kind", id="f-kind")
-                yield Static("", id="e-kind", classes="field-error")
-                yield Button("Schedule window [^s]", id="schedule", variant="primary")
+                with Horizontal(classes="row"):
+                    with Vertical():
+                        yield Label("Kind")
+                        yield Select(KINDS, prompt="choose a kind", id="f-kind")
+                        yield Static("", id="e-kind", classes="field-error")
+                    with Vertical(classes="mw-go"):
+                        yield Label(" ")
+                        yield Button("Schedule window [^s]", id="schedule", variant="primary")
             yield Static("", id="mw-current", classes="panel")
         yield DataTable(id="mw-table", cursor_type="row", zebra_stripes=True)
+
+    def on_resize(self, event) -> None:
+        """Short terminals (80x24): labels give way to the placeholders; narrow ones: the current window's
+        panel gives way to the form, so the windows table keeps rows."""
+        self.set_class(self.size.height < 34, "-compact")
+        self.set_class(self.size.width < 110, "-narrow")
 
     def on_mount(self) -> None:
         setup_columns(self.query_one("#mw-table", DataTable), WINDOW_COLUMNS)
