@@ -99,7 +99,7 @@ class Director:
                 if self.queue and self.scripted:
                     break
         if self.queue and self.scripted and not self.acting and not self.paused:
-            self.app.run_worker(self.perform_next(), group="demo-script", exclusive=True, exit_on_error=False)
+            self.app.run_worker(self.perform_next, group="demo-script", exclusive=True, exit_on_error=False)
         self._finish_if_done()
         self.app.show_caption()
 
