@@ -45,13 +45,6 @@ class Handover(Exception):
     """The operator took the desk (or the app is closing) in the middle of a scripted action."""
 
 
-class ActorGateway(Gateway):
-    """The same node, another person at the desk: the second approver of the maker-checker steps."""
-
-    def __init__(self, node, actor: Actor, **kw) -> None:
-        super().__init__(node, actor=actor, **kw)
-
-
 class Director:
     """Plays a :class:`ScenarioRun` inside a :class:`DemoApp`; performs its operator steps on screen."""
 
@@ -299,7 +292,7 @@ class Director:
         """The second person at the desk (risk-lead, approver) for the steps the runner sends as them
         (release, rollback, refund decisions and payments): the same journal live and headless."""
         own = self.app.gateway
-        self.app.gateway = ActorGateway(own.node, APPROVER, timeout=own.timeout)
+        self.app.gateway = own.as_actor(APPROVER)
         try:
             yield self.app.gateway
         finally:
@@ -465,7 +458,7 @@ class Director:
         await self._go("refunds")
         app = self.app
         own = app.gateway
-        app.gateway = ActorGateway(own.node, APPROVER, timeout=own.timeout)
+        app.gateway = own.as_actor(APPROVER)
         try:
             app.refresh_now()
             await self._hold(0.5)
@@ -511,7 +504,7 @@ class Director:
         await self._go("refunds")
         app = self.app
         own = app.gateway
-        gw = ActorGateway(own.node, APPROVER, timeout=own.timeout)
+        gw = own.as_actor(APPROVER)
         approved = [r["refund_id"] for r in gw.refunds() if r["status"] == "approved"]
 
         def pay() -> Outcome:

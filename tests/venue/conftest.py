@@ -8,36 +8,24 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
+from tests import kit
 from tests.store.conftest import store_url  # noqa: F401  (fixture: SQLite and PostgreSQL)
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def wait_until(cond, timeout: float = 20.0, every: float = 0.02, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(every)
+def wait_until(cond, timeout: float = 20.0, what: str = "condition"):
+    """The test kit's wait, with the longer default a venue in another process needs."""
+    return kit.wait_until(cond, timeout, what=what, interval=0.02)
 
 
 async def await_until(pilot, cond, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await pilot.pause(0.05)
+    """The test kit's wait inside a pilot, with the venue tests' longer default."""
+    return await kit.wait_until_async(cond, timeout, what=what, pilot=pilot, interval=0.05)
 
 
 class Running:
