@@ -66,6 +66,8 @@ from types import SimpleNamespace
 
 import orjson
 
+from engine.errors import PerpdeskError
+
 from ..core import guards
 from ..core.commands import NotACommand, command_type
 from ..core.engine import Engine
@@ -97,13 +99,11 @@ Row = tuple[dict, "str | None"]
 Resolver = Callable[[str], object]
 
 
-class CounterfactualError(Exception):
+class CounterfactualError(PerpdeskError):
     """The inputs do not describe a window that can be replayed faithfully."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
 
 
 def outcome(events: list[dict]) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from engine.errors import PerpdeskError
+
 
 class ErrorCode(StrEnum):
     """Codes of the API's own refusals (a refused command keeps the engine's or node's code)."""
@@ -43,14 +45,12 @@ def status_of(code: str) -> int:
     return HTTP_STATUS.get(code, 409)
 
 
-class GatewayError(Exception):
+class GatewayError(PerpdeskError):
     """A read (or the transport) failed: ``code`` (an :class:`ErrorCode` value or the node's own) and a
     message to show."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
 
 
 __all__ = ["ErrorCode", "GatewayError", "HTTP_STATUS", "status_of"]

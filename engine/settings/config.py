@@ -38,6 +38,8 @@ from pydantic import (
     model_validator,
 )
 
+from engine.errors import PerpdeskError
+
 from . import paths
 from .logsetup import RedactingFilter, protect_logs, redact  # noqa: F401  (moved to logsetup; re-exported)
 
@@ -59,8 +61,10 @@ PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-class ConfigError(Exception):
+class ConfigError(PerpdeskError):
     """A configuration that cannot be used; ``str(e)`` names the file, the key and the problem."""
+
+    code = "bad_config"
 
 
 class _Strict(BaseModel):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import orjson
 
+from engine.errors import PerpdeskError
+
 from ..core.engine import Engine
 from ..core.runtime import tune_gc
 from ..core.snapshot import SnapshotError
@@ -20,7 +22,11 @@ from ..core.wire import LineError, apply_lines, render_state
 from .progress import Progress
 
 
-class ReplayError(Exception):
+class ReplayError(PerpdeskError):
+    """A journal line that cannot be replayed; the message starts with its line number."""
+
+    code = "bad_journal_line"
+
     def __init__(self, line_no: int, message: str) -> None:
         super().__init__(f"line {line_no}: {message}")
         self.line_no = line_no

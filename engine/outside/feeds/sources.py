@@ -25,6 +25,8 @@ from typing import Any
 
 import httpx
 
+from engine.errors import PerpdeskError
+
 from ...core.fixedpoint import PRICE_DECIMALS
 from ...settings.logsetup import redact
 from ..httpretry import retry_after_seconds
@@ -35,13 +37,11 @@ MAX_RETRY_WAIT_S = 5.0  # a Retry-After up to this is waited out within the poll
 MAX_COOLDOWN_S = 600.0  # a longer one skips the source until then (at most this long)
 
 
-class SourceError(Exception):
+class SourceError(PerpdeskError):
     """A source that did not give a usable price; ``code`` is stable, ``message`` says why."""
 
     def __init__(self, code: str, message: str, *, retry: bool = False, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
         self.retry = retry
         self.retry_after = retry_after
 
