@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -104,7 +105,9 @@ class ConfirmDialog(ModalScreen[object]):
             yield Checkbox(f.label, bool(f.value), id=f.id)
         else:
             initial = self.reason if f.kind == "reason" else str(f.value or "")
-            yield Input(initial, placeholder=f.placeholder, id=f.id)
+            # (no select-all on focus: a letter typed while a button has the focus is put into the field,
+            # and the focus arriving after it must not select it for the next letter to replace)
+            yield Input(initial, placeholder=f.placeholder, id=f.id, select_on_focus=False)
         if f.error_id:
             yield Static("", id=f.error_id, classes="field-error")
 
@@ -235,6 +238,23 @@ class ConfirmDialog(ModalScreen[object]):
     def enter_moves_on(self) -> bool:
         """Enter in a field that is not the last moves to the next one (else it checks the dialog)."""
         return True
+
+    def on_key(self, event: events.Key) -> None:
+        """Typing while a button has the focus (Cancel, as the dialog opens) goes into the first field
+        still to fill, usually the reason: an operator who starts typing the reason at once does not
+        lose it. Enter and Space still press the focused button; nothing here can confirm."""
+        char = event.character
+        if not event.is_printable or not char or char == " " or not isinstance(self.focused, Button):
+            return
+        todo = [f for f, _ in self.problems() if f.kind in ("input", "reason", "word")]
+        target = todo[0] if todo else next((f for f in self.fields if f.kind == "reason"), None)
+        if target is None:
+            return
+        field = self.query_one(f"#{target.id}", Input)
+        field.focus()
+        field.insert_text_at_cursor(char)
+        event.stop()
+        event.prevent_default()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

@@ -21,6 +21,9 @@ class ReleaseModal(KeptBackdrop, ConfirmDialog):
                          reason_placeholder="why you release it", error_id="release-error", confirm_id="release",
                          confirm_variant="warning", id="release-modal")
         self.data = failures
+        #: the checks as last composed (None: "running"); a result that arrives between compose and
+        #: mount is shown on mount (``is_mounted`` is still False then, so ``load`` cannot rebuild)
+        self.shown: list[dict] | None = None
 
     @property
     def failures(self) -> list[dict]:
@@ -29,6 +32,10 @@ class ReleaseModal(KeptBackdrop, ConfirmDialog):
     def load(self, failures: list[dict]) -> None:
         self.data = failures
         if self.is_mounted:
+            self.call_later(self._rebuild)
+
+    def on_mount(self) -> None:
+        if self.data is not self.shown:
             self.call_later(self._rebuild)
 
     async def _rebuild(self) -> None:
@@ -41,6 +48,7 @@ class ReleaseModal(KeptBackdrop, ConfirmDialog):
         return "warning" if not self.failures else "danger"
 
     def compose_body(self) -> ComposeResult:
+        self.shown = self.data
         yield Static("Release goes through the validation gate. Markets reopen in post_only, "
                      "never straight to open; access and liquidations resume.", classes="explain")
         if self.data is None:

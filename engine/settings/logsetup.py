@@ -160,6 +160,11 @@ def log_path(process: str) -> Path:
     return log_dir() / f"{process}.log"
 
 
+#: libraries that log every request at INFO: an attached console polls the venue four times a second
+#: (five reads each), which filled console.log with ~1.7 million httpx lines a day; their warnings still show
+CHATTY = ("httpx", "httpcore")
+
+
 def _ours(h: logging.Handler) -> bool:
     return bool(getattr(h, "_perpdesk", False))
 
@@ -202,6 +207,8 @@ def setup(process: str, *, tui: bool, secrets: Iterable[str] = (), level: int = 
         root.addHandler(h)
     if root.level == logging.NOTSET or root.level > level:
         root.setLevel(level)
+    for chatty in CHATTY:
+        logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
     logging.getLogger("perpdesk").info("%s started (pid %d), logging to %s", process, os.getpid(), path)
     return path
 

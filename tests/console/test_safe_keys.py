@@ -43,9 +43,14 @@ async def test_brake_dialog_ignores_y_and_requires_a_typed_reason(desk_app):
         modal = app.screen
         assert isinstance(modal, BrakeModal)
         assert modal.query_one("#brake-reason", Input).value == ""  # nothing canned
-        await pilot.press("y", "n")  # single letters do nothing here (Cancel is focused)
+        await pilot.press("y", "n")  # single letters never act: with Cancel focused they go into the reason
         await pilot.pause()
         assert app.screen is modal and not app.gateway.status()["brake_engaged"]
+        reason = modal.query_one("#brake-reason", Input)
+        assert reason.value == "yn" and modal.focused is reason
+        reason.value = ""
+        modal.query_one("#cancel", Button).focus()
+        await pilot.pause()
         trip = modal.query_one("#trip", Button)
         assert trip.disabled
         modal.action_confirm()  # even called directly: no reason, no brake
@@ -68,12 +73,13 @@ async def test_release_requires_a_typed_reason_and_ignores_y(desk_app):
         await pilot.press(*TRIP, "ctrl+r")
         modal = app.screen
         assert isinstance(modal, ReleaseModal)
-        await pilot.press("y")
+        assert modal.query_one("#release-reason", Input).value == ""  # nothing canned
+        assert modal.query_one("#release", Button).disabled
+        await pilot.press("y")  # a single letter never acts: it goes into the reason
         await pilot.pause()
         assert app.screen is modal and app.gateway.status()["brake_engaged"]
-        assert modal.query_one("#release-reason", Input).value == ""
-        assert modal.query_one("#release", Button).disabled
-        await pilot.press("shift+tab", *"feed fixed, checks pass", "enter", "enter")
+        assert modal.query_one("#release-reason", Input).value == "y"
+        await pilot.press("backspace", *"feed fixed, checks pass", "enter", "enter")
         await pilot.pause()
         assert not app.gateway.status()["brake_engaged"]
         assert any(a["reason"] == "feed fixed, checks pass" for a in app.gateway.audit(50, "release_brake"))
@@ -154,3 +160,48 @@ async def test_rollback_of_a_live_venue_needs_the_override_and_recomputes_a_stal
         assert screen.preview_seq is not None
         fresh = shown + moved
         assert any(f"Rolled back to {sid}; {fresh:,} commands" in m for m in messages(app)), messages(app)
+
+
+async def test_typing_as_a_dialog_opens_goes_into_the_reason_and_confirms_only_on_enter_twice(desk_app):
+    """At 3 a.m. an operator opens the brake and starts typing why: with Cancel focused the letters
+    used to go nowhere. They go into the reason; Enter then moves to Trip, and only a second Enter trips."""
+    app = desk_app()
+    async with app.run_test(size=DESK) as pilot:
+        await pilot.press("ctrl+b")
+        modal = app.screen
+        assert isinstance(modal, BrakeModal) and modal.focused is modal.query_one("#cancel", Button)
+        await pilot.press(*"oracle zeroed", "enter")
+        await pilot.pause()
+        assert modal.query_one("#brake-reason", Input).value == "oracle zeroed"
+        assert app.screen is modal and not app.gateway.status()["brake_engaged"]
+        assert modal.focused is modal.query_one("#trip", Button)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.gateway.status()["brake_engaged"]
+        assert any(a["reason"] == "oracle zeroed" for a in app.gateway.audit(50, "emergency_brake"))
+
+
+async def test_release_checks_arriving_between_compose_and_mount_are_shown(desk_app):
+    """Live, the checks are read in a worker; a fast answer could land after the dialog composed
+    "running the validation checks…" but before it was mounted, and the dialog then said "running"
+    forever with Release disabled (seen in a sandbox console, twice in two tries)."""
+
+    class Racy(ReleaseModal):
+        answered = False
+
+        def compose_body(self):
+            yield from super().compose_body()
+            if not self.answered:  # the worker's answer, in the window (once)
+                self.answered = True
+                self.load([])
+
+    app = desk_app()
+    async with app.run_test(size=DESK) as pilot:
+        await pilot.press(*TRIP)
+        modal = Racy(None)
+        app.push_screen(modal)
+        await pilot.pause()
+        await pilot.pause()
+        assert "every validation check passes" in text_of(modal.query_one("#checks"))
+        await pilot.press(*"all clear", "enter")
+        assert not modal.query_one("#release", Button).disabled

@@ -107,3 +107,21 @@ def test_a_tui_process_has_no_stream_handler_and_a_tool_logs_warnings_to_stderr(
     tool = subprocess.run([sys.executable, "-c", code, "verify"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert "careful" in tool.stderr
     assert "careful" in (Path(os.environ["PERPDESK_HOME"]) / "state" / "logs" / "verify.log").read_text()
+
+
+def test_the_http_client_logs_only_its_warnings():
+    """An attached console polls its venue several times a second; httpx logs each request at INFO,
+    which put ~20 lines a second into console.log. After set-up only its warnings are kept."""
+    code = textwrap.dedent('''
+        import logging, sys
+        from engine.settings.logsetup import setup
+        setup("console", tui=True)
+        logging.getLogger("httpx").info("HTTP Request: GET http://venue/v1/overview 200")
+        logging.getLogger("httpx").warning("connection reset")
+        logging.getLogger("perpdesk.x").info("kept")
+    ''')
+    env = {k: v for k, v in os.environ.items() if k != "PERPDESK_DB"}
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
+    text = (Path(os.environ["PERPDESK_HOME"]) / "state" / "logs" / "console.log").read_text()
+    assert "connection reset" in text and "kept" in text
+    assert "HTTP Request" not in text
