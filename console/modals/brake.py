@@ -31,6 +31,7 @@ class BrakeModal(KeptBackdrop, ConfirmDialog):
         styling a dialog on every press was most of the time to open it)."""
         self.data = None
         self.reason = ""
+        self.typing_into = None
         if self.is_mounted and self.query("#brake-preview"):  # (installed, not yet composed: compose shows it)
             self.query_one("#brake-reason", Input).value = ""
             self.query_one("#brake-error", Static).update("")

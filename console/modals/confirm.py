@@ -71,6 +71,8 @@ class ConfirmDialog(ModalScreen[object]):
         self.keys = keys
         #: the reason as last typed (kept after the dialog closes: the caller reads it)
         self.reason = ""
+        #: the field a burst of typing that began on a button is going into (see :meth:`on_key`)
+        self.typing_into: Input | None = None
 
     # ---- composition ----------------------------------------------------------------
     def dialog_classes(self) -> str | None:
@@ -240,19 +242,27 @@ class ConfirmDialog(ModalScreen[object]):
         return True
 
     def on_key(self, event: events.Key) -> None:
-        """Typing while a button has the focus (Cancel, as the dialog opens) goes into the first field
-        still to fill, usually the reason: an operator who starts typing the reason at once does not
-        lose it. Enter and Space still press the focused button; nothing here can confirm."""
+        """A letter typed while a button has the focus (Cancel, as the dialog opens) goes into the first
+        field still to fill, usually the reason, and so do the keys typed right behind it (a terminal
+        delivers a fast typist's burst before the focus has moved: they reach the dialog unhandled, as
+        an Input would have kept them). A space on its own stays the focused control's key; Enter still
+        presses the focused button; nothing here can confirm."""
         char = event.character
-        if not event.is_printable or not char or char == " " or not isinstance(self.focused, Button):
+        if not event.is_printable or not char:
+            self.typing_into = None
             return
-        todo = [f for f, _ in self.problems() if f.kind in ("input", "reason", "word")]
-        target = todo[0] if todo else next((f for f in self.fields if f.kind == "reason"), None)
+        if char == " " and self.typing_into is None:
+            return
+        target = self.typing_into
         if target is None:
-            return
-        field = self.query_one(f"#{target.id}", Input)
-        field.focus()
-        field.insert_text_at_cursor(char)
+            todo = [f for f, _ in self.problems() if f.kind in ("input", "reason", "word")]
+            f = todo[0] if todo else next((f for f in self.fields if f.kind == "reason"), None)
+            if f is None:
+                return
+            target = self.query_one(f"#{f.id}", Input)
+        self.typing_into = target
+        self.set_focus(target)
+        target.insert_text_at_cursor(char)
         event.stop()
         event.prevent_default()
 

@@ -205,3 +205,22 @@ async def test_release_checks_arriving_between_compose_and_mount_are_shown(desk_
         assert "every validation check passes" in text_of(modal.query_one("#checks"))
         await pilot.press(*"all clear", "enter")
         assert not modal.query_one("#release", Button).disabled
+
+
+async def test_a_burst_of_typing_as_a_dialog_opens_keeps_every_character(desk_app):
+    """A terminal delivers a fast typist's keys in one burst: the keys queued behind the first must
+    follow it into the reason (spaces included), not go to the button that had the focus."""
+    from textual import events
+
+    app = desk_app()
+    async with app.run_test(size=DESK) as pilot:
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, BrakeModal)
+        for ch in "feed is down":
+            app.post_message(events.Key("space" if ch == " " else ch, ch))
+        await pilot.pause()
+        await pilot.pause()
+        assert app.screen is modal and not app.gateway.status()["brake_engaged"]
+        assert modal.query_one("#brake-reason", Input).value == "feed is down"
