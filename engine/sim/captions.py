@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import re
 
+from ..errors import PerpdeskError
+
 #: the counters a condition or a template may name (ScenarioRun.counters() computes them)
 NAMES: dict[str, str] = {
     "liquidations": "liquidation events so far (one per account and market cut)",
@@ -37,6 +39,7 @@ NAMES: dict[str, str] = {
     "refunds_paid": "refunds paid so far",
     "brake": "1 while the emergency brake is engaged, else 0",
     "rollbacks": "rollbacks done so far",
+    "markets_restricted": "markets not open right now (halted, post-only, cancel-only, reduce-only)",
     "safeguards": "1 when the guard rails are on, else 0",
 }
 #: per-entry counters: ``unintended.ID`` (a fault's id) and ``since.ID`` (any entry's id)
@@ -48,8 +51,10 @@ _OPS = ("==", "!=", "<=", ">=", "<", ">")
 _WORDS = ("and", "or", "not")
 
 
-class ConditionError(ValueError):
+class ConditionError(PerpdeskError, ValueError):
     """A condition or a template that cannot be used (the message says why)."""
+
+    code = "bad_condition"
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:

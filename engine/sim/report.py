@@ -65,6 +65,7 @@ class Reporting:
             "state_hash": state_hash(eng) if eng is not None else None,
             "journal_sha256": self.journal_digest(),
             "impact": self.impact(),
+            "skipped": {"count": len(self.skipped), "entries": [dict(x) for x in self.skipped]},
             "not_available": [],  # always empty: every step is available (kept so the report's format holds)
         }
         rep["expectations"] = self.check_expectations(rep)

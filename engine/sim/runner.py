@@ -77,7 +77,7 @@ class Line:
 
     ts: int
     text: str
-    kind: str = "event"  # action | fault | event | expect
+    kind: str = "event"  # action | fault | event | expect | skipped (an entry whose ``if`` did not hold)
     caption: str = ""
     entry_id: str | None = None
 
@@ -136,6 +136,9 @@ class ScenarioRun(OperatorActions, FaultActions, Reporting):
         self._pending: list[tuple[int, dict]] = []
         self._target: int | None = None  # the step under way when an operator entry interrupted it
         self._fired_at: dict[str, int] = {}  # timeline id -> liquidations counted when it fired
+        self._handed_over = False  # the entry just fired was handed to the operator driver
+        #: entries not taken because their ``if`` did not hold: {ts, action, id, if}
+        self.skipped: list[dict] = []
         #: timeline index -> the caption shown for it (after its condition; filled from the counters)
         self.captions: dict[int, str] = {}
         self._socialized_events = 0
@@ -358,6 +361,8 @@ class ScenarioRun(OperatorActions, FaultActions, Reporting):
             "refunds_paid": self.refunds["paid_count"],
             "brake": int(bool(self.node is not None and self.node.engine.brake_engaged)),
             "rollbacks": self.figures["rollbacks"],
+            "markets_restricted": (sum(1 for m in self.node.engine.markets.values() if m.mode != "open")
+                                   if self.node is not None else 0),
             "safeguards": int(self.safeguards),
         }
         unintended = 0
@@ -381,8 +386,7 @@ class ScenarioRun(OperatorActions, FaultActions, Reporting):
         idx = next((i for i, x in enumerate(self.sc.timeline) if x is e), None)
         return self.captions.get(idx, e.caption) if idx is not None else e.caption
 
-    def _caption(self, e) -> str:
-        c = self.counters()
+    def _caption(self, e, c: dict[str, int]) -> str:
         text = e.caption
         if e.caption_if is not None and not captions.holds(e.caption_if, c):
             text = e.caption_else
@@ -409,9 +413,10 @@ class ScenarioRun(OperatorActions, FaultActions, Reporting):
             self.clock.now = max(self.clock.now, ets)
             self._expire(self.clock.now)
             self._next_entry += 1
+            self._handed_over = False
             lines += self._fire(e)
             lines += self._drain()
-            if self.operator is not None and e.action in OPERATOR_ACTIONS:
+            if self._handed_over:
                 self._target = t
                 self.lines += lines
                 return lines
@@ -557,17 +562,26 @@ class ScenarioRun(OperatorActions, FaultActions, Reporting):
     # ---- the timeline's actions ------------------------------------------------------------
     def _fire(self, e) -> list[Line]:
         kind = "fault" if e.action in FAULT_ACTIONS else "action"
-        caption = self._caption(e)
+        c = self.counters()
+        name = e.action.replace("_", " ") + (f" [{e.id}]" if e.id else "")
+        if e.if_ is not None and not captions.holds(e.if_, c):
+            # the entry's condition does not hold: its action is not taken (nothing is sent, nobody is handed
+            # it); the line says so, with the condition, and shows the entry's caption_else
+            caption = captions.fill(e.caption_else, c)
+            self.captions[self._next_entry - 1] = caption
+            self.skipped.append({"ts": self.clock.now, "action": e.action, "id": e.id, "if": e.if_})
+            return [Line(self.clock.now, f"skipped {name}: `if {e.if_}` does not hold", "skipped", caption, e.id)]
+        caption = self._caption(e, c)
         self.captions[self._next_entry - 1] = caption
         if e.id:
             self._fired_at[e.id] = len(self.liquidations)
-        head = Line(self.clock.now, f"{'FAULT ' if kind == 'fault' else ''}{e.action.replace('_', ' ')}"
-                    + (f" [{e.id}]" if e.id else ""), kind, caption, e.id)
+        head = Line(self.clock.now, ("FAULT " if kind == "fault" else "") + name, kind, caption, e.id)
         if self.operator is not None and e.action in OPERATOR_ACTIONS:
             self.operator(self.clock.now, e)  # the driver performs it (through the console's screens)
+            self._handed_over = True
             return [head]
         try:
-            detail = getattr(self, f"_do_{e.action}")(e)
+            detail = HANDLERS[e.action](self, e)
         except NodeError as err:
             detail = [f"refused: {err.code}: {err.message}"]
         lines = [head]
