@@ -39,7 +39,6 @@ NAMES: dict[str, str] = {
     "refunds_paid": "refunds paid so far",
     "brake": "1 while the emergency brake is engaged, else 0",
     "rollbacks": "rollbacks done so far",
-    "markets_restricted": "markets not open right now (halted, post-only, cancel-only, reduce-only)",
     "safeguards": "1 when the guard rails are on, else 0",
 }
 #: per-entry counters: ``unintended.ID`` (a fault's id) and ``since.ID`` (any entry's id)

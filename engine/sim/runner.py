@@ -361,8 +361,6 @@ class ScenarioRun(OperatorActions, FaultActions, Reporting):
             "refunds_paid": self.refunds["paid_count"],
             "brake": int(bool(self.node is not None and self.node.engine.brake_engaged)),
             "rollbacks": self.figures["rollbacks"],
-            "markets_restricted": (sum(1 for m in self.node.engine.markets.values() if m.mode != "open")
-                                   if self.node is not None else 0),
             "safeguards": int(self.safeguards),
         }
         unintended = 0
