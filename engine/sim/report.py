@@ -22,7 +22,6 @@ UNINTENDED_DEFINITION = ("a liquidation is unintended when it happens inside a f
 class Reporting:
     """The report of a run, mixed into ScenarioRun (which provides the figures it reads)."""
 
-    # ---- the report ------------------------------------------------------------------------
     def report(self) -> dict:
         node = self.node
         eng = node.engine if node is not None else None

@@ -8,6 +8,13 @@ and its refund API) as the venue's services (``system``), the on-call operator (
 second approver (``risk-lead``) for the maker-checker steps. No wall clock: the node runs on the
 scenario's clock, so the same seed gives the same journal and the same report.
 
+The pieces: this module sets up the venue, keeps the clock, steps the simulator and drains the node's
+events into lines and figures; the timeline's operator actions are :mod:`engine.sim.actions`, its faults
+and market moves :mod:`engine.sim.faults` (``HANDLERS`` maps every action to its method), the report
+:mod:`engine.sim.report`, the expectations :mod:`engine.sim.checks`. A timeline entry's ``if`` (the
+caption grammar of :mod:`engine.sim.captions`) is evaluated when it comes due: when it does not hold, the
+action is not taken and the run records a ``skipped`` line (the report's ``skipped``).
+
 **Unintended liquidations.** A fault entry in the timeline declares its window: from its ``at`` to
 its ``until`` (a time or the id of a later entry). A liquidation is *unintended* when it happens
 (engine time) inside any fault's window; ``by_fault`` counts them per fault. Liquidations outside
