@@ -48,6 +48,7 @@ from .actions import (
     OperatorActions,
     markets_of,
 )
+from .dbfile import claim_db
 from .faults import FaultActions
 from .report import UNINTENDED_DEFINITION, Reporting, fmt_duration
 from .scenario import (
@@ -177,33 +178,6 @@ class ScenarioRun(OperatorActions, FaultActions, Reporting):
         self._rejected: list[str] = []
         self._build_windows()
 
-    def _claim_db(self, d: Path, stem: str) -> Path:
-        """A database file of this run's own: created exclusively (0600) under a held lock.
-
-        ``STEM.db`` is reused only when no other process holds its ``.lock`` (a finished run's
-        files are then replaced); otherwise ``STEM-2.db``, ``STEM-3.db``, ...: never a file
-        another running demo holds."""
-        import fcntl
-
-        for n in range(1, 1000):
-            path = d / (f"{stem}.db" if n == 1 else f"{stem}-{n}.db")
-            fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                continue  # another run holds it
-            for suffix in ("", "-wal", "-shm", "-journal", ".anchor"):
-                Path(str(path) + suffix).unlink(missing_ok=True)
-            try:
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            except FileExistsError:  # created between the unlink and here by something else: skip it
-                os.close(fd)
-                continue
-            self._db_lock = fd
-            return path
-        raise ScenarioError(stem, [(str(d), "", "no free demo database name (999 runs of this scenario at once?)")])
-
     # ---- setup -------------------------------------------------------------------------
     def _build_windows(self) -> None:
         sc = self.sc
@@ -237,7 +211,8 @@ class ScenarioRun(OperatorActions, FaultActions, Reporting):
             base = self.home or os.environ.get("PERPDESK_HOME")
             d = Path(base) / "scenarios" if base else Path(tempfile.mkdtemp(prefix="perpdesk-scenario-"))
             d.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self.db = str(self._claim_db(d, f"{sc.scenario.name}-{self.seed}-{'on' if self.safeguards else 'off'}"))
+            path, self._db_lock = claim_db(d, f"{sc.scenario.name}-{self.seed}-{'on' if self.safeguards else 'off'}")
+            self.db = str(path)
             self.node = Node.open(self.db, clock=self.clock, actor=ONCALL)
         else:
             self.node = Node(clock=self.clock, actor=ONCALL)
