@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import re
 
+from ..errors import PerpdeskError
+
 #: the counters a condition or a template may name (ScenarioRun.counters() computes them)
 NAMES: dict[str, str] = {
     "liquidations": "liquidation events so far (one per account and market cut)",
@@ -48,8 +50,10 @@ _OPS = ("==", "!=", "<=", ">=", "<", ">")
 _WORDS = ("and", "or", "not")
 
 
-class ConditionError(ValueError):
+class ConditionError(PerpdeskError, ValueError):
     """A condition or a template that cannot be used (the message says why)."""
+
+    code = "bad_condition"
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:

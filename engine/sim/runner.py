@@ -8,6 +8,13 @@ and its refund API) as the venue's services (``system``), the on-call operator (
 second approver (``risk-lead``) for the maker-checker steps. No wall clock: the node runs on the
 scenario's clock, so the same seed gives the same journal and the same report.
 
+The pieces: this module sets up the venue, keeps the clock, steps the simulator and drains the node's
+events into lines and figures; the timeline's operator actions are :mod:`engine.sim.actions`, its faults
+and market moves :mod:`engine.sim.faults` (``HANDLERS`` maps every action to its method), the report
+:mod:`engine.sim.report`, the expectations :mod:`engine.sim.checks`. A timeline entry's ``if`` (the
+caption grammar of :mod:`engine.sim.captions`) is evaluated when it comes due: when it does not hold, the
+action is not taken and the run records a ``skipped`` line (the report's ``skipped``).
+
 **Unintended liquidations.** A fault entry in the timeline declares its window: from its ``at`` to
 its ``until`` (a time or the id of a later entry). A liquidation is *unintended* when it happens
 (engine time) inside any fault's window; ``by_fault`` counts them per fault. Liquidations outside
@@ -17,7 +24,6 @@ the venue's inputs were bad, not a counterfactual replay: honest, simple, and ch
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from collections import Counter
@@ -26,58 +32,39 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
-
 from ..api import vocabulary
-from ..core.checks import run_checks
-from ..core.fixedpoint import fmt_amount, fmt_price, fmt_size, parse_decimal
+from ..core.fixedpoint import parse_decimal
 from ..core.markets import DEFAULT_MARKETS
-from ..core.snapshot import state_hash
 from ..node.node import Node, NodeError
 from ..node.roles import SYSTEM, Actor
 from . import captions
+from .actions import (
+    APPROVER,
+    COMMAND_ACTIONS,
+    NODE_ACTIONS,
+    NOT_IN_TIMELINE,
+    ONCALL,
+    OPERATOR_ACTIONS,
+    OperatorActions,
+    markets_of,
+)
+from .dbfile import claim_db
+from .faults import FaultActions
+from .report import UNINTENDED_DEFINITION, Reporting, fmt_duration
 from .scenario import (
+    ACTIONS,
     FAULT_ACTIONS,
     MAX_PRICE_PATH_BYTES,
-    Expect,
     Scenario,
     ScenarioError,
     load_scenario,
-    parse_duration,
     read_limited,
 )
 from .simulator import Participants, PricePathError, Simulator, load_price_path
 
-ONCALL = Actor("oncall", "admin")
-APPROVER = Actor("risk-lead", "approver")
+#: console/demo/desk.py imports the helper by this name
+_markets_of = markets_of
 
-UNINTENDED_DEFINITION = ("a liquidation is unintended when it happens inside a fault's window as the scenario "
-                         "file declares it (from the fault's `at` to its `until`)")
-
-#: timeline actions a person performs at the desk: with ``ScenarioRun(operator=fn)`` the runner hands them to
-#: ``fn(ts, entry)`` (the console's demo drives its screens) instead of performing them itself
-OPERATOR_ACTIONS = ("emergency_brake", "release_brake", "rollback", "set_market_mode", "take_snapshot",
-                    "compute_refunds", "approve_refunds", "pay_refunds")
-#: every operator command (engine/core/commands.py OPERATOR_COMMANDS) -> the timeline action that sends it
-COMMAND_ACTIONS = {
-    "set_market_mode": "set_market_mode", "set_platform_access": "set_platform_access",
-    "emergency_brake": "emergency_brake", "release_brake": "release_brake",
-    "pause_liquidations": "pause_liquidations", "resume_liquidations": "resume_liquidations",
-    "pause_triggers": "pause_triggers", "resume_triggers": "resume_triggers", "take_snapshot": "take_snapshot",
-    "rollback": "rollback", "schedule_maintenance": "schedule_maintenance", "credit": "pay_refunds",
-    "fund_insurance": "fund_insurance", "set_safeguards": "set_safeguards", "set_market_params": "set_market_params",
-    "accept_oracle_price": "accept_oracle_price", "cancel_maintenance": "cancel_maintenance",
-    "reschedule_maintenance": "reschedule_maintenance", "extend_maintenance": "extend_maintenance",
-    "set_withdrawals": "set_withdrawals", "set_account_mode": "set_account_mode",
-    "cancel_account_orders": "cancel_account_orders",
-}
-#: operator commands no timeline entry sends, and why
-NOT_IN_TIMELINE = {"create_market": "the venue's markets are the file's [[sim.markets]] (created at setup)"}
-#: the node's public actions (Node methods beyond submitting commands) -> the timeline action that uses them
-NODE_ACTIONS = {
-    "compute_refunds": "compute_refunds", "reference_refunds": "compute_refunds", "propose_refunds": "compute_refunds",
-    "decide_refund": "approve_refunds", "pay_refund": "pay_refunds", "recover": "recover",
-}
 #: guard-rail events counted in the report (the vocabulary's ``safeguard`` types)
 SAFEGUARD_EVENTS = vocabulary.SAFEGUARD_TYPES
 
@@ -98,7 +85,7 @@ class Line:
 
     ts: int
     text: str
-    kind: str = "event"  # action | fault | event | expect
+    kind: str = "event"  # action | fault | event | expect | skipped (an entry whose ``if`` did not hold)
     caption: str = ""
     entry_id: str | None = None
 
@@ -109,10 +96,6 @@ class Line:
             s += f"\n          {self.caption}"
         return s
 
-
-def _markets_of(sc: Scenario, v) -> list[str]:
-    names = [m.market for m in sc.sim.markets]
-    return names if v == "all" else list(v)
 
 
 def _override(sc: Scenario, field: str, value) -> int:
@@ -133,8 +116,9 @@ def _override(sc: Scenario, field: str, value) -> int:
 _SETUP_PIECE = 5_000  # setup commands per piece when the setup reports its progress
 
 
-class ScenarioRun:
-    """One run of a scenario on a fresh venue."""
+class ScenarioRun(OperatorActions, FaultActions, Reporting):
+    """One run of a scenario on a fresh venue (its timeline actions in engine/sim/actions.py and faults.py,
+    its report in report.py)."""
 
     def __init__(self, scenario: Scenario | str, *, seed: int | None = None, safeguards: bool | None = None,
                  accounts: int | None = None, home: str | None = None, operator=None) -> None:
@@ -160,6 +144,9 @@ class ScenarioRun:
         self._pending: list[tuple[int, dict]] = []
         self._target: int | None = None  # the step under way when an operator entry interrupted it
         self._fired_at: dict[str, int] = {}  # timeline id -> liquidations counted when it fired
+        self._handed_over = False  # the entry just fired was handed to the operator driver
+        #: entries not taken because their ``if`` did not hold: {ts, action, id, if}
+        self.skipped: list[dict] = []
         #: timeline index -> the caption shown for it (after its condition; filled from the counters)
         self.captions: dict[int, str] = {}
         self._socialized_events = 0
@@ -190,33 +177,6 @@ class ScenarioRun:
         self._approved: list[str] = []
         self._rejected: list[str] = []
         self._build_windows()
-
-    def _claim_db(self, d: Path, stem: str) -> Path:
-        """A database file of this run's own: created exclusively (0600) under a held lock.
-
-        ``STEM.db`` is reused only when no other process holds its ``.lock`` (a finished run's
-        files are then replaced); otherwise ``STEM-2.db``, ``STEM-3.db``, ...: never a file
-        another running demo holds."""
-        import fcntl
-
-        for n in range(1, 1000):
-            path = d / (f"{stem}.db" if n == 1 else f"{stem}-{n}.db")
-            fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                continue  # another run holds it
-            for suffix in ("", "-wal", "-shm", "-journal", ".anchor"):
-                Path(str(path) + suffix).unlink(missing_ok=True)
-            try:
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            except FileExistsError:  # created between the unlink and here by something else: skip it
-                os.close(fd)
-                continue
-            self._db_lock = fd
-            return path
-        raise ScenarioError(stem, [(str(d), "", "no free demo database name (999 runs of this scenario at once?)")])
 
     # ---- setup -------------------------------------------------------------------------
     def _build_windows(self) -> None:
@@ -251,7 +211,8 @@ class ScenarioRun:
             base = self.home or os.environ.get("PERPDESK_HOME")
             d = Path(base) / "scenarios" if base else Path(tempfile.mkdtemp(prefix="perpdesk-scenario-"))
             d.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self.db = str(self._claim_db(d, f"{sc.scenario.name}-{self.seed}-{'on' if self.safeguards else 'off'}"))
+            path, self._db_lock = claim_db(d, f"{sc.scenario.name}-{self.seed}-{'on' if self.safeguards else 'off'}")
+            self.db = str(path)
             self.node = Node.open(self.db, clock=self.clock, actor=ONCALL)
         else:
             self.node = Node(clock=self.clock, actor=ONCALL)
@@ -405,8 +366,7 @@ class ScenarioRun:
         idx = next((i for i, x in enumerate(self.sc.timeline) if x is e), None)
         return self.captions.get(idx, e.caption) if idx is not None else e.caption
 
-    def _caption(self, e) -> str:
-        c = self.counters()
+    def _caption(self, e, c: dict[str, int]) -> str:
         text = e.caption
         if e.caption_if is not None and not captions.holds(e.caption_if, c):
             text = e.caption_else
@@ -433,9 +393,10 @@ class ScenarioRun:
             self.clock.now = max(self.clock.now, ets)
             self._expire(self.clock.now)
             self._next_entry += 1
+            self._handed_over = False
             lines += self._fire(e)
             lines += self._drain()
-            if self.operator is not None and e.action in OPERATOR_ACTIONS:
+            if self._handed_over:
                 self._target = t
                 self.lines += lines
                 return lines
@@ -581,432 +542,32 @@ class ScenarioRun:
     # ---- the timeline's actions ------------------------------------------------------------
     def _fire(self, e) -> list[Line]:
         kind = "fault" if e.action in FAULT_ACTIONS else "action"
-        caption = self._caption(e)
+        c = self.counters()
+        name = e.action.replace("_", " ") + (f" [{e.id}]" if e.id else "")
+        if e.if_ is not None and not captions.holds(e.if_, c):
+            # the entry's condition does not hold: its action is not taken (nothing is sent, nobody is handed
+            # it); the line says so, with the condition, and shows the entry's caption_else
+            caption = captions.fill(e.caption_else, c)
+            self.captions[self._next_entry - 1] = caption
+            self.skipped.append({"ts": self.clock.now, "action": e.action, "id": e.id, "if": e.if_})
+            return [Line(self.clock.now, f"skipped {name}: `if {e.if_}` does not hold", "skipped", caption, e.id)]
+        caption = self._caption(e, c)
         self.captions[self._next_entry - 1] = caption
         if e.id:
             self._fired_at[e.id] = len(self.liquidations)
-        head = Line(self.clock.now, f"{'FAULT ' if kind == 'fault' else ''}{e.action.replace('_', ' ')}"
-                    + (f" [{e.id}]" if e.id else ""), kind, caption, e.id)
+        head = Line(self.clock.now, ("FAULT " if kind == "fault" else "") + name, kind, caption, e.id)
         if self.operator is not None and e.action in OPERATOR_ACTIONS:
             self.operator(self.clock.now, e)  # the driver performs it (through the console's screens)
+            self._handed_over = True
             return [head]
         try:
-            detail = getattr(self, f"_do_{e.action}")(e)
+            detail = HANDLERS[e.action](self, e)
         except NodeError as err:
             detail = [f"refused: {err.code}: {err.message}"]
         lines = [head]
         for d in detail or []:
             lines.append(Line(self.clock.now, "  " + d, kind, "", e.id))
         return lines
-
-    def _result_text(self, res) -> str:
-        return "ok" if res.ok else f"refused: {res.code}: {res.message}"
-
-    def _do_note(self, e) -> list[str]:
-        return []
-
-    def _do_schedule_maintenance(self, e) -> list[str]:
-        res = self._op({"type": "schedule_maintenance", "window_id": e.window_id,
-                        "markets": _markets_of(self.sc, e.markets), "start_ts": self.start + self.sc.offset(e.start),
-                        "duration_ms": parse_duration(e.duration),
-                        "kind": e.kind}, tag=e.id)
-        return [] if res.ok else [self._result_text(res)]
-
-    def _do_emergency_brake(self, e) -> list[str]:
-        res = self._op({"type": "emergency_brake", "reason": e.reason}, tag=e.id)
-        return [] if res.ok else [self._result_text(res)]
-
-    def _do_release_brake(self, e) -> list[str]:
-        cmd = {"type": "release_brake", "reason": e.reason}
-        if e.override:
-            cmd["override"] = True
-        res = self._op(cmd, actor=APPROVER, tag=e.id)
-        return [] if res.ok else [self._result_text(res)]
-
-    def _do_set_market_mode(self, e) -> list[str]:
-        out = []
-        for m in _markets_of(self.sc, e.markets):
-            assert self.node is not None
-            if self.node.engine.markets[m].mode == e.mode:
-                continue
-            res = self._op({"type": "set_market_mode", "market": m, "mode": e.mode, "reason": e.reason}, tag=e.id)
-            if not res.ok:
-                out.append(f"{m}: {self._result_text(res)}")
-        return out
-
-    def _do_set_platform_access(self, e) -> list[str]:
-        res = self._op({"type": "set_platform_access", "enabled": e.enabled, "reason": e.reason}, tag=e.id)
-        return [] if res.ok else [self._result_text(res)]
-
-    def _do_pause_liquidations(self, e) -> list[str]:
-        res = self._op({"type": e.action, "market": e.market, "reason": e.reason}, tag=e.id)
-        return [] if res.ok else [self._result_text(res)]
-
-    _do_resume_liquidations = _do_pause_triggers = _do_resume_triggers = _do_pause_liquidations
-
-    def _do_take_snapshot(self, e) -> list[str]:
-        label = e.label or (e.id or "scenario")  # the command the console's snapshot action sends
-        res = self._op({"type": "take_snapshot", "label": label, "reason": label}, tag=e.id)
-        if res.ok and e.id:
-            self._snap_ids[e.id] = next(ev["snapshot_id"] for ev in res.events if ev["type"] == "snapshot_taken")
-        return [] if res.ok else [self._result_text(res)]
-
-    def record(self, entry, seqs: list[int] = (), snapshot_id: str | None = None) -> None:
-        """The driver performed ``entry`` itself (``operator=``): keep what later entries refer to."""
-        if entry.id:
-            self._seqs.setdefault(entry.id, []).extend(seqs)
-            if snapshot_id is not None:
-                self._snap_ids[entry.id] = snapshot_id
-
-    def bad_seqs(self, refs: list[str]) -> list[int]:
-        """The seqs the timeline entries ``refs`` sent (a refund computation's bad inputs)."""
-        return sorted({s for ref in refs for s in self._seqs.get(ref, [])})
-
-    def snapshot_ref(self, ref: str) -> str | None:
-        """The snapshot id a timeline entry's ``snapshot`` names (an entry id, ``maintenance``, ``label:X``)."""
-        return self._snapshot_ref(ref)
-
-    def _snapshot_ref(self, ref: str) -> str | None:
-        assert self.node is not None
-        snaps = self.node.snapshots()
-        if ref in self._snap_ids:
-            return self._snap_ids[ref]
-        if ref == "maintenance":
-            found = [s for s in snaps if s["trigger"] == "maintenance"]
-            return found[-1]["snapshot_id"] if found else None
-        if ref.startswith("label:"):
-            found = [s for s in snaps if s["label"] == ref[6:]]
-            return found[-1]["snapshot_id"] if found else None
-        return ref if any(s["snapshot_id"] == ref for s in snaps) else None
-
-    def _do_rollback(self, e) -> list[str]:
-        sid = self._snapshot_ref(e.snapshot)
-        if sid is None:
-            return [f"no snapshot matches {e.snapshot!r}"]
-        res = self._op({"type": "rollback", "snapshot_id": sid, "reason": e.reason}, actor=APPROVER, tag=e.id)
-        return [f"to {sid}"] if res.ok else [self._result_text(res)]
-
-    def _do_compute_refunds(self, e) -> list[str]:
-        node = self.node
-        assert node is not None
-        self.refunds["method"] = e.method
-        if e.method == "counterfactual":
-            sid = self._snapshot_ref(e.snapshot or "maintenance")
-            if sid is None:
-                return [f"no snapshot matches {e.snapshot!r}"]
-            bad = sorted({s for ref in e.bad for s in self._seqs.get(ref, [])})
-            report = node.compute_refunds(sid, node.engine.seq, bad)
-        else:
-            seqs = self._seqs.get(e.since or "", [])
-            from_seq = min(seqs) - 1 if seqs else 0
-            upto = self._seqs.get(e.upto or "", [])
-            to_seq = max(upto) if upto else node.engine.seq
-            ref_ts = self.start + self.sc.offset(e.reference) if e.reference is not None else self.clock.now
-            report = node.reference_refunds(from_seq, to_seq, ref_ts, e.market)
-        proposals = node.propose_refunds(report, e.reason, actor=ONCALL) if report.get("proposals") else []
-        self._proposals += [p["refund_id"] for p in proposals]
-        self.refunds["proposed_count"] += len(proposals)
-        self.refunds["proposed_total"] += sum(p["amount"] for p in proposals)
-        return [f"{len(proposals)} refunds proposed, {fmt_amount(sum(p['amount'] for p in proposals))} USDC "
-                f"({report.get('method', e.method)})"]
-
-    def _do_approve_refunds(self, e) -> list[str]:
-        node = self.node
-        assert node is not None
-        n = 0
-        refused: Counter = Counter()
-        for rid in self._proposals:
-            if rid in self._approved or rid in self._rejected:
-                continue
-            try:
-                rec = node.decide_refund(rid, True, e.reason, actor=APPROVER, fund=e.fund)
-            except NodeError as err:  # e.g. the insurance fund cannot cover it: say so, go on with the rest
-                refused[f"{err.code}: {err.message}" if err.code != "insufficient_fund" else err.code] += 1
-                continue
-            if rec["status"] == "approved":
-                self._approved.append(rid)
-                n += 1
-        self.refunds["approved_count"] += n
-        return [f"{n} refunds approved by {APPROVER.name}, paid from the {e.fund} fund"] + [
-            f"refused: {why} x{k}" for why, k in sorted(refused.items())]
-
-    def _do_reject_refunds(self, e) -> list[str]:
-        node = self.node
-        assert node is not None
-        n = 0
-        for rid in self._proposals:
-            if rid in self._approved or rid in self._rejected:
-                continue
-            rec = node.decide_refund(rid, False, e.reason, actor=APPROVER)
-            if rec["status"] == "rejected":
-                self._rejected.append(rid)
-                n += 1
-        return [f"{n} refunds rejected by {APPROVER.name}"]
-
-    def _simple(self, cmd: dict, e) -> list[str]:
-        res = self._op(cmd, tag=e.id)
-        return [] if res.ok else [self._result_text(res)]
-
-    def _do_set_withdrawals(self, e) -> list[str]:
-        return self._simple({"type": "set_withdrawals", "enabled": e.enabled, "reason": e.reason}, e)
-
-    def _do_set_account_mode(self, e) -> list[str]:
-        return self._simple({"type": "set_account_mode", "account": e.account, "mode": e.mode, "reason": e.reason}, e)
-
-    def _do_cancel_account_orders(self, e) -> list[str]:
-        cmd = {"type": "cancel_account_orders", "account": e.account, "reason": e.reason}
-        if e.market is not None:
-            cmd["market"] = e.market
-        return self._simple(cmd, e)
-
-    def _do_cancel_maintenance(self, e) -> list[str]:
-        return self._simple({"type": "cancel_maintenance", "window_id": e.window_id, "reason": e.reason}, e)
-
-    def _do_reschedule_maintenance(self, e) -> list[str]:
-        return self._simple({"type": "reschedule_maintenance", "window_id": e.window_id,
-                             "start_ts": self.start + self.sc.offset(e.start), "reason": e.reason}, e)
-
-    def _do_extend_maintenance(self, e) -> list[str]:
-        return self._simple({"type": "extend_maintenance", "window_id": e.window_id,
-                             "duration_ms": parse_duration(e.duration), "reason": e.reason}, e)
-
-    def _do_accept_oracle_price(self, e) -> list[str]:
-        return self._simple({"type": "accept_oracle_price", "market": e.market, "price": e.price,
-                             "reason": e.reason}, e)
-
-    def _do_set_market_params(self, e) -> list[str]:
-        return self._simple({"type": "set_market_params", "market": e.market, **e.params(), "reason": e.reason}, e)
-
-    def _do_set_safeguards(self, e) -> list[str]:
-        return self._simple({"type": "set_safeguards", "enabled": e.enabled, "reason": e.reason}, e)
-
-    def _do_fund_insurance(self, e) -> list[str]:
-        return self._simple({"type": "fund_insurance", "amount": e.amount, "reason": e.reason}, e)
-
-    def _do_pay_refunds(self, e) -> list[str]:
-        node = self.node
-        assert node is not None
-        out = []
-        paid = 0
-        for rid in list(self._approved):
-            res = node.pay_refund(rid, fund=e.fund, actor=APPROVER)
-            if res.ok:
-                paid += 1
-                self._approved.remove(rid)
-            else:
-                out.append(f"{rid}: {self._result_text(res)}")
-        return [f"{paid} refunds paid" + (f" from the {e.fund} fund" if e.fund else " (each from its approved fund)")
-                ] + out[:5]
-
-    def _do_participants(self, e) -> list[str]:
-        sim = self.sim
-        assert sim is not None
-        if e.makers is not None:
-            sim.makers_active = e.makers
-        if e.takers is not None:
-            sim.takers_active = e.takers
-        return []
-
-    def _do_price_move(self, e) -> list[str]:
-        sim = self.sim
-        assert sim is not None
-        for mk in sim.markets:
-            if mk.name in _markets_of(self.sc, e.markets):
-                mk.price = max(mk.tick, mk.price * (10_000 + e.bps) // 10_000 // mk.tick * mk.tick)
-        return []
-
-    def _fid(self, e) -> str:
-        return e.id or f"fault{self.sc.timeline.index(e)}"
-
-    def _do_corrupt_market_state(self, e) -> list[str]:
-        node = self.node
-        assert node is not None
-        cmds = []
-        for m in _markets_of(self.sc, e.markets):
-            mark = e.mark_price if e.mark_price is not None else fmt_price(node.engine.markets[m].mark_price)
-            cmds.append({"type": "load_market_state", "ts": self.clock.now, "market": m, "mark_price": mark,
-                         "funding_index": e.funding_index, "source": e.source})
-        res = self._system(cmds, tag=self._fid(e))
-        return [f"{c['market']}: {self._result_text(r)}" for c, r in zip(cmds, res, strict=True) if not r.ok]
-
-    def _do_stale_oracle(self, e) -> list[str]:
-        sim = self.sim
-        assert sim is not None
-        until = self.clock.now + self.sc.offset(e.duration)
-        lag = self.sc.offset(e.lag)
-        for m in _markets_of(self.sc, e.markets):
-            sim.oracle_override[m] = (e.offset_bps, lag)
-            self._oracle_tags[m] = self._fid(e)
-            self._expiries.append((until, "oracle", m, self._fid(e)))
-        return [f"oracles publish {e.offset_bps:+d} bps off, {lag // 1000}s old, until +{self.sc.offset(e.duration) // 1000}s"]
-
-    def _do_freeze_oracle(self, e) -> list[str]:
-        sim = self.sim
-        assert sim is not None
-        until = self.clock.now + self.sc.offset(e.duration)
-        for m in _markets_of(self.sc, e.markets):
-            sim.oracle_frozen.add(m)
-            self._expiries.append((until, "frozen", m, self._fid(e)))
-        return []
-
-    def _do_thin_book(self, e) -> list[str]:
-        sim, node = self.sim, self.node
-        assert sim is not None and node is not None
-        sim.makers_active = False
-        self._expiries.append((self.clock.now + self.sc.offset(e.duration), "makers", "", self._fid(e)))
-        acct = "thin-mm"
-        # the makers are not back: their quotes are pulled, the books are empty
-        cmds: list[dict] = [{"type": "cancel_all", "ts": self.clock.now, "account": f"mm{i}", "market": m}
-                            for m in _markets_of(self.sc, e.markets) for i in range(sim.makers)]
-        cmds.append({"type": "deposit", "ts": self.clock.now, "account": acct, "amount": "1000000"})
-        n_pull = len(cmds) - 1
-        for mk in sim.markets:
-            if mk.name not in _markets_of(self.sc, e.markets):
-                continue
-            ref = mk.published or mk.price
-            qty = fmt_size(mk.lot * e.size_lots)
-            for side, bps in (("buy", e.bid_bps), ("sell", e.ask_bps)):
-                px = ref * (10_000 + bps) // 10_000 // mk.tick * mk.tick
-                cmds.append({"type": "place_order", "ts": self.clock.now, "account": acct, "market": mk.name,
-                             "side": side, "size": qty, "price": fmt_price(px), "post_only": True})
-        res = self._system(cmds)[n_pull + 1:]
-        # the fault's bad commands are the far-off orders (a counterfactual replays them away)
-        self._seqs.setdefault(self._fid(e), []).extend(r.seq for r in res)
-        refused = Counter(r.code for r in res if not r.ok)
-        out = [f"makers pulled their quotes; {sum(1 for r in res if r.ok)} of {len(res)} far-off post-only "
-               "orders rest on the empty books"]
-        if refused:
-            out.append("refused: " + ", ".join(f"{c} x{n}" for c, n in sorted(refused.items())))
-        return out
-
-    def _do_node_crash(self, e) -> list[str]:
-        node = self.node
-        if node is None:
-            return ["the node is already down"]
-        if self.db is None:
-            return ["refused: this scenario's node is not durable (set [scenario] durable = true)"]
-        eng = node.engine
-        self._crash = {"acked_seq": eng.seq, "acked_hash": state_hash(eng), "ts": self.clock.now}
-        # commands in flight when the power goes: queued, never journaled, never acknowledged
-        sim = self.sim
-        assert sim is not None
-        inflight = [c for c in sim.step(self.clock.now) if c["type"] != "oracle_price"][:20]
-        for c in inflight:
-            node.submit(c, SYSTEM)
-        self._crash["unacknowledged"] = len(inflight)
-        self._abandoned.append(node)  # no close, no final snapshot: abandoned as a dead process would be
-        node.release_lease()  # a dead process's lock on the database goes with it (engine/store/lease.py)
-        self.node = None
-        return [f"node down at seq {eng.seq}; {len(inflight)} commands in flight were never acknowledged"]
-
-    def _do_recover(self, e) -> list[str]:
-        if self.node is not None:
-            return ["the node is up"]
-        if self.db is None or self._crash is None:
-            return ["not available: nothing to recover"]
-        node = Node.open(self.db, clock=self.clock, actor=ONCALL)
-        node.subscribe(self._on_events)
-        for fn in self._subscribers:
-            node.subscribe(fn)
-        self.node = node
-        eng = node.engine
-        c = self._crash
-        lost = eng.seq != c["acked_seq"] or state_hash(eng) != c["acked_hash"]
-        self.recovery = {"acked_seq": c["acked_seq"], "recovered_seq": eng.seq, "nothing_lost": not lost,
-                         "unacknowledged_dropped": c["unacknowledged"], "downtime_ms": self.clock.now - c["ts"],
-                         "snapshot_used": max((s["seq"] for s in node.snapshots() if s["seq"] <= eng.seq),
-                                              default=0)}
-        return [f"recovered from snapshot and journal: seq {eng.seq} (acknowledged {c['acked_seq']}), "
-                f"state hash {'identical' if not lost else 'DIFFERENT'}; "
-                f"down {fmt_duration(self.clock.now - c['ts'])}"]
-
-    # ---- the report ------------------------------------------------------------------------
-    def report(self) -> dict:
-        node = self.node
-        eng = node.engine if node is not None else None
-        failures = run_checks(eng) if eng is not None else []
-        by_fault: dict[str, int] = {fid: 0 for fid, _s, _u in self._windows}
-        unintended = 0
-        for ts, _ev in self.liquidations:
-            hit = False
-            for fid, s, u in self._windows:
-                if s <= ts <= u:
-                    by_fault[fid] += 1
-                    hit = True
-            unintended += hit
-        rf = dict(self.refunds)
-        rf["proposed_total"] = fmt_amount(rf["proposed_total"])
-        rf["paid_total"] = fmt_amount(rf["paid_total"])
-        rep = {
-            "scenario": self.sc.scenario.name,
-            "title": self.sc.scenario.title,
-            "seed": self.seed,
-            "accounts": self.accounts,
-            "safeguards": {"requested": self.safeguards, "available": True,
-                           "as_happened": self.sc.scenario.safeguards},
-            "as_happened": self.as_happened,
-            "start_ts": self.start,
-            "end_ts": self.clock.now,
-            "commands": eng.seq if eng is not None else None,
-            "liquidations": {"total": len(self.liquidations), "unintended": unintended, "by_fault": by_fault,
-                             "accounts": len({ev["account"] for _t, ev in self.liquidations}),
-                             "definition": UNINTENDED_DEFINITION},
-            "brake": self.brake,
-            "rollback": self.rollback,
-            "refunds": rf,
-            "recovery": self.recovery,
-            "maintenance": self.maintenance,
-            "safeguard_events": dict(sorted(self.safeguard_events.items())),
-            "invariants_ok": eng is not None and not failures,
-            "failed_checks": sorted({f.check for f in failures}),
-            "final_modes": {m: mk.mode for m, mk in eng.markets.items()} if eng is not None else {},
-            "state_hash": state_hash(eng) if eng is not None else None,
-            "journal_sha256": self.journal_digest(),
-            "impact": self.impact(),
-            "not_available": [],  # always empty: every step is available (kept so the report's format holds)
-        }
-        rep["expectations"] = self.check_expectations(rep)
-        return rep
-
-    def impact(self) -> dict:
-        """What the incident cost, the figures the demo compares side by side (money as USDC strings)."""
-        f = self.figures
-        return {
-            "liquidations": len(self.liquidations),
-            "accounts_liquidated": len({ev["account"] for _t, ev in self.liquidations}),
-            "liquidated_notional": fmt_amount(f["liquidated_notional"]),
-            "bad_debt": fmt_amount(f["bad_debt"]),
-            "deleverages": f["deleverages"],
-            "socialized_loss": fmt_amount(f["socialized_loss"]),
-            "refunds_proposed": self.refunds["proposed_count"],
-            "refunds_proposed_total": fmt_amount(self.refunds["proposed_total"]),
-            "refunds_paid": self.refunds["paid_count"],
-            "refunds_paid_total": fmt_amount(self.refunds["paid_total"]),
-            "downtime_ms": f["downtime_ms"],
-            "restricted_ms": f["restricted_ms"],
-            "rollbacks": f["rollbacks"],
-        }
-
-    def journal_digest(self) -> str | None:
-        """SHA-256 of the journal (every command as applied, in order): same seed, same digest."""
-        node = self.node
-        if node is None:
-            return None
-        h = hashlib.sha256()
-        if node.store is not None:
-            for rec in node.store.iter_journal(after_seq=0):
-                h.update(orjson.dumps({**rec.command, "seq": rec.seq}, option=orjson.OPT_SORT_KEYS) + b"\n")
-        else:
-            for c in node.journal:
-                h.update(orjson.dumps(c, option=orjson.OPT_SORT_KEYS) + b"\n")
-        return h.hexdigest()
-
-    def check_expectations(self, rep: dict) -> dict:
-        ex = self.sc.expect
-        mode = ex.safeguards_on if self.safeguards else ex.safeguards_off
-        checks = _check(ex.always, rep, "always")
-        checks += _check(mode, rep, "safeguards_on" if self.safeguards else "safeguards_off")
-        return {"ok": all(c["ok"] for c in checks), "checks": checks}
 
     def close(self) -> None:
         if self.node is not None:
@@ -1020,41 +581,6 @@ class ScenarioRun:
             self._db_lock = None
 
 
-def _check(ex: Expect, rep: dict, prefix: str) -> list[dict]:
-    out = []
-
-    def add(name, expected, actual, ok) -> None:
-        out.append({"name": f"{prefix}.{name}", "expected": expected, "actual": actual, "ok": ok})
-
-    liq = rep["liquidations"]
-    for name, actual in (("liquidations", liq["total"]), ("unintended", liq["unintended"]),
-                         ("refunds_paid", rep["refunds"]["paid_count"])):
-        lo, hi = getattr(ex, f"{name}_min"), getattr(ex, f"{name}_max")
-        if lo is not None:
-            add(f"{name}_min", f">= {lo}", actual, actual >= lo)
-        if hi is not None:
-            add(f"{name}_max", f"<= {hi}", actual, actual <= hi)
-    for fid, b in ex.unintended_by_fault.items():
-        actual = liq["by_fault"].get(fid, 0)
-        if "min" in b:
-            add(f"unintended_by_fault.{fid}.min", f">= {b['min']}", actual, actual >= b["min"])
-        if "max" in b:
-            add(f"unintended_by_fault.{fid}.max", f"<= {b['max']}", actual, actual <= b["max"])
-    for name, actual in (("invariants_ok", rep["invariants_ok"]), ("brake", rep["brake"] is not None),
-                         ("rollback", rep["rollback"] is not None),
-                         ("nothing_lost", bool(rep["recovery"] and rep["recovery"]["nothing_lost"]))):
-        want = getattr(ex, name)
-        if want is not None:
-            add(name, want, actual, actual == want)
-    if ex.safeguard_events_min is not None:
-        n = sum(rep["safeguard_events"].values())
-        add("safeguard_events_min", f">= {ex.safeguard_events_min}", n, n >= ex.safeguard_events_min)
-    for m, mode in ex.final_modes.items():
-        actual = rep["final_modes"].get(m)
-        add(f"final_modes.{m}", mode, actual, actual == mode)
-    return out
-
-
 def _int(v, decimals: int) -> int:
     """An event's amount: an int of micro units (the engine's events), or a decimal string (node events)."""
     if type(v) is int:
@@ -1064,11 +590,10 @@ def _int(v, decimals: int) -> int:
     return 0
 
 
-def fmt_duration(ms: int) -> str:
-    s = ms // 1000
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+#: every timeline action -> the ScenarioRun method that performs it (a file's action with no handler fails here,
+#: at import)
+HANDLERS: dict[str, Callable[[ScenarioRun, object], list[str]]] = {
+    a: getattr(ScenarioRun, f"_do_{a}") for a in sorted(ACTIONS)}
 
-
-__all__ = ["OPERATOR_ACTIONS", "Line", "ScenarioRun", "UNINTENDED_DEFINITION"]
+__all__ = ["APPROVER", "COMMAND_ACTIONS", "HANDLERS", "NODE_ACTIONS", "NOT_IN_TIMELINE", "ONCALL", "OPERATOR_ACTIONS",
+           "SAFEGUARD_EVENTS", "Line", "ScenarioClock", "ScenarioRun", "UNINTENDED_DEFINITION", "fmt_duration"]

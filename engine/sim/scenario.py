@@ -33,13 +33,16 @@ from pydantic import (
 
 from ..core.fixedpoint import DecimalError, parse_decimal
 from ..core.markets import DEFAULT_MARKETS
+from ..errors import PerpdeskError
 from .captions import check_template, names_in, parse_condition, template_names
 
 MARKET_NAMES = [m["market"] for m in DEFAULT_MARKETS]
 
 
-class ScenarioError(Exception):
+class ScenarioError(PerpdeskError):
     """A scenario file that cannot be used; ``problems`` lists (location, field, reason)."""
+
+    code = "scenario_refused"
 
     def __init__(self, path: str, problems: list[tuple[str, str, str]]) -> None:
         self.path = path
@@ -255,8 +258,12 @@ class _Entry(_Strict):
     #: (``"liquidations > 0"``; see engine/sim/captions.py); otherwise ``caption_else`` (may be empty)
     caption_if: str | None = None
     caption_else: str = ""
+    #: the entry's action is taken only when this holds on the run's counters when the entry fires
+    #: (``if = "unintended.corrupt > 0"``, the caption_if grammar); otherwise the run records it as skipped
+    #: and shows ``caption_else``
+    if_: str | None = Field(None, alias="if")
 
-    @field_validator("caption_if")
+    @field_validator("caption_if", "if_")
     @classmethod
     def _cond(cls, v):
         if v is not None:
@@ -465,7 +472,7 @@ class SetMarketParams(_Entry):
     def params(self) -> dict:
         return {k: (list(map(list, v)) if k == "margin_tiers" else v)
                 for k, v in self.model_dump(exclude_none=True).items()
-                if k not in ("at", "id", "caption", "caption_if", "caption_else", "action", "market", "reason")}
+                if k not in ("at", "id", "caption", "caption_if", "caption_else", "if_", "action", "market", "reason")}
 
 
 class SetSafeguards(_Entry):
@@ -652,8 +659,8 @@ class Scenario(_Strict):
                     raise _at(f"{loc}.{fld}", f"{ref!r} is not {what}")
         faults = {e.id for e in self.timeline if e.id and e.action in FAULT_ACTIONS}
         for i, e in enumerate(self.timeline):
-            used = [(f"timeline[{i}].caption_if", n) for n in (names_in(parse_condition(e.caption_if))
-                                                              if e.caption_if else [])]
+            used = [(f"timeline[{i}].{f}", n) for f, cond in (("caption_if", e.caption_if), ("if", e.if_))
+                    for n in (names_in(parse_condition(cond)) if cond else [])]
             used += [(f"timeline[{i}].{f}", n) for f in ("caption", "caption_else")
                      for n in template_names(getattr(e, f))]
             for loc, name in used:

@@ -30,6 +30,7 @@ from ..core.fixedpoint import FRAC_SCALE, fmt_price, fmt_size, frac
 from ..core.fixedpoint import price as price_of
 from ..core.fixedpoint import size as size_of
 from ..core.markets import DEFAULT_MARKETS
+from ..errors import PerpdeskError
 
 #: annualised volatility of the default random walk, per market (realistic calm-market figures: BTC
 #: ~55%, ETH ~70%, SOL ~90%); a scenario's ``vol_bps`` sets the step's move itself instead
@@ -44,8 +45,10 @@ def step_vol_bps(annual_pct: float, step_ms: int) -> float:
     return annual_pct * 100 * (step_ms / YEAR_MS) ** 0.5
 
 
-class PricePathError(ValueError):
+class PricePathError(PerpdeskError, ValueError):
     """A price path file that cannot be used (names the file, line and reason)."""
+
+    code = "bad_price_path"
 
 
 @dataclass
