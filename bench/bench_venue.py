@@ -72,6 +72,14 @@ class Reader(threading.Thread):
         c.close()
 
 
+def settle(readers: list[Reader], timeout: float = 15.0) -> None:
+    """Wait until every reader is attached and has done its first reads: a window measures clients that
+    are attached, not their connecting (a token's first check is a ~50 ms scrypt, the stream's connect)."""
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end and any(r.reads == 0 for r in readers):
+        time.sleep(0.05)
+
+
 def throughput(accounts: int, clients: int, seconds: float, rounds: int = 3) -> None:
     """The simulated market's rate drifts as its venue ages (the book and the accounts grow), and the machine
     is shared, so the layouts are measured in alternating windows at the same ages: in one venue process,
@@ -93,6 +101,7 @@ def throughput(accounts: int, clients: int, seconds: float, rounds: int = 3) -> 
         readers = [Reader(url, tok) for _ in range(clients)]
         for r in readers:
             r.start()
+        settle(readers)
         busy.append(rate(proc, w))
         for r in readers:
             r.stop.set()
@@ -100,6 +109,7 @@ def throughput(accounts: int, clients: int, seconds: float, rounds: int = 3) -> 
             r.join(10)
         reads += sum(r.reads for r in readers)
         alone.append(rate(proc, w))
+    cache = ask(proc, "cache").split()
     stop_venue(proc)
     ratios = [b / ((alone[i] + alone[i + 1]) / 2) for i, b in enumerate(busy)]
     emb_alone = [emb[i] for i in range(0, 2 * rounds + 1, 2)]
@@ -110,6 +120,10 @@ def throughput(accounts: int, clients: int, seconds: float, rounds: int = 3) -> 
           f"(each window vs the venue around it: {', '.join(f'{r:.2f}x' for r in ratios)}; "
           f"mean {statistics.mean(ratios):.2f}x; target >= 0.90)   {reads:,} reads served, every client on "
           f"its event stream")
+    if len(cache) == 3:
+        hits, misses = int(cache[1]), int(cache[2])
+        print(f"   read cache: {hits:,} hits, {misses:,} misses ({hits / max(1, hits + misses):.0%} served without "
+              f"an engine read{'' if hits + misses else '; off: PERPDESK_READ_CACHE=0'})")
 
 
 def offered_load(accounts: int, clients: int, seconds: float, rounds: int = 3) -> None:
@@ -123,6 +137,7 @@ def offered_load(accounts: int, clients: int, seconds: float, rounds: int = 3) -
         readers = [Reader(url, tok) for _ in range(clients)]
         for r in readers:
             r.start()
+        settle(readers)
         busy.append(rate(proc, w))
         for r in readers:
             r.stop.set()
@@ -170,14 +185,20 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=6.0)
     p.add_argument("--skip-console", action="store_true")
     p.add_argument("--samples", type=int, default=20)
+    p.add_argument("--only", choices=("throughput", "offered", "lag"), default=None,
+                   help="run only that part (PERPDESK_READ_CACHE=0 in the environment: the venue without its "
+                        "read cache, for a before/after)")
     a = p.parse_args()
     import tempfile
 
     os.environ.setdefault("PERPDESK_HOME", tempfile.mkdtemp(prefix="perpdesk-bench-"))
-    throughput(a.accounts, a.clients, a.seconds)
-    offered_load(a.accounts, a.clients, a.seconds)
-    event_lag(a.accounts, a.seconds)
-    if not a.skip_console:
+    if a.only in (None, "throughput"):
+        throughput(a.accounts, a.clients, a.seconds)
+    if a.only in (None, "offered"):
+        offered_load(a.accounts, a.clients, a.seconds)
+    if a.only in (None, "lag"):
+        event_lag(a.accounts, a.seconds)
+    if not a.skip_console and a.only is None:
         print("\n3. one console attached over the API (bench/bench_console.py's measurement)")
         from bench.bench_console import run
 

@@ -73,10 +73,17 @@ class EventHub:
                                      orjson.dumps({"seq": seq or self.head, "at": at, "events": keep})))
 
     def since(self, n: int) -> list[tuple[int, int, int, bytes]]:
+        """The kept batches after batch number ``n`` (batch numbers are consecutive, the newest is
+        ``self.n``: a caught-up stream costs the few newest, not a walk of the whole buffer)."""
         with self._lock:
-            if n >= self.n:
+            k = self.n - n
+            if k <= 0:
                 return []
-            return [b for b in self.batches if b[0] > n]
+            b = self.batches
+            size = len(b)
+            if k >= size:
+                return list(b)
+            return [b[i] for i in range(size - k, size)]
 
     def after_seq(self, seq: int) -> int:
         """The batch number to resume from so every batch after journal ``seq`` is sent."""
