@@ -192,6 +192,8 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
 
         # first visit to every screen (its screen is composed for the first time unless prebuilt)
         first_visit: dict[str, float] = {}
+        if prof is not None and not only and os.environ.get("BENCH_PROFILE_FIRST"):
+            prof.enable()
         for key, mode in (("l", "liquidations"), ("m", "maintenance"), ("s", "snapshots"), ("r", "refunds"),
                           ("a", "audit"), ("c", "accounts"), ("t", "alerts")):
             cls = app.MODES[mode]
