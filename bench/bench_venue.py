@@ -14,6 +14,11 @@ the venue service behind its HTTP API on a Unix socket, memory database, simulat
    liquidation cascades and pause/resume pairs make the events;
 3. one attached console (PerpdeskApp headless): key press -> full frame (``bench/bench_console.py``'s
    measurement; target p95 < 100 ms).
+
+``--only cache``: the read cache (engine/venue/readcache.py) off and on in one venue, flat out, windows
+alternating at the same ages; ``--only cpu``: venue CPU and engine reads per request at one head (cache
+off / on, no market, in-process). On a shared 2-core machine the flat-out ratios swing more than the
+cache's effect: read them next to the engine-read counts.
 """
 
 from __future__ import annotations
