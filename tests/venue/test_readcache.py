@@ -142,3 +142,17 @@ def test_the_cache_is_bounded_and_follows_the_head_the_engine_and_the_published_
     off.get(("reads", "markets", "viewer", ()), compute(b"m"))
     off.get(("reads", "markets", "viewer", ()), compute(b"m"))
     assert n[0] == 8
+
+
+def test_the_event_hub_hands_a_stream_exactly_the_batches_after_its_number_also_past_the_buffer():
+    from engine.venue.service import EventHub
+
+    hub = EventHub(maxlen=4)
+    for seq in range(1, 8):  # 7 batches kept 4 at a time
+        hub([{"type": "liquidation", "seq": seq}])
+    assert hub.n == 7 and [b[0] for b in hub.batches] == [4, 5, 6, 7]
+    assert [b[0] for b in hub.since(5)] == [6, 7]
+    assert [b[0] for b in hub.since(6)] == [7]
+    assert hub.since(7) == [] and hub.since(9) == []
+    assert [b[0] for b in hub.since(0)] == [4, 5, 6, 7]  # fell behind the buffer: what is kept
+    assert [b[1] for b in hub.since(3)] == [4, 5, 6, 7]
