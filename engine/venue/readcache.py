@@ -30,7 +30,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 #: gateway reads whose answer is a function of the engine state at the head (and the node's published
-#: status: epoch, alerts, failed)
+#: status: epochs, alerts, fenced, fail-stopped: each change of the last three is a published node alert)
 CACHEABLE_READS = frozenset({
     "status", "markets", "account", "accounts", "book", "accounts_by_risk", "reopen_backlog", "checks",
     "brake_preview", "maintenance_windows", "rollback_preview",
@@ -86,7 +86,9 @@ class ReadCache:
         """What an answer computed now is valid for: (engine, head seq, published batches, node extras)."""
         node = self.node
         eng = node.engine
-        extra = (node.epoch, node.leader_epoch, node._fenced is not None, node._failed) if name == "status" else None
+        # the node's own status fields: fenced / fail-stopped always come with a published node alert
+        # (counted above); the epochs are read here
+        extra = (node.epoch, node.leader_epoch) if name == "status" else None
         return (eng, eng.seq, self.published, extra)
 
     # ---- answers ----------------------------------------------------------------------------

@@ -105,8 +105,7 @@ def test_a_viewer_never_gets_an_answer_computed_for_an_admin(venue, monkeypatch)
 # ---- the cache itself, on a stand-in node ----------------------------------------------------------
 def _node(seq: int = 1):
     subs: list = []
-    node = SimpleNamespace(engine=SimpleNamespace(seq=seq), epoch=1, leader_epoch=0, _fenced=None, _failed=None,
-                           subscribers=subs)
+    node = SimpleNamespace(engine=SimpleNamespace(seq=seq), epoch=1, leader_epoch=0, subscribers=subs)
     node.subscribe = lambda fn: (subs.append(fn), lambda: subs.remove(fn))[1]
     return node
 
