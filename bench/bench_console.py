@@ -16,7 +16,7 @@ that repaints only some regions, does not count. Also printed: when the brake
 dialog's preview (read off the UI thread) is on screen, and how old the data
 on the first frame is (frame time minus when that data was read).
 BENCH_PROFILE=file [BENCH_PROFILE_KEY=l] profiles the UI thread while keys are
-measured; BENCH_REFRESH_S sets the console's refresh interval (0.25 s).
+measured (BENCH_PROFILE_FIRST=1: during the first visits to each screen instead); BENCH_REFRESH_S sets the console's refresh interval (0.25 s).
 """
 
 from __future__ import annotations
@@ -150,11 +150,16 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
         preview: list[float] = []
 
         only = os.environ.get("BENCH_PROFILE_KEY")
+        prof = None
+        if os.environ.get("BENCH_PROFILE"):  # profile the UI thread (the event loop)
+            import cProfile
+
+            prof = cProfile.Profile()
 
         async def measure(key: str, done, loaded: bool = False) -> float:
             """ms from the key event to the first frame written for the screen ``done`` accepts
             (``loaded``: a frame whose screen has its data, i.e. the brake preview filled in)."""
-            if only and os.environ.get("BENCH_PROFILE"):
+            if only and prof is not None:
                 (prof.enable if key == only else prof.disable)()
             frames.clear()
             t = time.perf_counter()
@@ -187,6 +192,8 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
 
         # first visit to every screen (its screen is composed for the first time unless prebuilt)
         first_visit: dict[str, float] = {}
+        if prof is not None and not only and os.environ.get("BENCH_PROFILE_FIRST"):
+            prof.enable()
         for key, mode in (("l", "liquidations"), ("m", "maintenance"), ("s", "snapshots"), ("r", "refunds"),
                           ("a", "audit"), ("c", "accounts"), ("t", "alerts")):
             cls = app.MODES[mode]
@@ -199,13 +206,14 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
               + f"   max {max(first_visit.values()):.0f} ms (target < 150 ms)")
         for v in switched.values():
             v.clear()
+        if prof is not None and os.environ.get("BENCH_PROFILE_FIRST"):  # the first visits only (with _KEY: one)
+            prof.disable()
+            prof.dump_stats(os.environ["BENCH_PROFILE"])
+            prof = None
 
         lat: dict[str, list[float]] = {"l (go to liquidations)": [], "d (go to dashboard)": [],
                                        "ctrl+b (brake preview modal)": [], "esc (dismiss modal)": []}
-        if os.environ.get("BENCH_PROFILE"):  # profile the UI thread (the event loop) while keys are measured
-            import cProfile
-
-            prof = cProfile.Profile()
+        if prof is not None and not only:  # profile the UI thread while keys are measured
             prof.enable()
         for _ in range(samples):
             await asyncio.sleep(0.2)  # an operator does not press keys 1 ms apart
@@ -217,7 +225,7 @@ async def run(accounts: int, pairs: int, minutes: float, samples: int, speed: fl
                 await measure("ctrl+b", lambda: isinstance(app.screen, BrakeModal), loaded=True))
             await asyncio.sleep(0.2)
             lat["esc (dismiss modal)"].append(await measure("escape", lambda: not isinstance(app.screen, BrakeModal)))
-        if os.environ.get("BENCH_PROFILE"):
+        if prof is not None:
             prof.disable()
             prof.dump_stats(os.environ["BENCH_PROFILE"])
         allv = [v for vs in lat.values() for v in vs]

@@ -14,6 +14,11 @@ the venue service behind its HTTP API on a Unix socket, memory database, simulat
    liquidation cascades and pause/resume pairs make the events;
 3. one attached console (PerpdeskApp headless): key press -> full frame (``bench/bench_console.py``'s
    measurement; target p95 < 100 ms).
+
+``--only cache``: the read cache (engine/venue/readcache.py) off and on in one venue, flat out, windows
+alternating at the same ages; ``--only cpu``: venue CPU and engine reads per request at one head (cache
+off / on, no market, in-process). On a shared 2-core machine the flat-out ratios swing more than the
+cache's effect: read them next to the engine-read counts.
 """
 
 from __future__ import annotations
@@ -72,6 +77,14 @@ class Reader(threading.Thread):
         c.close()
 
 
+def settle(readers: list[Reader], timeout: float = 15.0) -> None:
+    """Wait until every reader is attached and has done its first reads: a window measures clients that
+    are attached, not their connecting (a token's first check is a ~50 ms scrypt, the stream's connect)."""
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end and any(r.reads == 0 for r in readers):
+        time.sleep(0.05)
+
+
 def throughput(accounts: int, clients: int, seconds: float, rounds: int = 3) -> None:
     """The simulated market's rate drifts as its venue ages (the book and the accounts grow), and the machine
     is shared, so the layouts are measured in alternating windows at the same ages: in one venue process,
@@ -93,6 +106,7 @@ def throughput(accounts: int, clients: int, seconds: float, rounds: int = 3) -> 
         readers = [Reader(url, tok) for _ in range(clients)]
         for r in readers:
             r.start()
+        settle(readers)
         busy.append(rate(proc, w))
         for r in readers:
             r.stop.set()
@@ -100,6 +114,7 @@ def throughput(accounts: int, clients: int, seconds: float, rounds: int = 3) -> 
             r.join(10)
         reads += sum(r.reads for r in readers)
         alone.append(rate(proc, w))
+    cache = ask(proc, "cache").split()
     stop_venue(proc)
     ratios = [b / ((alone[i] + alone[i + 1]) / 2) for i, b in enumerate(busy)]
     emb_alone = [emb[i] for i in range(0, 2 * rounds + 1, 2)]
@@ -110,6 +125,84 @@ def throughput(accounts: int, clients: int, seconds: float, rounds: int = 3) -> 
           f"(each window vs the venue around it: {', '.join(f'{r:.2f}x' for r in ratios)}; "
           f"mean {statistics.mean(ratios):.2f}x; target >= 0.90)   {reads:,} reads served, every client on "
           f"its event stream")
+    if len(cache) == 3:
+        hits, misses = int(cache[1]), int(cache[2])
+        print(f"   read cache: {hits:,} hits, {misses:,} misses ({hits / max(1, hits + misses):.0%} served without "
+              f"an engine read{'' if hits + misses else '; off: PERPDESK_READ_CACHE=0'})")
+
+
+def cache_ab(accounts: int, clients: int, seconds: float, rounds: int = 3) -> None:
+    """The read cache off vs on, in one venue flat out and at the same ages: each round a window with
+    nobody attached, then ``clients`` attached with the cache off and on (the order alternating round by
+    round); each attached window is compared with the mean of the nobody-attached windows around it."""
+    w = seconds / (3 * rounds)
+    print(f"1b. the read cache off / on, flat out ({clients} clients, {accounts} accounts; {3 * rounds} windows "
+          f"of {w:.1f} s)")
+    proc, url, tok = start_venue(accounts, 1e6, steps_per_batch=20)
+    time.sleep(2.0)
+    alone: list[float] = [rate(proc, w)]
+    got: dict[str, list[float]] = {"off": [], "on": []}
+    for i in range(rounds):
+        readers = [Reader(url, tok) for _ in range(clients)]
+        for r in readers:
+            r.start()
+        settle(readers)
+        for mode in (("off", "on") if i % 2 == 0 else ("on", "off")):
+            ask(proc, f"cache_{mode}")
+            got[mode].append(rate(proc, w))
+        for r in readers:
+            r.stop.set()
+        for r in readers:
+            r.join(10)
+        alone.append(rate(proc, w))
+    cache = ask(proc, "cache").split()
+    stop_venue(proc)
+    for mode in ("off", "on"):
+        ratios = [b / ((alone[i] + alone[i + 1]) / 2) for i, b in enumerate(got[mode])]
+        print(f"   cache {mode:3s}: {statistics.mean(got[mode]):>9,.0f} cmd/s with {clients} clients   "
+              f"(vs nobody attached around it: {', '.join(f'{r:.2f}x' for r in ratios)}; mean "
+              f"{statistics.mean(ratios):.2f}x)")
+    print(f"   nobody attached: {statistics.mean(alone):,.0f} cmd/s; read cache {cache[1]} hits, {cache[2]} misses "
+          f"while on")
+
+
+def read_cost(accounts: int, n: int = 2000) -> None:
+    """Venue CPU per read at one head (no market: the head stands still), the cache off vs on, in this
+    process through the ASGI app (the test client's own cost is in both figures); engine reads counted."""
+    from starlette.testclient import TestClient
+
+    from engine.venue.app import create_app
+    from engine.venue.service import VenueService
+
+    svc = VenueService(db="memory", accounts=accounts, incident=False, market=False).start()
+    tok = svc.operators.add("bench", "viewer")
+    node = svc.desk.node
+    calls = [0]
+    orig = node.read
+
+    def counting(fn, *args, **kwargs):
+        calls[0] += 1
+        return orig(fn, *args, **kwargs)
+
+    node.read = counting
+    print(f"\n4. venue CPU per read at one head ({accounts} accounts, {n} requests each, in-process ASGI)")
+    with TestClient(create_app(svc), headers={"Authorization": f"Bearer {tok}"}) as c:
+        for path, params in (("/v1/overview", {"now": 0}), ("/v1/markets", {}), ("/v1/book", {"market": "BTC-USD-PERP"}),
+                             ("/v1/accounts", {"limit": 500})):
+            row = []
+            for on in (False, True, False, True):
+                svc.reads.enabled = on
+                c.get(path, params=params)
+                calls[0] = 0
+                t = time.process_time()
+                for _ in range(n):
+                    c.get(path, params=params)
+                row.append((on, (time.process_time() - t) / n * 1e6, calls[0] / n))
+            off = [us for on, us, _ in row if not on]
+            on_ = [us for on, us, _ in row if on]
+            print(f"   {path:14s} cache off {statistics.mean(off):7.0f} us/request ({row[0][2]:.0f} engine reads each)"
+                  f"   on {statistics.mean(on_):7.0f} us/request ({row[1][2]:.0f} engine reads each)")
+    svc.stop()
 
 
 def offered_load(accounts: int, clients: int, seconds: float, rounds: int = 3) -> None:
@@ -123,6 +216,7 @@ def offered_load(accounts: int, clients: int, seconds: float, rounds: int = 3) -
         readers = [Reader(url, tok) for _ in range(clients)]
         for r in readers:
             r.start()
+        settle(readers)
         busy.append(rate(proc, w))
         for r in readers:
             r.stop.set()
@@ -170,14 +264,24 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=6.0)
     p.add_argument("--skip-console", action="store_true")
     p.add_argument("--samples", type=int, default=20)
+    p.add_argument("--only", choices=("throughput", "cache", "cpu", "offered", "lag"), default=None,
+                   help="run only that part (PERPDESK_READ_CACHE=0 in the environment: the venue without its "
+                        "read cache, for a before/after)")
     a = p.parse_args()
     import tempfile
 
     os.environ.setdefault("PERPDESK_HOME", tempfile.mkdtemp(prefix="perpdesk-bench-"))
-    throughput(a.accounts, a.clients, a.seconds)
-    offered_load(a.accounts, a.clients, a.seconds)
-    event_lag(a.accounts, a.seconds)
-    if not a.skip_console:
+    if a.only in (None, "throughput"):
+        throughput(a.accounts, a.clients, a.seconds)
+    if a.only == "cache":
+        cache_ab(a.accounts, a.clients, a.seconds)
+    if a.only == "cpu":
+        read_cost(a.accounts)
+    if a.only in (None, "offered"):
+        offered_load(a.accounts, a.clients, a.seconds)
+    if a.only in (None, "lag"):
+        event_lag(a.accounts, a.seconds)
+    if not a.skip_console and a.only is None:
         print("\n3. one console attached over the API (bench/bench_console.py's measurement)")
         from bench.bench_console import run
 

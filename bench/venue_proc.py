@@ -5,7 +5,8 @@ through the API, which can never act as ``SYSTEM``).
     python -m bench.venue_proc SOCKET [--accounts N] [--speed X] [--steps-per-batch N] [--no-api]
 
 Prints ``ready TOKEN`` once serving; then reads lines: ``pairs N``, ``breaker_off``,
-``shock MARKET BPS``, ``toggle N``, ``rate`` (prints ``rate CMDS_PER_S SEQ``), ``quit``.
+``shock MARKET BPS``, ``toggle N``, ``rate`` (prints ``rate CMDS_PER_S SEQ``), ``cache`` (prints
+``cache HITS MISSES``: the read cache), ``cache_off`` / ``cache_on``, ``quit``.
 ``--no-api``: the same desk and market without the HTTP server (the embedded figure).
 """
 
@@ -70,6 +71,14 @@ def main() -> None:
             seq1 = desk.node.engine.seq
             print(f"rate {(seq1 - seq0) / (time.perf_counter() - t0):.0f} {seq1}", flush=True)
             continue
+        elif cmd[0] == "cache":  # the read cache's figures: "cache HITS MISSES"
+            st = svc.reads.stats() if svc.reads is not None else {"hits": 0, "misses": 0}
+            print(f"cache {st['hits']} {st['misses']}", flush=True)
+            continue
+        elif cmd[0] == "cache_off" and svc.reads is not None:  # the read cache off / on (a before/after)
+            svc.reads.enabled = False
+        elif cmd[0] == "cache_on" and svc.reads is not None:
+            svc.reads.enabled = True
         elif cmd[0] == "quit":
             break
         print("ok", flush=True)

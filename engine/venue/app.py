@@ -30,6 +30,7 @@ from engine.node.roles import REQUIRED_ROLE, Actor
 
 from .gateway import Gateway
 from .operators import AuthError
+from .readcache import CACHEABLE
 from .service import VenueService
 
 #: heartbeat cadence of the event stream: while the journal moves, and when idle
@@ -58,8 +59,16 @@ class Caller:
         self.client = client
 
 
+def _dumps(value) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+
+
 def _json(value) -> Response:
-    return Response(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS), media_type="application/json")
+    return Response(_dumps(value), media_type="application/json")
+
+
+def _raw(data: bytes) -> Response:
+    return Response(data, media_type="application/json")
 
 
 def _client(request: Request) -> str:
@@ -143,10 +152,22 @@ def create_app(service: VenueService) -> FastAPI:
         """Everything a console refresh reads, in one request (the screens' own reads come on top)."""
         feed = service.desk.feed
         gw = c.gateway
+        role = c.actor.role
         try:
-            return _json({"status": gw.status(), "markets": gw.markets(), "counters": feed.counters(),
-                          "last_minute": feed.last_minute(now), "rate": service.rate,
-                          "sessions": service.sessions()})
+            reads = service.reads
+            if reads is None:
+                return _json({"status": gw.status(), "markets": gw.markets(), "counters": feed.counters(),
+                              "last_minute": feed.last_minute(now), "rate": service.rate,
+                              "sessions": service.sessions()})
+            # the head-following parts from the read cache (the same entries as /status, /markets and
+            # /feed/counters), the clock- and presence-dependent parts fresh
+            st = reads.get(("reads", "status", role, ()), lambda: _dumps(gw.status()))
+            mk = reads.get(("reads", "markets", role, ()), lambda: _dumps(gw.markets()))
+            co = reads.get(("feed", "counters", role, ()), lambda: _dumps(feed.counters()))
+            return _raw(orjson.dumps({"status": orjson.Fragment(st), "markets": orjson.Fragment(mk),
+                                      "counters": orjson.Fragment(co), "last_minute": feed.last_minute(now),
+                                      "rate": service.rate, "sessions": service.sessions()},
+                                     option=orjson.OPT_NON_STR_KEYS))
         except GatewayError as e:
             raise ApiError(e.code, e.message) from None
 
@@ -156,8 +177,15 @@ def create_app(service: VenueService) -> FastAPI:
 
     # ---- reads: one typed GET per gateway / feed read ---------------------------------------------------
     def add_read(name: str, path: str, params, target: Callable[[Caller], object], tag: str) -> None:
+        cacheable = (tag, name) in CACHEABLE
+        threaded = name not in routes.FAST_READS
+
         def read(c: Caller, kw: dict) -> Response:
             try:
+                reads = service.reads
+                if cacheable and reads is not None:  # keyed by route, parameters and the caller's role
+                    key = (tag, name, c.actor.role, tuple(kw.items()))
+                    return _raw(reads.get(key, lambda: _dumps(getattr(target(c), name)(**kw)), wait=threaded))
                 return _json(getattr(target(c), name)(**kw))
             except GatewayError as e:
                 raise ApiError(e.code, e.message) from None

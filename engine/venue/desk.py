@@ -162,7 +162,9 @@ def leveraged_pairs(desk: Desk, pairs: int, market: str = "BTC-USD-PERP", price:
 def live_leveraged_ladder(desk: Desk, pairs: int = 40) -> None:
     """The live sandbox's thin-margin traders: 40 long/short pairs of 0.5 BTC whose collateral steps from
     1,000 to 1,975 USDC (liquidated 1.1% to 3.1% away), so a calm market (55% a year) liquidates a few an
-    hour, one rung at a time, rather than all forty at once."""
+    hour, one rung at a time, rather than all forty at once. The ladder's 20 BTC a side dwarfs the
+    makers' depth (about 0.5 BTC a side within the band): a fast slide empties the bid side and a rung
+    that went bankrupt meanwhile is auto-deleveraged (the fund pays its deficit; see build_desk)."""
     for i in range(pairs):
         leveraged_pairs(desk, 1, collateral=str(1000 + 25 * i), start=i)
 
@@ -260,7 +262,14 @@ def build_desk(seed: int = 7, accounts: int = 200, *, frozen: bool = True, warmu
         if incident:
             # a -2.4% slide in four steps: the ladder's thinnest rungs are liquidated a few at a time (one
             # -2.4% jump would cut the forty pairs, most of the long open interest, in one evaluation and
-            # trip the circuit breaker instead)
+            # trip the circuit breaker instead). What it gives (seed 7): 10 liquidation events on 8 longs,
+            # 8 on the book and 2 auto-deleveraged (lev0000L 0.3 BTC and lev0004L 0.214 BTC, at the mark,
+            # against lev0000S / lev0001S). That ADL is the engine's rule, not a bug: the makers quote about
+            # 0.5 BTC a side and the first rungs take every bid in the band; lev0000L, in its 30 s cooldown
+            # after a 20% step, is bankrupt (value -5.65 USDC) when it comes back and finds no bid at all.
+            # The fund (2.0M USDC) pays the deficit (5.65 + 0.17 USDC) but cannot take the position over:
+            # its backstop closes on the book at once, and the book is empty. A thin book, not an empty fund
+            # (dYdX v4 deleverages a negative-equity subaccount its liquidation order cannot fill, too).
             for _ in range(4):
                 oracle_shock(desk, "BTC-USD-PERP", -60)
                 desk.drive(5)

@@ -23,6 +23,7 @@ from engine.node.roles import Actor
 from .desk import Desk, build_desk
 from .gateway import Gateway
 from .operators import AuthError, Operators
+from .readcache import ReadCache, enabled_by_env
 
 log = logging.getLogger("perpdesk.venue")
 
@@ -72,10 +73,17 @@ class EventHub:
                                      orjson.dumps({"seq": seq or self.head, "at": at, "events": keep})))
 
     def since(self, n: int) -> list[tuple[int, int, int, bytes]]:
+        """The kept batches after batch number ``n`` (batch numbers are consecutive, the newest is
+        ``self.n``: a caught-up stream costs the few newest, not a walk of the whole buffer)."""
         with self._lock:
-            if n >= self.n:
+            k = self.n - n
+            if k <= 0:
                 return []
-            return [b for b in self.batches if b[0] > n]
+            b = self.batches
+            size = len(b)
+            if k >= size:
+                return list(b)
+            return [b[i] for i in range(size - k, size)]
 
     def after_seq(self, seq: int) -> int:
         """The batch number to resume from so every batch after journal ``seq`` is sent."""
@@ -107,6 +115,8 @@ class VenueService:
         self.incident = incident
         self.desk: Desk | None = desk
         self.hub = EventHub()
+        #: reads cached per journal head (engine/venue/readcache.py); made at :meth:`start`
+        self.reads: ReadCache | None = None
         self.ready = False
         self.rate: float | None = None
         self.market_error: str | None = None
@@ -133,6 +143,9 @@ class VenueService:
         if self.operators.store is None:  # no store to audit refused logins in: the node's audit log
             self.operators.audit_hook = desk.node.audit_auth_failure
         desk.node.subscribe(self.hub)
+        # after the feed's and the hub's subscriptions: the cache's count of published batches moves
+        # only once the feed holds the batch
+        self.reads = ReadCache(desk.node, enabled=enabled_by_env()).attach()
         if desk.live:
             desk.node.start()
             desk.start_services()
@@ -165,6 +178,9 @@ class VenueService:
             self._market.join(timeout=15)
             self._market = None
         desk = self.desk
+        if self.reads is not None:
+            self.reads.detach()
+            self.reads.clear()
         if desk is not None:
             if desk.live:
                 desk.stop_services()
@@ -265,7 +281,8 @@ class VenueService:
         desk = self.desk
         return {"rate": self.rate, "step_no": desk.sim.step_no if desk is not None else 0,
                 "journal_len": desk.node.engine.seq if desk is not None else 0,
-                "market_error": self.market_error}
+                "market_error": self.market_error,
+                "read_cache": self.reads.stats() if self.reads is not None else None}
 
 
 __all__ = ["EventHub", "STREAM_EVENTS", "VenueService"]
