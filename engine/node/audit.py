@@ -87,4 +87,3 @@ class AuditTrail:
         if fn is None:
             return {"sources": [], "indexes": []}
         return fn()
-

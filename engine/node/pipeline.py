@@ -329,5 +329,3 @@ def writer_timeout() -> float:
     except (InvalidOperation, ValueError, OverflowError):  # garbage, NaN, Infinity
         ms = 5000
     return (ms if 0 < ms <= 86_400_000 else 5000) / 1000  # up to a day
-
-

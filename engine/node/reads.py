@@ -136,4 +136,3 @@ class Reads:
                 if after_seq < ev["seq"] < rb_seq:
                     ev["rolled_back"] = True
         return {"from_seq": snap.seq, "head": eng.seq, "events": events, "gaps": gaps, "last_ts": last_ts}
-

@@ -58,7 +58,6 @@ def anchor_problem(store: Persistence) -> str | None:
     return None
 
 
-
 class Recovery:
     """Recovery, trust, lease and promotion methods of :class:`~engine.node.node.Node`."""
 
@@ -349,10 +348,7 @@ class Recovery:
             self._alert("critical", f"fenced: {err}")
 
 
-
 def take_lease(store):
     from ..store import lease
 
     return lease.acquire(store)
-
-

@@ -120,7 +120,6 @@ class Ack:
             self._cv.notify_all()
 
 
-
 class Job(NamedTuple):
     """One applied batch on its way to the store."""
 
@@ -136,7 +135,6 @@ class Job(NamedTuple):
 
 _NODE_EVENTS = frozenset({"snapshot_taken", "maintenance_scheduled", "maintenance_phase", "rolled_back",
                           "maintenance_canceled", "maintenance_rescheduled", "maintenance_extended"})
-
 
 
 class Sequencer:
@@ -482,7 +480,6 @@ class Sequencer:
                     pass
 
 
-
 def forbidden_message(who: Actor, ctype: str, denied: str) -> str:
     kind = kind_of(ctype)
     if kind in ("user", "market_data", "clock"):
@@ -496,10 +493,7 @@ def forbidden_message(who: Actor, ctype: str, denied: str) -> str:
     return f"{who.name} ({who.role}) may not issue {what}"
 
 
-
-
 def outcome_of(events: list[dict]) -> str:
     if len(events) == 1 and events[0]["type"] == "rejected":
         return f"rejected:{events[0]['code']}"
     return "ok"
-
