@@ -29,12 +29,17 @@ class MemoryRecord(NamedTuple):
     outcome: str | None = None
 
 
-class AuditEntry(dict):
-    """One in-memory audit record: the dict itself (id, ts, operator, role, action, command, reason,
-    outcome), with the Store's record's ``as_dict``."""
+class AuditEntry:
+    """One in-memory audit record as the Store's iter_audit gives one: ``as_dict()`` is the kept dict
+    itself (id, ts, operator, role, action, command, reason, outcome), as the node always returned it."""
+
+    __slots__ = ("row",)
+
+    def __init__(self, row: dict) -> None:
+        self.row = row
 
     def as_dict(self) -> dict:
-        return self
+        return self.row
 
 
 class MemoryPersistence:
@@ -118,10 +123,10 @@ class MemoryPersistence:
     def append_audit(self, *, operator: str, role: str, action: str, command: Mapping | None = None,
                      reason: str = "", outcome: str = "", ts: int | None = None) -> AuditEntry:
         with self._lock:
-            rec = AuditEntry(id=len(self.audit_log) + 1, ts=ts, operator=operator, role=role, action=action,
-                             command=command, reason=reason, outcome=outcome)
-            self.audit_log.append(rec)
-        return rec
+            row = {"id": len(self.audit_log) + 1, "ts": ts, "operator": operator, "role": role, "action": action,
+                   "command": command, "reason": reason, "outcome": outcome}
+            self.audit_log.append(row)
+        return AuditEntry(row)
 
     def iter_audit(self, *, operator: str | None = None, role: str | None = None,
                    action: str | None = None, since_ts: int | None = None, until_ts: int | None = None,
@@ -137,7 +142,7 @@ class MemoryPersistence:
                     and (not q or q in str(r).lower())]
         if newest_first:
             rows.reverse()
-        return iter(rows[:limit] if limit else rows)  # (0: all, as the node's audit(limit=0) always gave)
+        return iter([AuditEntry(r) for r in (rows[:limit] if limit else rows)])  # (0: all, as before)
 
     # ---- maintenance windows: the engine holds them; nothing is mirrored in memory ----
     def save_maintenance(self, window: Mapping) -> dict:
