@@ -31,7 +31,6 @@ class AuditTrail:
             except Exception:
                 pass
 
-
     # ---- audit -----------------------------------------------------------
     def _audit(self, who: Actor, action: str, cmd: dict | None, reason: str, outcome: str) -> None:
         try:
@@ -55,7 +54,6 @@ class AuditTrail:
         rows = [r.as_dict() for r in self.persistence.iter_audit(query=query or None, limit=limit, newest_first=True)]
         return rows[::-1]
 
-
     def _require(self, who: Actor, action: str) -> None:
         if not who.may(action):
             self._audit(who, action, None, "", "refused: role")
@@ -70,7 +68,6 @@ class AuditTrail:
             cmd["token_id"] = str(token_id)[:64]
         self._audit(Actor(f"token:{token_id}" if token_id else "anonymous", "none"), "authenticate", cmd,
                     "", f"refused: {code}: {str(detail)[:300]}")
-
 
     # ---- the outside world: alert deliveries and price-feed health ------------------
     def record_alert_delivery(self, rec: dict) -> None:

@@ -74,7 +74,6 @@ class Reads:
     def maintenance_windows(self) -> list[dict]:
         return self.read(lambda e: [dict(w) for w in e.maintenance.values()])
 
-
     # ---- rollback ----------------------------------------------------------
     def rollback_preview(self, snapshot_id: str) -> dict:
         """What rolling back to ``snapshot_id`` would change, account by account (changes nothing)."""

@@ -249,7 +249,6 @@ class Recovery:
         self.release_lease()
         self.persistence.close()
 
-
     # ---- one sequencer: the lease and the fencing token (engine/store/lease.py) ----------------
     @property
     def leader_epoch(self) -> int:

@@ -170,7 +170,6 @@ class Sequencer:
             self._writer = None
         self._stopping = False
 
-
     # ---- gateway: writes ----------------------------------------------
     @property
     def identity(self) -> dict:
@@ -291,7 +290,6 @@ class Sequencer:
     def subscribe(self, fn: Callable[[list[dict]], None]) -> Callable[[], None]:
         self._subscribers.append(fn)
         return lambda: self._subscribers.remove(fn) if fn in self._subscribers else None
-
 
     # ---- the sequencer --------------------------------------------------
     # (The writer's "journals batch N" runs in the journal writer process once it is up: the writer
