@@ -1,6 +1,6 @@
 """The refund desk: refunds proposed, decided (maker-checker) and paid, and refunds computed from the
 journal (counterfactual replay, reference prices). A part of :class:`engine.node.node.Node` (it inherits
-this class): the refund records are the store's (or memory's), the money moves through the node's
+this class): the refund records are the persistence's (the store's, or memory's), the money moves through the node's
 sequencer, every step is audited."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ..core import snapshot as snapshot_mod
 from ..core.commands import FUNDS
 from ..core.engine import Engine
 from ..core.fixedpoint import DecimalError, fmt_amount, parse_decimal
-from .errors import NodeError
+from .errors import NodeError, is_store_error
 from .roles import SYSTEM, Actor, same_operator
 
 if TYPE_CHECKING:
@@ -28,31 +28,21 @@ class RefundDesk:
 
     # ---- refunds (maker-checker) ------------------------------------------------
     def refunds(self) -> list[dict]:
-        if self.store is not None:
-            return self.store.list_refunds()
-        with self._lock:
-            return [dict(r) for r in self.refund_book.values()]
+        return self.persistence.list_refunds()
 
     def _get_refund(self, refund_id: str) -> dict:
-        rec = self.store.get_refund(refund_id) if self.store is not None else self.refund_book.get(refund_id)
+        rec = self.persistence.get_refund(refund_id)
         if rec is None:
             raise NodeError("unknown_refund", f"there is no refund {refund_id!r}")
         return dict(rec)
 
     def _update_refund(self, refund_id: str, expect: str, **changes) -> dict:
-        if self.store is not None:
-            from ..store.store import StoreError
-
-            try:
-                return self.store.update_refund(refund_id, expect_status=expect, **changes)
-            except StoreError as e:
-                raise NodeError("refund_conflict", str(e)) from None
-        with self._lock:
-            rec = self.refund_book[refund_id]
-            if rec["status"] != expect:
-                raise NodeError("refund_conflict", f"refund {refund_id} is {rec['status']}, not {expect}")
-            rec.update(changes)
-            return dict(rec)
+        try:
+            return self.persistence.update_refund(refund_id, expect_status=expect, **changes)
+        except Exception as e:
+            if not is_store_error(e):
+                raise
+            raise NodeError("refund_conflict", str(e)) from None
 
     def propose_refund(self, account: str, amount: str, reason: str, evidence: dict | None = None,
                        actor: Actor | None = None) -> dict:
@@ -75,10 +65,7 @@ class RefundDesk:
                    "evidence": evidence or {}, "proposer": who.name, "status": "proposed",
                    "approver": None, "decision_reason": None, "paid_seq": None, "fund": None,
                    "created_ts": self.clock()}
-            if self.store is not None:
-                rec = self.store.create_refund(rec)
-            else:
-                self.refund_book[rid] = rec
+            rec = self.persistence.create_refund(rec)
         self._audit(who, "propose_refund", {"refund_id": rid, "account": account, "amount": amount}, reason, "ok")
         return dict(rec)
 
@@ -163,7 +150,7 @@ class RefundDesk:
         from ..store.store import StoreError
 
         try:
-            rec = self.store.get_journal(seq)
+            rec = self.persistence.get_journal(seq)
         except StoreError:
             rec = None
         return rec.ts if rec is not None and rec.ts is not None else self.clock()
@@ -175,13 +162,13 @@ class RefundDesk:
         """Mark paid every approved refund whose ``credit`` (it carries ``refund_id``) the journal
         holds: a crash between the credit and the row update leaves the record to complete here
         (at every start, and when paying again is refused as already paid)."""
-        if self.store is None:
+        if not self.durable:  # in memory a node never crashes between the two and keeps nothing across a restart
             return []
         from ..store.store import StoreError
 
         done: list[str] = []
         try:
-            approved = self.store.list_refunds(status="approved")
+            approved = self.persistence.list_refunds(status="approved")
         except StoreError:
             return done
         for r in approved:
@@ -190,7 +177,7 @@ class RefundDesk:
             if paid is None:
                 continue
             try:
-                self.store.update_refund(r["refund_id"], expect_status="approved", status="paid",
+                self.persistence.update_refund(r["refund_id"], expect_status="approved", status="paid",
                                          paid_seq=paid["seq"], fund=paid.get("fund") or r.get("fund"),
                                          paid_ts=self._journal_ts(paid["seq"]))
             except StoreError:
@@ -335,11 +322,11 @@ class RefundDesk:
     def _snapshot_for_refunds(self, snapshot_id) -> snapshot_mod.Snapshot:
         if not isinstance(snapshot_id, str) or not snapshot_id:
             raise NodeError("unknown_snapshot", "choose a snapshot")
-        if self.store is not None:
+        if self.durable:  # (in memory none are stored: the engine's are all there are)
             from ..store.store import StoreError, StoreNotFoundError
 
             try:
-                return self.store.load_snapshot(snapshot_id)
+                return self.persistence.load_snapshot(snapshot_id)
             except StoreNotFoundError:
                 pass
             except StoreError as e:
@@ -353,13 +340,12 @@ class RefundDesk:
     def _base_snapshot(self, at_or_before: int) -> snapshot_mod.Snapshot:
         """The newest snapshot at or before a seq (the empty venue if there is none)."""
         best = None
-        if self.store is not None:
-            from ..store.store import StoreError
-
-            try:
-                best = self.store.latest_snapshot(max_seq=at_or_before, skip_corrupt=True)
-            except StoreError as e:
-                raise NodeError("bad_snapshot", str(e)) from None
+        try:
+            best = self.persistence.latest_snapshot(max_seq=at_or_before, skip_corrupt=True)
+        except Exception as e:
+            if not is_store_error(e):
+                raise
+            raise NodeError("bad_snapshot", str(e)) from None
         with self._reading():
             for s in self.engine.snapshots.values():
                 if s.seq <= at_or_before and (best is None or s.seq > best.seq):
@@ -370,12 +356,12 @@ class RefundDesk:
 
     def _snapshot_resolver(self) -> Callable:
         """What a replayed ``rollback`` row restores: the store's snapshot (the library of record), as on recovery."""
-        if self.store is not None:
+        if self.durable:  # in memory the engine's own snapshots are the library
             from ..store.store import StoreError
 
             def stored(sid: str):
                 try:
-                    return self.store.load_snapshot(sid)
+                    return self.persistence.load_snapshot(sid)
                 except StoreError:
                     return None
             return stored
@@ -393,10 +379,9 @@ class RefundDesk:
             for s in self.engine.snapshots.values():
                 if s.seq == seq:
                     return s.state_hash
-        if self.store is not None:
-            for i in self.store.list_snapshots():
-                if i.seq == seq:
-                    return i.state_hash
+        for i in self.persistence.list_snapshots():
+            if i.seq == seq:
+                return i.state_hash
         return None
 
     def _journal_rows(self, after_seq: int, upto_seq: int | None,
@@ -409,25 +394,15 @@ class RefundDesk:
             return until is not None and seq > until[0] and ts is not None and ts > until[1]
 
         out: list[tuple[dict, str | None]] = []
-        if self.store is not None:
-            from ..store.store import StoreError
-
-            try:
-                for rec in self.store.iter_journal(after_seq=after_seq, upto_seq=upto_seq):
-                    if done(rec.seq, rec.ts):
-                        break
-                    out.append(({**rec.command, "seq": rec.seq}, rec.outcome))
-            except StoreError as e:
-                raise NodeError("store_error", str(e)) from None
-            return out
-        with self._lock:
-            for c in self.journal:
-                seq = c["seq"]
-                if seq <= after_seq:
-                    continue
-                if (upto_seq is not None and seq > upto_seq) or done(seq, c.get("ts")):
+        try:
+            for rec in self.persistence.iter_journal(after_seq=after_seq, upto_seq=upto_seq):
+                if done(rec.seq, rec.ts):
                     break
-                out.append((dict(c), None))
+                out.append(({**rec.command, "seq": rec.seq}, rec.outcome))
+        except Exception as e:
+            if not is_store_error(e):
+                raise
+            raise NodeError("store_error", str(e)) from None
         return out
 
 

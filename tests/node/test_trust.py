@@ -275,9 +275,9 @@ def test_verify_on_flipped_bytes_never_prints_a_traceback(db_url, tmp_path):
 @pytest.fixture
 def long_prefix(monkeypatch):
     """As on a big journal: the rows before the restored snapshot are more than a start verifies."""
-    import engine.node.node as node_mod
+    import engine.node.recovery as recovery_mod  # (where recover() reads it)
 
-    monkeypatch.setattr(node_mod, "START_VERIFY_PREFIX_ROWS", 0)
+    monkeypatch.setattr(recovery_mod, "START_VERIFY_PREFIX_ROWS", 0)
 
 
 def test_a_long_journal_before_the_snapshot_is_verified_in_the_background(db_url, long_prefix):

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-import engine.node.node as node_mod
+import engine.node.pipeline as pipeline_mod  # (where the writer thread reads WRITER_PROCESS_ROWS)
 from engine.node.journalwriter import WriterGone, WriterProcess
 from engine.node.node import Node, NodeError
 from engine.node.roles import SYSTEM
@@ -45,7 +45,7 @@ def _until_the_process_writes(node: Node, start: int = 0, chunk: int = 3_000, li
 
 @pytest.fixture
 def small_batches_spawn(monkeypatch):
-    monkeypatch.setattr(node_mod, "WRITER_PROCESS_ROWS", 1)
+    monkeypatch.setattr(pipeline_mod, "WRITER_PROCESS_ROWS", 1)
 
 
 def test_the_writer_process_writes_the_same_rows_and_hashes(tmp_path, monkeypatch, small_batches_spawn):
