@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 
 def deposit(eng: Engine, a: dict) -> None:
+    """Handler of ``deposit``: credit an account (opened on its first deposit)."""
     eng.require_access()
     name = a["account"]
     if eng.account_modes:
@@ -40,6 +41,7 @@ def deposit(eng: Engine, a: dict) -> None:
 
 
 def withdraw(eng: Engine, a: dict) -> None:
+    """Handler of ``withdraw``: pay out free collateral, behind the withdrawal gates."""
     eng.require_access()
     if not eng.withdrawals_enabled:
         raise CommandError("withdrawals_paused", "withdrawals are paused by the operators; deposits and "

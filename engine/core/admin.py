@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 
 def create_market(eng: Engine, a: dict) -> None:
+    """Handler of ``create_market``: a new market with its grid, margins, fees, band and guard/bound parameters."""
     name = a["market"]
     if name in eng.markets:
         raise CommandError("market_exists", f"market {name!r} already exists")
@@ -99,6 +100,7 @@ def guard_params(a: dict, band: int) -> dict:
 
 
 def params_wire(mk: Market) -> dict:
+    """A market's guard-rail parameters in wire form (decimal strings)."""
     return {"post_only_band": fmt_frac(guards.post_only_band(mk)), "oracle_band": fmt_frac(mk.oracle_band),
             "oracle_stale_ms": mk.oracle_stale_ms, "breaker_accounts": mk.breaker_accounts,
             "breaker_oi_share": fmt_frac(mk.breaker_oi_share), "impact_notional": fmt_amount(mk.impact_notional)}
@@ -125,6 +127,7 @@ def bound_params(a: dict, imf: int, lot: int) -> dict:
 
 
 def set_bounds(mk: Market, bounds: dict) -> None:
+    """Set the validated bound parameters (``bound_params``) on ``mk``."""
     for k, v in bounds.items():
         if k == "max_order_size":
             mk.max_order_size = v
@@ -137,6 +140,7 @@ def set_bounds(mk: Market, bounds: dict) -> None:
 
 
 def bounds_wire(mk: Market) -> dict:
+    """A market's bounds in wire form (decimal strings)."""
     return {"max_order_size": fmt_size(mk.max_order_size),
             "max_position_notional": fmt_amount(mk.max_position_notional),
             "open_interest_cap": fmt_size(mk.open_interest_cap),
@@ -144,6 +148,7 @@ def bounds_wire(mk: Market) -> dict:
 
 
 def set_market_params(eng: Engine, a: dict) -> None:
+    """Handler of ``set_market_params``: change guard-rail parameters and bounds of a market."""
     mk = eng.require_market(a["market"])
     params = guard_params(a, mk.band)
     bounds = bound_params(a, mk.imf, mk.lot)
@@ -170,6 +175,7 @@ def set_market_params(eng: Engine, a: dict) -> None:
 
 
 def set_safeguards(eng: Engine, a: dict) -> None:
+    """Handler of ``set_safeguards``: the guard rails on or off (off clears every flag and pending price)."""
     en = a["enabled"]
     if en == eng.safeguards:
         raise CommandError("no_change", f"safeguards are already {'on' if en else 'off'}")
@@ -187,6 +193,7 @@ def set_safeguards(eng: Engine, a: dict) -> None:
 
 
 def set_market_mode(eng: Engine, a: dict) -> None:
+    """Handler of ``set_market_mode``: an operator sets a market's mode (reopening passes the reopen gate)."""
     mk = eng.require_market(a["market"])
     mode = a["mode"]
     if mode == mk.mode:
@@ -202,6 +209,7 @@ def set_market_mode(eng: Engine, a: dict) -> None:
 
 
 def set_platform_access(eng: Engine, a: dict) -> None:
+    """Handler of ``set_platform_access``: users' access on or off (not while the brake is engaged)."""
     en = a["enabled"]
     if en == eng.platform_access:
         raise CommandError("no_change", f"platform access is already {'enabled' if en else 'disabled'}")
@@ -233,6 +241,7 @@ def brake_preview(eng: Engine) -> dict:
 
 
 def emergency_brake(eng: Engine, a: dict) -> None:
+    """Handler of ``emergency_brake``: access off, every market halted, pauses on, non-TP/SL orders canceled."""
     if eng.brake_engaged:
         raise CommandError("brake_engaged", "the emergency brake is already engaged")
     preview = brake_preview(eng)
@@ -256,6 +265,7 @@ def emergency_brake(eng: Engine, a: dict) -> None:
 
 
 def release_brake(eng: Engine, a: dict) -> None:
+    """Handler of ``release_brake``: access back, markets to post_only, the pauses as they were."""
     if not eng.brake_engaged:
         raise CommandError("brake_not_engaged", "the emergency brake is not engaged")
     overridden = guards.reopen_gate(eng, a, "releasing the brake")
@@ -279,6 +289,7 @@ def release_brake(eng: Engine, a: dict) -> None:
 
 
 def emit_override(eng: Engine, command: str, failures: list, a: dict) -> None:
+    """Emit ``validation_overridden``: an operator went past failing checks."""
     eng.emit({"type": "validation_overridden", "command": command,
                 "failures": [{"check": f.check, "detail": f.detail} for f in failures],
                 "operator": a["operator"], "reason": a["reason"]})
@@ -311,6 +322,7 @@ def pause_flag(eng: Engine, a: dict, attr: str, value: bool, event: str) -> None
 
 
 def pause_liquidations(eng: Engine, a: dict) -> None:
+    """Handler of ``pause_liquidations`` (all markets, or one)."""
     pause_flag(eng, a, "liquidations_paused", True, "liquidations_paused")
 
 
@@ -331,9 +343,11 @@ def resume_liquidations(eng: Engine, a: dict) -> None:
 
 
 def pause_triggers(eng: Engine, a: dict) -> None:
+    """Handler of ``pause_triggers`` (all markets, or one)."""
     pause_flag(eng, a, "triggers_paused", True, "triggers_paused")
 
 
 def resume_triggers(eng: Engine, a: dict) -> None:
+    """Handler of ``resume_triggers`` (all markets, or one)."""
     pause_flag(eng, a, "triggers_paused", False, "triggers_resumed")
 

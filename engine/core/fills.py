@@ -29,8 +29,8 @@ def take_liquidity(eng: Engine, mk: Market, acct: Account, taker: Order, limit: 
           liquidation: bool = False) -> int:
     """Match ``qty`` of ``taker`` against the book; settle every fill. Returns what is left.
 
-    Every fill is margin-checked on both sides before the book commits it (``_fill_ok``,
-    asked by the book through ``_FillSettler``, which settles the fill when both pass):
+    Every fill is margin-checked on both sides before the book commits it (``fill_ok``,
+    asked by the book through ``FillSettler``, which settles the fill when both pass):
     a maker that fails has its resting order canceled (reason ``margin``) and matching goes
     on; a taker that fails stops matching, its remainder is canceled here (reason
     ``margin``) and 0 is returned (nothing is left for the caller to rest or cancel).
@@ -197,7 +197,7 @@ def settle_fill(eng: Engine, mk: Market, taker_acct: Account, taker: Order, make
     """Settle one checked fill of ``q`` between ``taker`` and the resting ``maker`` (still in the book's
     hands: the book takes ``q`` off it right after); the trade event goes to ``events``.
 
-    ``_fill_ok`` left both accounts' (value, IM) caches at the figures after the fill; they are
+    ``fill_ok`` left both accounts' (value, IM) caches at the figures after the fill; they are
     kept (the taker's only if it was checked: a liquidated taker's is dropped)."""
     owner = maker.account
     assert owner is not None
@@ -211,7 +211,7 @@ def settle_fill(eng: Engine, mk: Market, taker_acct: Account, taker: Order, make
         mpos.open_sell -= q
         apply_fill(eng, maker_acct, mk, mpos, -q, notional, mfee)
     apply_fill(eng, taker_acct, mk, tpos, q if taker.side > 0 else -q, notional, tfee)
-    maker_acct.mcache = mcache  # the figures after this fill, set by _fill_ok
+    maker_acct.mcache = mcache  # the figures after this fill, set by fill_ok
     if taker_checked:
         taker_acct.mcache = tcache
     mname = mk.name
@@ -262,7 +262,7 @@ def apply_fill(eng: Engine, acct: Account, mk: Market, pos: Position, dq: int, n
 
 
 class FillSettler(FillGate):
-    """``Engine.take_liquidity``'s gate for the book: checks each fill on both sides and settles it when both pass.
+    """``take_liquidity``'s gate for the book: checks each fill on both sides and settles it when both pass.
 
     Settling as the book goes keeps every check exact: the next fill of the same sweep is checked
     against the accounts as the previous fills left them. Events are collected here and emitted by
@@ -337,7 +337,7 @@ class FillSettler(FillGate):
             tpos = liveorders.position_of(engine, acct, mk)
         checked = not self.liquidation
         if checked and not fill_ok(engine, acct, mk, tpos, -mdq, notional, tfee, 0):
-            maker_acct.mcache = None  # _fill_ok left the maker's figures after a fill that does not happen
+            maker_acct.mcache = None  # fill_ok left the maker's figures after a fill that does not happen
             liveorders.drop_if_empty(acct, mname, tpos)
             self.stopped = True
             return VETO_TAKER

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 
 def position_of(eng: Engine, acct: Account, mk: Market) -> Position:
+    """``acct``'s position in ``mk``, created (empty, at the market's funding index) if it has none."""
     pos = acct.positions.get(mk.name)
     if pos is None:
         pos = acct.positions[mk.name] = Position(mk.funding_index)
@@ -40,6 +41,7 @@ def rest(eng: Engine, acct: Account, mk: Market, o: Order, pos: Position | None 
 
 
 def rest_trigger(eng: Engine, acct: Account, mk: Market, o: Order) -> None:
+    """Arm a TP/SL order: in the registries and the market's trigger heaps (not in the book)."""
     position_of(eng, acct, mk).reduce_orders += 1
     eng.orders[o.id] = o
     acct.orders[o.id] = o
@@ -96,6 +98,7 @@ def remove_order(eng: Engine, o: Order, reason: str) -> None:
 
 
 def drop_if_empty(acct: Account, mname: str, pos: Position) -> None:
+    """Drop ``acct``'s position in ``mname`` if nothing is left in it (no size, orders or TP/SL)."""
     if (not pos.size and not pos.open_buy and not pos.open_sell and not pos.reduce_orders
             and acct.positions.get(mname) is pos):
         del acct.positions[mname]

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 
 def oracle_price(eng: Engine, a: dict) -> None:
+    """Handler of ``oracle_price``: through the guard rails (refused prices flag the market), then the index."""
     mk = eng.require_market(a["market"])
     p = a["price"]
     source = a["source"]
@@ -54,6 +55,7 @@ def oracle_price(eng: Engine, a: dict) -> None:
 
 
 def emit_jump_accepted(eng: Engine, mk: Market, p: int, why: str, extra: dict) -> None:
+    """Emit ``oracle_jump_accepted``: why a price beyond the oracle band was taken."""
     j = mk.oracle_jump
     eng.emit({"type": "oracle_jump_accepted", "market": mk.name, "price": p, "reason": why,
                 "since_ts": j[0] if j is not None else None, "refused_count": j[2] if j is not None else 0,
@@ -98,12 +100,14 @@ def flag(eng: Engine, mk: Market, flag: str, detail: str) -> None:
 
 
 def unflag(eng: Engine, mk: Market, flag: str) -> None:
+    """Clear ``flag`` on ``mk``; an event when it was set."""
     if flag in mk.flags:
         del mk.flags[flag]
         eng.emit({"type": "market_unflagged", "market": mk.name, "flag": flag})
 
 
 def load_market_state(eng: Engine, a: dict) -> None:
+    """Handler of ``load_market_state``: a mark and funding index loaded from outside (quarantined if implausible)."""
     mk = eng.require_market(a["market"])
     mark = a["mark_price"]
     if mark < 0:
@@ -125,6 +129,7 @@ def load_market_state(eng: Engine, a: dict) -> None:
 
 
 def tick(eng: Engine, a: dict) -> None:
+    """Handler of ``tick``: maintenance, funding, mark, premium samples, staleness, the audit, what is due, a due snapshot."""
     if eng.maintenance:
         maintenance.advance(eng)
     now = eng.now

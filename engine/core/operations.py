@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 
 def take_snapshot(eng: Engine, a: dict) -> None:
+    """Handler of ``take_snapshot``: the state after this command, kept in the engine's library."""
     try:
         snap = snapshot.take(eng, a["label"], a["trigger"])
     except snapshot.StateEncodeError as e:  # (before any change: a clean refusal)
@@ -32,6 +33,7 @@ def take_snapshot(eng: Engine, a: dict) -> None:
 
 
 def rollback(eng: Engine, a: dict) -> None:
+    """Handler of ``rollback``: restore a snapshot, re-apply the edge flows since, keep the operators' posture."""
     sid = a["snapshot_id"]
     snap = eng.snapshots.get(sid)
     if snap is None:
@@ -104,6 +106,7 @@ def reapply_edge(eng: Engine, plan: snapshot.EdgePlan, kept: tuple) -> None:
 
 
 def schedule_maintenance(eng: Engine, a: dict) -> None:
+    """Handler of ``schedule_maintenance``: a new maintenance window (maintenance.py runs it)."""
     wid = a["window_id"]
     if wid in eng.maintenance:
         raise CommandError("window_exists", f"maintenance window {wid!r} already exists")
@@ -121,18 +124,22 @@ def schedule_maintenance(eng: Engine, a: dict) -> None:
 
 
 def cancel_maintenance(eng: Engine, a: dict) -> None:
+    """Handler of ``cancel_maintenance`` (maintenance.cancel)."""
     maintenance.cancel(eng, a)
 
 
 def reschedule_maintenance(eng: Engine, a: dict) -> None:
+    """Handler of ``reschedule_maintenance`` (maintenance.reschedule)."""
     maintenance.reschedule(eng, a)
 
 
 def extend_maintenance(eng: Engine, a: dict) -> None:
+    """Handler of ``extend_maintenance`` (maintenance.extend)."""
     maintenance.extend(eng, a)
 
 
 def set_withdrawals(eng: Engine, a: dict) -> None:
+    """Handler of ``set_withdrawals``: withdrawals on or off for everyone."""
     en = a["enabled"]
     if en == eng.withdrawals_enabled:
         raise CommandError("no_change", f"withdrawals are already {'enabled' if en else 'paused'}")
@@ -157,6 +164,7 @@ def cancel_for_mode(eng: Engine, acct: Account, mode: str) -> int:
 
 
 def set_account_mode(eng: Engine, a: dict) -> None:
+    """Handler of ``set_account_mode``: normal, reduce_only or frozen; cancels the orders the mode forbids."""
     acct = eng.require_account(a["account"])
     mode = a["mode"]
     before = eng.account_modes.get(acct.name, "normal")
@@ -172,6 +180,7 @@ def set_account_mode(eng: Engine, a: dict) -> None:
 
 
 def cancel_account_orders(eng: Engine, a: dict) -> None:
+    """Handler of ``cancel_account_orders``: an operator cancels an account's orders (all markets, or one)."""
     acct = eng.require_account(a["account"])
     m = a["market"]
     if m is not None:
@@ -186,6 +195,7 @@ def cancel_account_orders(eng: Engine, a: dict) -> None:
 
 
 def credit(eng: Engine, a: dict) -> None:
+    """Handler of ``credit``: pay a refund once (by refund_id) from the insurance fund or the treasury."""
     acct = eng.require_account(a["account"])
     rid = a["refund_id"]
     if rid in eng.credits:
@@ -213,6 +223,7 @@ def credit(eng: Engine, a: dict) -> None:
 
 
 def fund_insurance(eng: Engine, a: dict) -> None:
+    """Handler of ``fund_insurance``: treasury money into the insurance fund."""
     amt = a["amount"]
     if eng.treasury_in + amt > MAX_TOTAL_IN:
         raise CommandError("too_large", f"treasury inflows would total more than {fmt_amount(MAX_TOTAL_IN)} USDC")

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 
 def place_order(eng: Engine, a: dict) -> None:
+    """Handler of ``place_order`` (the hottest path): every check, then take liquidity, rest or arm the rest."""
     if not eng.platform_access:
         eng.require_access()
     # hot path: plain dict lookups; the refusing helpers only when missing
@@ -266,6 +267,7 @@ def set_band(mk: Market, mark: int, band: int) -> None:
 
 
 def check_post_only_band(mk: Market, side: int, price: int) -> None:
+    """Refuse a post-only order beyond the post-only band around the fair (index) price."""
     fair = mk.index_price or mk.mark_price
     pob = guards.post_only_band(mk)
     hi = fair + fair * pob // FRAC_SCALE
@@ -279,6 +281,7 @@ def check_post_only_band(mk: Market, side: int, price: int) -> None:
 
 
 def cancel_order(eng: Engine, a: dict) -> None:
+    """Handler of ``cancel_order``: by order_id or client_order_id."""
     if not eng.platform_access:
         eng.require_access()
     acct = eng.accounts.get(a["account"]) or eng.require_account(a["account"])
@@ -299,6 +302,7 @@ def cancel_order(eng: Engine, a: dict) -> None:
 
 
 def cancel_all(eng: Engine, a: dict) -> None:
+    """Handler of ``cancel_all``: the account's orders (all markets, or one; not in halted markets)."""
     eng.require_access()
     acct = eng.require_account(a["account"])
     m = a["market"]

@@ -50,6 +50,7 @@ def fire_triggers(eng: Engine, mk: Market) -> None:
 
 
 def execute_trigger(eng: Engine, mk: Market, o: Order) -> None:
+    """Execute one crossed TP/SL as a reduce-only market order within the price band."""
     owner = o.account
     assert owner is not None
     acct = eng.accounts[owner]
