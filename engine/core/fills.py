@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 def take_liquidity(eng: Engine, mk: Market, acct: Account, taker: Order, limit: int, qty: int, taker_fee_rate: int,
-          liquidation: bool = False) -> int:
+                   liquidation: bool = False) -> int:
     """Match ``qty`` of ``taker`` against the book; settle every fill. Returns what is left.
 
     Every fill is margin-checked on both sides before the book commits it (``fill_ok``,
@@ -106,7 +106,7 @@ def take_liquidity(eng: Engine, mk: Market, acct: Account, taker: Order, limit: 
 
 
 def fill_ok(eng: Engine, acct: Account, mk: Market, pos: Position, dq: int, notional: int, fee: int,
-             open_dq: int) -> bool:
+            open_dq: int) -> bool:
     """May ``acct`` take a fill of signed size ``dq`` for ``notional`` and ``fee``? (dYdX v4's rule)
 
     ``open_dq``: how much of its resting quantity the fill uses (signed like ``dq``; 0 for a
@@ -192,8 +192,8 @@ def ro_room(eng: Engine, mk: Market, live: bool = False) -> RoRoom:
 
 
 def settle_fill(eng: Engine, mk: Market, taker_acct: Account, taker: Order, maker: Order, q: int, notional: int,
-                 mfee: int, tfee: int, mpos: Position, tpos: Position, events: list[dict],
-                 taker_checked: bool) -> None:
+                mfee: int, tfee: int, mpos: Position, tpos: Position, events: list[dict],
+                taker_checked: bool) -> None:
     """Settle one checked fill of ``q`` between ``taker`` and the resting ``maker`` (still in the book's
     hands: the book takes ``q`` off it right after); the trade event goes to ``events``.
 
@@ -334,7 +334,7 @@ class FillSettler(FillGate):
         acct = self.acct
         tpos = acct.positions.get(mname)
         if tpos is None:
-            tpos = liveorders.position_of(engine, acct, mk)
+            tpos = liveorders.position_of(acct, mk)
         checked = not self.liquidation
         if checked and not fill_ok(engine, acct, mk, tpos, -mdq, notional, tfee, 0):
             maker_acct.mcache = None  # fill_ok left the maker's figures after a fill that does not happen

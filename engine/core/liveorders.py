@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 
-def position_of(eng: Engine, acct: Account, mk: Market) -> Position:
+def position_of(acct: Account, mk: Market) -> Position:
     """``acct``'s position in ``mk``, created (empty, at the market's funding index) if it has none."""
     pos = acct.positions.get(mk.name)
     if pos is None:
@@ -30,7 +30,7 @@ def rest(eng: Engine, acct: Account, mk: Market, o: Order, pos: Position | None 
     """Rest ``o`` in the book and the registries; ``pos`` is ``acct``'s position in ``mk`` if known."""
     mk.book.add(o)
     if pos is None:
-        pos = position_of(eng, acct, mk)
+        pos = position_of(acct, mk)
     hold_order(pos, o)
     oid = o.id
     eng.orders[oid] = o
@@ -42,7 +42,7 @@ def rest(eng: Engine, acct: Account, mk: Market, o: Order, pos: Position | None 
 
 def rest_trigger(eng: Engine, acct: Account, mk: Market, o: Order) -> None:
     """Arm a TP/SL order: in the registries and the market's trigger heaps (not in the book)."""
-    position_of(eng, acct, mk).reduce_orders += 1
+    position_of(acct, mk).reduce_orders += 1
     eng.orders[o.id] = o
     acct.orders[o.id] = o
     if o.client_order_id is not None:

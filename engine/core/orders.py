@@ -195,7 +195,7 @@ def place_order(eng: Engine, a: dict) -> None:
             o.remaining = rem
             pos = acct.positions.get(mk.name)
             if pos is None:
-                pos = liveorders.position_of(eng, acct, mk)
+                pos = liveorders.position_of(acct, mk)
             ps = pos.size
             w0 = worst_side(ps, pos.open_buy, pos.open_sell)
             liveorders.rest(eng, acct, mk, o, pos)
@@ -212,7 +212,7 @@ def place_order(eng: Engine, a: dict) -> None:
 
 
 def check_bounds(eng: Engine, acct: Account, mk: Market, pos: Position | None, pos_size: int, side: int, size: int,
-                  px: int) -> None:
+                px: int) -> None:
     """The market's bounds for a risk-increasing order of ``size`` priced at ``px`` (the limit, or the
     band price of a market order, and never below mark): its size, the account's position notional
     after a full fill (open orders on the same side included), the open interest if it would grow,
