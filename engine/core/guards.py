@@ -1,6 +1,6 @@
 """Guard rails: pure validators and reads the engine core uses before it trusts outside input.
 
-Nothing here changes state; the engine core (``core.py``, ``liquidation.py``)
+Nothing here changes state; the engine core (``marketdata.py``, ``admin.py``, ``liquidation.py``)
 decides what to do with the answers. Everything is engine-time and integer
 fixed point, so the same journal always gets the same answers.
 

@@ -17,12 +17,12 @@ Phases (brief agreement #2, Paradex's mechanics in shared/VENUES.md)::
 * ``open`` at ``start_ts + duration_ms`` (or later if validation held it), then ``done``.
 
 Liquidations and TP/SL triggers do not run while a market is restricted (mode != open, see
-``liquidation.liquidation_active`` and ``Engine.after_market_data``); reopening runs them at once.
+``liquidation.liquidation_active`` and ``marketdata.after_market_data``); reopening runs them at once.
 The emergency brake aborts an active window (phase ``aborted``): the operators own the venue then.
 
 Every transition emits ``maintenance_phase`` {window_id, phase, markets, kind, until_ts}. The window
 dicts live in ``engine.maintenance`` (canonical state, hashed, snapshotted). Pure: time comes from
-``engine.now``; called from ``Engine._tick``.
+``engine.now``; called from ``marketdata.tick``.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def _step(engine, w: dict) -> bool:
     if phase == "cancel_only":
         if now >= w["work_ts"]:
             _enter(engine, w, "snapshot")
-            # taken when this tick is complete (Engine._tick): recovery and rollback previews replay the
+            # taken when this tick is complete (marketdata.tick): recovery and rollback previews replay the
             # journal after a snapshot's seq, so it must hold the state after the whole command
             w["snapshot_id"] = f"snap-{engine.seq}"
             engine.snapshot_due = f"maintenance {w['window_id']} ({w['kind'].replace('_', ' ')})"

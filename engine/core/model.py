@@ -14,7 +14,7 @@ DEFAULT_POST_ONLY_BAND = 50_000  # 5 bps around the fair (index) price in post_o
 DEFAULT_ORACLE_STALE_MS = 30_000  # dYdX v4 takes only venues updated within 30 s into its index
 DEFAULT_BREAKER_ACCOUNTS = 500  # accounts one evaluation may liquidate in one market
 DEFAULT_BREAKER_OI_SHARE = 50_000_000  # share (FRAC, 0.5) of a side's open interest one evaluation may cut
-# mark and funding (core.Engine._update_mark / _accrue_funding): impact notional in micro-USDC
+# mark and funding (funding.update_mark / accrue_funding): impact notional in micro-USDC
 IMPACT_NOTIONAL_MAJOR = 20_000_000_000  # 20,000 USDC on BTC and ETH (Hyperliquid)
 IMPACT_NOTIONAL_OTHER = 6_000_000_000  # 6,000 USDC elsewhere
 
@@ -64,7 +64,7 @@ class Market:
         "max_position_notional",
         "open_interest_cap",
         "margin_tiers",
-        # mark and funding (core.Engine._update_mark, _accrue_funding)
+        # mark and funding (funding.update_mark, accrue_funding)
         "impact_notional",  # parameter: micro-USDC traded into the book for the impact bid / ask
         "mark_basis",  # smoothed basis (EMA) of the impact prices over the oracle, BASIS_SCALE (1e-12)
         "basis_ts",  # engine time of the last basis update
@@ -100,7 +100,7 @@ class Market:
         self.index_price = 0
         self.mark_price = 0
         # derived, not state: the price band [band_lo, band_hi] around mark_price for the band fraction
-        # computed for band_mark and band_frac (core.Engine._band)
+        # computed for band_mark and band_frac (orders.set_band)
         self.band_mark = 0
         self.band_frac = -1
         self.band_hi = 0
@@ -121,7 +121,7 @@ class Market:
         self.oracle_pending: list | None = None  # [price, source, ts] of a jump waiting for a second source
         self.quarantined = 0  # load_market_state writes refused by validation
         # bounds: the hard ceilings unless the market sets its own (markets.py has the defaults of the
-        # shipped venue); checked at order placement (core.Engine._check_bounds)
+        # shipped venue); checked at order placement (orders.check_bounds)
         self.max_order_size = MAX_SIZE  # size units, one order
         self.max_position_notional = MAX_POSITION_NOTIONAL  # micro-USDC, one account's position incl. open orders
         self.open_interest_cap = MAX_OPEN_INTEREST  # size units, per side

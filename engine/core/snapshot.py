@@ -36,7 +36,7 @@ VERSION = 3  # 2: guard rails (safeguards, audit, per-market guard parameters, f
 READABLE = (1, 2, 3)  # a version-1 state predates the guard rails: it restores with safeguards off
 # a version-1/2 state restores with the hard bounds, no tiers, every account's flow 0 and fund_in /
 # fund_paid 0 (flows count from there; a rollback *to* such a state re-applies nothing, so it is
-# refused when money crossed the edge after it: see core.Engine._rollback)
+# refused when money crossed the edge after it: see operations.rollback)
 
 
 class SnapshotError(Exception):
@@ -472,7 +472,7 @@ def _account_name(a: Account) -> str:
 def _rest_all(rows: list, accounts: dict[str, Account], markets: dict[str, Market],
               eng_orders: dict[int, Order], coids: dict[tuple[str, str], int]) -> None:
     """Build the orders of ``rows`` (canonical records, in id order: their time priority) and do what
-    ``Engine._rest`` / ``Engine._rest_trigger`` do for each (through the same ``model.hold_order`` and
+    ``liveorders.rest`` / ``liveorders.rest_trigger`` do for each (through the same ``model.hold_order`` and
     ``model.push_trigger``), into the fresh registries, with each
     market's book loaded in one go instead of an insert per order. Leaves the very same registries
     (in the same order), quantities, books and trigger heaps as resting them one by one (a test pins
@@ -604,7 +604,7 @@ def apply_controls(engine, c: dict) -> list[dict]:
 
 class EdgePlan:
     """What a rollback to a decoded ``state`` re-applies: the money that crossed the venue's edge after
-    it (deposits, withdrawals, credits) stays where it went. See core.Engine._rollback."""
+    it (deposits, withdrawals, credits) stays where it went. See operations.rollback."""
 
     __slots__ = ("deltas", "flows", "fund_after", "bad_debt", "code", "problem")
 

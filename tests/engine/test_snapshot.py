@@ -6,7 +6,7 @@ import orjson
 import pytest
 from engine_helpers import BTC, ETH, Venue, of_type, one, rejected_code, types
 
-from engine.core import Engine
+from engine.core import Engine, liveorders
 from engine.core.snapshot import (
     FORMAT,
     VERSION,
@@ -224,9 +224,9 @@ def _one_by_one(data: bytes) -> Engine:
         o.remaining = remaining
         a, mk = e.accounts[acct], e.markets[market]
         if otype in ("stop_loss", "take_profit"):
-            e._rest_trigger(a, mk, o)
+            liveorders.rest_trigger(e, a, mk, o)
         else:
-            e._rest(a, mk, o)
+            liveorders.rest(e, a, mk, o)
     for name in sorted(e.accounts):
         a = e.accounts[name]
         a.liq_version = 0

@@ -19,7 +19,7 @@ NODE_COMMANDS = {"credit"}
 
 
 def emitted_types() -> dict[str, str]:
-    """Every ``"type": "..."`` dict literal, ``ev["type"] = "..."`` and ``_pause_flag(..., "event")`` in the
+    """Every ``"type": "..."`` dict literal, ``ev["type"] = "..."`` and ``pause_flag(..., "event")`` (engine/core/admin.py) in the
     engine's sources, minus the commands: type -> first file seen."""
     found: dict[str, str] = {}
     for path in sorted(ENGINE.rglob("*.py")):
@@ -36,8 +36,9 @@ def emitted_types() -> dict[str, str]:
                     if (isinstance(tgt, ast.Subscript) and isinstance(tgt.slice, ast.Constant)
                             and tgt.slice.value == "type"):
                         names.append(node.value.value)
-            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                  and node.func.attr == "_pause_flag" and isinstance(node.args[-1], ast.Constant)):
+            elif (isinstance(node, ast.Call) and isinstance(node.args[-1:] and node.args[-1], ast.Constant)
+                  and ((isinstance(node.func, ast.Attribute) and node.func.attr == "pause_flag")
+                       or (isinstance(node.func, ast.Name) and node.func.id == "pause_flag"))):
                 names.append(node.args[-1].value)
             for n in names:
                 if isinstance(n, str) and n not in SPECS and n not in NODE_COMMANDS:
