@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from engine.errors import PerpdeskError
+
 from .fixedpoint import (
     AMOUNT_DECIMALS,
     FRAC_DECIMALS,
@@ -88,17 +90,17 @@ MAX_POSITION_NOTIONAL: Final = 100_000_000_000_000_000  # 1e17 micro-USDC = 1e11
 MAX_OPEN_INTEREST: Final = 4_000_000_000_000_000_000  # 4e18 size units per side
 
 
-class CommandError(Exception):
+class CommandError(PerpdeskError):
     """A well-formed command the engine refuses; becomes a ``rejected`` event."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
 
 
-class NotACommand(Exception):
+class NotACommand(PerpdeskError):
     """Not a command at all (not an object, no type, unknown type)."""
+
+    code = "not_a_command"
 
 
 class Command:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from engine.errors import PerpdeskError
+
 # Final: compiled with mypyc, these are inlined constants and arithmetic on them stays native
 AMOUNT_DECIMALS: Final = 6
 PRICE_DECIMALS: Final = 6
@@ -35,13 +37,11 @@ _DIGITS = frozenset("0123456789")
 MAX_WHOLE_DIGITS = 30
 
 
-class DecimalError(ValueError):
+class DecimalError(PerpdeskError, ValueError):
     """A value that is not an exact decimal string for its field."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
 
 
 def parse_decimal(value: object, decimals: int, field: str, *, allow_negative: bool = False) -> int:

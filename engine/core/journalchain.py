@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from engine.errors import PerpdeskError
+
 
 def hmac_pads(key: bytes) -> tuple[Any, Any]:
     """HMAC-SHA256's inner and outer hash states for ``key`` (RFC 2104), copied per message: the
@@ -30,13 +32,12 @@ def keyed_hex(inner: Any, outer: Any, msg: bytes) -> str:
     return o.hexdigest()
 
 
-class ChainError(Exception):
+class ChainError(PerpdeskError):
     """A row that cannot be appended; ``conflict``: its seq does not follow the journal."""
 
     def __init__(self, conflict: bool, message: str) -> None:
-        super().__init__(message)
+        super().__init__(message, code="journal_conflict" if conflict else "bad_journal_row")
         self.conflict = conflict
-        self.message = message
 
 
 def chain_rows(rows: Any, head_seq: int, head_hash: str, epoch_now: int, key: bytes | None = None) -> list[tuple]:

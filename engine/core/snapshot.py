@@ -19,6 +19,8 @@ from typing import Final
 
 import orjson
 
+from engine.errors import PerpdeskError
+
 from .book import Order
 from .commands import MAX_OPEN_INTEREST, MAX_POSITION_NOTIONAL, MAX_SIZE
 from .margin import value_and_mm
@@ -39,8 +41,10 @@ READABLE = (1, 2, 3)  # a version-1 state predates the guard rails: it restores 
 # refused when money crossed the edge after it: see operations.rollback)
 
 
-class SnapshotError(Exception):
+class SnapshotError(PerpdeskError):
     """A snapshot that cannot be trusted: corrupt, truncated, wrong hash or version."""
+
+    code = "bad_snapshot"
 
 
 class StateEncodeError(SnapshotError):
@@ -48,6 +52,8 @@ class StateEncodeError(SnapshotError):
 
     The bounds at the boundary (commands.py) make this unreachable; raised, typed, instead of an
     orjson traceback if it ever happens, so callers can report it."""
+
+    code = "state_not_encodable"
 
 
 class Snapshot:

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from engine.errors import PerpdeskError
+
 from .checks import run_checks
 from .commands import NotACommand
 from .fixedpoint import (
@@ -118,13 +120,14 @@ def write_events_jsonl(evs: list[dict], buf: bytearray) -> None:
         buf += _DUMPS(ev, option=_OPT_NEWLINE)
 
 
-class LineError(Exception):
+class LineError(PerpdeskError):
     """A replay input line that is not JSON or not a command (``line_no`` counts from 1)."""
+
+    code = "bad_journal_line"
 
     def __init__(self, line_no: int, message: str) -> None:
         super().__init__(message)
         self.line_no = line_no
-        self.message = message
 
 
 _FLUSH_AT: Final = 1 << 20  # with a sink, events leave the buffer in pieces of about this size

@@ -39,6 +39,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from engine.errors import PerpdeskError
+
 from ..core.engine import Engine
 from .node import (
     DEFAULT_KEEP_AUTO,
@@ -58,9 +60,11 @@ LEASE_EVERY_S = 0.1  # a non-blocking try of the lease this often
 FOLLOW_BATCH = 5_000  # rows per read while following
 
 
-class StandbyError(Exception):
+class StandbyError(PerpdeskError):
     """The standby refuses: not PostgreSQL, the database does not verify, or the journal it follows
     broke its chain or replays differently. ``str(e)`` says what and what to do."""
+
+    code = "standby_refused"
 
 
 class Standby:

@@ -26,6 +26,7 @@ from engine.api import models as m
 from engine.api import routes
 from engine.api.errors import ErrorCode, GatewayError, status_of
 from engine.api.models import Outcome
+from engine.errors import PerpdeskError
 from engine.node.roles import REQUIRED_ROLE, Actor
 
 from .gateway import Gateway
@@ -40,11 +41,11 @@ POLL_S = 0.04  # a stream looks at the hub this often (two int reads when nothin
 DISCONNECT_EVERY = 25  # polls between two checks that the client is still there
 
 
-class ApiError(Exception):
+class ApiError(PerpdeskError):
+    """A refusal the API answers with ``{code, message}`` and its HTTP status."""
+
     def __init__(self, code: str, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
         self.status = status if status is not None else status_of(code)
 
 

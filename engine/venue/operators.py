@@ -41,6 +41,8 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+from engine.errors import PerpdeskError
+
 from ..node.roles import ROLES, Actor, normalize_name
 from ..settings.paths import ensure_dir
 
@@ -59,13 +61,11 @@ CODES = ("unauthenticated", "revoked", "rate_limited", "bad_name", "exists", "un
 _TRACK_MAX = 10_000  # failure trackers kept at most (oldest dropped): random ids cannot grow memory
 
 
-class AuthError(Exception):
+class AuthError(PerpdeskError):
     """A refused login or registry change; ``code`` in :data:`CODES`, ``str(e)`` is the message."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
 
 
 def wall_ms() -> int:

@@ -21,6 +21,8 @@ import sys
 import threading
 from pathlib import Path
 
+from engine.errors import PerpdeskError
+
 log = logging.getLogger("perpdesk.venue")
 
 DEFAULT_LISTEN = "127.0.0.1:8765"
@@ -29,8 +31,10 @@ IDLE_EXIT_S = 3.0
 STARTUP_GRACE_S = 60.0
 
 
-class ListenError(ValueError):
-    pass
+class ListenError(PerpdeskError, ValueError):
+    """A --listen value that cannot be used; the message says why."""
+
+    code = "bad_listen"
 
 
 def parse_listen(value: str) -> dict:
