@@ -110,7 +110,7 @@ def acquire(store) -> Lease:
 
     Also sets ``store.fence`` to the new epoch: from now on every journal append through this store
     (and through a writer process given its config) checks it."""
-    from .store import LeaseHeldError, StoreError
+    from .errors import LeaseHeldError, StoreError
 
     path = lease_path_for(store)
     fd = conn = None
