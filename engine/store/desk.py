@@ -180,7 +180,6 @@ class StoreDesk(StoreBase):
         with self.read("reading alert deliveries") as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
-
     # -------------------------------------------------------------- operators
     _OPERATOR_COLUMNS = ("token_id", "name", "role", "salt", "hash", "created_ms", "created_by", "revoked_ms",
                          "revoked_by", "last_seen_ms")
