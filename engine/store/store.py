@@ -200,7 +200,6 @@ class Store(StoreJournal, StoreSnapshots, StoreAudit, StoreVerify, StoreDesk, St
             raise
         return store
 
-
     def _init_or_check(self, create: bool) -> None:
         with self.write("opening the database") as conn:
             if self.backend == "postgresql":
