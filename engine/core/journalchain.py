@@ -2,7 +2,7 @@
 
 Compiled with mypyc (setup.py ``COMPILED``): it runs once per journaled command on the
 node's writer thread, whose interpreter time would otherwise hold the GIL against the
-sequencer. :func:`engine.store.store._chain_journal` wraps it with the store's errors; the
+sequencer. :func:`engine.store.journal.chain_journal` wraps it with the store's errors; the
 hash is :func:`engine.store.store.journal_hash` exactly (a test pins it).
 """
 

@@ -5,7 +5,7 @@ The lease
 
     * SQLite: an exclusive ``flock`` on ``FILE.lease`` beside the database (0600; a separate file,
       never the database itself: closing any descriptor of the database would drop the process's
-      POSIX locks on it, see ``engine/store/store.py``). The holder's identity is written into the file.
+      POSIX locks on it, see ``engine/store/connect.py``). The holder's identity is written into the file.
     * PostgreSQL: a session advisory lock (``pg_try_advisory_lock``) on a connection the node
       keeps open (per database: advisory locks are scoped to the current database).
 
@@ -110,7 +110,7 @@ def acquire(store) -> Lease:
 
     Also sets ``store.fence`` to the new epoch: from now on every journal append through this store
     (and through a writer process given its config) checks it."""
-    from .store import LeaseHeldError, StoreError
+    from .errors import LeaseHeldError, StoreError
 
     path = lease_path_for(store)
     fd = conn = None

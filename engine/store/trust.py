@@ -29,6 +29,7 @@ from pathlib import Path
 
 import orjson
 
+from ..errors import PerpdeskError
 from ..settings import paths
 
 ENV_KEY = "PERPDESK_JOURNAL_KEY"
@@ -37,8 +38,10 @@ ANCHOR_INTERVAL_S = 0.25
 ANCHOR_VERSION = 1
 
 
-class ChainKeyError(Exception):
+class ChainKeyError(PerpdeskError):
     """The chain key cannot be read or created (its message says what to do)."""
+
+    code = "chain_key_unavailable"
 
 
 def key_file() -> Path:
@@ -100,8 +103,10 @@ def snapshot_mac(key: bytes, snapshot_id: str, seq: int, state_hash: str) -> str
 
 
 # --------------------------------------------------------------------- anchor
-class AnchorProblem(Exception):
+class AnchorProblem(PerpdeskError):
     """The anchor file exists but cannot be trusted (unreadable, altered, another key)."""
+
+    code = "anchor_untrusted"
 
 
 def anchor_path_for(url_database: str | None, backend: str, where: str) -> Path | None:

@@ -71,13 +71,13 @@ def verify_store(store, progress: Progress | None = None) -> Report:
 
 def _chain_totals(store) -> dict[str, int | None]:
     """Rows in each chain, for the progress line's time left (None: unknown)."""
-    from ..store.store import StoreError, _split_head
+    from ..store.store import StoreError, split_head
 
     totals: dict[str, int | None] = {"journal": None, "audit": None}
     try:
         totals["journal"] = store.count_journal()
         head = store.meta().get("audit_head")
-        totals["audit"] = _split_head(head)[0] if head else None
+        totals["audit"] = split_head(head)[0] if head else None
     except (StoreError, ValueError):
         pass
     return totals
