@@ -11,6 +11,10 @@ from textual.widgets import Label, Static
 
 
 class HelpScreen(ModalScreen[None]):
+    #: its rules (user CSS, loaded when the screen is first installed; scoped to this screen)
+    CSS = """
+    HelpScreen #dialog { width: 120; }
+    """
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help_close")]
 
     def __init__(self, under=None) -> None:
