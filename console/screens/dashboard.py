@@ -182,7 +182,7 @@ class DashboardScreen(DeskScreen):
             spark.data = balances  # a new list: in-place mutation does not repaint
         if balances:
             lo, hi = min(balances), max(balances)
-            label = f"{len(hist)} changes · low {fmt.money(lo)} · high {fmt.money(hi)}"
+            label = f"{fmt.count_of(len(hist), 'change')} · low {fmt.money(lo)} · high {fmt.money(hi)}"
         else:
             label = f"history: none yet (now {fmt.money(balance)})"
         show_content(self.query_one("#fund-spark-label", Label), label)

@@ -1,0 +1,81 @@
+"""Issue 16: the console as an operator at 3 a.m. sees it: the palette lists perpdesk's actions and no
+framework noise, Help shows each action once with every key that does it and its own close keys, the
+compute dialog is as wide as its CSS says, counts read in the singular for one."""
+
+import pytest
+from textual.widgets import Static
+
+from console import format as fmt
+from console.modals.compute import ComputeModal
+from console.modals.help import HelpScreen
+from console.palette import DeskCommands
+from tests.kit import WIDE
+
+from .test_flows import text_of
+from .test_refund_compute import open_compute
+
+NOISE = ("Copy selected text", "Cursor", "First row", "Last row", "Page ", "Focus", "Scroll", "Maximize")
+
+
+@pytest.mark.asyncio
+async def test_the_palette_lists_every_perpdesk_action_and_no_framework_noise(desk_app):
+    app = desk_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("a")  # the audit log: its table has the focus (cursor keys active)
+        await pilot.pause()
+        names = [e[0] for e in DeskCommands(app.screen)._entries()]
+        for noise in NOISE:
+            assert not [n for n in names if noise in n], (noise, names)
+        for b in app.BINDINGS:  # every app action (the Help key too), once whatever its keys
+            assert any(n == b.description or n.endswith(f": {b.description}") for n in names), b.description
+        for name, _help, _action in app.PALETTE_EXTRA:
+            assert name in names
+        for want in ("Alerts: Copy selected text", "Dashboard: Copy selected text"):
+            assert want not in names
+        assert "Refunds: Propose" in names and "Book: Next market" in names and "Details" in names  # this screen's own, unprefixed
+
+
+@pytest.mark.asyncio
+async def test_help_lists_each_action_once_with_all_its_keys_and_no_focus_noise(desk_app):
+    app = desk_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        shown = "".join(text_of(w) for w in app.screen.query(Static))
+        lines = shown.splitlines()
+        brake = [ln for ln in lines if " Brake " in f" {ln} " and "Emergency brake" in ln]
+        assert len(brake) == 1 and "^b !" in brake[0], brake
+        assert not [ln for ln in lines if ln.split()[:2] == ["!", "Brake"]]  # no second Brake row
+        assert "Focus Next" not in shown and "focus_next" not in shown
+
+
+@pytest.mark.asyncio
+async def test_help_shows_the_keys_that_close_it(desk_app):
+    app = desk_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        frame = app.screen.query_one("#dialog")
+        assert "Esc" in str(frame.border_subtitle) and "closes" in str(frame.border_subtitle)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+@pytest.mark.asyncio
+async def test_the_compute_dialog_is_as_wide_as_its_css_says(desk_app):
+    """Its rules were DEFAULT_CSS, ranked below app.tcss's dialog frame: 96 wide and a two-line title."""
+    app = desk_app()
+    async with app.run_test(size=WIDE) as pilot:
+        modal = await open_compute(app, pilot)
+        assert isinstance(modal, ComputeModal)
+        await pilot.pause()
+        assert modal.query_one("#dialog").outer_size.width == 124
+        assert modal.query_one("#dialog-title").outer_size.height == 1
+
+
+def test_a_count_of_one_reads_in_the_singular():
+    assert fmt.count_of(1, "change") == "1 change"
+    assert fmt.count_of(11, "change") == "11 changes"
+    assert fmt.count_of(1234, "change") == "1,234 changes"
