@@ -79,3 +79,23 @@ def test_a_count_of_one_reads_in_the_singular():
     assert fmt.count_of(1, "change") == "1 change"
     assert fmt.count_of(11, "change") == "11 changes"
     assert fmt.count_of(1234, "change") == "1,234 changes"
+
+
+def test_the_demo_summary_writes_money_and_counts_with_thousands_separators():
+    from console.demo.play import summary
+
+    rep = {
+        "scenario": "x", "seed": 1, "accounts": 2000, "safeguards": {"requested": True}, "as_happened": False,
+        "liquidations": {"total": 1234, "unintended": 1200, "by_fault": {"oracle": 1100}},
+        "brake": {"canceled_orders": 4321, "kept_tpsl": 1500},
+        "rollback": {"snapshot_id": "snap-1", "discarded_commands": 25000},
+        "refunds": {"method": "counterfactual", "proposed_count": 1500, "proposed_total": "103108.32",
+                    "approved_count": 1500, "paid_count": 1500, "paid_total": "103108.3"},
+        "recovery": None, "safeguard_events": {}, "invariants_ok": True, "failed_checks": [], "state_hash": "h",
+        "expectations": {"checks": [], "ok": True},
+    }
+    text = summary(rep)
+    assert "liquidations: 1,234 (1,200 unintended, oracle: 1,100)" in text
+    assert "brake: 4,321 orders canceled, 1,500 TP/SL kept" in text
+    assert "25,000 commands discarded" in text
+    assert "1,500 proposed (103,108.32 USDC), 1,500 approved, 1,500 paid (103,108.30 USDC)" in text
