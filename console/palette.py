@@ -49,7 +49,8 @@ class DeskCommands(Provider):
             seen.add(ident)
             why = app.why_not(b.action.split("(")[0]) if hasattr(app, "why_not") else None
             keys = b.key_display or app.get_key_display(b)
-            help_text = (b.tooltip or b.description) + f"  [{keys}]"
+            # "(key d)", as the other screens' entries say it: "[d]" was read as markup and never shown
+            help_text = f"{b.tooltip or b.description}  (key {keys})"
             if why:
                 help_text += f"  (unavailable: {why})"
             group = b.group.description if b.group else ""

@@ -99,3 +99,17 @@ def test_the_demo_summary_writes_money_and_counts_with_thousands_separators():
     assert "brake: 4,321 orders canceled, 1,500 TP/SL kept" in text
     assert "25,000 commands discarded" in text
     assert "1,500 proposed (103,108.32 USDC), 1,500 approved, 1,500 paid (103,108.30 USDC)" in text
+
+
+@pytest.mark.asyncio
+async def test_the_palette_shows_each_actions_key(desk_app):
+    """The key was written "[d]", which the palette reads as markup: the hint never showed."""
+    from textual.content import Content
+
+    app = desk_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.pause()
+        helps = {name: help_text for name, help_text, _cb in DeskCommands(app.screen)._entries()}
+        for name, key in (("Go: Accounts", "c"), ("Incident: Brake", "^b"), ("Snapshot", "f6")):
+            shown = Content.from_markup(helps[name]).plain
+            assert f"(key {key})" in shown, (name, shown)
