@@ -106,6 +106,14 @@ class IncidentActions:
 
         self.push_screen(ConfirmDialog(label.upper(), explain, label, id="liquidations-modal"), done)
 
+    def quit_consequence(self) -> str:
+        """What quitting does to the venue (the quit dialog and Help say the same)."""
+        if getattr(self, "director", None) is not None:
+            return "the scenario stops where it is"
+        if self.venue is not None:
+            return "the venue keeps running (a sandbox venue stops a few seconds after its last console leaves)"
+        return "the venue stops with it: the market, the sequencer and the database close"
+
     async def action_quit(self) -> None:
         """Quit only after a confirmation (Cancel focused): quitting stops the venue."""
         from .modals.confirm import ConfirmDialog
@@ -117,10 +125,7 @@ class IncidentActions:
             if ok:
                 self.exit()
 
-        what = ("the scenario stops where it is" if getattr(self, "director", None) is not None
-                else "the venue keeps running (a sandbox venue stops a few seconds after its last console "
-                     "leaves)" if self.venue is not None
-                else "the venue stops with it: the market, the sequencer and the database close")
+        what = self.quit_consequence()
         self.push_screen(ConfirmDialog("QUIT PERPDESK", f"Leave the console: {what}.", "Quit", reason=False,
                                        id="quit-modal"), done)
 

@@ -113,3 +113,21 @@ async def test_the_palette_shows_each_actions_key(desk_app):
         for name, key in (("Go: Accounts", "c"), ("Incident: Brake", "^b"), ("Snapshot", "f6")):
             shown = Content.from_markup(helps[name]).plain
             assert f"(key {key})" in shown, (name, shown)
+
+
+@pytest.mark.asyncio
+async def test_help_says_what_quitting_does_here(desk_app):
+    """Help said "the venue stops with it" everywhere; attached to a venue it keeps running."""
+    from types import SimpleNamespace
+
+    from console.app import PerpdeskApp
+
+    app = desk_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        shown = " ".join("".join(text_of(w) for w in app.screen.query(Static)).split())
+        assert "after a confirmation; the venue stops with it" in shown
+    attached = SimpleNamespace(venue=object(), director=None)
+    assert "keeps running" in PerpdeskApp.quit_consequence(attached)
+    assert "scenario stops" in PerpdeskApp.quit_consequence(SimpleNamespace(venue=None, director=object()))
