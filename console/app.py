@@ -16,6 +16,7 @@ and commands run inline, so every run renders the same bytes.
 
 from __future__ import annotations
 
+import inspect
 import time
 
 from textual import on, work
@@ -119,6 +120,7 @@ class PerpdeskApp(GcHold, Fetching, Permissions, Commands, IncidentActions, App)
 
     # ---- lifecycle ----------------------------------------------------------
     def on_mount(self) -> None:
+        self.preload_screen_css()
         self.theme = "textual-dark"
         self.theme_changed_signal.subscribe(self, self._css_changed)
         if self.live:
@@ -134,6 +136,38 @@ class PerpdeskApp(GcHold, Fetching, Permissions, Commands, IncidentActions, App)
             self.call_after_refresh(self._prebuild_then_freeze)
         else:
             self.refresh_now()
+
+    def screen_classes(self) -> list[type]:
+        """Every desk screen and every dialog with its own CSS (console/app.tcss says what is where)."""
+        from .modals.brake import BrakeModal
+        from .modals.compute import ComputeModal
+        from .modals.help import HelpScreen
+        from .modals.release import ReleaseModal
+
+        return [*self.MODES.values(), BrakeModal, ReleaseModal, HelpScreen, ComputeModal]
+
+    def preload_screen_css(self) -> None:
+        """Each screen's and dialog's own CSS (a ``CSS`` string on its class) into the stylesheet at start,
+        in one reparse. Textual loads a screen's CSS when the screen is first installed and reparses the
+        whole stylesheet then: the first brake press paid for it (its dialog opened ~300 ms later under
+        load). The sources are the ones Textual itself would add, under the same keys (it then finds them
+        there and adds nothing): the same rules, scoped the same, ranked the same."""
+        sheet = self.stylesheet
+        added = False
+        for cls in self.screen_classes():
+            if not cls.CSS:
+                continue
+            try:
+                path = inspect.getfile(cls)
+            except (TypeError, OSError):
+                path = ""
+            class_var = f"{cls.__name__}.CSS"
+            if not sheet.has_source(path, class_var):
+                sheet.add_source(cls.CSS, read_from=(path, class_var), is_default_css=False,
+                                 scope=cls.__name__ if cls.SCOPED_CSS else "")
+                added = True
+        if added:
+            sheet.reparse()
 
     async def _prebuild_then_freeze(self) -> None:
         try:

@@ -131,3 +131,25 @@ async def test_help_says_what_quitting_does_here(desk_app):
     attached = SimpleNamespace(venue=object(), director=None)
     assert "keeps running" in PerpdeskApp.quit_consequence(attached)
     assert "scenario stops" in PerpdeskApp.quit_consequence(SimpleNamespace(venue=None, director=object()))
+
+
+@pytest.mark.asyncio
+async def test_every_screens_own_css_is_in_the_stylesheet_from_the_start(desk_app):
+    """Textual would load a screen's CSS (and reparse the whole stylesheet) on its first opening: the
+    first brake press paid for it. The app loads them all at start, under Textual's own keys."""
+    import inspect
+
+    from console.modals.brake import BrakeModal
+
+    app = desk_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.pause()
+        for cls in app.screen_classes():
+            if cls.CSS:
+                assert app.stylesheet.has_source(inspect.getfile(cls), f"{cls.__name__}.CSS"), cls
+        before = set(app.stylesheet.source)
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert isinstance(app.screen, BrakeModal)
+        # what the first press added: only widgets' DEFAULT_CSS (Textual's own, on their first mount)
+        assert [k for k in set(app.stylesheet.source) - before if not k[1].endswith(".DEFAULT_CSS")] == []
