@@ -16,58 +16,38 @@ and commands run inline, so every run renders the same bytes.
 
 from __future__ import annotations
 
-import asyncio
-import gc
-import logging
+import inspect
 import time
-import traceback
-from collections.abc import Callable
 
-from textual import events, on, work
-from textual.actions import parse as parse_action
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import ModalScreen
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import get_current_worker
 
-from engine.api.errors import GatewayError
 from engine.api.models import Outcome
 
-from . import format as fmt
 from . import textual_compat
-from .messages import CommandDone, MarketProgress, Refreshed, VenueEvent
+from .actions import IncidentActions
+from .commands import Commands
+from .fetch import Fetching
+from .gc_hold import GcHold
+from .messages import MarketProgress, VenueEvent
 from .palette import DeskCommands
-
-log = logging.getLogger("perpdesk.console")
+from .permissions import ACTION_NEEDS, Permissions
 
 GO = Binding.Group("Go", compact=True)
 INCIDENT = Binding.Group("Incident")
 VENUE = Binding.Group("Venue")
 
-#: app action -> the node action (role check) it needs
-ACTION_NEEDS = {
-    "brake": "emergency_brake",
-    "release": "release_brake",
-    "snapshot": "take_snapshot",
-    "toggle_liquidations": "pause_liquidations",
-    "rollback": "rollback",
-    "take_snapshot": "take_snapshot",
-    "propose": "propose_refund",
-    "approve": "decide_refund",
-    "approve_treasury": "decide_refund",
-    "reject": "decide_refund",
-    "compute": "propose_refund",
-    "pay": "pay_refund",
-    "schedule": "schedule_maintenance",
-    "cancel_window": "cancel_maintenance",
-    "reschedule_window": "reschedule_maintenance",
-    "extend_window": "extend_maintenance",
-    "account_mode": "set_account_mode",
-    "cancel_account_orders": "cancel_account_orders",
-}
+class PerpdeskApp(GcHold, Fetching, Permissions, Commands, IncidentActions, App):
+    """The console: one idea per module, mixed in here (each mixin's module says what it holds):
+    :mod:`console.gc_hold` (a key press never waits for the collector), :mod:`console.fetch` (reads,
+    rendering, the attached venue's stream and its outages), :mod:`console.permissions` (why_not,
+    check_action), :mod:`console.commands` (running a gateway write), :mod:`console.actions` (the
+    incident and venue-control actions). What stays here: the keys, start-up (the screens built once,
+    the start-up objects frozen), the simulated market's worker and switching between screens."""
 
-
-class PerpdeskApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "perpdesk"
     COMMANDS = App.COMMANDS | {DeskCommands}
@@ -140,6 +120,7 @@ class PerpdeskApp(App):
 
     # ---- lifecycle ----------------------------------------------------------
     def on_mount(self) -> None:
+        self.preload_screen_css()
         self.theme = "textual-dark"
         self.theme_changed_signal.subscribe(self, self._css_changed)
         if self.live:
@@ -155,6 +136,38 @@ class PerpdeskApp(App):
             self.call_after_refresh(self._prebuild_then_freeze)
         else:
             self.refresh_now()
+
+    def screen_classes(self) -> list[type]:
+        """Every desk screen and every dialog with its own CSS (console/app.tcss says what is where)."""
+        from .modals.brake import BrakeModal
+        from .modals.compute import ComputeModal
+        from .modals.help import HelpScreen
+        from .modals.release import ReleaseModal
+
+        return [*self.MODES.values(), BrakeModal, ReleaseModal, HelpScreen, ComputeModal]
+
+    def preload_screen_css(self) -> None:
+        """Each screen's and dialog's own CSS (a ``CSS`` string on its class) into the stylesheet at start,
+        in one reparse. Textual loads a screen's CSS when the screen is first installed and reparses the
+        whole stylesheet then: the first brake press paid for it (its dialog opened ~300 ms later under
+        load). The sources are the ones Textual itself would add, under the same keys (it then finds them
+        there and adds nothing): the same rules, scoped the same, ranked the same."""
+        sheet = self.stylesheet
+        added = False
+        for cls in self.screen_classes():
+            if not cls.CSS:
+                continue
+            try:
+                path = inspect.getfile(cls)
+            except (TypeError, OSError):
+                path = ""
+            class_var = f"{cls.__name__}.CSS"
+            if not sheet.has_source(path, class_var):
+                sheet.add_source(cls.CSS, read_from=(path, class_var), is_default_css=False,
+                                 scope=cls.__name__ if cls.SCOPED_CSS else "")
+                added = True
+        if added:
+            sheet.reparse()
 
     async def _prebuild_then_freeze(self) -> None:
         try:
@@ -194,51 +207,6 @@ class PerpdeskApp(App):
             return None
         return super().push_screen(screen, callback, wait_for_dismiss=wait_for_dismiss)
 
-    @staticmethod
-    def _freeze_startup_objects() -> None:
-        """Move what exists once the desk is up (modules, classes, the app and its first screen,
-        stylesheets: most of the process's objects, alive until it exits) out of the cyclic garbage
-        collector's sight. A full collection stops every thread, the UI's too, and scanned all of
-        them each time: 0.2-0.5 s on a busy machine, a key press waiting behind it. Frozen objects
-        are still freed when no longer referenced; only a reference cycle among them would stay."""
-        gc.collect()
-        gc.freeze()
-
-    # ---- a key press never waits for the garbage collector ------------------------
-    #: the longest a key's frame may hold the cyclic collector off (then it runs, frame or not)
-    GC_HOLD_S = 0.5
-
-    async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, (events.Key, events.MouseDown)) and not event.is_forwarded:
-            self._hold_gc()
-        await super().on_event(event)
-
-    def _hold_gc(self) -> None:
-        """Keep the cyclic garbage collector from running between a key press and the first full
-        frame that follows it. Textual's rendering makes reference cycles by the thousand (a Strip
-        divided at its own length caches itself; every restyle makes virtual nodes), so collections
-        come often, and a full one stops the UI thread for 40-140 ms under load: the tail of the
-        key latency. Held, the collection runs right after that frame is written (or after
-        GC_HOLD_S at most), on the same garbage: nothing is kept longer than half a second more."""
-        if self._gc_held is not None or not gc.isenabled():
-            return  # already held (a key repeat), or the collector is off for another reason
-        gc.disable()
-        self._gc_held = self.set_timer(self.GC_HOLD_S, self._release_gc, name="gc-hold")
-        if not self.compat:  # no frame-written hook: give it back after the next refresh (public API)
-            self.call_after_refresh(self._release_gc)
-
-    def _release_gc(self) -> None:
-        timer, self._gc_held = self._gc_held, None
-        if timer is None:
-            return
-        timer.stop()
-        gc.enable()
-
-    def _on_full_frame(self) -> None:
-        """A full frame has been written (textual_compat's hook)."""
-        if self._gc_held is not None:  # the key's full frame is out: the collector may run again, after this turn
-            asyncio.get_running_loop().call_soon(self._release_gc)
-
     def _css_changed(self, _theme) -> None:
         self.css_generation += 1
 
@@ -273,294 +241,6 @@ class PerpdeskApp(App):
     @on(MarketProgress)
     def _market_progress(self, msg: MarketProgress) -> None:
         self.sim_rate = msg.rate
-
-    # ---- refresh chain ----------------------------------------------------------
-    def collect(self, screen=None) -> dict:
-        """Read everything the active screen shows. Safe off the UI thread (gateway reads only)."""
-        gw = self.gateway
-        screen = screen or self.screen
-        if self.venue is not None:  # attached: the common reads in one request
-            ov = self.venue.overview(gw.clock())
-            status, markets = ov["status"], ov["markets"]
-            counters, last_minute, rate = ov["counters"], ov["last_minute"], ov["rate"]
-        else:
-            status, markets = gw.status(), gw.markets()
-            counters, last_minute, rate = self.feed.counters(), self.feed.last_minute(gw.clock()), self.sim_rate
-        now = status.get("now") or gw.clock()
-        fmt.learn_markets(markets)
-        vm = {
-            "read_at": time.perf_counter(),  # how old the data on screen is (bench/bench_console.py)
-            "status": status,
-            "identity": gw.identity,
-            "markets": markets,
-            "now": now,
-            "clock": gw.clock(),
-            "counters": counters,
-            "last_minute": last_minute,
-            "rate": rate,
-        }
-        if self.venue is not None:
-            vm["sessions"] = ov["sessions"]
-            vm["session"] = self.venue.session
-            vm["connection"] = self.venue.connection.state()
-        collect = getattr(screen, "collect", None)
-        if collect is not None:
-            vm.update(collect(gw))
-        return vm
-
-    def refresh_now(self) -> None:
-        """Fetch and render now. Live: render the last view model at once and fetch a fresh one in a
-        worker (the UI thread never waits for the node's lock). Frozen: fetch and render inline."""
-        if self.live:
-            if self.vm and self.screen_stack and hasattr(self.screen, "render_vm"):
-                self._render_vm(self.vm)
-            self.request_fetch()
-            return
-        try:
-            vm = self.collect()
-        except GatewayError as e:
-            self.notify(e.message, title="Read failed", severity="error")
-            return
-        self._render_vm(vm)
-
-    def show_latest(self) -> None:
-        """Render the last view model read into the current screen (no read)."""
-        if self.vm:
-            self._render_vm(self.vm)
-
-    def _tick_refresh(self) -> None:
-        self._refresh_timer = None
-        if not self.is_running or not self.screen_stack:
-            return  # shutting down
-        self.request_fetch()
-
-    def request_fetch(self) -> None:
-        """Read a fresh view model off the UI thread. One read at a time: the refresh timer's ticks,
-        screen switches and commands all come through here, and a request made while a read is in
-        flight is served by one more read right after it (never a second chain of reads)."""
-        if self._fetching:
-            self._fetch_again = True
-            return
-        screen = self._data_screen()
-        if screen is None:  # nothing to read for yet: try again on the next tick
-            if self.live and self._refresh_timer is None:
-                self._refresh_timer = self.set_timer(self.refresh_s, self._tick_refresh, name="refresh")
-            return
-        self._fetching = True
-        self._fetch(screen)
-
-    def _data_screen(self):
-        """The desk screen whose data to read: the top one (under a modal, the one beneath it)."""
-        for screen in reversed(self.screen_stack):
-            if hasattr(screen, "render_vm"):
-                return screen
-        return None
-
-    @work(thread=True, exit_on_error=False, group="refresh", name="refresh")
-    def _fetch(self, screen) -> None:
-        try:
-            vm = self.collect(screen)
-        except GatewayError as e:
-            if e.code != "venue_unreachable" or self.venue is None:
-                raise
-            vm = self._stale_vm()
-            if vm is None:  # nothing read yet: the banner still says so
-                self.call_from_thread(self._show_unreachable)
-                return
-        self.post_message(Refreshed(vm))
-
-    # ---- the attached venue: its event stream, and when it does not answer ------------------------
-    def _stale_vm(self) -> dict | None:
-        """The last data read, marked stale, with the connection's state (the venue does not answer)."""
-        if not self.vm or self.venue is None:
-            return None
-        vm = dict(self.vm)
-        vm["stale"] = True
-        vm["connection"] = self.venue.connection.state()
-        return vm
-
-    def _show_unreachable(self) -> None:
-        vm = self._stale_vm()
-        if vm is not None:
-            self._render_vm(vm)
-        self.refresh_bindings()
-
-    @on(VenueEvent)
-    def _venue_event(self, msg: VenueEvent) -> None:
-        if msg.kind == "events":
-            self.request_fetch()  # something happened: read now (coalesced with a read in flight)
-        elif msg.kind == "down":
-            self._show_unreachable()
-        elif msg.kind == "up":  # back: everything is read again (who we are included)
-            try:
-                self.gateway.whoami(refresh=True)
-            except GatewayError:
-                pass
-            self.refresh_bindings()
-            self.request_fetch()
-
-    def venue_unreachable(self) -> str | None:
-        """Why nothing can be done now when the attached venue does not answer (None: it answers)."""
-        if self.venue is None:
-            return None
-        st = self.venue.connection.state()
-        if st["connected"]:
-            return None
-        since = time.strftime("%H:%M:%S", time.localtime(st["down_since"] or time.time()))
-        return f"VENUE UNREACHABLE since {since}, retrying"
-
-    def _fetch_done(self) -> None:
-        self._fetching = False
-        if not self.is_running:
-            return
-        if self._fetch_again:
-            self._fetch_again = False
-            self.request_fetch()
-        elif self.live and self._refresh_timer is None:  # the one refresh chain: next read refresh_s later
-            self._refresh_timer = self.set_timer(self.refresh_s, self._tick_refresh, name="refresh")
-
-    @on(Refreshed)
-    def _refreshed(self, msg: Refreshed) -> None:
-        try:
-            self._render_vm(msg.vm)  # under a modal: kept in self.vm, shown when the modal closes
-        finally:
-            self._fetch_done()
-
-    def _render_vm(self, vm: dict) -> None:
-        self.vm = vm
-        if not self.screen_stack:
-            return
-        screen = self.screen
-        if hasattr(screen, "render_vm"):  # not a modal: the screen beneath shows it when the modal closes
-            with self.batch_update():
-                self.guarded(f"render {getattr(screen, 'NAME', screen)}", screen.render_vm, vm)
-            self.renders += 1
-        st = vm["status"]
-        state = (st.get("brake_engaged"), st.get("liquidations_paused"), vm["identity"].get("role"),
-                 bool(vm.get("stale")))
-        if state != self._brake_state:
-            self._brake_state = state
-            self.refresh_bindings()
-
-    def guarded(self, where: str, fn: Callable, *args) -> object:
-        """``fn(*args)``; an unexpected error becomes a log record (with its traceback), an entry in
-        ``self.errors`` and a notification (once per distinct error), never the end of the app."""
-        try:
-            return fn(*args)
-        except Exception as e:
-            self.report_error(where, e)
-            return None
-
-    def report_error(self, where: str, err: BaseException) -> None:
-        text = f"{type(err).__name__}: {err}"
-        tb = "".join(traceback.format_exception(err))
-        self.errors.append((where, text, tb))
-        del self.errors[:-50]
-        sig = f"{where}|{text}"
-        if sig in self._errors_shown:  # a refresh repeats the same error: logged in full once
-            log.debug("console: %s failed again: %s", where, text)
-        else:
-            self._errors_shown.add(sig)
-            log.error("console: %s failed: %s\n%s", where, text, tb)
-            self.log.error(f"{where} failed", tb)
-            self.notify(f"{text} (logged; the console carries on)", title=f"{where} failed", severity="error",
-                        timeout=10)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR:
-            err = event.worker.error
-            self.notify(f"{type(err).__name__}: {err}", title=f"{event.worker.name or 'worker'} failed",
-                        severity="error")
-            if event.worker.group == "refresh":
-                self._fetch_done()
-        elif event.state == WorkerState.CANCELLED and event.worker.group == "refresh":
-            self._fetch_done()
-
-    # ---- permissions: dim, never silently ignore --------------------------------
-    def why_not(self, action: str) -> str | None:
-        """Why ``action`` is unavailable now (None: it is available)."""
-        need = ACTION_NEEDS.get(action)
-        if need or action in ("venue", "quit_venue"):
-            down = self.venue_unreachable()
-            if down:
-                return down
-        gw = self.gateway
-        if need and not gw.may(need):
-            ident = gw.identity
-            return (f"{ident.get('operator')} is {ident.get('role')}; "
-                    f"{need.replace('_', ' ')} needs {gw.required_role(need)}")
-        st = self.vm.get("status", {})
-        if action == "brake" and st.get("brake_engaged"):
-            return "the emergency brake is already engaged"
-        if action == "release" and not st.get("brake_engaged"):
-            return "the emergency brake is not engaged"
-        return None
-
-    def action_allowed(self, action: str) -> bool | None:
-        return None if self.why_not(action) else True
-
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
-        return self.action_allowed(action)
-
-    async def run_action(self, action, default_namespace=None, namespaces=None) -> bool:
-        try:
-            target, name, params = self._action_target(action, default_namespace, namespaces)
-            if target.check_action(name, params) is None:
-                why = self.why_not(name) or getattr(target, "why_not", lambda _n: None)(name)
-                if why:
-                    self.notify(why, title="Not available", severity="warning")
-                    return True
-        except Exception:
-            pass
-        return await super().run_action(action, default_namespace, namespaces)
-
-    def _action_target(self, action, default_namespace, namespaces):
-        """(node, action name, parameters) for an action string, as Textual resolves it: the named
-        namespace (``app.``, ``screen.``, ``focused.`` or one of ``namespaces``), else the default one."""
-        destination, name, params = parse_action(action) if isinstance(action, str) else action
-        target = None
-        if destination:
-            target = (namespaces or {}).get(destination)
-            if target is None:
-                target = {"app": self, "screen": self.screen, "focused": self.focused}[destination]
-        if target is None:
-            target = self if default_namespace is None else default_namespace
-        return target, name, params
-
-    # ---- commands ----------------------------------------------------------------
-    def run_command(self, label: str, fn: Callable[[], Outcome], success: str = "",
-                    then: Callable[[Outcome], None] | None = None) -> None:
-        """Run a gateway write; inline when frozen, in a thread worker when live."""
-        if self.live:
-            self._command_worker(label, fn, success, then)
-        else:
-            self._command_done(CommandDone(label, self._safe(fn), success), then)
-
-    @staticmethod
-    def _safe(fn: Callable[[], Outcome]) -> Outcome:
-        try:
-            return fn()
-        except GatewayError as e:
-            return Outcome(False, e.code, e.message)
-        except Exception as e:  # never a traceback on screen
-            return Outcome(False, "error", f"{type(e).__name__}: {e}")
-
-    @work(thread=True, exit_on_error=False, group="commands")
-    def _command_worker(self, label: str, fn, success: str, then) -> None:
-        out = self._safe(fn)
-        self.call_from_thread(self._command_done, CommandDone(label, out, success), then)
-
-    def _command_done(self, msg: CommandDone, then=None) -> None:
-        out = msg.outcome
-        self.last_outcome = out
-        if out.ok:
-            self.notify(msg.success or out.message or f"{msg.label}: done", title=msg.label)
-        else:
-            self.notify(f"{out.message} ({out.code})", title=f"{msg.label} refused", severity="error",
-                        timeout=8)
-        if then is not None:
-            then(out)
-        self.refresh_now()
 
     # ---- actions -------------------------------------------------------------------
     def get_system_commands(self, screen):
@@ -602,228 +282,6 @@ class PerpdeskApp(App):
         if not self._switch_now:
             super().delay_update(delay)
 
-    def action_help(self) -> None:
-        from .modals.help import HelpScreen
-
-        self.push_screen(HelpScreen(self.screen))
-
-    def action_brake(self) -> None:
-        from .modals.brake import BrakeModal
-
-        if isinstance(self.screen, BrakeModal) or any(isinstance(s, BrakeModal) for s, _ in self._pending_modals):
-            return
-        modal = self._brake_modal
-        if modal is None:  # built once and kept (installed): opening it again is only a repaint
-            modal = self._brake_modal = BrakeModal(None)
-            self.install_screen(modal, "brake")
-        else:
-            modal.reset()
-        self._load_into(modal, self.gateway.brake_preview, "Brake preview failed")
-
-        def done(trip: bool | None) -> None:
-            if not trip:
-                self.notify("Brake not tripped; nothing changed.", title="Brake canceled")
-                return
-
-            def summary(out: Outcome) -> None:
-                ev = next((e for e in out.events if e["type"] == "brake_engaged"), None)
-                if out.ok and ev:
-                    out.message = (f"BRAKE ENGAGED: {ev['canceled_orders']} orders canceled, "
-                                   f"{ev['kept_tpsl']} TP/SL kept, {ev['accounts_affected']} accounts affected; "
-                                   f"all markets halted")
-            reason = modal.reason
-            self.run_command("Emergency brake", lambda: _with(self.gateway.emergency_brake(reason), summary),
-                             success="")
-
-        self.push_screen(modal, done)
-
-    def action_release(self) -> None:
-        from .modals.release import ReleaseModal
-
-        modal = ReleaseModal(None)
-        self._load_into(modal, self.gateway.checks, "Validation checks failed to run")
-
-        def done(release: bool | None) -> None:
-            if release:
-                reason = modal.reason
-                self.run_command("Release brake", lambda: self.gateway.release_brake(reason),
-                                 success="Brake released: platform access restored, markets reopen in post_only")
-
-        self.push_screen(modal, done)
-
-    def _load_into(self, modal, read: Callable, failure: str) -> None:
-        """Fill ``modal`` (``modal.load(data)``) from a gateway read: inline when frozen, else in a worker
-        so the modal opens at once even while the sequencer holds its lock."""
-        if not self.live:
-            try:
-                modal.load(read())
-            except GatewayError as e:
-                self.notify(e.message, title=failure, severity="error")
-            return
-        self._load_worker(modal, read, failure)
-
-    @work(thread=True, exit_on_error=False, group="reads")
-    def _load_worker(self, modal, read: Callable, failure: str) -> None:
-        try:
-            data = read()
-        except GatewayError as e:
-            self.call_from_thread(self.notify, e.message, title=failure, severity="error")
-            return
-        self.call_from_thread(modal.load, data)
-
-    def action_toggle_liquidations(self) -> None:
-        from .modals.confirm import ConfirmDialog
-
-        paused = self.vm.get("status", {}).get("liquidations_paused")
-        if paused:
-            label, verb, fn = "Resume liquidations", "resumed", self.gateway.resume_liquidations
-            explain = ("Liquidations resume on every market: accounts below maintenance margin are "
-                       "liquidated from the next tick.")
-        else:
-            label, verb, fn = "Pause liquidations", "paused", self.gateway.pause_liquidations
-            explain = ("Liquidations pause on every market: accounts below maintenance margin stay open "
-                       "and may build bad debt until they resume.")
-
-        def done(reason: str | None) -> None:
-            if not reason:
-                self.notify(f"{label}: canceled; nothing changed.", title=label)
-                return
-            self.run_command(label, lambda: fn(None, reason), success=f"Liquidations {verb} on every market")
-
-        self.push_screen(ConfirmDialog(label.upper(), explain, label, id="liquidations-modal"), done)
-
-    async def action_quit(self) -> None:
-        """Quit only after a confirmation (Cancel focused): quitting stops the venue."""
-        from .modals.confirm import ConfirmDialog
-
-        if isinstance(self.screen, ConfirmDialog) and self.screen.id == "quit-modal":
-            return
-
-        def done(ok) -> None:
-            if ok:
-                self.exit()
-
-        what = ("the scenario stops where it is" if getattr(self, "director", None) is not None
-                else "the venue keeps running (a sandbox venue stops a few seconds after its last console "
-                     "leaves)" if self.venue is not None
-                else "the venue stops with it: the market, the sequencer and the database close")
-        self.push_screen(ConfirmDialog("QUIT PERPDESK", f"Leave the console: {what}.", "Quit", reason=False,
-                                       id="quit-modal"), done)
-
-    # ---- venue controls ------------------------------------------------------------
-    #: extra command palette entries: (name, help, action)
-    PALETTE_EXTRA = [
-        ("Venue: market mode…", "open / post-only / reduce-only / cancel-only / halted, one market or all",
-         "venue('mode')"),
-        ("Venue: platform access…", "disable or enable client access", "venue('access')"),
-        ("Venue: withdrawals…", "pause or resume withdrawals (deposits and trading go on)", "venue('withdrawals')"),
-        ("Venue: TP/SL triggers…", "pause or resume stop-loss / take-profit triggers, one market or all",
-         "venue('triggers')"),
-        ("Venue: liquidations per market…", "pause or resume liquidations on one market or all",
-         "venue('liquidations')"),
-        ("Venue: safeguards…", "turn the guard rails off (approver) or on", "venue('safeguards')"),
-    ]
-
-    def why_not_venue(self, control: str) -> str | None:
-        from .modals.venue import CONTROLS
-
-        need = CONTROLS[control][3]
-        down = self.venue_unreachable()
-        if down:
-            return down
-        gw = self.gateway
-        if not gw.may(need):
-            ident = gw.identity
-            return (f"{ident.get('operator')} is {ident.get('role')}; "
-                    f"{need.replace('_', ' ')} needs {gw.required_role(need)}")
-        return None
-
-    def action_venue(self, control: str = "mode") -> None:
-        from .modals.venue import VenueModal
-
-        why = self.why_not_venue(control)
-        if why:  # refused before a dialog opens
-            self.notify(why, title="Not available", severity="warning")
-            return
-        try:
-            markets = self.gateway.markets()
-            status = self.gateway.status()
-            # shown before a restricted market reopens: what fires then (bounded reads, restricted markets only)
-            backlog = [self.gateway.reopen_backlog(m["market"]) for m in markets if m["mode"] != "open"]
-        except GatewayError as e:
-            self.notify(e.message, title="Venue state unavailable", severity="error")
-            return
-
-        def done(choice: dict | None) -> None:
-            if choice is None:
-                self.notify("Nothing changed.", title="Venue controls")
-                return
-            self.apply_venue(choice, markets)
-
-        self.push_screen(VenueModal(control, markets, status, backlog), done)
-
-    def apply_venue(self, c: dict, markets: list[dict]) -> None:
-        from .modals.venue import CONTROLS, needs
-
-        gw = self.gateway
-        control, value, market, reason = str(c["control"]), str(c["value"]), c["market"], c["reason"]
-        need = needs(control, value)
-        if not gw.may(need):
-            ident = gw.identity
-            self.notify(f"{ident.get('operator')} is {ident.get('role')}; {need.replace('_', ' ')} needs "
-                        f"{gw.required_role(need)}", title="Not available", severity="warning")
-            return
-        title = CONTROLS[control][0]
-        where = market or "every market"
-        if control == "mode":
-            names = [market] if market else [m["market"] for m in markets]
-
-            def fn() -> Outcome:
-                current = {m["market"]: m["mode"] for m in gw.markets()}
-                todo = [m for m in names if current.get(m) != value]
-                if not todo:
-                    return Outcome(False, "no_change", f"{', '.join(names)} already {value}")
-                outs = [gw.set_market_mode(m, value, reason) for m in todo]
-                bad = next((o for o in outs if not o.ok), None)
-                done = [m for m, o in zip(todo, outs, strict=True) if o.ok]
-                if bad is not None:
-                    bad.message = (f"{bad.message}" + (f" (done: {', '.join(done)})" if done else ""))
-                    return bad
-                return Outcome(True, "", f"{', '.join(done)} → {value.replace('_', '-')}", outs[-1].seq)
-            success = ""
-        elif control == "liquidations":
-            def fn() -> Outcome:
-                return (gw.pause_liquidations if value == "pause" else gw.resume_liquidations)(market, reason)
-            success = f"Liquidations {value}d on {where}"
-        elif control == "triggers":
-            def fn() -> Outcome:
-                return (gw.pause_triggers if value == "pause" else gw.resume_triggers)(market, reason)
-            success = f"TP/SL triggers {value}d on {where}"
-        elif control == "access":
-            def fn() -> Outcome:
-                return gw.set_platform_access(value == "enable", reason)
-            success = f"Platform access {value}d"
-        elif control == "withdrawals":
-            def fn() -> Outcome:
-                return gw.set_withdrawals(value == "resume", reason)
-            success = f"Withdrawals {value}d"
-        else:
-            def fn() -> Outcome:
-                return gw.set_safeguards(value == "on", reason)
-            success = f"Safeguards {value}"
-        self.run_command(title, fn, success=success)
-
-    def action_snapshot(self) -> None:
-        self.run_command("Snapshot", lambda: self.gateway.take_snapshot("manual from console"),
-                         success="Snapshot taken")
-
-
-def _with(out: Outcome, fn: Callable[[Outcome], None]) -> Outcome:
-    fn(out)
-    if out.ok and not out.message:
-        out.message = "done"
-    return out
-
 
 def _install_modes() -> None:
     from .screens.accounts import AccountsScreen
@@ -850,3 +308,5 @@ def _install_modes() -> None:
 
 
 _install_modes()
+
+__all__ = ["ACTION_NEEDS", "PerpdeskApp"]

@@ -159,3 +159,8 @@ def positions(p: dict) -> str:
     if not p:
         return "—"
     return ", ".join(f"{m.split('-')[0]} {size_on(s, m)}" for m, s in sorted(p.items()))
+
+
+def count_of(n: int, noun: str) -> str:
+    """``1 change``, ``2 changes``: a count with its noun, singular for one."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

@@ -6,6 +6,9 @@ from functools import partial
 
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.screen import Screen
+
+from .widgets.tabs import own_bindings
 
 
 def _on_screen(app, mode: str, action: str) -> None:
@@ -28,29 +31,38 @@ class DeskCommands(Provider):
     def _entries(self):
         app = self.app
         seen = set()
-        for _key, active in self.screen.active_bindings.items():
-            b = active.binding
-            if b.system or b.action in SKIP or not b.description:
+        screen = self.screen
+        active_here = [(a.binding, a.node) for a in screen.active_bindings.values()]
+        # this screen's own keys even where a focused widget's key shadows one (Enter on the audit log's
+        # table is the table's select; the screen's "Details" is still an action to offer)
+        active_here += [(b, screen) for b in own_bindings(type(screen)) if isinstance(b, Binding)]
+        for b, node in active_here:
+            if b.system or b.action in SKIP or b.action.rpartition(".")[2] in SKIP or not b.description:
                 continue
-            ident = (b.action, id(active.node))
+            if node is not app and not isinstance(node, Screen):
+                continue  # a focused widget's own keys (a table's cursor moves, an input's editing): noise here
+            if isinstance(node, Screen) and b not in own_bindings(type(node)):
+                continue  # Textual's own screen keys (focus moves, copy selected text)
+            ident = (b.action, id(node))
             if ident in seen:
                 continue
             seen.add(ident)
             why = app.why_not(b.action.split("(")[0]) if hasattr(app, "why_not") else None
             keys = b.key_display or app.get_key_display(b)
-            help_text = (b.tooltip or b.description) + f"  [{keys}]"
+            # "(key d)", as the other screens' entries say it: "[d]" was read as markup and never shown
+            help_text = f"{b.tooltip or b.description}  (key {keys})"
             if why:
                 help_text += f"  (unavailable: {why})"
             group = b.group.description if b.group else ""
             name = f"{group}: {b.description}" if group else b.description
-            yield name, help_text, partial(app.run_action, b.action, active.node)
+            yield name, help_text, partial(app.run_action, b.action, node)
         # every other screen's own actions too: the palette switches there first, then acts
         here = type(self.screen)
         for mode, screen_cls in getattr(app, "MODES", {}).items():
             if not isinstance(screen_cls, type) or screen_cls is here:
                 continue
             title = getattr(screen_cls, "TITLE_NAME", None) or mode.capitalize()
-            for b in getattr(screen_cls, "BINDINGS", ()):
+            for b in own_bindings(screen_cls):
                 if not isinstance(b, Binding) or not b.description or b.action in SKIP or b.key == "escape":
                     continue
                 keys = b.key_display or app.get_key_display(b)

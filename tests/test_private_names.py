@@ -1,4 +1,4 @@
-"""No engine module reaches into another module's underscore names.
+"""No engine or console module reaches into another module's underscore names.
 
 A name with a leading underscore is private to the module that defines it. When one module of the
 engine needs another's method (the liquidation engine applying a fill, a snapshot resting orders),
@@ -42,6 +42,11 @@ def _private_reaches(package: str, root: pathlib.Path = ROOT) -> list[str]:
 
 def test_no_engine_module_uses_another_modules_private_names():
     assert _private_reaches("engine") == []
+
+
+def test_no_console_module_uses_another_modules_private_names():
+    """The console too (console/app.py's mixins reach each other only through ``self``)."""
+    assert _private_reaches("console") == []
 
 
 def test_the_check_sees_a_reach(tmp_path):

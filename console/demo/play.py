@@ -142,18 +142,18 @@ def summary(rep: dict) -> str:
         "",
         f"== {rep['scenario']} (seed {rep['seed']}, {rep['accounts']:,} accounts, safeguards "
         f"{'on' if rep['safeguards']['requested'] else 'off'}{', as it happened' if rep.get('as_happened') else ''})",
-        f"liquidations: {liq['total']} ({liq['unintended']} unintended"
-        + ("".join(f", {k}: {v}" for k, v in liq["by_fault"].items())) + ")",
-        "brake: " + (f"{rep['brake']['canceled_orders']} orders canceled, {rep['brake']['kept_tpsl']} TP/SL kept"
+        f"liquidations: {liq['total']:,} ({liq['unintended']:,} unintended"
+        + ("".join(f", {k}: {v:,}" for k, v in liq["by_fault"].items())) + ")",
+        "brake: " + (f"{rep['brake']['canceled_orders']:,} orders canceled, {rep['brake']['kept_tpsl']:,} TP/SL kept"
                      if rep["brake"] else "not engaged"),
-        "rollback: " + (f"to {rep['rollback']['snapshot_id']}, {rep['rollback']['discarded_commands']} commands "
+        "rollback: " + (f"to {rep['rollback']['snapshot_id']}, {rep['rollback']['discarded_commands']:,} commands "
                         "discarded" if rep["rollback"] else "none"),
     ]
     rf = rep["refunds"]
     if rf["method"]:
         lines.append(f"refunds ({rf['method']}): " + (
-            f"{rf['proposed_count']} proposed ({rf['proposed_total']} USDC), {rf['approved_count']} approved, "
-            f"{rf['paid_count']} paid ({rf['paid_total']} USDC)"))
+            f"{rf['proposed_count']:,} proposed ({_cell(rf['proposed_total'], 'usdc')} USDC), "
+            f"{rf['approved_count']:,} approved, {rf['paid_count']:,} paid ({_cell(rf['paid_total'], 'usdc')} USDC)"))
     if rep["recovery"]:
         r = rep["recovery"]
         lines.append(f"recovery: seq {r['recovered_seq']} of {r['acked_seq']} acknowledged, nothing lost: "

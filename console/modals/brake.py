@@ -18,6 +18,11 @@ from .confirm import ConfirmDialog
 class BrakeModal(KeptBackdrop, ConfirmDialog):
     """Preview what the brake cancels; Cancel has the focus; a typed reason is required."""
 
+    #: its rules (user CSS, loaded when the screen is first installed; scoped to this screen)
+    CSS = """
+    #brake-preview { height: auto; margin-bottom: 1; }
+    """
+
     cancel_value = False
 
     def __init__(self, preview: dict | None) -> None:

@@ -27,7 +27,9 @@ class ComputeModal(ModalScreen[dict | None]):
     """Compute refunds from an incident, look at the evidence, propose them with a reason."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="compute_cancel")]
-    DEFAULT_CSS = """
+    #: user CSS, as every screen's (as DEFAULT_CSS its #dialog rules lost to app.tcss's dialog frame:
+    #: the dialog was 96 wide, not 124, and its title two lines, not one)
+    CSS = """
     ComputeModal #dialog { width: 124; padding: 0 1; }
     ComputeModal #dialog-title { height: 1; padding-top: 0; }
     ComputeModal .row Label { width: 1fr; padding-right: 1; text-wrap: nowrap; text-overflow: ellipsis; }

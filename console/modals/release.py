@@ -14,6 +14,11 @@ from .confirm import ConfirmDialog
 class ReleaseModal(KeptBackdrop, ConfirmDialog):
     """The validation gate: every failing check is listed; release is offered only when none fail."""
 
+    #: its rules (user CSS, loaded when the screen is first installed; scoped to this screen)
+    CSS = """
+    #checks { height: auto; margin-bottom: 1; }
+    """
+
     cancel_value = False
 
     def __init__(self, failures: list[dict] | None) -> None:

@@ -32,6 +32,13 @@ MODE_EXPLAIN = {
 
 
 class AccountsScreen(DeskScreen):
+    #: its rules (user CSS, loaded when the screen is first installed; scoped to this screen)
+    CSS = """
+    #acct-table { border-title-color: $foreground; border-title-style: bold; }
+    #acct-filter { height: 3; }
+    #acct-table { width: 66; border: round $primary-muted; }
+    #acct-detail { width: 1fr; }
+    """
     NAME = "accounts"
     AUTO_FOCUS = "#acct-table"
     BINDINGS = [Binding("slash", "filter", "Find account", id="acct_filter", key_display="/"),

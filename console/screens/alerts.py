@@ -20,6 +20,12 @@ STATUS_STYLE = {"delivered": "green", "retrying": "yellow", "failed": "bold red"
 
 
 class AlertsScreen(DeskScreen):
+    #: its rules (user CSS, loaded when the screen is first installed; scoped to this screen)
+    CSS = """
+    #alert-table { border-title-color: $foreground; border-title-style: bold; }
+    #alert-sinks { height: auto; max-height: 6; }
+    #alert-table { border: round $primary-muted; }
+    """
     NAME = "alerts"
     AUTO_FOCUS = "#alert-table"
 

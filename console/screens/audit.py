@@ -23,6 +23,12 @@ LIMIT = 500
 
 
 class AuditScreen(DeskScreen):
+    #: its rules (user CSS, loaded when the screen is first installed; scoped to this screen)
+    CSS = """
+    #audit-table { border-title-color: $foreground; border-title-style: bold; }
+    #audit-filter { height: 3; }
+    #audit-table { border: round $primary-muted; }
+    """
     NAME = "audit"
     AUTO_FOCUS = "#audit-table"
     BINDINGS = [Binding("slash", "filter", "Filter", id="audit_filter", key_display="/"),

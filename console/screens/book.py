@@ -65,6 +65,14 @@ def tape_rows(trades: list, market: str) -> list[tuple[str, tuple]]:
 
 
 class BookScreen(DeskScreen):
+    #: its rules (user CSS, loaded when the screen is first installed; scoped to this screen)
+    CSS = """
+    #ladder-box, #tape-box { border-title-color: $foreground; border-title-style: bold; }
+    #book-head { height: 1; padding: 0 1; }
+    #book-body { height: 1fr; }
+    #ladder-box { width: 1fr; border: round $primary-muted; }
+    #tape-box { width: 58; border: round $primary-muted; }
+    """
     NAME = "book"
     TITLE_NAME = "Book"
     AUTO_FOCUS = "#ladder"

@@ -59,6 +59,25 @@ def fund_lines(rows: list[dict]) -> Text:
 
 
 class DashboardScreen(DeskScreen):
+    #: its rules (user CSS, loaded when the screen is first installed; scoped to this screen)
+    CSS = """
+    #markets { height: auto; max-height: 8; margin: 0 0 0 0; }
+    #sparks { height: 6; }
+    .spark-box { border-title-color: $foreground; border-title-style: bold; }
+    .spark-box { width: 1fr; padding: 0 1; border: round $primary-muted; }
+    .spark-label { width: 1fr; color: $text-muted; }
+    .spark-box Sparkline { height: 3; }
+    #lower { height: 1fr; }
+    #fund { width: 58; height: 100%; }
+    #fund-body { height: auto; }
+    #fund-spark-label { margin: 1 0 0 0; }
+    #fund-spark { height: 2; }
+    #fund-hist { height: auto; }
+    #alerts { width: 1fr; height: 100%; }
+    /* the price sources panel, shown (-on) when real feeds are configured */
+    #sources { width: 1fr; height: 100%; display: none; }
+    #sources.-on { display: block; }
+    """
     NAME = "dashboard"
     AUTO_FOCUS = "#markets"
 
@@ -163,7 +182,7 @@ class DashboardScreen(DeskScreen):
             spark.data = balances  # a new list: in-place mutation does not repaint
         if balances:
             lo, hi = min(balances), max(balances)
-            label = f"{len(hist)} changes · low {fmt.money(lo)} · high {fmt.money(hi)}"
+            label = f"{fmt.count_of(len(hist), 'change')} · low {fmt.money(lo)} · high {fmt.money(hi)}"
         else:
             label = f"history: none yet (now {fmt.money(balance)})"
         show_content(self.query_one("#fund-spark-label", Label), label)

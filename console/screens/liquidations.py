@@ -20,6 +20,14 @@ MAX_ROWS = 500
 
 
 class LiquidationsScreen(DeskScreen):
+    #: its rules (user CSS, loaded when the screen is first installed; scoped to this screen)
+    CSS = """
+    #liq-chart { border-title-color: $foreground; border-title-style: bold; }
+    #liq-head { height: 6; }
+    #liq-counters { width: 1fr; }
+    #liq-chart { width: 1fr; height: 6; border: round $primary-muted; padding: 0 1; }
+    #liq-filter { height: 3; }
+    """
     NAME = "liquidations"
     AUTO_FOCUS = "#liq-table"
     BINDINGS = [

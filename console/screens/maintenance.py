@@ -82,6 +82,25 @@ def validate(form: dict, markets: list[str], existing: set[str], now: int) -> tu
 
 
 class MaintenanceScreen(DeskScreen):
+    #: its rules (user CSS, loaded when the screen is first installed; scoped to this screen)
+    CSS = """
+    #mw-table { border-title-color: $foreground; border-title-style: bold; }
+    #mw-top { height: auto; }
+    #mw-form { width: 84; height: auto; }
+    #mw-current { height: 100%; }
+    #mw-form Label { color: $text-muted; }
+    #mw-form Input { margin: 0; }
+    #mw-form .row { height: auto; }
+    #mw-form .row Vertical { height: auto; width: 1fr; }
+    #mw-current { width: 1fr; }
+    #mw-table { height: 1fr; min-height: 5; border: round $primary-muted; }
+    /* short terminals: the labels give way to the inputs' self-naming placeholders; narrow ones: the
+       current-window panel gives way to the form (set by on_resize) */
+    MaintenanceScreen.-compact #mw-form Label { display: none; }
+    MaintenanceScreen.-narrow #mw-current { display: none; }
+    MaintenanceScreen.-narrow #mw-form { width: 1fr; }
+    #mw-form .mw-go Button { width: 1fr; }
+    """
     NAME = "maintenance"
     AUTO_FOCUS = "#mw-table"
     BINDINGS = [Binding("ctrl+s", "schedule", "Schedule window", id="mw_schedule", key_display="^s"),

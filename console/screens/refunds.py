@@ -31,6 +31,12 @@ STATUS_STYLE = {"proposed": "cyan", "approved": "yellow", "rejected": "dim", "pa
 
 
 class RefundsScreen(DeskScreen):
+    #: its rules (user CSS, loaded when the screen is first installed; scoped to this screen)
+    CSS = """
+    #refund-totals { height: 4; }
+    #refund-detail { height: 7; }
+    #refund-table { height: 1fr; }
+    """
     NAME = "refunds"
     AUTO_FOCUS = "#refund-table"
     BINDINGS = [

@@ -31,6 +31,13 @@ PREVIEW_ROWS = 300
 
 
 class SnapshotsScreen(DeskScreen):
+    #: its rules (user CSS, loaded when the screen is first installed; scoped to this screen)
+    CSS = """
+    #snap-table { border-title-color: $foreground; border-title-style: bold; }
+    #snap-table { height: auto; max-height: 10; border: round $primary-muted; }
+    #preview-totals { height: 7; }
+    #preview-table { height: 1fr; }
+    """
     NAME = "snapshots"
     AUTO_FOCUS = "#snap-table"
     BINDINGS = [

@@ -18,3 +18,13 @@ SHORT_TITLES = {"dashboard": "Dash", "liquidations": "Liqs", "maintenance": "Mai
                 "refunds": "Refunds", "audit": "Audit", "accounts": "Accts", "alerts": "Alerts"}
 SCREEN_KEYS = {"dashboard": "d", "liquidations": "l", "maintenance": "m", "snapshots": "s",
                "refunds": "r", "audit": "a", "accounts": "c", "alerts": "t"}
+
+
+def own_bindings(cls: type) -> list:
+    """The key bindings perpdesk itself declares on ``cls`` and its perpdesk base classes (not Textual's
+    own: a Screen's Tab / Shift+Tab focus moves, copy-selected-text), in declaration order."""
+    out: list = []
+    for c in reversed(cls.__mro__):
+        if c.__module__.split(".")[0] in ("console", "tests"):
+            out.extend(c.__dict__.get("BINDINGS", ()))
+    return out
