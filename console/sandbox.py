@@ -20,13 +20,16 @@ from pathlib import Path
 
 from engine.api.client import VenueClient, read_token
 from engine.api.errors import GatewayError
+from engine.errors import PerpdeskError
 
 #: AF_UNIX paths are limited to ~107 bytes: past this the socket goes to the temp directory
 MAX_SOCKET_PATH = 100
 
 
-class VenueError(Exception):
+class VenueError(PerpdeskError):
     """The sandbox venue could not be started or reached."""
+
+    code = "sandbox_unavailable"
 
 
 def socket_path(db_url: str) -> Path:
