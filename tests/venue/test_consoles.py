@@ -181,3 +181,41 @@ def test_sigterm_drains_the_sequencer_and_closes_the_database(tmp_path):
     finally:
         node.close()
     os.environ.get("CI")  # (no network: the venue listened on a Unix socket only)
+
+
+@pytest.mark.asyncio
+async def test_the_accounts_screen_reads_the_venue_off_the_ui_thread(venue):
+    """An attached console's Accounts screen read the selected account, the whole liquidations buffer
+    and every refund on the UI thread at each refresh and each highlighted row (0.1-0.3 s a visit under
+    load). Every venue read it makes now runs in a worker; the detail still follows the cursor."""
+    import threading
+
+    from tests.console.test_flows import text_of
+
+    v = venue(market=False)
+    app = make_app(frozen=False, venue_url=v.url, token=v.token("ann", "viewer"), refresh_s=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        ui = threading.current_thread()
+        on_ui: list[str] = []
+        gw, feed = app.gateway, app.feed
+        for obj, name in ((gw, "account"), (gw, "refunds"), (feed, "liquidations")):
+            real = getattr(obj, name)
+
+            def spy(*a, _real=real, _name=name, **k):
+                if threading.current_thread() is ui:
+                    on_ui.append(_name)
+                return _real(*a, **k)
+
+            setattr(obj, name, spy)
+        await pilot.press("c")
+        table = app.screen.query_one("#acct-table", DataTable)
+        await await_until(pilot, lambda: table.row_count > 2, what="the accounts")
+        first = str(table.coordinate_to_cell_key((0, 0)).row_key.value)
+        await await_until(pilot, lambda: text_of(app.screen.query_one("#acct-detail")).startswith(first),
+                          what="the first account's detail")
+        await pilot.press("down")
+        second = str(table.coordinate_to_cell_key((1, 0)).row_key.value)
+        await await_until(pilot, lambda: text_of(app.screen.query_one("#acct-detail")).startswith(second),
+                          what="the highlighted account's detail")
+        assert on_ui == []
