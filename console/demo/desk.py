@@ -198,11 +198,16 @@ class Director:
         else:
             t.append(self.caption or "", style="bold")
         t.append("\n")
-        nxt = self.queue[0] if self.queue else run.upcoming()
+        due = bool(self.queue)  # a step handed to the script: it fired, its `if` held
+        nxt = self.queue[0] if due else run.upcoming()
         if nxt is not None:
             ts, e = nxt
             t.append(f"next {clock_time(ts)}: {e.action.replace('_', ' ')}", style="italic")
-            if getattr(e, "caption", ""):
+            cond = None if due else getattr(e, "if_", None)
+            if cond:  # it may not happen: say on what it depends, never announce it
+                t.append(f" (only if {cond})", style="italic")
+            elif getattr(e, "caption", "") and (due or not getattr(e, "caption_if", None)):
+                # (a caption with a condition is judged when the entry fires: not announced ahead)
                 t.append(f" — {e.caption}", style="dim italic")
         elif self.last:
             t.append(self.last, style="dim")

@@ -64,7 +64,7 @@ COMPARE_ROWS = (
     ("refunds proposed", "refunds_proposed", "n"), ("refunds proposed (USDC)", "refunds_proposed_total", "usdc"),
     ("refunds paid", "refunds_paid", "n"), ("refunds paid (USDC)", "refunds_paid_total", "usdc"),
     ("venue down (brake, node down)", "downtime_ms", "ms"), ("markets restricted", "restricted_ms", "ms"),
-    ("rollbacks", "rollbacks", "n"),
+    ("rollbacks", "rollbacks", "n"), ("operator steps not needed", "operator_steps_skipped", "n"),
 )
 
 

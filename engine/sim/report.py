@@ -87,6 +87,7 @@ class Reporting:
             "downtime_ms": f["downtime_ms"],
             "restricted_ms": f["restricted_ms"],
             "rollbacks": f["rollbacks"],
+            "operator_steps_skipped": len(self.skipped),  # timeline entries whose `if` did not hold
         }
 
     def journal_digest(self) -> str | None:

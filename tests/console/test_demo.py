@@ -217,3 +217,26 @@ def test_an_operator_callback_receives_the_operator_steps_instead_of_the_runner(
         assert any(line.caption.startswith("Operators trip the brake") for line in run.lines)
     finally:
         run.close()
+
+
+def test_the_caption_never_announces_a_step_that_may_not_happen():
+    """The "next" line of the demo's caption showed an upcoming entry's caption even when its `if`
+    could skip it (with the guard rails on, paradex's brake never comes). It now says on what the step
+    depends and announces nothing."""
+    from console.demo.desk import Director
+
+    run = ScenarioRun("paradex-2026-01", accounts=20)
+    run.setup()
+    try:
+        director = Director(None, run, 30.0, 0.0)
+        while True:
+            up = run.upcoming()
+            assert up is not None, "paradex has a step with an `if`"
+            if up[1].if_:
+                break
+            run.run_until(up[0] + 1)
+        nxt = director.caption_text().plain.splitlines()[-1]
+        assert nxt.endswith(f"{up[1].action.replace('_', ' ')} (only if {up[1].if_})")
+        assert up[1].caption and up[1].caption not in nxt
+    finally:
+        run.close()
