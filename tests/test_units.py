@@ -24,3 +24,10 @@ def test_the_formatting_is_the_cores(n):
         assert text == getattr(fp, f"fmt_{name}")(n)
         if abs(n) < 10**25:  # (parse_decimal takes at most 30 whole digits)
             assert fp.parse_decimal(text, getattr(fp, f"{name.upper()}_DECIMALS"), name, allow_negative=True) == n
+
+
+def test_a_span_reads_as_people_say_it():
+    from engine.api.units import fmt_span
+
+    assert [fmt_span(ms) for ms in (0, 15_400, 60_000, 623_000, 3_600_000, 7_530_000, -5)] == [
+        "0s", "15s", "1m00s", "10m23s", "1h00m", "2h05m", "0s"]

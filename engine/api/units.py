@@ -47,3 +47,11 @@ def fmt_frac(n: int) -> str:
 
 def fmt_funding(n: int) -> str:
     return decimal_string(n, FUNDING_DECIMALS)
+
+
+def fmt_span(ms: int) -> str:
+    """A span of time as people say it: ``15s``, ``10m23s``, ``2h05m``."""
+    s = max(0, ms) // 1000
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{sec:02d}s" if m else f"{sec}s"

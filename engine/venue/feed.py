@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable
 
 from engine.api import vocabulary
+from engine.api.units import fmt_span
 
 # ---------------------------------------------------------------------------
 # the event buffer
@@ -163,7 +164,7 @@ class Feed:
         if last_ts and now - last_ts > gap_ms:
             gaps.append((last_ts, now))
         for a, b in gaps:
-            alerts.append((b, "error", f"venue down {_hms(a)}-{_hms(b)} ({(b - a) // 1000:,}s without a command)"))
+            alerts.append((b, "error", f"venue down {_hms(a)}-{_hms(b)} ({fmt_span(b - a)} without a command)"))
         alerts.sort(key=lambda a: a[0])
         with self._lock:
             kept = liqs[-LIQ_ROWS:]
