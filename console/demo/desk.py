@@ -177,7 +177,10 @@ class Director:
         self.app.show_caption()
 
     # ---- the caption --------------------------------------------------------------------
-    def caption_text(self) -> Text:
+    def caption_text(self, width: int | None = None) -> Text:
+        """The caption's three lines; ``width`` (the bar's): the first line never wraps (on a narrow
+        terminal its key hints give way, the footer shows them, and what is left is cut with an
+        ellipsis) so the step and the next one keep their lines."""
         run = self.run
         t = Text()
         t.append(" DEMO ", style="bold reverse")
@@ -190,7 +193,11 @@ class Director:
             t.append("  You have the desk", style="bold yellow")
         elif self.acting:
             t.append(f"  script: {self.acting}", style="bold")
-        t.append("   ^t desk  f7 pause  f8/f9 speed", style="dim")
+        hints = "   ^t desk  f7 pause  f8/f9 speed"
+        if width is None or t.cell_len + len(hints) <= width:
+            t.append(hints, style="dim")
+        elif t.cell_len > width:
+            t.truncate(width, overflow="ellipsis")
         t.append("\n")
         if not self.scripted:
             t.append("You have the desk: the market and the faults run on; the script waits until ^t hands it back"

@@ -17,6 +17,12 @@ MARKET_COLUMNS = [("market", "Market"), ("mode", "Mode"), ("index", "Index", "ri
                   ("funding", "Rate /8h", "right"), ("next_funding", "Next /8h, ends", "right"), ("oi", "Open int.", "right"), ("orders", "Orders", "right"),
                   ("oracle", "Oracle"), ("liq1m", "Liq 1m", "right"), ("flags", "Guards / paused")]
 
+#: on a narrow terminal (under NARROW columns) the columns an operator needs at 3 a.m. come first and the
+#: rest give way: the mode, the mark, the last minute's liquidations, the oracle's age and the guard rails
+NARROW = 110
+NARROW_COLUMNS = [c for k in ("market", "mode", "mark", "liq1m", "oracle", "flags", "funding")
+                  for c in MARKET_COLUMNS if c[0] == k]
+
 MODE_STYLE = {"open": "green", "post_only": "yellow", "reduce_only": "yellow", "cancel_only": "dark_orange",
               "halted": "bold red"}
 #: guard-rail flags as the dashboard names them (a flag pauses liquidations and TP/SL on the market)
@@ -74,6 +80,8 @@ class DashboardScreen(DeskScreen):
     #fund-spark { height: 2; }
     #fund-hist { height: auto; }
     #alerts { width: 1fr; height: 100%; }
+    /* narrow terminals (set by on_resize): the fund's panel shares the width with the alerts */
+    DashboardScreen.-narrow #fund { width: 1fr; }
     /* the price sources panel, shown (-on) when real feeds are configured */
     #sources { width: 1fr; height: 100%; display: none; }
     #sources.-on { display: block; }
@@ -99,10 +107,21 @@ class DashboardScreen(DeskScreen):
 
     def on_mount(self) -> None:
         t = self.query_one("#markets", LiveTable)
-        setup_columns(t, MARKET_COLUMNS)
+        setup_columns(t, NARROW_COLUMNS if self.has_class("-narrow") else MARKET_COLUMNS)
         self.query_one("#fund").border_title = "Insurance fund"
         self.query_one("#alerts").border_title = "Alerts"
         self.query_one("#sources").border_title = "Price sources"
+
+    def on_resize(self, event) -> None:
+        narrow = self.size.width < NARROW
+        if narrow == self.has_class("-narrow"):
+            return
+        self.set_class(narrow, "-narrow")
+        t = self.query_one("#markets", LiveTable)
+        t.reset_columns()
+        setup_columns(t, NARROW_COLUMNS if narrow else MARKET_COLUMNS)
+        if self.app.vm:
+            self.render_vm(self.app.vm)
 
     def collect(self, gw) -> dict:
         # off the UI thread: with the venue in its own process every feed read is a round trip
@@ -121,21 +140,23 @@ class DashboardScreen(DeskScreen):
             guard = [GUARD_LABEL.get(f, f) for f in m.get("flags", ())]
             flags = ", ".join(guard + [f for f, on in (("liq", m["liquidations_paused"]),
                                                        ("TP/SL", m["triggers_paused"])) if on])
-            rows.append((m["market"], (
-                Text(m["market"], style="bold"),
-                Text(m["mode"], style=MODE_STYLE.get(m["mode"], "")),
-                Text(fmt.price_on(m["index_price"], m["market"]), justify="right"),
-                Text(fmt.price_on(m["mark_price"], m["market"]), justify="right",
-                     style="bold red" if m["mark_price"] <= 0 else ""),
-                Text(fmt.rate_pct(m["funding_rate"]), justify="right"),
-                Text(next_funding(m, now), justify="right"),
-                Text(fmt.size_on(m["open_interest"], m["market"]), justify="right"),
-                Text(str(m["open_orders"]), justify="right"),
-                age,
-                Text(str(liq), justify="right", style="bold red" if liq else ""),
-                Text(flags or "—", style="bold red" if guard else "yellow" if flags else "dim"),
-            )))
-        self.query_one("#markets", LiveTable).set_rows(rows)
+            cells = {
+                "market": Text(m["market"], style="bold"),
+                "mode": Text(m["mode"], style=MODE_STYLE.get(m["mode"], "")),
+                "index": Text(fmt.price_on(m["index_price"], m["market"]), justify="right"),
+                "mark": Text(fmt.price_on(m["mark_price"], m["market"]), justify="right",
+                             style="bold red" if m["mark_price"] <= 0 else ""),
+                "funding": Text(fmt.rate_pct(m["funding_rate"]), justify="right"),
+                "next_funding": Text(next_funding(m, now), justify="right"),
+                "oi": Text(fmt.size_on(m["open_interest"], m["market"]), justify="right"),
+                "orders": Text(str(m["open_orders"]), justify="right"),
+                "oracle": age,
+                "liq1m": Text(str(liq), justify="right", style="bold red" if liq else ""),
+                "flags": Text(flags or "—", style="bold red" if guard else "yellow" if flags else "dim"),
+            }
+            rows.append((m["market"], cells))
+        table = self.query_one("#markets", LiveTable)
+        table.set_rows((key, tuple(cells[c] for c in table.columns)) for key, cells in rows)
         histories = vm.get("mark_histories")  # absent from another screen's view model: keep what is shown
         for i, m in enumerate(vm["markets"][:3] if histories is not None else ()):
             hist = histories.get(m["market"], [])

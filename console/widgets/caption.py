@@ -31,4 +31,10 @@ class CaptionBar(Static):
     def show(self, d) -> None:
         """``d``: the demo's Director (``scripted``, ``caption_text()``)."""
         self.set_class(not d.scripted, "-yours")
-        self.update(d.caption_text())
+        width = self.content_size.width or max(1, self.app.size.width - 2)
+        self.update(d.caption_text(width))
+
+    def on_resize(self, event) -> None:
+        director = getattr(self.app, "director", None)
+        if director is not None:
+            self.show(director)

@@ -131,6 +131,11 @@ class LiveTable(ScrollView, can_focus=True):
     def get_row(self, key: str) -> tuple:
         return self._cells[key]
 
+    def reset_columns(self) -> None:
+        """Forget the columns and the rows (a screen that shows another set of columns adds them again)."""
+        self.columns.clear()
+        self.clear()
+
     def clear(self) -> None:
         self._keys.clear()
         self._cells.clear()

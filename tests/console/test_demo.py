@@ -240,3 +240,23 @@ def test_the_caption_never_announces_a_step_that_may_not_happen():
         assert up[1].caption and up[1].caption not in nxt
     finally:
         run.close()
+
+
+def test_the_caption_keeps_its_three_lines_on_a_narrow_terminal():
+    """At 80 columns the caption's first line (scenario, engine time, speed and the key hints) wrapped
+    and pushed the "next" line out of the bar's three rows. Narrow, the hints give way (the footer shows
+    the keys) and the line never passes the bar's width."""
+    from console.demo.desk import Director
+
+    run = ScenarioRun("paradex-2026-01", accounts=20)
+    run.setup()
+    try:
+        director = Director(None, run, 30.0, 0.0)
+        wide = director.caption_text(156).plain.split("\n")
+        assert "f8/f9 speed" in wide[0]
+        for width in (78, 60, 30):
+            first = director.caption_text(width).plain.split("\n")[0]
+            assert len(first) <= width and "f8/f9" not in first and first.startswith(" DEMO ")
+        assert director.caption_text(78).plain.split("\n")[2].startswith("next ")
+    finally:
+        run.close()

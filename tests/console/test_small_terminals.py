@@ -118,3 +118,27 @@ async def test_the_banner_truncates_instead_of_wrapping():
         assert lines[0].strip().startswith("BRAKE ENGAGED")
         assert all(f" {k} " in lines[1] for k in SCREEN_KEYS.values()) and "Alerts" in lines[1], lines
         assert "db " not in lines[0]  # no room: the path went first
+
+
+@pytest.mark.asyncio
+async def test_the_dashboard_on_a_narrow_terminal_shows_what_an_operator_needs_first(desk_app):
+    """At 80 columns the markets table used to scroll sideways after "Open int.", hiding the last
+    minute's liquidations, the oracle's age and the guard rails, and the alerts had 20 columns. Narrow,
+    the table leads with mode, mark, liquidations, oracle and guards, and the fund shares the width;
+    wide again, every column is back."""
+    from console.screens.dashboard import MARKET_COLUMNS, NARROW_COLUMNS
+    from console.widgets.livetable import LiveTable
+
+    app = desk_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#markets", LiveTable)
+        assert list(table.columns) == [c[0] for c in NARROW_COLUMNS]
+        assert table.row_count == 3 and table.virtual_size.width <= SMALL[0]
+        assert app.screen.query_one("#alerts").size.width >= 35
+        await pilot.resize_terminal(*WIDE)
+        await pilot.pause()
+        assert list(table.columns) == [c[0] for c in MARKET_COLUMNS] and table.row_count == 3
+        await pilot.resize_terminal(*SMALL)
+        await pilot.pause()
+        assert list(table.columns) == [c[0] for c in NARROW_COLUMNS] and table.row_count == 3
