@@ -9,6 +9,11 @@ the field path and the reason. The runner lives in :mod:`engine.sim.runner`.
 Times are durations from the scenario's start (``"90s"``, ``"30m"``, ``"1h30m"``, ``"250ms"``, or an
 integer of milliseconds) or absolute UTC times (``"2026-01-19T04:30:00Z"``). Money, prices and sizes
 are decimal strings.
+
+The pieces: :mod:`engine.sim.fields` (ScenarioError, durations and times, the strict base model, the
+decimal field check), :mod:`engine.sim.timeline` (the timeline's entries, ``Entry``, FAULT_ACTIONS,
+ACTIONS); this module holds the venue and participants specs, the header, the expectations, the
+Scenario model with its cross-checks, loading and error location, and re-exports the others' names.
 """
 
 from __future__ import annotations
@@ -16,14 +21,11 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
@@ -31,76 +33,111 @@ from pydantic import (
     model_validator,
 )
 
-from ..core.fixedpoint import DecimalError, parse_decimal
 from ..core.markets import DEFAULT_MARKETS
-from ..errors import PerpdeskError
-from .captions import check_template, names_in, parse_condition, template_names
+from .captions import names_in, parse_condition, template_names
+from .fields import ScenarioError, Strict, decimal_field, parse_duration, parse_utc
+from .timeline import (
+    ACTIONS,
+    FAULT_ACTIONS,
+    AcceptOraclePrice,
+    ApproveRefunds,
+    Brake,
+    CancelAccountOrders,
+    CancelMaintenance,
+    ComputeRefunds,
+    CorruptMarketState,
+    Entry,
+    ExtendMaintenance,
+    FreezeOracle,
+    FundInsurance,
+    Markets,
+    NodeCrash,
+    Note,
+    Participants,
+    PauseLiq,
+    PayRefunds,
+    PriceMove,
+    Recover,
+    RejectRefunds,
+    ReleaseBrake,
+    RescheduleMaintenance,
+    Rollback,
+    ScheduleMaintenance,
+    SetAccess,
+    SetAccountMode,
+    SetMarketParams,
+    SetMode,
+    SetSafeguards,
+    SetWithdrawals,
+    StaleOracle,
+    TakeSnapshot,
+    ThinBook,
+)
+
+#: what this module offers: its own names and those of engine.sim.fields and engine.sim.timeline that
+#: callers have always imported from here
+__all__ = [
+    "MARKET_NAMES",
+    "MarketSpec",
+    "ParticipantsSpec",
+    "SimSpec",
+    "NAME_RE",
+    "MAX_SCENARIO_BYTES",
+    "MAX_PRICE_PATH_BYTES",
+    "Header",
+    "Expect",
+    "Expectations",
+    "Scenario",
+    "shipped",
+    "read_limited",
+    "find",
+    "load_scenario",
+    "parse_scenario",
+    "ScenarioError",
+    "parse_duration",
+    "parse_utc",
+    "ACTIONS",
+    "FAULT_ACTIONS",
+    "AcceptOraclePrice",
+    "ApproveRefunds",
+    "Brake",
+    "CancelAccountOrders",
+    "CancelMaintenance",
+    "ComputeRefunds",
+    "CorruptMarketState",
+    "Entry",
+    "ExtendMaintenance",
+    "FreezeOracle",
+    "FundInsurance",
+    "Markets",
+    "NodeCrash",
+    "Note",
+    "Participants",
+    "PauseLiq",
+    "PayRefunds",
+    "PriceMove",
+    "Recover",
+    "RejectRefunds",
+    "ReleaseBrake",
+    "RescheduleMaintenance",
+    "Rollback",
+    "ScheduleMaintenance",
+    "SetAccess",
+    "SetAccountMode",
+    "SetMarketParams",
+    "SetMode",
+    "SetSafeguards",
+    "SetWithdrawals",
+    "StaleOracle",
+    "TakeSnapshot",
+    "ThinBook",
+]
 
 MARKET_NAMES = [m["market"] for m in DEFAULT_MARKETS]
 
 
-class ScenarioError(PerpdeskError):
-    """A scenario file that cannot be used; ``problems`` lists (location, field, reason)."""
-
-    code = "scenario_refused"
-
-    def __init__(self, path: str, problems: list[tuple[str, str, str]]) -> None:
-        self.path = path
-        self.problems = problems
-        lines = [f"{loc}: {fld}: {why}" if fld else f"{loc}: {why}" for loc, fld, why in problems]
-        super().__init__(f"scenario {path} is refused:\n  " + "\n  ".join(lines))
-
-
-# ---- time --------------------------------------------------------------------
-_DUR = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
-
-
-def parse_duration(v: object) -> int:
-    """``"1h30m"``, ``"90s"``, ``"250ms"`` or an int of ms -> ms."""
-    if type(v) is int:
-        if v < 0:
-            raise ValueError("a duration cannot be negative")
-        return v
-    if not isinstance(v, str) or not v:
-        raise ValueError(f"expected a duration such as \"90s\", \"30m\", \"1h30m\" or milliseconds, got {v!r}")
-    m = _DUR.match(v.strip())
-    if not m or not any(m.groups()):
-        raise ValueError(f"{v!r} is not a duration (use h, m, s, ms: \"1h30m\", \"90s\", \"250ms\")")
-    h, mi, s, ms = (int(x) if x else 0 for x in m.groups())
-    return ((h * 60 + mi) * 60 + s) * 1000 + ms
-
-
-def parse_utc(v: str) -> int:
-    try:
-        dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"{v!r} is not an ISO time such as 2026-01-19T04:30:00Z") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
-
-
-def _decimal(decimals: int, *, signed: bool = False, positive: bool = False):
-    def check(v: object) -> str:
-        if isinstance(v, int | float) and not isinstance(v, bool):
-            raise ValueError(f"write {v!r} as a decimal string (\"{v}\"): money, prices and sizes are never floats")
-        try:
-            n = parse_decimal(v, decimals, "value", allow_negative=signed)
-        except DecimalError as e:
-            raise ValueError(e.message) from None
-        if positive and n <= 0:
-            raise ValueError(f"must be greater than zero, got {v!r}")
-        return v  # type: ignore[return-value]
-
-    return check
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 # ---- the venue and the participants ---------------------------------------------
-class MarketSpec(_Strict):
+class MarketSpec(Strict):
     """One market; fields not given keep the default venue's values (engine/core/markets.py)."""
 
     market: str
@@ -120,28 +157,28 @@ class MarketSpec(_Strict):
     @field_validator("tick_size", "index_price", mode="before")
     @classmethod
     def _price(cls, v):
-        return None if v is None else _decimal(6, positive=True)(v)
+        return None if v is None else decimal_field(6, positive=True)(v)
 
     @field_validator("lot_size", mode="before")
     @classmethod
     def _size(cls, v):
-        return None if v is None else _decimal(8, positive=True)(v)
+        return None if v is None else decimal_field(8, positive=True)(v)
 
     @field_validator("initial_margin", "maintenance_margin", "taker_fee", "liquidation_fee", "price_band",
                      "post_only_band", mode="before")
     @classmethod
     def _frac(cls, v):
-        return None if v is None else _decimal(8)(v)
+        return None if v is None else decimal_field(8)(v)
 
     @field_validator("maker_fee", mode="before")
     @classmethod
     def _signed_frac(cls, v):
-        return None if v is None else _decimal(8, signed=True)(v)
+        return None if v is None else decimal_field(8, signed=True)(v)
 
     @field_validator("funding_index", mode="before")
     @classmethod
     def _funding(cls, v):
-        return None if v is None else _decimal(12, signed=True)(v)
+        return None if v is None else decimal_field(12, signed=True)(v)
 
     @field_validator("market")
     @classmethod
@@ -151,7 +188,7 @@ class MarketSpec(_Strict):
         return v
 
 
-class ParticipantsSpec(_Strict):
+class ParticipantsSpec(Strict):
     makers: int = Field(4, ge=0, le=100)
     maker_levels: int = Field(3, ge=1, le=50)
     maker_cash: str = "5000000"
@@ -169,7 +206,7 @@ class ParticipantsSpec(_Strict):
     @field_validator("maker_cash", mode="before")
     @classmethod
     def _cash(cls, v):
-        return _decimal(6, positive=True)(v)
+        return decimal_field(6, positive=True)(v)
 
     @model_validator(mode="after")
     def _range(self):
@@ -178,7 +215,7 @@ class ParticipantsSpec(_Strict):
         return self
 
 
-class SimSpec(_Strict):
+class SimSpec(Strict):
     seed: int = 7
     accounts: int = Field(1000, ge=0, le=1_000_000)
     markets: list[MarketSpec] = Field(default_factory=lambda: [MarketSpec(market=m) for m in MARKET_NAMES])
@@ -202,7 +239,7 @@ MAX_SCENARIO_BYTES = 1 << 20  # a scenario file is a page of TOML, not a data se
 MAX_PRICE_PATH_BYTES = 64 << 20
 
 
-class Header(_Strict):
+class Header(Strict):
     name: str = Field(description="a plain identifier: letters, digits, - and _ (it names files)")
     title: str = ""
     description: str = ""
@@ -249,334 +286,8 @@ class Header(_Strict):
         return parse_duration(self.step)
 
 
-# ---- the timeline ----------------------------------------------------------------
-class _Entry(_Strict):
-    at: str | int
-    id: str | None = None
-    caption: str = ""
-    #: the caption shows only when this holds on the run's counters when the entry fires
-    #: (``"liquidations > 0"``; see engine/sim/captions.py); otherwise ``caption_else`` (may be empty)
-    caption_if: str | None = None
-    caption_else: str = ""
-    #: the entry's action is taken only when this holds on the run's counters when the entry fires
-    #: (``if = "unintended.corrupt > 0"``, the caption_if grammar); otherwise the run records it as skipped
-    #: and shows ``caption_else``
-    if_: str | None = Field(None, alias="if")
-
-    @field_validator("caption_if", "if_")
-    @classmethod
-    def _cond(cls, v):
-        if v is not None:
-            parse_condition(v)
-        return v
-
-    @field_validator("caption", "caption_else")
-    @classmethod
-    def _template(cls, v):
-        check_template(v)
-        return v
-
-    @field_validator("at")
-    @classmethod
-    def _at(cls, v):
-        if isinstance(v, str) and "T" in v:
-            parse_utc(v)
-        else:
-            parse_duration(v)
-        return v
-
-
-class _Fault(_Entry):
-    #: the fault's window for unintended liquidations ends here: a time, or the id of a later entry
-    until: str | int
-
-
-Markets = list[str] | Literal["all"]
-
-
-class ScheduleMaintenance(_Entry):
-    action: Literal["schedule_maintenance"]
-    window_id: str
-    markets: Markets = "all"
-    start: str | int
-    duration: str | int
-    kind: Literal["database_upgrade", "oracle_restart", "scale_up"]
-
-
-class Brake(_Entry):
-    action: Literal["emergency_brake"]
-    reason: str = "incident"
-
-
-class ReleaseBrake(_Entry):
-    action: Literal["release_brake"]
-    reason: str = "incident resolved"
-    override: bool = False
-
-
-class SetMode(_Entry):
-    action: Literal["set_market_mode"]
-    markets: Markets = "all"
-    mode: Literal["open", "post_only", "reduce_only", "cancel_only", "halted"]
-    reason: str = ""
-
-
-class SetAccess(_Entry):
-    action: Literal["set_platform_access"]
-    enabled: bool
-    reason: str = ""
-
-
-class PauseLiq(_Entry):
-    action: Literal["pause_liquidations", "resume_liquidations", "pause_triggers", "resume_triggers"]
-    market: str | None = None
-    reason: str = ""
-
-
-class TakeSnapshot(_Entry):
-    action: Literal["take_snapshot"]
-    label: str = ""
-
-
-class Rollback(_Entry):
-    action: Literal["rollback"]
-    #: "maintenance" (the newest maintenance snapshot), "label:TEXT", or a take_snapshot entry's id
-    snapshot: str = "maintenance"
-    reason: str = "roll back to before the incident"
-
-
-class ComputeRefunds(_Entry):
-    action: Literal["compute_refunds"]
-    method: Literal["counterfactual", "reference_price"]
-    #: counterfactual: the snapshot to replay from (as for rollback) and the faults whose commands are bad
-    snapshot: str | None = None
-    bad: list[str] = Field(default_factory=list)
-    #: reference_price: liquidations from this entry's first command to now, against the price at ``reference``
-    since: str | None = None
-    #: ...up to this entry's last command (default: now)
-    upto: str | None = None
-    reference: str | int | None = None
-    market: str | None = None
-    reason: str = "refund the incident's victims"
-
-
-class ApproveRefunds(_Entry):
-    action: Literal["approve_refunds"]
-    reason: str = "recomputed and checked"
-    #: the fund that pays (Node.decide_refund): the insurance fund must cover every approved, unpaid
-    #: refund; the treasury always covers (money from outside the venue)
-    fund: Literal["insurance", "treasury"] = "insurance"
-
-
-class RejectRefunds(_Entry):
-    action: Literal["reject_refunds"]
-    reason: str = "not owed"
-
-
-class PayRefunds(_Entry):
-    action: Literal["pay_refunds"]
-    #: default: the fund each refund was approved from (naming another is refused by the node)
-    fund: Literal["insurance", "treasury"] | None = None
-
-
-class SetWithdrawals(_Entry):
-    action: Literal["set_withdrawals"]
-    enabled: bool
-    reason: str = ""
-
-
-class SetAccountMode(_Entry):
-    action: Literal["set_account_mode"]
-    account: str
-    mode: Literal["normal", "reduce_only", "frozen"]
-    reason: str = ""
-
-
-class CancelAccountOrders(_Entry):
-    action: Literal["cancel_account_orders"]
-    account: str
-    market: str | None = None
-    reason: str = ""
-
-
-class CancelMaintenance(_Entry):
-    action: Literal["cancel_maintenance"]
-    window_id: str
-    reason: str = ""
-
-
-class RescheduleMaintenance(_Entry):
-    action: Literal["reschedule_maintenance"]
-    window_id: str
-    start: str | int
-    reason: str = ""
-
-
-class ExtendMaintenance(_Entry):
-    action: Literal["extend_maintenance"]
-    window_id: str
-    #: the window's new total duration
-    duration: str | int
-    reason: str = ""
-
-
-class AcceptOraclePrice(_Entry):
-    action: Literal["accept_oracle_price"]
-    market: str
-    price: str
-    reason: str = ""
-
-    @field_validator("price", mode="before")
-    @classmethod
-    def _p(cls, v):
-        return _decimal(6, positive=True)(v)
-
-
-class SetMarketParams(_Entry):
-    action: Literal["set_market_params"]
-    market: str
-    post_only_band: str | None = None
-    oracle_band: str | None = None
-    oracle_stale_ms: int | None = Field(None, ge=0)
-    breaker_accounts: int | None = Field(None, ge=0)
-    breaker_oi_share: str | None = None
-    impact_notional: str | None = None
-    max_order_size: str | None = None
-    max_position_notional: str | None = None
-    open_interest_cap: str | None = None
-    #: [[notional floor, initial-margin fraction], ...] as decimal strings
-    margin_tiers: list[tuple[str, str]] | None = None
-    reason: str = ""
-
-    @field_validator("post_only_band", "oracle_band", "breaker_oi_share", mode="before")
-    @classmethod
-    def _frac(cls, v):
-        return None if v is None else _decimal(8)(v)
-
-    @field_validator("impact_notional", "max_position_notional", mode="before")
-    @classmethod
-    def _money(cls, v):
-        return None if v is None else _decimal(6, positive=True)(v)
-
-    @field_validator("max_order_size", "open_interest_cap", mode="before")
-    @classmethod
-    def _size(cls, v):
-        return None if v is None else _decimal(8, positive=True)(v)
-
-    @model_validator(mode="after")
-    def _something(self):
-        if not self.params():
-            raise ValueError("set_market_params needs at least one parameter to set")
-        return self
-
-    def params(self) -> dict:
-        return {k: (list(map(list, v)) if k == "margin_tiers" else v)
-                for k, v in self.model_dump(exclude_none=True).items()
-                if k not in ("at", "id", "caption", "caption_if", "caption_else", "if_", "action", "market", "reason")}
-
-
-class SetSafeguards(_Entry):
-    action: Literal["set_safeguards"]
-    enabled: bool
-    reason: str = ""
-
-
-class FundInsurance(_Entry):
-    action: Literal["fund_insurance"]
-    amount: str
-    reason: str = ""
-
-    @field_validator("amount", mode="before")
-    @classmethod
-    def _a(cls, v):
-        return _decimal(6, positive=True)(v)
-
-
-class Participants(_Entry):
-    action: Literal["participants"]
-    makers: bool | None = None
-    takers: bool | None = None
-
-
-class PriceMove(_Entry):
-    action: Literal["price_move"]
-    markets: Markets = "all"
-    bps: int = Field(ge=-5000, le=5000)
-
-
-class Note(_Entry):
-    action: Literal["note"]
-
-
-class CorruptMarketState(_Fault):
-    action: Literal["corrupt_market_state"]
-    markets: Markets = "all"
-    funding_index: str = "0"
-    mark_price: str | None = Field(None, description="default: the market's current mark")
-    source: str = "db-restore"
-
-    @field_validator("funding_index", mode="before")
-    @classmethod
-    def _f(cls, v):
-        return _decimal(12, signed=True)(v)
-
-    @field_validator("mark_price", mode="before")
-    @classmethod
-    def _p(cls, v):
-        return None if v is None else _decimal(6)(v)
-
-
-class StaleOracle(_Fault):
-    action: Literal["stale_oracle"]
-    markets: Markets = "all"
-    offset_bps: int = Field(ge=-5000, le=5000)
-    lag: str | int = "0s"
-    duration: str | int
-
-
-class FreezeOracle(_Fault):
-    action: Literal["freeze_oracle"]
-    markets: Markets = "all"
-    duration: str | int
-
-
-class ThinBook(_Fault):
-    action: Literal["thin_book"]
-    markets: Markets = "all"
-    #: a participant posts a passive-looking bid and ask this far from the oracle (bps) on the empty book
-    bid_bps: int = Field(-400, ge=-5000, le=5000)
-    ask_bps: int = Field(-300, ge=-5000, le=5000)
-    size_lots: int = Field(10, ge=1)
-    duration: str | int = "10m"
-
-    @model_validator(mode="after")
-    def _order(self):
-        if self.bid_bps >= self.ask_bps:
-            raise ValueError("bid_bps must be below ask_bps (the two orders must not cross)")
-        return self
-
-
-class NodeCrash(_Fault):
-    action: Literal["node_crash"]
-
-
-class Recover(_Entry):
-    action: Literal["recover"]
-
-
-Entry = Annotated[
-    ScheduleMaintenance | Brake | ReleaseBrake | SetMode | SetAccess | PauseLiq | TakeSnapshot | Rollback
-    | ComputeRefunds | ApproveRefunds | RejectRefunds | PayRefunds | SetWithdrawals | SetAccountMode
-    | CancelAccountOrders | CancelMaintenance | RescheduleMaintenance | ExtendMaintenance | AcceptOraclePrice
-    | SetMarketParams | SetSafeguards | FundInsurance | Participants | PriceMove | Note | CorruptMarketState
-    | StaleOracle | FreezeOracle | ThinBook | NodeCrash | Recover,
-    Field(discriminator="action"),
-]
-FAULT_ACTIONS = ("corrupt_market_state", "stale_oracle", "freeze_oracle", "thin_book", "node_crash")
-
-
 # ---- expectations ------------------------------------------------------------------------
-class Expect(_Strict):
+class Expect(Strict):
     """Bounds the run's report must meet (every field optional)."""
 
     liquidations_min: int | None = None
@@ -595,13 +306,13 @@ class Expect(_Strict):
     final_modes: dict[str, str] = Field(default_factory=dict)
 
 
-class Expectations(_Strict):
+class Expectations(Strict):
     always: Expect = Field(default_factory=Expect)
     safeguards_on: Expect = Field(default_factory=Expect)
     safeguards_off: Expect = Field(default_factory=Expect)
 
 
-class Scenario(_Strict):
+class Scenario(Strict):
     scenario: Header
     sim: SimSpec = Field(default_factory=SimSpec)
     timeline: list[Entry] = Field(default_factory=list)
@@ -770,7 +481,7 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
 
 def _problem(path: str, text: str, data: dict, err: dict) -> tuple[str, str, str]:
     loc = list(err["loc"])
-    if len(loc) > 2 and loc[0] == "timeline" and loc[2] in _ACTION_TAGS:  # the union's tag, not a field
+    if len(loc) > 2 and loc[0] == "timeline" and loc[2] in ACTIONS:  # the union's tag, not a field
         del loc[2]
     msg = err["msg"]
     m = re.search(r"@@(.+?)@@ (.*)", msg, re.S)
@@ -786,9 +497,9 @@ def _problem(path: str, text: str, data: dict, err: dict) -> tuple[str, str, str
                 entry = _dig(data, loc[:2])
                 msg += f" for action {entry.get('action')!r}" if isinstance(entry, dict) else ""
         elif err["type"] == "union_tag_not_found":
-            msg = f"missing field 'action'; actions: {', '.join(sorted(_ACTION_TAGS))}"
+            msg = f"missing field 'action'; actions: {', '.join(sorted(ACTIONS))}"
         elif err["type"] == "union_tag_invalid":
-            msg = f"unknown action {err.get('input', {}).get('action')!r}; actions: {', '.join(sorted(_ACTION_TAGS))}" \
+            msg = f"unknown action {err.get('input', {}).get('action')!r}; actions: {', '.join(sorted(ACTIONS))}" \
                 if isinstance(err.get("input"), dict) else msg
         elif err["type"] == "missing":
             msg = f"missing field {loc[-1]!r}"
@@ -854,15 +565,3 @@ def _line_of(text: str, data: dict, loc: list) -> int | None:
         if pat.match(lines[j]):
             return j + 1
     return start or None
-
-
-def _tags() -> set[str]:
-    from typing import get_args
-
-    union = get_args(Entry)[0]
-    return {a for cls in get_args(union) for a in get_args(cls.model_fields["action"].annotation)}
-
-
-#: every timeline action (from the Entry union: a new action class is listed by itself)
-_ACTION_TAGS = _tags()
-ACTIONS = frozenset(_ACTION_TAGS)
