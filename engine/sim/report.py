@@ -19,6 +19,21 @@ UNINTENDED_DEFINITION = ("a liquidation is unintended when it happens inside a f
                          "file declares it (from the fault's `at` to its `until`)")
 
 
+def count_unintended(liqs, windows) -> tuple[int, dict[str, int]]:
+    """(liquidations inside any fault's window, per fault id): ``liqs`` (ts, event) pairs, ``windows``
+    (fault id, start, until); a liquidation inside two windows counts once in the total."""
+    by_fault = dict.fromkeys((fid for fid, _s, _u in windows), 0)
+    unintended = 0
+    for ts, _ev in liqs:
+        hit = False
+        for fid, s, u in windows:
+            if s <= ts <= u:
+                by_fault[fid] += 1
+                hit = True
+        unintended += hit
+    return unintended, by_fault
+
+
 class Reporting:
     """The report of a run, mixed into ScenarioRun (which provides the figures it reads)."""
 
@@ -26,15 +41,7 @@ class Reporting:
         node = self.node
         eng = node.engine if node is not None else None
         failures = run_checks(eng) if eng is not None else []
-        by_fault: dict[str, int] = {fid: 0 for fid, _s, _u in self._windows}
-        unintended = 0
-        for ts, _ev in self.liquidations:
-            hit = False
-            for fid, s, u in self._windows:
-                if s <= ts <= u:
-                    by_fault[fid] += 1
-                    hit = True
-            unintended += hit
+        unintended, by_fault = count_unintended(self.liquidations, self._windows)
         rf = dict(self.refunds)
         rf["proposed_total"] = fmt_amount(rf["proposed_total"])
         rf["paid_total"] = fmt_amount(rf["paid_total"])

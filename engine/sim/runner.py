@@ -50,7 +50,7 @@ from .actions import (
 )
 from .dbfile import claim_db
 from .faults import FaultActions
-from .report import UNINTENDED_DEFINITION, Reporting, fmt_duration
+from .report import UNINTENDED_DEFINITION, Reporting, count_unintended, fmt_duration
 from .scenario import (
     ACTIONS,
     FAULT_ACTIONS,
@@ -345,15 +345,7 @@ class ScenarioRun(OperatorActions, FaultActions, Reporting):
             "rollbacks": self.figures["rollbacks"],
             "safeguards": int(self.safeguards),
         }
-        unintended = 0
-        by_fault = dict.fromkeys((fid for fid, _s, _u in self._windows), 0)
-        for ts, _ev in liqs:
-            hit = False
-            for fid, s, u in self._windows:
-                if s <= ts <= u:
-                    by_fault[fid] += 1
-                    hit = True
-            unintended += hit
+        unintended, by_fault = count_unintended(liqs, self._windows)
         c["unintended"] = unintended
         for fid, n in by_fault.items():
             c[f"unintended.{fid}"] = n
@@ -457,23 +449,6 @@ class ScenarioRun(OperatorActions, FaultActions, Reporting):
             if m is not None and m.index_price:
                 mk.published = m.index_price
         return []
-
-    def _expire(self, t: int) -> None:
-        sim = self.sim
-        assert sim is not None
-        keep = []
-        for ts, kind, market, fid in self._expiries:
-            if ts > t:
-                keep.append((ts, kind, market, fid))
-                continue
-            if kind == "oracle":
-                sim.oracle_override.pop(market, None)
-                self._oracle_tags.pop(market, None)
-            elif kind == "frozen":
-                sim.oracle_frozen.discard(market)
-            elif kind == "makers":
-                sim.makers_active = True
-        self._expiries = keep
 
     # ---- events -> lines, measurements ------------------------------------------------------
     def _liquidated(self, ev: dict) -> None:
