@@ -31,3 +31,12 @@ def test_a_span_reads_as_people_say_it():
 
     assert [fmt_span(ms) for ms in (0, 15_400, 60_000, 623_000, 3_600_000, 7_530_000, -5)] == [
         "0s", "15s", "1m00s", "10m23s", "1h00m", "2h05m", "0s"]
+
+
+def test_the_apis_validation_checks_are_the_cores():
+    """The console lists every validation check by name (engine.api.vocabulary, importable without the
+    core); the list is the core's own, in its order."""
+    from engine.api.vocabulary import VALIDATION_CHECKS
+    from engine.core.checks import CHECKS
+
+    assert list(VALIDATION_CHECKS) == list(CHECKS)

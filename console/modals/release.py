@@ -7,8 +7,20 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Button, Input, Static
 
+from engine.api.vocabulary import VALIDATION_CHECKS
+
 from ..widgets.backdrop import KeptBackdrop
 from .confirm import ConfirmDialog
+
+
+def check_list(failing: set[str] | frozenset[str] = frozenset()) -> Text:
+    """Every validation check the gate runs, one per line: ✓ passed or ✗ failed, with what it means."""
+    t = Text()
+    for name, means in VALIDATION_CHECKS.items():
+        bad = name in failing
+        t.append("  ✗ " if bad else "  ✓ ", style="bold red" if bad else "bold green")
+        t.append(f"{means}\n", style="" if bad else "dim")
+    return t
 
 
 class ReleaseModal(KeptBackdrop, ConfirmDialog):
@@ -64,9 +76,14 @@ class ReleaseModal(KeptBackdrop, ConfirmDialog):
             for f in self.failures:
                 t.append(f"  ✗ {f['check']}", style="bold")
                 t.append(f": {f['detail']}\n")
+            failed = {f["check"] for f in self.failures}
+            passed = [name for name in VALIDATION_CHECKS if name not in failed]
+            if passed:
+                t.append("  ✓ " + ", ".join(passed) + "\n", style="green")
             yield Static(t, id="checks")
         else:
-            yield Static(Text("✓ every validation check passes", style="bold green"), id="checks")
+            t = Text("✓ every validation check passes:\n", style="bold green")
+            yield Static(t + check_list(), id="checks")
 
     def ready(self) -> bool:
         return self.data is not None and not self.failures

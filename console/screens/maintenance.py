@@ -10,9 +10,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
+from engine.api.vocabulary import VALIDATION_CHECKS
+
 from .. import format as fmt
 from ..modals.confirm import ConfirmDialog
 from ..modals.field import Field
+from ..modals.release import check_list
 from ..widgets.desk_screen import DeskScreen
 from ..widgets.tables import setup_columns, sync_table
 
@@ -79,6 +82,11 @@ def validate(form: dict, markets: list[str], existing: set[str], now: int) -> tu
     else:
         out["kind"] = form["kind"]
     return errors, out
+
+
+#: the phases in which a window restricts its markets (engine/core/maintenance.py ACTIVE): a window held
+#: at validation past its planned end is still one of them, not "past"
+ACTIVE_PHASES = frozenset({"cancel_only", "snapshot", "work", "validation", "post_only"})
 
 
 class MaintenanceScreen(DeskScreen):
@@ -176,7 +184,10 @@ class MaintenanceScreen(DeskScreen):
                 status = Text(f"starts in {fmt.age(start - now)}", style="cyan")
                 if current is None:
                     current = ("next", w, start - now)
-            elif now < end:
+            elif w.get("phase") in ACTIVE_PHASES and now >= end:  # held (validation fails): not over
+                status = Text(f"HELD at {w['phase']}, {fmt.age(now - end)} over", style="bold red")
+                current = ("active", w, end - now)
+            elif now < end and w.get("phase") not in ("open", "done"):
                 status = Text(f"ACTIVE, ends in {fmt.age(end - now)}", style="bold yellow")
                 current = ("active", w, end - now)
             else:
@@ -194,9 +205,31 @@ class MaintenanceScreen(DeskScreen):
             t.append(f"{w['window_id']} ", style="bold")
             t.append(f"{w['kind'].replace('_', ' ')} on {', '.join(w['markets'])}\n")
             if kind == "active":
-                t.append(f"ACTIVE — phase {w.get('phase')}, ends in {fmt.age(left)}\n", style="bold yellow")
+                if left > 0:
+                    t.append(f"ACTIVE — phase {w.get('phase')}, ends in {fmt.age(left)}\n", style="bold yellow")
+                else:
+                    t.append(f"HELD — phase {w.get('phase')}, {fmt.age(-left)} past its planned end: "
+                             "the markets stay restricted until every check passes\n", style="bold red")
+                phase = w.get("phase")
+                if phase == "validation":  # every check the gate runs, as it stands now
+                    failing = set(w.get("failing") or ())
+                    t.append("validation: " + ("held, a check fails (the window waits)\n" if failing
+                                               else "running the checks\n"), style="bold red" if failing else "")
+                    t.append(check_list(failing))
+                elif phase in ("post_only", "open", "done"):
+                    t.append(f"validation passed: all {len(VALIDATION_CHECKS)} checks ✓ "
+                             f"({', '.join(VALIDATION_CHECKS)})\n", style="green")
             else:
                 t.append(f"next: starts in {fmt.age(left)} at {fmt.clock_time(w['start_ts'])} UTC\n", style="cyan")
+        done = [w for w in windows if w.get("phase") == "done" and (current is None or w is not current[1])]
+        if done:  # the last finished window: what its validation gate said
+            w = done[-1]
+            failing = w.get("failing") or []
+            t.append(f"\nlast: {w['window_id']} done — ", style="bold")
+            if failing:
+                t.append(f"reopened by an operator with {', '.join(failing)} failing\n", style="bold red")
+            else:
+                t.append(f"validation passed: all {len(VALIDATION_CHECKS)} checks ✓\n", style="green")
         t.append("\nSequence: announce → cancel_only → snapshot → work → validation → post_only (tight bands) → open.\n"
                  "Liquidations and TP/SL triggers pause while a market is restricted.", style="dim")
         self.query_one("#mw-current", Static).update(t)

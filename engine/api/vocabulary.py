@@ -27,6 +27,17 @@ from datetime import UTC, datetime
 
 #: severities, lowest first (PagerDuty's vocabulary, used by alerts and sinks' ``min_severity``)
 SEVERITIES = ("info", "warning", "error", "critical")
+
+#: the validation checks the gate runs (engine/core/checks.py CHECKS, in its order; a test holds them
+#: equal), each with what it means in words: the console lists every one, passed or failed
+VALIDATION_CHECKS: dict[str, str] = {
+    "money_conserved": "money conserved: accounts, insurance fund, fees and funding hold what came in",
+    "open_interest_balanced": "open interest balanced: longs equal shorts in every market",
+    "book_not_crossed": "books not crossed: best bid below best ask",
+    "orders_consistent": "orders consistent: the books and the accounts' orders agree",
+    "indices_bounded": "prices sane: index and mark positive and within bounds",
+    "solvency": "solvency: no flat account owes cash; the fund and the fee pool are not negative",
+}
 #: how the console colours a line of each severity (Textual's notification levels)
 _CONSOLE_LEVEL = {"info": "information", "warning": "warning", "error": "error", "critical": "error"}
 

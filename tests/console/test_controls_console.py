@@ -179,3 +179,46 @@ async def test_a_viewer_is_refused_before_any_control_dialog_opens(desk_app):
             assert not isinstance(app.screen, ConfirmDialog)
         assert sum("needs operator" in m for m in messages(app)) >= 5, messages(app)
         assert _win(app, "mw-9")["phase"] == "scheduled"
+
+
+async def test_every_validation_check_is_listed_at_the_gate_and_in_the_window_passed_or_failed(desk_app):
+    """Issue 16: which validation checks ran at maintenance validation and at release, each passed or
+    failed. A window held at validation by a zero mark lists all six checks, the failing one marked;
+    once it passes, the panel says all passed; the release dialog lists every check too."""
+    from engine.api.vocabulary import VALIDATION_CHECKS
+
+    app = desk_app()
+    async with app.run_test(size=DESK) as pilot:
+        start = _window(app, start_in=1 * MIN, duration=5 * MIN)
+        app.desk.system({"type": "set_safeguards", "enabled": False, "reason": "drill"})
+        app.desk.system({"type": "load_market_state", "market": "BTC-USD-PERP", "mark_price": "0",
+                         "funding_index": "0", "source": "db-restart"})
+        app.desk.system({"type": "tick", "ts": start + 5 * MIN})
+        assert _win(app)["phase"] == "validation" and _win(app)["failing"] == ["indices_bounded"]
+        await _on_maintenance(app, pilot)
+        panel = text_of(app.screen.query_one("#mw-current"))
+        assert "validation: held, a check fails" in panel
+        for name, means in VALIDATION_CHECKS.items():
+            assert ("✗ " if name == "indices_bounded" else "✓ ") + means in panel, name
+        # the mark restored: the next tick passes the gate and the panel says so
+        app.desk.system({"type": "load_market_state", "market": "BTC-USD-PERP", "mark_price": "97000",
+                         "funding_index": "0", "source": "db-restart"})
+        app.desk.system({"type": "tick", "ts": start + 6 * MIN})
+        assert _win(app)["phase"] != "validation"
+        app.refresh_now()
+        await pilot.pause()
+        assert "validation passed: all 6 checks ✓" in text_of(app.screen.query_one("#mw-current"))
+        # at the release gate (the brake tripped, the mark zeroed again): the failing check and the others
+        await pilot.press("ctrl+b", *"drill", "enter", "enter")
+        await pilot.pause()
+        assert app.gateway.status()["brake_engaged"], messages(app)
+        app.desk.system({"type": "load_market_state", "market": "BTC-USD-PERP", "mark_price": "0",
+                         "funding_index": "0", "source": "db-restart", "ts": app.gateway.status()["now"]})
+        assert app.gateway.checks()
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        checks = text_of(app.screen.query_one("#checks"))
+        assert "✗ indices_bounded" in checks and "release is refused" in checks
+        assert "✓ " + ", ".join(n for n in VALIDATION_CHECKS if n != "indices_bounded") in checks
+        await pilot.press("escape")
+        await pilot.pause()
