@@ -20,6 +20,9 @@ MARKET_COLUMNS = [("market", "Market"), ("mode", "Mode"), ("index", "Index", "ri
 #: on a narrow terminal (under NARROW columns) the columns an operator needs at 3 a.m. come first and the
 #: rest give way: the mode, the mark, the last minute's liquidations, the oracle's age and the guard rails
 NARROW = 110
+#: under TIGHT columns the fund's panel also gives up its fixed width (it shares the row with the alerts)
+#: and its lines their balance column
+TIGHT = 100
 NARROW_COLUMNS = [c for k in ("market", "mode", "mark", "liq1m", "oracle", "flags", "funding")
                   for c in MARKET_COLUMNS if c[0] == k]
 
@@ -48,8 +51,9 @@ def next_funding(m: dict, now: int) -> str:
     return f"{fmt.rate_pct(m.get('funding_rate_next'))} {fmt.clock_time(ts)[:5]} ({minutes}m)"
 
 
-def fund_lines(rows: list[dict]) -> Text:
-    """The fund's recent changes, newest first: time, reason, change, balance after (rolled back: struck)."""
+def fund_lines(rows: list[dict], compact: bool = False) -> Text:
+    """The fund's recent changes, newest first: time, reason, change, balance after (rolled back: struck;
+    ``compact``: without the balance, for a narrow panel)."""
     t = Text()
     for r in reversed(rows[-FUND_ROWS_SHOWN:]):
         undone = r.get("rolled_back")
@@ -58,7 +62,7 @@ def fund_lines(rows: list[dict]) -> Text:
         t.append(f"{FUND_REASON.get(r['reason'], r['reason'])[:13]:<13} ", style="dim strike" if undone else "")
         t.append(f"{('+' if ch >= 0 else '') + fmt.money(ch):>14} ",
                  style="dim strike" if undone else ("green" if ch > 0 else "bold red" if ch < 0 else ""))
-        t.append(f"{fmt.money(r['balance']):>14}\n", style="dim strike" if undone else "")
+        t.append("\n" if compact else f"{fmt.money(r['balance']):>14}\n", style="dim strike" if undone else "")
     if not rows:
         t.append("no fund changes seen yet", style="dim")
     return t
@@ -81,7 +85,7 @@ class DashboardScreen(DeskScreen):
     #fund-hist { height: auto; }
     #alerts { width: 1fr; height: 100%; }
     /* narrow terminals (set by on_resize): the fund's panel shares the width with the alerts */
-    DashboardScreen.-narrow #fund { width: 1fr; }
+    DashboardScreen.-tight #fund { width: 1fr; }
     /* the price sources panel, shown (-on) when real feeds are configured */
     #sources { width: 1fr; height: 100%; display: none; }
     #sources.-on { display: block; }
@@ -113,13 +117,15 @@ class DashboardScreen(DeskScreen):
         self.query_one("#sources").border_title = "Price sources"
 
     def on_resize(self, event) -> None:
-        narrow = self.size.width < NARROW
-        if narrow == self.has_class("-narrow"):
+        narrow, tight = self.size.width < NARROW, self.size.width < TIGHT
+        if narrow == self.has_class("-narrow") and tight == self.has_class("-tight"):
             return
-        self.set_class(narrow, "-narrow")
-        t = self.query_one("#markets", LiveTable)
-        t.reset_columns()
-        setup_columns(t, NARROW_COLUMNS if narrow else MARKET_COLUMNS)
+        self.set_class(tight, "-tight")
+        if narrow != self.has_class("-narrow"):
+            self.set_class(narrow, "-narrow")
+            t = self.query_one("#markets", LiveTable)
+            t.reset_columns()
+            setup_columns(t, NARROW_COLUMNS if narrow else MARKET_COLUMNS)
         if self.app.vm:
             self.render_vm(self.app.vm)
 
@@ -203,11 +209,13 @@ class DashboardScreen(DeskScreen):
             spark.data = balances  # a new list: in-place mutation does not repaint
         if balances:
             lo, hi = min(balances), max(balances)
-            label = f"{fmt.count_of(len(hist), 'change')} · low {fmt.money(lo)} · high {fmt.money(hi)}"
+            label = (f"range {fmt.money(lo)}–{fmt.money(hi)}"
+                     if self.has_class("-tight") else
+                     f"{fmt.count_of(len(hist), 'change')} · low {fmt.money(lo)} · high {fmt.money(hi)}")
         else:
             label = f"history: none yet (now {fmt.money(balance)})"
         show_content(self.query_one("#fund-spark-label", Label), label)
-        show_content(self.query_one("#fund-hist", Static), fund_lines(hist))
+        show_content(self.query_one("#fund-hist", Static), fund_lines(hist, compact=self.has_class("-tight")))
 
     def _show_sources(self, feeds: dict) -> None:
         """Each price source's health (shown only when the config enables feeds)."""

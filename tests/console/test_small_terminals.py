@@ -136,6 +136,11 @@ async def test_the_dashboard_on_a_narrow_terminal_shows_what_an_operator_needs_f
         assert list(table.columns) == [c[0] for c in NARROW_COLUMNS]
         assert table.row_count == 3 and table.virtual_size.width <= SMALL[0]
         assert app.screen.query_one("#alerts").size.width >= 35
+        await pilot.resize_terminal(100, 30)  # narrow but not tight: the fund keeps its width and lines
+        await pilot.pause()
+        assert list(table.columns) == [c[0] for c in NARROW_COLUMNS]
+        assert app.screen.query_one("#fund").outer_size.width == 58
+        assert all(len(line) <= 56 for line in text_of(app.screen.query_one("#fund-hist")).splitlines())
         await pilot.resize_terminal(*WIDE)
         await pilot.pause()
         assert list(table.columns) == [c[0] for c in MARKET_COLUMNS] and table.row_count == 3
