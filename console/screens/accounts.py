@@ -80,7 +80,8 @@ class AccountsScreen(DeskScreen):
         else:
             rows = gw.accounts(LIMIT, 0, self.query_text)
         out: dict = {"accounts": rows}
-        name = self.current or (rows[0]["account"] if rows else None)
+        shown = [r["account"] for r in rows]
+        name = self.current if self.current in shown else (shown[0] if shown else None)
         if name:  # the selected account's detail is read here too, off the UI thread
             out["account_detail"] = (name, self.read_detail(gw, name))
         return out
@@ -121,13 +122,25 @@ class AccountsScreen(DeskScreen):
         mode = ("below maintenance, " if self.below_mm else "") + ("riskiest first" if self.by_risk or self.below_mm
                                                                    else "by name")
         table.border_title = f"Accounts ({len(rows)} shown, {mode}, first {LIMIT})"
-        if self.current is None and rows:
-            self.current = rows[0][0]
+        shown = [k for k, _c in rows]
+        if self.current not in shown:
+            # the selection follows what is shown: after a filter (or a re-sort) an account no longer in
+            # the table is not kept selected, else the detail box, M and X acted on an account not shown
+            self.current = self._cursor_key(table, shown)
         detail = vm.get("account_detail")
         if detail is not None and detail[0] == self.current:
             self.show_detail(*detail)
         else:
             self._detail()
+
+    @staticmethod
+    def _cursor_key(table: DataTable, shown: list[str]) -> str | None:
+        """The account under the table's cursor if it is one shown, else the first shown (None: none)."""
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:
+            key = None
+        return key if key in shown else (shown[0] if shown else None)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key is not None and event.row_key.value and event.row_key.value != self.current:

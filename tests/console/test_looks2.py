@@ -1,0 +1,65 @@
+"""Issue 16, second pass: the dialogs not visited in the first (maintenance, rollback, refunds, account
+mode/orders, audit detail, quit, demo) as an operator at 3 a.m. reads them, at every size."""
+
+import pytest
+from rich.console import Console
+from textual.widgets import Static
+
+from console.modals.help import HelpScreen
+from tests.kit import WIDE
+
+
+def rendered_lines(widget) -> list[str]:
+    """What a Static shows, wrapped at the width it has on screen."""
+    console = Console(width=widget.content_region.width, record=True, file=open("/dev/null", "w"))
+    console.print(widget.content)
+    return console.export_text().splitlines()
+
+
+@pytest.mark.asyncio
+async def test_helps_quit_row_is_one_line_at_160_columns(desk_app):
+    """The Quit row wrapped to two lines at 160 columns (the sandbox's detail is the quit dialog's)."""
+    from types import SimpleNamespace
+
+    from console.app import PerpdeskApp
+
+    app = desk_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        lines = [ln for w in app.screen.query(Static) for ln in rendered_lines(w)]
+        at = next(i for i, ln in enumerate(lines) if ln.split()[:2] == ["^q", "Quit"])
+        assert lines[at].rstrip().endswith("the venue stops with it"), lines[at]
+        assert at + 1 == len(lines) or not lines[at + 1].strip() or not lines[at + 1].startswith(" " * 8), \
+            lines[at + 1]  # (a continuation would be indented past the key and action columns)
+    attached = SimpleNamespace(venue=object(), director=None)
+    short = PerpdeskApp.quit_consequence(attached, short=True)
+    assert short == "the venue keeps running"
+    assert "sandbox" in PerpdeskApp.quit_consequence(attached)  # the quit dialog keeps the detail
+
+
+@pytest.mark.asyncio
+async def test_accounts_selection_follows_what_the_table_shows(desk_app):
+    """Live, a filter's results arrive from a worker after the table has the focus: the highlight of
+    the row under the cursor before the filter (lev0000L) selected an account the table no longer
+    showed, and the detail box, M and X stayed on it (seen in tmux: "mm0" shown, lev0000L's detail,
+    X answering for lev0000L)."""
+    from textual.widgets import DataTable
+
+    from .test_flows import text_of
+
+    app = desk_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("c", "slash", *"lev0002", "enter")
+        await pilot.pause()
+        screen = app.screen
+        table = screen.query_one("#acct-table", DataTable)
+        shown = [str(k.value) for k in table.rows]
+        assert "lev0000L" not in shown and shown
+        screen.current = "lev0000L"  # what the stale highlight did
+        app.refresh_now()
+        await pilot.pause()
+        assert screen.current in shown
+        detail = text_of(screen.query_one("#acct-detail", Static))
+        assert "lev0000L" not in detail and screen.current in detail
