@@ -63,3 +63,23 @@ async def test_accounts_selection_follows_what_the_table_shows(desk_app):
         assert screen.current in shown
         detail = text_of(screen.query_one("#acct-detail", Static))
         assert "lev0000L" not in detail and screen.current in detail
+
+
+def test_the_audit_detail_writes_values_as_the_console_does_elsewhere():
+    """It showed ['BTC-USD-PERP', 'ETH-USD-PERP'], False, 1796449425850, 1800000 and 1250.5: Python's
+    reprs and raw milliseconds, where the rest of the console writes lists, times, durations and money."""
+    from console.modals.audit_detail import detail_text
+
+    from .test_flows import text_of
+
+    entry = {"ts": 1_796_448_534_083, "operator": "root", "role": "admin", "action": "schedule_maintenance",
+             "reason": "db upgrade", "outcome": "ok", "id": 7, "hash": "b25d55df0126aa",
+             "command": {"type": "schedule_maintenance", "window_id": "mw-1", "kind": "database_upgrade",
+                         "markets": ["BTC-USD-PERP", "ETH-USD-PERP"], "start_ts": 1_796_449_425_850,
+                         "duration_ms": 1_800_000, "approve": False, "amount": "1250.5", "to_seq": 12345}}
+    body = text_of(Static(detail_text(entry)))
+    assert "[" not in body and "'" not in body and "False" not in body
+    assert "BTC-USD-PERP, ETH-USD-PERP" in body
+    assert "2026-12-05 05:43:45 UTC" in body and "(1796449425850)" in body
+    assert "30m00s" in body and "approve         no" in body
+    assert "1,250.50 USDC" in body and "12,345" in body
