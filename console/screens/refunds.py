@@ -33,7 +33,7 @@ STATUS_STYLE = {"proposed": "cyan", "approved": "yellow", "rejected": "dim", "pa
 class RefundsScreen(DeskScreen):
     #: its rules (user CSS, loaded when the screen is first installed; scoped to this screen)
     CSS = """
-    #refund-totals { height: 4; }
+    #refund-totals { height: auto; }
     #refund-detail { height: 7; }
     #refund-table { height: 1fr; }
     """
@@ -75,8 +75,11 @@ class RefundsScreen(DeskScreen):
         for s in ("proposed", "approved", "paid", "rejected"):
             t.append(f"{s} ", style=STATUS_STYLE[s])
             t.append(f"{fmt.money(tot.get(s, 0))}   ", style="bold")
+        t.append("USDC", style="dim")
+        # one line each (the panel grows to fit them): at 100 columns the second of two lines wrapped and
+        # was cut mid-sentence by a panel four rows high
         t.append(f"\npaying fund: insurance {fmt.money(vm['status']['insurance_fund'])} USDC"
-                 f"   you are {vm['identity'].get('operator')} ({vm['identity'].get('role')}); "
+                 f"\nyou are {vm['identity'].get('operator')} ({vm['identity'].get('role')}); "
                  "a proposer may not approve or reject their own refund")
         self.query_one("#refund-totals", Static).update(t)
         sync_table(self.query_one(DataTable), [

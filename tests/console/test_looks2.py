@@ -83,3 +83,19 @@ def test_the_audit_detail_writes_values_as_the_console_does_elsewhere():
     assert "2026-12-05 05:43:45 UTC" in body and "(1796449425850)" in body
     assert "30m00s" in body and "approve         no" in body
     assert "1,250.50 USDC" in body and "12,345" in body
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), WIDE])
+async def test_the_refunds_summary_is_never_cut(desk_app, size):
+    """At 100 columns the summary's second line wrapped and the panel, four rows high, cut it mid-sentence
+    ("a proposer may not approve or")."""
+    app = desk_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("r")
+        await pilot.pause()
+        box = app.screen.query_one("#refund-totals", Static)
+        lines = [ln for ln in rendered_lines(box) if ln.strip()]
+        assert len(lines) <= box.content_region.height, (lines, box.content_region.height)
+        assert "their own refund" in lines[-1]
+        assert "USDC" in lines[0]
