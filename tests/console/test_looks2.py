@@ -99,3 +99,26 @@ async def test_the_refunds_summary_is_never_cut(desk_app, size):
         assert len(lines) <= box.content_region.height, (lines, box.content_region.height)
         assert "their own refund" in lines[-1]
         assert "USDC" in lines[0]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), WIDE, (200, 60)])
+async def test_the_rollback_previews_figures_are_never_cut_inside_one(desk_app, size):
+    """At 100 columns the preview's line of figures wrapped as "... liquidations" / "undone 0 ..."."""
+    from .test_console2 import _rollback_target
+
+    app = desk_app()
+    async with app.run_test(size=size) as pilot:
+        sid = _rollback_target(app.gateway)["snapshot_id"]
+        await pilot.press("s")
+        await pilot.pause()
+        screen = app.screen
+        screen.show_preview(app.gateway.rollback_preview(sid))
+        await pilot.pause()
+        box = screen.query_one("#preview-totals", Static)
+        lines = [ln.strip() for ln in rendered_lines(box)]
+        for figure in ("accounts affected", "trades undone", "liquidations undone", "orders restored",
+                       "insurance fund"):
+            assert any(figure in ln for ln in lines), (figure, lines)
+        for ln in lines:
+            assert not ln.endswith(("liquidations", "trades", "orders", "accounts", "insurance", "→")), lines
