@@ -312,7 +312,7 @@ class AccountsScreen(DeskScreen):
                                  success=f"{name}: orders canceled in {market or 'every market'}")
 
         self.app.push_screen(ConfirmDialog(
-            "CANCEL THE ACCOUNT'S ORDERS", what, "Cancel orders", id="cancel-orders-modal",
+            "CANCEL THE ACCOUNT'S ORDERS", what, "Cancel orders", dismiss="Keep orders", id="cancel-orders-modal",
             fields=[Field("field-value", "Market", kind="select", key="value",
                           options=(("every market", "*"), *((m, m) for m in markets)), error_id="field-error")],
             reason_id="field-reason", body_id="field-explain"), confirmed)

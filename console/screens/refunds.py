@@ -151,6 +151,19 @@ class RefundsScreen(DeskScreen):
             return
         verb = "Approve" if approve else "Reject"
         paid_from = f" from the {fund}" if fund else ""
+        me = (self.app.vm or {}).get("identity", {}).get("operator")
+        if r["status"] != "proposed":  # (said before the dialog, not after a reason was typed)
+            self.app.notify(f"{r['refund_id']} is {r['status']}; only a proposed refund can be approved or "
+                            "rejected.", title=f"{verb} refund", severity="warning")
+            return
+        if me and r["proposer"] == me:
+            self.app.notify(f"You proposed {r['refund_id']}: a second operator approves or rejects it.",
+                            title=f"{verb} refund", severity="warning")
+            return
+        fund_name = fund or "insurance"
+        body = (f"Approved, it can be paid (p) from the {fund_name} fund: nothing is credited until then. "
+                if approve else "Rejected, it can no longer be approved or paid. ")
+        body += f"Proposed by {r['proposer']}: {r.get('reason') or '—'}"
 
         def done(reason: str | None) -> None:
             if reason is None:
@@ -160,7 +173,7 @@ class RefundsScreen(DeskScreen):
                                  success=f"{r['refund_id']} {'approved' if approve else 'rejected'}{paid_from}")
 
         self.app.push_screen(ReasonModal(f"{verb} {r['refund_id']}: {fmt.money(r['amount'])} USDC to {r['account']}"
-                                         f"{paid_from}"), done)
+                                         f"{paid_from}", body, f"{verb}{' (treasury)' if fund else ''}"), done)
 
     def action_approve_treasury(self) -> None:
         self._decide(True, "treasury")

@@ -122,3 +122,85 @@ async def test_the_rollback_previews_figures_are_never_cut_inside_one(desk_app, 
             assert any(figure in ln for ln in lines), (figure, lines)
         for ln in lines:
             assert not ln.endswith(("liquidations", "trades", "orders", "accounts", "insurance", "→")), lines
+
+
+@pytest.mark.asyncio
+async def test_a_refund_decision_says_what_it_does_on_its_button_and_above_it(desk_app):
+    """Approve and reject opened a bare reason field and a "Confirm" button: nothing said that an approved
+    refund is not yet paid, nor from which fund, nor who proposed it."""
+    from textual.widgets import Button
+
+    from console.modals.reason import ReasonModal
+    from engine.node.roles import Actor
+
+    from .test_flows import text_of
+
+    app = desk_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.node.propose_refund("lev0001L", "125.5", "liquidated on a bad mark", {"note": "tape"},
+                                actor=Actor("carol", "operator"))
+        app.refresh_now()
+        await pilot.press("r")
+        await pilot.pause()
+        for key, label, says in (("y", "Approve", "paid (p) from the insurance fund"),
+                                 ("f", "Approve (treasury)", "paid (p) from the treasury fund"),
+                                 ("x", "Reject", "can no longer be approved or paid")):
+            await pilot.press(key)
+            await pilot.pause()
+            modal = app.screen
+            assert isinstance(modal, ReasonModal), key
+            assert str(modal.query_one("#ok", Button).label) == label
+            body = " ".join(text_of(modal.query_one("#confirm-explain")).split())
+            assert says in body and "Proposed by carol: liquidated on a bad mark" in body
+            await pilot.press("escape")
+            await pilot.pause()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_the_maintenance_windows_dialogs_say_their_keys_and_what_a_typed_value_means(desk_app, size):
+    """X, T and E (on the selected window) were in no footer nor hint; the reschedule and extend dialogs
+    took "+2h" or "60" without saying when the window would then start or end; the cancel dialog offered
+    "Cancel" beside "Cancel window"."""
+    from textual.widgets import Button, Input
+
+    from console.modals.confirm import ConfirmDialog
+
+    from .test_controls_console import _on_maintenance, _window
+    from .test_flows import text_of
+
+    app = desk_app()
+    async with app.run_test(size=size) as pilot:
+        start = _window(app)
+        await _on_maintenance(app, pilot)
+        hint = str(app.screen.query_one("#mw-table").border_subtitle)
+        assert "X cancel" in hint and "T reschedule" in hint and "E extend" in hint
+        await pilot.press("T")
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, ConfirmDialog) and modal.id == "reschedule-modal"
+        modal.query_one("#field-value", Input).value = "+2h"
+        await pilot.pause()
+        said = text_of(modal.query_one("#field-error"))
+        assert said.startswith("→ starts ") and "(in 2h00m)" in said, said
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("E")
+        await pilot.pause()
+        modal = app.screen
+        modal.query_one("#field-value", Input).value = "60"
+        await pilot.pause()
+        said = text_of(modal.query_one("#field-error"))
+        from console import format as fmt
+        assert f"lasts 1h00m (+45m00s), ends {fmt.date_time(start + 60 * 60_000)} UTC" in said, said
+        modal.query_one("#field-value", Input).value = "10"  # a problem is still a problem
+        await pilot.pause()
+        assert "longer than the current 15 minutes" in text_of(modal.query_one("#field-error"))
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("X")
+        await pilot.pause()
+        modal = app.screen
+        assert modal.id == "cancel-window-modal"
+        assert str(modal.query_one("#cancel", Button).label) == "Keep window"
+        assert modal.focused is modal.query_one("#cancel", Button)
