@@ -204,3 +204,21 @@ async def test_the_maintenance_windows_dialogs_say_their_keys_and_what_a_typed_v
         assert modal.id == "cancel-window-modal"
         assert str(modal.query_one("#cancel", Button).label) == "Keep window"
         assert modal.focused is modal.query_one("#cancel", Button)
+
+
+@pytest.mark.asyncio
+async def test_the_propose_dialog_says_nothing_is_paid_yet(desk_app):
+    """The propose form was four bare fields: nothing said a proposal pays nothing until a second
+    operator approves it and someone pays it."""
+    from console.modals.propose import ProposeModal
+
+    from .test_flows import text_of
+
+    app = desk_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("r", "n")
+        await pilot.pause()
+        assert isinstance(app.screen, ProposeModal)
+        body = " ".join(text_of(app.screen.query_one("#confirm-explain")).split())
+        assert body.startswith("Nothing is paid yet: a second operator approves it")
+        assert app.screen.focused.id == "p-account"
