@@ -37,7 +37,7 @@ class SnapshotsScreen(DeskScreen):
     CSS = """
     #snap-table { border-title-color: $foreground; border-title-style: bold; }
     #snap-table { height: auto; max-height: 10; border: round $primary-muted; }
-    #preview-totals { height: auto; min-height: 7; max-height: 9; }
+    #preview-totals { height: auto; min-height: 7; max-height: 10; }
     #preview-table { height: 1fr; }
     """
     NAME = "snapshots"
