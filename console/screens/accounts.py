@@ -266,8 +266,8 @@ class AccountsScreen(DeskScreen):
         name, mode = a["account"], a.get("mode", "normal")
         what = Text()
         what.append(f"{name}", style="bold")
-        what.append(f" is {MODE_LABEL.get(mode, mode)}; {len(a['orders'])} open order(s), "
-                    f"{len(a['positions'])} position(s).\n")
+        what.append(f" is {MODE_LABEL.get(mode, mode)}; {fmt.count_of(len(a['orders']), 'open order')}, "
+                    f"{fmt.count_of(len(a['positions']), 'position')}.\n")
         for k in ("frozen", "reduce_only", "normal"):
             what.append(MODE_EXPLAIN[k] + "\n", style="dim")
         other = next(v for _l, v in ACCOUNT_MODES[::-1] if v != mode)  # frozen unless it is frozen already
@@ -298,9 +298,9 @@ class AccountsScreen(DeskScreen):
         markets = sorted({o["market"] for o in a["orders"]})
         what = Text()
         what.append(f"{name}", style="bold")
-        what.append(f": {len(a['orders'])} open order(s) in {', '.join(markets)}.\n")
-        what.append("Every order of the account in the market chosen is canceled (reason operator), stop-loss "
-                    "and take-profit orders included. Its positions stay.", style="dim")
+        what.append(f": {fmt.count_of(len(a['orders']), 'open order')} in {', '.join(markets)}.\n")
+        what.append("Every order of the account in the market chosen is canceled (its cancel reason: by an operator), "
+                    "stop-loss and take-profit orders included. Its positions stay.", style="dim")
 
         def confirmed(res) -> None:
             if not res:

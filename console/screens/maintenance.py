@@ -264,7 +264,7 @@ class MaintenanceScreen(DeskScreen):
         errors, fields = validate(self.form(), markets, existing, vm.get("now", 0))
         self.show_errors(errors)
         if errors:
-            self.app.notify(f"{len(errors)} field(s) need attention", title="Maintenance form", severity="error")
+            self.app.notify(f"{fmt.count_of(len(errors), 'field')} {'needs' if len(errors) == 1 else 'need'} attention", title="Maintenance form", severity="error")
             return
 
         now = vm.get("now", 0)

@@ -263,7 +263,7 @@ class RefundsScreen(DeskScreen):
             report = result["report"]
             n = len(report["proposals"])
             self.app.run_command("Propose refunds", lambda: gw.propose_refunds(report, result["reason"]),
-                                 success=f"{n} refund(s) proposed, {fmt.money(report['total'])} USDC in total; "
+                                 success=f"{fmt.count_of(n, 'refund')} proposed, {fmt.money(report['total'])} USDC in total; "
                                          f"a second person approves them")
 
         self.app.push_screen(ComputeModal(seq), done)

@@ -222,3 +222,33 @@ async def test_the_propose_dialog_says_nothing_is_paid_yet(desk_app):
         body = " ".join(text_of(app.screen.query_one("#confirm-explain")).split())
         assert body.startswith("Nothing is paid yet: a second operator approves it")
         assert app.screen.focused.id == "p-account"
+
+
+@pytest.mark.asyncio
+async def test_the_account_dialogs_count_in_words_and_say_no_raw_reason_code(desk_app):
+    """"0 open order(s), 1 position(s)" and "canceled (reason operator)": counts in the singular for one
+    (as fmt.count_of writes them elsewhere) and no raw cancel-reason code."""
+    from textual.widgets import Input
+
+    from .test_flows import text_of
+
+    app = desk_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("c", "slash")
+        app.screen.query_one("#acct-filter", Input).value = "lev0000L"
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("M")
+        await pilot.pause()
+        body = text_of(app.screen.query_one("#field-explain"))
+        assert "(s)" not in body and "1 position." in body, body
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("c", "slash")
+        app.screen.query_one("#acct-filter", Input).value = "mm0"
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("X")
+        await pilot.pause()
+        body = " ".join(text_of(app.screen.query_one("#field-explain")).split())
+        assert "(s)" not in body and "open orders in" in body and "reason operator" not in body, body
