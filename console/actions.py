@@ -106,13 +106,16 @@ class IncidentActions:
 
         self.push_screen(ConfirmDialog(label.upper(), explain, label, id="liquidations-modal"), done)
 
-    def quit_consequence(self) -> str:
-        """What quitting does to the venue (the quit dialog and Help say the same)."""
+    def quit_consequence(self, short: bool = False) -> str:
+        """What quitting does to the venue (the quit dialog and Help say the same; Help's row, ``short``,
+        without the detail the dialog gives, so that it stays on one line)."""
         if getattr(self, "director", None) is not None:
             return "the scenario stops where it is"
         if self.venue is not None:
-            return "the venue keeps running (a sandbox venue stops a few seconds after its last console leaves)"
-        return "the venue stops with it: the market, the sequencer and the database close"
+            return ("the venue keeps running" if short else
+                    "the venue keeps running (a sandbox venue stops a few seconds after its last console leaves)")
+        return "the venue stops with it" if short else \
+            "the venue stops with it: the market, the sequencer and the database close"
 
     async def action_quit(self) -> None:
         """Quit only after a confirmation (Cancel focused): quitting stops the venue."""

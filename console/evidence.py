@@ -6,6 +6,8 @@ import re
 
 from rich.text import Text
 
+from . import format as fmt
+
 
 def evidence_text(ev: dict) -> Text:
     """A computed refund's evidence in a few lines."""
@@ -27,10 +29,10 @@ def evidence_text(ev: dict) -> Text:
                  + (f" ref {liq['reference_price']} → {liq['refund']}" if "reference_price" in liq else "") + "\n")
     more = len(ev.get("liquidations") or []) - 3
     if more > 0:
-        t.append(f"  … {more} more liquidation(s)\n")
+        t.append(f"  … {fmt.count_of(more, 'more liquidation')}\n")
     fills = len(ev.get("fills") or []) + (ev.get("fills_omitted") or 0)
     if ev.get("method") == "counterfactual":
-        t.append(f"  {fills} fill(s) that did not happen without the bad inputs\n")
+        t.append(f"  {fmt.count_of(fills, 'fill')} that did not happen without the bad inputs\n")
     t.append(ev.get("formula", ""), style="dim")
     return t
 

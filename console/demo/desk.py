@@ -34,7 +34,7 @@ from engine.sim.runner import ScenarioRun, fmt_duration
 from engine.venue.gateway import Gateway
 
 from ..app import PerpdeskApp
-from ..format import clock_time
+from ..format import clock_time, count_of
 from ..widgets.caption import CaptionBar
 
 DEMO = Binding.Group("Demo")
@@ -161,7 +161,7 @@ class Director:
     def toggle_takeover(self) -> None:
         self.scripted = not self.scripted
         if self.scripted:
-            self.app.notify("The script has the desk again" + (f"; {len(self.queue)} step(s) to catch up"
+            self.app.notify("The script has the desk again" + (f"; {count_of(len(self.queue), 'step')} to catch up"
                                                                if self.queue else "."), title="Demo")
         else:
             self.app.notify("You have the desk. The market keeps running; the script's steps wait. "
@@ -201,7 +201,7 @@ class Director:
         t.append("\n")
         if not self.scripted:
             t.append("You have the desk: the market and the faults run on; the script waits until ^t hands it back"
-                     + (f" ({len(self.queue)} scripted step(s) waiting)" if self.queue else "") + ".", style="bold")
+                     + (f" ({count_of(len(self.queue), 'scripted step')} waiting)" if self.queue else "") + ".", style="bold")
         else:
             t.append(self.caption or "", style="bold")
         t.append("\n")

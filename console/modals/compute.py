@@ -144,7 +144,7 @@ class ComputeModal(ModalScreen[dict | None]):
         for f in found[:2]:
             t.append(f"suspect seq {f['seq']} {f['type']} {f.get('market') or ''}: {'; '.join(f['reasons'])}\n")
         if len(found) > 2:
-            t.append(f"… {len(found) - 2} more suspect(s), all filled in below")
+            t.append(f"… {fmt.count_of(len(found) - 2, 'more suspect')}, all filled in below")
         box.update(t)
         self.query_one("#cf-bad", Input).value = ", ".join(str(f["seq"]) for f in found)
 
@@ -170,9 +170,9 @@ class ComputeModal(ModalScreen[dict | None]):
         self.report = report
         s = report.get("summary", {})
         t = Text()
-        t.append(f"{len(report['proposals'])} account(s) owed {fmt.money(report['total'])} USDC", style="bold")
+        t.append(f"{fmt.count_of(len(report['proposals']), 'account')} owed {fmt.money(report['total'])} USDC", style="bold")
         t.append(f"   liquidations {s.get('liquidations_actual', 0)} actual → {s.get('liquidations_counterfactual', 0)} "
-                 f"without the bad inputs; {s.get('accounts_changed', 0)} account(s) changed; others gained "
+                 f"without the bad inputs; {fmt.count_of(s.get('accounts_changed', 0), 'account')} changed; others gained "
                  f"{fmt.money(s.get('gained_by_others', 0))}")
         self.query_one("#cf-totals", Static).update(t)
         table = self.query_one("#cf-table", DataTable)

@@ -51,7 +51,7 @@ class ConfirmDialog(ModalScreen[object]):
                  reason_id: str = "confirm-reason", reason_placeholder: str | None = None,
                  body_id: str = "confirm-explain", error_id: str = "confirm-error",
                  error_class: str = "field-error", confirm_id: str = "confirm", confirm_variant: str | None = None,
-                 strict: bool = True, keys: str = KEYS_HINT, id: str | None = None) -> None:
+                 strict: bool = True, keys: str = KEYS_HINT, dismiss: str = "Cancel", id: str | None = None) -> None:
         super().__init__(id=id)
         self.title_text = title
         self.body = body
@@ -69,6 +69,9 @@ class ConfirmDialog(ModalScreen[object]):
         self.confirm_variant = confirm_variant or ("error" if danger else "warning")
         self.strict = strict
         self.keys = keys
+        #: the label of the button that closes the dialog without acting (id "cancel"): "Keep window" where
+        #: the action itself is a cancel ("Cancel" beside "Cancel window" read as two ways to cancel it)
+        self.dismiss_label = dismiss
         #: the reason as last typed (kept after the dialog closes: the caller reads it)
         self.reason = ""
         #: the field a burst of typing that began on a button is going into (see :meth:`on_key`)
@@ -87,7 +90,7 @@ class ConfirmDialog(ModalScreen[object]):
                     yield from self._compose_field(f)
                 yield Static("", id=self.error_id, classes=self.error_class)
             with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel", variant="primary")
+                yield Button(self.dismiss_label, id="cancel", variant="primary")
                 yield Button(self.confirm_label, id=self.confirm_id, variant=self.confirm_variant,
                              disabled=self.strict and not self.can_confirm_initially())
 
@@ -199,6 +202,10 @@ class ConfirmDialog(ModalScreen[object]):
             if f.error_id:
                 shown = next((p for g, p in problems if g is f and p != f.missing), "") if show_problems else ""
                 self.show_error(f, shown)
+                if not shown and f.describe is not None and show_problems:
+                    value, problem = self.field_value(f)
+                    if value is not None and value != "" and not problem:  # what the typed value means
+                        self.query_one(f"#{f.error_id}", Static).update(Text(f"→ {f.describe(value)}", style="bold"))
         self.query_one(f"#{self.confirm_id}", Button).disabled = bool(problems) or not self.ready()
         self.show_error(None, "")
 

@@ -20,7 +20,8 @@ class Field:
 
     ``key`` names the value in the dialog's result (default: ``id``); ``missing`` is the problem when
     a required field is empty (a checkbox: not ticked); ``check`` turns typed text into the value or a
-    problem; ``error_id`` gives the field its own error line beneath it (else the dialog's is used)."""
+    problem; ``error_id`` gives the field its own error line beneath it (else the dialog's is used), where
+    ``describe`` says what a good value means."""
 
     id: str
     label: str = ""
@@ -34,6 +35,8 @@ class Field:
     missing: str = "required"
     error_id: str | None = None
     word: str = ""
+    #: what a good value means, shown under the field as it is typed (e.g. "starts 07:29 UTC, in 2h00m")
+    describe: Callable[[object], str] | None = None
 
     @property
     def name(self) -> str:

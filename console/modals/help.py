@@ -58,7 +58,7 @@ class HelpScreen(ModalScreen[None]):
                     desc += f" (unavailable: {why})"
                 t.add_row(keys, b.description, desc, b.group.description if b.group else "")
             t.add_row("^p", "Command palette", "every action above, searchable", "")
-            t.add_row("^q", "Quit", f"leave the console after a confirmation; {app.quit_consequence()}", "")
+            t.add_row("^q", "Quit", f"leave the console after a confirmation; {app.quit_consequence(short=True)}", "")
             yield Static(t)
             yield Static("Dangerous actions open a confirmation that defaults to Cancel and asks for a reason; "
                          "in a dialog, Tab/Shift+Tab move, Enter presses the focused button, Esc cancels (no "

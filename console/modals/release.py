@@ -9,6 +9,7 @@ from textual.widgets import Button, Input, Static
 
 from engine.api.vocabulary import VALIDATION_CHECKS
 
+from .. import format as fmt
 from ..widgets.backdrop import KeptBackdrop
 from .confirm import ConfirmDialog
 
@@ -72,7 +73,8 @@ class ReleaseModal(KeptBackdrop, ConfirmDialog):
             yield Static(Text("running the validation checks…", style="dim"), id="checks")
         elif self.failures:
             t = Text()
-            t.append(f"{len(self.failures)} validation check(s) fail; release is refused:\n", style="bold red")
+            t.append(f"{fmt.count_of(len(self.failures), 'validation check')} "
+                     f"{'fails' if len(self.failures) == 1 else 'fail'}; release is refused:\n", style="bold red")
             for f in self.failures:
                 t.append(f"  ✗ {f['check']}", style="bold")
                 t.append(f": {f['detail']}\n")
@@ -94,7 +96,8 @@ class ReleaseModal(KeptBackdrop, ConfirmDialog):
             return True
         if self.failures:
             names = ", ".join(sorted({f["check"] for f in self.failures}))
-            self.app.notify(f"Release refused: {len(self.failures)} validation check(s) fail ({names})",
+            self.app.notify(f"Release refused: {fmt.count_of(len(self.failures), 'validation check')} "
+                            f"{'fails' if len(self.failures) == 1 else 'fail'} ({names})",
                             title="Validation gate", severity="error")
             return True
         return False

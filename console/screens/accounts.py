@@ -80,7 +80,8 @@ class AccountsScreen(DeskScreen):
         else:
             rows = gw.accounts(LIMIT, 0, self.query_text)
         out: dict = {"accounts": rows}
-        name = self.current or (rows[0]["account"] if rows else None)
+        shown = [r["account"] for r in rows]
+        name = self.current if self.current in shown else (shown[0] if shown else None)
         if name:  # the selected account's detail is read here too, off the UI thread
             out["account_detail"] = (name, self.read_detail(gw, name))
         return out
@@ -121,13 +122,25 @@ class AccountsScreen(DeskScreen):
         mode = ("below maintenance, " if self.below_mm else "") + ("riskiest first" if self.by_risk or self.below_mm
                                                                    else "by name")
         table.border_title = f"Accounts ({len(rows)} shown, {mode}, first {LIMIT})"
-        if self.current is None and rows:
-            self.current = rows[0][0]
+        shown = [k for k, _c in rows]
+        if self.current not in shown:
+            # the selection follows what is shown: after a filter (or a re-sort) an account no longer in
+            # the table is not kept selected, else the detail box, M and X acted on an account not shown
+            self.current = self._cursor_key(table, shown)
         detail = vm.get("account_detail")
         if detail is not None and detail[0] == self.current:
             self.show_detail(*detail)
         else:
             self._detail()
+
+    @staticmethod
+    def _cursor_key(table: DataTable, shown: list[str]) -> str | None:
+        """The account under the table's cursor if it is one shown, else the first shown (None: none)."""
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:
+            key = None
+        return key if key in shown else (shown[0] if shown else None)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key is not None and event.row_key.value and event.row_key.value != self.current:
@@ -253,8 +266,8 @@ class AccountsScreen(DeskScreen):
         name, mode = a["account"], a.get("mode", "normal")
         what = Text()
         what.append(f"{name}", style="bold")
-        what.append(f" is {MODE_LABEL.get(mode, mode)}; {len(a['orders'])} open order(s), "
-                    f"{len(a['positions'])} position(s).\n")
+        what.append(f" is {MODE_LABEL.get(mode, mode)}; {fmt.count_of(len(a['orders']), 'open order')}, "
+                    f"{fmt.count_of(len(a['positions']), 'position')}.\n")
         for k in ("frozen", "reduce_only", "normal"):
             what.append(MODE_EXPLAIN[k] + "\n", style="dim")
         other = next(v for _l, v in ACCOUNT_MODES[::-1] if v != mode)  # frozen unless it is frozen already
@@ -285,9 +298,9 @@ class AccountsScreen(DeskScreen):
         markets = sorted({o["market"] for o in a["orders"]})
         what = Text()
         what.append(f"{name}", style="bold")
-        what.append(f": {len(a['orders'])} open order(s) in {', '.join(markets)}.\n")
-        what.append("Every order of the account in the market chosen is canceled (reason operator), stop-loss "
-                    "and take-profit orders included. Its positions stay.", style="dim")
+        what.append(f": {fmt.count_of(len(a['orders']), 'open order')} in {', '.join(markets)}.\n")
+        what.append("Every order of the account in the market chosen is canceled (its cancel reason: by an operator), "
+                    "stop-loss and take-profit orders included. Its positions stay.", style="dim")
 
         def confirmed(res) -> None:
             if not res:
@@ -299,7 +312,7 @@ class AccountsScreen(DeskScreen):
                                  success=f"{name}: orders canceled in {market or 'every market'}")
 
         self.app.push_screen(ConfirmDialog(
-            "CANCEL THE ACCOUNT'S ORDERS", what, "Cancel orders", id="cancel-orders-modal",
+            "CANCEL THE ACCOUNT'S ORDERS", what, "Cancel orders", dismiss="Keep orders", id="cancel-orders-modal",
             fields=[Field("field-value", "Market", kind="select", key="value",
                           options=(("every market", "*"), *((m, m) for m in markets)), error_id="field-error")],
             reason_id="field-reason", body_id="field-explain"), confirmed)

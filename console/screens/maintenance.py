@@ -92,7 +92,7 @@ ACTIVE_PHASES = frozenset({"cancel_only", "snapshot", "work", "validation", "pos
 class MaintenanceScreen(DeskScreen):
     #: its rules (user CSS, loaded when the screen is first installed; scoped to this screen)
     CSS = """
-    #mw-table { border-title-color: $foreground; border-title-style: bold; }
+    #mw-table { border-title-color: $foreground; border-title-style: bold; border-subtitle-color: $text-muted; }
     #mw-top { height: auto; }
     #mw-form { width: 84; height: auto; }
     #mw-current { height: 100%; }
@@ -166,6 +166,8 @@ class MaintenanceScreen(DeskScreen):
         self.query_one("#mw-form").border_title = "Schedule a maintenance window"
         self.query_one("#mw-current").border_title = "Current window"
         self.query_one("#mw-table").border_title = "Windows"
+        # the keys on the selected window are not in the footer (they need a row): say them where it is
+        self.query_one("#mw-table").border_subtitle = "on the selected window: X cancel · T reschedule · E extend"
 
     def collect(self, gw) -> dict:
         return {"windows": gw.maintenance_windows()}
@@ -262,7 +264,7 @@ class MaintenanceScreen(DeskScreen):
         errors, fields = validate(self.form(), markets, existing, vm.get("now", 0))
         self.show_errors(errors)
         if errors:
-            self.app.notify(f"{len(errors)} field(s) need attention", title="Maintenance form", severity="error")
+            self.app.notify(f"{fmt.count_of(len(errors), 'field')} {'needs' if len(errors) == 1 else 'need'} attention", title="Maintenance form", severity="error")
             return
 
         now = vm.get("now", 0)
@@ -348,7 +350,7 @@ class MaintenanceScreen(DeskScreen):
             self.app.run_command("Cancel maintenance", lambda: gw.cancel_maintenance(w["window_id"], reason),
                                  success=f"Window {w['window_id']} canceled")
 
-        self.app.push_screen(ConfirmDialog("CANCEL MAINTENANCE WINDOW", what, "Cancel window",
+        self.app.push_screen(ConfirmDialog("CANCEL MAINTENANCE WINDOW", what, "Cancel window", dismiss="Keep window",
                                            id="cancel-window-modal"), confirmed)
 
     def action_reschedule_window(self) -> None:
@@ -385,7 +387,9 @@ class MaintenanceScreen(DeskScreen):
         self.app.push_screen(ConfirmDialog(
             "RESCHEDULE MAINTENANCE WINDOW", what, "Reschedule", danger=False, id="reschedule-modal",
             fields=[Field("field-value", "New start (HH:MM UTC or +15m)", key="value", check=check,
-                          placeholder="e.g. 05:30 or +2h", error_id="field-error")],
+                          placeholder="e.g. 05:30 or +2h", error_id="field-error",
+                          describe=lambda ts: f"starts {fmt.date_time(ts)} UTC (in {fmt.age(ts - now)}), ends "
+                                              f"{fmt.clock_time(ts + w['duration_ms'])} UTC")],
             reason_id="field-reason", body_id="field-explain"), confirmed)
 
     def action_extend_window(self) -> None:
@@ -422,5 +426,7 @@ class MaintenanceScreen(DeskScreen):
         self.app.push_screen(ConfirmDialog(
             "EXTEND MAINTENANCE WINDOW", what, "Extend", danger=False, id="extend-modal",
             fields=[Field("field-value", "New total duration (minutes)", key="value", check=check,
-                          placeholder=f"more than {current}", error_id="field-error")],
+                          placeholder=f"more than {current}", error_id="field-error",
+                          describe=lambda ms: f"lasts {fmt.duration(ms)} (+{fmt.duration(ms - w['duration_ms'])}), "
+                                              f"ends {fmt.date_time(w['start_ts'] + ms)} UTC")],
             reason_id="field-reason", body_id="field-explain"), confirmed)

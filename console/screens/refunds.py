@@ -33,7 +33,7 @@ STATUS_STYLE = {"proposed": "cyan", "approved": "yellow", "rejected": "dim", "pa
 class RefundsScreen(DeskScreen):
     #: its rules (user CSS, loaded when the screen is first installed; scoped to this screen)
     CSS = """
-    #refund-totals { height: 4; }
+    #refund-totals { height: auto; }
     #refund-detail { height: 7; }
     #refund-table { height: 1fr; }
     """
@@ -75,8 +75,11 @@ class RefundsScreen(DeskScreen):
         for s in ("proposed", "approved", "paid", "rejected"):
             t.append(f"{s} ", style=STATUS_STYLE[s])
             t.append(f"{fmt.money(tot.get(s, 0))}   ", style="bold")
+        t.append("USDC", style="dim")
+        # one line each (the panel grows to fit them): at 100 columns the second of two lines wrapped and
+        # was cut mid-sentence by a panel four rows high
         t.append(f"\npaying fund: insurance {fmt.money(vm['status']['insurance_fund'])} USDC"
-                 f"   you are {vm['identity'].get('operator')} ({vm['identity'].get('role')}); "
+                 f"\nyou are {vm['identity'].get('operator')} ({vm['identity'].get('role')}); "
                  "a proposer may not approve or reject their own refund")
         self.query_one("#refund-totals", Static).update(t)
         sync_table(self.query_one(DataTable), [
@@ -148,6 +151,19 @@ class RefundsScreen(DeskScreen):
             return
         verb = "Approve" if approve else "Reject"
         paid_from = f" from the {fund}" if fund else ""
+        me = (self.app.vm or {}).get("identity", {}).get("operator")
+        if r["status"] != "proposed":  # (said before the dialog, not after a reason was typed)
+            self.app.notify(f"{r['refund_id']} is {r['status']}; only a proposed refund can be approved or "
+                            "rejected.", title=f"{verb} refund", severity="warning")
+            return
+        if me and r["proposer"] == me:
+            self.app.notify(f"You proposed {r['refund_id']}: a second operator approves or rejects it.",
+                            title=f"{verb} refund", severity="warning")
+            return
+        fund_name = fund or "insurance"
+        body = (f"Approved, it can be paid (p) from the {fund_name} fund: nothing is credited until then. "
+                if approve else "Rejected, it can no longer be approved or paid. ")
+        body += f"Proposed by {r['proposer']}: {r.get('reason') or '—'}"
 
         def done(reason: str | None) -> None:
             if reason is None:
@@ -157,7 +173,7 @@ class RefundsScreen(DeskScreen):
                                  success=f"{r['refund_id']} {'approved' if approve else 'rejected'}{paid_from}")
 
         self.app.push_screen(ReasonModal(f"{verb} {r['refund_id']}: {fmt.money(r['amount'])} USDC to {r['account']}"
-                                         f"{paid_from}"), done)
+                                         f"{paid_from}", body, f"{verb}{' (treasury)' if fund else ''}"), done)
 
     def action_approve_treasury(self) -> None:
         self._decide(True, "treasury")
@@ -247,7 +263,7 @@ class RefundsScreen(DeskScreen):
             report = result["report"]
             n = len(report["proposals"])
             self.app.run_command("Propose refunds", lambda: gw.propose_refunds(report, result["reason"]),
-                                 success=f"{n} refund(s) proposed, {fmt.money(report['total'])} USDC in total; "
+                                 success=f"{fmt.count_of(n, 'refund')} proposed, {fmt.money(report['total'])} USDC in total; "
                                          f"a second person approves them")
 
         self.app.push_screen(ComputeModal(seq), done)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,6 +13,7 @@ from engine.api.errors import GatewayError
 from .. import format as fmt
 from ..modals.rollback import RollbackModal
 from ..widgets.desk_screen import DeskScreen
+from ..widgets.flow import Flow
 from ..widgets.tables import clear_table, setup_columns, sync_table
 
 SNAP_COLUMNS = [("time", "Time (UTC)"), ("id", "Snapshot"), ("label", "Label"), ("trigger", "Trigger"),
@@ -35,7 +37,7 @@ class SnapshotsScreen(DeskScreen):
     CSS = """
     #snap-table { border-title-color: $foreground; border-title-style: bold; }
     #snap-table { height: auto; max-height: 10; border: round $primary-muted; }
-    #preview-totals { height: 7; }
+    #preview-totals { height: auto; min-height: 7; max-height: 10; }
     #preview-table { height: 1fr; }
     """
     NAME = "snapshots"
@@ -110,21 +112,28 @@ class SnapshotsScreen(DeskScreen):
         t = Text()
         t.append(f"Roll back to {p['snapshot_id']} ", style="bold")
         t.append(f"({p.get('label', '')}, seq {p['to_seq']:,}, hash {fmt.short_hash(p.get('state_hash'))})\n")
-        t.append(f"{p['discarded_commands']:,} commands after it are kept in the journal, marked rolled back.\n")
-        t.append(f"accounts affected {tot['accounts_affected']:,}   ", style="bold")
-        t.append(f"collateral {fmt.signed_money(tot['collateral_change'])}   value {fmt.signed_money(tot['value_change'])}   "
-                 f"trades undone {tot['trades_undone']:,}   liquidations undone {tot['liquidations_undone']:,}   "
-                 f"orders restored {tot['orders_restored']:,}\n")
-        t.append(f"insurance fund {fmt.money(tot['insurance_fund_now'])} → {fmt.money(tot['insurance_fund_after'])} USDC")
+        t.append(f"{p['discarded_commands']:,} commands after it are kept in the journal, marked rolled back.")
+        # the figures break between figures only, never inside one ("liquidations | undone 0" at 100 columns)
+        items = [Text(f"accounts affected {tot['accounts_affected']:,}", style="bold"),
+                 Text(f"collateral {fmt.signed_money(tot['collateral_change'])} USDC"),
+                 Text(f"value {fmt.signed_money(tot['value_change'])} USDC"),
+                 Text(f"trades undone {tot['trades_undone']:,}"),
+                 Text(f"liquidations undone {tot['liquidations_undone']:,}"),
+                 Text(f"orders restored {tot['orders_restored']:,}"),
+                 Text(f"insurance fund {fmt.money(tot['insurance_fund_now'])} → "
+                      f"{fmt.money(tot['insurance_fund_after'])} USDC")]
         if tot.get("edge_flows_reapplied") or tot.get("bad_debt_covered"):
-            t.append(f"   deposits/withdrawals/refunds kept {fmt.signed_money(tot['edge_flows_reapplied'])}"
-                     f"   bad debt covered {fmt.money(tot['bad_debt_covered'])}")
+            items += [Text(f"deposits/withdrawals/refunds kept {fmt.signed_money(tot['edge_flows_reapplied'])} USDC"),
+                      Text(f"bad debt covered {fmt.money(tot['bad_debt_covered'])} USDC")]
+        warn = Text()
         refused = p.get("refused")
         if refused:
-            t.append(f"\n⚠ this rollback would be refused ({refused['code']}): {refused['message']}", style="bold red")
+            warn.append(f"⚠ this rollback would be refused ({refused['code']}): {refused['message']}\n",
+                        style="bold red")
         if not p.get("tail_reproduces_current", True):
-            t.append("\n⚠ replaying the journal tail does not reproduce the current state hash", style="bold red")
-        self.query_one("#preview-totals", Static).update(t)
+            warn.append("⚠ replaying the journal tail does not reproduce the current state hash\n", style="bold red")
+        warn.rstrip()
+        self.query_one("#preview-totals", Static).update(Group(t, warn, Flow(items)) if warn else Group(t, Flow(items)))  # a refusal first
         table = self.query_one("#preview-table", DataTable)
         clear_table(table)
         rows = sorted(p["accounts"], key=lambda r: (-abs(r["value_after"] - r["value_now"]), -r["liquidations_undone"],

@@ -113,7 +113,7 @@ async def test_demo_plays_through_the_console_with_captions_and_takeover() -> No
             assert app.gateway.status()["brake_engaged"]  # not released: the script does not have the desk
             assert [q[1].action for q in director.queue] == ["release_brake"]
             director.speed = 1000
-            assert "1 scripted step(s) waiting" in _caption(app)
+            assert "1 scripted step waiting" in _caption(app)
             director.toggle_takeover()  # hand it back: the waiting step is performed
             director.tick()
             await _until(pilot, lambda: not director.queue and not director.acting, "the release")
