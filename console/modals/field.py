@@ -51,5 +51,7 @@ class Field:
     @staticmethod
     def confirm_word(word: str, id: str = "confirm-id") -> Field:
         """A typed confirmation: the operator types ``word`` exactly."""
-        return Field(id, f"Type {word} to confirm:", kind="word", key="word", placeholder=word, word=word,
-                     missing=f"type {word} exactly to confirm")
+        # (the placeholder says what to do, not the word itself: an empty field showing the word read as
+        # already filled in)
+        return Field(id, f"Type {word} to confirm:", kind="word", key="word",
+                     placeholder=f"type {word} here", word=word, missing=f"type {word} exactly to confirm")

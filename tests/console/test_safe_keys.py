@@ -224,3 +224,16 @@ async def test_a_burst_of_typing_as_a_dialog_opens_keeps_every_character(desk_ap
         await pilot.pause()
         assert app.screen is modal and not app.gateway.status()["brake_engaged"]
         assert modal.query_one("#brake-reason", Input).value == "feed is down"
+
+
+async def test_the_typed_confirmation_does_not_look_filled_in(desk_app):
+    """The rollback's typed confirmation showed the snapshot id itself as the empty field's placeholder,
+    so an empty field read as already filled in. It now says what to type."""
+    app = desk_app()
+    async with app.run_test(size=DESK) as pilot:
+        await pilot.press("s", "enter", "ctrl+k")
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, RollbackModal)
+        field = modal.query_one("#confirm-id", Input)
+        assert field.value == "" and field.placeholder.startswith("type ") and field.placeholder.endswith(" here")
