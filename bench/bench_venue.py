@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -85,6 +87,22 @@ def settle(readers: list[Reader], timeout: float = 15.0) -> None:
         time.sleep(0.05)
 
 
+@contextlib.contextmanager
+def attached(url: str, tok: str, clients: int) -> Iterator[list[Reader]]:
+    """``clients`` readers attached (and past their first reads) for the block; stopped and joined after."""
+    readers = [Reader(url, tok) for _ in range(clients)]
+    for r in readers:
+        r.start()
+    settle(readers)
+    try:
+        yield readers
+    finally:
+        for r in readers:
+            r.stop.set()
+        for r in readers:
+            r.join(10)
+
+
 def throughput(accounts: int, clients: int, seconds: float, rounds: int = 3) -> None:
     """The simulated market's rate drifts as its venue ages (the book and the accounts grow), and the machine
     is shared, so the layouts are measured in alternating windows at the same ages: in one venue process,
@@ -103,15 +121,8 @@ def throughput(accounts: int, clients: int, seconds: float, rounds: int = 3) -> 
     busy: list[float] = []
     reads = 0
     for _ in range(rounds):
-        readers = [Reader(url, tok) for _ in range(clients)]
-        for r in readers:
-            r.start()
-        settle(readers)
-        busy.append(rate(proc, w))
-        for r in readers:
-            r.stop.set()
-        for r in readers:
-            r.join(10)
+        with attached(url, tok, clients) as readers:
+            busy.append(rate(proc, w))
         reads += sum(r.reads for r in readers)
         alone.append(rate(proc, w))
     cache = ask(proc, "cache").split()
@@ -143,17 +154,10 @@ def cache_ab(accounts: int, clients: int, seconds: float, rounds: int = 3) -> No
     alone: list[float] = [rate(proc, w)]
     got: dict[str, list[float]] = {"off": [], "on": []}
     for i in range(rounds):
-        readers = [Reader(url, tok) for _ in range(clients)]
-        for r in readers:
-            r.start()
-        settle(readers)
-        for mode in (("off", "on") if i % 2 == 0 else ("on", "off")):
-            ask(proc, f"cache_{mode}")
-            got[mode].append(rate(proc, w))
-        for r in readers:
-            r.stop.set()
-        for r in readers:
-            r.join(10)
+        with attached(url, tok, clients):
+            for mode in (("off", "on") if i % 2 == 0 else ("on", "off")):
+                ask(proc, f"cache_{mode}")
+                got[mode].append(rate(proc, w))
         alone.append(rate(proc, w))
     cache = ask(proc, "cache").split()
     stop_venue(proc)
@@ -213,15 +217,8 @@ def offered_load(accounts: int, clients: int, seconds: float, rounds: int = 3) -
     time.sleep(2.0)
     alone, busy = [rate(proc, w)], []
     for _ in range(rounds):
-        readers = [Reader(url, tok) for _ in range(clients)]
-        for r in readers:
-            r.start()
-        settle(readers)
-        busy.append(rate(proc, w))
-        for r in readers:
-            r.stop.set()
-        for r in readers:
-            r.join(10)
+        with attached(url, tok, clients):
+            busy.append(rate(proc, w))
         alone.append(rate(proc, w))
     stop_venue(proc)
     print(f"   at ~6,500 cmd/s offered: nobody attached {statistics.mean(alone):,.0f} cmd/s, {clients} clients "

@@ -89,6 +89,14 @@ def validate(form: dict, markets: list[str], existing: set[str], now: int) -> tu
 ACTIVE_PHASES = frozenset({"cancel_only", "snapshot", "work", "validation", "post_only"})
 
 
+#: the form's typed fields, two a row: (key, label, placeholder; the placeholder names its field too, for the
+#: short terminals where the labels give way)
+TEXT_FIELDS = (("window_id", "Window id", "window id, e.g. mw-0430"),
+               ("markets", "Markets (comma separated, or all)", "markets: all, or BTC-USD-PERP, ..."),
+               ("start", "Start (HH:MM UTC or +15m)", "start: 04:30 or +15m"),
+               ("duration", "Duration (minutes)", "minutes, e.g. 15"))
+
+
 class MaintenanceScreen(DeskScreen):
     #: its rules (user CSS, loaded when the screen is first installed; scoped to this screen)
     CSS = """
@@ -126,24 +134,13 @@ class MaintenanceScreen(DeskScreen):
             with Vertical(id="mw-form", classes="panel"):
                 # two fields a row (six fields in three rows); on a short terminal the labels give way
                 # to the placeholders, which name their field too (MaintenanceScreen.on_resize)
-                with Horizontal(classes="row"):
-                    with Vertical():
-                        yield Label("Window id")
-                        yield Input(placeholder="window id, e.g. mw-0430", id="f-window_id")
-                        yield Static("", id="e-window_id", classes="field-error")
-                    with Vertical():
-                        yield Label("Markets (comma separated, or all)")
-                        yield Input(placeholder="markets: all, or BTC-USD-PERP, ...", id="f-markets")
-                        yield Static("", id="e-markets", classes="field-error")
-                with Horizontal(classes="row"):
-                    with Vertical():
-                        yield Label("Start (HH:MM UTC or +15m)")
-                        yield Input(placeholder="start: 04:30 or +15m", id="f-start")
-                        yield Static("", id="e-start", classes="field-error")
-                    with Vertical():
-                        yield Label("Duration (minutes)")
-                        yield Input(placeholder="minutes, e.g. 15", id="f-duration")
-                        yield Static("", id="e-duration", classes="field-error")
+                for pair in (TEXT_FIELDS[:2], TEXT_FIELDS[2:]):
+                    with Horizontal(classes="row"):
+                        for key, label, placeholder in pair:
+                            with Vertical():
+                                yield Label(label)
+                                yield Input(placeholder=placeholder, id=f"f-{key}")
+                                yield Static("", id=f"e-{key}", classes="field-error")
                 with Horizontal(classes="row"):
                     with Vertical():
                         yield Label("Kind")
@@ -238,11 +235,11 @@ class MaintenanceScreen(DeskScreen):
 
     # ---- the form ---------------------------------------------------------------
     def form(self) -> dict:
-        return {k: self.query_one(f"#f-{k}", Input).value for k in ("window_id", "markets", "start", "duration")} | {
+        return {k: self.query_one(f"#f-{k}", Input).value for k, _l, _p in TEXT_FIELDS} | {
             "kind": self.query_one("#f-kind", Select).value}
 
     def show_errors(self, errors: dict) -> None:
-        for k in ("window_id", "markets", "start", "duration", "kind"):
+        for k in (*(f[0] for f in TEXT_FIELDS), "kind"):
             self.query_one(f"#e-{k}", Static).update(Text("✗ " + errors[k], style="bold red") if k in errors else "")
             self.query_one(f"#f-{k}").set_class(k in errors, "-invalid")
 

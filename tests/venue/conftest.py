@@ -4,6 +4,7 @@ subprocess; condition waits, never bare sleeps. Nothing listens beyond loopback.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -89,6 +90,17 @@ def venue_cmd(*args: str) -> list[str]:
 def spawn_venue(*args: str, env=None) -> subprocess.Popen:
     return subprocess.Popen(venue_cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, **(env or {})}, cwd=REPO)
+
+
+def stop_venues(procs) -> None:
+    """SIGTERM every venue process still running (a drained stop), SIGKILL one that does not stop in 30 s."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
 
 
 class FakeClock:

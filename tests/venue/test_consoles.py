@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ from console.screens.refunds import ProposeModal
 from console.widgets.banner import StatusBanner
 from engine.api.client import VenueClient, read_token
 
-from .conftest import await_until, spawn_venue
+from .conftest import await_until, spawn_venue, stop_venues
 
 SIZE = (160, 44)
 
@@ -142,13 +141,7 @@ async def test_kill_the_venue_under_an_attached_console_then_restart_it(tmp_path
             await await_until(pilot, lambda: app.vm["status"]["seq"] > seq_down, what="live data again")
             assert not app.screen.has_class("-stale")
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        stop_venues(procs)
 
 
 def test_sigterm_drains_the_sequencer_and_closes_the_database(tmp_path):

@@ -13,7 +13,7 @@ import httpx
 from engine.api.client import VenueClient
 from engine.api.errors import GatewayError
 
-from .conftest import spawn_venue, venue_cmd, wait_until
+from .conftest import spawn_venue, stop_venues, venue_cmd, wait_until
 
 
 def _free_port() -> int:
@@ -82,10 +82,4 @@ def test_a_standby_venue_takes_over_when_the_leader_is_killed(pg_url):
         assert client.gateway.whoami()["operator"] == "olga"
         client.close()
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        stop_venues(procs)
