@@ -39,6 +39,11 @@ class AccountsScreen(DeskScreen):
     #acct-filter { height: 3; }
     #acct-table { width: 66; border: round $primary-muted; }
     #acct-detail { width: 1fr; }
+    /* narrow terminals (set by on_resize): the detail goes under the table instead of beside it (beside a
+       66-column table at 80 columns it had 14 and wrapped every figure) */
+    AccountsScreen.-narrow #acct-body { layout: vertical; }
+    AccountsScreen.-narrow #acct-table { width: 1fr; height: 1fr; }
+    AccountsScreen.-narrow #acct-detail { height: 1fr; }
     """
     NAME = "accounts"
     AUTO_FOCUS = "#acct-table"
@@ -67,6 +72,9 @@ class AccountsScreen(DeskScreen):
         with Horizontal(id="acct-body"):
             yield DataTable(id="acct-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="acct-detail", classes="panel")
+
+    def on_resize(self, event) -> None:
+        self.set_class(self.size.width < 110, "-narrow")
 
     def on_mount(self) -> None:
         setup_columns(self.query_one(DataTable), COLUMNS)
